@@ -1,0 +1,32 @@
+//! keyfleet's identity core.
+//!
+//! This crate holds the entities every other part of keyfleet talks about (users, groups,
+//! sessions, temporary access passes, API clients, signing keys, audit events), the rules that
+//! make a value valid (username canonicalisation, lifetimes, scopes), and the narrow store
+//! traits that the SQLite and PostgreSQL crates implement.
+//!
+//! Architecture invariant: this crate does no IO. Time comes in as a [`Timestamp`] argument
+//! and randomness as a [`rand_core::CryptoRngCore`], so every rule is testable without a
+//! clock or a database.
+//!
+//! ```
+//! use keyfleet_domain::user::Username;
+//! let name = Username::parse("  Alice@Example.COM ").unwrap();
+//! assert_eq!(name.as_str(), "alice@example.com");
+//! ```
+
+pub mod audit;
+pub mod client;
+pub mod group;
+pub mod ids;
+pub mod secret;
+pub mod session;
+pub mod signing_key;
+pub mod store;
+pub mod tap;
+pub mod time;
+pub mod user;
+
+pub use ids::{GroupId, UserId};
+pub use store::StoreError;
+pub use time::Timestamp;

@@ -1,0 +1,252 @@
+//! The narrow store traits, one per concern.
+//!
+//! Every method that changes state takes the audit event that records it, and the store
+//! writes both in one transaction: a change without its audit entry, or an entry without its
+//! change, cannot happen. Uniqueness and existence violations come back as
+//! [`StoreError::Conflict`] and [`StoreError::NotFound`], never as raw database errors.
+//!
+//! The SQLite and PostgreSQL crates implement every trait; `keyfleet-store-tests` holds one
+//! conformance suite that both must pass.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::audit::{AuditEvent, AuditQuery, NewAuditEvent};
+use crate::client::{ApiClient, ClientSecret};
+use crate::group::Group;
+use crate::ids::{SecretId, SessionId};
+use crate::session::Session;
+use crate::signing_key::StoredSigningKey;
+use crate::tap::Tap;
+use crate::user::{User, UserQuery, Username};
+use crate::{GroupId, Timestamp, UserId};
+
+/// What can go wrong in a store.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The row to change or delete does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule would break; the string names the rule (`username`, `group_name`, …).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The database could not be reached or the transaction failed; safe to retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A stored value could not be read back (a bug or a hand-edited database).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a user. `Conflict("username")` when the canonical username is taken.
+    async fn create_user(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// A user by id.
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// A user by canonical username.
+    async fn find_user_by_username(&self, username: &Username) -> StoreResult<Option<User>>;
+    /// A user by WebAuthn user handle.
+    async fn find_user_by_handle(&self, handle: &[u8]) -> StoreResult<Option<User>>;
+    /// A page of users ordered by username.
+    async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<User>>;
+    /// How many users exist.
+    async fn count_users(&self) -> StoreResult<u64>;
+    /// Replaces the mutable attributes (display name, emails, address, enabled, role,
+    /// updated_at) of an existing user. When `user.enabled` is false the same transaction
+    /// revokes all the user's sessions. `NotFound` when the id is unknown.
+    async fn update_user(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Deletes a user with their sessions, TAP and group memberships. `NotFound` when unknown.
+    async fn delete_user(&self, id: UserId, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// First start: creates the initial administrator and their setup TAP, but only if no
+    /// instance has ever done so (a marker row decides, so two processes starting together on
+    /// one database create exactly one administrator). Returns whether this call created it.
+    async fn bootstrap_admin(&self, user: &User, tap: &Tap, audit: &NewAuditEvent) -> StoreResult<bool>;
+}
+
+/// Groups and membership.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// Inserts a group. `Conflict("group_name")` when the name (case-insensitively) is taken.
+    async fn create_group(&self, group: &Group, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// A group by id.
+    async fn get_group(&self, id: GroupId) -> StoreResult<Option<Group>>;
+    /// All groups ordered by name.
+    async fn list_groups(&self) -> StoreResult<Vec<Group>>;
+    /// Deletes a group and its memberships. `NotFound` when unknown.
+    async fn delete_group(&self, id: GroupId, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Adds a member; adding an existing member is a no-op. `NotFound` when either is unknown.
+    async fn add_member(&self, group: GroupId, user: UserId, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Removes a member. `NotFound` when the membership does not exist.
+    async fn remove_member(&self, group: GroupId, user: UserId, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// The members of a group ordered by username.
+    async fn list_members(&self, group: GroupId) -> StoreResult<Vec<User>>;
+    /// The groups a user belongs to, ordered by name.
+    async fn list_user_groups(&self, user: UserId) -> StoreResult<Vec<Group>>;
+}
+
+/// Server-side sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Inserts a session.
+    async fn create_session(&self, session: &Session, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// The session with this token digest and its user, if the session exists, is not revoked,
+    /// is live at `now` (idle and absolute lifetimes) and its user is enabled.
+    async fn find_live_session(&self, token_hash: &[u8; 32], now: Timestamp) -> StoreResult<Option<(Session, User)>>;
+    /// Records activity: sets `last_seen_at` to `now`.
+    async fn touch_session(&self, id: SessionId, now: Timestamp) -> StoreResult<()>;
+    /// Revokes one session. `NotFound` when it does not exist or is already revoked.
+    async fn revoke_session(&self, id: SessionId, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Revokes every session of a user; returns how many were live.
+    async fn revoke_user_sessions(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64>;
+    /// The user's unrevoked sessions that are live at `now`, newest first.
+    async fn list_user_sessions(&self, user: UserId, now: Timestamp) -> StoreResult<Vec<Session>>;
+    /// Deletes sessions that ended before `before` (revoked or expired); returns how many.
+    async fn purge_sessions(&self, before: Timestamp) -> StoreResult<u64>;
+}
+
+/// Temporary access passes.
+#[async_trait]
+pub trait TapStore: Send + Sync {
+    /// Stores a TAP, replacing the user's previous one in the same transaction.
+    /// `NotFound` when the user does not exist.
+    async fn issue_tap(&self, tap: &Tap, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// The user's current TAP, if any (expired or used-up ones included until replaced).
+    async fn find_tap(&self, user: UserId) -> StoreResult<Option<Tap>>;
+    /// Redeems a TAP and opens the session in one transaction: increments `use_count` only if
+    /// the TAP still exists, has not expired at `now` and (when one-time) is unused; then
+    /// inserts `session` and the audit event. `Conflict("tap_used")` when another request
+    /// redeemed or replaced it first; nothing is written then.
+    async fn redeem_tap(&self, tap: &Tap, session: &Session, now: Timestamp, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Deletes the user's TAP. `NotFound` when there is none.
+    async fn delete_tap(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<()>;
+}
+
+/// API clients and their secrets.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Inserts a client with its first secret. `Conflict("client_id")` on a duplicate id.
+    async fn create_client(&self, client: &ApiClient, secret: &ClientSecret, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// A client by id.
+    async fn get_client(&self, client_id: &str) -> StoreResult<Option<ApiClient>>;
+    /// All clients ordered by name.
+    async fn list_clients(&self) -> StoreResult<Vec<ApiClient>>;
+    /// Sets `enabled`. `NotFound` when unknown.
+    async fn set_client_enabled(&self, client_id: &str, enabled: bool, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Deletes a client and its secrets. `NotFound` when unknown.
+    async fn delete_client(&self, client_id: &str, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// The client's secrets (hashes only), oldest first.
+    async fn list_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>>;
+    /// Adds a secret unless the client already holds `max` secrets, checked in the same
+    /// transaction: `Conflict("secret_limit")` then. `NotFound` when the client is unknown.
+    async fn add_secret(&self, secret: &ClientSecret, max: usize, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Sets or clears a secret's expiry (phasing it out). `NotFound` when unknown.
+    async fn set_secret_expiry(
+        &self,
+        client_id: &str,
+        id: SecretId,
+        expires_at: Option<Timestamp>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    /// Deletes a secret. `NotFound` when unknown.
+    async fn delete_secret(&self, client_id: &str, id: SecretId, audit: &NewAuditEvent) -> StoreResult<()>;
+}
+
+/// Token-signing keys.
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Inserts a key. `Conflict("active_key")` when `key.active` and another key is active
+    /// (two processes racing on first start: the loser reads the winner's key).
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()>;
+    /// All keys, active first, then newest first.
+    async fn list_signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
+}
+
+/// The audit log. There is no update or delete: the log is append-only (the databases
+/// enforce it with triggers as well).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an event on its own (for actions that change nothing, like a refused sign-in).
+    async fn append(&self, event: &NewAuditEvent) -> StoreResult<()>;
+    /// A page of events, newest first.
+    async fn list(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Fixed-window counters for rate limits, shared by every process on the database.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Counts one hit on `key` and returns the count in the current window. A window starts
+    /// at the first hit and lasts `window_ms`; a hit after it starts a new window at 1.
+    async fn hit(&self, key: &str, now: Timestamp, window_ms: i64) -> StoreResult<u32>;
+    /// The count in the current window without adding to it (0 if the window has passed).
+    async fn peek(&self, key: &str, now: Timestamp, window_ms: i64) -> StoreResult<u32>;
+    /// Forgets `key`.
+    async fn clear(&self, key: &str) -> StoreResult<()>;
+}
+
+/// Health of the store itself.
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Every store trait, as one handle per concern. Built once from a concrete store.
+#[derive(Clone)]
+pub struct Stores {
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Groups.
+    pub groups: Arc<dyn GroupStore>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// TAPs.
+    pub taps: Arc<dyn TapStore>,
+    /// API clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// Signing keys.
+    pub signing_keys: Arc<dyn SigningKeyStore>,
+    /// Audit log.
+    pub audit: Arc<dyn AuditStore>,
+    /// Rate-limit counters.
+    pub rate_limits: Arc<dyn RateLimitStore>,
+    /// Health.
+    pub health: Arc<dyn HealthStore>,
+}
+
+impl Stores {
+    /// One handle per concern, all backed by `store`.
+    pub fn from_store<S>(store: S) -> Self
+    where
+        S: UserStore
+            + GroupStore
+            + SessionStore
+            + TapStore
+            + ClientStore
+            + SigningKeyStore
+            + AuditStore
+            + RateLimitStore
+            + HealthStore
+            + 'static,
+    {
+        let s = Arc::new(store);
+        Self {
+            users: s.clone(),
+            groups: s.clone(),
+            sessions: s.clone(),
+            taps: s.clone(),
+            clients: s.clone(),
+            signing_keys: s.clone(),
+            audit: s.clone(),
+            rate_limits: s.clone(),
+            health: s,
+        }
+    }
+}
