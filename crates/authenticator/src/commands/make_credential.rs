@@ -1,0 +1,261 @@
+//! authenticatorMakeCredential (0x01), CTAP 2.1 §6.1.
+//!
+//! Request keys: 0x01 clientDataHash, 0x02 rp, 0x03 user, 0x04 pubKeyCredParams, 0x05
+//! excludeList, 0x06 extensions, 0x07 options, 0x08 pinUvAuthParam, 0x09 pinUvAuthProtocol, 0x0A
+//! enterpriseAttestation. Response: {0x01 fmt, 0x02 authData, 0x03 attStmt}, `packed` attestation.
+
+use zeroize::Zeroizing;
+
+use super::parse::{self, Options};
+use crate::cbor::{Params, Value};
+use crate::credential::{self, CRED_PROTECT_OPTIONAL, CRED_PROTECT_REQUIRED, FLAG_UP, FLAG_UV};
+use crate::env::Env;
+use crate::extensions::{self, McInputs};
+use crate::state::{MAX_RESIDENT_CREDENTIALS, ResidentCredential};
+use crate::status::Status;
+use crate::token::PERM_MC;
+use crate::{Authenticator, collect_user_presence, crypto};
+
+/// Longest user handle (WebAuthn: at most 64 bytes).
+const MAX_USER_ID_LENGTH: usize = 64;
+
+/// A parsed makeCredential request.
+struct Request {
+    client_data_hash: Vec<u8>,
+    rp_id: String,
+    rp_name: Option<String>,
+    user_id: Vec<u8>,
+    user_name: Option<String>,
+    user_display_name: Option<String>,
+    es256_offered: bool,
+    exclude_list: Vec<Vec<u8>>,
+    extensions: McInputs,
+    options: Options,
+    pin_uv_auth_param: Option<Vec<u8>>,
+    enterprise_attestation: bool,
+}
+
+impl Request {
+    fn parse(p: &Params) -> Result<Request, Status> {
+        let client_data_hash = p.require(0x01)?.as_bytes()?.to_vec();
+        let rp = p.require(0x02)?;
+        rp.as_map()?;
+        let user = p.require(0x03)?;
+        user.as_map()?;
+        let user_id = user
+            .get_text_key("id")
+            .ok_or(Status::MissingParameter)?
+            .as_bytes()?
+            .to_vec();
+        if user_id.len() > MAX_USER_ID_LENGTH {
+            return Err(Status::InvalidLength);
+        }
+        Ok(Request {
+            client_data_hash,
+            rp_id: parse::opt_text(rp, "id")?.ok_or(Status::MissingParameter)?,
+            rp_name: parse::opt_text(rp, "name")?,
+            user_id,
+            user_name: parse::opt_text(user, "name")?,
+            user_display_name: parse::opt_text(user, "displayName")?,
+            es256_offered: es256_offered(p.require(0x04)?)?,
+            exclude_list: parse::descriptor_list(p.get(0x05))?,
+            extensions: extensions::parse_mc(p.get(0x06))?,
+            options: parse::options(p.get(0x07))?,
+            pin_uv_auth_param: parse::pin_uv_auth(p, 0x08, 0x09)?,
+            enterprise_attestation: p.get(0x0A).map(Value::as_uint).transpose()?.is_some(),
+        })
+    }
+}
+
+/// Whether pubKeyCredParams offers {type: "public-key", alg: -7}; every element must be well formed.
+fn es256_offered(params: &Value) -> Result<bool, Status> {
+    let mut found = false;
+    for p in params.as_array()? {
+        p.as_map()?;
+        let kind = p.get_text_key("type").ok_or(Status::MissingParameter)?.as_text()?;
+        let alg = p.get_text_key("alg").ok_or(Status::MissingParameter)?.as_int()?;
+        found |= kind == "public-key" && alg == crypto::ES256;
+    }
+    Ok(found)
+}
+
+/// Runs authenticatorMakeCredential.
+pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value, Status> {
+    let req = Request::parse(p)?;
+    let param = req.pin_uv_auth_param.as_deref();
+    // 1.–2. Zero-length pinUvAuthParam (touch to select) and pinUvAuthProtocol.
+    parse::pin_uv_auth_preamble(a, env, param, p.get(0x09))?;
+    // 3. Only ES256 is supported.
+    if !req.es256_offered {
+        return Err(Status::UnsupportedAlgorithm);
+    }
+    // 4.–5. Options. pinUvAuthParam takes precedence over "uv"; "up": false is invalid here.
+    let rk = req.options.rk.unwrap_or(false);
+    let uv_option = param.is_none() && req.options.uv.unwrap_or(false);
+    if uv_option && !a.builtin_uv_enrolled() {
+        return Err(Status::InvalidOption);
+    }
+    if req.options.up == Some(false) {
+        return Err(Status::InvalidOption);
+    }
+    // 6.–7. alwaysUv and makeCredUvNotRqd: without pinUvAuthParam or built-in UV, only a
+    // non-discoverable credential on an authenticator that allows it may be made.
+    if param.is_none() && !uv_option {
+        let protected = a.state.uv_protected();
+        if a.state.always_uv && !protected {
+            return Err(Status::PinNotSet);
+        }
+        if protected && (rk || a.state.always_uv) {
+            return Err(Status::PuatRequired);
+        }
+    }
+    // 8. Enterprise attestation is not offered.
+    if req.enterprise_attestation {
+        return Err(Status::InvalidParameter);
+    }
+    // 11. User verification, by pinUvAuthToken or the band's built-in UV.
+    let mut flags = 0u8;
+    let mut up_done = false;
+    if let Some(param) = param {
+        authorize_token(a, env, &req, param)?;
+        flags |= FLAG_UV;
+    } else if uv_option {
+        perform_builtin_uv(a)?;
+        flags |= FLAG_UV;
+        // Built-in UV on the band is also evidence of user interaction.
+        up_done = true;
+    }
+    // 12. excludeList: an existing credential for this RP (not hidden by credProtect) is
+    // reported after a touch, so that a platform cannot probe silently.
+    for id in &req.exclude_list {
+        if let Some(found) = credential::find(&a.state, &req.rp_id, id)
+            && found.usable(flags & FLAG_UV != 0, true)
+        {
+            collect_user_presence(env)?;
+            return Err(Status::CredentialExcluded);
+        }
+    }
+    // Capacity is checked before the touch: the user should not touch for nothing.
+    let replaces = a
+        .state
+        .credentials
+        .iter()
+        .any(|c| c.rp_id == req.rp_id && c.user_id == req.user_id);
+    if rk && !replaces && a.state.credentials.len() >= MAX_RESIDENT_CREDENTIALS {
+        return Err(Status::KeyStoreFull);
+    }
+    // 14. User presence, unless the token already carries it; then the token is spent.
+    let token_up = param.is_some() && a.vol.token.as_ref().is_some_and(|t| t.user_present);
+    if !up_done && !token_up {
+        collect_user_presence(env)?;
+    }
+    if param.is_some()
+        && let Some(t) = a.vol.token.as_mut()
+    {
+        t.consume();
+    }
+    flags |= FLAG_UP;
+    // 15.–19. Create the credential, store it if discoverable, and attest it.
+    create(a, env, &req, rk, flags)
+}
+
+/// Step 11.1: verify pinUvAuthParam with the token, its mc permission and its RP ID.
+fn authorize_token(a: &mut Authenticator, env: &mut dyn Env, req: &Request, param: &[u8]) -> Result<(), Status> {
+    let token = a.verify_token(env, &req.client_data_hash, param)?;
+    if token.permissions & PERM_MC == 0 || !token.user_verified {
+        return Err(Status::PinAuthInvalid);
+    }
+    match &token.rp_id {
+        Some(rp) if *rp != req.rp_id => Err(Status::PinAuthInvalid),
+        Some(_) => Ok(()),
+        None => {
+            token.rp_id = Some(req.rp_id.clone());
+            Ok(())
+        }
+    }
+}
+
+/// performBuiltInUv() for the uv option: the band verifies its wearer while worn.
+pub(crate) fn perform_builtin_uv(a: &Authenticator) -> Result<(), Status> {
+    if a.state.uv_retries == 0 {
+        return Err(Status::UvBlocked);
+    }
+    if a.builtin_uv_ready() {
+        Ok(())
+    } else {
+        Err(Status::OperationDenied)
+    }
+}
+
+fn create(a: &mut Authenticator, env: &mut dyn Env, req: &Request, rk: bool, flags: u8) -> Result<Value, Status> {
+    let rp_id_hash = crypto::sha256(req.rp_id.as_bytes());
+    let private_key = Zeroizing::new(crypto::new_p256_scalar(env.rng()));
+    let point = crypto::public_point(&private_key).ok_or(Status::Other)?;
+    let cred_protect = req.extensions.cred_protect.unwrap_or(CRED_PROTECT_OPTIONAL);
+    let id = if rk {
+        let id = crypto::random::<32>(env.rng()).to_vec();
+        store_resident(a, req, &id, &private_key, cred_protect);
+        id
+    } else {
+        credential::wrap(
+            &a.state,
+            env.rng(),
+            &rp_id_hash,
+            &private_key,
+            cred_protect,
+            req.extensions.hmac_secret,
+        )
+    };
+    a.state.sign_count = a.state.sign_count.wrapping_add(1);
+    let attested =
+        credential::attested_credential_data(&a.state.model.aaguid, &id, &crypto::cose_p256(&point, crypto::ES256));
+    let ext = extensions::mc_outputs(a, &req.extensions, &req.rp_id);
+    let auth_data = credential::auth_data(&rp_id_hash, flags, a.state.sign_count, Some(&attested), ext.as_ref());
+    let att_stmt = packed_attestation(a, &auth_data, &req.client_data_hash, &private_key)?;
+    Ok(Value::int_map(vec![
+        (0x01, Value::text("packed")),
+        (0x02, Value::Bytes(auth_data)),
+        (0x03, att_stmt),
+    ]))
+}
+
+/// Stores a discoverable credential, replacing any for the same RP and user handle (step 18).
+fn store_resident(a: &mut Authenticator, req: &Request, id: &[u8], key: &[u8; 32], cred_protect: u8) {
+    a.state
+        .credentials
+        .retain(|c| !(c.rp_id == req.rp_id && c.user_id == req.user_id));
+    a.state.next_created += 1;
+    a.state.credentials.push(ResidentCredential {
+        id: id.to_vec(),
+        rp_id: req.rp_id.clone(),
+        rp_name: req.rp_name.as_deref().map(credential::truncate64),
+        user_id: req.user_id.clone(),
+        user_name: req.user_name.as_deref().map(credential::truncate64),
+        user_display_name: req.user_display_name.as_deref().map(credential::truncate64),
+        private_key: Zeroizing::new(*key),
+        cred_protect: cred_protect.min(CRED_PROTECT_REQUIRED),
+        hmac_secret: req.extensions.hmac_secret,
+        created: a.state.next_created,
+    });
+}
+
+/// `packed` attestation (WebAuthn §8.2): ES256 over authData ‖ clientDataHash with the batch key
+/// and x5c, or self attestation with the credential key when no certificate was provisioned.
+fn packed_attestation(a: &Authenticator, auth_data: &[u8], cdh: &[u8], cred_key: &[u8; 32]) -> Result<Value, Status> {
+    let message = [auth_data, cdh].concat();
+    let chain = &a.state.attestation.cert_chain_der;
+    let signer = if chain.is_empty() {
+        cred_key
+    } else {
+        &*a.state.attestation.private_key
+    };
+    let sig = crypto::sign_es256(signer, &message).ok_or(Status::Other)?;
+    let mut stmt = vec![("alg", Value::Int(crypto::ES256)), ("sig", Value::Bytes(sig))];
+    if !chain.is_empty() {
+        stmt.push(("x5c", Value::Array(chain.iter().map(|c| Value::bytes(c)).collect())));
+    }
+    Ok(Value::text_map(stmt))
+}
+
+#[cfg(test)]
+mod tests;

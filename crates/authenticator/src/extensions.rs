@@ -1,0 +1,116 @@
+//! Extensions (CTAP 2.1 §12): credProtect (§12.1), hmac-secret (§12.5) and minPinLength (§12.4).
+//! Unknown extensions are ignored, as the spec requires.
+
+use rand_core::CryptoRngCore;
+use zeroize::Zeroizing;
+
+use crate::Authenticator;
+use crate::cbor::Value;
+use crate::credential::{CRED_PROTECT_OPTIONAL, CRED_PROTECT_REQUIRED, Found};
+use crate::crypto;
+use crate::env::Env;
+use crate::pin_protocol::{PROTOCOL_TWO, SharedSecret};
+use crate::status::Status;
+
+/// makeCredential extension inputs.
+#[derive(Debug, Default)]
+pub struct McInputs {
+    /// credProtect level requested (1–3).
+    pub cred_protect: Option<u8>,
+    /// hmac-secret: true.
+    pub hmac_secret: bool,
+    /// minPinLength: true.
+    pub min_pin_length: bool,
+}
+
+/// Parses makeCredential's extensions map.
+pub fn parse_mc(extensions: Option<&Value>) -> Result<McInputs, Status> {
+    let Some(ext) = extensions else {
+        return Ok(McInputs::default());
+    };
+    ext.as_map()?;
+    let mut out = McInputs::default();
+    if let Some(v) = ext.get_text_key("credProtect") {
+        let level = v.as_uint()?;
+        if !(u64::from(CRED_PROTECT_OPTIONAL)..=u64::from(CRED_PROTECT_REQUIRED)).contains(&level) {
+            return Err(Status::InvalidParameter);
+        }
+        out.cred_protect = Some(level as u8);
+    }
+    if let Some(v) = ext.get_text_key("hmac-secret") {
+        out.hmac_secret = v.as_bool()?;
+    }
+    if let Some(v) = ext.get_text_key("minPinLength") {
+        out.min_pin_length = v.as_bool()?;
+    }
+    Ok(out)
+}
+
+/// makeCredential extension outputs for authenticator data (`None` = no ED flag).
+pub fn mc_outputs(a: &Authenticator, inputs: &McInputs, rp_id: &str) -> Option<Value> {
+    let mut out = Vec::new();
+    if let Some(level) = inputs.cred_protect {
+        out.push(("credProtect", Value::Int(level.into())));
+    }
+    if inputs.hmac_secret {
+        out.push(("hmac-secret", Value::Bool(true)));
+    }
+    // minPinLength is only disclosed to RPs the authenticatorConfig allow-list names (§12.4).
+    if inputs.min_pin_length && a.state.min_pin_length_rp_ids.iter().any(|r| r == rp_id) {
+        out.push(("minPinLength", Value::Int(a.state.min_pin_length.into())));
+    }
+    (!out.is_empty()).then(|| Value::text_map(out))
+}
+
+/// A verified hmac-secret getAssertion input: the shared secret and the decrypted salts.
+pub struct HmacSecret {
+    shared: SharedSecret,
+    salts: Zeroizing<Vec<u8>>,
+}
+
+/// Parses and verifies getAssertion's hmac-secret input {1: keyAgreement, 2: saltEnc, 3:
+/// saltAuth, 4: pinUvAuthProtocol} (§12.5 authenticator processing steps 1–4).
+pub fn prepare_hmac_secret(
+    a: &mut Authenticator,
+    env: &mut dyn Env,
+    extensions: Option<&Value>,
+) -> Result<Option<HmacSecret>, Status> {
+    let Some(input) = extensions.and_then(|e| e.get_text_key("hmac-secret")) else {
+        return Ok(None);
+    };
+    input.as_map()?;
+    let field = |k: i128| input.get_int_key(k).ok_or(Status::MissingParameter);
+    let key_agreement = field(1)?;
+    let salt_enc = field(2)?.as_bytes()?;
+    let salt_auth = field(3)?.as_bytes()?;
+    // An absent pinUvAuthProtocol means protocol one, which this authenticator does not offer.
+    let protocol = input.get_int_key(4).map(Value::as_uint).transpose()?.unwrap_or(1);
+    if protocol != PROTOCOL_TWO {
+        return Err(Status::InvalidParameter);
+    }
+    let shared = a.key_agreement(env).decapsulate(key_agreement)?;
+    if !shared.verify(salt_enc, salt_auth) {
+        return Err(Status::PinAuthInvalid);
+    }
+    let salts = shared.decrypt(salt_enc).ok_or(Status::InvalidLength)?;
+    if salts.len() != 32 && salts.len() != 64 {
+        return Err(Status::InvalidLength);
+    }
+    Ok(Some(HmacSecret { shared, salts }))
+}
+
+impl HmacSecret {
+    /// The encrypted output1 [‖ output2] for one credential (§12.5 steps 5–7), `None` when the
+    /// credential was made without hmac-secret.
+    pub fn output(&self, a: &Authenticator, rng: &mut dyn CryptoRngCore, cred: &Found, uv: bool) -> Option<Value> {
+        if !cred.hmac_secret {
+            return None;
+        }
+        let cred_random = Zeroizing::new(a.state.cred_random(&cred.private_key, uv));
+        let mut outputs = Zeroizing::new(Vec::with_capacity(64));
+        for salt in self.salts.chunks(32) {
+            outputs.extend_from_slice(&crypto::hmac_sha256(cred_random.as_slice(), &[salt]));
+        }
+        Some(Value::Bytes(self.shared.encrypt(rng, &outputs)))
+    }
+}
