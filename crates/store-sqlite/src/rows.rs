@@ -1,0 +1,202 @@
+//! Decoding rows into domain values. Anything that does not decode is `Corrupt`.
+
+use std::str::FromStr;
+
+use keyfleet_domain::audit::{AuditEvent, NewAuditEvent, Outcome};
+use keyfleet_domain::client::{ApiClient, ClientSecret, Scope};
+use keyfleet_domain::group::Group;
+use keyfleet_domain::session::{Session, SessionKind};
+use keyfleet_domain::signing_key::StoredSigningKey;
+use keyfleet_domain::tap::Tap;
+use keyfleet_domain::user::{Role, User, Username};
+use keyfleet_domain::{StoreError, Timestamp};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Decode, Row, Sqlite, Type};
+
+/// Columns of `users`, in the order [`user`] reads them (by name).
+pub(crate) const USER_COLUMNS: &str = "id, username, display_name, email, manager_email, shipping_address, enabled, \
+                                       role, user_handle, created_at, updated_at";
+/// Columns of `users` aliased with the `u_` prefix, for joins (table alias `u`).
+pub(crate) const USER_COLUMNS_U: &str = "u.id AS u_id, u.username AS u_username, u.display_name AS u_display_name, \
+    u.email AS u_email, u.manager_email AS u_manager_email, u.shipping_address AS u_shipping_address, \
+    u.enabled AS u_enabled, u.role AS u_role, u.user_handle AS u_user_handle, u.created_at AS u_created_at, \
+    u.updated_at AS u_updated_at";
+/// Columns of `user_groups`.
+pub(crate) const GROUP_COLUMNS: &str = "id, name, name_key, description, created_at";
+/// Columns of `user_groups` for a join (table alias `g`).
+pub(crate) const GROUP_COLUMNS_G: &str = "g.id, g.name, g.name_key, g.description, g.created_at";
+/// Columns of `sessions`.
+pub(crate) const SESSION_COLUMNS: &str = "id, token_hash, user_id, kind, created_at, last_seen_at, expires_at, \
+                                          idle_timeout_ms, client_addr, credential_id";
+/// Columns of `sessions` aliased with the `s_` prefix, for joins (table alias `s`).
+pub(crate) const SESSION_COLUMNS_S: &str = "s.id AS s_id, s.token_hash AS s_token_hash, s.user_id AS s_user_id, \
+    s.kind AS s_kind, s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, \
+    s.expires_at AS s_expires_at, s.idle_timeout_ms AS s_idle_timeout_ms, s.client_addr AS s_client_addr, \
+    s.credential_id AS s_credential_id";
+/// Columns of `taps`.
+pub(crate) const TAP_COLUMNS: &str = "id, user_id, code_hash, one_time, created_at, expires_at, use_count";
+/// Columns of `api_clients`.
+pub(crate) const CLIENT_COLUMNS: &str = "client_id, name, scopes, enabled, created_at";
+/// Columns of `client_secrets`.
+pub(crate) const SECRET_COLUMNS: &str = "id, client_id, secret_hash, created_at, expires_at";
+/// Columns of `signing_keys`.
+pub(crate) const KEY_COLUMNS: &str = "kid, alg, encrypted_private_key, public_key, created_at, active";
+/// Columns of `audit_events`.
+pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor, action, target, outcome, request_id, detail";
+
+fn corrupt(column: &str, what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{column}: {what}"))
+}
+
+/// Reads column `prefix` + `name`.
+fn get<'r, T>(row: &'r SqliteRow, prefix: &str, name: &str) -> Result<T, StoreError>
+where
+    T: Decode<'r, Sqlite> + Type<Sqlite>,
+{
+    let column = format!("{prefix}{name}");
+    row.try_get(column.as_str()).map_err(|e| corrupt(&column, e))
+}
+
+/// Reads and parses a text column (ids, enum names).
+fn parse<T: FromStr>(row: &SqliteRow, prefix: &str, name: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = get(row, prefix, name)?;
+    text.parse().map_err(|e| corrupt(name, e))
+}
+
+fn time(row: &SqliteRow, prefix: &str, name: &str) -> Result<Timestamp, StoreError> {
+    get::<i64>(row, prefix, name).map(Timestamp::from_millis)
+}
+
+fn opt_time(row: &SqliteRow, prefix: &str, name: &str) -> Result<Option<Timestamp>, StoreError> {
+    Ok(get::<Option<i64>>(row, prefix, name)?.map(Timestamp::from_millis))
+}
+
+fn digest(row: &SqliteRow, prefix: &str, name: &str) -> Result<[u8; 32], StoreError> {
+    let bytes: Vec<u8> = get(row, prefix, name)?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| corrupt(name, format!("{} bytes, expected 32", b.len())))
+}
+
+/// A user from columns named with `prefix`.
+pub(crate) fn user(row: &SqliteRow, prefix: &str) -> Result<User, StoreError> {
+    let role: String = get(row, prefix, "role")?;
+    Ok(User {
+        id: parse(row, prefix, "id")?,
+        username: Username::from_canonical(get(row, prefix, "username")?),
+        display_name: get(row, prefix, "display_name")?,
+        email: get(row, prefix, "email")?,
+        manager_email: get(row, prefix, "manager_email")?,
+        shipping_address: get(row, prefix, "shipping_address")?,
+        enabled: get(row, prefix, "enabled")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", role))?,
+        user_handle: get(row, prefix, "user_handle")?,
+        created_at: time(row, prefix, "created_at")?,
+        updated_at: time(row, prefix, "updated_at")?,
+    })
+}
+
+/// A group.
+pub(crate) fn group(row: &SqliteRow) -> Result<Group, StoreError> {
+    Ok(Group {
+        id: parse(row, "", "id")?,
+        name: get(row, "", "name")?,
+        name_key: get(row, "", "name_key")?,
+        description: get(row, "", "description")?,
+        created_at: time(row, "", "created_at")?,
+    })
+}
+
+/// A session from columns named with `prefix`.
+pub(crate) fn session(row: &SqliteRow, prefix: &str) -> Result<Session, StoreError> {
+    let kind: String = get(row, prefix, "kind")?;
+    Ok(Session {
+        id: parse(row, prefix, "id")?,
+        token_hash: digest(row, prefix, "token_hash")?,
+        user_id: parse(row, prefix, "user_id")?,
+        kind: SessionKind::parse(&kind).ok_or_else(|| corrupt("kind", kind))?,
+        created_at: time(row, prefix, "created_at")?,
+        last_seen_at: time(row, prefix, "last_seen_at")?,
+        expires_at: time(row, prefix, "expires_at")?,
+        idle_timeout_ms: get(row, prefix, "idle_timeout_ms")?,
+        client_addr: get(row, prefix, "client_addr")?,
+        credential_id: get(row, prefix, "credential_id")?,
+    })
+}
+
+/// A TAP.
+pub(crate) fn tap(row: &SqliteRow) -> Result<Tap, StoreError> {
+    Ok(Tap {
+        id: parse(row, "", "id")?,
+        user_id: parse(row, "", "user_id")?,
+        code_hash: digest(row, "", "code_hash")?,
+        one_time: get(row, "", "one_time")?,
+        created_at: time(row, "", "created_at")?,
+        expires_at: time(row, "", "expires_at")?,
+        use_count: get(row, "", "use_count")?,
+    })
+}
+
+/// Scopes as stored: their OAuth names separated by single spaces.
+pub(crate) fn scopes_text(scopes: &[Scope]) -> String {
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// An API client.
+pub(crate) fn client(row: &SqliteRow) -> Result<ApiClient, StoreError> {
+    let text: String = get(row, "", "scopes")?;
+    let scopes = text
+        .split_whitespace()
+        .map(|s| Scope::parse(s).ok_or_else(|| corrupt("scopes", s)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ApiClient {
+        client_id: get(row, "", "client_id")?,
+        name: get(row, "", "name")?,
+        scopes,
+        enabled: get(row, "", "enabled")?,
+        created_at: time(row, "", "created_at")?,
+    })
+}
+
+/// A client secret.
+pub(crate) fn secret(row: &SqliteRow) -> Result<ClientSecret, StoreError> {
+    Ok(ClientSecret {
+        id: parse(row, "", "id")?,
+        client_id: get(row, "", "client_id")?,
+        secret_hash: get(row, "", "secret_hash")?,
+        created_at: time(row, "", "created_at")?,
+        expires_at: opt_time(row, "", "expires_at")?,
+    })
+}
+
+/// A signing key.
+pub(crate) fn signing_key(row: &SqliteRow) -> Result<StoredSigningKey, StoreError> {
+    Ok(StoredSigningKey {
+        kid: get(row, "", "kid")?,
+        alg: get(row, "", "alg")?,
+        encrypted_private_key: get(row, "", "encrypted_private_key")?,
+        public_key: get(row, "", "public_key")?,
+        created_at: time(row, "", "created_at")?,
+        active: get(row, "", "active")?,
+    })
+}
+
+/// An audit event.
+pub(crate) fn audit_event(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
+    let outcome: String = get(row, "", "outcome")?;
+    Ok(AuditEvent {
+        id: get(row, "", "id")?,
+        event: NewAuditEvent {
+            at: time(row, "", "at")?,
+            actor: get(row, "", "actor")?,
+            action: get(row, "", "action")?,
+            target: get(row, "", "target")?,
+            outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt("outcome", outcome))?,
+            request_id: get(row, "", "request_id")?,
+            detail: get(row, "", "detail")?,
+        },
+    })
+}

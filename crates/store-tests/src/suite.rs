@@ -1,0 +1,1366 @@
+//! The conformance suite. Each function expects a [`Stores`] on an empty, migrated database
+//! and panics with a message naming the rule a store broke.
+//!
+//! [`CASES`] lists every function that takes one store; [`bootstrap_admin_race`] takes two
+//! handles on the same database (two processes starting together).
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+use keyfleet_domain::StoreError;
+use keyfleet_domain::audit::{Actor, AuditQuery, NewAuditEvent, Outcome};
+use keyfleet_domain::client::Scope;
+use keyfleet_domain::ids::SessionId;
+use keyfleet_domain::store::{StoreResult, Stores};
+use keyfleet_domain::user::{Role, UserQuery, Username};
+use keyfleet_domain::{GroupId, Timestamp, UserId};
+use rand_core::OsRng;
+
+use crate::fixtures::{self, HOUR, MINUTE, T0, all_audit, at, audit_actions, event, user, user_target};
+
+/// Asserts `r` is `Conflict(rule)`.
+#[track_caller]
+pub fn assert_conflict<T: Debug>(r: StoreResult<T>, rule: &str) {
+    match r {
+        Err(StoreError::Conflict(got)) if got == rule => {}
+        other => panic!("expected Conflict({rule:?}), got {other:?}"),
+    }
+}
+
+/// Asserts `r` is `NotFound`.
+#[track_caller]
+pub fn assert_not_found<T: Debug>(r: StoreResult<T>) {
+    match r {
+        Err(StoreError::NotFound) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+/// Every case that runs on one fresh store, by name.
+pub const CASES: &[&str] = &[
+    "smoke",
+    "health_ping",
+    "user_round_trip",
+    "user_unique_username",
+    "user_list_search_and_paging",
+    "user_update",
+    "user_disable_revokes_sessions",
+    "user_delete_cascades",
+    "bootstrap_admin_once",
+    "group_crud",
+    "group_membership",
+    "session_liveness",
+    "session_touch",
+    "session_revoke",
+    "session_list_and_purge",
+    "tap_issue_replace_delete",
+    "tap_redeem_rules",
+    "tap_redeem_race",
+    "client_crud",
+    "client_secrets",
+    "client_secret_limit_race",
+    "signing_keys",
+    "audit_filters_and_paging",
+    "rate_limit_window",
+    "rate_limit_race",
+];
+
+/// The basics a server needs first: create and read a user, open and find a session, issue
+/// and redeem a TAP.
+pub async fn smoke(s: &Stores) {
+    let alice = user("alice");
+    s.users
+        .create_user(&alice, &event("user.create", user_target(alice.id)))
+        .await
+        .expect("create user");
+    assert_eq!(s.users.get_user(alice.id).await.unwrap().as_ref(), Some(&alice));
+
+    let session = fixtures::default_session(alice.id);
+    s.sessions
+        .create_session(&session, &event("session.create", None))
+        .await
+        .expect("create session");
+    let (found, owner) = s
+        .sessions
+        .find_live_session(&session.token_hash, at(MINUTE))
+        .await
+        .unwrap()
+        .expect("session is live");
+    assert_eq!((found, owner), (session, alice.clone()));
+
+    let tap = fixtures::tap(alice.id, true, HOUR);
+    s.taps
+        .issue_tap(&tap, &event("tap.issue", None))
+        .await
+        .expect("issue tap");
+    let tap_session = fixtures::session(alice.id, at(MINUTE), 10 * MINUTE, HOUR);
+    s.taps
+        .redeem_tap(&tap, &tap_session, at(MINUTE), &event("tap.redeem", None))
+        .await
+        .expect("redeem tap");
+    assert!(
+        s.sessions
+            .find_live_session(&tap_session.token_hash, at(2 * MINUTE))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// `ping` answers on a working database.
+pub async fn health_ping(s: &Stores) {
+    s.health.ping().await.expect("ping");
+}
+
+/// Every user attribute survives the round trip, through every lookup; the creation is
+/// audited with every field of the event.
+pub async fn user_round_trip(s: &Stores) {
+    let mut u = user("Bob.Builder+ops@example.com");
+    u.manager_email = Some("boss@example.com".into());
+    u.shipping_address = Some("1 Main St\nSpringfield".into());
+    u.role = Role::Helpdesk;
+    u.updated_at = at(5);
+    let ev = NewAuditEvent::new(
+        T0,
+        &Actor::User(UserId::new_random(&mut OsRng)),
+        "user.create",
+        user_target(u.id),
+        Some("req-9"),
+    )
+    .with_outcome(Outcome::Success)
+    .with_detail(r#"{"role":"helpdesk"}"#.into());
+    s.users.create_user(&u, &ev).await.expect("create");
+
+    assert_eq!(s.users.get_user(u.id).await.unwrap().as_ref(), Some(&u), "get_user");
+    assert_eq!(
+        s.users.find_user_by_username(&u.username).await.unwrap().as_ref(),
+        Some(&u),
+        "find_user_by_username"
+    );
+    assert_eq!(
+        s.users.find_user_by_handle(&u.user_handle).await.unwrap().as_ref(),
+        Some(&u),
+        "find_user_by_handle"
+    );
+    assert_eq!(s.users.get_user(UserId::new_random(&mut OsRng)).await.unwrap(), None);
+    let other = Username::parse("nobody").unwrap();
+    assert_eq!(s.users.find_user_by_username(&other).await.unwrap(), None);
+    assert_eq!(s.users.find_user_by_handle(&[0u8; 32]).await.unwrap(), None);
+    assert_eq!(s.users.count_users().await.unwrap(), 1);
+
+    let log = all_audit(s).await;
+    assert_eq!(log.len(), 1, "one audit event per change");
+    assert_eq!(log[0].event, ev, "the audit event round-trips");
+}
+
+/// A taken username is `Conflict("username")`, and the refused change leaves no audit event
+/// (the audit insert shares the transaction).
+pub async fn user_unique_username(s: &Stores) {
+    let first = user("carol");
+    s.users.create_user(&first, &event("user.create", None)).await.unwrap();
+    let second = user("carol");
+    assert_conflict(
+        s.users.create_user(&second, &event("user.create", None)).await,
+        "username",
+    );
+    assert_eq!(s.users.count_users().await.unwrap(), 1);
+    assert_eq!(s.users.get_user(second.id).await.unwrap(), None);
+    assert_eq!(
+        audit_actions(s).await,
+        ["user.create"],
+        "a refused change is not audited"
+    );
+}
+
+/// Search is a case-insensitive substring of username, display name or email, with `%`
+/// and `_` taken literally; paging is keyset on username.
+pub async fn user_list_search_and_paging(s: &Stores) {
+    let mut names = vec!["dave", "erin", "a_b", "axb", "frank", "grace"];
+    for name in &names {
+        let mut u = user(name);
+        if *name == "frank" {
+            u.display_name = "Frank 100% Real".into();
+        }
+        if *name == "grace" {
+            u.email = "Grace.Hopper@Navy.example".into();
+        }
+        s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    }
+    names.sort_unstable();
+    let list = |search: Option<&str>, after: Option<&str>, limit: u32| UserQuery {
+        search: search.map(str::to_owned),
+        after: after.map(str::to_owned),
+        limit,
+    };
+    let usernames = |users: Vec<keyfleet_domain::user::User>| -> Vec<String> {
+        users.into_iter().map(|u| u.username.as_str().to_owned()).collect()
+    };
+
+    let all = usernames(s.users.list_users(&list(None, None, 100)).await.unwrap());
+    assert_eq!(all, names, "ordered by username");
+
+    let page1 = usernames(s.users.list_users(&list(None, None, 2)).await.unwrap());
+    assert_eq!(page1, ["a_b", "axb"]);
+    let page2 = usernames(s.users.list_users(&list(None, Some("axb"), 2)).await.unwrap());
+    assert_eq!(page2, ["dave", "erin"]);
+    let page4 = usernames(s.users.list_users(&list(None, Some("grace"), 2)).await.unwrap());
+    assert!(page4.is_empty());
+
+    let hit = |q: &'static str| {
+        let query = list(Some(q), None, 100);
+        async move { usernames(s.users.list_users(&query).await.unwrap()) }
+    };
+    assert_eq!(hit("ERI").await, ["erin"], "username, case-insensitive");
+    assert_eq!(hit("REAL").await, ["frank"], "display name, case-insensitive");
+    assert_eq!(hit("navy.EXAMPLE").await, ["grace"], "email, case-insensitive");
+    assert_eq!(hit("_").await, ["a_b"], "'_' is literal, not a wildcard");
+    assert_eq!(hit("%").await, ["frank"], "'%' is literal, not a wildcard");
+    assert_eq!(hit("a%b").await, Vec::<String>::new(), "'%' inside is literal");
+    assert_eq!(hit("zzz").await, Vec::<String>::new());
+    let filtered_page = usernames(
+        s.users
+            .list_users(&list(Some("example.com"), Some("dave"), 2))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(filtered_page, ["erin", "frank"], "search and paging combine");
+}
+
+/// `update_user` replaces the mutable attributes and nothing else; an unknown id is
+/// `NotFound` and leaves no audit event.
+pub async fn user_update(s: &Stores) {
+    let u = user("heidi");
+    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    let mut changed = u.clone();
+    changed.display_name = "Heidi H.".into();
+    changed.email = "heidi@corp.example".into();
+    changed.manager_email = Some("m@corp.example".into());
+    changed.shipping_address = Some("Elsewhere 2".into());
+    changed.role = Role::Admin;
+    changed.updated_at = at(HOUR);
+    s.users
+        .update_user(&changed, &event("user.update", None))
+        .await
+        .unwrap();
+    assert_eq!(s.users.get_user(u.id).await.unwrap(), Some(changed.clone()));
+
+    // The username, handle and creation time are not mutable attributes.
+    let mut sneaky = changed.clone();
+    sneaky.username = Username::parse("mallory").unwrap();
+    sneaky.user_handle = vec![7; 32];
+    sneaky.created_at = at(-HOUR);
+    s.users.update_user(&sneaky, &event("user.update", None)).await.unwrap();
+    assert_eq!(s.users.get_user(u.id).await.unwrap(), Some(changed.clone()));
+
+    let ghost = user("ghost");
+    assert_not_found(s.users.update_user(&ghost, &event("user.update", None)).await);
+    assert_eq!(audit_actions(s).await, ["user.create", "user.update", "user.update"]);
+}
+
+/// Disabling a user revokes their sessions in the same transaction: they stay dead after
+/// the user is enabled again. A disabled user's sessions are not found even if unrevoked.
+pub async fn user_disable_revokes_sessions(s: &Stores) {
+    let u = user("ivan");
+    let other = user("judy");
+    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    s.users.create_user(&other, &event("user.create", None)).await.unwrap();
+    let s1 = fixtures::default_session(u.id);
+    let s2 = fixtures::default_session(u.id);
+    let s3 = fixtures::default_session(other.id);
+    for sess in [&s1, &s2, &s3] {
+        s.sessions
+            .create_session(sess, &event("session.create", None))
+            .await
+            .unwrap();
+    }
+    let now = at(MINUTE);
+
+    let mut disabled = u.clone();
+    disabled.enabled = false;
+    disabled.updated_at = now;
+    s.users
+        .update_user(&disabled, &event("user.disable", None))
+        .await
+        .unwrap();
+    assert_eq!(s.sessions.find_live_session(&s1.token_hash, now).await.unwrap(), None);
+    assert!(
+        s.sessions.list_user_sessions(u.id, now).await.unwrap().is_empty(),
+        "sessions revoked"
+    );
+    assert!(
+        s.sessions
+            .find_live_session(&s3.token_hash, now)
+            .await
+            .unwrap()
+            .is_some(),
+        "another user's session is untouched"
+    );
+
+    let mut enabled = disabled.clone();
+    enabled.enabled = true;
+    s.users
+        .update_user(&enabled, &event("user.enable", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.sessions.find_live_session(&s2.token_hash, now).await.unwrap(),
+        None,
+        "revoked, not merely hidden"
+    );
+
+    // A session created while the user is disabled (unrevoked) is still not live.
+    let s4 = fixtures::default_session(u.id);
+    s.sessions
+        .create_session(&s4, &event("session.create", None))
+        .await
+        .unwrap();
+    assert!(
+        s.sessions
+            .find_live_session(&s4.token_hash, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let mut off = enabled.clone();
+    off.enabled = false;
+    s.users.update_user(&off, &event("user.disable", None)).await.unwrap();
+    let s5 = fixtures::default_session(u.id);
+    s.sessions
+        .create_session(&s5, &event("session.create", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.sessions.find_live_session(&s5.token_hash, now).await.unwrap(),
+        None,
+        "a disabled user's session is not live"
+    );
+}
+
+/// Deleting a user removes their sessions, TAP and memberships; their audit history stays.
+/// A second delete is `NotFound`, and the username is free again.
+pub async fn user_delete_cascades(s: &Stores) {
+    let u = user("ken");
+    let keep = user("leo");
+    s.users
+        .create_user(&u, &event("user.create", user_target(u.id)))
+        .await
+        .unwrap();
+    s.users
+        .create_user(&keep, &event("user.create", user_target(keep.id)))
+        .await
+        .unwrap();
+    let sess = fixtures::default_session(u.id);
+    s.sessions
+        .create_session(&sess, &event("session.create", user_target(u.id)))
+        .await
+        .unwrap();
+    s.taps
+        .issue_tap(&fixtures::tap(u.id, true, HOUR), &event("tap.issue", user_target(u.id)))
+        .await
+        .unwrap();
+    let g = fixtures::group("Ops");
+    s.groups.create_group(&g, &event("group.create", None)).await.unwrap();
+    s.groups
+        .add_member(g.id, u.id, &event("group.add_member", None))
+        .await
+        .unwrap();
+    s.groups
+        .add_member(g.id, keep.id, &event("group.add_member", None))
+        .await
+        .unwrap();
+
+    s.users
+        .delete_user(u.id, &event("user.delete", user_target(u.id)))
+        .await
+        .unwrap();
+    assert_eq!(s.users.get_user(u.id).await.unwrap(), None);
+    assert_eq!(
+        s.sessions.find_live_session(&sess.token_hash, at(1)).await.unwrap(),
+        None
+    );
+    assert!(s.sessions.list_user_sessions(u.id, at(1)).await.unwrap().is_empty());
+    assert_eq!(s.taps.find_tap(u.id).await.unwrap(), None);
+    let members: Vec<UserId> = s
+        .groups
+        .list_members(g.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(members, [keep.id]);
+    assert!(s.groups.list_user_groups(u.id).await.unwrap().is_empty());
+    assert_eq!(s.users.count_users().await.unwrap(), 1);
+
+    let history = s
+        .audit
+        .list(&AuditQuery {
+            target: user_target(u.id),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = history.iter().map(|e| e.event.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["user.delete", "tap.issue", "session.create", "user.create"],
+        "audit stays"
+    );
+
+    assert_not_found(s.users.delete_user(u.id, &event("user.delete", None)).await);
+    assert_eq!(all_audit(s).await.len(), 8, "a refused delete is not audited");
+    s.users
+        .create_user(&user("ken"), &event("user.create", None))
+        .await
+        .expect("username free again");
+}
+
+/// The first bootstrap creates the administrator, their TAP and one audit event; every
+/// later one returns false and writes nothing.
+pub async fn bootstrap_admin_once(s: &Stores) {
+    let mut admin = user("admin");
+    admin.role = Role::Admin;
+    let tap = fixtures::tap(admin.id, true, HOUR);
+    let created = s
+        .users
+        .bootstrap_admin(&admin, &tap, &event("system.bootstrap", user_target(admin.id)))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(s.users.get_user(admin.id).await.unwrap(), Some(admin.clone()));
+    assert_eq!(s.taps.find_tap(admin.id).await.unwrap(), Some(tap));
+
+    let mut again = user("root");
+    again.role = Role::Admin;
+    let tap2 = fixtures::tap(again.id, true, HOUR);
+    let created = s
+        .users
+        .bootstrap_admin(&again, &tap2, &event("system.bootstrap", None))
+        .await
+        .unwrap();
+    assert!(!created, "the marker row decides once");
+    assert_eq!(s.users.get_user(again.id).await.unwrap(), None);
+
+    // Even when every user is gone, the instance has been bootstrapped.
+    s.users
+        .delete_user(admin.id, &event("user.delete", None))
+        .await
+        .unwrap();
+    let created = s
+        .users
+        .bootstrap_admin(&again, &tap2, &event("system.bootstrap", None))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(s.users.count_users().await.unwrap(), 0);
+    assert_eq!(audit_actions(s).await, ["system.bootstrap", "user.delete"]);
+}
+
+/// Two processes starting together on one database (`a` and `b` are two handles on it)
+/// create exactly one administrator.
+pub async fn bootstrap_admin_race(a: &Stores, b: &Stores) {
+    let mut admin_a = user("admin-a");
+    admin_a.role = Role::Admin;
+    let mut admin_b = user("admin-b");
+    admin_b.role = Role::Admin;
+    let tap_a = fixtures::tap(admin_a.id, true, HOUR);
+    let tap_b = fixtures::tap(admin_b.id, true, HOUR);
+    let ev = event("system.bootstrap", None);
+    let (ra, rb) = tokio::join!(
+        a.users.bootstrap_admin(&admin_a, &tap_a, &ev),
+        b.users.bootstrap_admin(&admin_b, &tap_b, &ev),
+    );
+    let (ra, rb) = (ra.expect("bootstrap a"), rb.expect("bootstrap b"));
+    assert!(ra ^ rb, "exactly one bootstrap wins: {ra} {rb}");
+    assert_eq!(a.users.count_users().await.unwrap(), 1);
+    assert_eq!(audit_actions(a).await, ["system.bootstrap"]);
+    let winner = if ra { &admin_a } else { &admin_b };
+    assert!(b.taps.find_tap(winner.id).await.unwrap().is_some());
+}
+
+/// Groups: create, read, list by name, unique names ignoring case, delete.
+pub async fn group_crud(s: &Stores) {
+    let ops = fixtures::group("Ops");
+    let admins = fixtures::group("admins");
+    let zeta = fixtures::group("Zeta");
+    for g in [&ops, &zeta, &admins] {
+        s.groups.create_group(g, &event("group.create", None)).await.unwrap();
+    }
+    assert_eq!(s.groups.get_group(ops.id).await.unwrap(), Some(ops.clone()));
+    assert_eq!(s.groups.get_group(GroupId::new_random(&mut OsRng)).await.unwrap(), None);
+    let names: Vec<String> = s
+        .groups
+        .list_groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    assert_eq!(names, ["admins", "Ops", "Zeta"], "ordered by name, ignoring case");
+
+    assert_conflict(
+        s.groups
+            .create_group(&fixtures::group("OPS"), &event("group.create", None))
+            .await,
+        "group_name",
+    );
+    s.groups
+        .delete_group(zeta.id, &event("group.delete", None))
+        .await
+        .unwrap();
+    assert_eq!(s.groups.get_group(zeta.id).await.unwrap(), None);
+    assert_not_found(s.groups.delete_group(zeta.id, &event("group.delete", None)).await);
+    assert_eq!(
+        audit_actions(s).await,
+        ["group.create", "group.create", "group.create", "group.delete"]
+    );
+}
+
+/// Membership: idempotent adds, ordered listings both ways, `NotFound` cases, and deleting
+/// a group removes its memberships.
+pub async fn group_membership(s: &Stores) {
+    let (bob, amy) = (user("bob"), user("amy"));
+    for u in [&bob, &amy] {
+        s.users.create_user(u, &event("user.create", None)).await.unwrap();
+    }
+    let (ops, dev) = (fixtures::group("ops"), fixtures::group("Dev"));
+    for g in [&ops, &dev] {
+        s.groups.create_group(g, &event("group.create", None)).await.unwrap();
+    }
+    s.groups
+        .add_member(ops.id, bob.id, &event("group.add_member", None))
+        .await
+        .unwrap();
+    s.groups
+        .add_member(ops.id, amy.id, &event("group.add_member", None))
+        .await
+        .unwrap();
+    s.groups
+        .add_member(ops.id, amy.id, &event("group.add_member", None))
+        .await
+        .expect("adding an existing member is a no-op");
+    s.groups
+        .add_member(dev.id, bob.id, &event("group.add_member", None))
+        .await
+        .unwrap();
+
+    let members: Vec<UserId> = s
+        .groups
+        .list_members(ops.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(members, [amy.id, bob.id], "members ordered by username, no duplicates");
+    let groups: Vec<GroupId> = s
+        .groups
+        .list_user_groups(bob.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(groups, [dev.id, ops.id], "groups ordered by name");
+    assert_eq!(s.groups.list_user_groups(bob.id).await.unwrap()[0], dev);
+
+    let before = all_audit(s).await.len();
+    let ghost_user = UserId::new_random(&mut OsRng);
+    let ghost_group = GroupId::new_random(&mut OsRng);
+    assert_not_found(
+        s.groups
+            .add_member(ops.id, ghost_user, &event("group.add_member", None))
+            .await,
+    );
+    assert_not_found(
+        s.groups
+            .add_member(ghost_group, bob.id, &event("group.add_member", None))
+            .await,
+    );
+    assert_not_found(
+        s.groups
+            .remove_member(dev.id, amy.id, &event("group.remove_member", None))
+            .await,
+    );
+    assert_eq!(all_audit(s).await.len(), before, "refused changes are not audited");
+
+    s.groups
+        .remove_member(ops.id, amy.id, &event("group.remove_member", None))
+        .await
+        .unwrap();
+    let members: Vec<UserId> = s
+        .groups
+        .list_members(ops.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(members, [bob.id]);
+    assert_not_found(
+        s.groups
+            .remove_member(ops.id, amy.id, &event("group.remove_member", None))
+            .await,
+    );
+
+    s.groups
+        .delete_group(ops.id, &event("group.delete", None))
+        .await
+        .unwrap();
+    let groups: Vec<GroupId> = s
+        .groups
+        .list_user_groups(bob.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(groups, [dev.id], "deleting a group removes its memberships");
+    assert!(s.groups.list_members(ops.id).await.unwrap().is_empty());
+    assert!(
+        s.users.get_user(bob.id).await.unwrap().is_some(),
+        "members survive their group"
+    );
+}
+
+/// A session is live strictly before its idle and absolute ends; unknown digests and
+/// unknown users are handled.
+pub async fn session_liveness(s: &Stores) {
+    let u = user("mia");
+    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    let sess = fixtures::session(u.id, T0, 10 * MINUTE, HOUR);
+    s.sessions
+        .create_session(&sess, &event("session.create", None))
+        .await
+        .unwrap();
+    let live = |t: Timestamp| {
+        let hash = sess.token_hash;
+        async move { s.sessions.find_live_session(&hash, t).await.unwrap().is_some() }
+    };
+    assert!(live(T0).await);
+    assert!(live(at(10 * MINUTE - 1)).await, "idle end is exclusive");
+    assert!(!live(at(10 * MINUTE)).await, "idle timeout");
+    assert_eq!(
+        s.sessions.find_live_session(&fixtures::digest(), T0).await.unwrap(),
+        None
+    );
+
+    // Activity keeps it alive until the absolute end.
+    for minute in [9, 18, 27, 36, 45, 54] {
+        s.sessions.touch_session(sess.id, at(minute * MINUTE)).await.unwrap();
+    }
+    assert!(live(at(HOUR - 1)).await);
+    assert!(!live(at(HOUR)).await, "absolute timeout, whatever the activity");
+
+    // A huge idle timeout does not overflow.
+    let forever = fixtures::session(u.id, T0, i64::MAX, HOUR);
+    s.sessions
+        .create_session(&forever, &event("session.create", None))
+        .await
+        .unwrap();
+    assert!(
+        s.sessions
+            .find_live_session(&forever.token_hash, at(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    assert_not_found(
+        s.sessions
+            .create_session(
+                &fixtures::default_session(UserId::new_random(&mut OsRng)),
+                &event("session.create", None),
+            )
+            .await,
+    );
+    assert_eq!(
+        audit_actions(s).await,
+        ["user.create", "session.create", "session.create"]
+    );
+}
+
+/// `touch_session` records activity, never moves it backwards, and names unknown sessions.
+pub async fn session_touch(s: &Stores) {
+    let u = user("nia");
+    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    let sess = fixtures::session(u.id, T0, 10 * MINUTE, HOUR);
+    s.sessions
+        .create_session(&sess, &event("session.create", None))
+        .await
+        .unwrap();
+    s.sessions.touch_session(sess.id, at(5 * MINUTE)).await.unwrap();
+    s.sessions.touch_session(sess.id, at(2 * MINUTE)).await.unwrap();
+    let (found, _) = s
+        .sessions
+        .find_live_session(&sess.token_hash, at(14 * MINUTE))
+        .await
+        .unwrap()
+        .expect("touched session is live");
+    assert_eq!(found.last_seen_at, at(5 * MINUTE), "last_seen_at never moves backwards");
+    assert_not_found(s.sessions.touch_session(SessionId::new_random(&mut OsRng), T0).await);
+}
+
+/// Revoking one session, then all of a user's: counts, `NotFound` cases, audit.
+pub async fn session_revoke(s: &Stores) {
+    let (u, other) = (user("olga"), user("pete"));
+    for x in [&u, &other] {
+        s.users.create_user(x, &event("user.create", None)).await.unwrap();
+    }
+    let one = fixtures::default_session(u.id);
+    s.sessions
+        .create_session(&one, &event("session.create", None))
+        .await
+        .unwrap();
+    s.sessions
+        .revoke_session(one.id, &event("session.revoke", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.sessions.find_live_session(&one.token_hash, at(1)).await.unwrap(),
+        None
+    );
+    assert_not_found(s.sessions.revoke_session(one.id, &event("session.revoke", None)).await);
+    assert_not_found(
+        s.sessions
+            .revoke_session(SessionId::new_random(&mut OsRng), &event("session.revoke", None))
+            .await,
+    );
+
+    // At the event's time: two live sessions, one idled out, one already revoked.
+    let live1 = fixtures::default_session(u.id);
+    let live2 = fixtures::default_session(u.id);
+    let idle = fixtures::session(u.id, T0, MINUTE, HOUR);
+    let theirs = fixtures::default_session(other.id);
+    for x in [&live1, &live2, &idle, &theirs] {
+        s.sessions
+            .create_session(x, &event("session.create", None))
+            .await
+            .unwrap();
+    }
+    let mut ev = event("session.revoke_all", user_target(u.id));
+    ev.at = at(5 * MINUTE);
+    assert_eq!(
+        s.sessions.revoke_user_sessions(u.id, &ev).await.unwrap(),
+        2,
+        "counts live sessions"
+    );
+    assert!(
+        s.sessions
+            .list_user_sessions(u.id, at(5 * MINUTE))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.sessions
+            .find_live_session(&theirs.token_hash, at(5 * MINUTE))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(s.sessions.revoke_user_sessions(u.id, &ev).await.unwrap(), 0);
+    let actions = audit_actions(s).await;
+    assert_eq!(
+        actions.iter().filter(|a| a.as_str() == "session.revoke").count(),
+        1,
+        "refused revocations are not audited"
+    );
+    assert_eq!(actions.iter().filter(|a| a.as_str() == "session.revoke_all").count(), 2);
+}
+
+/// Listing returns live, unrevoked sessions newest first; purging deletes sessions that
+/// ended (revoked, expired or idled out) before the cut-off.
+pub async fn session_list_and_purge(s: &Stores) {
+    let u = user("quinn");
+    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    let old = fixtures::session(u.id, T0, HOUR, 8 * HOUR);
+    let newer = fixtures::session(u.id, at(MINUTE), HOUR, 8 * HOUR);
+    let newest = fixtures::session(u.id, at(2 * MINUTE), HOUR, 8 * HOUR);
+    let idled = fixtures::session(u.id, T0, 5 * MINUTE, 8 * HOUR);
+    let expired = fixtures::session(u.id, T0, HOUR, 10 * MINUTE);
+    let revoked = fixtures::session(u.id, at(3 * MINUTE), HOUR, 8 * HOUR);
+    for x in [&old, &newer, &newest, &idled, &expired, &revoked] {
+        s.sessions
+            .create_session(x, &event("session.create", None))
+            .await
+            .unwrap();
+    }
+    let mut ev = event("session.revoke", None);
+    ev.at = at(4 * MINUTE);
+    s.sessions.revoke_session(revoked.id, &ev).await.unwrap();
+
+    let now = at(20 * MINUTE);
+    let listed: Vec<SessionId> = s
+        .sessions
+        .list_user_sessions(u.id, now)
+        .await
+        .unwrap()
+        .iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(listed, [newest.id, newer.id, old.id], "live sessions, newest first");
+    assert_eq!(s.sessions.list_user_sessions(u.id, now).await.unwrap()[0], newest);
+
+    // Ends: idled at +5 min, revoked at +4 min, expired at +10 min.
+    assert_eq!(s.sessions.purge_sessions(at(3 * MINUTE)).await.unwrap(), 0);
+    assert_eq!(
+        s.sessions.purge_sessions(at(6 * MINUTE)).await.unwrap(),
+        2,
+        "revoked and idled"
+    );
+    assert_eq!(s.sessions.purge_sessions(now).await.unwrap(), 1, "expired");
+    assert_eq!(s.sessions.purge_sessions(now).await.unwrap(), 0);
+    assert_eq!(
+        s.sessions.list_user_sessions(u.id, now).await.unwrap().len(),
+        3,
+        "live ones stay"
+    );
+}
+
+/// Issuing replaces the user's TAP (the old one can no longer be redeemed); delete and the
+/// `NotFound` cases.
+pub async fn tap_issue_replace_delete(s: &Stores) {
+    let u = user("rita");
+    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    assert_eq!(s.taps.find_tap(u.id).await.unwrap(), None);
+    let first = fixtures::tap(u.id, true, HOUR);
+    s.taps.issue_tap(&first, &event("tap.issue", None)).await.unwrap();
+    assert_eq!(s.taps.find_tap(u.id).await.unwrap(), Some(first.clone()));
+
+    let second = fixtures::tap(u.id, false, 2 * HOUR);
+    s.taps.issue_tap(&second, &event("tap.issue", None)).await.unwrap();
+    assert_eq!(
+        s.taps.find_tap(u.id).await.unwrap(),
+        Some(second.clone()),
+        "one TAP per user"
+    );
+    let sess = fixtures::default_session(u.id);
+    assert_conflict(
+        s.taps
+            .redeem_tap(&first, &sess, at(1), &event("tap.redeem", None))
+            .await,
+        "tap_used",
+    );
+
+    assert_not_found(
+        s.taps
+            .issue_tap(
+                &fixtures::tap(UserId::new_random(&mut OsRng), true, HOUR),
+                &event("tap.issue", None),
+            )
+            .await,
+    );
+    s.taps.delete_tap(u.id, &event("tap.delete", None)).await.unwrap();
+    assert_eq!(s.taps.find_tap(u.id).await.unwrap(), None);
+    assert_not_found(s.taps.delete_tap(u.id, &event("tap.delete", None)).await);
+    assert_conflict(
+        s.taps
+            .redeem_tap(&second, &sess, at(1), &event("tap.redeem", None))
+            .await,
+        "tap_used",
+    );
+    assert_eq!(
+        audit_actions(s).await,
+        ["user.create", "tap.issue", "tap.issue", "tap.delete"]
+    );
+}
+
+/// One-time TAPs redeem once, multi-use ones until they expire; a refused redemption
+/// writes no session and no audit event.
+pub async fn tap_redeem_rules(s: &Stores) {
+    let (u, v) = (user("sam"), user("tess"));
+    for x in [&u, &v] {
+        s.users.create_user(x, &event("user.create", None)).await.unwrap();
+    }
+    let once = fixtures::tap(u.id, true, HOUR);
+    s.taps.issue_tap(&once, &event("tap.issue", None)).await.unwrap();
+    let s1 = fixtures::session(u.id, at(MINUTE), 10 * MINUTE, HOUR);
+    s.taps
+        .redeem_tap(&once, &s1, at(MINUTE), &event("tap.redeem", None))
+        .await
+        .unwrap();
+    assert_eq!(s.taps.find_tap(u.id).await.unwrap().map(|t| t.use_count), Some(1));
+    assert!(
+        s.sessions
+            .find_live_session(&s1.token_hash, at(MINUTE))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let s2 = fixtures::session(u.id, at(2 * MINUTE), 10 * MINUTE, HOUR);
+    assert_conflict(
+        s.taps
+            .redeem_tap(&once, &s2, at(2 * MINUTE), &event("tap.redeem", None))
+            .await,
+        "tap_used",
+    );
+    assert_eq!(
+        s.sessions
+            .find_live_session(&s2.token_hash, at(2 * MINUTE))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.taps.find_tap(u.id).await.unwrap().map(|t| t.use_count), Some(1));
+
+    let multi = fixtures::tap(v.id, false, HOUR);
+    s.taps.issue_tap(&multi, &event("tap.issue", None)).await.unwrap();
+    for i in 1..=3 {
+        let sess = fixtures::session(v.id, at(i * MINUTE), 10 * MINUTE, HOUR);
+        s.taps
+            .redeem_tap(&multi, &sess, at(i * MINUTE), &event("tap.redeem", None))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.taps.find_tap(v.id).await.unwrap().map(|t| t.use_count), Some(3));
+    let late = fixtures::session(v.id, at(HOUR), 10 * MINUTE, HOUR);
+    assert_conflict(
+        s.taps
+            .redeem_tap(&multi, &late, at(HOUR), &event("tap.redeem", None))
+            .await,
+        "tap_used",
+    );
+    assert_eq!(
+        s.sessions.list_user_sessions(v.id, at(4 * MINUTE)).await.unwrap().len(),
+        3
+    );
+    let redeemed = audit_actions(s)
+        .await
+        .iter()
+        .filter(|a| a.as_str() == "tap.redeem")
+        .count();
+    assert_eq!(redeemed, 4, "only successful redemptions are audited");
+}
+
+/// Two concurrent redemptions of a one-time TAP: exactly one wins.
+pub async fn tap_redeem_race(s: &Stores) {
+    let u = user("uma");
+    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    let tap = fixtures::tap(u.id, true, HOUR);
+    s.taps.issue_tap(&tap, &event("tap.issue", None)).await.unwrap();
+    let (a, b) = (fixtures::default_session(u.id), fixtures::default_session(u.id));
+    let ev = event("tap.redeem", None);
+    let (ra, rb) = tokio::join!(
+        s.taps.redeem_tap(&tap, &a, at(1), &ev),
+        s.taps.redeem_tap(&tap, &b, at(1), &ev),
+    );
+    let wins = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "exactly one redemption succeeds: {ra:?} {rb:?}");
+    let loser = if ra.is_ok() { rb } else { ra };
+    assert_conflict(loser, "tap_used");
+    assert_eq!(s.sessions.list_user_sessions(u.id, at(2)).await.unwrap().len(), 1);
+    assert_eq!(s.taps.find_tap(u.id).await.unwrap().map(|t| t.use_count), Some(1));
+}
+
+/// Clients: create with a first secret, read, list by name, enable/disable, delete with
+/// secrets; duplicates and unknown ids.
+pub async fn client_crud(s: &Stores) {
+    let c1 = fixtures::client("kfc_one", "Zeta sync");
+    let mut c2 = fixtures::client("kfc_two", "Alpha import");
+    c2.scopes = Scope::ALL.to_vec();
+    c2.enabled = false;
+    let sec1 = fixtures::secret("kfc_one", 0);
+    s.clients
+        .create_client(&c1, &sec1, &event("client.create", None))
+        .await
+        .unwrap();
+    s.clients
+        .create_client(&c2, &fixtures::secret("kfc_two", 0), &event("client.create", None))
+        .await
+        .unwrap();
+    assert_eq!(s.clients.get_client("kfc_one").await.unwrap(), Some(c1.clone()));
+    assert_eq!(s.clients.get_client("kfc_two").await.unwrap(), Some(c2.clone()));
+    assert_eq!(s.clients.get_client("kfc_nope").await.unwrap(), None);
+    assert_eq!(
+        s.clients.list_clients().await.unwrap(),
+        [c2.clone(), c1.clone()],
+        "ordered by name"
+    );
+    assert_eq!(s.clients.list_secrets("kfc_one").await.unwrap(), [sec1]);
+
+    assert_conflict(
+        s.clients
+            .create_client(
+                &fixtures::client("kfc_one", "Again"),
+                &fixtures::secret("kfc_one", 1),
+                &event("client.create", None),
+            )
+            .await,
+        "client_id",
+    );
+    assert_eq!(
+        s.clients.list_secrets("kfc_one").await.unwrap().len(),
+        1,
+        "nothing written"
+    );
+
+    s.clients
+        .set_client_enabled("kfc_one", false, &event("client.disable", None))
+        .await
+        .unwrap();
+    assert!(!s.clients.get_client("kfc_one").await.unwrap().unwrap().enabled);
+    s.clients
+        .set_client_enabled("kfc_one", true, &event("client.enable", None))
+        .await
+        .unwrap();
+    assert!(s.clients.get_client("kfc_one").await.unwrap().unwrap().enabled);
+    assert_not_found(
+        s.clients
+            .set_client_enabled("kfc_nope", true, &event("client.enable", None))
+            .await,
+    );
+
+    s.clients
+        .delete_client("kfc_one", &event("client.delete", None))
+        .await
+        .unwrap();
+    assert_eq!(s.clients.get_client("kfc_one").await.unwrap(), None);
+    assert!(
+        s.clients.list_secrets("kfc_one").await.unwrap().is_empty(),
+        "secrets go with the client"
+    );
+    assert_not_found(s.clients.delete_client("kfc_one", &event("client.delete", None)).await);
+    assert_eq!(
+        audit_actions(s).await,
+        [
+            "client.create",
+            "client.create",
+            "client.disable",
+            "client.enable",
+            "client.delete"
+        ]
+    );
+}
+
+/// Secrets: the limit (checked in the transaction), oldest-first listing, expiry set and
+/// cleared, delete, and `NotFound` for another client's secret.
+pub async fn client_secrets(s: &Stores) {
+    let first = fixtures::secret("kfc_a", 0);
+    s.clients
+        .create_client(&fixtures::client("kfc_a", "A"), &first, &event("client.create", None))
+        .await
+        .unwrap();
+    s.clients
+        .create_client(
+            &fixtures::client("kfc_b", "B"),
+            &fixtures::secret("kfc_b", 0),
+            &event("client.create", None),
+        )
+        .await
+        .unwrap();
+    let second = fixtures::secret("kfc_a", MINUTE);
+    s.clients
+        .add_secret(&second, 2, &event("secret.add", None))
+        .await
+        .unwrap();
+    let third = fixtures::secret("kfc_a", 2 * MINUTE);
+    assert_conflict(
+        s.clients.add_secret(&third, 2, &event("secret.add", None)).await,
+        "secret_limit",
+    );
+    assert_eq!(
+        s.clients.list_secrets("kfc_a").await.unwrap(),
+        [first.clone(), second.clone()],
+        "oldest first"
+    );
+    assert_not_found(
+        s.clients
+            .add_secret(&fixtures::secret("kfc_nope", 0), 2, &event("secret.add", None))
+            .await,
+    );
+
+    s.clients
+        .set_secret_expiry("kfc_a", first.id, Some(at(HOUR)), &event("secret.expire", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.clients.list_secrets("kfc_a").await.unwrap()[0].expires_at,
+        Some(at(HOUR))
+    );
+    s.clients
+        .set_secret_expiry("kfc_a", first.id, None, &event("secret.expire", None))
+        .await
+        .unwrap();
+    assert_eq!(s.clients.list_secrets("kfc_a").await.unwrap()[0].expires_at, None);
+    assert_not_found(
+        s.clients
+            .set_secret_expiry("kfc_b", first.id, None, &event("secret.expire", None))
+            .await,
+    );
+
+    assert_not_found(
+        s.clients
+            .delete_secret("kfc_b", first.id, &event("secret.delete", None))
+            .await,
+    );
+    s.clients
+        .delete_secret("kfc_a", first.id, &event("secret.delete", None))
+        .await
+        .unwrap();
+    assert_not_found(
+        s.clients
+            .delete_secret("kfc_a", first.id, &event("secret.delete", None))
+            .await,
+    );
+    s.clients
+        .add_secret(&third, 2, &event("secret.add", None))
+        .await
+        .expect("room again");
+    assert_eq!(s.clients.list_secrets("kfc_a").await.unwrap(), [second, third]);
+    assert_eq!(
+        audit_actions(s).await,
+        [
+            "client.create",
+            "client.create",
+            "secret.add",
+            "secret.expire",
+            "secret.expire",
+            "secret.delete",
+            "secret.add"
+        ],
+        "refused changes are not audited"
+    );
+}
+
+/// Concurrent additions cannot exceed the limit.
+pub async fn client_secret_limit_race(s: &Stores) {
+    s.clients
+        .create_client(
+            &fixtures::client("kfc_r", "R"),
+            &fixtures::secret("kfc_r", 0),
+            &event("client.create", None),
+        )
+        .await
+        .unwrap();
+    let (a, b, c) = (
+        fixtures::secret("kfc_r", 1),
+        fixtures::secret("kfc_r", 2),
+        fixtures::secret("kfc_r", 3),
+    );
+    let ev = event("secret.add", None);
+    let (ra, rb, rc) = tokio::join!(
+        s.clients.add_secret(&a, 2, &ev),
+        s.clients.add_secret(&b, 2, &ev),
+        s.clients.add_secret(&c, 2, &ev),
+    );
+    let wins = [&ra, &rb, &rc].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "one addition fits: {ra:?} {rb:?} {rc:?}");
+    for r in [ra, rb, rc] {
+        if r.is_err() {
+            assert_conflict(r, "secret_limit");
+        }
+    }
+    assert_eq!(s.clients.list_secrets("kfc_r").await.unwrap().len(), 2);
+}
+
+/// At most one active key; listing is active first, then newest first.
+pub async fn signing_keys(s: &Stores) {
+    assert!(s.signing_keys.list_signing_keys().await.unwrap().is_empty());
+    let old = fixtures::signing_key("k-old", 0, false);
+    let active = fixtures::signing_key("k-active", MINUTE, true);
+    let newer = fixtures::signing_key("k-new", 2 * MINUTE, false);
+    s.signing_keys.insert_signing_key(&old).await.unwrap();
+    s.signing_keys.insert_signing_key(&active).await.unwrap();
+    assert_conflict(
+        s.signing_keys
+            .insert_signing_key(&fixtures::signing_key("k-rival", 3 * MINUTE, true))
+            .await,
+        "active_key",
+    );
+    s.signing_keys
+        .insert_signing_key(&newer)
+        .await
+        .expect("inactive keys are unlimited");
+    assert_conflict(
+        s.signing_keys
+            .insert_signing_key(&fixtures::signing_key("k-old", 4 * MINUTE, false))
+            .await,
+        "kid",
+    );
+    assert_eq!(s.signing_keys.list_signing_keys().await.unwrap(), [active, newer, old]);
+}
+
+/// Filters (actor, target, exact action, action prefix, time range), newest-first order
+/// and keyset paging.
+pub async fn audit_filters_and_paging(s: &Stores) {
+    let mk = |minute: i64, actor: &str, action: &str, target: Option<&str>| NewAuditEvent {
+        at: at(minute * MINUTE),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target: target.map(str::to_owned),
+        outcome: Outcome::Success,
+        request_id: None,
+        detail: None,
+    };
+    let events = [
+        mk(0, "system", "user.create", Some("user:1")),
+        mk(1, "user:a", "user.update", Some("user:1")),
+        mk(2, "user:a", "users.export", None),
+        mk(3, "client:c", "user_x.create", Some("user:2")),
+        mk(4, "anonymous", "session.signin", None).with_outcome(Outcome::Failure),
+        mk(5, "user:a", "user.delete", Some("user:2")).with_outcome(Outcome::Denied),
+        mk(6, "system", "USER.create", None),
+    ];
+    for e in &events {
+        s.audit.append(e).await.unwrap();
+    }
+    let query = |f: &dyn Fn(&mut AuditQuery)| {
+        let mut q = AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        };
+        f(&mut q);
+        async move {
+            s.audit
+                .list(&q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.event.at.as_millis() - T0.as_millis())
+                .map(|ms| ms / MINUTE)
+                .collect::<Vec<i64>>()
+        }
+    };
+
+    let all = all_audit(s).await;
+    assert_eq!(all.len(), 7);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest (highest id) first");
+    let stored: Vec<NewAuditEvent> = all.iter().rev().map(|e| e.event.clone()).collect();
+    assert_eq!(stored, events, "events round-trip");
+
+    assert_eq!(query(&|q| q.actor = Some("user:a".into())).await, [5, 2, 1]);
+    assert_eq!(query(&|q| q.target = Some("user:2".into())).await, [5, 3]);
+    assert_eq!(
+        query(&|q| q.action = Some("user.create".into())).await,
+        [0],
+        "exact, case-sensitive"
+    );
+    assert_eq!(
+        query(&|q| q.action = Some("user.".into())).await,
+        [5, 1, 0],
+        "prefix: not users.*, user_x.* or USER.*"
+    );
+    assert_eq!(
+        query(&|q| q.action = Some("user".into())).await,
+        Vec::<i64>::new(),
+        "no prefix without '.'"
+    );
+    assert_eq!(
+        query(&|q| q.since = Some(at(2 * MINUTE))).await,
+        [6, 5, 4, 3, 2],
+        "since is inclusive"
+    );
+    assert_eq!(
+        query(&|q| q.until = Some(at(2 * MINUTE))).await,
+        [1, 0],
+        "until is exclusive"
+    );
+    assert_eq!(
+        query(&|q| {
+            q.actor = Some("user:a".into());
+            q.action = Some("user.".into());
+            q.since = Some(at(MINUTE));
+        })
+        .await,
+        [5, 1],
+        "filters combine"
+    );
+
+    // Keyset paging: pages of 3 by before_id.
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let page = s
+            .audit
+            .list(&AuditQuery {
+                before_id: before,
+                limit: 3,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        pages.push(page.iter().map(|e| e.id).collect::<Vec<_>>());
+    }
+    let ids: Vec<i64> = all.iter().map(|e| e.id).collect();
+    assert_eq!(pages, [ids[0..3].to_vec(), ids[3..6].to_vec(), ids[6..7].to_vec()]);
+}
+
+/// A window starts at the first hit and lasts `window_ms`; after it the count restarts at 1.
+pub async fn rate_limit_window(s: &Stores) {
+    let rl = &s.rate_limits;
+    let w = MINUTE;
+    assert_eq!(rl.peek("ip:1", T0, w).await.unwrap(), 0);
+    assert_eq!(rl.hit("ip:1", T0, w).await.unwrap(), 1);
+    assert_eq!(rl.hit("ip:1", at(10_000), w).await.unwrap(), 2);
+    assert_eq!(
+        rl.hit("ip:1", at(w - 1), w).await.unwrap(),
+        3,
+        "window end is exclusive"
+    );
+    assert_eq!(rl.peek("ip:1", at(w - 1), w).await.unwrap(), 3);
+    assert_eq!(rl.hit("ip:2", at(1), w).await.unwrap(), 1, "keys are independent");
+    assert_eq!(rl.peek("ip:1", at(w), w).await.unwrap(), 0, "the window has passed");
+    assert_eq!(rl.hit("ip:1", at(w + 5), w).await.unwrap(), 1, "a new window starts");
+    assert_eq!(
+        rl.hit("ip:1", at(2 * w), w).await.unwrap(),
+        2,
+        "the new window starts at its first hit"
+    );
+    assert_eq!(rl.hit("ip:1", at(2 * w + 5), w).await.unwrap(), 1);
+    rl.clear("ip:1").await.unwrap();
+    assert_eq!(rl.peek("ip:1", at(2 * w + 6), w).await.unwrap(), 0);
+    assert_eq!(rl.hit("ip:1", at(2 * w + 7), w).await.unwrap(), 1);
+    assert_eq!(
+        rl.peek("ip:2", at(2), w).await.unwrap(),
+        1,
+        "clearing one key keeps the others"
+    );
+    rl.clear("never-seen").await.expect("clearing an unknown key is fine");
+}
+
+/// Concurrent hits on one key never lose a count.
+pub async fn rate_limit_race(s: &Stores) {
+    let hits = (0..16).map(|_| s.rate_limits.hit("login:x", at(1), HOUR));
+    let mut counts: Vec<u32> = futures_join_all(hits).await.into_iter().map(|r| r.unwrap()).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=16).collect::<Vec<u32>>());
+    assert_eq!(s.rate_limits.peek("login:x", at(2), HOUR).await.unwrap(), 16);
+}
+
+/// Polls all `futures` together on the current task and returns their outputs in order
+/// (as `futures::future::join_all`, without the dependency).
+async fn futures_join_all<F, T>(futures: impl Iterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T>,
+{
+    let mut pending: Vec<_> = futures.map(Box::pin).collect();
+    let mut done: Vec<Option<T>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut all = true;
+        for (i, f) in pending.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => done[i] = Some(v),
+                    std::task::Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            std::task::Poll::Ready(done.iter_mut().map(|d| d.take()).collect::<Option<Vec<T>>>())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// The set of `CASES` names, for runners that check none is forgotten.
+pub fn case_names() -> BTreeSet<&'static str> {
+    CASES.iter().copied().collect()
+}

@@ -1,0 +1,84 @@
+//! Runs the conformance suite against every store: SQLite in memory, SQLite in a temporary
+//! file, and PostgreSQL in a throwaway database (which must be reachable: see
+//! `keyfleet_store_tests::postgres`). Backend-specific checks (append-only triggers,
+//! concurrent migration, matching migration directories) live in their own modules.
+
+mod backends;
+mod postgres;
+mod schema;
+mod sqlite;
+
+/// One test per suite case and backend.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        /// Every case this binary runs, to check against `suite::CASES`.
+        const RUN_CASES: &[&str] = &[$(stringify!($case)),*];
+
+        mod sqlite_memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let backend = crate::backends::Backend::sqlite_memory().await;
+                    keyfleet_store_tests::suite::$case(&backend.stores).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+
+        mod sqlite_file {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let backend = crate::backends::Backend::sqlite_file().await;
+                    keyfleet_store_tests::suite::$case(&backend.stores).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+
+        mod postgres_db {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let backend = crate::backends::Backend::postgres().await;
+                    keyfleet_store_tests::suite::$case(&backend.stores).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    smoke,
+    health_ping,
+    user_round_trip,
+    user_unique_username,
+    user_list_search_and_paging,
+    user_update,
+    user_disable_revokes_sessions,
+    user_delete_cascades,
+    bootstrap_admin_once,
+    group_crud,
+    group_membership,
+    session_liveness,
+    session_touch,
+    session_revoke,
+    session_list_and_purge,
+    tap_issue_replace_delete,
+    tap_redeem_rules,
+    tap_redeem_race,
+    client_crud,
+    client_secrets,
+    client_secret_limit_race,
+    signing_keys,
+    audit_filters_and_paging,
+    rate_limit_window,
+    rate_limit_race,
+);
+
+#[test]
+fn every_suite_case_runs() {
+    let run: std::collections::BTreeSet<&str> = RUN_CASES.iter().copied().collect();
+    assert_eq!(run, keyfleet_store_tests::suite::case_names());
+}
