@@ -1,0 +1,393 @@
+//! `keyfleet key …`: make, inspect and drive software keys, and put them on pcscd's reader.
+//!
+//! No command prompts: the key-file passphrase comes from `KEYFLEET_KEY_PASSPHRASE` and PINs from
+//! the flags or `KEYFLEET_KEY_PIN`. Results go to standard output (JSON where structured),
+//! diagnostics to standard error.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyfleet_authenticator::models;
+use keyfleet_ctap_transport::{CardConfig, StatusUpdates};
+use serde_json::json;
+
+use crate::factory::Factory;
+use crate::key::{SoftKey, parse_captures};
+use crate::keyfile::{KeyFileError, sibling};
+use crate::platform::{PERMISSION_CM, Platform};
+use crate::vpcd::{Bridge, BridgeConfig, DEFAULT_ADDR, send_control, serve_control};
+
+/// The `keyfleet key` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum KeyCommand {
+    /// List the models a key can be made as.
+    Models,
+    /// Create the factory root CA if needed and print its certificate (PEM) on standard output.
+    FactoryCa,
+    /// Make a factory-fresh key (no PIN, no fingerprint).
+    New {
+        /// The model (see `models`).
+        #[arg(long)]
+        model: String,
+        /// The key file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print what the key is and holds, as JSON.
+    Info {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Set the first PIN.
+    SetPin {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The new PIN.
+        #[arg(long, env = "KEYFLEET_KEY_PIN", hide_env_values = true)]
+        pin: String,
+    },
+    /// Change the PIN.
+    ChangePin {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The current PIN.
+        #[arg(long, hide_env_values = true)]
+        old: String,
+        /// The new PIN.
+        #[arg(long, hide_env_values = true)]
+        new: String,
+    },
+    /// List or delete discoverable credentials (credential management).
+    Credentials {
+        /// What to do.
+        #[command(subcommand)]
+        action: CredentialsCommand,
+    },
+    /// authenticatorReset: delete every credential and the PIN.
+    Reset {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Band: one fingerprint enrolment attempt (15 captures, `good` or `poor`; default all good).
+    EnrolFinger {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Capture qualities.
+        captures: Vec<String>,
+    },
+    /// Band: put it on the wrist.
+    Wear {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Band: take it off (deauthenticates at once).
+    TakeOff {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Send a test-control command (`lift`, `place`, `status`, `advance MS`, …) to a running `vpcd`.
+    Control {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The command words.
+        #[arg(required = true)]
+        command: Vec<String>,
+    },
+    /// Put the key on pcscd's vpcd reader until interrupted. Control socket: `FILE.ctl`; SIGUSR1
+    /// lifts the key off the reader or puts it back.
+    Vpcd {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// vpcd's address.
+        #[arg(long, default_value = DEFAULT_ADDR)]
+        addr: String,
+        /// Lift the key off the reader after this many power-offs; it comes back after
+        /// `--replace-after-ms` or on `place`.
+        #[arg(long)]
+        lift_after_power_offs: Option<u32>,
+        /// How long an automatically lifted key stays off the reader.
+        #[arg(long, default_value_t = 1000)]
+        replace_after_ms: u64,
+        /// Answer CTAP requests with a 9100 status update first when the client allows it.
+        #[arg(long)]
+        status_updates: bool,
+    },
+}
+
+/// `keyfleet key credentials …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum CredentialsCommand {
+    /// List discoverable credentials as JSON.
+    List {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The PIN (without one, a worn band's built-in UV is used).
+        #[arg(long, env = "KEYFLEET_KEY_PIN", hide_env_values = true)]
+        pin: Option<String>,
+    },
+    /// Delete one discoverable credential.
+    Delete {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The credential ID, base64url.
+        #[arg(long)]
+        id: String,
+        /// The PIN (without one, a worn band's built-in UV is used).
+        #[arg(long, env = "KEYFLEET_KEY_PIN", hide_env_values = true)]
+        pin: Option<String>,
+    },
+}
+
+/// Runs one `keyfleet key` command.
+pub fn run(cmd: KeyCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeyCommand::Models => {
+            for m in models() {
+                println!("{}\t{}\t{}", m.name, hex::encode(m.aaguid), m.description);
+            }
+            Ok(())
+        }
+        KeyCommand::FactoryCa => factory_ca(),
+        KeyCommand::New { model, out } => {
+            let factory = Factory::from_env();
+            let key = SoftKey::create(&out, &model, &factory).with_context(|| format!("making {}", out.display()))?;
+            eprintln!("made {} ({})", out.display(), key.summary());
+            Ok(())
+        }
+        KeyCommand::Info { key } => info(&key),
+        KeyCommand::SetPin { key, pin } => with_platform(&key, |p| Ok(p.set_pin(&pin)?)),
+        KeyCommand::ChangePin { key, old, new } => with_platform(&key, |p| Ok(p.change_pin(&old, &new)?)),
+        KeyCommand::Credentials { action } => credentials(action),
+        KeyCommand::Reset { key } => with_platform(&key, |p| Ok(p.reset()?)),
+        KeyCommand::EnrolFinger { key, captures } => {
+            let words: Vec<&str> = captures.iter().map(String::as_str).collect();
+            let line = ["enrol-finger"]
+                .into_iter()
+                .chain(words.iter().copied())
+                .collect::<Vec<_>>()
+                .join(" ");
+            band(&key, &line, |k| {
+                let captures = parse_captures(&words).map_err(anyhow::Error::msg)?;
+                Ok(format!("{:?}", k.enrol_finger(&captures)?))
+            })
+        }
+        KeyCommand::Wear { key } => band(&key, "wear", |k| {
+            Ok(k.band(|a, _| a.band_wear()).map(|()| String::new())?)
+        }),
+        KeyCommand::TakeOff { key } => band(&key, "take-off", |k| {
+            Ok(k.band(|a, _| a.band_take_off()).map(|()| String::new())?)
+        }),
+        KeyCommand::Control { key, command } => {
+            let answer = send_control(&sibling(&key, ".ctl"), &command.join(" "))
+                .with_context(|| format!("is `keyfleet key vpcd --key {}` running?", key.display()))?;
+            println!("{answer}");
+            if answer.starts_with("ok") {
+                Ok(())
+            } else {
+                bail!("{answer}")
+            }
+        }
+        KeyCommand::Vpcd {
+            key,
+            addr,
+            lift_after_power_offs,
+            replace_after_ms,
+            status_updates,
+        } => {
+            let status_updates = if status_updates {
+                StatusUpdates::FirstPoll
+            } else {
+                StatusUpdates::Never
+            };
+            let config = BridgeConfig {
+                addr,
+                lift_after_power_offs,
+                replace_after: Duration::from_millis(replace_after_ms),
+                card: CardConfig {
+                    status_updates,
+                    ..CardConfig::default()
+                },
+            };
+            vpcd(&key, config)
+        }
+    }
+}
+
+fn factory_ca() -> anyhow::Result<()> {
+    let factory = Factory::from_env();
+    let root = factory.root(&mut rand_core::OsRng)?;
+    eprintln!("factory CA in {}", factory.dir().display());
+    println!("-----BEGIN CERTIFICATE-----");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&root.cert_der);
+    for line in b64.as_bytes().chunks(64) {
+        println!("{}", String::from_utf8_lossy(line));
+    }
+    println!("-----END CERTIFICATE-----");
+    Ok(())
+}
+
+fn open(path: &Path) -> anyhow::Result<SoftKey> {
+    let mut key = SoftKey::open(path).with_context(|| format!("opening {}", path.display()))?;
+    // A command is a fresh tap: the field comes on now (so `reset` is within its 10 s window).
+    keyfleet_ctap_transport::Applet::power_on(&mut key);
+    Ok(key)
+}
+
+fn with_platform(path: &Path, f: impl FnOnce(&mut Platform<'_, SoftKey>) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let mut key = open(path)?;
+    f(&mut Platform::new(&mut key))?;
+    key.persist()?;
+    eprintln!("{}", key.summary());
+    Ok(())
+}
+
+fn info(path: &Path) -> anyhow::Result<()> {
+    let mut key = open(path)?;
+    let state = key.authenticator().state();
+    let model = state.model();
+    let attestation = state.attestation();
+    let mut out = json!({
+        "model": model.name,
+        "aaguid": hex::encode(model.aaguid),
+        "serialNumber": attestation.serial_number,
+        "pinSet": state.pin_is_set(),
+        "pinRetries": state.pin_retries(),
+        "minPinLength": state.min_pin_length(),
+        "forcePinChange": state.force_pin_change(),
+        "alwaysUv": state.always_uv(),
+        "credentials": state.credentials().len(),
+        "signCount": state.sign_count(),
+    });
+    if let Some(band) = key.authenticator().band_status() {
+        out["band"] = json!({
+            "worn": band.worn, "enrolled": band.enrolled, "seeAdmin": band.see_admin, "uvReady": band.uv_ready,
+        });
+    }
+    let versions = Platform::new(&mut key).get_info()?;
+    if let Some(v) = versions.get_int_key(1).and_then(|v| v.as_array().ok()) {
+        out["versions"] = v.iter().filter_map(|s| s.as_text().ok()).collect::<Vec<_>>().into();
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn credentials(action: CredentialsCommand) -> anyhow::Result<()> {
+    let (path, pin, delete) = match action {
+        CredentialsCommand::List { key, pin } => (key, pin, None),
+        CredentialsCommand::Delete { key, id, pin } => {
+            let id = URL_SAFE_NO_PAD
+                .decode(id.trim_end_matches('='))
+                .context("--id must be base64url")?;
+            (key, pin, Some(id))
+        }
+    };
+    let mut key = open(&path)?;
+    let mut platform = Platform::new(&mut key);
+    let token = match &pin {
+        Some(pin) => platform.pin_token(pin, PERMISSION_CM, None)?,
+        None => platform
+            .uv_token(PERMISSION_CM, None)
+            .context("no --pin given and built-in UV is not available")?,
+    };
+    match delete {
+        Some(id) => platform.delete_credential(&token, &id)?,
+        None => {
+            let list: Vec<_> = platform
+                .list_credentials(&token)?
+                .into_iter()
+                .map(|c| {
+                    json!({
+                        "rpId": c.rp_id,
+                        "credentialId": URL_SAFE_NO_PAD.encode(&c.credential_id),
+                        "userId": URL_SAFE_NO_PAD.encode(&c.user_id),
+                        "userName": c.user_name,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+    }
+    key.persist()?;
+    Ok(())
+}
+
+/// Runs a band control on the key file, or through the control socket of a running `vpcd`.
+fn band(path: &Path, line: &str, f: impl FnOnce(&mut SoftKey) -> anyhow::Result<String>) -> anyhow::Result<()> {
+    let in_use = match SoftKey::open(path) {
+        Ok(mut key) => {
+            let answer = f(&mut key)?;
+            key.persist()?;
+            if !answer.is_empty() {
+                println!("{answer}");
+            }
+            eprintln!("{}", key.summary());
+            return Ok(());
+        }
+        Err(crate::key::KeyError::File(KeyFileError::Io { op: "lock", .. })) => true,
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    debug_assert!(in_use);
+    let answer = send_control(&sibling(path, ".ctl"), line)
+        .context("the key is in use and its control socket does not answer")?;
+    match answer.strip_prefix("ok") {
+        Some(rest) => {
+            if !rest.trim().is_empty() {
+                println!("{}", rest.trim());
+            }
+            Ok(())
+        }
+        None => bail!("{answer}"),
+    }
+}
+
+fn vpcd(path: &Path, config: BridgeConfig) -> anyhow::Result<()> {
+    let key = SoftKey::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let addr = config.addr.clone();
+    let bridge = Bridge::new(key, config);
+    let ctl_path = sibling(path, ".ctl");
+    let _socket =
+        serve_control(bridge.clone(), &ctl_path).with_context(|| format!("binding {}", ctl_path.display()))?;
+    watch_signals(bridge.clone())?;
+    eprintln!(
+        "keyfleet-key: {} on vpcd {addr}; control socket {}",
+        path.display(),
+        ctl_path.display()
+    );
+    bridge.run();
+    eprintln!("keyfleet-key: stopped");
+    Ok(())
+}
+
+/// SIGUSR1 toggles lift/place; SIGTERM, SIGINT and SIGHUP stop the bridge cleanly.
+fn watch_signals(bridge: Bridge<SoftKey>) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+    let mut signals = signal_hook::iterator::Signals::new([SIGUSR1, SIGTERM, SIGINT, SIGHUP])?;
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        for signal in signals.forever() {
+            if signal != SIGUSR1 {
+                bridge.stop();
+                return;
+            }
+            if bridge.is_lifted() {
+                bridge.place();
+            } else {
+                bridge.lift();
+            }
+        }
+    })?;
+    Ok(())
+}

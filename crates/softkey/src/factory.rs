@@ -1,0 +1,267 @@
+//! The key factory's certificate authority: one self-signed factory root per factory directory,
+//! one batch attestation certificate per model signed by it, and a serial number per key.
+//!
+//! Batch certificates follow the FIDO packed attestation statement's certificate requirements
+//! (WebAuthn Level 3 §8.2.1): X.509 v3; subject C, O, OU = "Authenticator Attestation" and CN;
+//! basicConstraints CA = false; and the non-critical extension id-fido-gen-ce-aaguid
+//! (1.3.6.1.4.1.45724.1.1.4) holding the model's AAGUID as an OCTET STRING.
+//!
+//! Files in the factory directory (`$KEYFLEET_FACTORY_DIR`, default `./keyfleet-factory/`), created
+//! on first use and reused afterwards; private keys are PKCS#8 DER with mode 0600:
+//!
+//! ```text
+//! factory-ca.der  factory-ca.key
+//! batch-MODEL.der batch-MODEL.key
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use der::asn1::{ObjectIdentifier, OctetString};
+use der::{Decode, Encode};
+use p256::ecdsa::{DerSignature, SigningKey};
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use rand_core::CryptoRngCore;
+use spki::SubjectPublicKeyInfoOwned;
+use x509_cert::Certificate;
+use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+use x509_cert::ext::AsExtension;
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::Validity;
+use zeroize::Zeroizing;
+
+use crate::keyfile::{StdFs, write_atomically};
+
+/// The environment variable naming the factory directory.
+pub const FACTORY_DIR_ENV: &str = "KEYFLEET_FACTORY_DIR";
+/// The default factory directory.
+pub const DEFAULT_FACTORY_DIR: &str = "keyfleet-factory";
+/// id-fido-gen-ce-aaguid.
+pub const AAGUID_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.45724.1.1.4");
+/// How long factory certificates are valid.
+const VALIDITY: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
+
+/// Why the factory could not issue.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FactoryError {
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A stored key or certificate does not parse.
+    #[error("{0}: damaged factory file")]
+    Damaged(PathBuf),
+    /// Building a certificate failed.
+    #[error("certificate: {0}")]
+    Certificate(String),
+}
+
+/// The extension carrying a model's AAGUID.
+struct AaguidExtension([u8; 16]);
+
+impl der::oid::AssociatedOid for AaguidExtension {
+    const OID: ObjectIdentifier = AAGUID_OID;
+}
+
+impl Encode for AaguidExtension {
+    fn encoded_len(&self) -> der::Result<der::Length> {
+        OctetString::new(self.0.as_slice())?.encoded_len()
+    }
+
+    fn encode(&self, writer: &mut impl der::Writer) -> der::Result<()> {
+        OctetString::new(self.0.as_slice())?.encode(writer)
+    }
+}
+
+impl AsExtension for AaguidExtension {
+    fn critical(&self, _subject: &Name, _extensions: &[x509_cert::ext::Extension]) -> bool {
+        // WebAuthn: "This extension MUST NOT be marked as critical."
+        false
+    }
+}
+
+/// A signing key with its certificate.
+pub struct Issued {
+    /// The private key.
+    pub key: SigningKey,
+    /// The certificate, DER.
+    pub cert_der: Vec<u8>,
+}
+
+impl Issued {
+    /// The private key as PKCS#8 DER.
+    pub fn key_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, FactoryError> {
+        let doc = self
+            .key
+            .to_pkcs8_der()
+            .map_err(|e| FactoryError::Certificate(e.to_string()))?;
+        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+}
+
+/// The factory: a directory of CA material.
+pub struct Factory {
+    dir: PathBuf,
+}
+
+impl Factory {
+    /// The factory in `$KEYFLEET_FACTORY_DIR`, or `./keyfleet-factory/`.
+    pub fn from_env() -> Self {
+        let dir = std::env::var_os(FACTORY_DIR_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| DEFAULT_FACTORY_DIR.into());
+        Factory { dir }
+    }
+
+    /// The factory in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Factory { dir: dir.into() }
+    }
+
+    /// The factory directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The factory root CA, created on first use.
+    pub fn root(&self, rng: &mut dyn CryptoRngCore) -> Result<Issued, FactoryError> {
+        self.load_or_create("factory-ca", rng, |key, rng| {
+            let name = name("CN=keyfleet Factory Root CA,OU=Key Factory,O=keyfleet,C=DE")?;
+            build(Profile::Root, name, key, key, rng, None)
+        })
+    }
+
+    /// The batch attestation certificate and key for a model, created on first use.
+    pub fn batch(&self, model: &str, aaguid: [u8; 16], rng: &mut dyn CryptoRngCore) -> Result<Issued, FactoryError> {
+        let root = self.root(rng)?;
+        if !model.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(FactoryError::Certificate(format!("bad model name {model:?}")));
+        }
+        let issuer = Certificate::from_der(&root.cert_der)
+            .map_err(|_| FactoryError::Damaged(self.dir.join("factory-ca.der")))?
+            .tbs_certificate
+            .subject;
+        self.load_or_create(&format!("batch-{model}"), rng, |key, rng| {
+            let subject = name(&format!(
+                "CN=keyfleet {model} Batch 1,OU=Authenticator Attestation,O=keyfleet,C=DE"
+            ))?;
+            let profile = Profile::Leaf {
+                issuer,
+                enable_key_agreement: false,
+                enable_key_encipherment: false,
+            };
+            build(profile, subject, key, &root.key, rng, Some(aaguid))
+        })
+    }
+
+    fn load_or_create(
+        &self,
+        stem: &str,
+        rng: &mut dyn CryptoRngCore,
+        make: impl FnOnce(&SigningKey, &mut dyn CryptoRngCore) -> Result<Vec<u8>, FactoryError>,
+    ) -> Result<Issued, FactoryError> {
+        let key_path = self.dir.join(format!("{stem}.key"));
+        let cert_path = self.dir.join(format!("{stem}.der"));
+        if key_path.exists() && cert_path.exists() {
+            let key_der = Zeroizing::new(read(&key_path)?);
+            let key = SigningKey::from_pkcs8_der(&key_der).map_err(|_| FactoryError::Damaged(key_path.clone()))?;
+            let cert_der = read(&cert_path)?;
+            Certificate::from_der(&cert_der).map_err(|_| FactoryError::Damaged(cert_path))?;
+            return Ok(Issued { key, cert_der });
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|source| FactoryError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let key = SigningKey::random(&mut RngAdapter(rng));
+        let cert_der = make(&key, rng)?;
+        let issued = Issued { key, cert_der };
+        // The key first: a certificate without its key would be useless, a key without a
+        // certificate is simply replaced next time.
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |e: crate::keyfile::KeyFileError| FactoryError::Io {
+                path,
+                source: std::io::Error::other(e.to_string()),
+            }
+        };
+        write_atomically(&mut StdFs, &key_path, &issued.key_pkcs8()?).map_err(io(&key_path))?;
+        write_atomically(&mut StdFs, &cert_path, &issued.cert_der).map_err(io(&cert_path))?;
+        Ok(issued)
+    }
+}
+
+/// A random device serial number: `KF-` and 12 hexadecimal digits.
+pub fn serial_number(rng: &mut dyn CryptoRngCore) -> String {
+    let mut bytes = [0u8; 6];
+    rng.fill_bytes(&mut bytes);
+    format!("KF-{}", hex::encode_upper(bytes))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, FactoryError> {
+    std::fs::read(path).map_err(|source| FactoryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn name(rfc4514: &str) -> Result<Name, FactoryError> {
+    Name::from_str(rfc4514).map_err(|e| FactoryError::Certificate(e.to_string()))
+}
+
+fn build(
+    profile: Profile,
+    subject: Name,
+    subject_key: &SigningKey,
+    signer: &SigningKey,
+    rng: &mut dyn CryptoRngCore,
+    aaguid: Option<[u8; 16]>,
+) -> Result<Vec<u8>, FactoryError> {
+    let err = |e: &dyn std::fmt::Display| FactoryError::Certificate(e.to_string());
+    let mut serial = [0u8; 16];
+    rng.fill_bytes(&mut serial);
+    serial[0] &= 0x7F; // positive
+    serial[0] |= 0x01; // and without a leading zero byte
+    let serial = SerialNumber::new(&serial).map_err(|e| err(&e))?;
+    let validity = Validity::from_now(VALIDITY).map_err(|e| err(&e))?;
+    let spki = SubjectPublicKeyInfoOwned::from_key(*subject_key.verifying_key()).map_err(|e| err(&e))?;
+    let mut builder = CertificateBuilder::new(profile, serial, validity, subject, spki, signer).map_err(|e| err(&e))?;
+    if let Some(aaguid) = aaguid {
+        builder.add_extension(&AaguidExtension(aaguid)).map_err(|e| err(&e))?;
+    }
+    let cert = builder.build::<DerSignature>().map_err(|e| err(&e))?;
+    cert.to_der().map_err(|e| err(&e))
+}
+
+/// Lets a `&mut dyn CryptoRngCore` be passed where a sized `CryptoRng + RngCore` is needed.
+struct RngAdapter<'a>(&'a mut dyn CryptoRngCore);
+
+impl rand_core::RngCore for RngAdapter<'_> {
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.fill_bytes(dest)
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.0.try_fill_bytes(dest)
+    }
+}
+
+impl rand_core::CryptoRng for RngAdapter<'_> {}
+
+#[cfg(test)]
+mod tests;

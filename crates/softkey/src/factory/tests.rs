@@ -1,0 +1,125 @@
+use der::Decode;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{DerSignature, VerifyingKey};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use x509_cert::ext::pkix::BasicConstraints;
+
+use super::*;
+use crate::testutil::TempDir;
+
+const AAGUID: [u8; 16] = [
+    0x35, 0x59, 0xc4, 0x35, 0xff, 0x17, 0x4b, 0xc9, 0xb9, 0x42, 0x32, 0x5c, 0x1f, 0x34, 0x8b, 0x94,
+];
+
+fn subject_attr(cert: &Certificate, oid: ObjectIdentifier) -> Option<String> {
+    cert.tbs_certificate
+        .subject
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .find(|atv| atv.oid == oid)
+        .map(|atv| {
+            let value = atv
+                .value
+                .decode_as::<der::asn1::PrintableStringRef<'_>>()
+                .map(|s| s.to_string());
+            value
+                .or_else(|_| {
+                    atv.value
+                        .decode_as::<der::asn1::Utf8StringRef<'_>>()
+                        .map(|s| s.to_string())
+                })
+                .unwrap()
+        })
+}
+
+#[test]
+fn batch_certificate_meets_the_packed_attestation_rules() {
+    let dir = TempDir::new("factory");
+    let factory = Factory::new(dir.path());
+    let mut rng = StdRng::seed_from_u64(1);
+    let batch = factory.batch("nfc-key", AAGUID, &mut rng).unwrap();
+    let root = factory.root(&mut rng).unwrap();
+    let cert = Certificate::from_der(&batch.cert_der).unwrap();
+    let tbs = &cert.tbs_certificate;
+    assert_eq!(tbs.version, x509_cert::Version::V3);
+    use der::oid::db::rfc4519::{C, CN, O, OU};
+    assert_eq!(subject_attr(&cert, C).as_deref(), Some("DE"));
+    assert_eq!(subject_attr(&cert, O).as_deref(), Some("keyfleet"));
+    assert_eq!(subject_attr(&cert, OU).as_deref(), Some("Authenticator Attestation"));
+    assert_eq!(subject_attr(&cert, CN).as_deref(), Some("keyfleet nfc-key Batch 1"));
+    let extensions = tbs.extensions.as_ref().unwrap();
+    let aaguid = extensions
+        .iter()
+        .find(|e| e.extn_id == AAGUID_OID)
+        .expect("AAGUID extension");
+    assert!(!aaguid.critical);
+    assert_eq!(aaguid.extn_value.as_bytes(), [&[0x04, 0x10][..], &AAGUID].concat());
+    let bc = extensions
+        .iter()
+        .find(|e| e.extn_id == der::oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS)
+        .unwrap();
+    assert!(!BasicConstraints::from_der(bc.extn_value.as_bytes()).unwrap().ca);
+    // Signed by the factory root.
+    let root_cert = Certificate::from_der(&root.cert_der).unwrap();
+    assert_eq!(tbs.issuer, root_cert.tbs_certificate.subject);
+    let root_key = VerifyingKey::from_sec1_bytes(
+        root_cert
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes(),
+    )
+    .unwrap();
+    let signature = DerSignature::from_bytes(cert.signature.raw_bytes()).unwrap();
+    root_key.verify(&tbs.to_der().unwrap(), &signature).unwrap();
+    // The certificate's key is the batch key.
+    assert_eq!(
+        tbs.subject_public_key_info.subject_public_key.raw_bytes(),
+        batch.key.verifying_key().to_encoded_point(false).as_bytes()
+    );
+}
+
+#[test]
+fn factory_material_is_reused_and_private_keys_are_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("factory-reuse");
+    let factory = Factory::new(dir.path().join("sub"));
+    let mut rng = StdRng::seed_from_u64(2);
+    let first = factory.batch("band", AAGUID, &mut rng).unwrap();
+    let second = factory.batch("band", AAGUID, &mut rng).unwrap();
+    assert_eq!(first.cert_der, second.cert_der);
+    assert_eq!(first.key.to_bytes(), second.key.to_bytes());
+    let other = factory.batch("nfc-key", AAGUID, &mut rng).unwrap();
+    assert_ne!(first.cert_der, other.cert_der);
+    for name in ["factory-ca.key", "batch-band.key"] {
+        let mode = std::fs::metadata(factory.dir().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+}
+
+#[test]
+fn damaged_files_and_bad_model_names_are_refused() {
+    let dir = TempDir::new("factory-bad");
+    let factory = Factory::new(dir.path());
+    let mut rng = StdRng::seed_from_u64(3);
+    assert!(matches!(
+        factory.batch("../x", AAGUID, &mut rng),
+        Err(FactoryError::Certificate(_))
+    ));
+    std::fs::write(dir.path().join("factory-ca.key"), b"junk").unwrap();
+    assert!(matches!(factory.root(&mut rng), Err(FactoryError::Damaged(_))));
+}
+
+#[test]
+fn serial_numbers_are_distinct() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let a = serial_number(&mut rng);
+    let b = serial_number(&mut rng);
+    assert_ne!(a, b);
+    assert!(a.starts_with("KF-") && a.len() == 15, "{a}");
+}

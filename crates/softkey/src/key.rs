@@ -1,0 +1,266 @@
+//! A software key: the CTAP engine, its environment and its key file, as one [`Applet`].
+
+use std::path::Path;
+use std::time::Instant;
+
+use keyfleet_authenticator::{Authenticator, CaptureQuality, EnrolOutcome, Env, Model, State, models};
+use keyfleet_ctap_transport::Applet;
+use rand_core::{CryptoRngCore, OsRng};
+
+use crate::factory::{Factory, serial_number};
+use crate::keyfile::{KeyFile, KeyLock, Protection, passphrase_from_env};
+use crate::vpcd::ReaderKey;
+
+/// CTAP1_ERR_OTHER, sent instead of a result whose state change could not be saved.
+const CTAP1_ERR_OTHER: u8 = 0x7F;
+/// ISO "no precise diagnosis", the U2F counterpart.
+const SW_UNKNOWN: u16 = 0x6F00;
+
+/// The engine's environment on a real machine: a monotonic clock that tests may push forward,
+/// the OS RNG, and user presence granted by default (on NFC, the tap is the presence).
+pub struct SoftEnv {
+    start: Instant,
+    skew_ms: u64,
+    rng: OsRng,
+    /// The answer to the next user-presence checks.
+    pub presence: bool,
+}
+
+impl Default for SoftEnv {
+    fn default() -> Self {
+        SoftEnv {
+            start: Instant::now(),
+            skew_ms: 0,
+            rng: OsRng,
+            presence: true,
+        }
+    }
+}
+
+impl SoftEnv {
+    /// Moves the engine's clock forward (test control: "wait 10 s" without waiting).
+    pub fn advance(&mut self, ms: u64) {
+        self.skew_ms = self.skew_ms.saturating_add(ms);
+    }
+}
+
+impl Env for SoftEnv {
+    fn now_ms(&mut self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(self.skew_ms)
+    }
+
+    fn rng(&mut self) -> &mut dyn CryptoRngCore {
+        &mut self.rng
+    }
+
+    fn user_presence(&mut self) -> bool {
+        self.presence
+    }
+}
+
+/// Why a key could not be made or opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key file.
+    #[error(transparent)]
+    File(#[from] crate::keyfile::KeyFileError),
+    /// The factory.
+    #[error(transparent)]
+    Factory(#[from] crate::factory::FactoryError),
+    /// The decrypted state does not parse.
+    #[error("key state: {0}")]
+    State(#[from] keyfleet_authenticator::StateError),
+    /// No such model.
+    #[error("unknown model {0:?} (see `keyfleet key models`)")]
+    UnknownModel(String),
+    /// The band controls refused.
+    #[error("{0}")]
+    Band(#[from] keyfleet_authenticator::BandError),
+}
+
+/// An open software key: the engine, its environment, its key file and the lock on it.
+pub struct SoftKey {
+    auth: Authenticator,
+    /// The engine's environment.
+    pub env: SoftEnv,
+    file: KeyFile,
+    _lock: KeyLock,
+}
+
+impl SoftKey {
+    /// Makes a factory-fresh key of `model` at `path` (no PIN, no fingerprint), protected per
+    /// [`Protection::from_env`], with a batch certificate from `factory`.
+    pub fn create(path: &Path, model_name: &str, factory: &Factory) -> Result<SoftKey, KeyError> {
+        let model = model(model_name)?;
+        let lock = KeyLock::acquire(path)?;
+        let mut rng = OsRng;
+        let batch = factory.batch(model.name, model.aaguid, &mut rng)?;
+        let attestation = keyfleet_authenticator::AttestationMaterial::from_pkcs8_der(
+            &batch.key_pkcs8()?,
+            vec![batch.cert_der],
+            serial_number(&mut rng),
+        )?;
+        let state = State::factory_new(model, attestation, &mut rng);
+        let file = KeyFile::create(path, Protection::from_env(), &state.to_bytes(), &mut rng)?;
+        Ok(SoftKey {
+            auth: Authenticator::new(state),
+            env: SoftEnv::default(),
+            file,
+            _lock: lock,
+        })
+    }
+
+    /// Opens the key at `path` with `KEYFLEET_KEY_PASSPHRASE` if the file needs it.
+    pub fn open(path: &Path) -> Result<SoftKey, KeyError> {
+        let lock = KeyLock::acquire(path)?;
+        let passphrase = passphrase_from_env();
+        let (file, plaintext) = KeyFile::open(path, passphrase.as_deref().map(String::as_str))?;
+        let state = State::from_bytes(&plaintext)?;
+        Ok(SoftKey {
+            auth: Authenticator::new(state),
+            env: SoftEnv::default(),
+            file,
+            _lock: lock,
+        })
+    }
+
+    /// The engine.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    /// Saves the key file if the engine's persistent state changed.
+    pub fn persist(&mut self) -> Result<(), KeyError> {
+        if self.auth.take_dirty() {
+            self.file.save(&self.auth.state().to_bytes(), &mut OsRng)?;
+        }
+        Ok(())
+    }
+
+    /// Runs a band control on the engine and saves.
+    pub fn band<R>(
+        &mut self,
+        f: impl FnOnce(&mut Authenticator, &mut SoftEnv) -> Result<R, keyfleet_authenticator::BandError>,
+    ) -> Result<R, KeyError> {
+        let out = f(&mut self.auth, &mut self.env)?;
+        self.persist()?;
+        Ok(out)
+    }
+
+    /// One enrolment attempt from capture names (`good`/`poor`).
+    pub fn enrol_finger(&mut self, captures: &[CaptureQuality]) -> Result<EnrolOutcome, KeyError> {
+        self.band(|auth, env| auth.band_enrol_finger(env, captures))
+    }
+
+    /// A one-line description for `status` and `info`.
+    pub fn summary(&self) -> String {
+        let state = self.auth.state();
+        let mut out = format!(
+            "model={} pin_set={} pin_retries={} credentials={} force_pin_change={}",
+            state.model().name,
+            state.pin_is_set(),
+            state.pin_retries(),
+            state.credentials().len(),
+            state.force_pin_change()
+        );
+        if let Some(band) = self.auth.band_status() {
+            out.push_str(&format!(
+                " worn={} enrolled={} see_admin={} uv_ready={}",
+                band.worn, band.enrolled, band.see_admin, band.uv_ready
+            ));
+        }
+        out
+    }
+}
+
+/// The model called `name`.
+pub fn model(name: &str) -> Result<&'static Model, KeyError> {
+    models()
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| KeyError::UnknownModel(name.to_string()))
+}
+
+impl Applet for SoftKey {
+    fn ctap2(&mut self, request: &[u8]) -> Vec<u8> {
+        let response = self.auth.ctap2(&mut self.env, request);
+        match self.persist() {
+            Ok(()) => response,
+            Err(e) => {
+                eprintln!("keyfleet-key: cannot save the key file: {e}");
+                vec![CTAP1_ERR_OTHER]
+            }
+        }
+    }
+
+    fn u2f(&mut self, ins: u8, p1: u8, p2: u8, data: &[u8]) -> Result<Vec<u8>, u16> {
+        let response = self.auth.u2f(&mut self.env, ins, p1, p2, data);
+        match self.persist() {
+            Ok(()) => response,
+            Err(e) => {
+                eprintln!("keyfleet-key: cannot save the key file: {e}");
+                Err(SW_UNKNOWN)
+            }
+        }
+    }
+
+    fn u2f_enabled(&self) -> bool {
+        self.auth.u2f_enabled()
+    }
+
+    fn power_on(&mut self) {
+        self.auth.power_on(&mut self.env);
+    }
+
+    fn power_off(&mut self) {
+        self.auth.power_off();
+    }
+}
+
+impl ReaderKey for SoftKey {
+    fn control(&mut self, words: &[&str]) -> Option<Result<String, String>> {
+        let result = match words {
+            ["wear"] => self.band(|auth, _| auth.band_wear()).map(|()| String::new()),
+            ["take-off"] => self.band(|auth, _| auth.band_take_off()).map(|()| String::new()),
+            ["enrol-finger", captures @ ..] => match parse_captures(captures) {
+                Ok(captures) => self.enrol_finger(&captures).map(|outcome| format!("{outcome:?}")),
+                Err(e) => return Some(Err(e)),
+            },
+            ["advance", ms] => match ms.parse::<u64>() {
+                Ok(ms) => {
+                    self.env.advance(ms);
+                    Ok(String::new())
+                }
+                Err(_) => return Some(Err("advance takes milliseconds".into())),
+            },
+            ["presence", "grant"] => {
+                self.env.presence = true;
+                Ok(String::new())
+            }
+            ["presence", "deny"] => {
+                self.env.presence = false;
+                Ok(String::new())
+            }
+            _ => return None,
+        };
+        Some(result.map_err(|e| e.to_string()))
+    }
+
+    fn describe(&self) -> String {
+        self.summary()
+    }
+}
+
+/// Capture names for `enrol-finger`: none means 15 good captures.
+pub fn parse_captures(words: &[&str]) -> Result<Vec<CaptureQuality>, String> {
+    if words.is_empty() {
+        return Ok(vec![CaptureQuality::Good; keyfleet_authenticator::CAPTURES_PER_ATTEMPT]);
+    }
+    words
+        .iter()
+        .map(|w| w.parse::<CaptureQuality>().map_err(|e| e.to_string()))
+        .collect()
+}

@@ -1,0 +1,136 @@
+//! End-to-end tests of the `keyfleet-key` binary: key files, the factory and the commands that
+//! drive the engine through real CTAP2 requests. (The PC/SC path is tested by tests/interop.)
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(label: &str) -> Dir {
+        let path = std::env::temp_dir().join(format!("keyfleet-softkey-it-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Dir(path)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn key_cmd(dir: &Path, args: &[&str], passphrase: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyfleet-key"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("KEYFLEET_FACTORY_DIR", dir.join("factory"))
+        .env_remove("KEYFLEET_KEY_PIN");
+    match passphrase {
+        Some(p) => cmd.env("KEYFLEET_KEY_PASSPHRASE", p),
+        None => cmd.env_remove("KEYFLEET_KEY_PASSPHRASE"),
+    };
+    cmd.output().unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = key_cmd(dir, args, None);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = key_cmd(dir, args, None);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn nfc_key_life_cycle() {
+    let dir = Dir::new("life");
+    let d = dir.0.as_path();
+    assert!(
+        ok(d, &["models"])
+            .lines()
+            .map(|l| l.split('\t').next().unwrap())
+            .eq(["nfc-key", "band"])
+    );
+    ok(d, &["new", "--model", "nfc-key", "--out", "a.kfk"]);
+    assert!(fails(d, &["new", "--model", "nfc-key", "--out", "a.kfk"]).contains("already exists"));
+    assert!(fails(d, &["new", "--model", "toaster", "--out", "b.kfk"]).contains("unknown model"));
+    let info = ok(d, &["info", "--key", "a.kfk"]);
+    assert!(
+        info.contains("\"pinSet\": false") && info.contains("FIDO_2_1"),
+        "{info}"
+    );
+    ok(d, &["set-pin", "--key", "a.kfk", "--pin", "1234"]);
+    assert!(ok(d, &["info", "--key", "a.kfk"]).contains("\"pinSet\": true"));
+    assert!(fails(d, &["change-pin", "--key", "a.kfk", "--old", "9999", "--new", "5678"]).contains("PinInvalid"));
+    assert!(ok(d, &["info", "--key", "a.kfk"]).contains("\"pinRetries\": 7"));
+    ok(d, &["change-pin", "--key", "a.kfk", "--old", "1234", "--new", "5678"]);
+    assert_eq!(
+        ok(d, &["credentials", "list", "--key", "a.kfk", "--pin", "5678"]).trim(),
+        "[]"
+    );
+    assert!(fails(d, &["credentials", "list", "--key", "a.kfk", "--pin", "1234"]).contains("PinInvalid"));
+    assert!(fails(d, &["wear", "--key", "a.kfk"]).contains("not a band"));
+    ok(d, &["reset", "--key", "a.kfk"]);
+    assert!(ok(d, &["info", "--key", "a.kfk"]).contains("\"pinSet\": false"));
+    // The factory was created once and reused.
+    assert!(d.join("factory/factory-ca.der").exists() && d.join("factory/batch-nfc-key.der").exists());
+    let pem = ok(d, &["factory-ca"]);
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+}
+
+#[test]
+fn band_enrolment_and_wearing() {
+    let dir = Dir::new("band");
+    let d = dir.0.as_path();
+    ok(d, &["new", "--model", "band", "--out", "b.kfk"]);
+    assert!(fails(d, &["enrol-finger", "--key", "b.kfk"]).contains("must be worn"));
+    ok(d, &["wear", "--key", "b.kfk"]);
+    let poor: Vec<&str> = std::iter::repeat_n("good", 14).chain(["poor"]).collect();
+    let args: Vec<&str> = ["enrol-finger", "--key", "b.kfk"]
+        .into_iter()
+        .chain(poor.iter().copied())
+        .collect();
+    assert!(ok(d, &args).contains("Retry"));
+    assert!(ok(d, &["enrol-finger", "--key", "b.kfk"]).contains("Enrolled"));
+    let info = ok(d, &["info", "--key", "b.kfk"]);
+    assert!(info.contains("\"uvReady\": true"), "{info}");
+    // Built-in UV stands in for the PIN while worn.
+    assert_eq!(ok(d, &["credentials", "list", "--key", "b.kfk"]).trim(), "[]");
+    ok(d, &["take-off", "--key", "b.kfk"]);
+    assert!(fails(d, &["credentials", "list", "--key", "b.kfk"]).contains("built-in UV"));
+}
+
+#[test]
+fn passphrase_protected_key() {
+    let dir = Dir::new("pass");
+    let d = dir.0.as_path();
+    let out = key_cmd(d, &["new", "--model", "nfc-key", "--out", "p.kfk"], Some("hunter22"));
+    assert!(out.status.success());
+    assert!(!d.join("p.kfk.key").exists(), "no sidecar with a passphrase");
+    assert!(
+        key_cmd(d, &["info", "--key", "p.kfk"], Some("hunter22"))
+            .status
+            .success()
+    );
+    let wrong = key_cmd(d, &["info", "--key", "p.kfk"], Some("wrong"));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"));
+    let missing = key_cmd(d, &["info", "--key", "p.kfk"], None);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("KEYFLEET_KEY_PASSPHRASE"));
+}
+
+#[test]
+fn control_without_a_running_bridge_fails_clearly() {
+    let dir = Dir::new("ctl");
+    let d = dir.0.as_path();
+    ok(d, &["new", "--model", "nfc-key", "--out", "c.kfk"]);
+    assert!(fails(d, &["control", "--key", "c.kfk", "status"]).contains("is `keyfleet key vpcd"));
+}
