@@ -1,0 +1,88 @@
+//! The `keyfleet` binary: `serve`, administrative commands on the database, and (in later
+//! modules) key tools and offline verification.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+mod admin;
+
+/// keyfleet: FIDO2 security keys for a whole organisation.
+#[derive(Debug, Parser)]
+#[command(name = "keyfleet", version, about)]
+struct Cli {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(long, global = true, env = "KEYFLEET_DATABASE_URL")]
+    database_url: Option<String>,
+    /// TOML configuration file (see docs/configuration.md).
+    #[arg(long, global = true, env = "KEYFLEET_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to bind, e.g. 127.0.0.1:8080.
+        #[arg(long, env = "KEYFLEET_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Administrative tasks, run directly on the database.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Software security keys: make, inspect, and put them on pcscd's reader.
+    #[command(subcommand)]
+    Key(keyfleet_softkey::KeyCommand),
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    let listen = match cli.command {
+        Command::Serve { ref listen } => listen.clone(),
+        Command::Admin(_) => None,
+        // Key tools work on key files only: no server configuration, no runtime.
+        Command::Key(cmd) => return report(keyfleet_softkey::run(cmd)),
+    };
+    let overrides = keyfleet_server::config::Overrides { listen, database_url: cli.database_url, config: cli.config };
+    let settings = match keyfleet_server::config::Settings::load(&overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("keyfleet: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("keyfleet: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { .. } => {
+                keyfleet_server::logging::init(settings.log_format, &settings.log_level);
+                keyfleet_server::serve::run(settings, started).await
+            }
+            Command::Admin(cmd) => admin::run(cmd, settings).await,
+            // Returned above; kept for exhaustiveness, and it would work here too.
+            Command::Key(cmd) => keyfleet_softkey::run(cmd),
+        }
+    });
+    report(result)
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keyfleet: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

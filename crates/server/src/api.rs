@@ -1,0 +1,432 @@
+//! JSON shapes of the HTTP API (camelCase, as product.md fixes). Wire types only: domain
+//! types never derive `Serialize`, and these never reach the store.
+
+use keyfleet_domain::audit::AuditEvent;
+use keyfleet_domain::client::{ApiClient, ClientSecret};
+use keyfleet_domain::group::Group;
+use keyfleet_domain::session::Session;
+use keyfleet_domain::user::{Role, User};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use crate::state::rfc3339;
+
+/// A role name.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleJson {
+    /// Global administrator.
+    Admin,
+    /// Helpdesk / local administrator.
+    Helpdesk,
+    /// Worker.
+    Worker,
+}
+
+impl From<Role> for RoleJson {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Admin => RoleJson::Admin,
+            Role::Helpdesk => RoleJson::Helpdesk,
+            Role::Worker => RoleJson::Worker,
+        }
+    }
+}
+
+impl From<RoleJson> for Role {
+    fn from(r: RoleJson) -> Self {
+        match r {
+            RoleJson::Admin => Role::Admin,
+            RoleJson::Helpdesk => Role::Helpdesk,
+            RoleJson::Worker => Role::Worker,
+        }
+    }
+}
+
+/// A user.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserJson {
+    /// Immutable id.
+    pub id: String,
+    /// Canonical username.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Email.
+    pub email: String,
+    /// Manager's email.
+    pub manager_email: Option<String>,
+    /// Shipping address.
+    pub shipping_address: Option<String>,
+    /// Whether the user may sign in.
+    pub enabled: bool,
+    /// Role.
+    pub role: RoleJson,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+}
+
+impl From<&User> for UserJson {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.to_string(),
+            username: u.username.as_str().to_owned(),
+            display_name: u.display_name.clone(),
+            email: u.email.clone(),
+            manager_email: u.manager_email.clone(),
+            shipping_address: u.shipping_address.clone(),
+            enabled: u.enabled,
+            role: u.role.into(),
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+/// A user to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// Username (compared case-insensitively; stored canonical).
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Email.
+    pub email: String,
+    /// Manager's email.
+    #[serde(default)]
+    pub manager_email: Option<String>,
+    /// Shipping address.
+    #[serde(default)]
+    pub shipping_address: Option<String>,
+    /// Role (worker when absent; only administrators may grant others).
+    #[serde(default)]
+    pub role: Option<RoleJson>,
+}
+
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Changes to a user. Absent members stay; `null` clears an optional member.
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// New display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// New email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// New manager email, or null to clear.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub manager_email: Option<Option<String>>,
+    /// New shipping address, or null to clear.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub shipping_address: Option<Option<String>>,
+    /// Enable or disable (disabling ends all the user's sessions).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// New role (administrators only).
+    #[serde(default)]
+    pub role: Option<RoleJson>,
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPage {
+    /// The users, ordered by username.
+    pub users: Vec<UserJson>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
+/// Parameters of a temporary access pass.
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TapRequest {
+    /// Lifetime in minutes, 10 to 43200 (30 days); 60 when absent.
+    #[serde(default)]
+    pub lifetime_minutes: Option<u32>,
+    /// Whether the first sign-in consumes it; true when absent.
+    #[serde(default)]
+    pub one_time: Option<bool>,
+}
+
+/// A newly issued temporary access pass. The code is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TapIssued {
+    /// The code to give the user.
+    pub code: String,
+    /// When it stops working (RFC 3339).
+    pub expires_at: String,
+    /// Whether one sign-in consumes it.
+    pub one_time: bool,
+    /// Lifetime in minutes.
+    pub lifetime_minutes: u32,
+}
+
+/// A user's current temporary access pass, without its code.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TapStatus {
+    /// When it was issued.
+    pub created_at: String,
+    /// When it stops working.
+    pub expires_at: String,
+    /// Whether one sign-in consumes it.
+    pub one_time: bool,
+    /// Whether it can still be used.
+    pub usable: bool,
+    /// Sign-ins made with it.
+    pub use_count: i64,
+}
+
+/// A sign-in with a temporary access pass.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TapSignInRequest {
+    /// Username.
+    pub username: String,
+    /// The pass's code.
+    pub code: String,
+}
+
+/// A session.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionJson {
+    /// Id (not the cookie value).
+    pub id: String,
+    /// `full` (security key) or `tap` (temporary access pass: key registration only).
+    pub kind: String,
+    /// Opened at.
+    pub created_at: String,
+    /// Last activity.
+    pub last_seen_at: String,
+    /// Hard end.
+    pub expires_at: String,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+impl SessionJson {
+    /// The JSON form of `s`; `current` marks the caller's own session.
+    pub fn new(s: &Session, current: bool) -> Self {
+        Self {
+            id: s.id.to_string(),
+            kind: s.kind.as_str().to_owned(),
+            created_at: rfc3339(s.created_at),
+            last_seen_at: rfc3339(s.last_seen_at),
+            expires_at: rfc3339(s.expires_at),
+            current,
+        }
+    }
+}
+
+/// The signed-in user and their session.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeJson {
+    /// The user.
+    pub user: UserJson,
+    /// The current session.
+    pub session: SessionJson,
+    /// Names of the user's groups.
+    pub groups: Vec<String>,
+}
+
+/// A group.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupJson {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Creation time.
+    pub created_at: String,
+}
+
+impl From<&Group> for GroupJson {
+    fn from(g: &Group) -> Self {
+        Self { id: g.id.to_string(), name: g.name.clone(), description: g.description.clone(), created_at: rfc3339(g.created_at) }
+    }
+}
+
+/// A group with its members.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupDetail {
+    /// The group.
+    pub group: GroupJson,
+    /// Its members.
+    pub members: Vec<UserJson>,
+}
+
+/// A group to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateGroupRequest {
+    /// Unique name (case-insensitive).
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// One of a client's secrets, without the secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretJson {
+    /// Id.
+    pub id: String,
+    /// Created at.
+    pub created_at: String,
+    /// When it stops working, if phased out.
+    pub expires_at: Option<String>,
+}
+
+impl From<&ClientSecret> for SecretJson {
+    fn from(s: &ClientSecret) -> Self {
+        Self { id: s.id.to_string(), created_at: rfc3339(s.created_at), expires_at: s.expires_at.map(rfc3339) }
+    }
+}
+
+/// An API client.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientJson {
+    /// `client_id`.
+    pub client_id: String,
+    /// Name.
+    pub name: String,
+    /// Scopes its tokens may carry.
+    pub scopes: Vec<String>,
+    /// Whether it may get tokens.
+    pub enabled: bool,
+    /// Created at.
+    pub created_at: String,
+    /// Its secrets (ids and dates only).
+    pub secrets: Vec<SecretJson>,
+}
+
+impl ClientJson {
+    /// The JSON form of a client and its secrets.
+    pub fn new(c: &ApiClient, secrets: &[ClientSecret]) -> Self {
+        Self {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            scopes: c.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            enabled: c.enabled,
+            created_at: rfc3339(c.created_at),
+            secrets: secrets.iter().map(SecretJson::from).collect(),
+        }
+    }
+}
+
+/// A client to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateClientRequest {
+    /// Name.
+    pub name: String,
+    /// Scopes: users:read, users:write, provisioning, shipments, audit:read.
+    pub scopes: Vec<String>,
+}
+
+/// A newly created client with its secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientCreated {
+    /// The client.
+    pub client: ClientJson,
+    /// The secret.
+    pub client_secret: String,
+}
+
+/// Changes to a client.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateClientRequest {
+    /// Enable or disable (disabling stops its tokens at once).
+    pub enabled: bool,
+}
+
+/// A new secret from a rotation, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRotated {
+    /// The new secret's id.
+    pub secret_id: String,
+    /// The new secret.
+    pub client_secret: String,
+    /// When the earlier secret stops working.
+    pub previous_secrets_expire_at: String,
+}
+
+/// An audit event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventJson {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// To whom.
+    pub target: Option<String>,
+    /// success, failure or denied.
+    pub outcome: String,
+    /// The request.
+    pub request_id: Option<String>,
+    /// Details.
+    #[schema(value_type = Object)]
+    pub detail: Option<serde_json::Value>,
+}
+
+impl From<&AuditEvent> for AuditEventJson {
+    fn from(e: &AuditEvent) -> Self {
+        Self {
+            id: e.id,
+            at: rfc3339(e.event.at),
+            actor: e.event.actor.clone(),
+            action: e.event.action.clone(),
+            target: e.event.target.clone(),
+            outcome: e.event.outcome.as_str().to_owned(),
+            request_id: e.event.request_id.clone(),
+            detail: e.event.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()),
+        }
+    }
+}
+
+/// A page of audit events, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    /// The events.
+    pub events: Vec<AuditEventJson>,
+    /// Pass as `before` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+}
+
+/// Health answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `ready`.
+    pub status: String,
+}

@@ -1,0 +1,116 @@
+//! The router: every route module, the OpenAPI document, and the middleware every answer
+//! goes through (request id, tracing span, body limit, security headers, problem fallbacks).
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::ApiError;
+use crate::routes;
+use crate::state::AppState;
+
+/// The header carrying the request id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Every JSON route with its OpenAPI description.
+pub fn api_router() -> (Router<AppState>, OpenApi) {
+    let (router, mut api) = OpenApiRouter::new()
+        .merge(routes::health::router())
+        .merge(routes::auth::router())
+        .merge(routes::me::router())
+        .merge(routes::users::router())
+        .merge(routes::groups::router())
+        .merge(routes::clients::router())
+        .merge(routes::audit::router())
+        .merge(routes::oauth::router())
+        .split_for_parts();
+    api.info.title = "keyfleet".into();
+    api.info.version = env!("CARGO_PKG_VERSION").into();
+    api.info.description = Some("FIDO2 security-key lifecycle management. Errors are application/problem+json with a stable `code`.".into());
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()));
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(utoipa::openapi::security::ApiKeyValue::new(
+            keyfleet_domain::session::COOKIE_NAME,
+        ))),
+    );
+    (router, api)
+}
+
+/// The whole application, ready to serve.
+pub fn app(state: AppState) -> Router {
+    let (router, api) = api_router();
+    let doc = serde_json::to_vec(&api).expect("OpenAPI document serialises");
+    let max_body = state.settings.max_body_bytes;
+    router
+        .route("/api/openapi.json", get(move || openapi_json(doc.clone())))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(security_headers))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(middleware::from_fn(request_id))
+}
+
+async fn openapi_json(doc: Vec<u8>) -> Response {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(doc))
+        .expect("static response")
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
+}
+
+/// Accepts a caller's request id if it is short and plain (no log injection), else makes one;
+/// puts it on the request (for the span and the audit log) and on the response.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let incoming = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).filter(|v| {
+        !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    });
+    let id = match incoming {
+        Some(v) => v.to_owned(),
+        None => keyfleet_domain::secret::random_token(12, &mut rand_core::OsRng),
+    };
+    let value = HeaderValue::from_str(&id).expect("request id is plain ASCII");
+    req.headers_mut().insert(REQUEST_ID, value.clone());
+    let mut res = next.run(req).await;
+    res.headers_mut().insert(REQUEST_ID, value);
+    res
+}
+
+/// Headers every answer carries. The API serves no HTML, so its CSP forbids everything.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    res
+}

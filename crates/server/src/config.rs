@@ -1,0 +1,378 @@
+//! Configuration: command-line flag, then `KEYFLEET_*` environment variable, then TOML file,
+//! then default. Every setting is listed once, in [`SETTINGS`], with its default and meaning;
+//! `docs/configuration.md` is that table in prose, and a test keeps the two in step.
+//!
+//! Values are validated at start; a bad value stops keyfleet with a message that names the
+//! setting, where it came from and what is allowed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// One setting: its name (TOML key; the environment variable is `KEYFLEET_` + upper case),
+/// its default, and what it means.
+pub struct SettingDoc {
+    /// TOML key.
+    pub key: &'static str,
+    /// Default value, as text.
+    pub default: &'static str,
+    /// What it does.
+    pub help: &'static str,
+}
+
+/// Every setting keyfleet reads.
+pub const SETTINGS: &[SettingDoc] = &[
+    SettingDoc { key: "listen", default: "127.0.0.1:8080", help: "Address and port the HTTP server binds (flag --listen)." },
+    SettingDoc { key: "database_url", default: "sqlite://keyfleet.db", help: "sqlite://PATH (created and migrated on first start) or postgres://USER@HOST:PORT/DB (flag --database-url)." },
+    SettingDoc { key: "rp_id", default: "localhost", help: "WebAuthn relying-party ID: a registrable domain every origin's host equals or ends with." },
+    SettingDoc { key: "rp_name", default: "keyfleet", help: "Relying-party name shown by authenticators." },
+    SettingDoc { key: "origins", default: "http://localhost:8080", help: "Comma-separated exact origins allowed in WebAuthn client data and Origin headers. http:// only for localhost." },
+    SettingDoc { key: "issuer", default: "(first origin)", help: "Issuer URL of access tokens (iss); the token audience is ISSUER/api." },
+    SettingDoc { key: "master_key", default: "(unset)", help: "Base64 of 32 random bytes that encrypt secrets at rest (signing keys). Overrides master_key_file. Every process sharing a database needs the same key." },
+    SettingDoc { key: "master_key_file", default: "keyfleet.master-key", help: "File holding the master key; created with mode 0600 on first start when missing." },
+    SettingDoc { key: "log_format", default: "human", help: "human or json." },
+    SettingDoc { key: "log_level", default: "info", help: "tracing filter, e.g. info or keyfleet_server=debug,info (RUST_LOG overrides)." },
+    SettingDoc { key: "session_idle_minutes", default: "60", help: "A session ends after this many minutes without a request (1 to 1440)." },
+    SettingDoc { key: "session_absolute_hours", default: "12", help: "A session ends this many hours after sign-in, whatever the activity (1 to 720)." },
+    SettingDoc { key: "tap_session_minutes", default: "60", help: "Longest session a temporary access pass opens; it also ends when the pass expires (5 to 1440)." },
+    SettingDoc { key: "access_token_minutes", default: "10", help: "Lifetime of client-credentials access tokens (1 to 60)." },
+    SettingDoc { key: "client_secret_phase_out_minutes", default: "1440", help: "When a client secret is rotated, the old one keeps working this long (0 to 43200)." },
+    SettingDoc { key: "tap_attempts_per_user", default: "10", help: "Failed TAP sign-ins per username per window before 429 (1 to 1000)." },
+    SettingDoc { key: "tap_attempts_per_address", default: "30", help: "Failed TAP sign-ins per client address per window before 429 (1 to 100000)." },
+    SettingDoc { key: "rate_limit_window_minutes", default: "15", help: "Length of the rate-limit window (1 to 1440)." },
+    SettingDoc { key: "max_body_bytes", default: "65536", help: "Largest accepted request body; larger ones get 413 before parsing (1024 to 10485760)." },
+    SettingDoc { key: "shutdown_grace_seconds", default: "30", help: "On SIGTERM, in-flight requests get this long to finish (1 to 600)." },
+    SettingDoc { key: "bootstrap_admin_username", default: "admin", help: "Username of the administrator created on first start." },
+    SettingDoc { key: "bootstrap_admin_email", default: "admin@keyfleet.invalid", help: "Email of the administrator created on first start." },
+];
+
+/// A configuration problem, worded for the person starting keyfleet.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// A value does not parse or is out of range.
+    #[error("invalid {key} {value:?} (from {source_name}): {reason}")]
+    Invalid {
+        /// Setting name.
+        key: &'static str,
+        /// The value as given.
+        value: String,
+        /// Where it came from.
+        source_name: String,
+        /// What is allowed.
+        reason: String,
+    },
+    /// The TOML file cannot be read or parsed, or holds an unknown key.
+    #[error("configuration file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per event.
+    Json,
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone)]
+pub enum MasterKeySource {
+    /// Given inline (base64).
+    Inline(String),
+    /// Read from, or created in, a file.
+    File(PathBuf),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Bind address.
+    pub listen: SocketAddr,
+    /// Database URL.
+    pub database_url: String,
+    /// Relying-party ID.
+    pub rp_id: String,
+    /// Relying-party name.
+    pub rp_name: String,
+    /// Exact allowed origins (scheme://host[:port], no trailing slash).
+    pub origins: Vec<String>,
+    /// Token issuer.
+    pub issuer: String,
+    /// Master key.
+    pub master_key: MasterKeySource,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log_level: String,
+    /// Session idle lifetime.
+    pub session_idle: Duration,
+    /// Session absolute lifetime.
+    pub session_absolute: Duration,
+    /// Longest TAP session.
+    pub tap_session: Duration,
+    /// Access-token lifetime.
+    pub access_token_lifetime: Duration,
+    /// How long a rotated-out client secret keeps working.
+    pub client_secret_phase_out: Duration,
+    /// Failed TAP attempts per username per window.
+    pub tap_attempts_per_user: u32,
+    /// Failed TAP attempts per address per window.
+    pub tap_attempts_per_address: u32,
+    /// Rate-limit window.
+    pub rate_limit_window: Duration,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Shutdown grace period.
+    pub shutdown_grace: Duration,
+    /// First administrator's username.
+    pub bootstrap_admin_username: String,
+    /// First administrator's email.
+    pub bootstrap_admin_email: String,
+    /// Whether cookies carry `Secure` (every origin is https).
+    pub secure_cookies: bool,
+}
+
+/// Values given on the command line (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+}
+
+struct Raw {
+    values: BTreeMap<&'static str, (String, String)>,
+}
+
+impl Raw {
+    fn get(&self, key: &'static str) -> (String, String) {
+        self.values.get(key).cloned().unwrap_or_else(|| {
+            let default = SETTINGS.iter().find(|s| s.key == key).map_or("", |s| s.default);
+            (default.to_owned(), "default".to_owned())
+        })
+    }
+
+    fn invalid(&self, key: &'static str, reason: impl Into<String>) -> ConfigError {
+        let (value, source_name) = self.get(key);
+        // Never echo a secret back, even a malformed one.
+        let value = if key == "master_key" { "(redacted)".to_owned() } else { value };
+        ConfigError::Invalid { key, value, source_name, reason: reason.into() }
+    }
+
+    fn int<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
+        &self,
+        key: &'static str,
+        min: T,
+        max: T,
+    ) -> Result<T, ConfigError> {
+        let (v, _) = self.get(key);
+        match v.trim().parse::<T>() {
+            Ok(n) if n >= min && n <= max => Ok(n),
+            _ => Err(self.invalid(key, format!("expected a whole number from {min} to {max}"))),
+        }
+    }
+
+    fn minutes(&self, key: &'static str, min: u64, max: u64) -> Result<Duration, ConfigError> {
+        self.int(key, min, max).map(|m| Duration::from_secs(m * 60))
+    }
+}
+
+impl Settings {
+    /// Resolves the configuration from flags, the process environment and the TOML file.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("KEYFLEET_")).collect();
+        Self::resolve(overrides, &env)
+    }
+
+    /// Resolves the configuration from flags and the given environment (for tests).
+    pub fn resolve(overrides: &Overrides, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut values = BTreeMap::new();
+        let config_path = overrides.config.clone().or_else(|| env.get("KEYFLEET_CONFIG").map(PathBuf::from));
+        if let Some(path) = &config_path {
+            for (key, value) in read_toml(path)? {
+                values.insert(key, (value, format!("{}", path.display())));
+            }
+        }
+        for s in SETTINGS {
+            let var = format!("KEYFLEET_{}", s.key.to_uppercase());
+            if let Some(v) = env.get(&var) {
+                values.insert(s.key, (v.clone(), format!("environment variable {var}")));
+            }
+        }
+        if let Some(v) = &overrides.listen {
+            values.insert("listen", (v.clone(), "flag --listen".to_owned()));
+        }
+        if let Some(v) = &overrides.database_url {
+            values.insert("database_url", (v.clone(), "flag --database-url".to_owned()));
+        }
+        Self::validate(&Raw { values })
+    }
+
+    fn validate(raw: &Raw) -> Result<Self, ConfigError> {
+        let listen = raw.get("listen").0.parse::<SocketAddr>().map_err(|_| raw.invalid("listen", "expected IP:PORT, e.g. 127.0.0.1:8080"))?;
+        let database_url = raw.get("database_url").0;
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(raw.invalid("database_url", "expected sqlite://PATH or postgres://…"));
+        }
+        let rp_id = raw.get("rp_id").0.trim().to_lowercase();
+        if !valid_domain(&rp_id) {
+            return Err(raw.invalid("rp_id", "expected a domain name such as localhost or example.com (no scheme, port or path)"));
+        }
+        let origins = parse_origins(&raw.get("origins").0, &rp_id).map_err(|r| raw.invalid("origins", r))?;
+        let issuer = match raw.values.get("issuer") {
+            Some((v, _)) => parse_origin(v).map_err(|r| raw.invalid("issuer", r))?.0,
+            None => origins[0].clone(),
+        };
+        let master_key = match raw.values.get("master_key") {
+            Some((v, _)) => {
+                crate::secrets::MasterKey::from_base64(v).map_err(|_| raw.invalid("master_key", "expected base64 of exactly 32 bytes"))?;
+                MasterKeySource::Inline(v.clone())
+            }
+            None => MasterKeySource::File(PathBuf::from(raw.get("master_key_file").0)),
+        };
+        let log_format = match raw.get("log_format").0.as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            _ => return Err(raw.invalid("log_format", "expected human or json")),
+        };
+        let log_level = raw.get("log_level").0;
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(raw.invalid("log_level", "expected a tracing filter such as info or debug"));
+        }
+        let bootstrap_admin_username = keyfleet_domain::user::Username::parse(&raw.get("bootstrap_admin_username").0)
+            .map_err(|e| raw.invalid("bootstrap_admin_username", e.to_string()))?
+            .as_str()
+            .to_owned();
+        let bootstrap_admin_email = keyfleet_domain::user::validate_email(&raw.get("bootstrap_admin_email").0, "email")
+            .map_err(|e| raw.invalid("bootstrap_admin_email", e.to_string()))?;
+        let secure_cookies = origins.iter().all(|o| o.starts_with("https://"));
+        Ok(Settings {
+            listen,
+            database_url,
+            rp_id,
+            rp_name: raw.get("rp_name").0,
+            origins,
+            issuer,
+            master_key,
+            log_format,
+            log_level,
+            session_idle: raw.minutes("session_idle_minutes", 1, 1440)?,
+            session_absolute: raw.int("session_absolute_hours", 1u64, 720).map(|h| Duration::from_secs(h * 3600))?,
+            tap_session: raw.minutes("tap_session_minutes", 5, 1440)?,
+            access_token_lifetime: raw.minutes("access_token_minutes", 1, 60)?,
+            client_secret_phase_out: raw.minutes("client_secret_phase_out_minutes", 0, 43_200)?,
+            tap_attempts_per_user: raw.int("tap_attempts_per_user", 1, 1000)?,
+            tap_attempts_per_address: raw.int("tap_attempts_per_address", 1, 100_000)?,
+            rate_limit_window: raw.minutes("rate_limit_window_minutes", 1, 1440)?,
+            max_body_bytes: raw.int("max_body_bytes", 1024, 10 * 1024 * 1024)?,
+            shutdown_grace: raw.int("shutdown_grace_seconds", 1u64, 600).map(Duration::from_secs)?,
+            bootstrap_admin_username,
+            bootstrap_admin_email,
+            secure_cookies,
+        })
+    }
+
+    /// The audience of access tokens this server issues and accepts.
+    pub fn token_audience(&self) -> String {
+        format!("{}/api", self.issuer)
+    }
+}
+
+fn read_toml(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    let file_err = |reason: String| ConfigError::File { path: path.to_owned(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.message().to_owned()))?;
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let Some(doc) = SETTINGS.iter().find(|s| s.key == key) else {
+            return Err(file_err(format!("unknown setting {key:?}; see docs/configuration.md")));
+        };
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| file_err(format!("{key}: expected a list of strings"))))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            other => return Err(file_err(format!("{key}: unsupported value {other}"))),
+        };
+        out.push((doc.key, text));
+    }
+    Ok(out)
+}
+
+fn valid_domain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+/// Parses one origin into its canonical text and host. Only `https://`, or `http://` on a
+/// loopback host, with no path, query or userinfo.
+fn parse_origin(raw: &str) -> Result<(String, String), String> {
+    let raw = raw.trim().trim_end_matches('/');
+    let (scheme, rest) = raw.split_once("://").ok_or("an origin looks like https://example.com")?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+        return Err(format!("{raw:?} is not an origin (scheme://host[:port], nothing after)"));
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => {
+            p.parse::<u16>().map_err(|_| format!("{raw:?} has a bad port"))?;
+            (h, Some(p))
+        }
+        _ => (rest, None),
+    };
+    let host = host.to_lowercase();
+    let loopback = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+    match scheme {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return Err(format!("{raw:?}: http:// is only allowed for localhost; use https://")),
+        _ => return Err(format!("{raw:?}: scheme must be https (or http for localhost)")),
+    }
+    let canonical = match port {
+        Some(p) => format!("{scheme}://{host}:{p}"),
+        None => format!("{scheme}://{host}"),
+    };
+    Ok((canonical, host))
+}
+
+fn parse_origins(list: &str, rp_id: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (origin, host) = parse_origin(item)?;
+        if host != rp_id && !host.ends_with(&format!(".{rp_id}")) {
+            return Err(format!("{origin}: its host must be {rp_id} or a subdomain of it (rp_id)"));
+        }
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    if out.is_empty() {
+        return Err("at least one origin is required".to_owned());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

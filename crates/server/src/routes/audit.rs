@@ -1,0 +1,67 @@
+//! Reading the audit log. Needs `audit:read`.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use keyfleet_domain::audit::AuditQuery;
+use keyfleet_domain::client::Scope;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::{AuditEventJson, AuditPage};
+use crate::auth::{Caller, request_id, require_scope};
+use crate::error::{ApiError, Problem};
+use crate::state::{AppState, parse_rfc3339};
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit))
+}
+
+/// Filters over the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Exact actor (`user:ID`, `client:ID`, `system`, `anonymous`).
+    pub actor: Option<String>,
+    /// Exact target (`user:ID`, …).
+    pub target: Option<String>,
+    /// Exact action, or a prefix ending in `.` (`tap.`).
+    pub action: Option<String>,
+    /// From this time (RFC 3339).
+    pub since: Option<String>,
+    /// Before this time (RFC 3339).
+    pub until: Option<String>,
+    /// Events older than this id (from `nextBefore`).
+    pub before: Option<i64>,
+    /// Page size, 1 to 500 (100).
+    pub limit: Option<u32>,
+}
+
+fn time_param(name: &str, v: Option<String>) -> Result<Option<keyfleet_domain::Timestamp>, ApiError> {
+    v.map(|s| parse_rfc3339(&s).ok_or_else(|| ApiError::bad_request("invalid_request", format!("{name} must be an RFC 3339 time")))).transpose()
+}
+
+/// A page of the audit log, newest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
+    responses((status = 200, body = AuditPage), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_audit(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Query(p): Query<AuditParams>) -> Result<axum::Json<AuditPage>, ApiError> {
+    require_scope(&state, &caller, Scope::AuditRead, request_id(&headers).as_deref()).await?;
+    let limit = p.limit.unwrap_or(100).clamp(1, 500);
+    let query = AuditQuery {
+        actor: p.actor,
+        target: p.target,
+        action: p.action,
+        since: time_param("since", p.since)?,
+        until: time_param("until", p.until)?,
+        before_id: p.before,
+        limit: limit + 1,
+    };
+    let mut events = state.stores.audit.list(&query).await?;
+    let next_before = (events.len() > limit as usize).then(|| {
+        events.truncate(limit as usize);
+        events.last().map_or(0, |e| e.id)
+    });
+    Ok(axum::Json(AuditPage { events: events.iter().map(AuditEventJson::from).collect(), next_before }))
+}

@@ -1,0 +1,97 @@
+//! Signing in with a temporary access pass, and signing out.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use keyfleet_domain::audit::Actor;
+use keyfleet_domain::session::SessionLifetimes;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{clear_cookie, ctx, session_cookie};
+use crate::api::{MeJson, SessionJson, TapSignInRequest, UserJson};
+use crate::auth::{SessionCaller, check_origin};
+use crate::error::{ApiError, Problem};
+use crate::extract::Json;
+use crate::service::taps::{self, GuessLimits, TapSignIn, TapSignInError};
+use crate::state::AppState;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(tap_sign_in)).routes(routes!(logout))
+}
+
+/// Signs in with a temporary access pass. The session may only read `/api/v1/me` and
+/// register security keys. Every failure looks alike (401 `invalid_tap`); too many failures
+/// per username or per client address give 429 with `Retry-After`.
+#[utoipa::path(post, path = "/api/v1/auth/tap", tag = "auth", request_body = TapSignInRequest,
+    responses(
+        (status = 200, body = MeJson, description = "Signed in; the session cookie is set"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
+pub async fn tap_sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Json(body): Json<TapSignInRequest>,
+) -> Result<Response, ApiError> {
+    // A login form posted from another site must not sign the browser in (login CSRF).
+    if headers.contains_key(header::ORIGIN) {
+        check_origin(&state, &axum::http::Method::POST, &headers)?;
+    }
+    let s = &state.settings;
+    let limits = GuessLimits { per_user: s.tap_attempts_per_user, per_address: s.tap_attempts_per_address, window: s.rate_limit_window };
+    let lifetimes = SessionLifetimes { idle: s.session_idle, absolute: s.session_absolute };
+    let input = TapSignIn { username: &body.username, code: &body.code, client_addr: Some(peer.ip().to_string()) };
+    let c = ctx(&state, Actor::Anonymous, &headers);
+    match taps::sign_in(&c, limits, lifetimes, s.tap_session, input).await {
+        Ok((user, new)) => {
+            let max_age = (new.session.expires_at.as_millis() - c.now.as_millis()) / 1000;
+            let me = MeJson { user: UserJson::from(&user), session: SessionJson::new(&new.session, true), groups: Vec::new() };
+            let cookie = session_cookie(&state, &new.token, max_age);
+            Ok(([(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, "no-store".to_owned())], axum::Json(me)).into_response())
+        }
+        Err(TapSignInError::Invalid) => Err(ApiError::unauthorized("invalid_tap", "the username or temporary access pass is not valid")),
+        Err(TapSignInError::Limited(retry)) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed attempts; wait before trying again",
+        )
+        .with_header(header::RETRY_AFTER, &retry.to_string())),
+        Err(TapSignInError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// Query of a sign-out.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LogoutQuery {
+    /// Sign out of every session of this user, on every device.
+    #[serde(default)]
+    pub everywhere: bool,
+}
+
+/// Signs out: ends this session (or, with `everywhere=true`, all of the user's sessions) and
+/// clears the cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", params(LogoutQuery),
+    responses((status = 204, description = "Signed out"), (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Query(q): Query<LogoutQuery>,
+    headers: HeaderMap,
+    caller: SessionCaller,
+) -> Result<Response, ApiError> {
+    let c = ctx(&state, Actor::User(caller.user.id), &headers);
+    if q.everywhere {
+        let audit = c.audit("session.revoke_all", Some(format!("user:{}", caller.user.id)));
+        state.stores.sessions.revoke_user_sessions(caller.user.id, &audit).await?;
+    } else {
+        let audit = c.audit("session.logout", Some(format!("user:{}", caller.user.id)))
+            .with_detail(serde_json::json!({ "sessionId": caller.session.id.to_string() }).to_string());
+        state.stores.sessions.revoke_session(caller.session.id, &audit).await?;
+    }
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie(&state))]).into_response())
+}

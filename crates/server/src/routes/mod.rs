@@ -1,0 +1,53 @@
+//! HTTP routes, one module per area, each with its own `router()`.
+
+pub mod audit;
+pub mod auth;
+pub mod clients;
+pub mod groups;
+pub mod health;
+pub mod me;
+pub mod oauth;
+pub mod users;
+
+use axum::http::HeaderMap;
+use keyfleet_domain::audit::Actor;
+use keyfleet_domain::user::Role;
+
+use crate::auth::{Caller, request_id};
+use crate::error::ApiError;
+use crate::service::Ctx;
+use crate::service::users::Authority;
+use crate::state::AppState;
+
+/// A service context for a request.
+pub fn ctx<'a>(state: &'a AppState, actor: Actor, headers: &HeaderMap) -> Ctx<'a> {
+    Ctx { stores: &state.stores, now: state.now(), actor, request_id: request_id(headers) }
+}
+
+/// What rules on roles apply to the caller.
+pub fn authority(caller: &Caller) -> Authority {
+    match caller.role() {
+        Some(Role::Admin) => Authority::Admin,
+        Some(_) => Authority::Helpdesk,
+        None => Authority::Client,
+    }
+}
+
+/// Parses a UUID path segment; a malformed one is simply not found.
+pub fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
+    s.parse().map_err(|_| ApiError::not_found())
+}
+
+/// The `Set-Cookie` value for a session token.
+pub fn session_cookie(state: &AppState, token: &str, max_age_s: i64) -> String {
+    let secure = if state.settings.secure_cookies { "; Secure" } else { "" };
+    format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}",
+        keyfleet_domain::session::COOKIE_NAME
+    )
+}
+
+/// The `Set-Cookie` value that clears the session cookie.
+pub fn clear_cookie(state: &AppState) -> String {
+    session_cookie(state, "", 0)
+}

@@ -1,0 +1,180 @@
+//! OAuth 2.0 client credentials (RFC 6749 §4.4) and the token-signing keys (RFC 7517).
+//!
+//! Errors here follow RFC 6749 §5.2 (`{"error", "error_description"}`), not problem details,
+//! because OAuth client libraries expect that shape.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use keyfleet_domain::audit::{Actor, Outcome};
+use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ctx;
+use crate::error::ApiError;
+use crate::extract::Form;
+use crate::service::clients;
+use crate::state::AppState;
+use crate::token::AccessClaims;
+
+/// Routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(token)).routes(routes!(jwks))
+}
+
+/// A token request (form-encoded).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// Must be `client_credentials`.
+    pub grant_type: Option<String>,
+    /// With client_secret_post.
+    pub client_id: Option<String>,
+    /// With client_secret_post.
+    pub client_secret: Option<String>,
+    /// Space-separated scopes; all of the client's when absent.
+    pub scope: Option<String>,
+}
+
+/// A token answer (RFC 6749 §5.1).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The access token (a JWT, ES256).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// Scopes granted.
+    pub scope: String,
+}
+
+/// An OAuth error (RFC 6749 §5.2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    /// Error code.
+    pub error: String,
+    /// Human description.
+    pub error_description: String,
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str, basic: bool) -> Response {
+    let body = OAuthError { error: error.to_owned(), error_description: description.to_owned() };
+    let mut res = (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
+    if basic && status == StatusCode::UNAUTHORIZED {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"keyfleet\""));
+    }
+    res
+}
+
+/// Credentials from `Authorization: Basic` (client_secret_basic; RFC 6749 §2.3.1 says id and
+/// secret are form-urlencoded before base64).
+fn basic_credentials(headers: &HeaderMap) -> Option<Option<(String, String)>> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let Some(b64) = value.strip_prefix("Basic ") else {
+        return Some(None);
+    };
+    let decoded = STANDARD.decode(b64.trim()).ok().and_then(|b| String::from_utf8(b).ok());
+    Some(decoded.and_then(|d| {
+        let (id, secret) = d.split_once(':')?;
+        let unescape = |s: &str| form_urlencoded_decode(s);
+        Some((unescape(id)?, unescape(secret)?))
+    }))
+}
+
+fn form_urlencoded_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Issues an access token for an API client (client_credentials grant, with
+/// client_secret_basic or client_secret_post).
+#[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = TokenResponse), (status = 400, body = OAuthError), (status = 401, body = OAuthError), (status = 429, body = OAuthError)))]
+pub async fn token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, ApiError> {
+    let basic = basic_credentials(&headers);
+    let used_basic = basic.is_some();
+    let bad = |status, error, description| Ok(oauth_error(status, error, description, used_basic));
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return bad(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only grant_type=client_credentials is supported");
+    }
+    let (client_id, secret) = match (basic, form.client_id, form.client_secret) {
+        (Some(Some(creds)), None, None) => creds,
+        (Some(Some((id, secret))), Some(form_id), None) if form_id == id => (id, secret),
+        (None, Some(id), Some(secret)) => (id, secret),
+        (Some(None), ..) => return bad(StatusCode::UNAUTHORIZED, "invalid_client", "malformed Authorization header"),
+        (Some(_), _, Some(_)) => return bad(StatusCode::BAD_REQUEST, "invalid_request", "use one client authentication method only"),
+        _ => return bad(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required"),
+    };
+    let c = ctx(&state, Actor::Anonymous, &headers);
+    let window_ms = i64::try_from(state.settings.rate_limit_window.as_millis()).unwrap_or(i64::MAX);
+    let addr_key = format!("token:addr:{}", peer.ip());
+    if state.stores.rate_limits.peek(&addr_key, c.now, window_ms).await? >= state.settings.tap_attempts_per_address {
+        return bad(StatusCode::TOO_MANY_REQUESTS, "slow_down", "too many failed client authentications; wait and retry");
+    }
+    let Some(client) = clients::authenticate(&c, &client_id, &secret).await? else {
+        state.stores.rate_limits.hit(&addr_key, c.now, window_ms).await?;
+        let event = c.audit("token.issue", Some(format!("client:{}", client_id.chars().take(64).collect::<String>())))
+            .with_outcome(Outcome::Failure)
+            .with_detail(serde_json::json!({ "reason": "invalid_client" }).to_string());
+        state.stores.audit.append(&event).await?;
+        return bad(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client, wrong secret, or disabled client");
+    };
+    let scopes = match clients::granted_scopes(&client, form.scope.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return bad(StatusCode::BAD_REQUEST, "invalid_scope", &e.to_string()),
+    };
+    let scope = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+    let now_s = c.now.as_millis() / 1000;
+    let lifetime = state.settings.access_token_lifetime.as_secs();
+    let claims = AccessClaims {
+        iss: state.settings.issuer.clone(),
+        sub: client.client_id.clone(),
+        aud: state.settings.token_audience(),
+        exp: now_s + i64::try_from(lifetime).unwrap_or(600),
+        iat: now_s,
+        nbf: now_s,
+        jti: keyfleet_domain::secret::random_token(16, &mut OsRng),
+        scope: scope.clone(),
+        client_id: client.client_id.clone(),
+    };
+    let access_token = state.keys.sign(&claims);
+    let event = ctx(&state, Actor::Client(client.client_id.clone()), &headers)
+        .audit("token.issue", Some(format!("client:{}", client.client_id)))
+        .with_detail(serde_json::json!({ "jti": claims.jti, "scope": scope }).to_string());
+    state.stores.audit.append(&event).await?;
+    let body = TokenResponse { access_token, token_type: "Bearer".into(), expires_in: lifetime, scope };
+    Ok(([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], axum::Json(body)).into_response())
+}
+
+/// The public keys that verify access tokens (JWK Set).
+#[utoipa::path(get, path = "/oauth2/jwks", tag = "oauth", responses((status = 200, body = Object, description = "JWK Set")))]
+pub async fn jwks(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    axum::Json(state.keys.jwks())
+}

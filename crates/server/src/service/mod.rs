@@ -1,0 +1,31 @@
+//! Use cases shared by the HTTP handlers and the CLI, so both validate and audit alike.
+//!
+//! Each function takes a [`Ctx`] (stores, time, actor, request id) and returns domain values
+//! or a [`ServiceError`](crate::error::ServiceError); nothing here knows about HTTP.
+
+pub mod clients;
+pub mod taps;
+pub mod users;
+
+use keyfleet_domain::Timestamp;
+use keyfleet_domain::audit::{Actor, NewAuditEvent};
+use keyfleet_domain::store::Stores;
+
+/// Who is acting, when, through which request.
+pub struct Ctx<'a> {
+    /// The stores.
+    pub stores: &'a Stores,
+    /// The current time.
+    pub now: Timestamp,
+    /// Who acts.
+    pub actor: Actor,
+    /// The request that caused it (none from the CLI).
+    pub request_id: Option<String>,
+}
+
+impl Ctx<'_> {
+    /// A success audit event for `action` on `target`.
+    pub fn audit(&self, action: &str, target: Option<String>) -> NewAuditEvent {
+        NewAuditEvent::new(self.now, &self.actor, action, target, self.request_id.as_deref())
+    }
+}
