@@ -64,20 +64,50 @@ fn service_error(e: ServiceError) -> anyhow::Error {
 
 pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
     let stores = keyfleet_server::serve::open_stores(&settings.database_url).await?;
-    let ctx = Ctx { stores: &stores, now: keyfleet_server::state::now(), actor: Actor::System, request_id: None };
+    let ctx = Ctx {
+        stores: &stores,
+        now: keyfleet_server::state::now(),
+        actor: Actor::System,
+        request_id: None,
+    };
     match cmd {
-        AdminCommand::CreateUser { username, display_name, email, manager_email, role } => {
+        AdminCommand::CreateUser {
+            username,
+            display_name,
+            email,
+            manager_email,
+            role,
+        } => {
             let role = Role::parse(&role).ok_or_else(|| anyhow!("--role must be worker, helpdesk or admin"))?;
-            let input = CreateUser { username, display_name, email, manager_email, shipping_address: None, role: Some(role) };
-            let user = users::create(&ctx, Authority::Admin, input).await.map_err(service_error)?;
+            let input = CreateUser {
+                username,
+                display_name,
+                email,
+                manager_email,
+                shipping_address: None,
+                role: Some(role),
+            };
+            let user = users::create(&ctx, Authority::Admin, input)
+                .await
+                .map_err(service_error)?;
             let json = serde_json::to_string(&keyfleet_server::api::UserJson::from(&user))?;
             println!("{json}");
             eprintln!("created user {} ({})", user.username.as_str(), user.id);
         }
-        AdminCommand::IssueTap { username, minutes, one_time } => {
+        AdminCommand::IssueTap {
+            username,
+            minutes,
+            one_time,
+        } => {
             let name = Username::parse(&username).map_err(|e| anyhow!("--username: {e}"))?;
-            let user = stores.users.find_user_by_username(&name).await?.with_context(|| format!("no user {:?}", name.as_str()))?;
-            let issued = taps::issue(&ctx, Authority::Admin, user.id, minutes, one_time).await.map_err(service_error)?;
+            let user = stores
+                .users
+                .find_user_by_username(&name)
+                .await?
+                .with_context(|| format!("no user {:?}", name.as_str()))?;
+            let issued = taps::issue(&ctx, Authority::Admin, user.id, minutes, one_time)
+                .await
+                .map_err(service_error)?;
             println!("{}", issued.code);
             eprintln!(
                 "temporary access pass for {} valid until {} ({})",
@@ -87,9 +117,17 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
             );
         }
         AdminCommand::CreateClient { name, scopes } => {
-            let scopes: Vec<String> = scopes.iter().flat_map(|s| s.split([' ', ','])).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            let scopes: Vec<String> = scopes
+                .iter()
+                .flat_map(|s| s.split([' ', ',']))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
             let created = clients::create(&ctx, &name, &scopes).await.map_err(service_error)?;
-            println!("{}", serde_json::json!({ "client_id": created.client.client_id, "client_secret": created.secret }));
+            println!(
+                "{}",
+                serde_json::json!({ "client_id": created.client.client_id, "client_secret": created.secret })
+            );
             eprintln!("created client {:?}; the secret is shown only now", created.client.name);
         }
     }

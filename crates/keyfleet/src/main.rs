@@ -13,11 +13,11 @@ mod admin;
 #[derive(Debug, Parser)]
 #[command(name = "keyfleet", version, about)]
 struct Cli {
-    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB.
-    #[arg(long, global = true, env = "KEYFLEET_DATABASE_URL")]
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB (or KEYFLEET_DATABASE_URL).
+    #[arg(long, global = true)]
     database_url: Option<String>,
-    /// TOML configuration file (see docs/configuration.md).
-    #[arg(long, global = true, env = "KEYFLEET_CONFIG")]
+    /// TOML configuration file, see docs/configuration.md (or KEYFLEET_CONFIG).
+    #[arg(long, global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -27,8 +27,8 @@ struct Cli {
 enum Command {
     /// Run the HTTP server.
     Serve {
-        /// Address to bind, e.g. 127.0.0.1:8080.
-        #[arg(long, env = "KEYFLEET_LISTEN")]
+        /// Address to bind, e.g. 127.0.0.1:8080 (or KEYFLEET_LISTEN).
+        #[arg(long)]
         listen: Option<String>,
     },
     /// Administrative tasks, run directly on the database.
@@ -48,7 +48,11 @@ fn main() -> ExitCode {
         // Key tools work on key files only: no server configuration, no runtime.
         Command::Key(cmd) => return report(keyfleet_softkey::run(cmd)),
     };
-    let overrides = keyfleet_server::config::Overrides { listen, database_url: cli.database_url, config: cli.config };
+    let overrides = keyfleet_server::config::Overrides {
+        listen,
+        database_url: cli.database_url,
+        config: cli.config,
+    };
     let settings = match keyfleet_server::config::Settings::load(&overrides) {
         Ok(s) => s,
         Err(e) => {

@@ -260,7 +260,12 @@ pub struct GroupJson {
 
 impl From<&Group> for GroupJson {
     fn from(g: &Group) -> Self {
-        Self { id: g.id.to_string(), name: g.name.clone(), description: g.description.clone(), created_at: rfc3339(g.created_at) }
+        Self {
+            id: g.id.to_string(),
+            name: g.name.clone(),
+            description: g.description.clone(),
+            created_at: rfc3339(g.created_at),
+        }
     }
 }
 
@@ -299,7 +304,11 @@ pub struct SecretJson {
 
 impl From<&ClientSecret> for SecretJson {
     fn from(s: &ClientSecret) -> Self {
-        Self { id: s.id.to_string(), created_at: rfc3339(s.created_at), expires_at: s.expires_at.map(rfc3339) }
+        Self {
+            id: s.id.to_string(),
+            created_at: rfc3339(s.created_at),
+            expires_at: s.expires_at.map(rfc3339),
+        }
     }
 }
 

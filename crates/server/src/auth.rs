@@ -81,12 +81,18 @@ impl Caller {
 
 /// The client's address as the server sees it.
 pub fn client_addr(parts: &Parts) -> Option<String> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string())
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
 }
 
 /// The request id the middleware assigned.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The session token from the `Cookie` header, if any.
@@ -109,8 +115,14 @@ pub fn check_origin(state: &AppState, method: &Method, headers: &HeaderMap) -> R
     }
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         Some(o) if state.settings.origins.iter().any(|allowed| allowed == o) => Ok(()),
-        Some(_) => Err(ApiError::forbidden("origin_mismatch", "the Origin header is not one of this server's origins")),
-        None => Err(ApiError::forbidden("origin_required", "state-changing requests with a session cookie need an Origin header")),
+        Some(_) => Err(ApiError::forbidden(
+            "origin_mismatch",
+            "the Origin header is not one of this server's origins",
+        )),
+        None => Err(ApiError::forbidden(
+            "origin_required",
+            "state-changing requests with a session cookie need an Origin header",
+        )),
     }
 }
 
@@ -119,28 +131,59 @@ async fn from_bearer(state: &AppState, value: &str) -> Result<Caller, ApiError> 
         ApiError::unauthorized("invalid_token", "the access token is invalid or expired")
             .with_header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")
     };
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or_else(invalid)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(invalid)?;
     let now_s = state.now().as_millis() / 1000;
-    let claims = state.keys.verify(token.trim(), &state.settings.issuer, &state.settings.token_audience(), now_s).map_err(|e| {
-        tracing::info!(reason = %e, "bearer token refused");
-        invalid()
-    })?;
+    let claims = state
+        .keys
+        .verify(
+            token.trim(),
+            &state.settings.issuer,
+            &state.settings.token_audience(),
+            now_s,
+        )
+        .map_err(|e| {
+            tracing::info!(reason = %e, "bearer token refused");
+            invalid()
+        })?;
     // A disabled or deleted client's tokens stop working at once.
-    let client = state.stores.clients.get_client(&claims.client_id).await?.filter(|c| c.enabled).ok_or_else(invalid)?;
-    let scopes = claims.scope.split(' ').filter_map(Scope::parse).filter(|s| client.scopes.contains(s)).collect();
-    Ok(Caller::Client { client: Box::new(client), scopes })
+    let client = state
+        .stores
+        .clients
+        .get_client(&claims.client_id)
+        .await?
+        .filter(|c| c.enabled)
+        .ok_or_else(invalid)?;
+    let scopes = claims
+        .scope
+        .split(' ')
+        .filter_map(Scope::parse)
+        .filter(|s| client.scopes.contains(s))
+        .collect();
+    Ok(Caller::Client {
+        client: Box::new(client),
+        scopes,
+    })
 }
 
 async fn from_cookie(state: &AppState, parts: &Parts, token: &str) -> Result<Caller, ApiError> {
     let now = state.now();
     let Some((session, user)) = state.stores.sessions.find_live_session(&token_hash(token), now).await? else {
-        return Err(ApiError::unauthorized("session_expired", "the session has ended; sign in again"));
+        return Err(ApiError::unauthorized(
+            "session_expired",
+            "the session has ended; sign in again",
+        ));
     };
     check_origin(state, &parts.method, &parts.headers)?;
     if now.as_millis() - session.last_seen_at.as_millis() >= i64::try_from(TOUCH_EVERY.as_millis()).unwrap_or(0) {
         state.stores.sessions.touch_session(session.id, now).await?;
     }
-    Ok(Caller::User { user: Box::new(user), session: Box::new(session) })
+    Ok(Caller::User {
+        user: Box::new(user),
+        session: Box::new(session),
+    })
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -148,12 +191,17 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let value = value.to_str().map_err(|_| ApiError::unauthorized("invalid_token", "malformed Authorization header"))?;
+            let value = value
+                .to_str()
+                .map_err(|_| ApiError::unauthorized("invalid_token", "malformed Authorization header"))?;
             return from_bearer(state, value).await;
         }
         match session_cookie(&parts.headers) {
             Some(token) => from_cookie(state, parts, token).await,
-            None => Err(ApiError::unauthorized("unauthenticated", "sign in, or send an access token")),
+            None => Err(ApiError::unauthorized(
+                "unauthenticated",
+                "sign in, or send an access token",
+            )),
         }
     }
 }
@@ -171,21 +219,34 @@ impl FromRequestParts<AppState> for SessionCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match Caller::from_request_parts(parts, state).await? {
-            Caller::User { user, session } => Ok(SessionCaller { user: *user, session: *session }),
-            Caller::Client { .. } => Err(ApiError::new(StatusCode::FORBIDDEN, "session_required", "this route is for signed-in people")),
+            Caller::User { user, session } => Ok(SessionCaller {
+                user: *user,
+                session: *session,
+            }),
+            Caller::Client { .. } => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "session_required",
+                "this route is for signed-in people",
+            )),
         }
     }
 }
 
 /// Refuses `caller` unless it may use `scope`, recording the refusal in the audit log.
-pub async fn require_scope(state: &AppState, caller: &Caller, scope: Scope, request_id: Option<&str>) -> Result<(), ApiError> {
+pub async fn require_scope(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    request_id: Option<&str>,
+) -> Result<(), ApiError> {
     if caller.has_scope(scope) {
         return Ok(());
     }
     let (code, detail) = match caller {
-        Caller::User { session, .. } if session.kind == SessionKind::Tap => {
-            ("tap_session_restricted", "a temporary access pass session may only register a security key".to_owned())
-        }
+        Caller::User { session, .. } if session.kind == SessionKind::Tap => (
+            "tap_session_restricted",
+            "a temporary access pass session may only register a security key".to_owned(),
+        ),
         _ => ("insufficient_scope", format!("this needs the {scope} permission")),
     };
     let event = NewAuditEvent::new(state.now(), &caller.actor(), "access.denied", None, request_id)
@@ -194,7 +255,10 @@ pub async fn require_scope(state: &AppState, caller: &Caller, scope: Scope, requ
     state.stores.audit.append(&event).await?;
     let mut err = ApiError::forbidden(code, detail);
     if matches!(caller, Caller::Client { .. }) {
-        err = err.with_header(header::WWW_AUTHENTICATE, &format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""));
+        err = err.with_header(
+            header::WWW_AUTHENTICATE,
+            &format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+        );
     }
     Err(err)
 }

@@ -25,28 +25,116 @@ pub struct SettingDoc {
 
 /// Every setting keyfleet reads.
 pub const SETTINGS: &[SettingDoc] = &[
-    SettingDoc { key: "listen", default: "127.0.0.1:8080", help: "Address and port the HTTP server binds (flag --listen)." },
-    SettingDoc { key: "database_url", default: "sqlite://keyfleet.db", help: "sqlite://PATH (created and migrated on first start) or postgres://USER@HOST:PORT/DB (flag --database-url)." },
-    SettingDoc { key: "rp_id", default: "localhost", help: "WebAuthn relying-party ID: a registrable domain every origin's host equals or ends with." },
-    SettingDoc { key: "rp_name", default: "keyfleet", help: "Relying-party name shown by authenticators." },
-    SettingDoc { key: "origins", default: "http://localhost:8080", help: "Comma-separated exact origins allowed in WebAuthn client data and Origin headers. http:// only for localhost." },
-    SettingDoc { key: "issuer", default: "(first origin)", help: "Issuer URL of access tokens (iss); the token audience is ISSUER/api." },
-    SettingDoc { key: "master_key", default: "(unset)", help: "Base64 of 32 random bytes that encrypt secrets at rest (signing keys). Overrides master_key_file. Every process sharing a database needs the same key." },
-    SettingDoc { key: "master_key_file", default: "keyfleet.master-key", help: "File holding the master key; created with mode 0600 on first start when missing." },
-    SettingDoc { key: "log_format", default: "human", help: "human or json." },
-    SettingDoc { key: "log_level", default: "info", help: "tracing filter, e.g. info or keyfleet_server=debug,info (RUST_LOG overrides)." },
-    SettingDoc { key: "session_idle_minutes", default: "60", help: "A session ends after this many minutes without a request (1 to 1440)." },
-    SettingDoc { key: "session_absolute_hours", default: "12", help: "A session ends this many hours after sign-in, whatever the activity (1 to 720)." },
-    SettingDoc { key: "tap_session_minutes", default: "60", help: "Longest session a temporary access pass opens; it also ends when the pass expires (5 to 1440)." },
-    SettingDoc { key: "access_token_minutes", default: "10", help: "Lifetime of client-credentials access tokens (1 to 60)." },
-    SettingDoc { key: "client_secret_phase_out_minutes", default: "1440", help: "When a client secret is rotated, the old one keeps working this long (0 to 43200)." },
-    SettingDoc { key: "tap_attempts_per_user", default: "10", help: "Failed TAP sign-ins per username per window before 429 (1 to 1000)." },
-    SettingDoc { key: "tap_attempts_per_address", default: "30", help: "Failed TAP sign-ins per client address per window before 429 (1 to 100000)." },
-    SettingDoc { key: "rate_limit_window_minutes", default: "15", help: "Length of the rate-limit window (1 to 1440)." },
-    SettingDoc { key: "max_body_bytes", default: "65536", help: "Largest accepted request body; larger ones get 413 before parsing (1024 to 10485760)." },
-    SettingDoc { key: "shutdown_grace_seconds", default: "30", help: "On SIGTERM, in-flight requests get this long to finish (1 to 600)." },
-    SettingDoc { key: "bootstrap_admin_username", default: "admin", help: "Username of the administrator created on first start." },
-    SettingDoc { key: "bootstrap_admin_email", default: "admin@keyfleet.invalid", help: "Email of the administrator created on first start." },
+    SettingDoc {
+        key: "listen",
+        default: "127.0.0.1:8080",
+        help: "Address and port the HTTP server binds (flag --listen).",
+    },
+    SettingDoc {
+        key: "database_url",
+        default: "sqlite://keyfleet.db",
+        help: "sqlite://PATH (created and migrated on first start) or postgres://USER@HOST:PORT/DB (flag --database-url).",
+    },
+    SettingDoc {
+        key: "rp_id",
+        default: "localhost",
+        help: "WebAuthn relying-party ID: a registrable domain every origin's host equals or ends with.",
+    },
+    SettingDoc {
+        key: "rp_name",
+        default: "keyfleet",
+        help: "Relying-party name shown by authenticators.",
+    },
+    SettingDoc {
+        key: "origins",
+        default: "http://localhost:8080",
+        help: "Comma-separated exact origins allowed in WebAuthn client data and Origin headers. http:// only for localhost.",
+    },
+    SettingDoc {
+        key: "issuer",
+        default: "(first origin)",
+        help: "Issuer URL of access tokens (iss); the token audience is ISSUER/api.",
+    },
+    SettingDoc {
+        key: "master_key",
+        default: "(unset)",
+        help: "Base64 of 32 random bytes that encrypt secrets at rest (signing keys). Overrides master_key_file. Every process sharing a database needs the same key.",
+    },
+    SettingDoc {
+        key: "master_key_file",
+        default: "keyfleet.master-key",
+        help: "File holding the master key; created with mode 0600 on first start when missing.",
+    },
+    SettingDoc {
+        key: "log_format",
+        default: "human",
+        help: "human or json.",
+    },
+    SettingDoc {
+        key: "log_level",
+        default: "info",
+        help: "tracing filter, e.g. info or keyfleet_server=debug,info (RUST_LOG overrides).",
+    },
+    SettingDoc {
+        key: "session_idle_minutes",
+        default: "60",
+        help: "A session ends after this many minutes without a request (1 to 1440).",
+    },
+    SettingDoc {
+        key: "session_absolute_hours",
+        default: "12",
+        help: "A session ends this many hours after sign-in, whatever the activity (1 to 720).",
+    },
+    SettingDoc {
+        key: "tap_session_minutes",
+        default: "60",
+        help: "Longest session a temporary access pass opens; it also ends when the pass expires (5 to 1440).",
+    },
+    SettingDoc {
+        key: "access_token_minutes",
+        default: "10",
+        help: "Lifetime of client-credentials access tokens (1 to 60).",
+    },
+    SettingDoc {
+        key: "client_secret_phase_out_minutes",
+        default: "1440",
+        help: "When a client secret is rotated, the old one keeps working this long (0 to 43200).",
+    },
+    SettingDoc {
+        key: "tap_attempts_per_user",
+        default: "10",
+        help: "Failed TAP sign-ins per username per window before 429 (1 to 1000).",
+    },
+    SettingDoc {
+        key: "tap_attempts_per_address",
+        default: "30",
+        help: "Failed TAP sign-ins per client address per window before 429 (1 to 100000).",
+    },
+    SettingDoc {
+        key: "rate_limit_window_minutes",
+        default: "15",
+        help: "Length of the rate-limit window (1 to 1440).",
+    },
+    SettingDoc {
+        key: "max_body_bytes",
+        default: "65536",
+        help: "Largest accepted request body; larger ones get 413 before parsing (1024 to 10485760).",
+    },
+    SettingDoc {
+        key: "shutdown_grace_seconds",
+        default: "30",
+        help: "On SIGTERM, in-flight requests get this long to finish (1 to 600).",
+    },
+    SettingDoc {
+        key: "bootstrap_admin_username",
+        default: "admin",
+        help: "Username of the administrator created on first start.",
+    },
+    SettingDoc {
+        key: "bootstrap_admin_email",
+        default: "admin@keyfleet.invalid",
+        help: "Email of the administrator created on first start.",
+    },
 ];
 
 /// A configuration problem, worded for the person starting keyfleet.
@@ -167,8 +255,17 @@ impl Raw {
     fn invalid(&self, key: &'static str, reason: impl Into<String>) -> ConfigError {
         let (value, source_name) = self.get(key);
         // Never echo a secret back, even a malformed one.
-        let value = if key == "master_key" { "(redacted)".to_owned() } else { value };
-        ConfigError::Invalid { key, value, source_name, reason: reason.into() }
+        let value = if key == "master_key" {
+            "(redacted)".to_owned()
+        } else {
+            value
+        };
+        ConfigError::Invalid {
+            key,
+            value,
+            source_name,
+            reason: reason.into(),
+        }
     }
 
     fn int<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
@@ -199,7 +296,10 @@ impl Settings {
     /// Resolves the configuration from flags and the given environment (for tests).
     pub fn resolve(overrides: &Overrides, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let mut values = BTreeMap::new();
-        let config_path = overrides.config.clone().or_else(|| env.get("KEYFLEET_CONFIG").map(PathBuf::from));
+        let config_path = overrides
+            .config
+            .clone()
+            .or_else(|| env.get("KEYFLEET_CONFIG").map(PathBuf::from));
         if let Some(path) = &config_path {
             for (key, value) in read_toml(path)? {
                 values.insert(key, (value, format!("{}", path.display())));
@@ -221,14 +321,24 @@ impl Settings {
     }
 
     fn validate(raw: &Raw) -> Result<Self, ConfigError> {
-        let listen = raw.get("listen").0.parse::<SocketAddr>().map_err(|_| raw.invalid("listen", "expected IP:PORT, e.g. 127.0.0.1:8080"))?;
+        let listen = raw
+            .get("listen")
+            .0
+            .parse::<SocketAddr>()
+            .map_err(|_| raw.invalid("listen", "expected IP:PORT, e.g. 127.0.0.1:8080"))?;
         let database_url = raw.get("database_url").0;
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
             return Err(raw.invalid("database_url", "expected sqlite://PATH or postgres://…"));
         }
         let rp_id = raw.get("rp_id").0.trim().to_lowercase();
         if !valid_domain(&rp_id) {
-            return Err(raw.invalid("rp_id", "expected a domain name such as localhost or example.com (no scheme, port or path)"));
+            return Err(raw.invalid(
+                "rp_id",
+                "expected a domain name such as localhost or example.com (no scheme, port or path)",
+            ));
         }
         let origins = parse_origins(&raw.get("origins").0, &rp_id).map_err(|r| raw.invalid("origins", r))?;
         let issuer = match raw.values.get("issuer") {
@@ -237,7 +347,8 @@ impl Settings {
         };
         let master_key = match raw.values.get("master_key") {
             Some((v, _)) => {
-                crate::secrets::MasterKey::from_base64(v).map_err(|_| raw.invalid("master_key", "expected base64 of exactly 32 bytes"))?;
+                crate::secrets::MasterKey::from_base64(v)
+                    .map_err(|_| raw.invalid("master_key", "expected base64 of exactly 32 bytes"))?;
                 MasterKeySource::Inline(v.clone())
             }
             None => MasterKeySource::File(PathBuf::from(raw.get("master_key_file").0)),
@@ -269,7 +380,9 @@ impl Settings {
             log_format,
             log_level,
             session_idle: raw.minutes("session_idle_minutes", 1, 1440)?,
-            session_absolute: raw.int("session_absolute_hours", 1u64, 720).map(|h| Duration::from_secs(h * 3600))?,
+            session_absolute: raw
+                .int("session_absolute_hours", 1u64, 720)
+                .map(|h| Duration::from_secs(h * 3600))?,
             tap_session: raw.minutes("tap_session_minutes", 5, 1440)?,
             access_token_lifetime: raw.minutes("access_token_minutes", 1, 60)?,
             client_secret_phase_out: raw.minutes("client_secret_phase_out_minutes", 0, 43_200)?,
@@ -291,9 +404,14 @@ impl Settings {
 }
 
 fn read_toml(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
-    let file_err = |reason: String| ConfigError::File { path: path.to_owned(), reason };
+    let file_err = |reason: String| ConfigError::File {
+        path: path.to_owned(),
+        reason,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_err(e.message().to_owned()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_err(e.message().to_owned()))?;
     let mut out = Vec::new();
     for (key, value) in table {
         let Some(doc) = SETTINGS.iter().find(|s| s.key == key) else {
@@ -305,7 +423,11 @@ fn read_toml(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
             toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Array(items) => items
                 .iter()
-                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| file_err(format!("{key}: expected a list of strings"))))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| file_err(format!("{key}: expected a list of strings")))
+                })
                 .collect::<Result<Vec<_>, _>>()?
                 .join(","),
             other => return Err(file_err(format!("{key}: unsupported value {other}"))),
@@ -323,7 +445,9 @@ fn valid_domain(s: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         })
 }
 
@@ -331,9 +455,13 @@ fn valid_domain(s: &str) -> bool {
 /// loopback host, with no path, query or userinfo.
 fn parse_origin(raw: &str) -> Result<(String, String), String> {
     let raw = raw.trim().trim_end_matches('/');
-    let (scheme, rest) = raw.split_once("://").ok_or("an origin looks like https://example.com")?;
+    let (scheme, rest) = raw
+        .split_once("://")
+        .ok_or("an origin looks like https://example.com")?;
     if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
-        return Err(format!("{raw:?} is not an origin (scheme://host[:port], nothing after)"));
+        return Err(format!(
+            "{raw:?} is not an origin (scheme://host[:port], nothing after)"
+        ));
     }
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => {
@@ -362,7 +490,9 @@ fn parse_origins(list: &str, rp_id: &str) -> Result<Vec<String>, String> {
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (origin, host) = parse_origin(item)?;
         if host != rp_id && !host.ends_with(&format!(".{rp_id}")) {
-            return Err(format!("{origin}: its host must be {rp_id} or a subdomain of it (rp_id)"));
+            return Err(format!(
+                "{origin}: its host must be {rp_id} or a subdomain of it (rp_id)"
+            ));
         }
         if !out.contains(&origin) {
             out.push(origin);

@@ -49,12 +49,18 @@ pub enum ServiceError {
 impl ServiceError {
     /// A rule broken by one field.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid { code, message: message.into() }
+        Self::Invalid {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A refusal for lack of permission.
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Forbidden { code, message: message.into() }
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -64,14 +70,23 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound => ServiceError::NotFound,
             StoreError::Conflict(rule) => {
                 let (code, message) = match rule {
-                    "username" => ("username_taken", "a user with this username already exists (usernames ignore letter case)"),
+                    "username" => (
+                        "username_taken",
+                        "a user with this username already exists (usernames ignore letter case)",
+                    ),
                     "group_name" => ("group_name_taken", "a group with this name already exists"),
                     "client_id" => ("client_id_taken", "a client with this id already exists"),
-                    "secret_limit" => ("too_many_secrets", "the client already holds two secrets; revoke one first"),
+                    "secret_limit" => (
+                        "too_many_secrets",
+                        "the client already holds two secrets; revoke one first",
+                    ),
                     "tap_used" => ("invalid_tap", "the temporary access pass is not valid"),
                     _ => ("conflict", "the change conflicts with the current state"),
                 };
-                ServiceError::Conflict { code, message: message.to_owned() }
+                ServiceError::Conflict {
+                    code,
+                    message: message.to_owned(),
+                }
             }
             other => ServiceError::Store(other),
         }
@@ -108,7 +123,13 @@ pub struct ApiError {
 impl ApiError {
     /// An answer with a status, a code and a human detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: Some(detail.into()), headers: Vec::new(), internal: None }
+        Self {
+            status,
+            code,
+            detail: Some(detail.into()),
+            headers: Vec::new(),
+            internal: None,
+        }
     }
 
     /// Adds a response header.
@@ -141,7 +162,11 @@ impl ApiError {
 
     /// 500 with a cause for the log only.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred");
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an internal error occurred",
+        );
         e.internal = Some(cause.to_string());
         e
     }
@@ -173,7 +198,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(cause) => {
-                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database is unavailable; try again");
+                let mut err = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database is unavailable; try again",
+                );
                 err.internal = Some(cause);
                 err.headers.push((header::RETRY_AFTER, HeaderValue::from_static("1")));
                 err
@@ -201,7 +230,14 @@ impl IntoResponse for ApiError {
             code: self.code.to_owned(),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut res = (self.status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"))], body)
+        let mut res = (
+            self.status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            )],
+            body,
+        )
             .into_response();
         for (name, value) in self.headers {
             res.headers_mut().append(name, value);

@@ -13,8 +13,13 @@ use crate::error::ApiError;
 pub struct Json<T>(pub T);
 
 fn body_too_large(status: StatusCode) -> Option<ApiError> {
-    (status == StatusCode::PAYLOAD_TOO_LARGE)
-        .then(|| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large"))
+    (status == StatusCode::PAYLOAD_TOO_LARGE).then(|| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        )
+    })
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
@@ -33,11 +38,19 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         return e;
     }
     match rejection {
-        JsonRejection::JsonDataError(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", clean(&e.body_text())),
-        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("malformed_json", "the request body is not valid JSON"),
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send Content-Type: application/json")
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            clean(&e.body_text()),
+        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::bad_request("malformed_json", "the request body is not valid JSON")
         }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send Content-Type: application/json",
+        ),
         other => ApiError::bad_request("malformed_json", clean(&other.body_text())),
     }
 }
@@ -85,19 +98,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let has_type = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|r| body_too_large(r.status()).unwrap_or_else(|| ApiError::bad_request("malformed_json", clean(&r.body_text()))))?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
+            body_too_large(r.status()).unwrap_or_else(|| ApiError::bad_request("malformed_json", clean(&r.body_text())))
+        })?;
         if bytes.is_empty() {
             return Ok(OptionalJson(None));
         }
         if !has_type {
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send Content-Type: application/json"));
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send Content-Type: application/json",
+            ));
         }
         match serde_json::from_slice(&bytes) {
             Ok(v) => Ok(OptionalJson(Some(v))),
-            Err(e) if e.is_data() => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", clean(&e.to_string()))),
-            Err(_) => Err(ApiError::bad_request("malformed_json", "the request body is not valid JSON")),
+            Err(e) if e.is_data() => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                clean(&e.to_string()),
+            )),
+            Err(_) => Err(ApiError::bad_request(
+                "malformed_json",
+                "the request body is not valid JSON",
+            )),
         }
     }
 }

@@ -52,7 +52,10 @@ impl MasterKey {
 
     /// Reads the key from `path`, creating it (mode 0600, fresh random bytes) if missing.
     pub fn load_or_create(path: &Path) -> Result<Self, SecretError> {
-        let file_err = |e: std::io::Error| SecretError::File { path: path.display().to_string(), reason: e.to_string() };
+        let file_err = |e: std::io::Error| SecretError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_base64(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -65,7 +68,9 @@ impl MasterKey {
                 match opts.open(path) {
                     Ok(mut f) => {
                         let text = Zeroizing::new(STANDARD.encode(key.as_ref()));
-                        f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(file_err)?;
+                        f.write_all(text.as_bytes())
+                            .and_then(|()| f.sync_all())
+                            .map_err(file_err)?;
                         Ok(Self(key))
                     }
                     // Another process created it first: use theirs.

@@ -20,10 +20,14 @@ use crate::token::TokenKeys;
 /// Opens the configured store (SQLite or PostgreSQL), migrating it.
 pub async fn open_stores(database_url: &str) -> anyhow::Result<Stores> {
     if database_url.starts_with("sqlite:") {
-        let store = keyfleet_store_sqlite::SqliteStore::connect(database_url).await.context("opening the SQLite database")?;
+        let store = keyfleet_store_sqlite::SqliteStore::connect(database_url)
+            .await
+            .context("opening the SQLite database")?;
         Ok(Stores::from_store(store))
     } else {
-        let store = keyfleet_store_postgres::PgStore::connect(database_url).await.context("connecting to PostgreSQL")?;
+        let store = keyfleet_store_postgres::PgStore::connect(database_url)
+            .await
+            .context("connecting to PostgreSQL")?;
         Ok(Stores::from_store(store))
     }
 }
@@ -64,10 +68,22 @@ pub async fn bootstrap(stores: &Stores, settings: &Settings) -> anyhow::Result<O
     .into_user(t, &mut OsRng);
     let minutes = tap::DEFAULT_LIFETIME_MINUTES;
     let issued = tap::issue(user.id, minutes, true, t, &mut OsRng)?;
-    let audit = NewAuditEvent::new(t, &Actor::System, "system.bootstrap", Some(format!("user:{}", user.id)), None)
-        .with_detail(serde_json::json!({ "username": user.username.as_str(), "tapId": issued.tap.id.to_string() }).to_string());
+    let audit = NewAuditEvent::new(
+        t,
+        &Actor::System,
+        "system.bootstrap",
+        Some(format!("user:{}", user.id)),
+        None,
+    )
+    .with_detail(
+        serde_json::json!({ "username": user.username.as_str(), "tapId": issued.tap.id.to_string() }).to_string(),
+    );
     let created = stores.users.bootstrap_admin(&user, &issued.tap, &audit).await?;
-    Ok(created.then(|| Bootstrap { username: user.username.as_str().to_owned(), code: issued.code, minutes }))
+    Ok(created.then(|| Bootstrap {
+        username: user.username.as_str().to_owned(),
+        code: issued.code,
+        minutes,
+    }))
 }
 
 /// Builds the application state: stores, master key, signing keys.
@@ -77,7 +93,11 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
     let keys = TokenKeys::load_or_create(stores.signing_keys.as_ref(), &master, now())
         .await
         .context("loading the token-signing key (is this the master key the database was set up with?)")?;
-    Ok(AppState { settings: Arc::new(settings), stores, keys: Arc::new(keys) })
+    Ok(AppState {
+        settings: Arc::new(settings),
+        stores,
+        keys: Arc::new(keys),
+    })
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish (up to the
@@ -90,7 +110,9 @@ pub async fn run(settings: Settings, started: Instant) -> anyhow::Result<()> {
         print_setup_banner(&b, &state.settings);
     }
     spawn_housekeeping(state.stores.clone());
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, ready_ms = started.elapsed().as_millis() as u64, "keyfleet is ready");
     let app = crate::app::app(state);

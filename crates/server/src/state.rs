@@ -29,7 +29,9 @@ impl AppState {
 
 /// The current wall-clock time.
 pub fn now() -> Timestamp {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
@@ -45,5 +47,7 @@ pub fn rfc3339(ts: Timestamp) -> String {
 /// Parses RFC 3339 text into a timestamp.
 pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Timestamp::from_millis)
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .ok()
+        .map(Timestamp::from_millis)
 }

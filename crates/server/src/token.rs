@@ -86,7 +86,9 @@ pub struct TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys").field("active_kid", &self.active_kid).finish_non_exhaustive()
+        f.debug_struct("TokenKeys")
+            .field("active_kid", &self.active_kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,7 +106,8 @@ pub enum KeyLoadError {
     Corrupt(String),
 }
 
-fn aad(kid: &str) -> Vec<u8> {
+/// The associated data binding an encrypted signing key to its `kid`.
+pub fn signing_key_aad(kid: &str) -> Vec<u8> {
     format!("keyfleet-signing-key:{kid}").into_bytes()
 }
 
@@ -112,7 +115,11 @@ impl TokenKeys {
     /// Loads the signing keys, creating the first one when the database has none. Two
     /// processes starting together agree on one key: the store refuses a second active key and
     /// the loser reads the winner's.
-    pub async fn load_or_create(store: &dyn SigningKeyStore, master: &MasterKey, now: Timestamp) -> Result<Self, KeyLoadError> {
+    pub async fn load_or_create(
+        store: &dyn SigningKeyStore,
+        master: &MasterKey,
+        now: Timestamp,
+    ) -> Result<Self, KeyLoadError> {
         let mut keys = store.list_signing_keys().await?;
         if !keys.iter().any(|k| k.active) {
             let signing = SigningKey::random(&mut OsRng);
@@ -120,7 +127,7 @@ impl TokenKeys {
             let kid = hex::encode(&sha2_256(&public)[..8]);
             let secret = zeroize::Zeroizing::new(signing.to_bytes().to_vec());
             let stored = StoredSigningKey {
-                encrypted_private_key: master.encrypt(&secret, &aad(&kid)),
+                encrypted_private_key: master.encrypt(&secret, &signing_key_aad(&kid)),
                 kid,
                 alg: "ES256".to_owned(),
                 public_key: public,
@@ -137,20 +144,32 @@ impl TokenKeys {
     }
 
     fn from_stored(keys: &[StoredSigningKey], master: &MasterKey) -> Result<Self, KeyLoadError> {
-        let active = keys.iter().find(|k| k.active).ok_or_else(|| KeyLoadError::Corrupt("(no active key)".into()))?;
-        let secret = master.decrypt(&active.encrypted_private_key, &aad(&active.kid))?;
+        let active = keys
+            .iter()
+            .find(|k| k.active)
+            .ok_or_else(|| KeyLoadError::Corrupt("(no active key)".into()))?;
+        let secret = master.decrypt(&active.encrypted_private_key, &signing_key_aad(&active.kid))?;
         let signing = SigningKey::from_slice(&secret).map_err(|_| KeyLoadError::Corrupt(active.kid.clone()))?;
         let mut verifying = HashMap::new();
         for k in keys {
             let vk = VerifyingKey::from_sec1_bytes(&k.public_key).map_err(|_| KeyLoadError::Corrupt(k.kid.clone()))?;
             verifying.insert(k.kid.clone(), vk);
         }
-        Ok(Self { active_kid: active.kid.clone(), signing, verifying })
+        Ok(Self {
+            active_kid: active.kid.clone(),
+            signing,
+            verifying,
+        })
     }
 
     /// Signs claims into a compact JWS.
     pub fn sign(&self, claims: &AccessClaims) -> String {
-        let header = Header { alg: "ES256".into(), typ: "at+jwt".into(), kid: self.active_kid.clone(), crit: None };
+        let header = Header {
+            alg: "ES256".into(),
+            typ: "at+jwt".into(),
+            kid: self.active_kid.clone(),
+            crit: None,
+        };
         let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serialises"));
         let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialise"));
         let input = format!("{h}.{p}");
@@ -175,7 +194,8 @@ impl TokenKeys {
         let key = self.verifying.get(&header.kid).ok_or(TokenError::Header)?;
         let sig = Signature::from_slice(&decode(s)?).map_err(|_| TokenError::Signature)?;
         let input_len = h.len() + 1 + p.len();
-        key.verify(&token.as_bytes()[..input_len], &sig).map_err(|_| TokenError::Signature)?;
+        key.verify(&token.as_bytes()[..input_len], &sig)
+            .map_err(|_| TokenError::Signature)?;
         let claims: AccessClaims = serde_json::from_slice(&decode(p)?).map_err(|_| TokenError::Malformed)?;
         if claims.iss != issuer || claims.aud != audience {
             return Err(TokenError::Audience);

@@ -5,7 +5,9 @@ fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 fn err(pairs: &[(&str, &str)]) -> String {
-    Settings::resolve(&Overrides::default(), &env(pairs)).unwrap_err().to_string()
+    Settings::resolve(&Overrides::default(), &env(pairs))
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -26,7 +28,10 @@ fn flag_beats_environment_beats_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("k.toml");
     std::fs::write(&file, "listen = \"127.0.0.1:1000\"\nrp_id = \"example.com\"\norigins = [\"https://id.example.com\"]\nsession_idle_minutes = 5\n").unwrap();
-    let o = Overrides { config: Some(file.clone()), ..Default::default() };
+    let o = Overrides {
+        config: Some(file.clone()),
+        ..Default::default()
+    };
     let s = Settings::resolve(&o, &env(&[])).unwrap();
     assert_eq!(s.listen.port(), 1000);
     assert_eq!(s.origins, vec!["https://id.example.com".to_owned()]);
@@ -34,7 +39,10 @@ fn flag_beats_environment_beats_file() {
     assert_eq!(s.session_idle, Duration::from_secs(300));
     let s = Settings::resolve(&o, &env(&[("KEYFLEET_LISTEN", "127.0.0.1:2000")])).unwrap();
     assert_eq!(s.listen.port(), 2000);
-    let o2 = Overrides { listen: Some("127.0.0.1:3000".into()), ..o };
+    let o2 = Overrides {
+        listen: Some("127.0.0.1:3000".into()),
+        ..o
+    };
     let s = Settings::resolve(&o2, &env(&[("KEYFLEET_LISTEN", "127.0.0.1:2000")])).unwrap();
     assert_eq!(s.listen.port(), 3000);
     std::fs::remove_dir_all(dir).unwrap();
@@ -43,12 +51,18 @@ fn flag_beats_environment_beats_file() {
 #[test]
 fn bad_values_name_the_setting_and_source() {
     let e = err(&[("KEYFLEET_LISTEN", "localhost")]);
-    assert!(e.contains("listen") && e.contains("KEYFLEET_LISTEN") && e.contains("IP:PORT"), "{e}");
+    assert!(
+        e.contains("listen") && e.contains("KEYFLEET_LISTEN") && e.contains("IP:PORT"),
+        "{e}"
+    );
     let e = err(&[("KEYFLEET_DATABASE_URL", "mysql://x")]);
     assert!(e.contains("database_url"), "{e}");
     let e = err(&[("KEYFLEET_RP_ID", "https://example.com")]);
     assert!(e.contains("rp_id"), "{e}");
-    let e = err(&[("KEYFLEET_ORIGINS", "http://example.com"), ("KEYFLEET_RP_ID", "example.com")]);
+    let e = err(&[
+        ("KEYFLEET_ORIGINS", "http://example.com"),
+        ("KEYFLEET_RP_ID", "example.com"),
+    ]);
     assert!(e.contains("only allowed for localhost"), "{e}");
     let e = err(&[("KEYFLEET_ORIGINS", "https://evil.com")]);
     assert!(e.contains("must be localhost"), "{e}");
@@ -61,7 +75,10 @@ fn bad_values_name_the_setting_and_source() {
     let e = err(&[("KEYFLEET_LOG_FORMAT", "xml")]);
     assert!(e.contains("human or json"), "{e}");
     let e = err(&[("KEYFLEET_MASTER_KEY", "c2hvcnQ")]);
-    assert!(e.contains("32 bytes") && !e.contains("c2hvcnQ\""), "the key value must not be echoed: {e}");
+    assert!(
+        e.contains("32 bytes") && !e.contains("c2hvcnQ\""),
+        "the key value must not be echoed: {e}"
+    );
 }
 
 #[test]
@@ -70,7 +87,15 @@ fn unknown_file_keys_are_refused() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("k.toml");
     std::fs::write(&file, "lisen = \"127.0.0.1:1000\"\n").unwrap();
-    let e = Settings::resolve(&Overrides { config: Some(file), ..Default::default() }, &env(&[])).unwrap_err().to_string();
+    let e = Settings::resolve(
+        &Overrides {
+            config: Some(file),
+            ..Default::default()
+        },
+        &env(&[]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("unknown setting \"lisen\""), "{e}");
     std::fs::remove_dir_all(dir).unwrap();
 }

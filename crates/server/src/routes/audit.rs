@@ -40,13 +40,22 @@ pub struct AuditParams {
 }
 
 fn time_param(name: &str, v: Option<String>) -> Result<Option<keyfleet_domain::Timestamp>, ApiError> {
-    v.map(|s| parse_rfc3339(&s).ok_or_else(|| ApiError::bad_request("invalid_request", format!("{name} must be an RFC 3339 time")))).transpose()
+    v.map(|s| {
+        parse_rfc3339(&s)
+            .ok_or_else(|| ApiError::bad_request("invalid_request", format!("{name} must be an RFC 3339 time")))
+    })
+    .transpose()
 }
 
 /// A page of the audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = AuditPage), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub async fn list_audit(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Query(p): Query<AuditParams>) -> Result<axum::Json<AuditPage>, ApiError> {
+pub async fn list_audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Query(p): Query<AuditParams>,
+) -> Result<axum::Json<AuditPage>, ApiError> {
     require_scope(&state, &caller, Scope::AuditRead, request_id(&headers).as_deref()).await?;
     let limit = p.limit.unwrap_or(100).clamp(1, 500);
     let query = AuditQuery {
@@ -63,5 +72,8 @@ pub async fn list_audit(State(state): State<AppState>, headers: HeaderMap, calle
         events.truncate(limit as usize);
         events.last().map_or(0, |e| e.id)
     });
-    Ok(axum::Json(AuditPage { events: events.iter().map(AuditEventJson::from).collect(), next_before }))
+    Ok(axum::Json(AuditPage {
+        events: events.iter().map(AuditEventJson::from).collect(),
+        next_before,
+    }))
 }

@@ -22,7 +22,9 @@ use crate::state::AppState;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(tap_sign_in)).routes(routes!(logout))
+    OpenApiRouter::new()
+        .routes(routes!(tap_sign_in))
+        .routes(routes!(logout))
 }
 
 /// Signs in with a temporary access pass. The session may only read `/api/v1/me` and
@@ -44,18 +46,43 @@ pub async fn tap_sign_in(
         check_origin(&state, &axum::http::Method::POST, &headers)?;
     }
     let s = &state.settings;
-    let limits = GuessLimits { per_user: s.tap_attempts_per_user, per_address: s.tap_attempts_per_address, window: s.rate_limit_window };
-    let lifetimes = SessionLifetimes { idle: s.session_idle, absolute: s.session_absolute };
-    let input = TapSignIn { username: &body.username, code: &body.code, client_addr: Some(peer.ip().to_string()) };
+    let limits = GuessLimits {
+        per_user: s.tap_attempts_per_user,
+        per_address: s.tap_attempts_per_address,
+        window: s.rate_limit_window,
+    };
+    let lifetimes = SessionLifetimes {
+        idle: s.session_idle,
+        absolute: s.session_absolute,
+    };
+    let input = TapSignIn {
+        username: &body.username,
+        code: &body.code,
+        client_addr: Some(peer.ip().to_string()),
+    };
     let c = ctx(&state, Actor::Anonymous, &headers);
     match taps::sign_in(&c, limits, lifetimes, s.tap_session, input).await {
         Ok((user, new)) => {
             let max_age = (new.session.expires_at.as_millis() - c.now.as_millis()) / 1000;
-            let me = MeJson { user: UserJson::from(&user), session: SessionJson::new(&new.session, true), groups: Vec::new() };
+            let me = MeJson {
+                user: UserJson::from(&user),
+                session: SessionJson::new(&new.session, true),
+                groups: Vec::new(),
+            };
             let cookie = session_cookie(&state, &new.token, max_age);
-            Ok(([(header::SET_COOKIE, cookie), (header::CACHE_CONTROL, "no-store".to_owned())], axum::Json(me)).into_response())
+            Ok((
+                [
+                    (header::SET_COOKIE, cookie),
+                    (header::CACHE_CONTROL, "no-store".to_owned()),
+                ],
+                axum::Json(me),
+            )
+                .into_response())
         }
-        Err(TapSignInError::Invalid) => Err(ApiError::unauthorized("invalid_tap", "the username or temporary access pass is not valid")),
+        Err(TapSignInError::Invalid) => Err(ApiError::unauthorized(
+            "invalid_tap",
+            "the username or temporary access pass is not valid",
+        )),
         Err(TapSignInError::Limited(retry)) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
@@ -87,9 +114,14 @@ pub async fn logout(
     let c = ctx(&state, Actor::User(caller.user.id), &headers);
     if q.everywhere {
         let audit = c.audit("session.revoke_all", Some(format!("user:{}", caller.user.id)));
-        state.stores.sessions.revoke_user_sessions(caller.user.id, &audit).await?;
+        state
+            .stores
+            .sessions
+            .revoke_user_sessions(caller.user.id, &audit)
+            .await?;
     } else {
-        let audit = c.audit("session.logout", Some(format!("user:{}", caller.user.id)))
+        let audit = c
+            .audit("session.logout", Some(format!("user:{}", caller.user.id)))
             .with_detail(serde_json::json!({ "sessionId": caller.session.id.to_string() }).to_string());
         state.stores.sessions.revoke_session(caller.session.id, &audit).await?;
     }

@@ -29,11 +29,20 @@ async fn admin_only(state: &AppState, caller: &Caller, headers: &HeaderMap) -> R
     if caller.is_admin() {
         return Ok(());
     }
-    let event = NewAuditEvent::new(state.now(), &caller.actor(), "access.denied", None, request_id(headers).as_deref())
-        .with_outcome(Outcome::Denied)
-        .with_detail(serde_json::json!({ "needs": "admin" }).to_string());
+    let event = NewAuditEvent::new(
+        state.now(),
+        &caller.actor(),
+        "access.denied",
+        None,
+        request_id(headers).as_deref(),
+    )
+    .with_outcome(Outcome::Denied)
+    .with_detail(serde_json::json!({ "needs": "admin" }).to_string());
     state.stores.audit.append(&event).await?;
-    Err(ApiError::forbidden("admin_required", "only an administrator may manage API clients"))
+    Err(ApiError::forbidden(
+        "admin_required",
+        "only an administrator may manage API clients",
+    ))
 }
 
 const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
@@ -41,17 +50,29 @@ const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store")
 /// Creates a client; the secret is in this answer only.
 #[utoipa::path(post, path = "/api/v1/clients", tag = "clients", request_body = CreateClientRequest,
     responses((status = 201, body = ClientCreated), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub async fn create_client(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Json(body): Json<CreateClientRequest>) -> Result<Response, ApiError> {
+pub async fn create_client(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Json(body): Json<CreateClientRequest>,
+) -> Result<Response, ApiError> {
     admin_only(&state, &caller, &headers).await?;
     let created = clients::create(&ctx(&state, caller.actor(), &headers), &body.name, &body.scopes).await?;
     let secrets = state.stores.clients.list_secrets(&created.client.client_id).await?;
-    let body = ClientCreated { client: ClientJson::new(&created.client, &secrets), client_secret: created.secret };
+    let body = ClientCreated {
+        client: ClientJson::new(&created.client, &secrets),
+        client_secret: created.secret,
+    };
     Ok((StatusCode::CREATED, [NO_STORE], axum::Json(body)).into_response())
 }
 
 /// Lists clients with their secrets' ids and dates (never the secrets).
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", responses((status = 200, body = Vec<ClientJson>)))]
-pub async fn list_clients(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> Result<axum::Json<Vec<ClientJson>>, ApiError> {
+pub async fn list_clients(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> Result<axum::Json<Vec<ClientJson>>, ApiError> {
     admin_only(&state, &caller, &headers).await?;
     let mut out = Vec::new();
     for c in state.stores.clients.list_clients().await? {
@@ -72,10 +93,23 @@ pub async fn update_client(
     Json(body): Json<UpdateClientRequest>,
 ) -> Result<axum::Json<ClientJson>, ApiError> {
     admin_only(&state, &caller, &headers).await?;
-    let action = if body.enabled { "client.enable" } else { "client.disable" };
+    let action = if body.enabled {
+        "client.enable"
+    } else {
+        "client.disable"
+    };
     let audit = ctx(&state, caller.actor(), &headers).audit(action, Some(format!("client:{client_id}")));
-    state.stores.clients.set_client_enabled(&client_id, body.enabled, &audit).await?;
-    let client = state.stores.clients.get_client(&client_id).await?.ok_or_else(ApiError::not_found)?;
+    state
+        .stores
+        .clients
+        .set_client_enabled(&client_id, body.enabled, &audit)
+        .await?;
+    let client = state
+        .stores
+        .clients
+        .get_client(&client_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let secrets = state.stores.clients.list_secrets(&client_id).await?;
     Ok(axum::Json(ClientJson::new(&client, &secrets)))
 }
@@ -83,7 +117,12 @@ pub async fn update_client(
 /// Deletes a client and its secrets.
 #[utoipa::path(delete, path = "/api/v1/clients/{clientId}", tag = "clients", params(("clientId" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn delete_client(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(client_id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_client(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(client_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     admin_only(&state, &caller, &headers).await?;
     let audit = ctx(&state, caller.actor(), &headers).audit("client.delete", Some(format!("client:{client_id}")));
     state.stores.clients.delete_client(&client_id, &audit).await?;
@@ -94,10 +133,24 @@ pub async fn delete_client(State(state): State<AppState>, headers: HeaderMap, ca
 /// the configured grace period, so deployments can switch without downtime.
 #[utoipa::path(post, path = "/api/v1/clients/{clientId}/secrets", tag = "clients", params(("clientId" = String, Path)),
     responses((status = 201, body = SecretRotated), (status = 409, body = Problem, content_type = "application/problem+json")))]
-pub async fn rotate_secret(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(client_id): Path<String>) -> Result<Response, ApiError> {
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(client_id): Path<String>,
+) -> Result<Response, ApiError> {
     admin_only(&state, &caller, &headers).await?;
-    let r = clients::rotate(&ctx(&state, caller.actor(), &headers), &client_id, state.settings.client_secret_phase_out).await?;
-    let body = SecretRotated { secret_id: r.id.to_string(), client_secret: r.secret, previous_secrets_expire_at: rfc3339(r.previous_expire_at) };
+    let r = clients::rotate(
+        &ctx(&state, caller.actor(), &headers),
+        &client_id,
+        state.settings.client_secret_phase_out,
+    )
+    .await?;
+    let body = SecretRotated {
+        secret_id: r.id.to_string(),
+        client_secret: r.secret,
+        previous_secrets_expire_at: rfc3339(r.previous_expire_at),
+    };
     Ok((StatusCode::CREATED, [NO_STORE], axum::Json(body)).into_response())
 }
 

@@ -32,23 +32,53 @@ async fn allow(state: &AppState, caller: &Caller, scope: Scope, headers: &Header
 /// Creates a group.
 #[utoipa::path(post, path = "/api/v1/groups", tag = "groups", request_body = CreateGroupRequest,
     responses((status = 201, body = GroupJson), (status = 409, body = Problem, content_type = "application/problem+json")))]
-pub async fn create_group(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Json(body): Json<CreateGroupRequest>) -> Result<Response, ApiError> {
+pub async fn create_group(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Json(body): Json<CreateGroupRequest>,
+) -> Result<Response, ApiError> {
     allow(&state, &caller, Scope::UsersWrite, &headers).await?;
-    let (name, name_key) = validate_name(&body.name).map_err(|e| ServiceError::invalid("invalid_field", e.to_string()))?;
+    let (name, name_key) =
+        validate_name(&body.name).map_err(|e| ServiceError::invalid("invalid_field", e.to_string()))?;
     let description = body.description.unwrap_or_default();
     if description.chars().count() > 1024 || keyfleet_domain::user::has_forbidden_formatting(&description) {
-        return Err(ServiceError::invalid("invalid_field", "description must be at most 1024 printable characters").into());
+        return Err(
+            ServiceError::invalid("invalid_field", "description must be at most 1024 printable characters").into(),
+        );
     }
     let c = ctx(&state, caller.actor(), &headers);
-    let group = Group { id: GroupId::new_random(&mut OsRng), name, name_key, description, created_at: c.now };
-    let audit = c.audit("group.create", Some(format!("group:{}", group.id))).with_detail(serde_json::json!({ "name": group.name }).to_string());
-    state.stores.groups.create_group(&group, &audit).await.map_err(ServiceError::from)?;
-    Ok((StatusCode::CREATED, [(header::LOCATION, format!("/api/v1/groups/{}", group.id))], axum::Json(GroupJson::from(&group))).into_response())
+    let group = Group {
+        id: GroupId::new_random(&mut OsRng),
+        name,
+        name_key,
+        description,
+        created_at: c.now,
+    };
+    let audit = c
+        .audit("group.create", Some(format!("group:{}", group.id)))
+        .with_detail(serde_json::json!({ "name": group.name }).to_string());
+    state
+        .stores
+        .groups
+        .create_group(&group, &audit)
+        .await
+        .map_err(ServiceError::from)?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/groups/{}", group.id))],
+        axum::Json(GroupJson::from(&group)),
+    )
+        .into_response())
 }
 
 /// Lists groups by name.
 #[utoipa::path(get, path = "/api/v1/groups", tag = "groups", responses((status = 200, body = Vec<GroupJson>)))]
-pub async fn list_groups(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> Result<axum::Json<Vec<GroupJson>>, ApiError> {
+pub async fn list_groups(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> Result<axum::Json<Vec<GroupJson>>, ApiError> {
     allow(&state, &caller, Scope::UsersRead, &headers).await?;
     let groups = state.stores.groups.list_groups().await?;
     Ok(axum::Json(groups.iter().map(GroupJson::from).collect()))
@@ -57,17 +87,35 @@ pub async fn list_groups(State(state): State<AppState>, headers: HeaderMap, call
 /// One group with its members.
 #[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path)),
     responses((status = 200, body = GroupDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn get_group(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(id): Path<String>) -> Result<axum::Json<GroupDetail>, ApiError> {
+pub async fn get_group(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<GroupDetail>, ApiError> {
     allow(&state, &caller, Scope::UsersRead, &headers).await?;
-    let group = state.stores.groups.get_group(parse_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
+    let group = state
+        .stores
+        .groups
+        .get_group(parse_id(&id)?)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let members = state.stores.groups.list_members(group.id).await?;
-    Ok(axum::Json(GroupDetail { group: GroupJson::from(&group), members: members.iter().map(UserJson::from).collect() }))
+    Ok(axum::Json(GroupDetail {
+        group: GroupJson::from(&group),
+        members: members.iter().map(UserJson::from).collect(),
+    }))
 }
 
 /// Deletes a group and its memberships.
 #[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn delete_group(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_group(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     allow(&state, &caller, Scope::UsersWrite, &headers).await?;
     let id: GroupId = parse_id(&id)?;
     let audit = ctx(&state, caller.actor(), &headers).audit("group.delete", Some(format!("group:{id}")));
@@ -79,7 +127,12 @@ pub async fn delete_group(State(state): State<AppState>, headers: HeaderMap, cal
 #[utoipa::path(put, path = "/api/v1/groups/{id}/members/{userId}", tag = "groups",
     params(("id" = String, Path), ("userId" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn add_member(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path((id, user_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn add_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     allow(&state, &caller, Scope::UsersWrite, &headers).await?;
     let (group, user): (GroupId, UserId) = (parse_id(&id)?, parse_id(&user_id)?);
     let audit = ctx(&state, caller.actor(), &headers)
@@ -93,7 +146,12 @@ pub async fn add_member(State(state): State<AppState>, headers: HeaderMap, calle
 #[utoipa::path(delete, path = "/api/v1/groups/{id}/members/{userId}", tag = "groups",
     params(("id" = String, Path), ("userId" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn remove_member(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path((id, user_id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn remove_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     allow(&state, &caller, Scope::UsersWrite, &headers).await?;
     let (group, user): (GroupId, UserId) = (parse_id(&id)?, parse_id(&user_id)?);
     let audit = ctx(&state, caller.actor(), &headers)

@@ -16,12 +16,18 @@ use crate::state::AppState;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me)).routes(routes!(my_sessions)).routes(routes!(end_my_session))
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(my_sessions))
+        .routes(routes!(end_my_session))
 }
 
 fn full_only(caller: &SessionCaller) -> Result<(), ApiError> {
     if caller.session.kind == SessionKind::Tap {
-        return Err(ApiError::forbidden("tap_session_restricted", "a temporary access pass session may only register a security key"));
+        return Err(ApiError::forbidden(
+            "tap_session_restricted",
+            "a temporary access pass session may only register a security key",
+        ));
     }
     Ok(())
 }
@@ -41,10 +47,22 @@ pub async fn me(State(state): State<AppState>, caller: SessionCaller) -> Result<
 /// The signed-in user's live sessions, newest first.
 #[utoipa::path(get, path = "/api/v1/me/sessions", tag = "me",
     responses((status = 200, body = Vec<SessionJson>), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub async fn my_sessions(State(state): State<AppState>, caller: SessionCaller) -> Result<axum::Json<Vec<SessionJson>>, ApiError> {
+pub async fn my_sessions(
+    State(state): State<AppState>,
+    caller: SessionCaller,
+) -> Result<axum::Json<Vec<SessionJson>>, ApiError> {
     full_only(&caller)?;
-    let sessions = state.stores.sessions.list_user_sessions(caller.user.id, state.now()).await?;
-    Ok(axum::Json(sessions.iter().map(|s| SessionJson::new(s, s.id == caller.session.id)).collect()))
+    let sessions = state
+        .stores
+        .sessions
+        .list_user_sessions(caller.user.id, state.now())
+        .await?;
+    Ok(axum::Json(
+        sessions
+            .iter()
+            .map(|s| SessionJson::new(s, s.id == caller.session.id))
+            .collect(),
+    ))
 }
 
 /// Ends one of the signed-in user's sessions (another device, say).
@@ -58,12 +76,17 @@ pub async fn end_my_session(
 ) -> Result<StatusCode, ApiError> {
     full_only(&caller)?;
     let id: SessionId = parse_id(&id)?;
-    let mine = state.stores.sessions.list_user_sessions(caller.user.id, state.now()).await?;
+    let mine = state
+        .stores
+        .sessions
+        .list_user_sessions(caller.user.id, state.now())
+        .await?;
     if !mine.iter().any(|s| s.id == id) {
         return Err(ApiError::not_found());
     }
     let c = ctx(&state, Actor::User(caller.user.id), &headers);
-    let audit = c.audit("session.revoke", Some(format!("user:{}", caller.user.id)))
+    let audit = c
+        .audit("session.revoke", Some(format!("user:{}", caller.user.id)))
         .with_detail(serde_json::json!({ "sessionId": id.to_string() }).to_string());
     state.stores.sessions.revoke_session(id, &audit).await?;
     Ok(StatusCode::NO_CONTENT)

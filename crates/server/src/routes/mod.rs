@@ -21,7 +21,12 @@ use crate::state::AppState;
 
 /// A service context for a request.
 pub fn ctx<'a>(state: &'a AppState, actor: Actor, headers: &HeaderMap) -> Ctx<'a> {
-    Ctx { stores: &state.stores, now: state.now(), actor, request_id: request_id(headers) }
+    Ctx {
+        stores: &state.stores,
+        now: state.now(),
+        actor,
+        request_id: request_id(headers),
+    }
 }
 
 /// What rules on roles apply to the caller.

@@ -65,10 +65,16 @@ pub struct OAuthError {
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str, basic: bool) -> Response {
-    let body = OAuthError { error: error.to_owned(), error_description: description.to_owned() };
+    let body = OAuthError {
+        error: error.to_owned(),
+        error_description: description.to_owned(),
+    };
     let mut res = (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
     if basic && status == StatusCode::UNAUTHORIZED {
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"keyfleet\""));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"keyfleet\""),
+        );
     }
     res
 }
@@ -122,29 +128,63 @@ pub async fn token(
     let used_basic = basic.is_some();
     let bad = |status, error, description| Ok(oauth_error(status, error, description, used_basic));
     if form.grant_type.as_deref() != Some("client_credentials") {
-        return bad(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only grant_type=client_credentials is supported");
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only grant_type=client_credentials is supported",
+        );
     }
     let (client_id, secret) = match (basic, form.client_id, form.client_secret) {
         (Some(Some(creds)), None, None) => creds,
         (Some(Some((id, secret))), Some(form_id), None) if form_id == id => (id, secret),
         (None, Some(id), Some(secret)) => (id, secret),
-        (Some(None), ..) => return bad(StatusCode::UNAUTHORIZED, "invalid_client", "malformed Authorization header"),
-        (Some(_), _, Some(_)) => return bad(StatusCode::BAD_REQUEST, "invalid_request", "use one client authentication method only"),
-        _ => return bad(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required"),
+        (Some(None), ..) => {
+            return bad(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "malformed Authorization header",
+            );
+        }
+        (Some(_), _, Some(_)) => {
+            return bad(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "use one client authentication method only",
+            );
+        }
+        _ => {
+            return bad(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication is required",
+            );
+        }
     };
     let c = ctx(&state, Actor::Anonymous, &headers);
     let window_ms = i64::try_from(state.settings.rate_limit_window.as_millis()).unwrap_or(i64::MAX);
     let addr_key = format!("token:addr:{}", peer.ip());
     if state.stores.rate_limits.peek(&addr_key, c.now, window_ms).await? >= state.settings.tap_attempts_per_address {
-        return bad(StatusCode::TOO_MANY_REQUESTS, "slow_down", "too many failed client authentications; wait and retry");
+        return bad(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "too many failed client authentications; wait and retry",
+        );
     }
     let Some(client) = clients::authenticate(&c, &client_id, &secret).await? else {
         state.stores.rate_limits.hit(&addr_key, c.now, window_ms).await?;
-        let event = c.audit("token.issue", Some(format!("client:{}", client_id.chars().take(64).collect::<String>())))
+        let event = c
+            .audit(
+                "token.issue",
+                Some(format!("client:{}", client_id.chars().take(64).collect::<String>())),
+            )
             .with_outcome(Outcome::Failure)
             .with_detail(serde_json::json!({ "reason": "invalid_client" }).to_string());
         state.stores.audit.append(&event).await?;
-        return bad(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client, wrong secret, or disabled client");
+        return bad(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client, wrong secret, or disabled client",
+        );
     };
     let scopes = match clients::granted_scopes(&client, form.scope.as_deref()) {
         Ok(s) => s,
@@ -169,8 +209,17 @@ pub async fn token(
         .audit("token.issue", Some(format!("client:{}", client.client_id)))
         .with_detail(serde_json::json!({ "jti": claims.jti, "scope": scope }).to_string());
     state.stores.audit.append(&event).await?;
-    let body = TokenResponse { access_token, token_type: "Bearer".into(), expires_in: lifetime, scope };
-    Ok(([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], axum::Json(body)).into_response())
+    let body = TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: lifetime,
+        scope,
+    };
+    Ok((
+        [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        axum::Json(body),
+    )
+        .into_response())
 }
 
 /// The public keys that verify access tokens (JWK Set).

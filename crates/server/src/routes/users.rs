@@ -17,8 +17,8 @@ use crate::api::{CreateUserRequest, TapIssued, TapRequest, TapStatus, UpdateUser
 use crate::auth::{Caller, request_id, require_scope};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, OptionalJson};
-use crate::service::users::{self, CreateUser, UpdateUser};
 use crate::service::taps;
+use crate::service::users::{self, CreateUser, UpdateUser};
 use crate::state::{AppState, rfc3339};
 
 /// Routes of this module.
@@ -40,7 +40,12 @@ async fn allow(state: &AppState, caller: &Caller, scope: Scope, headers: &Header
     responses((status = 201, body = UserJson),
         (status = 409, body = Problem, description = "username taken (letter case ignored)", content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
-pub async fn create_user(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Json(body): Json<CreateUserRequest>) -> Result<Response, ApiError> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Json(body): Json<CreateUserRequest>,
+) -> Result<Response, ApiError> {
     allow(&state, &caller, Scope::UsersWrite, &headers).await?;
     let input = CreateUser {
         username: body.username,
@@ -52,7 +57,12 @@ pub async fn create_user(State(state): State<AppState>, headers: HeaderMap, call
     };
     let user = users::create(&ctx(&state, caller.actor(), &headers), authority(&caller), input).await?;
     let location = format!("/api/v1/users/{}", user.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(UserJson::from(&user))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(UserJson::from(&user)),
+    )
+        .into_response())
 }
 
 /// Query of the user list.
@@ -70,25 +80,47 @@ pub struct ListUsersQuery {
 /// Lists users by username. Needs `users:read`.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListUsersQuery),
     security(("bearer" = ["users:read"]), ("session" = [])), responses((status = 200, body = UserPage)))]
-pub async fn list_users(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Query(q): Query<ListUsersQuery>) -> Result<axum::Json<UserPage>, ApiError> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Query(q): Query<ListUsersQuery>,
+) -> Result<axum::Json<UserPage>, ApiError> {
     allow(&state, &caller, Scope::UsersRead, &headers).await?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let query = UserQuery { search: q.search.filter(|s| !s.is_empty()), after: q.after, limit: limit + 1 };
+    let query = UserQuery {
+        search: q.search.filter(|s| !s.is_empty()),
+        after: q.after,
+        limit: limit + 1,
+    };
     let mut found = state.stores.users.list_users(&query).await?;
     let next_after = (found.len() > limit as usize).then(|| {
         found.truncate(limit as usize);
         found.last().map(|u| u.username.as_str().to_owned()).unwrap_or_default()
     });
-    Ok(axum::Json(UserPage { users: found.iter().map(UserJson::from).collect(), next_after }))
+    Ok(axum::Json(UserPage {
+        users: found.iter().map(UserJson::from).collect(),
+        next_after,
+    }))
 }
 
 /// One user. Needs `users:read`.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
     security(("bearer" = ["users:read"]), ("session" = [])),
     responses((status = 200, body = UserJson), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn get_user(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(id): Path<String>) -> Result<axum::Json<UserJson>, ApiError> {
+pub async fn get_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<UserJson>, ApiError> {
     allow(&state, &caller, Scope::UsersRead, &headers).await?;
-    let user = state.stores.users.get_user(parse_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
+    let user = state
+        .stores
+        .users
+        .get_user(parse_id(&id)?)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(axum::Json(UserJson::from(&user)))
 }
 
@@ -114,7 +146,13 @@ pub async fn update_user(
         enabled: body.enabled,
         role: body.role.map(Into::into),
     };
-    let user = users::update(&ctx(&state, caller.actor(), &headers), authority(&caller), parse_id(&id)?, change).await?;
+    let user = users::update(
+        &ctx(&state, caller.actor(), &headers),
+        authority(&caller),
+        parse_id(&id)?,
+        change,
+    )
+    .await?;
     Ok(axum::Json(UserJson::from(&user)))
 }
 
@@ -122,9 +160,19 @@ pub async fn update_user(
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
     security(("bearer" = ["users:write"]), ("session" = [])),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn delete_user(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     allow(&state, &caller, Scope::UsersWrite, &headers).await?;
-    users::delete(&ctx(&state, caller.actor(), &headers), authority(&caller), parse_id(&id)?).await?;
+    users::delete(
+        &ctx(&state, caller.actor(), &headers),
+        authority(&caller),
+        parse_id(&id)?,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,18 +193,45 @@ pub async fn issue_tap(
     let minutes = req.lifetime_minutes.unwrap_or(DEFAULT_LIFETIME_MINUTES);
     let one_time = req.one_time.unwrap_or(true);
     let user_id: UserId = parse_id(&id)?;
-    let issued = taps::issue(&ctx(&state, caller.actor(), &headers), authority(&caller), user_id, minutes, one_time).await?;
-    let body = TapIssued { code: issued.code, expires_at: rfc3339(issued.tap.expires_at), one_time, lifetime_minutes: minutes };
-    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response())
+    let issued = taps::issue(
+        &ctx(&state, caller.actor(), &headers),
+        authority(&caller),
+        user_id,
+        minutes,
+        one_time,
+    )
+    .await?;
+    let body = TapIssued {
+        code: issued.code,
+        expires_at: rfc3339(issued.tap.expires_at),
+        one_time,
+        lifetime_minutes: minutes,
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(body),
+    )
+        .into_response())
 }
 
 /// The user's current pass, without its code. Needs `users:read`.
 #[utoipa::path(get, path = "/api/v1/users/{id}/temporary-access-pass", tag = "users", params(("id" = String, Path)),
     security(("bearer" = ["users:read"]), ("session" = [])),
     responses((status = 200, body = TapStatus), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn tap_status(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(id): Path<String>) -> Result<axum::Json<TapStatus>, ApiError> {
+pub async fn tap_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<TapStatus>, ApiError> {
     allow(&state, &caller, Scope::UsersRead, &headers).await?;
-    let tap = state.stores.taps.find_tap(parse_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
+    let tap = state
+        .stores
+        .taps
+        .find_tap(parse_id(&id)?)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(axum::Json(TapStatus {
         created_at: rfc3339(tap.created_at),
         expires_at: rfc3339(tap.expires_at),
@@ -170,7 +245,12 @@ pub async fn tap_status(State(state): State<AppState>, headers: HeaderMap, calle
 #[utoipa::path(delete, path = "/api/v1/users/{id}/temporary-access-pass", tag = "users", params(("id" = String, Path)),
     security(("bearer" = ["users:write"]), ("session" = [])),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn delete_tap(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_tap(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     allow(&state, &caller, Scope::UsersWrite, &headers).await?;
     let c = ctx(&state, caller.actor(), &headers);
     let user = users::get_for_change(&c, authority(&caller), parse_id(&id)?).await?;
@@ -183,7 +263,12 @@ pub async fn delete_tap(State(state): State<AppState>, headers: HeaderMap, calle
 #[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "users", params(("id" = String, Path)),
     security(("bearer" = ["users:write"]), ("session" = [])),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub async fn revoke_sessions(State(state): State<AppState>, headers: HeaderMap, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     allow(&state, &caller, Scope::UsersWrite, &headers).await?;
     let c = ctx(&state, caller.actor(), &headers);
     let user = users::get_for_change(&c, authority(&caller), parse_id(&id)?).await?;

@@ -22,7 +22,10 @@ fn argon2() -> Argon2<'static> {
 /// Hashes a secret into a PHC string.
 pub fn hash_secret(secret: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
-    argon2().hash_password(secret.as_bytes(), &salt).expect("Argon2 hashing with valid parameters").to_string()
+    argon2()
+        .hash_password(secret.as_bytes(), &salt)
+        .expect("Argon2 hashing with valid parameters")
+        .to_string()
 }
 
 fn verify_secret(secret: &str, phc: &str) -> bool {
@@ -40,11 +43,21 @@ pub struct CreatedClient {
 /// Creates a client with one secret.
 pub async fn create(ctx: &Ctx<'_>, name: &str, scopes: &[String]) -> Result<CreatedClient, ServiceError> {
     let name = client::validate_name(name).map_err(|e| ServiceError::invalid("invalid_field", e.to_string()))?;
-    let scopes = client::parse_scopes(scopes.iter().map(String::as_str)).map_err(|e| ServiceError::invalid("invalid_scope", e.to_string()))?;
+    let scopes = client::parse_scopes(scopes.iter().map(String::as_str))
+        .map_err(|e| ServiceError::invalid("invalid_scope", e.to_string()))?;
     if scopes.is_empty() {
-        return Err(ServiceError::invalid("invalid_scope", client::ClientError::NoScope.to_string()));
+        return Err(ServiceError::invalid(
+            "invalid_scope",
+            client::ClientError::NoScope.to_string(),
+        ));
     }
-    let client = ApiClient { client_id: client::new_client_id(&mut OsRng), name, scopes, enabled: true, created_at: ctx.now };
+    let client = ApiClient {
+        client_id: client::new_client_id(&mut OsRng),
+        name,
+        scopes,
+        enabled: true,
+        created_at: ctx.now,
+    };
     let secret = client::new_client_secret(&mut OsRng);
     let record = ClientSecret {
         id: SecretId::new_random(&mut OsRng),
@@ -56,7 +69,10 @@ pub async fn create(ctx: &Ctx<'_>, name: &str, scopes: &[String]) -> Result<Crea
     let scope_names: Vec<&str> = client.scopes.iter().map(|s| s.as_str()).collect();
     let audit = ctx
         .audit("client.create", Some(format!("client:{}", client.client_id)))
-        .with_detail(serde_json::json!({ "name": client.name, "scopes": scope_names, "secretId": record.id.to_string() }).to_string());
+        .with_detail(
+            serde_json::json!({ "name": client.name, "scopes": scope_names, "secretId": record.id.to_string() })
+                .to_string(),
+        );
     ctx.stores.clients.create_client(&client, &record, &audit).await?;
     Ok(CreatedClient { client, secret })
 }
@@ -97,10 +113,15 @@ pub struct RotatedSecret {
 /// Adds a second secret and schedules the earlier one to stop after `phase_out`. Expired
 /// secrets are removed first; a client never holds more than [`MAX_SECRETS`].
 pub async fn rotate(ctx: &Ctx<'_>, client_id: &str, phase_out: Duration) -> Result<RotatedSecret, ServiceError> {
-    ctx.stores.clients.get_client(client_id).await?.ok_or(ServiceError::NotFound)?;
+    ctx.stores
+        .clients
+        .get_client(client_id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
     let existing = ctx.stores.clients.list_secrets(client_id).await?;
     for s in existing.iter().filter(|s| s.expires_at.is_some_and(|e| e <= ctx.now)) {
-        let audit = ctx.audit("client.secret.purge", Some(format!("client:{client_id}")))
+        let audit = ctx
+            .audit("client.secret.purge", Some(format!("client:{client_id}")))
             .with_detail(serde_json::json!({ "secretId": s.id.to_string() }).to_string());
         ctx.stores.clients.delete_secret(client_id, s.id, &audit).await?;
     }
@@ -121,9 +142,16 @@ pub async fn rotate(ctx: &Ctx<'_>, client_id: &str, phase_out: Duration) -> Resu
         let audit = ctx
             .audit("client.secret.phase_out", Some(format!("client:{client_id}")))
             .with_detail(serde_json::json!({ "secretId": s.id.to_string() }).to_string());
-        ctx.stores.clients.set_secret_expiry(client_id, s.id, Some(previous_expire_at), &audit).await?;
+        ctx.stores
+            .clients
+            .set_secret_expiry(client_id, s.id, Some(previous_expire_at), &audit)
+            .await?;
     }
-    Ok(RotatedSecret { id: record.id, secret, previous_expire_at })
+    Ok(RotatedSecret {
+        id: record.id,
+        secret,
+        previous_expire_at,
+    })
 }
 
 /// Revokes one secret at once.
@@ -144,7 +172,10 @@ pub fn granted_scopes(client: &ApiClient, requested: Option<&str>) -> Result<Vec
     let asked = client::parse_scopes(req.split(' ').filter(|s| !s.is_empty()))
         .map_err(|e| ServiceError::invalid("invalid_scope", e.to_string()))?;
     if let Some(s) = asked.iter().find(|s| !client.scopes.contains(s)) {
-        return Err(ServiceError::invalid("invalid_scope", format!("the client may not request {s}")));
+        return Err(ServiceError::invalid(
+            "invalid_scope",
+            format!("the client may not request {s}"),
+        ));
     }
     Ok(asked)
 }

@@ -23,7 +23,10 @@ pub async fn issue(
 ) -> Result<IssuedTap, ServiceError> {
     let user = get_for_change(ctx, authority, user_id).await?;
     if !user.enabled {
-        return Err(ServiceError::invalid("user_disabled", "the user is disabled; enable them first"));
+        return Err(ServiceError::invalid(
+            "user_disabled",
+            "the user is disabled; enable them first",
+        ));
     }
     let issued = tap::issue(user.id, lifetime_minutes, one_time, ctx.now, &mut OsRng)
         .map_err(|e| ServiceError::invalid("invalid_lifetime", e.to_string()))?;
@@ -85,14 +88,18 @@ pub async fn sign_in(
 ) -> Result<(User, NewSession), TapSignInError> {
     let window_ms = i64::try_from(limits.window.as_millis()).unwrap_or(i64::MAX);
     // One canonical counter per account, whatever letter case or width was typed (#48).
-    let user_key = format!("tap:user:{}", Username::parse(input.username).map_or_else(|_| "(invalid)".to_owned(), |u| u.as_str().to_owned()));
+    let user_key = format!(
+        "tap:user:{}",
+        Username::parse(input.username).map_or_else(|_| "(invalid)".to_owned(), |u| u.as_str().to_owned())
+    );
     let addr_key = format!("tap:addr:{}", input.client_addr.as_deref().unwrap_or("unknown"));
     let rl = &ctx.stores.rate_limits;
     if rl.peek(&user_key, ctx.now, window_ms).await? >= limits.per_user
         || rl.peek(&addr_key, ctx.now, window_ms).await? >= limits.per_address
     {
         let event = ctx.audit("tap.redeem", None).with_outcome(Outcome::Denied).with_detail(
-            serde_json::json!({ "reason": "rate_limited", "username": user_key.trim_start_matches("tap:user:") }).to_string(),
+            serde_json::json!({ "reason": "rate_limited", "username": user_key.trim_start_matches("tap:user:") })
+                .to_string(),
         );
         ctx.stores.audit.append(&event).await?;
         return Err(TapSignInError::Limited(limits.window.as_secs()));
@@ -102,15 +109,22 @@ pub async fn sign_in(
             let cap = Some(tap.expires_at.min(ctx.now.plus(tap_session)));
             let mut new = session::open(user.id, SessionKind::Tap, lifetimes, cap, ctx.now, &mut OsRng);
             new.session.client_addr = input.client_addr.clone();
-            let audit = Ctx { actor: Actor::User(user.id), ..clone_ctx(ctx) }
-                .audit("tap.redeem", Some(format!("user:{}", user.id)))
-                .with_detail(serde_json::json!({ "tapId": tap.id.to_string(), "sessionId": new.session.id.to_string() }).to_string());
+            let audit = Ctx {
+                actor: Actor::User(user.id),
+                ..clone_ctx(ctx)
+            }
+            .audit("tap.redeem", Some(format!("user:{}", user.id)))
+            .with_detail(
+                serde_json::json!({ "tapId": tap.id.to_string(), "sessionId": new.session.id.to_string() }).to_string(),
+            );
             match ctx.stores.taps.redeem_tap(&tap, &new.session, ctx.now, &audit).await {
                 Ok(()) => {
                     rl.clear(&user_key).await?;
                     Ok((user, new))
                 }
-                Err(StoreError::Conflict(_)) => fail(ctx, &user_key, &addr_key, window_ms, Some(user.id), "tap_used").await,
+                Err(StoreError::Conflict(_)) => {
+                    fail(ctx, &user_key, &addr_key, window_ms, Some(user.id), "tap_used").await
+                }
                 Err(e) => Err(e.into()),
             }
         }
@@ -119,7 +133,12 @@ pub async fn sign_in(
 }
 
 fn clone_ctx<'a>(ctx: &Ctx<'a>) -> Ctx<'a> {
-    Ctx { stores: ctx.stores, now: ctx.now, actor: ctx.actor.clone(), request_id: ctx.request_id.clone() }
+    Ctx {
+        stores: ctx.stores,
+        now: ctx.now,
+        actor: ctx.actor.clone(),
+        request_id: ctx.request_id.clone(),
+    }
 }
 
 type Checked = Result<(User, keyfleet_domain::tap::Tap), (Option<UserId>, &'static str)>;
@@ -142,7 +161,11 @@ async fn check(ctx: &Ctx<'_>, input: &TapSignIn<'_>) -> Result<Checked, StoreErr
     } else if !user.enabled {
         "user_disabled"
     } else if !tap.is_usable(ctx.now) {
-        if ctx.now >= tap.expires_at { "expired" } else { "used_up" }
+        if ctx.now >= tap.expires_at {
+            "expired"
+        } else {
+            "used_up"
+        }
     } else {
         return Ok(Ok((user, tap)));
     };

@@ -58,14 +58,20 @@ fn invalid(e: impl ToString) -> ServiceError {
 
 fn check_role_grant(authority: Authority, role: Role) -> Result<(), ServiceError> {
     if role != Role::Worker && authority != Authority::Admin {
-        return Err(ServiceError::forbidden("role_change_forbidden", "only an administrator may grant the admin or helpdesk role"));
+        return Err(ServiceError::forbidden(
+            "role_change_forbidden",
+            "only an administrator may grant the admin or helpdesk role",
+        ));
     }
     Ok(())
 }
 
 fn check_target(authority: Authority, target: &User) -> Result<(), ServiceError> {
     if target.role != Role::Worker && authority != Authority::Admin {
-        return Err(ServiceError::forbidden("target_protected", "only an administrator may change administrators and helpdesk users"));
+        return Err(ServiceError::forbidden(
+            "target_protected",
+            "only an administrator may change administrators and helpdesk users",
+        ));
     }
     Ok(())
 }
@@ -78,14 +84,22 @@ pub async fn create(ctx: &Ctx<'_>, authority: Authority, input: CreateUser) -> R
         username: Username::parse(&input.username).map_err(invalid)?,
         display_name: validate_display_name(&input.display_name).map_err(invalid)?,
         email: validate_email(&input.email, "email").map_err(invalid)?,
-        manager_email: input.manager_email.map(|m| validate_email(&m, "managerEmail")).transpose().map_err(invalid)?,
-        shipping_address: input.shipping_address.map(|a| validate_address(&a)).transpose().map_err(invalid)?,
+        manager_email: input
+            .manager_email
+            .map(|m| validate_email(&m, "managerEmail"))
+            .transpose()
+            .map_err(invalid)?,
+        shipping_address: input
+            .shipping_address
+            .map(|a| validate_address(&a))
+            .transpose()
+            .map_err(invalid)?,
         role,
     };
     let user = new.into_user(ctx.now, &mut OsRng);
-    let audit = ctx.audit("user.create", Some(format!("user:{}", user.id))).with_detail(
-        serde_json::json!({ "username": user.username.as_str(), "role": user.role.as_str() }).to_string(),
-    );
+    let audit = ctx
+        .audit("user.create", Some(format!("user:{}", user.id)))
+        .with_detail(serde_json::json!({ "username": user.username.as_str(), "role": user.role.as_str() }).to_string());
     ctx.stores.users.create_user(&user, &audit).await?;
     Ok(user)
 }
@@ -104,7 +118,10 @@ pub async fn update(ctx: &Ctx<'_>, authority: Authority, id: UserId, change: Upd
         if role != user.role {
             check_role_grant(authority, role)?;
             if authority != Authority::Admin {
-                return Err(ServiceError::forbidden("role_change_forbidden", "only an administrator may change roles"));
+                return Err(ServiceError::forbidden(
+                    "role_change_forbidden",
+                    "only an administrator may change roles",
+                ));
             }
         }
         user.role = role;
@@ -116,7 +133,10 @@ pub async fn update(ctx: &Ctx<'_>, authority: Authority, id: UserId, change: Upd
         user.email = validate_email(&e, "email").map_err(invalid)?;
     }
     if let Some(m) = change.manager_email {
-        user.manager_email = m.map(|m| validate_email(&m, "managerEmail")).transpose().map_err(invalid)?;
+        user.manager_email = m
+            .map(|m| validate_email(&m, "managerEmail"))
+            .transpose()
+            .map_err(invalid)?;
     }
     if let Some(a) = change.shipping_address {
         user.shipping_address = a.map(|a| validate_address(&a)).transpose().map_err(invalid)?;
@@ -140,7 +160,10 @@ pub async fn update(ctx: &Ctx<'_>, authority: Authority, id: UserId, change: Upd
 pub async fn delete(ctx: &Ctx<'_>, authority: Authority, id: UserId) -> Result<(), ServiceError> {
     let user = get_for_change(ctx, authority, id).await?;
     if ctx.actor == keyfleet_domain::audit::Actor::User(id) {
-        return Err(ServiceError::forbidden("cannot_delete_self", "you cannot delete your own account"));
+        return Err(ServiceError::forbidden(
+            "cannot_delete_self",
+            "you cannot delete your own account",
+        ));
     }
     let audit = ctx
         .audit("user.delete", Some(format!("user:{}", user.id)))

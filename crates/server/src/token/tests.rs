@@ -4,7 +4,11 @@ fn keys() -> TokenKeys {
     let signing = SigningKey::random(&mut OsRng);
     let mut verifying = HashMap::new();
     verifying.insert("k1".to_owned(), *signing.verifying_key());
-    TokenKeys { active_kid: "k1".into(), signing, verifying }
+    TokenKeys {
+        active_kid: "k1".into(),
+        signing,
+        verifying,
+    }
 }
 
 fn claims(now: i64) -> AccessClaims {
@@ -80,7 +84,10 @@ fn refuses_other_algorithms_and_unknown_keys() {
         assert_eq!(k.verify(&t, ISS, AUD, 1000), Err(TokenError::Header), "{header}");
     }
     let other = keys();
-    assert_eq!(other.verify(&k.sign(&claims(1000)), ISS, AUD, 1000), Err(TokenError::Signature));
+    assert_eq!(
+        other.verify(&k.sign(&claims(1000)), ISS, AUD, 1000),
+        Err(TokenError::Signature)
+    );
 }
 
 #[test]

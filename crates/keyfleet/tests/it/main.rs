@@ -1,0 +1,8 @@
+//! Process-level tests: the `keyfleet` binary as a newcomer and an operator use it.
+
+mod http;
+mod process;
+
+mod cli_and_serve;
+mod config_errors;
+mod secrets_in_logs;

@@ -1,0 +1,9 @@
+//! HTTP-level tests of keyfleet's server, in process, against SQLite and PostgreSQL.
+
+mod harness;
+
+mod auth_tap;
+mod bad_input;
+mod clients;
+mod openapi;
+mod users;
