@@ -65,3 +65,7 @@ uuid_id!(
     /// The identifier of one of an API client's secrets.
     SecretId
 );
+uuid_id!(
+    /// The identifier of a WebAuthn ceremony (registration or authentication) in progress.
+    CeremonyId
+);

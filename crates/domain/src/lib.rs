@@ -1,9 +1,10 @@
 //! keyfleet's identity core.
 //!
 //! This crate holds the entities every other part of keyfleet talks about (users, groups,
-//! sessions, temporary access passes, API clients, signing keys, audit events), the rules that
-//! make a value valid (username canonicalisation, lifetimes, scopes), and the narrow store
-//! traits that the SQLite and PostgreSQL crates implement.
+//! sessions, temporary access passes, API clients, signing keys, WebAuthn credentials and
+//! ceremonies, audit events), the rules that make a value valid (username canonicalisation,
+//! lifetimes, scopes, key nicknames), and the narrow store traits that the SQLite and
+//! PostgreSQL crates implement.
 //!
 //! Architecture invariant: this crate does no IO. Time comes in as a [`Timestamp`] argument
 //! and randomness as a [`rand_core::CryptoRngCore`], so every rule is testable without a
@@ -16,7 +17,9 @@
 //! ```
 
 pub mod audit;
+pub mod ceremony;
 pub mod client;
+pub mod credential;
 pub mod group;
 pub mod ids;
 pub mod secret;

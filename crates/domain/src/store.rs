@@ -14,9 +14,11 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::audit::{AuditEvent, AuditQuery, NewAuditEvent};
+use crate::ceremony::{Ceremony, FinishAssertion};
 use crate::client::{ApiClient, ClientSecret};
+use crate::credential::Credential;
 use crate::group::Group;
-use crate::ids::{SecretId, SessionId};
+use crate::ids::{CeremonyId, SecretId, SessionId};
 use crate::session::Session;
 use crate::signing_key::StoredSigningKey;
 use crate::tap::Tap;
@@ -63,7 +65,8 @@ pub trait UserStore: Send + Sync {
     /// updated_at) of an existing user. When `user.enabled` is false the same transaction
     /// revokes all the user's sessions. `NotFound` when the id is unknown.
     async fn update_user(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()>;
-    /// Deletes a user with their sessions, TAP and group memberships. `NotFound` when unknown.
+    /// Deletes a user with their sessions, TAP, group memberships, credentials and
+    /// ceremonies. `NotFound` when unknown.
     async fn delete_user(&self, id: UserId, audit: &NewAuditEvent) -> StoreResult<()>;
     /// First start: creates the initial administrator and their setup TAP, but only if no
     /// instance has ever done so (a marker row decides, so two processes starting together on
@@ -106,6 +109,9 @@ pub trait SessionStore: Send + Sync {
     async fn revoke_session(&self, id: SessionId, audit: &NewAuditEvent) -> StoreResult<()>;
     /// Revokes every session of a user; returns how many were live.
     async fn revoke_user_sessions(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64>;
+    /// Revokes every session opened with the credential `credential_id` (a lost or stolen
+    /// key); returns how many were live at the event's time. Other sessions are untouched.
+    async fn revoke_credential_sessions(&self, credential_id: &[u8], audit: &NewAuditEvent) -> StoreResult<u64>;
     /// The user's unrevoked sessions that are live at `now`, newest first.
     async fn list_user_sessions(&self, user: UserId, now: Timestamp) -> StoreResult<Vec<Session>>;
     /// Deletes sessions that ended before `before` (revoked or expired); returns how many.
@@ -157,6 +163,71 @@ pub trait ClientStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Deletes a secret. `NotFound` when unknown.
     async fn delete_secret(&self, client_id: &str, id: SecretId, audit: &NewAuditEvent) -> StoreResult<()>;
+}
+
+/// WebAuthn credentials (registered keys). Registration and sign-in write them through
+/// [`CeremonyStore`], which consumes the challenge in the same transaction.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// A credential by id, whoever owns it.
+    async fn get_credential(&self, id: &[u8]) -> StoreResult<Option<Credential>>;
+    /// The user's credentials, oldest first.
+    async fn list_user_credentials(&self, user: UserId) -> StoreResult<Vec<Credential>>;
+    /// Sets the nickname (validated by the caller). `NotFound` unless `user` owns `id`.
+    async fn rename_credential(
+        &self,
+        user: UserId,
+        id: &[u8],
+        nickname: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    /// Deletes a credential. `NotFound` unless `user` owns `id`. Sessions opened with it are
+    /// not revoked (see [`SessionStore::revoke_credential_sessions`]).
+    async fn delete_credential(&self, user: UserId, id: &[u8], audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Deletes every credential of a user; returns how many.
+    async fn delete_user_credentials(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64>;
+    /// Flags a credential whose counter went backwards. `NotFound` when unknown.
+    async fn mark_possibly_cloned(&self, id: &[u8], audit: &NewAuditEvent) -> StoreResult<()>;
+    /// How many credentials exist.
+    async fn count_credentials(&self) -> StoreResult<u64>;
+}
+
+/// WebAuthn ceremonies in progress, and the transactions that finish them.
+#[async_trait]
+pub trait CeremonyStore: Send + Sync {
+    /// Stores a started ceremony. `Conflict("ceremony")` on a duplicate id, `NotFound` when
+    /// `user_id` names no user.
+    async fn create_ceremony(&self, ceremony: &Ceremony) -> StoreResult<()>;
+    /// A ceremony by id, expired ones included (the caller reports `challenge_expired`).
+    async fn get_ceremony(&self, id: CeremonyId) -> StoreResult<Option<Ceremony>>;
+    /// Deletes a ceremony; true when this call deleted it. Failure paths call it so a
+    /// challenge is consumed whether the ceremony succeeds or fails.
+    async fn consume_ceremony(&self, id: CeremonyId) -> StoreResult<bool>;
+    /// Finishes a registration in one transaction: deletes the ceremony, inserts the
+    /// credential, appends the audit event.
+    ///
+    /// `Conflict("ceremony_used")` when the ceremony is gone (used, purged) or is not a
+    /// registration for `credential.user_id`; `Conflict("credential_id")` when any user
+    /// already holds the id; `NotFound` when the user is gone. Nothing is written on error,
+    /// the ceremony included: the caller consumes it with [`Self::consume_ceremony`].
+    async fn finish_registration(
+        &self,
+        ceremony_id: CeremonyId,
+        credential: &Credential,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    /// Finishes an authentication in one transaction: deletes the ceremony, compares and
+    /// swaps the credential's counter (setting `backup_state`, ORing `uv_initialized`,
+    /// setting `last_used_at`), inserts the session, appends the audit event.
+    ///
+    /// `Conflict("ceremony_used")` when the ceremony is gone, is not an authentication, or was
+    /// started for another user than the session's (a username-less one fits any user);
+    /// `Conflict("sign_count")` when the stored counter is no longer `old_sign_count`
+    /// (another sign-in with this key won the race); `NotFound` when the credential is gone
+    /// or is not the session user's. Nothing is written on error, the ceremony included.
+    async fn finish_authentication(&self, finish: &FinishAssertion<'_>, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Deletes ceremonies that expired before `before`; returns how many.
+    async fn purge_ceremonies(&self, before: Timestamp) -> StoreResult<u64>;
 }
 
 /// Token-signing keys.
@@ -217,6 +288,10 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     /// Rate-limit counters.
     pub rate_limits: Arc<dyn RateLimitStore>,
+    /// WebAuthn credentials.
+    pub credentials: Arc<dyn CredentialStore>,
+    /// WebAuthn ceremonies.
+    pub ceremonies: Arc<dyn CeremonyStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -233,6 +308,8 @@ impl Stores {
             + SigningKeyStore
             + AuditStore
             + RateLimitStore
+            + CredentialStore
+            + CeremonyStore
             + HealthStore
             + 'static,
     {
@@ -246,6 +323,8 @@ impl Stores {
             signing_keys: s.clone(),
             audit: s.clone(),
             rate_limits: s.clone(),
+            credentials: s.clone(),
+            ceremonies: s.clone(),
             health: s,
         }
     }

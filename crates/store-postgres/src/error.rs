@@ -19,6 +19,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("sessions_token_hash_key", "session"),
     ("taps_pkey", "tap"),
     ("taps_user_id_key", "tap"),
+    ("credentials_pkey", "credential_id"),
+    ("ceremonies_pkey", "ceremony"),
 ];
 
 /// The rule a constraint enforces, or `unique` for one this table lacks.
@@ -66,6 +68,7 @@ mod tests {
     fn names_the_rule() {
         assert_eq!(unique_rule(Some("users_username_key")), "username");
         assert_eq!(unique_rule(Some("signing_keys_one_active")), "active_key");
+        assert_eq!(unique_rule(Some("credentials_pkey")), "credential_id");
         assert_eq!(unique_rule(None), "unique");
     }
 }

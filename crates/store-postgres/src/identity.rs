@@ -144,7 +144,8 @@ impl UserStore for PgStore {
 
     async fn delete_user(&self, id: UserId, audit: &NewAuditEvent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        // Sessions, the TAP and memberships go with the user (ON DELETE CASCADE).
+        // Sessions, the TAP, memberships, credentials and ceremonies go with the user
+        // (ON DELETE CASCADE).
         let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)

@@ -24,7 +24,9 @@
 //! ```
 
 mod audit;
+mod ceremonies;
 mod clients;
+mod credentials;
 mod error;
 mod identity;
 mod rows;

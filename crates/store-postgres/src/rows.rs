@@ -3,7 +3,9 @@
 use std::str::FromStr;
 
 use keyfleet_domain::audit::{AuditEvent, NewAuditEvent, Outcome};
+use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
 use keyfleet_domain::client::{ApiClient, ClientSecret, Scope};
+use keyfleet_domain::credential::Credential;
 use keyfleet_domain::group::Group;
 use keyfleet_domain::session::{Session, SessionKind};
 use keyfleet_domain::signing_key::StoredSigningKey;
@@ -41,6 +43,13 @@ pub(crate) const CLIENT_COLUMNS: &str = "client_id, name, scopes, enabled, creat
 pub(crate) const SECRET_COLUMNS: &str = "id, client_id, secret_hash, created_at, expires_at";
 /// Columns of `signing_keys`.
 pub(crate) const KEY_COLUMNS: &str = "kid, alg, encrypted_private_key, public_key, created_at, active";
+/// Columns of `credentials`.
+pub(crate) const CREDENTIAL_COLUMNS: &str = "id, user_id, public_key, alg, sign_count, aaguid, transports, \
+    backup_eligible, backup_state, uv_initialized, attestation_format, attestation_trust, attestation_object, \
+    nickname, created_at, last_used_at, possibly_cloned";
+/// Columns of `ceremonies`.
+pub(crate) const CEREMONY_COLUMNS: &str = "id, kind, challenge, user_id, session_id, rp_id, user_verification, \
+    allow_credentials, params, created_at, expires_at";
 /// Columns of `audit_events`.
 pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor, action, target, outcome, request_id, detail";
 
@@ -79,6 +88,60 @@ fn digest(row: &PgRow, prefix: &str, name: &str) -> Result<[u8; 32], StoreError>
     bytes
         .try_into()
         .map_err(|b: Vec<u8>| corrupt(name, format!("{} bytes, expected 32", b.len())))
+}
+
+/// Reads and parses a nullable text column.
+fn opt_parse<T: FromStr>(row: &PgRow, name: &str) -> Result<Option<T>, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: Option<String> = get(row, "", name)?;
+    text.map(|t| t.parse().map_err(|e| corrupt(name, e))).transpose()
+}
+
+/// A credential.
+pub(crate) fn credential(row: &PgRow) -> Result<Credential, StoreError> {
+    let sign_count: i64 = get(row, "", "sign_count")?;
+    let aaguid: Vec<u8> = get(row, "", "aaguid")?;
+    Ok(Credential {
+        id: get(row, "", "id")?,
+        user_id: parse(row, "", "user_id")?,
+        public_key: get(row, "", "public_key")?,
+        alg: get(row, "", "alg")?,
+        sign_count: u32::try_from(sign_count).map_err(|e| corrupt("sign_count", e))?,
+        aaguid: aaguid
+            .try_into()
+            .map_err(|b: Vec<u8>| corrupt("aaguid", format!("{} bytes, expected 16", b.len())))?,
+        transports: get(row, "", "transports")?,
+        backup_eligible: get(row, "", "backup_eligible")?,
+        backup_state: get(row, "", "backup_state")?,
+        uv_initialized: get(row, "", "uv_initialized")?,
+        attestation_format: get(row, "", "attestation_format")?,
+        attestation_trust: get(row, "", "attestation_trust")?,
+        attestation_object: get(row, "", "attestation_object")?,
+        nickname: get(row, "", "nickname")?,
+        created_at: time(row, "", "created_at")?,
+        last_used_at: opt_time(row, "", "last_used_at")?,
+        possibly_cloned: get(row, "", "possibly_cloned")?,
+    })
+}
+
+/// A ceremony.
+pub(crate) fn ceremony(row: &PgRow) -> Result<Ceremony, StoreError> {
+    let kind: String = get(row, "", "kind")?;
+    Ok(Ceremony {
+        id: parse(row, "", "id")?,
+        kind: CeremonyKind::parse(&kind).ok_or_else(|| corrupt("kind", kind))?,
+        challenge: get(row, "", "challenge")?,
+        user_id: opt_parse(row, "user_id")?,
+        session_id: opt_parse(row, "session_id")?,
+        rp_id: get(row, "", "rp_id")?,
+        user_verification: get(row, "", "user_verification")?,
+        allow_credentials: get(row, "", "allow_credentials")?,
+        params: get(row, "", "params")?,
+        created_at: time(row, "", "created_at")?,
+        expires_at: time(row, "", "expires_at")?,
+    })
 }
 
 /// A user from columns named with `prefix`.

@@ -20,6 +20,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("sessions.token_hash", "session"),
     ("taps.id", "tap"),
     ("taps.user_id", "tap"),
+    ("credentials.id", "credential_id"),
+    ("ceremonies.id", "ceremony"),
 ];
 
 /// The rule a unique-violation message names, or `unique` for one this table lacks.
@@ -71,6 +73,7 @@ mod tests {
             unique_rule("UNIQUE constraint failed: signing_keys.active"),
             "active_key"
         );
+        assert_eq!(unique_rule("UNIQUE constraint failed: credentials.id"), "credential_id");
         assert_eq!(unique_rule("UNIQUE constraint failed: a.b, a.c"), "unique");
     }
 }

@@ -3,7 +3,9 @@
 use std::str::FromStr;
 
 use keyfleet_domain::audit::{AuditEvent, NewAuditEvent, Outcome};
+use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
 use keyfleet_domain::client::{ApiClient, ClientSecret, Scope};
+use keyfleet_domain::credential::Credential;
 use keyfleet_domain::group::Group;
 use keyfleet_domain::session::{Session, SessionKind};
 use keyfleet_domain::signing_key::StoredSigningKey;
@@ -41,6 +43,13 @@ pub(crate) const CLIENT_COLUMNS: &str = "client_id, name, scopes, enabled, creat
 pub(crate) const SECRET_COLUMNS: &str = "id, client_id, secret_hash, created_at, expires_at";
 /// Columns of `signing_keys`.
 pub(crate) const KEY_COLUMNS: &str = "kid, alg, encrypted_private_key, public_key, created_at, active";
+/// Columns of `credentials`.
+pub(crate) const CREDENTIAL_COLUMNS: &str = "id, user_id, public_key, alg, sign_count, aaguid, transports, \
+    backup_eligible, backup_state, uv_initialized, attestation_format, attestation_trust, attestation_object, \
+    nickname, created_at, last_used_at, possibly_cloned";
+/// Columns of `ceremonies`.
+pub(crate) const CEREMONY_COLUMNS: &str = "id, kind, challenge, user_id, session_id, rp_id, user_verification, \
+    allow_credentials, params, created_at, expires_at";
 /// Columns of `audit_events`.
 pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor, action, target, outcome, request_id, detail";
 
@@ -79,6 +88,104 @@ fn digest(row: &SqliteRow, prefix: &str, name: &str) -> Result<[u8; 32], StoreEr
     bytes
         .try_into()
         .map_err(|b: Vec<u8>| corrupt(name, format!("{} bytes, expected 32", b.len())))
+}
+
+/// Reads and parses a nullable text column.
+fn opt_parse<T: FromStr>(row: &SqliteRow, name: &str) -> Result<Option<T>, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: Option<String> = get(row, "", name)?;
+    text.map(|t| t.parse().map_err(|e| corrupt(name, e))).transpose()
+}
+
+/// Encodes a list of byte strings as one BLOB: each item is its length as 4 big-endian
+/// bytes followed by the item. SQLite has no array type; this keeps empty lists and items
+/// holding any byte (a space, a comma) intact.
+pub(crate) fn encode_list<T: AsRef<[u8]>>(items: &[T]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(items.iter().map(|i| 4 + i.as_ref().len()).sum());
+    for item in items {
+        let item = item.as_ref();
+        let len = u32::try_from(item.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&item[..len as usize]);
+    }
+    out
+}
+
+/// Decodes [`encode_list`]'s format; `None` when the bytes are not in it.
+pub(crate) fn decode_list(mut bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut items = Vec::new();
+    while !bytes.is_empty() {
+        let (len, rest) = bytes.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+        if rest.len() < len {
+            return None;
+        }
+        let (item, rest) = rest.split_at(len);
+        items.push(item.to_vec());
+        bytes = rest;
+    }
+    Some(items)
+}
+
+/// Reads a list column written by [`encode_list`].
+fn list(row: &SqliteRow, name: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+    let bytes: Vec<u8> = get(row, "", name)?;
+    decode_list(&bytes).ok_or_else(|| corrupt(name, "malformed list"))
+}
+
+/// Reads a list column of UTF-8 strings written by [`encode_list`].
+fn string_list(row: &SqliteRow, name: &str) -> Result<Vec<String>, StoreError> {
+    list(row, name)?
+        .into_iter()
+        .map(|item| String::from_utf8(item).map_err(|e| corrupt(name, e)))
+        .collect()
+}
+
+/// A credential.
+pub(crate) fn credential(row: &SqliteRow) -> Result<Credential, StoreError> {
+    let sign_count: i64 = get(row, "", "sign_count")?;
+    let aaguid: Vec<u8> = get(row, "", "aaguid")?;
+    Ok(Credential {
+        id: get(row, "", "id")?,
+        user_id: parse(row, "", "user_id")?,
+        public_key: get(row, "", "public_key")?,
+        alg: get(row, "", "alg")?,
+        sign_count: u32::try_from(sign_count).map_err(|e| corrupt("sign_count", e))?,
+        aaguid: aaguid
+            .try_into()
+            .map_err(|b: Vec<u8>| corrupt("aaguid", format!("{} bytes, expected 16", b.len())))?,
+        transports: string_list(row, "transports")?,
+        backup_eligible: get(row, "", "backup_eligible")?,
+        backup_state: get(row, "", "backup_state")?,
+        uv_initialized: get(row, "", "uv_initialized")?,
+        attestation_format: get(row, "", "attestation_format")?,
+        attestation_trust: get(row, "", "attestation_trust")?,
+        attestation_object: get(row, "", "attestation_object")?,
+        nickname: get(row, "", "nickname")?,
+        created_at: time(row, "", "created_at")?,
+        last_used_at: opt_time(row, "", "last_used_at")?,
+        possibly_cloned: get(row, "", "possibly_cloned")?,
+    })
+}
+
+/// A ceremony.
+pub(crate) fn ceremony(row: &SqliteRow) -> Result<Ceremony, StoreError> {
+    let kind: String = get(row, "", "kind")?;
+    Ok(Ceremony {
+        id: parse(row, "", "id")?,
+        kind: CeremonyKind::parse(&kind).ok_or_else(|| corrupt("kind", kind))?,
+        challenge: get(row, "", "challenge")?,
+        user_id: opt_parse(row, "user_id")?,
+        session_id: opt_parse(row, "session_id")?,
+        rp_id: get(row, "", "rp_id")?,
+        user_verification: get(row, "", "user_verification")?,
+        allow_credentials: list(row, "allow_credentials")?,
+        params: get(row, "", "params")?,
+        created_at: time(row, "", "created_at")?,
+        expires_at: time(row, "", "expires_at")?,
+    })
 }
 
 /// A user from columns named with `prefix`.
@@ -199,4 +306,24 @@ pub(crate) fn audit_event(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
             detail: get(row, "", "detail")?,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode_list, encode_list};
+
+    #[test]
+    fn lists_round_trip() {
+        let empty: [&[u8]; 0] = [];
+        assert_eq!(encode_list(&empty), Vec::<u8>::new());
+        assert_eq!(decode_list(&[]), Some(Vec::new()));
+        let items = [b"usb".to_vec(), Vec::new(), b"smart card".to_vec(), vec![0xff; 1023]];
+        assert_eq!(decode_list(&encode_list(&items)), Some(items.to_vec()));
+    }
+
+    #[test]
+    fn malformed_lists_are_refused() {
+        assert_eq!(decode_list(&[0, 0, 0]), None, "short length");
+        assert_eq!(decode_list(&[0, 0, 0, 2, 1]), None, "short item");
+    }
 }

@@ -15,7 +15,7 @@ use crate::rows::{self, SESSION_COLUMNS, SESSION_COLUMNS_S, TAP_COLUMNS, USER_CO
 use crate::{SqliteStore, audit_and_commit};
 
 /// Inserts a session on `conn`. An unknown user is `NotFound` (foreign key).
-async fn insert_session(conn: &mut SqliteConnection, s: &Session) -> StoreResult<()> {
+pub(crate) async fn insert_session(conn: &mut SqliteConnection, s: &Session) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at, idle_timeout_ms,
                                client_addr, credential_id)
@@ -129,6 +129,22 @@ impl SessionStore for SqliteStore {
              RETURNING CASE WHEN $2 < expires_at AND $2 - last_seen_at < idle_timeout_ms THEN 1 ELSE 0 END",
         )
         .bind(user.to_string())
+        .bind(audit.at.as_millis())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        audit_and_commit(tx, audit).await?;
+        Ok(live.iter().filter(|&&l| l == 1).count() as u64)
+    }
+
+    async fn revoke_credential_sessions(&self, credential_id: &[u8], audit: &NewAuditEvent) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let live: Vec<i64> = sqlx::query_scalar(
+            "UPDATE sessions SET revoked_at = $2
+             WHERE credential_id = $1 AND revoked_at IS NULL
+             RETURNING CASE WHEN $2 < expires_at AND $2 - last_seen_at < idle_timeout_ms THEN 1 ELSE 0 END",
+        )
+        .bind(credential_id)
         .bind(audit.at.as_millis())
         .fetch_all(&mut *tx)
         .await

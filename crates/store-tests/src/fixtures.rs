@@ -1,10 +1,12 @@
-//! Values for the suite: users, sessions, TAPs, clients, keys and audit events with random
-//! ids and digests, all at fixed, readable times.
+//! Values for the suite: users, sessions, TAPs, clients, keys, credentials, ceremonies and
+//! audit events with random ids and digests, all at fixed, readable times.
 
 use keyfleet_domain::audit::{Actor, AuditEvent, AuditQuery, NewAuditEvent};
+use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
 use keyfleet_domain::client::{ApiClient, ClientSecret, Scope};
+use keyfleet_domain::credential::Credential;
 use keyfleet_domain::group::{self, Group};
-use keyfleet_domain::ids::{SecretId, SessionId, TapId};
+use keyfleet_domain::ids::{CeremonyId, SecretId, SessionId, TapId};
 use keyfleet_domain::session::{Session, SessionKind};
 use keyfleet_domain::signing_key::StoredSigningKey;
 use keyfleet_domain::store::Stores;
@@ -135,6 +137,70 @@ pub fn signing_key(kid: &str, offset_ms: i64, active: bool) -> StoredSigningKey 
         created_at: at(offset_ms),
         active,
     }
+}
+
+/// A random credential id of `len` bytes.
+pub fn credential_id(len: usize) -> Vec<u8> {
+    let mut id = vec![0u8; len];
+    OsRng.fill_bytes(&mut id);
+    id
+}
+
+/// A credential of `user` with a random 16-byte id, registered at `T0`: ES256, counter 0,
+/// transports `usb` and `nfc`, not backed up, `packed` attestation.
+pub fn credential(user: UserId) -> Credential {
+    Credential {
+        id: credential_id(16),
+        user_id: user,
+        public_key: [&[0xa5u8, 0x01, 0x02][..], &digest(), &digest()].concat(),
+        alg: -7,
+        sign_count: 0,
+        aaguid: digest()[..16].try_into().unwrap_or([0; 16]),
+        transports: vec!["usb".to_owned(), "nfc".to_owned()],
+        backup_eligible: false,
+        backup_state: false,
+        uv_initialized: true,
+        attestation_format: "packed".to_owned(),
+        attestation_trust: "trusted".to_owned(),
+        attestation_object: digest().to_vec(),
+        nickname: "YubiKey".to_owned(),
+        created_at: T0,
+        last_used_at: None,
+        possibly_cloned: false,
+    }
+}
+
+/// A ceremony of `kind` for `user` started at `T0`, valid for five minutes.
+pub fn ceremony(kind: CeremonyKind, user: Option<UserId>) -> Ceremony {
+    Ceremony {
+        id: CeremonyId::new_random(&mut OsRng),
+        kind,
+        challenge: digest().to_vec(),
+        user_id: user,
+        session_id: Some(SessionId::new_random(&mut OsRng)),
+        rp_id: "keyfleet.example".to_owned(),
+        user_verification: "required".to_owned(),
+        allow_credentials: vec![credential_id(16), credential_id(64)],
+        params: r#"{"algs":[-7,-8,-257]}"#.to_owned(),
+        created_at: T0,
+        expires_at: at(5 * MINUTE),
+    }
+}
+
+/// Registers `credential` through a fresh registration ceremony, as the server does.
+///
+/// # Panics
+/// When the store refuses.
+pub async fn register(s: &Stores, credential: &Credential) {
+    let c = ceremony(CeremonyKind::Registration, Some(credential.user_id));
+    s.ceremonies
+        .create_ceremony(&c)
+        .await
+        .expect("create registration ceremony");
+    s.ceremonies
+        .finish_registration(c.id, credential, &event("credential.register", None))
+        .await
+        .expect("finish registration");
 }
 
 /// Every audit event, newest first.

@@ -18,6 +18,14 @@ use rand_core::OsRng;
 
 use crate::fixtures::{self, HOUR, MINUTE, T0, all_audit, at, audit_actions, event, user, user_target};
 
+mod webauthn;
+
+pub use webauthn::{
+    ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
+    finish_authentication_race, finish_authentication_refusals, finish_authentication_updates,
+    finish_registration_once, revoke_credential_sessions, sign_count_race, user_delete_cascades_webauthn,
+};
+
 /// Asserts `r` is `Conflict(rule)`.
 #[track_caller]
 pub fn assert_conflict<T: Debug>(r: StoreResult<T>, rule: &str) {
@@ -63,6 +71,17 @@ pub const CASES: &[&str] = &[
     "audit_filters_and_paging",
     "rate_limit_window",
     "rate_limit_race",
+    "credential_round_trip",
+    "credential_unique_across_users",
+    "credential_rename_delete_flag",
+    "ceremony_store_and_purge",
+    "finish_registration_once",
+    "finish_authentication_updates",
+    "finish_authentication_refusals",
+    "finish_authentication_race",
+    "sign_count_race",
+    "revoke_credential_sessions",
+    "user_delete_cascades_webauthn",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue

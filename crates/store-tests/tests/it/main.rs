@@ -75,6 +75,17 @@ conformance!(
     audit_filters_and_paging,
     rate_limit_window,
     rate_limit_race,
+    credential_round_trip,
+    credential_unique_across_users,
+    credential_rename_delete_flag,
+    ceremony_store_and_purge,
+    finish_registration_once,
+    finish_authentication_updates,
+    finish_authentication_refusals,
+    finish_authentication_race,
+    sign_count_race,
+    revoke_credential_sessions,
+    user_delete_cascades_webauthn,
 );
 
 #[test]

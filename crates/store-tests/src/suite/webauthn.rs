@@ -1,0 +1,647 @@
+//! The WebAuthn part of the contract: credentials, ceremonies, and the two transactions that
+//! finish a ceremony (security checklist R20–R22, A13–A14, bad inputs 8–11, 23, 37, 38).
+
+use keyfleet_domain::audit::AuditQuery;
+use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
+use keyfleet_domain::credential::{Credential, MAX_CREDENTIAL_ID_LEN};
+use keyfleet_domain::ids::CeremonyId;
+use keyfleet_domain::session::Session;
+use keyfleet_domain::store::{StoreResult, Stores};
+use keyfleet_domain::user::User;
+use keyfleet_domain::{Timestamp, UserId};
+use rand_core::OsRng;
+
+use super::{assert_conflict, assert_not_found};
+use crate::fixtures::{
+    self, HOUR, MINUTE, T0, all_audit, at, audit_actions, ceremony, credential, event, register, user, user_target,
+};
+
+/// Creates a user named `name`.
+async fn new_user(s: &Stores, name: &str) -> User {
+    let u = user(name);
+    s.users
+        .create_user(&u, &event("user.create", None))
+        .await
+        .expect("create user");
+    u
+}
+
+/// A registered credential of `user` with counter `sign_count`.
+async fn registered(s: &Stores, user: UserId, sign_count: u32) -> Credential {
+    let mut c = credential(user);
+    c.sign_count = sign_count;
+    register(s, &c).await;
+    c
+}
+
+/// A started authentication ceremony for `user` (`None`: username-less).
+async fn started_authentication(s: &Stores, user: Option<UserId>) -> Ceremony {
+    let c = ceremony(CeremonyKind::Authentication, user);
+    s.ceremonies.create_ceremony(&c).await.expect("create ceremony");
+    c
+}
+
+/// A session for `user` opened with `credential` at `now`.
+fn key_session(user: UserId, credential: &[u8], now: Timestamp) -> Session {
+    let mut session = fixtures::session(user, now, 30 * MINUTE, 8 * HOUR);
+    session.credential_id = Some(credential.to_vec());
+    session
+}
+
+/// The assertion that moves `cred`'s counter from `old` to `new` at `now`, opening `session`.
+fn assertion<'a>(
+    ceremony: CeremonyId,
+    cred: &'a Credential,
+    old: u32,
+    new: u32,
+    session: &'a Session,
+) -> FinishAssertion<'a> {
+    FinishAssertion {
+        ceremony_id: ceremony,
+        credential_id: &cred.id,
+        old_sign_count: old,
+        new_sign_count: new,
+        backup_state: false,
+        uv_initialized: false,
+        now: session.created_at,
+        session,
+    }
+}
+
+/// Finishes `ceremony` with `cred` moving the counter from `old` to `new`.
+async fn authenticate(s: &Stores, ceremony: CeremonyId, cred: &Credential, old: u32, new: u32) -> StoreResult<Session> {
+    let session = key_session(cred.user_id, &cred.id, at(MINUTE));
+    let finish = assertion(ceremony, cred, old, new, &session);
+    s.ceremonies
+        .finish_authentication(&finish, &event("session.signin", None))
+        .await
+        .map(|()| session)
+}
+
+/// The stored credential `id`, which must exist.
+async fn stored(s: &Stores, id: &[u8]) -> Credential {
+    s.credentials
+        .get_credential(id)
+        .await
+        .unwrap()
+        .expect("credential exists")
+}
+
+/// Whether the ceremony is still stored.
+async fn ceremony_exists(s: &Stores, id: CeremonyId) -> bool {
+    s.ceremonies.get_ceremony(id).await.unwrap().is_some()
+}
+
+/// Every credential field survives the round trip (R22), at the limits: a 1023-byte id,
+/// `u32::MAX` counter, no transports; lookups, listing oldest first and counting. The
+/// registration is audited and consumes its ceremony.
+pub async fn credential_round_trip(s: &Stores) {
+    let u = new_user(s, "cred-alice").await;
+    let mut full = credential(u.id);
+    full.id = fixtures::credential_id(MAX_CREDENTIAL_ID_LEN);
+    full.sign_count = u32::MAX;
+    full.alg = i64::MIN;
+    full.aaguid = [0xff; 16];
+    full.transports = Vec::new();
+    full.backup_eligible = true;
+    full.backup_state = true;
+    full.uv_initialized = false;
+    full.attestation_format = "none".into();
+    full.attestation_trust = "none".into();
+    full.attestation_object = Vec::new();
+    full.nickname = "'; DROP TABLE credentials; -- ✓".into();
+    full.created_at = at(2 * MINUTE);
+    full.last_used_at = Some(at(3 * MINUTE));
+    full.possibly_cloned = true;
+    let mut first = credential(u.id);
+    first.transports = vec!["usb".into(), "smart card".into(), String::new()];
+    first.alg = -257;
+    register(s, &full).await;
+    register(s, &first).await;
+
+    assert_eq!(stored(s, &full.id).await, full, "every field round-trips");
+    assert_eq!(stored(s, &first.id).await, first);
+    assert_eq!(s.credentials.get_credential(&[9; 16]).await.unwrap(), None);
+    assert_eq!(
+        s.credentials.list_user_credentials(u.id).await.unwrap(),
+        [first.clone(), full.clone()],
+        "oldest first"
+    );
+    assert!(
+        s.credentials
+            .list_user_credentials(UserId::new_random(&mut OsRng))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.credentials.count_credentials().await.unwrap(), 2);
+    assert_eq!(
+        audit_actions(s).await,
+        ["user.create", "credential.register", "credential.register"]
+    );
+}
+
+/// A credential id already registered to any user is `Conflict("credential_id")` (R21): the
+/// whole transaction rolls back, so nothing is stored, nothing audited, and the ceremony
+/// remains for the caller to consume. An over-long id is refused too (R20).
+pub async fn credential_unique_across_users(s: &Stores) {
+    let (a, b) = (new_user(s, "cred-a").await, new_user(s, "cred-b").await);
+    let original = registered(s, a.id, 0).await;
+    let before = all_audit(s).await.len();
+
+    let mut copy = credential(b.id);
+    copy.id = original.id.clone();
+    let c = ceremony(CeremonyKind::Registration, Some(b.id));
+    s.ceremonies.create_ceremony(&c).await.unwrap();
+    assert_conflict(
+        s.ceremonies
+            .finish_registration(c.id, &copy, &event("credential.register", None))
+            .await,
+        "credential_id",
+    );
+    assert_eq!(stored(s, &original.id).await, original, "the original is untouched");
+    assert!(s.credentials.list_user_credentials(b.id).await.unwrap().is_empty());
+    assert_eq!(s.credentials.count_credentials().await.unwrap(), 1);
+    assert_eq!(
+        all_audit(s).await.len(),
+        before,
+        "a refused registration is not audited"
+    );
+    assert!(ceremony_exists(s, c.id).await, "the whole transaction rolled back");
+    assert!(s.ceremonies.consume_ceremony(c.id).await.unwrap());
+
+    let mut long = credential(b.id);
+    long.id = fixtures::credential_id(MAX_CREDENTIAL_ID_LEN + 1);
+    let c = ceremony(CeremonyKind::Registration, Some(b.id));
+    s.ceremonies.create_ceremony(&c).await.unwrap();
+    let refused = s
+        .ceremonies
+        .finish_registration(c.id, &long, &event("credential.register", None))
+        .await;
+    assert!(refused.is_err(), "a 1024-byte id is refused: {refused:?}");
+    assert_eq!(s.credentials.count_credentials().await.unwrap(), 1);
+    assert_eq!(all_audit(s).await.len(), before);
+}
+
+/// Renaming and deleting need the owner: another user's credential is `NotFound` and
+/// nothing changes (IDOR). Deleting leaves the key's sessions alone; flagging a clone.
+pub async fn credential_rename_delete_flag(s: &Stores) {
+    let (owner, other) = (new_user(s, "cred-owner").await, new_user(s, "cred-other").await);
+    let key = registered(s, owner.id, 5).await;
+    let spare = registered(s, owner.id, 0).await;
+    let theirs = registered(s, other.id, 0).await;
+    let session = key_session(owner.id, &key.id, T0);
+    s.sessions
+        .create_session(&session, &event("session.create", None))
+        .await
+        .unwrap();
+    let before = all_audit(s).await.len();
+
+    assert_not_found(
+        s.credentials
+            .rename_credential(other.id, &key.id, "mine now", &event("credential.rename", None))
+            .await,
+    );
+    assert_not_found(
+        s.credentials
+            .delete_credential(other.id, &key.id, &event("credential.delete", None))
+            .await,
+    );
+    assert_not_found(
+        s.credentials
+            .delete_credential(owner.id, &[1; 8], &event("credential.delete", None))
+            .await,
+    );
+    assert_not_found(
+        s.credentials
+            .mark_possibly_cloned(&[1; 8], &event("credential.cloned", None))
+            .await,
+    );
+    assert_eq!(stored(s, &key.id).await, key, "nothing changed");
+    assert_eq!(all_audit(s).await.len(), before, "refused changes are not audited");
+
+    s.credentials
+        .rename_credential(owner.id, &key.id, "Desk key", &event("credential.rename", None))
+        .await
+        .unwrap();
+    assert_eq!(stored(s, &key.id).await.nickname, "Desk key");
+    s.credentials
+        .mark_possibly_cloned(&key.id, &event("credential.cloned", None))
+        .await
+        .unwrap();
+    s.credentials
+        .mark_possibly_cloned(&key.id, &event("credential.cloned", None))
+        .await
+        .expect("idempotent");
+    let flagged = stored(s, &key.id).await;
+    assert!(flagged.possibly_cloned);
+    assert_eq!((flagged.sign_count, flagged.nickname.as_str()), (5, "Desk key"));
+
+    s.credentials
+        .delete_credential(owner.id, &key.id, &event("credential.delete", None))
+        .await
+        .unwrap();
+    assert_eq!(s.credentials.get_credential(&key.id).await.unwrap(), None);
+    assert_not_found(
+        s.credentials
+            .delete_credential(owner.id, &key.id, &event("credential.delete", None))
+            .await,
+    );
+    assert!(
+        s.sessions
+            .find_live_session(&session.token_hash, at(1))
+            .await
+            .unwrap()
+            .is_some(),
+        "an ordinary removal revokes no session"
+    );
+
+    let n = s
+        .credentials
+        .delete_user_credentials(owner.id, &event("credential.delete_all", None))
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(s.credentials.get_credential(&spare.id).await.unwrap(), None);
+    assert_eq!(stored(s, &theirs.id).await, theirs, "another user's key stays");
+    let none = s
+        .credentials
+        .delete_user_credentials(owner.id, &event("credential.delete_all", None))
+        .await;
+    assert_eq!(none.unwrap(), 0);
+    let actions = audit_actions(s).await;
+    assert_eq!(
+        actions[before..],
+        [
+            "credential.rename",
+            "credential.cloned",
+            "credential.cloned",
+            "credential.delete",
+            "credential.delete_all",
+            "credential.delete_all"
+        ]
+    );
+}
+
+/// Ceremonies: every field round-trips, expired ones are still returned, consuming deletes
+/// exactly once, duplicates and unknown users are refused, purging deletes expired ones.
+pub async fn ceremony_store_and_purge(s: &Stores) {
+    let u = new_user(s, "cer-user").await;
+    let reg = ceremony(CeremonyKind::Registration, Some(u.id));
+    let mut anon = ceremony(CeremonyKind::Authentication, None);
+    anon.session_id = None;
+    anon.allow_credentials = Vec::new();
+    anon.user_verification = "discouraged".into();
+    anon.expires_at = at(HOUR);
+    for c in [&reg, &anon] {
+        s.ceremonies.create_ceremony(c).await.unwrap();
+    }
+    assert_eq!(s.ceremonies.get_ceremony(reg.id).await.unwrap().as_ref(), Some(&reg));
+    assert_eq!(s.ceremonies.get_ceremony(anon.id).await.unwrap().as_ref(), Some(&anon));
+    assert_eq!(
+        s.ceremonies
+            .get_ceremony(CeremonyId::new_random(&mut OsRng))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_conflict(s.ceremonies.create_ceremony(&reg).await, "ceremony");
+    assert_not_found(
+        s.ceremonies
+            .create_ceremony(&ceremony(
+                CeremonyKind::Registration,
+                Some(UserId::new_random(&mut OsRng)),
+            ))
+            .await,
+    );
+
+    // reg expires at +5 min, anon at +1 h; purging is strictly before.
+    assert_eq!(s.ceremonies.purge_ceremonies(at(5 * MINUTE)).await.unwrap(), 0);
+    assert!(
+        ceremony_exists(s, reg.id).await,
+        "expired ceremonies are still returned"
+    );
+    assert_eq!(s.ceremonies.purge_ceremonies(at(5 * MINUTE + 1)).await.unwrap(), 1);
+    assert!(!ceremony_exists(s, reg.id).await);
+    assert!(ceremony_exists(s, anon.id).await);
+
+    assert!(s.ceremonies.consume_ceremony(anon.id).await.unwrap());
+    assert!(!s.ceremonies.consume_ceremony(anon.id).await.unwrap(), "consumed once");
+    assert_eq!(s.ceremonies.purge_ceremonies(at(2 * HOUR)).await.unwrap(), 0);
+    assert!(
+        all_audit(s).await.iter().all(|e| e.event.action == "user.create"),
+        "ceremonies are not audited"
+    );
+}
+
+/// A registration ceremony finishes once (bad input 8): the second attempt is
+/// `Conflict("ceremony_used")` and stores nothing. A ceremony of the other kind, or started
+/// for another user, cannot finish a registration.
+pub async fn finish_registration_once(s: &Stores) {
+    let (u, v) = (new_user(s, "reg-u").await, new_user(s, "reg-v").await);
+    let c = ceremony(CeremonyKind::Registration, Some(u.id));
+    s.ceremonies.create_ceremony(&c).await.unwrap();
+    let key = credential(u.id);
+    s.ceremonies
+        .finish_registration(c.id, &key, &event("credential.register", None))
+        .await
+        .unwrap();
+    assert!(!ceremony_exists(s, c.id).await, "the challenge is consumed");
+    let again = credential(u.id);
+    assert_conflict(
+        s.ceremonies
+            .finish_registration(c.id, &again, &event("credential.register", None))
+            .await,
+        "ceremony_used",
+    );
+
+    let auth = started_authentication(s, Some(u.id)).await;
+    let theirs = ceremony(CeremonyKind::Registration, Some(v.id));
+    s.ceremonies.create_ceremony(&theirs).await.unwrap();
+    for id in [auth.id, theirs.id] {
+        assert_conflict(
+            s.ceremonies
+                .finish_registration(id, &again, &event("credential.register", None))
+                .await,
+            "ceremony_used",
+        );
+        assert!(ceremony_exists(s, id).await, "nothing written");
+    }
+    assert_eq!(s.credentials.list_user_credentials(u.id).await.unwrap(), [key]);
+    let registered = audit_actions(s)
+        .await
+        .iter()
+        .filter(|a| *a == "credential.register")
+        .count();
+    assert_eq!(registered, 1);
+}
+
+/// A successful assertion consumes the ceremony, moves the counter, sets BS and
+/// `last_used_at`, ORs `uv_initialized`, opens the session (with its credential id) and is
+/// audited, all at once (A14). A replay is `Conflict("ceremony_used")` (bad input 8).
+pub async fn finish_authentication_updates(s: &Stores) {
+    let u = new_user(s, "auth-u").await;
+    let key = registered(s, u.id, 7).await;
+    let c = started_authentication(s, None).await;
+    let session = key_session(u.id, &key.id, at(MINUTE));
+    let mut finish = assertion(c.id, &key, 7, 8, &session);
+    finish.backup_state = true;
+    finish.uv_initialized = false;
+    finish.now = at(MINUTE + 1);
+    s.ceremonies
+        .finish_authentication(&finish, &event("session.signin", user_target(u.id)))
+        .await
+        .unwrap();
+
+    let after = stored(s, &key.id).await;
+    assert_eq!(after.sign_count, 8);
+    assert!(after.backup_state);
+    assert!(after.uv_initialized, "uv_initialized is never cleared");
+    assert_eq!(after.last_used_at, Some(at(MINUTE + 1)));
+    let expected = Credential {
+        sign_count: 8,
+        backup_state: true,
+        last_used_at: Some(at(MINUTE + 1)),
+        ..key.clone()
+    };
+    assert_eq!(after, expected, "nothing else changes");
+    let (found, _) = s
+        .sessions
+        .find_live_session(&session.token_hash, at(2 * MINUTE))
+        .await
+        .unwrap()
+        .expect("the session is open");
+    assert_eq!(found, session, "the session round-trips with its credential id");
+    assert!(!ceremony_exists(s, c.id).await, "the challenge is consumed");
+    assert_eq!(
+        audit_actions(s).await.last().map(String::as_str),
+        Some("session.signin")
+    );
+
+    assert_conflict(authenticate(s, c.id, &key, 8, 9).await, "ceremony_used");
+    assert_eq!(stored(s, &key.id).await.sign_count, 8);
+
+    // uv_initialized goes from false to true, never back.
+    let mut plain = credential(u.id);
+    plain.uv_initialized = false;
+    register(s, &plain).await;
+    let c = started_authentication(s, Some(u.id)).await;
+    let session = key_session(u.id, &plain.id, at(MINUTE));
+    let mut finish = assertion(c.id, &plain, 0, 0, &session);
+    finish.uv_initialized = true;
+    s.ceremonies
+        .finish_authentication(&finish, &event("session.signin", None))
+        .await
+        .unwrap();
+    assert!(stored(s, &plain.id).await.uv_initialized);
+    assert_eq!(
+        stored(s, &plain.id).await.sign_count,
+        0,
+        "counters at zero may stay zero"
+    );
+}
+
+/// A compare-and-swap mismatch is `Conflict("sign_count")` and the whole transaction rolls
+/// back: counter, sessions and the ceremony untouched, nothing audited (A13, A14, bad
+/// input 11). A credential the session's user does not own is `NotFound` (A3); a ceremony
+/// started for another user or for a registration is `ceremony_used`.
+pub async fn finish_authentication_refusals(s: &Stores) {
+    let (u, v) = (new_user(s, "cas-u").await, new_user(s, "cas-v").await);
+    let key = registered(s, u.id, 10).await;
+    let theirs = registered(s, v.id, 0).await;
+    let c = started_authentication(s, Some(u.id)).await;
+    let before = all_audit(s).await.len();
+
+    assert_conflict(authenticate(s, c.id, &key, 9, 11).await, "sign_count");
+    assert_eq!(stored(s, &key.id).await, key, "counter untouched");
+    assert!(
+        s.sessions
+            .list_user_sessions(u.id, at(MINUTE))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no session"
+    );
+    assert!(
+        ceremony_exists(s, c.id).await,
+        "the ceremony is still there: the transaction rolled back"
+    );
+    assert_eq!(all_audit(s).await.len(), before, "nothing audited");
+
+    // The session's user must own the credential.
+    let session = key_session(u.id, &theirs.id, at(MINUTE));
+    let anon = started_authentication(s, None).await;
+    let finish = assertion(anon.id, &theirs, 0, 1, &session);
+    assert_not_found(
+        s.ceremonies
+            .finish_authentication(&finish, &event("session.signin", None))
+            .await,
+    );
+    assert_eq!(stored(s, &theirs.id).await, theirs);
+    assert!(ceremony_exists(s, anon.id).await);
+    let gone = fixtures::credential(u.id);
+    assert_not_found(authenticate(s, anon.id, &gone, 0, 1).await);
+
+    // A ceremony started for u cannot sign v in; a registration ceremony is not an assertion.
+    assert_conflict(authenticate(s, c.id, &theirs, 0, 1).await, "ceremony_used");
+    let reg = ceremony(CeremonyKind::Registration, Some(u.id));
+    s.ceremonies.create_ceremony(&reg).await.unwrap();
+    assert_conflict(authenticate(s, reg.id, &key, 10, 11).await, "ceremony_used");
+    assert!(ceremony_exists(s, reg.id).await);
+    assert_eq!(stored(s, &theirs.id).await, theirs);
+    assert!(
+        s.sessions
+            .list_user_sessions(v.id, at(MINUTE))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(all_audit(s).await.len(), before);
+
+    // The caller's failure path consumes the challenge; then the ceremony is used.
+    assert!(s.ceremonies.consume_ceremony(c.id).await.unwrap());
+    assert_conflict(authenticate(s, c.id, &key, 10, 11).await, "ceremony_used");
+}
+
+/// Two concurrent finishes of one ceremony: exactly one succeeds, the other is
+/// `ceremony_used`; one session, one counter step.
+pub async fn finish_authentication_race(s: &Stores) {
+    let u = new_user(s, "race-u").await;
+    let key = registered(s, u.id, 1).await;
+    let c = started_authentication(s, Some(u.id)).await;
+    let (ra, rb) = tokio::join!(authenticate(s, c.id, &key, 1, 2), authenticate(s, c.id, &key, 1, 2));
+    let wins = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "exactly one finish succeeds: {ra:?} {rb:?}");
+    assert_conflict(if ra.is_ok() { rb } else { ra }, "ceremony_used");
+    assert_eq!(
+        s.sessions.list_user_sessions(u.id, at(2 * MINUTE)).await.unwrap().len(),
+        1
+    );
+    assert_eq!(stored(s, &key.id).await.sign_count, 2);
+    let signins = audit_actions(s).await.iter().filter(|a| *a == "session.signin").count();
+    assert_eq!(signins, 1);
+}
+
+/// Two concurrent assertions of one key in two ceremonies, both read at the same counter:
+/// the compare-and-swap lets exactly one through (bad input 38: no lost update); the loser
+/// wrote nothing and its ceremony remains.
+pub async fn sign_count_race(s: &Stores) {
+    let u = new_user(s, "cas-race").await;
+    let key = registered(s, u.id, 100).await;
+    let (a, b) = (
+        started_authentication(s, Some(u.id)).await,
+        started_authentication(s, None).await,
+    );
+    let (ra, rb) = tokio::join!(
+        authenticate(s, a.id, &key, 100, 101),
+        authenticate(s, b.id, &key, 100, 102)
+    );
+    let wins = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "exactly one swap succeeds: {ra:?} {rb:?}");
+    let (winner, loser, count) = if ra.is_ok() {
+        (a.id, b.id, 101)
+    } else {
+        (b.id, a.id, 102)
+    };
+    assert_conflict(if ra.is_ok() { rb } else { ra }, "sign_count");
+    assert_eq!(stored(s, &key.id).await.sign_count, count);
+    assert!(!ceremony_exists(s, winner).await);
+    assert!(ceremony_exists(s, loser).await, "the loser's transaction rolled back");
+    assert_eq!(
+        s.sessions.list_user_sessions(u.id, at(2 * MINUTE)).await.unwrap().len(),
+        1
+    );
+}
+
+/// "I lost this key": only the sessions opened with that key end; the count is of those
+/// live at the event's time; the key's owner keeps other sessions, other users theirs.
+pub async fn revoke_credential_sessions(s: &Stores) {
+    let (u, v) = (new_user(s, "lost-u").await, new_user(s, "lost-v").await);
+    let (lost, kept) = (registered(s, u.id, 0).await, registered(s, u.id, 0).await);
+    let live1 = key_session(u.id, &lost.id, T0);
+    let live2 = key_session(u.id, &lost.id, T0);
+    let mut idled = key_session(u.id, &lost.id, T0);
+    idled.idle_timeout_ms = MINUTE;
+    let other_key = key_session(u.id, &kept.id, T0);
+    let mut tap = fixtures::default_session(u.id);
+    tap.credential_id = None;
+    let mut theirs = fixtures::default_session(v.id);
+    theirs.credential_id = Some(kept.id.clone());
+    for x in [&live1, &live2, &idled, &other_key, &tap, &theirs] {
+        s.sessions
+            .create_session(x, &event("session.create", None))
+            .await
+            .unwrap();
+    }
+    let mut ev = event("credential.lost", None);
+    ev.at = at(5 * MINUTE);
+    assert_eq!(
+        s.sessions.revoke_credential_sessions(&lost.id, &ev).await.unwrap(),
+        2,
+        "counts live sessions"
+    );
+    let now = at(6 * MINUTE);
+    for x in [&live1, &live2] {
+        assert_eq!(s.sessions.find_live_session(&x.token_hash, now).await.unwrap(), None);
+    }
+    let left: Vec<Session> = s.sessions.list_user_sessions(u.id, now).await.unwrap();
+    assert_eq!(left.len(), 2, "other sessions stay: {left:?}");
+    assert!(
+        left.contains(&other_key) && left.contains(&tap),
+        "credential_id None round-trips"
+    );
+    assert!(
+        s.sessions
+            .find_live_session(&theirs.token_hash, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(s.sessions.revoke_credential_sessions(&lost.id, &ev).await.unwrap(), 0);
+    assert_eq!(stored(s, &lost.id).await, lost, "the credential itself stays");
+    let audited = audit_actions(s)
+        .await
+        .iter()
+        .filter(|a| *a == "credential.lost")
+        .count();
+    assert_eq!(audited, 2);
+}
+
+/// Deleting a user deletes their credentials and ceremonies, and nobody else's; the id of a
+/// deleted credential may be registered again.
+pub async fn user_delete_cascades_webauthn(s: &Stores) {
+    let (u, v) = (new_user(s, "gone").await, new_user(s, "stays").await);
+    let key = registered(s, u.id, 3).await;
+    let keep = registered(s, v.id, 0).await;
+    let reg = ceremony(CeremonyKind::Registration, Some(u.id));
+    s.ceremonies.create_ceremony(&reg).await.unwrap();
+    let auth = started_authentication(s, Some(u.id)).await;
+    let anon = started_authentication(s, None).await;
+    let theirs = started_authentication(s, Some(v.id)).await;
+
+    s.users
+        .delete_user(u.id, &event("user.delete", user_target(u.id)))
+        .await
+        .unwrap();
+    assert_eq!(s.credentials.get_credential(&key.id).await.unwrap(), None);
+    assert!(s.credentials.list_user_credentials(u.id).await.unwrap().is_empty());
+    assert!(!ceremony_exists(s, reg.id).await && !ceremony_exists(s, auth.id).await);
+    assert!(ceremony_exists(s, anon.id).await && ceremony_exists(s, theirs.id).await);
+    assert_eq!(stored(s, &keep.id).await, keep);
+    assert_eq!(s.credentials.count_credentials().await.unwrap(), 1);
+
+    let mut reused = credential(v.id);
+    reused.id = key.id.clone();
+    register(s, &reused).await;
+    assert_eq!(stored(s, &key.id).await.user_id, v.id);
+    let deletes = s
+        .audit
+        .list(&AuditQuery {
+            target: user_target(u.id),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(deletes.len(), 1, "the deletion is audited once");
+}
