@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 mod admin;
+mod verify;
 
 /// keyfleet: FIDO2 security keys for a whole organisation.
 #[derive(Debug, Parser)]
@@ -37,6 +38,8 @@ enum Command {
     /// Software security keys: make, inspect, and put them on pcscd's reader.
     #[command(subcommand)]
     Key(keyfleet_softkey::KeyCommand),
+    /// Run WebAuthn conformance cases through keyfleet's verification code (no database).
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Admin(_) => None,
         // Key tools work on key files only: no server configuration, no runtime.
         Command::Key(cmd) => return report(keyfleet_softkey::run(cmd)),
+        Command::Verify(args) => return report(verify::run(&args)),
     };
     let overrides = keyfleet_server::config::Overrides {
         listen,
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
             Command::Admin(cmd) => admin::run(cmd, settings).await,
             // Returned above; kept for exhaustiveness, and it would work here too.
             Command::Key(cmd) => keyfleet_softkey::run(cmd),
+            Command::Verify(args) => verify::run(&args),
         }
     });
     report(result)
