@@ -439,3 +439,111 @@ pub struct Health {
     /// `ok` or `ready`.
     pub status: String,
 }
+
+/// Options to start a WebAuthn ceremony.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CeremonyOptions {
+    /// Pass back with the response.
+    pub ceremony_id: String,
+    /// `PublicKeyCredentialCreationOptionsJSON` or `PublicKeyCredentialRequestOptionsJSON`
+    /// (WebAuthn L3 §5.1.8, §5.1.9), ready for `PublicKeyCredential.parse…OptionsFromJSON`.
+    #[schema(value_type = Object)]
+    pub public_key: serde_json::Value,
+}
+
+/// Start a sign-in; without a username it is username-less (discoverable credentials).
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignInOptionsRequest {
+    /// The username, for a username-first sign-in.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+/// Finish a sign-in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignInVerifyRequest {
+    /// From the options.
+    pub ceremony_id: String,
+    /// `AuthenticationResponseJSON` (`credential.toJSON()`).
+    #[schema(value_type = Object)]
+    pub credential: keyfleet_webauthn_rp::AuthenticationResponseJSON,
+}
+
+/// Finish a key registration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistrationVerifyRequest {
+    /// From the options.
+    pub ceremony_id: String,
+    /// The name the user gives the key (1 to 64 characters).
+    pub nickname: String,
+    /// `RegistrationResponseJSON` (`credential.toJSON()`).
+    #[schema(value_type = Object)]
+    pub credential: keyfleet_webauthn_rp::RegistrationResponseJSON,
+}
+
+/// A new nickname.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenameCredentialRequest {
+    /// 1 to 64 characters, no control or bidirectional-override characters.
+    pub nickname: String,
+}
+
+/// A registered security key.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialJson {
+    /// Credential id (base64url).
+    pub id: String,
+    /// The user's name for it.
+    pub nickname: String,
+    /// Authenticator model id (hyphenated).
+    pub aaguid: String,
+    /// Transports the key reported.
+    pub transports: Vec<String>,
+    /// Signature algorithm (COSE).
+    pub alg: i64,
+    /// Last seen signature counter.
+    pub sign_count: u32,
+    /// Backup eligible (a synced passkey can be).
+    pub backup_eligible: bool,
+    /// Backed up.
+    pub backup_state: bool,
+    /// Whether the key has verified its user (PIN, biometrics).
+    pub user_verified: bool,
+    /// Attestation statement format.
+    pub attestation_format: String,
+    /// `trusted`, `not_evaluated`, `none` or `self`.
+    pub attestation_trust: String,
+    /// Flagged after a counter regression.
+    pub possibly_cloned: bool,
+    /// Registered at.
+    pub created_at: String,
+    /// Last sign-in.
+    pub last_used_at: Option<String>,
+}
+
+impl From<&keyfleet_domain::credential::Credential> for CredentialJson {
+    fn from(c: &keyfleet_domain::credential::Credential) -> Self {
+        Self {
+            id: crate::service::webauthn::b64(&c.id),
+            nickname: c.nickname.clone(),
+            aaguid: uuid::Uuid::from_bytes(c.aaguid).hyphenated().to_string(),
+            transports: c.transports.clone(),
+            alg: c.alg,
+            sign_count: c.sign_count,
+            backup_eligible: c.backup_eligible,
+            backup_state: c.backup_state,
+            user_verified: c.uv_initialized,
+            attestation_format: c.attestation_format.clone(),
+            attestation_trust: c.attestation_trust.clone(),
+            possibly_cloned: c.possibly_cloned,
+            created_at: rfc3339(c.created_at),
+            last_used_at: c.last_used_at.map(rfc3339),
+        }
+    }
+}

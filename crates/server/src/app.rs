@@ -25,6 +25,8 @@ pub fn api_router() -> (Router<AppState>, OpenApi) {
     let (router, mut api) = OpenApiRouter::new()
         .merge(routes::health::router())
         .merge(routes::auth::router())
+        .merge(routes::webauthn::router())
+        .merge(routes::credentials::router())
         .merge(routes::me::router())
         .merge(routes::users::router())
         .merge(routes::groups::router())

@@ -126,6 +126,26 @@ pub const SETTINGS: &[SettingDoc] = &[
         help: "On SIGTERM, in-flight requests get this long to finish (1 to 600).",
     },
     SettingDoc {
+        key: "challenge_timeout_seconds",
+        default: "300",
+        help: "How long a WebAuthn ceremony (its challenge) stays valid (30 to 3600).",
+    },
+    SettingDoc {
+        key: "user_verification",
+        default: "preferred",
+        help: "WebAuthn userVerification asked for and enforced: required, preferred or discouraged.",
+    },
+    SettingDoc {
+        key: "attestation_roots_file",
+        default: "(unset)",
+        help: "PEM file of attestation root certificates; when set, attestation trust paths are evaluated.",
+    },
+    SettingDoc {
+        key: "require_trusted_attestation",
+        default: "false",
+        help: "true: refuse keys whose attestation does not chain to attestation_roots_file.",
+    },
+    SettingDoc {
         key: "bootstrap_admin_username",
         default: "admin",
         help: "Username of the administrator created on first start.",
@@ -227,6 +247,14 @@ pub struct Settings {
     pub bootstrap_admin_email: String,
     /// Whether cookies carry `Secure` (every origin is https).
     pub secure_cookies: bool,
+    /// Lifetime of a WebAuthn ceremony.
+    pub challenge_timeout: Duration,
+    /// `required`, `preferred` or `discouraged`.
+    pub user_verification: String,
+    /// PEM bundle of attestation roots.
+    pub attestation_roots_file: Option<PathBuf>,
+    /// Refuse keys without an attestation that chains to the roots.
+    pub require_trusted_attestation: bool,
 }
 
 /// Values given on the command line (highest precedence).
@@ -369,6 +397,19 @@ impl Settings {
         let bootstrap_admin_email = keyfleet_domain::user::validate_email(&raw.get("bootstrap_admin_email").0, "email")
             .map_err(|e| raw.invalid("bootstrap_admin_email", e.to_string()))?;
         let secure_cookies = origins.iter().all(|o| o.starts_with("https://"));
+        let user_verification = raw.get("user_verification").0;
+        if !matches!(user_verification.as_str(), "required" | "preferred" | "discouraged") {
+            return Err(raw.invalid("user_verification", "expected required, preferred or discouraged"));
+        }
+        let attestation_roots_file = raw.values.get("attestation_roots_file").map(|(v, _)| PathBuf::from(v));
+        let require_trusted_attestation = match raw.get("require_trusted_attestation").0.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => return Err(raw.invalid("require_trusted_attestation", "expected true or false")),
+        };
+        if require_trusted_attestation && attestation_roots_file.is_none() {
+            return Err(raw.invalid("require_trusted_attestation", "needs attestation_roots_file"));
+        }
         Ok(Settings {
             listen,
             database_url,
@@ -394,6 +435,12 @@ impl Settings {
             bootstrap_admin_username,
             bootstrap_admin_email,
             secure_cookies,
+            challenge_timeout: raw
+                .int("challenge_timeout_seconds", 30u64, 3600)
+                .map(Duration::from_secs)?,
+            user_verification,
+            attestation_roots_file,
+            require_trusted_attestation,
         })
     }
 

@@ -245,3 +245,17 @@ impl IntoResponse for ApiError {
         res
     }
 }
+
+impl From<crate::service::webauthn::CeremonyError> for ApiError {
+    fn from(e: crate::service::webauthn::CeremonyError) -> Self {
+        use crate::service::webauthn::FailureClass;
+        let status = match e.class {
+            FailureClass::Rejected => StatusCode::BAD_REQUEST,
+            FailureClass::Unauthenticated => StatusCode::UNAUTHORIZED,
+            FailureClass::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            FailureClass::Conflict => StatusCode::CONFLICT,
+            FailureClass::Store => return Self::internal(e.message),
+        };
+        Self::new(status, e.code, e.message)
+    }
+}

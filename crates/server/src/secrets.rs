@@ -82,6 +82,12 @@ impl MasterKey {
         }
     }
 
+    /// A 32-byte key for `label`, derived from the master key (domain-separated SHA-256), so
+    /// each use gets its own key and none reveals the master key.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        keyfleet_domain::secret::digest("keyfleet-master-derive-v1", &[label.as_bytes(), self.0.as_ref()])
+    }
+
     fn cipher(&self) -> Aes256Gcm {
         Aes256Gcm::new(self.0.as_ref().into())
     }

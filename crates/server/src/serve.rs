@@ -93,10 +93,12 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
     let keys = TokenKeys::load_or_create(stores.signing_keys.as_ref(), &master, now())
         .await
         .context("loading the token-signing key (is this the master key the database was set up with?)")?;
+    let webauthn = crate::service::webauthn::WebauthnConfig::load(&settings, &master)?;
     Ok(AppState {
         settings: Arc::new(settings),
         stores,
         keys: Arc::new(keys),
+        webauthn: Arc::new(webauthn),
     })
 }
 
@@ -149,7 +151,7 @@ async fn shutdown_signal(stop: Arc<Notify>) {
     stop.notify_one();
 }
 
-/// Deletes long-ended sessions once an hour.
+/// Deletes long-ended sessions and expired ceremonies once an hour.
 fn spawn_housekeeping(stores: Stores) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -160,6 +162,9 @@ fn spawn_housekeeping(stores: Stores) {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "purged ended sessions"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+            if let Err(e) = stores.ceremonies.purge_ceremonies(now()).await {
+                tracing::warn!(error = %e, "ceremony purge failed");
             }
         }
     });

@@ -18,6 +18,8 @@ pub struct AppState {
     pub stores: Stores,
     /// Access-token keys.
     pub keys: Arc<TokenKeys>,
+    /// WebAuthn ceremonies' configuration: attestation anchors and derived secrets.
+    pub webauthn: Arc<crate::service::webauthn::WebauthnConfig>,
 }
 
 impl AppState {

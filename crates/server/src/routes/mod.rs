@@ -3,11 +3,13 @@
 pub mod audit;
 pub mod auth;
 pub mod clients;
+pub mod credentials;
 pub mod groups;
 pub mod health;
 pub mod me;
 pub mod oauth;
 pub mod users;
+pub mod webauthn;
 
 use axum::http::HeaderMap;
 use keyfleet_domain::audit::Actor;

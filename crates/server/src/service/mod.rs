@@ -3,9 +3,12 @@
 //! Each function takes a [`Ctx`] (stores, time, actor, request id) and returns domain values
 //! or a [`ServiceError`](crate::error::ServiceError); nothing here knows about HTTP.
 
+pub mod authentication;
 pub mod clients;
+pub mod registration;
 pub mod taps;
 pub mod users;
+pub mod webauthn;
 
 use keyfleet_domain::Timestamp;
 use keyfleet_domain::audit::{Actor, NewAuditEvent};

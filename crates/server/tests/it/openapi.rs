@@ -59,7 +59,8 @@ async fn every_documented_route_is_served() {
             .replace("{id}", "00000000-0000-0000-0000-000000000000")
             .replace("{userId}", "x")
             .replace("{clientId}", "x")
-            .replace("{secretId}", "x");
+            .replace("{secretId}", "x")
+            .replace("{credentialId}", "AAAA");
         for method in item.as_object().unwrap().keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app.call(m, &concrete, Auth::None, None).await;

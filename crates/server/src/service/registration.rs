@@ -1,0 +1,216 @@
+//! Registering a security key: WebAuthn L3 §7.1, for a signed-in user or a TAP session.
+//!
+//! The options follow `PublicKeyCredentialCreationOptionsJSON` (§5.1.8); verification is
+//! `keyfleet_webauthn_rp::verify_registration`. The ceremony is bound to the session that
+//! started it, and is consumed exactly once: by the transaction that stores the credential,
+//! or by the failure path.
+
+use keyfleet_domain::StoreError;
+use keyfleet_domain::audit::Outcome;
+use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
+use keyfleet_domain::credential::{Credential, validate_nickname};
+use keyfleet_domain::ids::CeremonyId;
+use keyfleet_domain::session::Session;
+use keyfleet_domain::user::User;
+use keyfleet_webauthn_rp::{
+    AttestationPolicy, CrossOriginPolicy, RegistrationExpectations, RegistrationResponseJSON, TrustOutcome,
+    verify_registration,
+};
+use serde_json::json;
+
+use super::Ctx;
+use super::webauthn::{
+    CeremonyError, FailureClass, OFFERED_ALGS, WebauthnConfig, b64, descriptor, new_ceremony, system_time, timeout_ms,
+};
+use crate::config::Settings;
+
+/// Starts a registration: stores the ceremony and returns it with the creation options.
+pub async fn start(
+    ctx: &Ctx<'_>,
+    settings: &Settings,
+    user: &User,
+    session: &Session,
+) -> Result<(Ceremony, serde_json::Value), CeremonyError> {
+    // §5.4.3 excludeCredentials: the user's keys, so one key is not registered twice.
+    let existing = ctx.stores.credentials.list_user_credentials(user.id).await?;
+    let exclude: Vec<_> = existing.iter().map(|c| descriptor(&c.id, &c.transports)).collect();
+    let ceremony = new_ceremony(
+        CeremonyKind::Registration,
+        Some(user.id),
+        Some(session.id),
+        Vec::new(),
+        settings,
+        ctx.now,
+    );
+    ctx.stores.ceremonies.create_ceremony(&ceremony).await?;
+    let options = json!({
+        "rp": { "id": settings.rp_id, "name": settings.rp_name },
+        "user": { "id": b64(&user.user_handle), "name": user.username.as_str(), "displayName": user.display_name },
+        "challenge": b64(&ceremony.challenge),
+        "pubKeyCredParams": OFFERED_ALGS.iter().map(|a| json!({ "type": "public-key", "alg": a.id() })).collect::<Vec<_>>(),
+        "timeout": timeout_ms(settings),
+        "excludeCredentials": exclude,
+        "authenticatorSelection": {
+            "residentKey": "preferred",
+            "requireResidentKey": false,
+            "userVerification": settings.user_verification,
+        },
+        "attestation": "direct",
+        "extensions": { "credProps": true },
+    });
+    Ok((ceremony, options))
+}
+
+/// What the client sent to finish a registration.
+pub struct Finish<'a> {
+    /// The ceremony id from the options.
+    pub ceremony_id: &'a str,
+    /// The name the user gives the key.
+    pub nickname: &'a str,
+    /// `credential.toJSON()`.
+    pub credential: &'a RegistrationResponseJSON,
+}
+
+fn reject(code: &'static str, message: impl Into<String>) -> CeremonyError {
+    CeremonyError::new(FailureClass::Rejected, code, message)
+}
+
+/// Finishes a registration: checks the ceremony belongs to this session, verifies the
+/// response, and stores the credential in the transaction that consumes the challenge.
+pub async fn finish(
+    ctx: &Ctx<'_>,
+    settings: &Settings,
+    config: &WebauthnConfig,
+    user: &User,
+    session: &Session,
+    input: Finish<'_>,
+) -> Result<Credential, CeremonyError> {
+    let id: CeremonyId = input
+        .ceremony_id
+        .parse()
+        .map_err(|_| reject("unknown_ceremony", "no such ceremony"))?;
+    let Some(ceremony) = ctx.stores.ceremonies.get_ceremony(id).await? else {
+        return Err(reject(
+            "unknown_ceremony",
+            "no such ceremony; it was used, or it expired",
+        ));
+    };
+    // A ceremony started by another session is refused without consuming it (row 10): it is
+    // not this caller's to spend.
+    if ceremony.kind != CeremonyKind::Registration
+        || ceremony.session_id != Some(session.id)
+        || ceremony.user_id != Some(user.id)
+    {
+        return Err(reject(
+            "ceremony_mismatch",
+            "this ceremony was not started by this session",
+        ));
+    }
+    match verify_and_store(ctx, settings, config, user, &ceremony, &input).await {
+        Ok(credential) => Ok(credential),
+        Err(e) => {
+            // Every failure consumes the challenge (a replay finds nothing), and is audited.
+            ctx.stores.ceremonies.consume_ceremony(ceremony.id).await?;
+            let event = ctx
+                .audit("credential.register", Some(format!("user:{}", user.id)))
+                .with_outcome(Outcome::Failure)
+                .with_detail(json!({ "code": e.code }).to_string());
+            ctx.stores.audit.append(&event).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn verify_and_store(
+    ctx: &Ctx<'_>,
+    settings: &Settings,
+    config: &WebauthnConfig,
+    user: &User,
+    ceremony: &Ceremony,
+    input: &Finish<'_>,
+) -> Result<Credential, CeremonyError> {
+    if !ceremony.is_live(ctx.now) {
+        return Err(reject("challenge_expired", "the ceremony expired; start again"));
+    }
+    let nickname = validate_nickname(input.nickname)
+        .map_err(|e| CeremonyError::new(FailureClass::Invalid, "invalid_nickname", e.to_string()))?;
+    // The expectations borrow a trust-anchor provider that is not `Sync`, so they live only in
+    // this block and never across an await.
+    let verified = {
+        let origins: Vec<&str> = settings.origins.iter().map(String::as_str).collect();
+        let attestation = if config.anchors.is_empty() {
+            AttestationPolicy::StatementOnly
+        } else {
+            let allow = !settings.require_trusted_attestation;
+            AttestationPolicy::Trusted {
+                anchors: config,
+                allow_none: allow,
+                allow_self: allow,
+            }
+        };
+        let expectations = RegistrationExpectations {
+            challenge: &ceremony.challenge,
+            origins: &origins,
+            cross_origin: CrossOriginPolicy::Deny,
+            rp_id: &ceremony.rp_id,
+            allowed_algs: &OFFERED_ALGS,
+            user_verification_required: ceremony.user_verification == "required",
+            user_presence_required: true,
+            requested_extensions: None,
+            attestation,
+            now: system_time(ctx.now),
+        };
+        verify_registration(&expectations, input.credential).map_err(|e| reject(e.code(), e.to_string()))?
+    };
+    let trust = match verified.trust {
+        TrustOutcome::NotEvaluated => "not_evaluated",
+        TrustOutcome::Anchored { .. } => "trusted",
+        TrustOutcome::NoneAllowed => "none",
+        TrustOutcome::SelfAllowed => "self",
+    };
+    let credential = Credential {
+        id: verified.credential_id.clone(),
+        user_id: user.id,
+        public_key: verified.public_key.cose_bytes().to_vec(),
+        alg: verified.alg.id(),
+        sign_count: verified.sign_count,
+        aaguid: verified.aaguid.0,
+        transports: verified.transports.clone(),
+        backup_eligible: verified.flags.backup_eligible,
+        backup_state: verified.flags.backup_state,
+        uv_initialized: verified.flags.user_verified,
+        attestation_format: verified.fmt.as_str().to_owned(),
+        attestation_trust: trust.to_owned(),
+        attestation_object: verified.attestation_object.clone(),
+        nickname,
+        created_at: ctx.now,
+        last_used_at: None,
+        possibly_cloned: false,
+    };
+    let audit = ctx
+        .audit("credential.register", Some(format!("user:{}", user.id)))
+        .with_detail(
+            json!({
+                "credentialId": b64(&credential.id),
+                "aaguid": hex::encode(credential.aaguid),
+                "fmt": credential.attestation_format,
+                "trust": trust,
+            })
+            .to_string(),
+        );
+    match ctx
+        .stores
+        .ceremonies
+        .finish_registration(ceremony.id, &credential, &audit)
+        .await
+    {
+        Ok(()) => Ok(credential),
+        Err(StoreError::Conflict("credential_id")) => Err(CeremonyError::new(
+            FailureClass::Conflict,
+            "credential_exists",
+            "this security key is already registered",
+        )),
+        Err(StoreError::Conflict(_)) => Err(reject("challenge_used", "the ceremony was already used")),
+        Err(e) => Err(e.into()),
+    }
+}
