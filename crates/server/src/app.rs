@@ -68,6 +68,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(middleware::from_fn(run_to_completion))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(security_headers))
         .layer(
@@ -103,6 +104,17 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this route does not accept that method",
     )
+}
+
+/// Runs each handler in its own task, so a client that goes away mid-request cannot cancel it
+/// halfway through a database transaction (a cancelled transaction could leave a pooled
+/// connection holding SQLite's write lock). The answer is simply not delivered.
+async fn run_to_completion(req: Request, next: Next) -> Response {
+    let span = tracing::Span::current();
+    match tokio::spawn(tracing::Instrument::instrument(next.run(req), span)).await {
+        Ok(res) => res,
+        Err(e) => axum::response::IntoResponse::into_response(ApiError::internal(format!("handler task failed: {e}"))),
+    }
 }
 
 /// Accepts a caller's request id if it is short and plain (no log injection), else makes one;

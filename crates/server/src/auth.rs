@@ -232,12 +232,33 @@ impl FromRequestParts<AppState> for SessionCaller {
     }
 }
 
+/// Records a refused request in the audit log and returns the refusal.
+pub async fn deny(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    detail: serde_json::Value,
+    refusal: ApiError,
+) -> Result<(), ApiError> {
+    let event = NewAuditEvent::new(
+        state.now(),
+        &caller.actor(),
+        "access.denied",
+        None,
+        request_id(headers).as_deref(),
+    )
+    .with_outcome(Outcome::Denied)
+    .with_detail(detail.to_string());
+    state.stores.audit.append(&event).await?;
+    Err(refusal)
+}
+
 /// Refuses `caller` unless it may use `scope`, recording the refusal in the audit log.
 pub async fn require_scope(
     state: &AppState,
     caller: &Caller,
     scope: Scope,
-    request_id: Option<&str>,
+    headers: &HeaderMap,
 ) -> Result<(), ApiError> {
     if caller.has_scope(scope) {
         return Ok(());
@@ -249,10 +270,6 @@ pub async fn require_scope(
         ),
         _ => ("insufficient_scope", format!("this needs the {scope} permission")),
     };
-    let event = NewAuditEvent::new(state.now(), &caller.actor(), "access.denied", None, request_id)
-        .with_outcome(Outcome::Denied)
-        .with_detail(serde_json::json!({ "scope": scope.as_str() }).to_string());
-    state.stores.audit.append(&event).await?;
     let mut err = ApiError::forbidden(code, detail);
     if matches!(caller, Caller::Client { .. }) {
         err = err.with_header(
@@ -260,5 +277,21 @@ pub async fn require_scope(
             &format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
         );
     }
-    Err(err)
+    deny(
+        state,
+        caller,
+        headers,
+        serde_json::json!({ "scope": scope.as_str() }),
+        err,
+    )
+    .await
+}
+
+/// Refuses `caller` unless it is an administrator's full session, recording the refusal.
+pub async fn require_admin(state: &AppState, caller: &Caller, headers: &HeaderMap, what: &str) -> Result<(), ApiError> {
+    if caller.is_admin() {
+        return Ok(());
+    }
+    let err = ApiError::forbidden("admin_required", format!("only an administrator may {what}"));
+    deny(state, caller, headers, serde_json::json!({ "needs": "admin" }), err).await
 }

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{AuditEventJson, AuditPage};
-use crate::auth::{Caller, request_id, require_scope};
+use crate::auth::{Caller, require_scope};
 use crate::error::{ApiError, Problem};
 use crate::state::{AppState, parse_rfc3339};
 
@@ -56,7 +56,7 @@ pub async fn list_audit(
     caller: Caller,
     Query(p): Query<AuditParams>,
 ) -> Result<axum::Json<AuditPage>, ApiError> {
-    require_scope(&state, &caller, Scope::AuditRead, request_id(&headers).as_deref()).await?;
+    require_scope(&state, &caller, Scope::AuditRead, &headers).await?;
     let limit = p.limit.unwrap_or(100).clamp(1, 500);
     let query = AuditQuery {
         actor: p.actor,

@@ -3,14 +3,13 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyfleet_domain::audit::{NewAuditEvent, Outcome};
 use keyfleet_domain::ids::SecretId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ctx, parse_id};
 use crate::api::{ClientCreated, ClientJson, CreateClientRequest, SecretRotated, UpdateClientRequest};
-use crate::auth::{Caller, request_id};
+use crate::auth::{Caller, require_admin};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
 use crate::service::clients;
@@ -26,23 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 async fn admin_only(state: &AppState, caller: &Caller, headers: &HeaderMap) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        return Ok(());
-    }
-    let event = NewAuditEvent::new(
-        state.now(),
-        &caller.actor(),
-        "access.denied",
-        None,
-        request_id(headers).as_deref(),
-    )
-    .with_outcome(Outcome::Denied)
-    .with_detail(serde_json::json!({ "needs": "admin" }).to_string());
-    state.stores.audit.append(&event).await?;
-    Err(ApiError::forbidden(
-        "admin_required",
-        "only an administrator may manage API clients",
-    ))
+    require_admin(state, caller, headers, "manage API clients").await
 }
 
 const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::{authority, ctx, parse_id};
 use crate::api::{CeremonyOptions, CredentialJson, RegistrationVerifyRequest, RenameCredentialRequest};
-use crate::auth::{Caller, SessionCaller, request_id, require_scope};
+use crate::auth::{Caller, SessionCaller, require_scope};
 use crate::error::{ApiError, Problem, ServiceError};
 use crate::extract::Json;
 use crate::service::webauthn::unb64;
@@ -172,7 +172,7 @@ async fn target_user(
     id: &str,
     scope: Scope,
 ) -> Result<User, ApiError> {
-    require_scope(state, caller, scope, request_id(headers).as_deref()).await?;
+    require_scope(state, caller, scope, headers).await?;
     let c = ctx(state, caller.actor(), headers);
     if scope == Scope::UsersRead {
         return state

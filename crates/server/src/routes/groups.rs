@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::{ctx, parse_id};
 use crate::api::{CreateGroupRequest, GroupDetail, GroupJson, UserJson};
-use crate::auth::{Caller, request_id, require_scope};
+use crate::auth::{Caller, require_scope};
 use crate::error::{ApiError, Problem, ServiceError};
 use crate::extract::Json;
 use crate::state::AppState;
@@ -25,10 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_member, remove_member))
 }
 
-async fn allow(state: &AppState, caller: &Caller, scope: Scope, headers: &HeaderMap) -> Result<(), ApiError> {
-    require_scope(state, caller, scope, request_id(headers).as_deref()).await
-}
-
 /// Creates a group.
 #[utoipa::path(post, path = "/api/v1/groups", tag = "groups", request_body = CreateGroupRequest,
     responses((status = 201, body = GroupJson), (status = 409, body = Problem, content_type = "application/problem+json")))]
@@ -38,7 +34,7 @@ pub async fn create_group(
     caller: Caller,
     Json(body): Json<CreateGroupRequest>,
 ) -> Result<Response, ApiError> {
-    allow(&state, &caller, Scope::UsersWrite, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
     let (name, name_key) =
         validate_name(&body.name).map_err(|e| ServiceError::invalid("invalid_field", e.to_string()))?;
     let description = body.description.unwrap_or_default();
@@ -79,7 +75,7 @@ pub async fn list_groups(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<axum::Json<Vec<GroupJson>>, ApiError> {
-    allow(&state, &caller, Scope::UsersRead, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersRead, &headers).await?;
     let groups = state.stores.groups.list_groups().await?;
     Ok(axum::Json(groups.iter().map(GroupJson::from).collect()))
 }
@@ -93,7 +89,7 @@ pub async fn get_group(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<GroupDetail>, ApiError> {
-    allow(&state, &caller, Scope::UsersRead, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersRead, &headers).await?;
     let group = state
         .stores
         .groups
@@ -116,7 +112,7 @@ pub async fn delete_group(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    allow(&state, &caller, Scope::UsersWrite, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
     let id: GroupId = parse_id(&id)?;
     let audit = ctx(&state, caller.actor(), &headers).audit("group.delete", Some(format!("group:{id}")));
     state.stores.groups.delete_group(id, &audit).await?;
@@ -133,7 +129,7 @@ pub async fn add_member(
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    allow(&state, &caller, Scope::UsersWrite, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
     let (group, user): (GroupId, UserId) = (parse_id(&id)?, parse_id(&user_id)?);
     let audit = ctx(&state, caller.actor(), &headers)
         .audit("group.member.add", Some(format!("group:{group}")))
@@ -152,7 +148,7 @@ pub async fn remove_member(
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    allow(&state, &caller, Scope::UsersWrite, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
     let (group, user): (GroupId, UserId) = (parse_id(&id)?, parse_id(&user_id)?);
     let audit = ctx(&state, caller.actor(), &headers)
         .audit("group.member.remove", Some(format!("group:{group}")))

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::{authority, ctx, parse_id};
 use crate::api::{CreateUserRequest, TapIssued, TapRequest, TapStatus, UpdateUserRequest, UserJson, UserPage};
-use crate::auth::{Caller, request_id, require_scope};
+use crate::auth::{Caller, require_scope};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, OptionalJson};
 use crate::service::taps;
@@ -30,10 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_sessions))
 }
 
-async fn allow(state: &AppState, caller: &Caller, scope: Scope, headers: &HeaderMap) -> Result<(), ApiError> {
-    require_scope(state, caller, scope, request_id(headers).as_deref()).await
-}
-
 /// Creates a user. Needs `users:write`.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
     security(("bearer" = ["users:write"]), ("session" = [])),
@@ -46,7 +42,7 @@ pub async fn create_user(
     caller: Caller,
     Json(body): Json<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
-    allow(&state, &caller, Scope::UsersWrite, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
     let input = CreateUser {
         username: body.username,
         display_name: body.display_name,
@@ -86,7 +82,7 @@ pub async fn list_users(
     caller: Caller,
     Query(q): Query<ListUsersQuery>,
 ) -> Result<axum::Json<UserPage>, ApiError> {
-    allow(&state, &caller, Scope::UsersRead, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersRead, &headers).await?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let query = UserQuery {
         search: q.search.filter(|s| !s.is_empty()),
@@ -114,7 +110,7 @@ pub async fn get_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<UserJson>, ApiError> {
-    allow(&state, &caller, Scope::UsersRead, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersRead, &headers).await?;
     let user = state
         .stores
         .users
@@ -137,7 +133,7 @@ pub async fn update_user(
     Path(id): Path<String>,
     Json(body): Json<UpdateUserRequest>,
 ) -> Result<axum::Json<UserJson>, ApiError> {
-    allow(&state, &caller, Scope::UsersWrite, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
     let change = UpdateUser {
         display_name: body.display_name,
         email: body.email,
@@ -166,7 +162,7 @@ pub async fn delete_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    allow(&state, &caller, Scope::UsersWrite, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
     users::delete(
         &ctx(&state, caller.actor(), &headers),
         authority(&caller),
@@ -188,7 +184,7 @@ pub async fn issue_tap(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<TapRequest>,
 ) -> Result<Response, ApiError> {
-    allow(&state, &caller, Scope::UsersWrite, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
     let req = body.unwrap_or_default();
     let minutes = req.lifetime_minutes.unwrap_or(DEFAULT_LIFETIME_MINUTES);
     let one_time = req.one_time.unwrap_or(true);
@@ -225,7 +221,7 @@ pub async fn tap_status(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<TapStatus>, ApiError> {
-    allow(&state, &caller, Scope::UsersRead, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersRead, &headers).await?;
     let tap = state
         .stores
         .taps
@@ -251,7 +247,7 @@ pub async fn delete_tap(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    allow(&state, &caller, Scope::UsersWrite, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
     let c = ctx(&state, caller.actor(), &headers);
     let user = users::get_for_change(&c, authority(&caller), parse_id(&id)?).await?;
     let audit = c.audit("tap.delete", Some(format!("user:{}", user.id)));
@@ -269,7 +265,7 @@ pub async fn revoke_sessions(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    allow(&state, &caller, Scope::UsersWrite, &headers).await?;
+    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
     let c = ctx(&state, caller.actor(), &headers);
     let user = users::get_for_change(&c, authority(&caller), parse_id(&id)?).await?;
     let audit = c.audit("session.revoke_all", Some(format!("user:{}", user.id)));

@@ -94,9 +94,8 @@ pub async fn sign_in(
     );
     let addr_key = format!("tap:addr:{}", input.client_addr.as_deref().unwrap_or("unknown"));
     let rl = &ctx.stores.rate_limits;
-    if rl.peek(&user_key, ctx.now, window_ms).await? >= limits.per_user
-        || rl.peek(&addr_key, ctx.now, window_ms).await? >= limits.per_address
-    {
+    let user_failures = rl.peek(&user_key, ctx.now, window_ms).await?;
+    if user_failures >= limits.per_user || rl.peek(&addr_key, ctx.now, window_ms).await? >= limits.per_address {
         let event = ctx.audit("tap.redeem", None).with_outcome(Outcome::Denied).with_detail(
             serde_json::json!({ "reason": "rate_limited", "username": user_key.trim_start_matches("tap:user:") })
                 .to_string(),
@@ -119,7 +118,10 @@ pub async fn sign_in(
             );
             match ctx.stores.taps.redeem_tap(&tap, &new.session, ctx.now, &audit).await {
                 Ok(()) => {
-                    rl.clear(&user_key).await?;
+                    // Forget earlier failures; skip the write when there were none.
+                    if user_failures > 0 {
+                        rl.clear(&user_key).await?;
+                    }
                     Ok((user, new))
                 }
                 Err(StoreError::Conflict(_)) => {

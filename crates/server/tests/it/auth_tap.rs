@@ -367,3 +367,43 @@ async fn sessions_can_be_listed_and_ended_one_by_one(b: Backend) {
         .await
         .problem(StatusCode::UNAUTHORIZED, "session_expired");
 }
+
+on_both_stores!(a_client_that_goes_away_does_not_cancel_the_handler);
+
+/// Regression (found by the load test): a client dropping its request mid-transaction left a
+/// pooled SQLite connection inside `BEGIN IMMEDIATE`. Handlers now run to completion.
+async fn a_client_that_goes_away_does_not_cancel_the_handler(b: Backend) {
+    let app = TestApp::new(b, &[]).await;
+    let user = app.user("gone", Role::Worker).await;
+    let code = app.tap(user.id, true).await;
+    let req = crate::harness::request(
+        Method::POST,
+        "/api/v1/auth/tap",
+        Auth::None,
+        Some(json!({ "username": "gone", "code": code })),
+    );
+    // Poll the request once, then drop it, as a disconnecting client does.
+    let _ = tokio::time::timeout(std::time::Duration::ZERO, app.send(req)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let live = app
+            .state
+            .stores
+            .sessions
+            .list_user_sessions(user.id, app.state.now())
+            .await
+            .unwrap();
+        if live.len() == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned sign-in never completed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // And the store still works for the next request.
+    app.tap_sign_in("gone", &code)
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "invalid_tap");
+}
