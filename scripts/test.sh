@@ -1,21 +1,56 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README's second command and CI run it.
 #
-# Installs what the tests need (idempotent, quick when already present), then runs every
-# test: the Rust workspace (unit, store conformance on SQLite and PostgreSQL, HTTP and
-# process-level tests) with cargo-nextest.
+# Installs what the tests need (idempotent, quick when already present), then runs:
+#   1. the Rust workspace tests with cargo-nextest: unit tests, the store conformance suite
+#      on SQLite and PostgreSQL, HTTP tests on both stores, process-level tests of the binary;
+#   2. `keyfleet verify` over the WebAuthn conformance corpus (every case must give its verdict);
+#   3. the software authenticator against python-fido2 through a private pcscd + vpcd;
+#   4. the WebAuthn ceremonies in headless Chromium with its virtual authenticator;
+#   5. a build of every fuzz target.
 #
-# Needs: a PostgreSQL server on 127.0.0.1:5432 with trust authentication (override with
-# KEYFLEET_TEST_POSTGRES_URL). Tests that need it fail loudly when it is missing.
-set -euo pipefail
+# Needs: PostgreSQL on 127.0.0.1:5432 with trust authentication (or KEYFLEET_TEST_POSTGRES_URL),
+# root (for apt-get and the network/mount namespace of the PC/SC test). Nothing is skipped:
+# a part that cannot run fails.
+set -uo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+export CARGO_TARGET_DIR=$TARGET
+CORPUS=${KEYFLEET_CORPUS:-$ROOT/../shared/conformance/webauthn}
 
-log() { printf '\n==> %s\n' "$*" >&2; }
+failed=()
+step() {
+  local name=$1; shift
+  printf '\n==> %s\n' "$name" >&2
+  local start=$SECONDS
+  if "$@"; then
+    printf '==> %s: ok (%ss)\n' "$name" $((SECONDS - start)) >&2
+  else
+    printf '==> %s: FAILED (%ss)\n' "$name" $((SECONDS - start)) >&2
+    failed+=("$name")
+  fi
+}
 
-if ! command -v cargo-nextest >/dev/null 2>&1; then
-  log "installing cargo-nextest"
-  cargo install cargo-nextest --locked
+if ! cargo nextest --version >/dev/null 2>&1; then
+  printf '==> installing cargo-nextest\n' >&2
+  cargo install cargo-nextest --locked || exit 1
 fi
 
-log "Rust workspace tests"
-cargo nextest run --workspace --no-fail-fast "$@"
+step "Rust workspace tests (cargo nextest)" cargo nextest run --workspace --no-fail-fast "$@"
+
+# The binary as the workspace build made it (the same features as the tests; `cargo build -p
+# keyfleet` alone would resolve features differently and rebuild half the dependencies).
+step "build the keyfleet binary" cargo build --workspace --bins --quiet
+export KEYFLEET_BIN=$TARGET/debug/keyfleet
+
+step "WebAuthn conformance corpus (keyfleet verify)" "$KEYFLEET_BIN" verify --corpus "$CORPUS"
+step "software authenticator via python-fido2, pcscd and vpcd" crates/softkey/tests/interop/run.sh
+step "WebAuthn ceremonies in headless Chromium" tests/browser/run.sh
+step "fuzz targets build" scripts/fuzz-build.sh
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\nFAILED: %s\n' "${failed[*]}" >&2
+  exit 1
+fi
+printf '\nall test suites passed\n' >&2

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The WebAuthn ceremonies in a real browser: Debian's headless Chromium with its CDP virtual
+# authenticator, driven by playwright-core, against `keyfleet serve` on SQLite.
+#
+#   tests/browser/run.sh            # installs what is missing, builds keyfleet, runs the test
+#   KEYFLEET_BIN=path/to/keyfleet tests/browser/run.sh   # skips the build
+#
+# Installs idempotently (quick when present): Debian's `chromium` (never a browser downloaded
+# by a test tool) and `npm ci` of the pinned playwright-core. Nothing is skipped: if Chromium
+# cannot be installed or cannot start, this fails.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+START=$SECONDS
+log() { printf '==> browser: %s\n' "$*" >&2; }
+
+# 1. Chromium from Debian (apt only when missing).
+CHROMIUM=${KEYFLEET_CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$CHROMIUM" ]; then
+  log "installing chromium (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium >/dev/null
+fi
+[ -x "$CHROMIUM" ] || { log "no Chromium at $CHROMIUM"; exit 1; }
+
+# 2. playwright-core, exactly as locked (npm ci only when missing or the lockfile changed).
+if ! command -v npm >/dev/null 2>&1; then
+  log "npm is missing: install Node.js 20 and npm (apt-get install nodejs npm)"
+  exit 1
+fi
+LOCK_SUM=$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)
+STAMP="$HERE/node_modules/.keyfleet-lock.sha256"
+if [ ! -d "$HERE/node_modules/playwright-core" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
+  log "npm ci"
+  # Playwright must never fetch a browser of its own.
+  (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  echo "$LOCK_SUM" >"$STAMP"
+fi
+
+# 3. The keyfleet binary.
+if [ -z "${KEYFLEET_BIN:-}" ]; then
+  TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+  log "cargo build -p keyfleet (target $TARGET)"
+  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --quiet -p keyfleet)
+  KEYFLEET_BIN=$TARGET/debug/keyfleet
+fi
+[ -x "$KEYFLEET_BIN" ] || { log "no keyfleet binary at $KEYFLEET_BIN"; exit 1; }
+export KEYFLEET_BIN KEYFLEET_CHROMIUM=$CHROMIUM
+export KEYFLEET_E2E_SCREENSHOTS=${KEYFLEET_E2E_SCREENSHOTS:-$ROOT/target/e2e-screenshots}
+log "setup took $((SECONDS - START))s"
+
+# 4. The test. `node --test` exits non-zero when any test fails.
+T0=$SECONDS
+cd "$HERE"
+status=0
+node --test --test-reporter=spec ceremonies.test.mjs || status=$?
+log "node --test took $((SECONDS - T0))s (whole script $((SECONDS - START))s), exit $status"
+exit $status
