@@ -20,12 +20,22 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
     let files = case_files(&args.corpus).with_context(|| format!("reading {}", args.corpus.display()))?;
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in &files {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let report = run_case(&text);
-        let detail = if report.detail.is_empty() { String::new() } else { format!(" [{}]", report.detail) };
+        let detail = if report.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", report.detail)
+        };
         let status = if report.verdict_ok { "PASS" } else { "FAIL" };
-        println!("{status} {name}: expected {}, got {}{detail}", report.expected, report.got);
+        println!(
+            "{status} {name}: expected {}, got {}{detail}",
+            report.expected, report.got
+        );
         if report.verdict_ok {
             passed += 1;
         } else {

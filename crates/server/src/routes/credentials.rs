@@ -18,7 +18,7 @@ use crate::auth::{Caller, SessionCaller, require_scope};
 use crate::error::{ApiError, Problem, ServiceError};
 use crate::extract::Json;
 use crate::service::webauthn::unb64;
-use crate::service::{registration, users};
+use crate::service::{registration, users, webauthn};
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -72,9 +72,21 @@ pub async fn registration_verify(
     State(state): State<AppState>,
     headers: HeaderMap,
     caller: SessionCaller,
-    Json(body): Json<RegistrationVerifyRequest>,
+    Json(raw): Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     let c = ctx(&state, Actor::User(caller.user.id), &headers);
+    // Read in two steps so that a body of the wrong shape (R1) still consumes its ceremony.
+    let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
+    let body: RegistrationVerifyRequest = match serde_json::from_value(raw) {
+        Ok(body) => body,
+        Err(e) => {
+            let refusal = webauthn::invalid_shape(&e);
+            if let Some(id) = ceremony_id {
+                registration::abandon(&c, &caller.user, &caller.session, &id, refusal.code).await?;
+            }
+            return Err(refusal.into());
+        }
+    };
     let input = registration::Finish {
         ceremony_id: &body.ceremony_id,
         nickname: &body.nickname,

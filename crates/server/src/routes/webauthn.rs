@@ -52,12 +52,24 @@ pub async fn sign_in_verify(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Json(body): Json<SignInVerifyRequest>,
+    Json(raw): Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     if headers.contains_key(header::ORIGIN) {
         check_origin(&state, &axum::http::Method::POST, &headers)?;
     }
     let c = ctx(&state, Actor::Anonymous, &headers);
+    // Read in two steps so that a body of the wrong shape (A1) still consumes its ceremony.
+    let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
+    let body: SignInVerifyRequest = match serde_json::from_value(raw) {
+        Ok(body) => body,
+        Err(e) => {
+            let refusal = crate::service::webauthn::invalid_shape(&e);
+            if let Some(id) = ceremony_id {
+                authentication::abandon(&c, &id, refusal.code).await?;
+            }
+            return Err(refusal.into());
+        }
+    };
     let done = authentication::finish(
         &c,
         &state.settings,

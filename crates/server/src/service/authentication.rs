@@ -134,6 +134,29 @@ pub async fn finish(
     }
 }
 
+/// Spends the sign-in ceremony named by a finish request that could not be read as one (its
+/// body has the wrong shape, A1): every failure consumes the challenge and is audited. A
+/// ceremony of another kind is left alone, as [`finish`] leaves it.
+pub async fn abandon(ctx: &Ctx<'_>, ceremony_id: &str, code: &'static str) -> Result<(), CeremonyError> {
+    let Ok(id) = ceremony_id.parse::<CeremonyId>() else {
+        return Ok(());
+    };
+    let Some(ceremony) = ctx.stores.ceremonies.get_ceremony(id).await? else {
+        return Ok(());
+    };
+    if ceremony.kind != CeremonyKind::Authentication {
+        return Ok(());
+    }
+    if ctx.stores.ceremonies.consume_ceremony(ceremony.id).await? {
+        let event = ctx
+            .audit("auth.webauthn", None)
+            .with_outcome(Outcome::Failure)
+            .with_detail(json!({ "code": code }).to_string());
+        ctx.stores.audit.append(&event).await?;
+    }
+    Ok(())
+}
+
 type Failure = (CeremonyError, Option<String>);
 
 async fn verify_and_sign_in(

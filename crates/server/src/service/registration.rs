@@ -121,6 +121,38 @@ pub async fn finish(
     }
 }
 
+/// Spends the ceremony named by a finish request that could not be read as one (its body
+/// has the wrong shape, R1): every failure consumes the challenge and is audited. A ceremony
+/// that is not this session's registration is left alone, as [`finish`] leaves it.
+pub async fn abandon(
+    ctx: &Ctx<'_>,
+    user: &User,
+    session: &Session,
+    ceremony_id: &str,
+    code: &'static str,
+) -> Result<(), CeremonyError> {
+    let Ok(id) = ceremony_id.parse::<CeremonyId>() else {
+        return Ok(());
+    };
+    let Some(ceremony) = ctx.stores.ceremonies.get_ceremony(id).await? else {
+        return Ok(());
+    };
+    if ceremony.kind != CeremonyKind::Registration
+        || ceremony.session_id != Some(session.id)
+        || ceremony.user_id != Some(user.id)
+    {
+        return Ok(());
+    }
+    if ctx.stores.ceremonies.consume_ceremony(ceremony.id).await? {
+        let event = ctx
+            .audit("credential.register", Some(format!("user:{}", user.id)))
+            .with_outcome(Outcome::Failure)
+            .with_detail(json!({ "code": code }).to_string());
+        ctx.stores.audit.append(&event).await?;
+    }
+    Ok(())
+}
+
 async fn verify_and_store(
     ctx: &Ctx<'_>,
     settings: &Settings,

@@ -110,6 +110,18 @@ impl From<StoreError> for CeremonyError {
     }
 }
 
+/// The answer to a finish request whose body does not have the expected shape (for example
+/// an assertion sent where an attestation response is expected: R1, A1). 422 like every
+/// other malformed body; the caller consumes the ceremony first.
+pub fn invalid_shape(e: &serde_json::Error) -> CeremonyError {
+    let message: String = format!("the request body does not have the expected shape: {e}")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    CeremonyError::new(FailureClass::Invalid, "invalid_request", message)
+}
+
 /// Fresh random challenge bytes.
 pub fn new_challenge() -> Vec<u8> {
     let mut c = vec![0u8; CHALLENGE_LEN];

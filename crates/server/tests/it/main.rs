@@ -7,3 +7,7 @@ mod bad_input;
 mod clients;
 mod openapi;
 mod users;
+mod webauthn;
+mod webauthn_kit;
+mod webauthn_registration_refusals;
+mod webauthn_sign_in_refusals;
