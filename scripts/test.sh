@@ -45,7 +45,7 @@ step "build the keyfleet binary" cargo build --workspace --bins --quiet
 export KEYFLEET_BIN=$TARGET/debug/keyfleet
 
 step "WebAuthn conformance corpus (keyfleet verify)" "$KEYFLEET_BIN" verify --corpus "$CORPUS"
-step "software authenticator via python-fido2, pcscd and vpcd" crates/softkey/tests/interop/run.sh
+step "software authenticator via python-fido2, pcscd and vpcd" scripts/interop.sh
 step "WebAuthn ceremonies in headless Chromium" tests/browser/run.sh
 step "fuzz targets build" scripts/fuzz-build.sh
 

@@ -32,6 +32,8 @@ pub fn parse_mc(extensions: Option<&Value>) -> Result<McInputs, Status> {
     let mut out = McInputs::default();
     if let Some(v) = ext.get_text_key("credProtect") {
         let level = v.as_uint()?;
+        // §12.1 names no error for an undefined credProtect value; like trussed's ctap-types we
+        // refuse it with CTAP1_ERR_INVALID_PARAMETER rather than guess a protection level.
         if !(u64::from(CRED_PROTECT_OPTIONAL)..=u64::from(CRED_PROTECT_REQUIRED)).contains(&level) {
             return Err(Status::InvalidParameter);
         }
@@ -83,18 +85,25 @@ pub fn prepare_hmac_secret(
     let key_agreement = field(1)?;
     let salt_enc = field(2)?.as_bytes()?;
     let salt_auth = field(3)?.as_bytes()?;
-    // An absent pinUvAuthProtocol means protocol one, which this authenticator does not offer.
-    let protocol = input.get_int_key(4).map(Value::as_uint).transpose()?.unwrap_or(1);
-    if protocol != PROTOCOL_TWO {
-        return Err(Status::InvalidParameter);
+    // "If pinUvAuthProtocol is absent and a pinUvAuthProtocol value of 1 is not supported by the
+    // authenticator, then return CTAP2_ERR_PIN_AUTH_INVALID." A present but unsupported protocol
+    // is CTAP1_ERR_INVALID_PARAMETER, as everywhere else.
+    match input.get_int_key(4).map(Value::as_uint).transpose()? {
+        None => return Err(Status::PinAuthInvalid),
+        Some(PROTOCOL_TWO) => {}
+        Some(_) => return Err(Status::InvalidParameter),
     }
     let shared = a.key_agreement(env).decapsulate(key_agreement)?;
+    // "verify(shared secret, saltEnc, saltAuth). If the verification fails, return
+    // CTAP2_ERR_PIN_AUTH_INVALID."
     if !shared.verify(salt_enc, salt_auth) {
         return Err(Status::PinAuthInvalid);
     }
-    let salts = shared.decrypt(salt_enc).ok_or(Status::InvalidLength)?;
+    // "decrypt(shared secret, saltEnc). If the decryption fails, or if the result is not 32 or 64
+    // bytes long, return CTAP1_ERR_INVALID_PARAMETER."
+    let salts = shared.decrypt(salt_enc).ok_or(Status::InvalidParameter)?;
     if salts.len() != 32 && salts.len() != 64 {
-        return Err(Status::InvalidLength);
+        return Err(Status::InvalidParameter);
     }
     Ok(Some(HmacSecret { shared, salts }))
 }

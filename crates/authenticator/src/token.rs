@@ -20,6 +20,8 @@ pub const PERM_LBW: u8 = 0x10;
 pub const PERM_ACFG: u8 = 0x20;
 /// The permissions this authenticator can grant.
 pub const SUPPORTED_PERMISSIONS: u8 = PERM_MC | PERM_GA | PERM_CM | PERM_ACFG;
+/// Every permission CTAP 2.1 defines (§6.5.5.7); other bits of a request are ignored.
+pub const DEFINED_PERMISSIONS: u8 = PERM_MC | PERM_GA | PERM_CM | PERM_BE | PERM_LBW | PERM_ACFG;
 
 /// Maximum usage period of a token over NFC, in milliseconds.
 pub const MAX_USAGE_MS: u64 = 19_800;

@@ -1,7 +1,7 @@
 //! A software key: the CTAP engine, its environment and its key file, as one [`Applet`].
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use keyfleet_authenticator::{Authenticator, CaptureQuality, EnrolOutcome, Env, Model, State, models};
 use keyfleet_ctap_transport::Applet;
@@ -88,6 +88,18 @@ pub struct SoftKey {
     pub env: SoftEnv,
     file: KeyFile,
     _lock: KeyLock,
+    saves: SaveStats,
+}
+
+/// How many times the key file was saved and how long that took (write, fsync, rename, fsync of
+/// the directory): reported by the bridge's `status` so that latency can be split into the engine
+/// and the disk.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SaveStats {
+    /// Completed saves.
+    pub count: u64,
+    /// Their total duration.
+    pub total: Duration,
 }
 
 impl SoftKey {
@@ -110,6 +122,7 @@ impl SoftKey {
             env: SoftEnv::default(),
             file,
             _lock: lock,
+            saves: SaveStats::default(),
         })
     }
 
@@ -124,6 +137,7 @@ impl SoftKey {
             env: SoftEnv::default(),
             file,
             _lock: lock,
+            saves: SaveStats::default(),
         })
     }
 
@@ -135,9 +149,17 @@ impl SoftKey {
     /// Saves the key file if the engine's persistent state changed.
     pub fn persist(&mut self) -> Result<(), KeyError> {
         if self.auth.take_dirty() {
+            let started = Instant::now();
             self.file.save(&self.auth.state().to_bytes(), &mut OsRng)?;
+            self.saves.count += 1;
+            self.saves.total += started.elapsed();
         }
         Ok(())
+    }
+
+    /// Key-file saves since the key was opened.
+    pub fn save_stats(&self) -> SaveStats {
+        self.saves
     }
 
     /// Runs a band control on the engine and saves.
@@ -250,7 +272,13 @@ impl ReaderKey for SoftKey {
     }
 
     fn describe(&self) -> String {
-        self.summary()
+        let saves = self.save_stats();
+        format!(
+            "{} saves={} save_us={}",
+            self.summary(),
+            saves.count,
+            saves.total.as_micros()
+        )
     }
 }
 
@@ -264,3 +292,6 @@ pub fn parse_captures(words: &[&str]) -> Result<Vec<CaptureQuality>, String> {
         .map(|w| w.parse::<CaptureQuality>().map_err(|e| e.to_string()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

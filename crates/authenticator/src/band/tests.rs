@@ -119,9 +119,11 @@ fn worn_band_verifies_without_a_pin() {
         ]),
     )];
     fx.make_credential(RP, b"w", true, None, uv_mc).unwrap();
+    // Without "uv" the request is refused; with no PIN set ("clientPin" false) the error is
+    // CTAP2_ERR_OPERATION_DENIED rather than PUAT_REQUIRED (CTAP 2.1 §6.1.2 step 7.1).
     assert_eq!(
         fx.make_credential(RP, b"x", true, None, vec![]).unwrap_err(),
-        Status::PuatRequired
+        Status::OperationDenied
     );
 }
 

@@ -15,7 +15,7 @@ use crate::env::Env;
 use crate::pin_protocol::SharedSecret;
 use crate::state::{MAX_PIN_RETRIES, ModelKind};
 use crate::status::Status;
-use crate::token::{PERM_GA, PERM_MC, SUPPORTED_PERMISSIONS, Token};
+use crate::token::{DEFINED_PERMISSIONS, PERM_GA, PERM_MC, SUPPORTED_PERMISSIONS, Token};
 use crate::{Authenticator, check_protocol, crypto};
 
 const GET_PIN_RETRIES: u64 = 0x01;
@@ -184,8 +184,10 @@ fn requested_permissions(p: &Params) -> Result<(u8, Option<String>), Status> {
     if permissions == 0 {
         return Err(Status::InvalidParameter);
     }
-    // Permissions we cannot grant (be, lbw, unknown bits) are CTAP2_ERR_UNAUTHORIZED_PERMISSION.
-    let permissions = u8::try_from(permissions).map_err(|_| Status::UnauthorizedPermission)?;
+    // Defined permissions we cannot grant (be: no bioEnroll, lbw: no largeBlobs) are
+    // CTAP2_ERR_UNAUTHORIZED_PERMISSION. Bits CTAP 2.1 does not define are dropped: "Assign the
+    // requested permissions to the pinUvAuthToken, ignoring any undefined permissions" (§6.5.5.7.2).
+    let permissions = (permissions & u64::from(DEFINED_PERMISSIONS)) as u8;
     if permissions & !SUPPORTED_PERMISSIONS != 0 {
         return Err(Status::UnauthorizedPermission);
     }
@@ -234,12 +236,15 @@ fn check_pin_hash(a: &mut Authenticator, env: &mut dyn Env, shared: &SharedSecre
     Ok(())
 }
 
-/// Decrypts newPinEnc (64 padded bytes), strips the zero padding and checks the PIN policy.
+/// Decrypts newPinEnc (64 padded bytes), strips the zero padding and checks the PIN policy
+/// (§6.5.5.5 setPIN and §6.5.5.6 changePIN): "decrypt(shared secret, newPinEnc) to produce
+/// paddedNewPin. If an error results, it returns CTAP2_ERR_PIN_AUTH_INVALID"; a paddedNewPin that
+/// is not 64 bytes long is CTAP1_ERR_INVALID_PARAMETER.
 fn decrypt_new_pin(a: &Authenticator, shared: &SharedSecret, enc: &[u8]) -> Result<Zeroizing<Vec<u8>>, Status> {
-    let padded = shared
-        .decrypt(enc)
-        .filter(|p| p.len() == 64)
-        .ok_or(Status::PinAuthInvalid)?;
+    let padded = shared.decrypt(enc).ok_or(Status::PinAuthInvalid)?;
+    if padded.len() != 64 {
+        return Err(Status::InvalidParameter);
+    }
     let len = padded.iter().position(|b| *b == 0).unwrap_or(padded.len());
     let pin = Zeroizing::new(padded[..len].to_vec());
     if pin.len() > MAX_PIN_BYTES {

@@ -58,17 +58,24 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
         return Err(Status::UnsupportedOption);
     }
     let up = req.options.up.unwrap_or(true);
-    let uv_option = param.is_none() && req.options.uv.unwrap_or(false);
+    let mut uv_option = param.is_none() && req.options.uv.unwrap_or(false);
     if uv_option && !a.builtin_uv_enrolled() {
         return Err(Status::InvalidOption);
     }
-    // 5. alwaysUv: an assertion with user presence needs user verification.
-    if a.state.always_uv && up && param.is_none() && !uv_option {
-        return Err(if a.state.uv_protected() {
-            Status::PuatRequired
-        } else {
-            Status::PinNotSet
-        });
+    // 5. "If the alwaysUv option ID is present and true and the "up" option is present and true":
+    //    not protected by any form of user verification → CTAP2_ERR_PUAT_REQUIRED (clientPin is
+    //    supported, so not OPERATION_DENIED); no pinUvAuthParam and "uv" false → use the enabled
+    //    built-in UV method as if "uv" were true, else CTAP2_ERR_PUAT_REQUIRED.
+    if a.state.always_uv && up {
+        if !a.state.uv_protected() {
+            return Err(Status::PuatRequired);
+        }
+        if param.is_none() && !uv_option {
+            if !a.builtin_uv_enrolled() {
+                return Err(Status::PuatRequired);
+            }
+            uv_option = true;
+        }
     }
     // 6. User verification, by pinUvAuthToken or the band's built-in UV.
     let mut flags = 0u8;
@@ -81,15 +88,16 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
         flags |= FLAG_UV;
         up_done = true;
     }
-    // 7. Locate eligible credentials (newest first when discoverable).
+    // 7. Locate eligible credentials (newest first when discoverable); an empty list is
+    //    CTAP2_ERR_NO_CREDENTIALS (python-fido2's silent pre-flight relies on this).
     let uv = flags & FLAG_UV != 0;
     let mut creds = locate(a, &req, uv);
-    // 8. None: CTAP2_ERR_NO_CREDENTIALS (python-fido2's silent pre-flight relies on this).
     if creds.is_empty() {
         return Err(Status::NoCredentials);
     }
     let hmac_secret = extensions::prepare_hmac_secret(a, env, p.get(0x04))?;
-    // 9. User presence, unless not requested or already given; a used token is then spent.
+    // 8.–9. User presence, unless not requested or already given by built-in UV (step 8) or the
+    //    token; a used token is then spent (clearUserPresentFlag() and the rest).
     if up {
         let token_up = param.is_some() && a.vol.token.as_ref().is_some_and(|t| t.user_present);
         if !up_done && !token_up {

@@ -98,22 +98,30 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
     if req.options.up == Some(false) {
         return Err(Status::InvalidOption);
     }
-    // 6.–7. alwaysUv and makeCredUvNotRqd: without pinUvAuthParam or built-in UV, only a
-    // non-discoverable credential on an authenticator that allows it may be made.
-    if param.is_none() && !uv_option {
-        let protected = a.state.uv_protected();
-        if a.state.always_uv && !protected {
-            return Err(Status::PinNotSet);
-        }
-        if protected && (rk || a.state.always_uv) {
-            return Err(Status::PuatRequired);
-        }
+    // 6. alwaysUv (makeCredUvNotRqd then counts as false): an authenticator not protected by any
+    //    form of user verification answers CTAP2_ERR_PUAT_REQUIRED, because clientPin is
+    //    supported (OPERATION_DENIED is for authenticators without clientPin). With neither
+    //    pinUvAuthParam nor "uv", the answer is CTAP2_ERR_PUAT_REQUIRED too (§6.1.2 steps 6.2, 6.4).
+    let protected = a.state.uv_protected();
+    if a.state.always_uv && (!protected || (param.is_none() && !uv_option)) {
+        return Err(Status::PuatRequired);
     }
-    // 8. Enterprise attestation is not offered.
+    // 7.–8. makeCredUvNotRqd is true unless alwaysUv is on (step 6 handled that case): a protected
+    //    authenticator needs pinUvAuthParam or "uv" only for a discoverable credential. The error is
+    //    CTAP2_ERR_PUAT_REQUIRED when clientPin is set, else CTAP2_ERR_OPERATION_DENIED.
+    if protected && rk && param.is_none() && !uv_option {
+        return Err(if a.state.pin_is_set() {
+            Status::PuatRequired
+        } else {
+            Status::OperationDenied
+        });
+    }
+    // 9. enterpriseAttestation: not enterprise-attestation capable → CTAP1_ERR_INVALID_PARAMETER.
     if req.enterprise_attestation {
         return Err(Status::InvalidParameter);
     }
-    // 11. User verification, by pinUvAuthToken or the band's built-in UV.
+    // 10.–11. User verification, by pinUvAuthToken (11.1) or the band's built-in UV (11.2). Step
+    //    10 (nothing to verify) is the fall-through.
     let mut flags = 0u8;
     let mut up_done = false;
     if let Some(param) = param {
@@ -135,7 +143,8 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
             return Err(Status::CredentialExcluded);
         }
     }
-    // Capacity is checked before the touch: the user should not touch for nothing.
+    // KEY_STORE_FULL belongs to credential creation (steps 16–18) but is checked before the touch
+    // of step 14, a deliberate reordering: the user should not touch for nothing.
     let replaces = a
         .state
         .credentials
@@ -144,7 +153,9 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
     if rk && !replaces && a.state.credentials.len() >= MAX_RESIDENT_CREDENTIALS {
         return Err(Status::KeyStoreFull);
     }
-    // 14. User presence, unless the token already carries it; then the token is spent.
+    // 13.–14. User presence, unless built-in UV (step 13) or the token already provided it; then
+    //    the token is spent (14.4: clearUserPresentFlag(), clearUserVerifiedFlag(),
+    //    clearPinUvAuthTokenPermissionsExceptLbw()).
     let token_up = param.is_some() && a.vol.token.as_ref().is_some_and(|t| t.user_present);
     if !up_done && !token_up {
         collect_user_presence(env)?;

@@ -69,7 +69,10 @@ pub fn dispatch(a: &mut Authenticator, env: &mut dyn Env, request: &[u8]) -> Res
     }
 }
 
-/// Commands without parameters take no CBOR at all.
+/// Commands without parameters take no CBOR at all. CTAP 2.1 (§6.4 getInfo, §6.6 reset, §6.9
+/// selection) defines no inputs for them and names no error for a request that carries some;
+/// OpenSK ignores such bytes, we refuse them with CTAP1_ERR_INVALID_LENGTH ("invalid message or
+/// item length", §8.2), so that a malformed request never runs a command (reset above all).
 fn no_params(body: &[u8]) -> Result<(), Status> {
     if body.is_empty() {
         Ok(())

@@ -1,5 +1,7 @@
-//! `keyfleet-key`: the `keyfleet key` commands as a standalone binary, for tests and the
-//! interop harness.
+//! `keyfleet-key`: the `keyfleet key` commands as a standalone binary, for this crate's CLI tests
+//! (tests/it). Cargo hands integration tests only the binaries of their own package, and the
+//! real `keyfleet` binary lives in another one; users and the interop harness (tests/interop) run
+//! `keyfleet key …`, which calls the same [`keyfleet_softkey::run`].
 
 use clap::Parser;
 

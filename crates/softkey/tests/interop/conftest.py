@@ -1,6 +1,7 @@
 """Fixtures for the interop tests: software keys on pcscd's vpcd reader, driven by python-fido2.
 
-Every test gets fresh keys: `keyfleet-key new`, then `keyfleet-key vpcd` puts the key on the reader.
+Every test gets fresh keys: `keyfleet key new`, then `keyfleet key vpcd` puts the key on the reader
+(the real `keyfleet` binary, built by run.sh).
 The key's control socket (FILE.ctl) lifts it off the reader and puts it back (a new tap), pushes
 its clock forward and controls the band.
 """
@@ -14,13 +15,13 @@ import pytest
 from fido2.ctap2 import Ctap2
 from fido2.pcsc import CtapPcscDevice
 
-BIN = os.environ["KEYFLEET_KEY_BIN"]
+KEY = [os.environ["KEYFLEET_BIN"], "key"]
 WORK = os.environ["KEYFLEET_INTEROP_WORK"]
 _counter = [0]
 
 
 class Key:
-    """One software key running `keyfleet-key vpcd`."""
+    """One software key running `keyfleet key vpcd`."""
 
     def __init__(self, model, extra_args=()):
         _counter[0] += 1
@@ -33,13 +34,16 @@ class Key:
         """Put the key on the reader (start the bridge) and wait until python-fido2 sees it."""
         self.log = open(self.path + ".log", "a")
         self.proc = subprocess.Popen(
-            [BIN, "vpcd", "--key", self.path, *self.extra_args], stdout=self.log, stderr=subprocess.STDOUT
+            [*KEY, "vpcd", "--key", self.path, *self.extra_args],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         self.dev = self.wait_for_device()
 
     def cli(self, *args):
-        result = subprocess.run([BIN, *args], capture_output=True, text=True)
-        assert result.returncode == 0, f"keyfleet-key {args}: {result.stderr}"
+        result = subprocess.run([*KEY, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        assert result.returncode == 0, f"keyfleet key {args}: {result.stderr}"
         return result.stdout
 
     def control(self, line):
@@ -61,7 +65,7 @@ class Key:
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "keyfleet-key vpcd exited"
+            assert self.proc.poll() is None, "keyfleet key vpcd exited"
             try:
                 for dev in CtapPcscDevice.list_devices():
                     return dev
@@ -125,3 +129,12 @@ def nfc_key(make_key):
 @pytest.fixture
 def band(make_key):
     return make_key("band")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A skipped test is a failure here: the interop run must never pass by not running."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and session.exitstatus == 0:
+        print(f"\ninterop: {skipped} test(s) skipped; failing the run")
+        session.exitstatus = 1

@@ -33,16 +33,16 @@ def client(dev, pin):
 
 
 class FactoryRootVerifier(AttestationVerifier):
-    """Trusts exactly the factory root CA that `keyfleet-key new` created for this run."""
+    """Trusts exactly the factory root CA that `keyfleet key new` created for this run."""
 
     def ca_lookup(self, attestation_result, auth_data):
         with open(os.path.join(os.environ["KEYFLEET_FACTORY_DIR"], "factory-ca.der"), "rb") as f:
             return f.read()
 
 
-def register(dev, pin, user_id=b"user-1", resident=ResidentKeyRequirement.DISCOURAGED):
+def register(dev, pin, user_id=b"user-1", resident=ResidentKeyRequirement.DISCOURAGED, server=None):
     # Fido2Server checks the packed attestation signature and the x5c chain up to the factory root.
-    server = Fido2Server(RP, attestation="direct", verify_attestation=FactoryRootVerifier())
+    server = server or Fido2Server(RP, attestation="direct", verify_attestation=FactoryRootVerifier())
     user = PublicKeyCredentialUserEntity(id=user_id, name="alice", display_name="Alice")
     options, state = server.register_begin(
         user, resident_key_requirement=resident, user_verification=UserVerificationRequirement.REQUIRED

@@ -1,5 +1,6 @@
-//! End-to-end tests of the `keyfleet-key` binary: key files, the factory and the commands that
-//! drive the engine through real CTAP2 requests. (The PC/SC path is tested by tests/interop.)
+//! End-to-end tests of the `keyfleet key` commands, run through this crate's `keyfleet-key` binary:
+//! key files, the factory and the commands that drive the engine through real CTAP2 requests. (The
+//! PC/SC path is tested by tests/interop, through the real `keyfleet` binary.)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -90,9 +90,14 @@ fn set_pin_rejects_a_bad_mac_or_block() {
         fx.call(0x06, base(vec![0; 32], enc.clone())).unwrap_err(),
         Status::PinAuthInvalid
     );
+    // CTAP 2.1 §6.5.5.5: a paddedNewPin that is not 64 bytes is CTAP1_ERR_INVALID_PARAMETER…
     let short = p.shared.encrypt(fx.env.rng(), &[0x31; 32]);
     let param = p.shared.authenticate(&short).to_vec();
-    assert_eq!(fx.call(0x06, base(param, short)).unwrap_err(), Status::PinAuthInvalid);
+    assert_eq!(fx.call(0x06, base(param, short)).unwrap_err(), Status::InvalidParameter);
+    // …while newPinEnc that does not decrypt at all (not whole AES blocks) is PIN_AUTH_INVALID.
+    let ragged = [p.shared.encrypt(fx.env.rng(), &pad_pin("1234")), vec![0; 5]].concat();
+    let param = p.shared.authenticate(&ragged).to_vec();
+    assert_eq!(fx.call(0x06, base(param, ragged)).unwrap_err(), Status::PinAuthInvalid);
     let bad_key = vec![
         (1, Value::Int(2)),
         (2, Value::Int(3)),
@@ -196,10 +201,10 @@ fn permission_rules() {
         Status::UnauthorizedPermission,
         "lbw: no large blobs"
     );
-    assert_eq!(
-        fx.pin_token("1234", 0x80, None).unwrap_err(),
-        Status::UnauthorizedPermission
-    );
+    // Undefined permission bits are ignored (CTAP 2.1 §6.5.5.7.2): cm plus an unknown bit is cm.
+    let token = fx.pin_token("1234", 0x84, None).unwrap();
+    assert_eq!(fx.auth.vol.token.as_ref().unwrap().permissions, 0x04);
+    assert_eq!(token.len(), 32);
     assert_eq!(
         fx.pin_token("1234", 0x01, None).unwrap_err(),
         Status::MissingParameter,

@@ -241,6 +241,40 @@ fn cred_protect_is_enforced() {
 }
 
 #[test]
+fn always_uv_without_any_user_verification_is_puat_required() {
+    // CTAP 2.1 §6.2.2 step 5: not protected, clientPin supported → CTAP2_ERR_PUAT_REQUIRED.
+    let mut fx = Fixture::new();
+    let (id, _) = new_credential(&mut fx, b"u", false, vec![]);
+    fx.auth.state.always_uv = true;
+    assert_eq!(
+        fx.get_assertion(RP, Some(&[id]), None, vec![]).unwrap_err(),
+        Status::PuatRequired
+    );
+}
+
+#[test]
+fn always_uv_uses_the_worn_bands_built_in_uv() {
+    // CTAP 2.1 §6.2.2 step 5: "uv" false with an enabled built-in UV method → treated as true.
+    let mut fx = Fixture::model("band");
+    let (id, _) = new_credential(&mut fx, b"u", false, vec![]);
+    fx.set_pin("1234").unwrap();
+    fx.auth.band_wear().unwrap();
+    let good = [crate::CaptureQuality::Good; 15];
+    fx.auth.band_enrol_finger(&mut fx.env, &good).unwrap();
+    fx.auth.state.always_uv = true;
+    let resp = fx
+        .get_assertion(RP, Some(std::slice::from_ref(&id)), None, vec![])
+        .unwrap();
+    let auth_data = resp.get_int_key(2).unwrap().as_bytes().unwrap();
+    assert_eq!(auth_data[32] & 0x05, 0x05, "UP and UV");
+    fx.auth.band_take_off().unwrap();
+    assert_eq!(
+        fx.get_assertion(RP, Some(&[id]), None, vec![]).unwrap_err(),
+        Status::OperationDenied
+    );
+}
+
+#[test]
 fn always_uv_requires_uv_except_for_silent_requests() {
     let mut fx = Fixture::new();
     let (id, _) = new_credential(&mut fx, b"u", false, vec![]);
@@ -339,11 +373,12 @@ fn hmac_secret_errors() {
             .unwrap_err(),
         Status::PinAuthInvalid
     );
+    // CTAP 2.1 §12.5: salts that are not 32 or 64 bytes are CTAP1_ERR_INVALID_PARAMETER.
     let (input, _) = hmac_input(&mut fx, &[1u8; 48]);
     assert_eq!(
         fx.get_assertion(RP, Some(std::slice::from_ref(&id)), None, vec![(4, input)])
             .unwrap_err(),
-        Status::InvalidLength
+        Status::InvalidParameter
     );
     let (mut input, _) = hmac_input(&mut fx, &[1u8; 32]);
     if let Value::Map(m) = &mut input
@@ -352,9 +387,21 @@ fn hmac_secret_errors() {
         inner.pop();
     }
     assert_eq!(
+        fx.get_assertion(RP, Some(std::slice::from_ref(&id)), None, vec![(4, input)])
+            .unwrap_err(),
+        Status::PinAuthInvalid,
+        "absent pinUvAuthProtocol means protocol one, which is not supported"
+    );
+    let (mut input, _) = hmac_input(&mut fx, &[1u8; 32]);
+    if let Value::Map(m) = &mut input
+        && let Value::Map(inner) = &mut m[0].1
+    {
+        inner[3].1 = Value::Int(3);
+    }
+    assert_eq!(
         fx.get_assertion(RP, Some(&[id]), None, vec![(4, input)]).unwrap_err(),
         Status::InvalidParameter,
-        "protocol one"
+        "an unknown protocol"
     );
 }
 

@@ -351,9 +351,10 @@ fn key_store_full() {
 fn always_uv() {
     let mut fx = Fixture::new();
     fx.auth.state.always_uv = true;
+    // CTAP 2.1 §6.1.2 step 6.2: not protected by any user verification, clientPin supported.
     assert_eq!(
         fx.make_credential(RP, b"u", false, None, vec![]).unwrap_err(),
-        Status::PinNotSet
+        Status::PuatRequired
     );
     fx.set_pin("1234").unwrap();
     assert_eq!(
