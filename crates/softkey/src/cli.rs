@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use keyfleet_authenticator::models;
+use keyfleet_authenticator::{model_by_name, models};
 use keyfleet_ctap_transport::{CardConfig, StatusUpdates};
 use serde_json::json;
 
@@ -25,8 +25,13 @@ use crate::vpcd::{Bridge, BridgeConfig, DEFAULT_ADDR, send_control, serve_contro
 pub enum KeyCommand {
     /// List the models a key can be made as.
     Models,
-    /// Create the factory root CA if needed and print its certificate (PEM) on standard output.
-    FactoryCa,
+    /// Create a model's factory CA if needed and print its certificate (PEM) on standard output;
+    /// without `--model`, every model's CA, one after another.
+    FactoryCa {
+        /// The model (see `models`); all models when absent.
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Make a factory-fresh key (no PIN, no fingerprint).
     New {
         /// The model (see `models`).
@@ -161,7 +166,7 @@ pub fn run(cmd: KeyCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        KeyCommand::FactoryCa => factory_ca(),
+        KeyCommand::FactoryCa { model } => factory_ca(model.as_deref()),
         KeyCommand::New { model, out } => {
             let factory = Factory::from_env();
             let key = SoftKey::create(&out, &model, &factory).with_context(|| format!("making {}", out.display()))?;
@@ -227,16 +232,27 @@ pub fn run(cmd: KeyCommand) -> anyhow::Result<()> {
     }
 }
 
-fn factory_ca() -> anyhow::Result<()> {
+fn factory_ca(model: Option<&str>) -> anyhow::Result<()> {
+    let names: Vec<&str> = match model {
+        Some(name) => {
+            let Some(m) = model_by_name(name) else {
+                bail!("unknown model {name:?} (see `keyfleet key models`)");
+            };
+            vec![m.name]
+        }
+        None => models().iter().map(|m| m.name).collect(),
+    };
     let factory = Factory::from_env();
-    let root = factory.root(&mut rand_core::OsRng)?;
-    eprintln!("factory CA in {}", factory.dir().display());
-    println!("-----BEGIN CERTIFICATE-----");
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&root.cert_der);
-    for line in b64.as_bytes().chunks(64) {
-        println!("{}", String::from_utf8_lossy(line));
+    for name in names {
+        let root = factory.root(name, &mut rand_core::OsRng)?;
+        eprintln!("{name} factory CA in {}", factory.dir().display());
+        println!("-----BEGIN CERTIFICATE-----");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&root.cert_der);
+        for line in b64.as_bytes().chunks(64) {
+            println!("{}", String::from_utf8_lossy(line));
+        }
+        println!("-----END CERTIFICATE-----");
     }
-    println!("-----END CERTIFICATE-----");
     Ok(())
 }
 

@@ -1,5 +1,8 @@
-//! The key factory's certificate authority: one self-signed factory root per factory directory,
-//! one batch attestation certificate per model signed by it, and a serial number per key.
+//! The key factory's certificate authorities: one self-signed factory CA per model, one batch
+//! attestation certificate per model signed by that model's CA, and a serial number per key.
+//!
+//! Each model has its own CA, so a relying party that trusts one model's CA does not accept
+//! attestations from the other models.
 //!
 //! Batch certificates follow the FIDO packed attestation statement's certificate requirements
 //! (WebAuthn Level 3 §8.2.1): X.509 v3; subject C, O, OU = "Authenticator Attestation" and CN;
@@ -10,8 +13,8 @@
 //! on first use and reused afterwards; private keys are PKCS#8 DER with mode 0600:
 //!
 //! ```text
-//! factory-ca.der  factory-ca.key
-//! batch-MODEL.der batch-MODEL.key
+//! factory-ca-MODEL.der factory-ca-MODEL.key
+//! batch-MODEL.der      batch-MODEL.key
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -130,22 +133,23 @@ impl Factory {
         &self.dir
     }
 
-    /// The factory root CA, created on first use.
-    pub fn root(&self, rng: &mut dyn CryptoRngCore) -> Result<Issued, FactoryError> {
-        self.load_or_create("factory-ca", rng, |key, rng| {
-            let name = name("CN=keyfleet Factory Root CA,OU=Key Factory,O=keyfleet,C=DE")?;
+    /// The self-signed factory CA of `model`, created on first use.
+    pub fn root(&self, model: &str, rng: &mut dyn CryptoRngCore) -> Result<Issued, FactoryError> {
+        check_model(model)?;
+        self.load_or_create(&format!("factory-ca-{model}"), rng, |key, rng| {
+            let name = name(&format!(
+                "CN=keyfleet {model} Factory CA,OU=Key Factory,O=keyfleet,C=DE"
+            ))?;
             build(Profile::Root, name, key, key, rng, None)
         })
     }
 
-    /// The batch attestation certificate and key for a model, created on first use.
+    /// The batch attestation certificate and key for a model, signed by the model's factory CA;
+    /// created on first use.
     pub fn batch(&self, model: &str, aaguid: [u8; 16], rng: &mut dyn CryptoRngCore) -> Result<Issued, FactoryError> {
-        let root = self.root(rng)?;
-        if !model.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(FactoryError::Certificate(format!("bad model name {model:?}")));
-        }
+        let root = self.root(model, rng)?;
         let issuer = Certificate::from_der(&root.cert_der)
-            .map_err(|_| FactoryError::Damaged(self.dir.join("factory-ca.der")))?
+            .map_err(|_| FactoryError::Damaged(self.dir.join(format!("factory-ca-{model}.der"))))?
             .tbs_certificate
             .subject;
         self.load_or_create(&format!("batch-{model}"), rng, |key, rng| {
@@ -203,6 +207,14 @@ pub fn serial_number(rng: &mut dyn CryptoRngCore) -> String {
     let mut bytes = [0u8; 6];
     rng.fill_bytes(&mut bytes);
     format!("KF-{}", hex::encode_upper(bytes))
+}
+
+/// Model names become file names and certificate subjects: ASCII letters, digits and `-` only.
+fn check_model(model: &str) -> Result<(), FactoryError> {
+    if model.is_empty() || !model.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(FactoryError::Certificate(format!("bad model name {model:?}")));
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, FactoryError> {

@@ -4,7 +4,7 @@
 //! do no IO. This crate gives them a home:
 //!
 //! - [`keyfile`]: the key's whole state in one encrypted file, replaced atomically;
-//! - [`factory`]: the factory root CA and per-model batch attestation certificates;
+//! - [`factory`]: per-model factory CAs and batch attestation certificates;
 //! - [`key`]: [`SoftKey`], the engine with its environment and key file, as an NFC applet;
 //! - [`vpcd`]: a bridge that puts the key "on the reader" of pcscd's vpcd driver, so that any
 //!   PC/SC client (python-fido2, Windows-style NFC stacks) talks to it as to a real NFC key;

@@ -34,13 +34,30 @@ fn subject_attr(cert: &Certificate, oid: ObjectIdentifier) -> Option<String> {
         })
 }
 
+/// Whether `cert_der`'s signature verifies under the key of `ca_der`.
+fn verifies(cert_der: &[u8], ca_der: &[u8]) -> bool {
+    let cert = Certificate::from_der(cert_der).unwrap();
+    let ca = Certificate::from_der(ca_der).unwrap();
+    let ca_key = VerifyingKey::from_sec1_bytes(
+        ca.tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes(),
+    )
+    .unwrap();
+    let signature = DerSignature::from_bytes(cert.signature.raw_bytes()).unwrap();
+    ca_key
+        .verify(&cert.tbs_certificate.to_der().unwrap(), &signature)
+        .is_ok()
+}
+
 #[test]
 fn batch_certificate_meets_the_packed_attestation_rules() {
     let dir = TempDir::new("factory");
     let factory = Factory::new(dir.path());
     let mut rng = StdRng::seed_from_u64(1);
     let batch = factory.batch("nfc-key", AAGUID, &mut rng).unwrap();
-    let root = factory.root(&mut rng).unwrap();
+    let root = factory.root("nfc-key", &mut rng).unwrap();
     let cert = Certificate::from_der(&batch.cert_der).unwrap();
     let tbs = &cert.tbs_certificate;
     assert_eq!(tbs.version, x509_cert::Version::V3);
@@ -61,19 +78,14 @@ fn batch_certificate_meets_the_packed_attestation_rules() {
         .find(|e| e.extn_id == der::oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS)
         .unwrap();
     assert!(!BasicConstraints::from_der(bc.extn_value.as_bytes()).unwrap().ca);
-    // Signed by the factory root.
+    // Signed by the model's factory CA.
     let root_cert = Certificate::from_der(&root.cert_der).unwrap();
     assert_eq!(tbs.issuer, root_cert.tbs_certificate.subject);
-    let root_key = VerifyingKey::from_sec1_bytes(
-        root_cert
-            .tbs_certificate
-            .subject_public_key_info
-            .subject_public_key
-            .raw_bytes(),
-    )
-    .unwrap();
-    let signature = DerSignature::from_bytes(cert.signature.raw_bytes()).unwrap();
-    root_key.verify(&tbs.to_der().unwrap(), &signature).unwrap();
+    assert_eq!(
+        subject_attr(&root_cert, CN).as_deref(),
+        Some("keyfleet nfc-key Factory CA")
+    );
+    assert!(verifies(&batch.cert_der, &root.cert_der));
     // The certificate's key is the batch key.
     assert_eq!(
         tbs.subject_public_key_info.subject_public_key.raw_bytes(),
@@ -93,7 +105,12 @@ fn factory_material_is_reused_and_private_keys_are_0600() {
     assert_eq!(first.key.to_bytes(), second.key.to_bytes());
     let other = factory.batch("nfc-key", AAGUID, &mut rng).unwrap();
     assert_ne!(first.cert_der, other.cert_der);
-    for name in ["factory-ca.key", "batch-band.key"] {
+    for name in [
+        "factory-ca-band.key",
+        "batch-band.key",
+        "factory-ca-nfc-key.key",
+        "batch-nfc-key.key",
+    ] {
         let mode = std::fs::metadata(factory.dir().join(name))
             .unwrap()
             .permissions()
@@ -111,8 +128,69 @@ fn damaged_files_and_bad_model_names_are_refused() {
         factory.batch("../x", AAGUID, &mut rng),
         Err(FactoryError::Certificate(_))
     ));
-    std::fs::write(dir.path().join("factory-ca.key"), b"junk").unwrap();
-    assert!(matches!(factory.root(&mut rng), Err(FactoryError::Damaged(_))));
+    assert!(matches!(
+        factory.root("../x", &mut rng),
+        Err(FactoryError::Certificate(_))
+    ));
+    assert!(matches!(factory.root("", &mut rng), Err(FactoryError::Certificate(_))));
+    // Nothing was written for the refused names.
+    assert!(std::fs::read_dir(dir.path()).map_or(true, |mut d| d.next().is_none()));
+    factory.root("band", &mut rng).unwrap();
+    std::fs::write(dir.path().join("factory-ca-band.key"), b"junk").unwrap();
+    assert!(matches!(factory.root("band", &mut rng), Err(FactoryError::Damaged(_))));
+    assert!(matches!(
+        factory.batch("band", AAGUID, &mut rng),
+        Err(FactoryError::Damaged(_))
+    ));
+}
+
+#[test]
+fn each_model_has_its_own_factory_ca() {
+    let dir = TempDir::new("factory-per-model");
+    let factory = Factory::new(dir.path());
+    let mut rng = StdRng::seed_from_u64(5);
+    let nfc_batch = factory.batch("nfc-key", AAGUID, &mut rng).unwrap();
+    let band_batch = factory.batch("band", AAGUID, &mut rng).unwrap();
+    let nfc_ca = factory.root("nfc-key", &mut rng).unwrap();
+    let band_ca = factory.root("band", &mut rng).unwrap();
+    // Two CAs with different keys and subjects, each in its own files.
+    assert_ne!(nfc_ca.cert_der, band_ca.cert_der);
+    assert_ne!(nfc_ca.key.to_bytes(), band_ca.key.to_bytes());
+    let nfc_cert = Certificate::from_der(&nfc_ca.cert_der).unwrap();
+    let band_cert = Certificate::from_der(&band_ca.cert_der).unwrap();
+    assert_ne!(nfc_cert.tbs_certificate.subject, band_cert.tbs_certificate.subject);
+    assert_eq!(
+        std::fs::read(dir.path().join("factory-ca-nfc-key.der")).unwrap(),
+        nfc_ca.cert_der
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("factory-ca-band.der")).unwrap(),
+        band_ca.cert_der
+    );
+    assert!(!dir.path().join("factory-ca.der").exists());
+    // Self-signed CAs.
+    for ca in [&nfc_cert, &band_cert] {
+        assert_eq!(ca.tbs_certificate.issuer, ca.tbs_certificate.subject);
+        let bc = ca
+            .tbs_certificate
+            .extensions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|e| e.extn_id == der::oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS)
+            .unwrap();
+        assert!(BasicConstraints::from_der(bc.extn_value.as_bytes()).unwrap().ca);
+    }
+    assert!(verifies(&nfc_ca.cert_der, &nfc_ca.cert_der));
+    assert!(verifies(&band_ca.cert_der, &band_ca.cert_der));
+    // Each batch certificate verifies under its own model's CA only.
+    assert!(verifies(&nfc_batch.cert_der, &nfc_ca.cert_der));
+    assert!(verifies(&band_batch.cert_der, &band_ca.cert_der));
+    assert!(!verifies(&nfc_batch.cert_der, &band_ca.cert_der));
+    assert!(!verifies(&band_batch.cert_der, &nfc_ca.cert_der));
+    let nfc_batch_cert = Certificate::from_der(&nfc_batch.cert_der).unwrap();
+    assert_eq!(nfc_batch_cert.tbs_certificate.issuer, nfc_cert.tbs_certificate.subject);
+    assert_ne!(nfc_batch_cert.tbs_certificate.issuer, band_cert.tbs_certificate.subject);
 }
 
 #[test]

@@ -32,16 +32,25 @@ def client(dev, pin):
     return Fido2Client(dev, DefaultClientDataCollector(ORIGIN), user_interaction=PinUI(pin))
 
 
+def factory_ca(model):
+    """The DER of `model`'s factory CA, as `keyfleet key new` created it for this run."""
+    with open(os.path.join(os.environ["KEYFLEET_FACTORY_DIR"], f"factory-ca-{model}.der"), "rb") as f:
+        return f.read()
+
+
 class FactoryRootVerifier(AttestationVerifier):
-    """Trusts exactly the factory root CA that `keyfleet key new` created for this run."""
+    """Trusts exactly one model's factory CA from this run (the nfc-key's unless told otherwise)."""
+
+    def __init__(self, model="nfc-key"):
+        super().__init__()
+        self.model = model
 
     def ca_lookup(self, attestation_result, auth_data):
-        with open(os.path.join(os.environ["KEYFLEET_FACTORY_DIR"], "factory-ca.der"), "rb") as f:
-            return f.read()
+        return factory_ca(self.model)
 
 
 def register(dev, pin, user_id=b"user-1", resident=ResidentKeyRequirement.DISCOURAGED, server=None):
-    # Fido2Server checks the packed attestation signature and the x5c chain up to the factory root.
+    # Fido2Server checks the packed attestation signature and the x5c chain up to the model's factory CA.
     server = server or Fido2Server(RP, attestation="direct", verify_attestation=FactoryRootVerifier())
     user = PublicKeyCredentialUserEntity(id=user_id, name="alice", display_name="Alice")
     options, state = server.register_begin(

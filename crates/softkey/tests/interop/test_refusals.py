@@ -17,7 +17,7 @@ from fido2.ctap2 import ClientPin, Config, CredentialManagement
 from fido2.server import Fido2Server
 
 from conftest import KEY
-from test_ctap2 import RP, FactoryRootVerifier, register
+from test_ctap2 import RP, FactoryRootVerifier, factory_ca, register
 
 PIN = "24682468"
 CDH = hashlib.sha256(b"client data").digest()
@@ -30,8 +30,8 @@ def key_file(key):
         return f.read()
 
 
-class OtherFactoryVerifier(FactoryRootVerifier):
-    """Trusts the root CA of another factory: right format, wrong root."""
+class WrongRootVerifier(FactoryRootVerifier):
+    """Trusts a given CA that is not the nfc-key's own: right format, wrong root."""
 
     def __init__(self, root_der):
         super().__init__()
@@ -42,18 +42,31 @@ class OtherFactoryVerifier(FactoryRootVerifier):
 
 
 def other_factory_root():
+    """The nfc-key CA of another factory directory."""
     env = dict(os.environ, KEYFLEET_FACTORY_DIR=os.path.join(os.environ["KEYFLEET_INTEROP_WORK"], "other-factory"))
-    pem = subprocess.run([*KEY, "factory-ca"], env=env, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    pem = subprocess.run(
+        [*KEY, "factory-ca", "--model", "nfc-key"], env=env, check=True, capture_output=True, stdin=subprocess.DEVNULL
+    )
     return x509.load_pem_x509_certificate(pem.stdout).public_bytes(Encoding.DER)
 
 
-def test_a_wrong_factory_root_is_rejected(nfc_key):
+def other_model_root():
+    """The band's CA in this run's factory: same factory, other model."""
+    pem = subprocess.run(
+        [*KEY, "factory-ca", "--model", "band"], check=True, capture_output=True, stdin=subprocess.DEVNULL
+    )
+    der = x509.load_pem_x509_certificate(pem.stdout).public_bytes(Encoding.DER)
+    assert der == factory_ca("band")
+    return der
+
+
+@pytest.mark.parametrize("wrong_root", [other_model_root, other_factory_root], ids=["other-model", "other-factory"])
+def test_a_wrong_factory_root_is_rejected(nfc_key, wrong_root):
     ClientPin(nfc_key.ctap2()).set_pin(PIN)
-    # The chain itself verifies against our factory (test_ctap2), and not against another one.
-    other_root = other_factory_root()
-    with open(os.path.join(os.environ["KEYFLEET_FACTORY_DIR"], "factory-ca.der"), "rb") as f:
-        assert f.read() != other_root, "the other factory made the same root"
-    server = Fido2Server(RP, attestation="direct", verify_attestation=OtherFactoryVerifier(other_root))
+    # The chain itself verifies against the nfc-key's CA (test_ctap2), and not against another one.
+    root = wrong_root()
+    assert root != factory_ca("nfc-key"), "the wrong root is the nfc-key's own CA"
+    server = Fido2Server(RP, attestation="direct", verify_attestation=WrongRootVerifier(root))
     with pytest.raises(UntrustedAttestation):
         register(nfc_key.dev, PIN, user_id=b"user-w", server=server)
 

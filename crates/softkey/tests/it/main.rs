@@ -83,9 +83,20 @@ fn nfc_key_life_cycle() {
     ok(d, &["reset", "--key", "a.kfk"]);
     assert!(ok(d, &["info", "--key", "a.kfk"]).contains("\"pinSet\": false"));
     // The factory was created once and reused.
-    assert!(d.join("factory/factory-ca.der").exists() && d.join("factory/batch-nfc-key.der").exists());
-    let pem = ok(d, &["factory-ca"]);
-    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(d.join("factory/factory-ca-nfc-key.der").exists() && d.join("factory/batch-nfc-key.der").exists());
+    assert!(!d.join("factory/factory-ca-band.der").exists());
+    // One CA per model: `--model` prints that model's, created if needed; without it, all of them.
+    let nfc_ca = std::fs::read(d.join("factory/factory-ca-nfc-key.der")).unwrap();
+    let pem = ok(d, &["factory-ca", "--model", "nfc-key"]);
+    assert_eq!(pem_certificates(&pem), std::slice::from_ref(&nfc_ca));
+    let band_pem = ok(d, &["factory-ca", "--model", "band"]);
+    let band_ca = std::fs::read(d.join("factory/factory-ca-band.der")).unwrap();
+    assert_eq!(pem_certificates(&band_pem), std::slice::from_ref(&band_ca));
+    assert_ne!(nfc_ca, band_ca);
+    let all: Vec<Vec<u8>> = pem_certificates(&ok(d, &["factory-ca"]));
+    assert_eq!(all.len(), keyfleet_authenticator::models().len());
+    assert!(all.contains(&nfc_ca) && all.contains(&band_ca));
+    assert!(fails(d, &["factory-ca", "--model", "toaster"]).contains("unknown model"));
 }
 
 #[test]
@@ -134,4 +145,23 @@ fn control_without_a_running_bridge_fails_clearly() {
     let d = dir.0.as_path();
     ok(d, &["new", "--model", "nfc-key", "--out", "c.kfk"]);
     assert!(fails(d, &["control", "--key", "c.kfk", "status"]).contains("is `keyfleet key vpcd"));
+}
+
+/// The certificates (DER) in a sequence of PEM blocks.
+fn pem_certificates(pem: &str) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let mut out = Vec::new();
+    let mut body: Option<String> = None;
+    for line in pem.lines() {
+        match line {
+            "-----BEGIN CERTIFICATE-----" => body = Some(String::new()),
+            "-----END CERTIFICATE-----" => {
+                let b64 = body.take().expect("END without BEGIN");
+                out.push(base64::engine::general_purpose::STANDARD.decode(b64).unwrap());
+            }
+            _ => body.as_mut().expect("text outside a PEM block").push_str(line),
+        }
+    }
+    assert!(body.is_none(), "unterminated PEM block");
+    out
 }
