@@ -39,10 +39,11 @@ fi
 
 step "Rust workspace tests (cargo nextest)" cargo nextest run --workspace --no-fail-fast "$@"
 
-# The binary as the workspace build made it (the same features as the tests; `cargo build -p
-# keyfleet` alone would resolve features differently and rebuild half the dependencies).
-step "build the keyfleet binary" cargo build --workspace --bins --quiet
+# The binary the test build just made for the process-level tests (same features as the
+# tests; a separate `cargo build -p keyfleet` would resolve features differently and rebuild
+# much of the dependency tree).
 export KEYFLEET_BIN=$TARGET/debug/keyfleet
+[ -x "$KEYFLEET_BIN" ] || step "build the keyfleet binary" cargo build -p keyfleet --quiet
 
 step "WebAuthn conformance corpus (keyfleet verify)" "$KEYFLEET_BIN" verify --corpus "$CORPUS"
 step "software authenticator via python-fido2, pcscd and vpcd" scripts/interop.sh
