@@ -214,6 +214,19 @@ pub struct SessionCaller {
     pub session: Session,
 }
 
+impl SessionCaller {
+    /// Refuses a TAP session: it may only read `/api/v1/me` and register a key.
+    pub fn require_full(&self) -> Result<(), ApiError> {
+        if self.session.kind == SessionKind::Tap {
+            return Err(ApiError::forbidden(
+                "tap_session_restricted",
+                "a temporary access pass session may only register a security key",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl FromRequestParts<AppState> for SessionCaller {
     type Rejection = ApiError;
 

@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{clear_cookie, ctx, session_cookie};
+use super::{clear_cookie, ctx, new_session_cookie};
 use crate::api::{MeJson, SessionJson, TapSignInRequest, UserJson};
 use crate::auth::{SessionCaller, check_origin};
 use crate::error::{ApiError, Problem};
@@ -63,13 +63,12 @@ pub async fn tap_sign_in(
     let c = ctx(&state, Actor::Anonymous, &headers);
     match taps::sign_in(&c, limits, lifetimes, s.tap_session, input).await {
         Ok((user, new)) => {
-            let max_age = (new.session.expires_at.as_millis() - c.now.as_millis()) / 1000;
             let me = MeJson {
                 user: UserJson::from(&user),
                 session: SessionJson::new(&new.session, true),
                 groups: Vec::new(),
             };
-            let cookie = session_cookie(&state, &new.token, max_age);
+            let cookie = new_session_cookie(&state, &new, c.now);
             Ok((
                 [
                     (header::SET_COOKIE, cookie),

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use keyfleet_domain::audit::Actor;
 use keyfleet_domain::client::Scope;
 use keyfleet_domain::credential::validate_nickname;
-use keyfleet_domain::session::SessionKind;
 use keyfleet_domain::user::User;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,16 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 fn credential_id(text: &str) -> Result<Vec<u8>, ApiError> {
     unb64(text).filter(|id| !id.is_empty()).ok_or_else(ApiError::not_found)
-}
-
-fn full_only(caller: &SessionCaller) -> Result<(), ApiError> {
-    if caller.session.kind == SessionKind::Tap {
-        return Err(ApiError::forbidden(
-            "tap_session_restricted",
-            "a temporary access pass session may only register a security key",
-        ));
-    }
-    Ok(())
 }
 
 /// Starts registering a security key for the signed-in user (a TAP session may).
@@ -116,7 +105,7 @@ pub async fn my_credentials(
     State(state): State<AppState>,
     caller: SessionCaller,
 ) -> Result<axum::Json<Vec<CredentialJson>>, ApiError> {
-    full_only(&caller)?;
+    caller.require_full()?;
     let creds = state.stores.credentials.list_user_credentials(caller.user.id).await?;
     Ok(axum::Json(creds.iter().map(CredentialJson::from).collect()))
 }
@@ -133,7 +122,7 @@ pub async fn rename_my_credential(
     Path(id): Path<String>,
     Json(body): Json<RenameCredentialRequest>,
 ) -> Result<axum::Json<CredentialJson>, ApiError> {
-    full_only(&caller)?;
+    caller.require_full()?;
     let id = credential_id(&id)?;
     let nickname =
         validate_nickname(&body.nickname).map_err(|e| ServiceError::invalid("invalid_nickname", e.to_string()))?;
@@ -164,7 +153,7 @@ pub async fn delete_my_credential(
     caller: SessionCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    full_only(&caller)?;
+    caller.require_full()?;
     let id = credential_id(&id)?;
     let audit = ctx(&state, Actor::User(caller.user.id), &headers)
         .audit("credential.delete", Some(format!("user:{}", caller.user.id)))

@@ -4,7 +4,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use keyfleet_domain::audit::Actor;
 use keyfleet_domain::ids::SessionId;
-use keyfleet_domain::session::SessionKind;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,16 +19,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(my_sessions))
         .routes(routes!(end_my_session))
-}
-
-fn full_only(caller: &SessionCaller) -> Result<(), ApiError> {
-    if caller.session.kind == SessionKind::Tap {
-        return Err(ApiError::forbidden(
-            "tap_session_restricted",
-            "a temporary access pass session may only register a security key",
-        ));
-    }
-    Ok(())
 }
 
 /// The signed-in user, their session and groups. Works for TAP sessions too.
@@ -51,7 +40,7 @@ pub async fn my_sessions(
     State(state): State<AppState>,
     caller: SessionCaller,
 ) -> Result<axum::Json<Vec<SessionJson>>, ApiError> {
-    full_only(&caller)?;
+    caller.require_full()?;
     let sessions = state
         .stores
         .sessions
@@ -74,7 +63,7 @@ pub async fn end_my_session(
     headers: HeaderMap,
     caller: SessionCaller,
 ) -> Result<StatusCode, ApiError> {
-    full_only(&caller)?;
+    caller.require_full()?;
     let id: SessionId = parse_id(&id)?;
     let mine = state
         .stores

@@ -54,6 +54,16 @@ pub fn session_cookie(state: &AppState, token: &str, max_age_s: i64) -> String {
     )
 }
 
+/// The `Set-Cookie` value for a session just opened at `now`; it expires with the session.
+pub fn new_session_cookie(
+    state: &AppState,
+    new: &keyfleet_domain::session::NewSession,
+    now: keyfleet_domain::Timestamp,
+) -> String {
+    let max_age_s = (new.session.expires_at.as_millis() - now.as_millis()) / 1000;
+    session_cookie(state, &new.token, max_age_s)
+}
+
 /// The `Set-Cookie` value that clears the session cookie.
 pub fn clear_cookie(state: &AppState) -> String {
     session_cookie(state, "", 0)

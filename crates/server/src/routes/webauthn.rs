@@ -9,7 +9,7 @@ use keyfleet_domain::audit::Actor;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ctx, session_cookie};
+use super::{ctx, new_session_cookie};
 use crate::api::{CeremonyOptions, MeJson, SessionJson, SignInOptionsRequest, SignInVerifyRequest, UserJson};
 use crate::auth::check_origin;
 use crate::error::{ApiError, Problem};
@@ -78,13 +78,12 @@ pub async fn sign_in_verify(
         Some(peer.ip().to_string()),
     )
     .await?;
-    let max_age = (done.session.session.expires_at.as_millis() - c.now.as_millis()) / 1000;
     let groups = state.stores.groups.list_user_groups(done.user.id).await?;
     let me = MeJson {
         user: UserJson::from(&done.user),
         session: SessionJson::new(&done.session.session, true),
         groups: groups.into_iter().map(|g| g.name).collect(),
     };
-    let cookie = session_cookie(&state, &done.session.token, max_age);
+    let cookie = new_session_cookie(&state, &done.session, c.now);
     Ok(([(header::SET_COOKIE, cookie)], axum::Json(me)).into_response())
 }

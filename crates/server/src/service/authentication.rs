@@ -276,7 +276,8 @@ async fn verify_and_sign_in(
         now: ctx.now,
         session: &new.session,
     };
-    let audit = Ctx { stores: ctx.stores, now: ctx.now, actor: Actor::User(owner.id), request_id: ctx.request_id.clone() }
+    let audit = ctx
+        .as_actor(Actor::User(owner.id))
         .audit("auth.webauthn", target.clone())
         .with_detail(json!({ "credentialId": b64(&cred.id), "sessionId": new.session.id.to_string(), "uv": verified.flags.user_verified }).to_string());
     match ctx.stores.ceremonies.finish_authentication(&finish, &audit).await {

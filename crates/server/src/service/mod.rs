@@ -26,7 +26,17 @@ pub struct Ctx<'a> {
     pub request_id: Option<String>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The same context with another actor (a sign-in acts as the user it signs in).
+    pub fn as_actor(&self, actor: Actor) -> Ctx<'a> {
+        Ctx {
+            stores: self.stores,
+            now: self.now,
+            actor,
+            request_id: self.request_id.clone(),
+        }
+    }
+
     /// A success audit event for `action` on `target`.
     pub fn audit(&self, action: &str, target: Option<String>) -> NewAuditEvent {
         NewAuditEvent::new(self.now, &self.actor, action, target, self.request_id.as_deref())

@@ -108,14 +108,13 @@ pub async fn sign_in(
             let cap = Some(tap.expires_at.min(ctx.now.plus(tap_session)));
             let mut new = session::open(user.id, SessionKind::Tap, lifetimes, cap, ctx.now, &mut OsRng);
             new.session.client_addr = input.client_addr.clone();
-            let audit = Ctx {
-                actor: Actor::User(user.id),
-                ..clone_ctx(ctx)
-            }
-            .audit("tap.redeem", Some(format!("user:{}", user.id)))
-            .with_detail(
-                serde_json::json!({ "tapId": tap.id.to_string(), "sessionId": new.session.id.to_string() }).to_string(),
-            );
+            let audit = ctx
+                .as_actor(Actor::User(user.id))
+                .audit("tap.redeem", Some(format!("user:{}", user.id)))
+                .with_detail(
+                    serde_json::json!({ "tapId": tap.id.to_string(), "sessionId": new.session.id.to_string() })
+                        .to_string(),
+                );
             match ctx.stores.taps.redeem_tap(&tap, &new.session, ctx.now, &audit).await {
                 Ok(()) => {
                     // Forget earlier failures; skip the write when there were none.
@@ -131,15 +130,6 @@ pub async fn sign_in(
             }
         }
         Err((user, reason)) => fail(ctx, &user_key, &addr_key, window_ms, user, reason).await,
-    }
-}
-
-fn clone_ctx<'a>(ctx: &Ctx<'a>) -> Ctx<'a> {
-    Ctx {
-        stores: ctx.stores,
-        now: ctx.now,
-        actor: ctx.actor.clone(),
-        request_id: ctx.request_id.clone(),
     }
 }
 
