@@ -2,10 +2,10 @@
 //! goes through (request id, tracing span, body limit, security headers, problem fallbacks).
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -65,8 +65,10 @@ pub fn app(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     router
         .route("/api/openapi.json", get(move || openapi_json(doc.clone())))
+        .merge(crate::web::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), cross_site_guard))
         .with_state(state)
         .layer(middleware::from_fn(run_to_completion))
         .layer(DefaultBodyLimit::max(max_body))
@@ -94,8 +96,48 @@ async fn openapi_json(doc: Vec<u8>) -> Response {
         .expect("static response")
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
+    // A person following a broken link gets a page; programs get a problem document.
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !uri.path().starts_with("/api/") {
+        return crate::web::page::PageError::not_found().into_response();
+    }
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response()
+}
+
+/// Refuses any state-changing request a browser marks as coming from another site, or whose
+/// `Origin` is not one of ours (CSRF defence for every route, pages and JSON, signed in or
+/// not; requests without `Origin`, such as API clients', pass on to the routes' own checks).
+async fn cross_site_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        let h = req.headers();
+        let cross_site = h
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+        let foreign_origin = h.get(header::ORIGIN).is_some_and(|o| {
+            !state
+                .settings
+                .origins
+                .iter()
+                .any(|allowed| allowed.as_bytes() == o.as_bytes())
+        });
+        if cross_site || foreign_origin {
+            tracing::info!(cross_site, foreign_origin, "cross-site request refused");
+            let path = req.uri().path();
+            if !path.starts_with("/api/") && !path.starts_with("/oauth2/") {
+                return crate::web::csrf::refused("cross-site");
+            }
+            return ApiError::forbidden(
+                "origin_mismatch",
+                "requests from other sites may not change anything here",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -113,7 +155,7 @@ async fn run_to_completion(req: Request, next: Next) -> Response {
     let span = tracing::Span::current();
     match tokio::spawn(tracing::Instrument::instrument(next.run(req), span)).await {
         Ok(res) => res,
-        Err(e) => axum::response::IntoResponse::into_response(ApiError::internal(format!("handler task failed: {e}"))),
+        Err(e) => ApiError::internal(format!("handler task failed: {e}")).into_response(),
     }
 }
 
@@ -134,7 +176,8 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     res
 }
 
-/// Headers every answer carries. The API serves no HTML, so its CSP forbids everything.
+/// Headers every answer carries. JSON answers get a CSP that forbids everything; pages set
+/// their own (`web::page::PAGE_CSP`), which this keeps.
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();

@@ -146,6 +146,21 @@ pub const SETTINGS: &[SettingDoc] = &[
         help: "true: refuse keys whose attestation does not chain to attestation_roots_file.",
     },
     SettingDoc {
+        key: "removal_ends_sessions",
+        default: "false",
+        help: "true: removing a key in the portal also ends the sessions opened with it; false: they last until they expire or the user signs in again (reporting a key lost always ends them).",
+    },
+    SettingDoc {
+        key: "signin_failures_per_address",
+        default: "30",
+        help: "Failed security-key sign-ins allowed per client address per rate_limit_window_minutes before 429 (1 to 100000).",
+    },
+    SettingDoc {
+        key: "signin_starts_per_address_per_minute",
+        default: "600",
+        help: "Sign-in ceremonies (options) one client address may start per minute before 429; 0 turns the limit off.",
+    },
+    SettingDoc {
         key: "bootstrap_admin_username",
         default: "admin",
         help: "Username of the administrator created on first start.",
@@ -255,6 +270,12 @@ pub struct Settings {
     pub attestation_roots_file: Option<PathBuf>,
     /// Refuse keys without an attestation that chains to the roots.
     pub require_trusted_attestation: bool,
+    /// Whether removing a key in the portal also ends the sessions opened with it.
+    pub removal_ends_sessions: bool,
+    /// Failed WebAuthn sign-ins per client address per `rate_limit_window`.
+    pub signin_failures_per_address: u32,
+    /// Sign-in ceremonies one address may start per minute (0: unlimited).
+    pub signin_starts_per_address_per_minute: u32,
 }
 
 /// Values given on the command line (highest precedence).
@@ -306,6 +327,14 @@ impl Raw {
         match v.trim().parse::<T>() {
             Ok(n) if n >= min && n <= max => Ok(n),
             _ => Err(self.invalid(key, format!("expected a whole number from {min} to {max}"))),
+        }
+    }
+
+    fn bool(&self, key: &'static str) -> Result<bool, ConfigError> {
+        match self.get(key).0.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(self.invalid(key, "expected true or false")),
         }
     }
 
@@ -402,11 +431,8 @@ impl Settings {
             return Err(raw.invalid("user_verification", "expected required, preferred or discouraged"));
         }
         let attestation_roots_file = raw.values.get("attestation_roots_file").map(|(v, _)| PathBuf::from(v));
-        let require_trusted_attestation = match raw.get("require_trusted_attestation").0.as_str() {
-            "true" => true,
-            "false" => false,
-            _ => return Err(raw.invalid("require_trusted_attestation", "expected true or false")),
-        };
+        let require_trusted_attestation = raw.bool("require_trusted_attestation")?;
+        let removal_ends_sessions = raw.bool("removal_ends_sessions")?;
         if require_trusted_attestation && attestation_roots_file.is_none() {
             return Err(raw.invalid("require_trusted_attestation", "needs attestation_roots_file"));
         }
@@ -441,6 +467,9 @@ impl Settings {
             user_verification,
             attestation_roots_file,
             require_trusted_attestation,
+            removal_ends_sessions,
+            signin_failures_per_address: raw.int("signin_failures_per_address", 1, 100_000)?,
+            signin_starts_per_address_per_minute: raw.int("signin_starts_per_address_per_minute", 0, 1_000_000)?,
         })
     }
 

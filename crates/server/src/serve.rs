@@ -99,6 +99,7 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
         stores,
         keys: Arc::new(keys),
         webauthn: Arc::new(webauthn),
+        csrf_key: master.derive("page-csrf"),
     })
 }
 

@@ -20,6 +20,8 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     /// WebAuthn ceremonies' configuration: attestation anchors and derived secrets.
     pub webauthn: Arc<crate::service::webauthn::WebauthnConfig>,
+    /// Key of the pages' CSRF tokens (derived from the master key).
+    pub csrf_key: [u8; 32],
 }
 
 impl AppState {

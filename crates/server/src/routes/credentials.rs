@@ -6,7 +6,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyfleet_domain::audit::Actor;
 use keyfleet_domain::client::Scope;
-use keyfleet_domain::credential::validate_nickname;
 use keyfleet_domain::user::User;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,8 +13,9 @@ use utoipa_axum::routes;
 use super::{authority, ctx, parse_id};
 use crate::api::{CeremonyOptions, CredentialJson, RegistrationVerifyRequest, RenameCredentialRequest};
 use crate::auth::{Caller, SessionCaller, require_scope};
-use crate::error::{ApiError, Problem, ServiceError};
+use crate::error::{ApiError, Problem};
 use crate::extract::Json;
+use crate::service::credentials::{self, Removal};
 use crate::service::webauthn::unb64;
 use crate::service::{registration, users, webauthn};
 use crate::state::AppState;
@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(registration_verify))
         .routes(routes!(my_credentials))
         .routes(routes!(rename_my_credential, delete_my_credential))
+        .routes(routes!(report_my_credential_lost))
         .routes(routes!(user_credentials, reset_user_credentials))
         .routes(routes!(delete_user_credential))
 }
@@ -124,27 +125,14 @@ pub async fn rename_my_credential(
 ) -> Result<axum::Json<CredentialJson>, ApiError> {
     caller.require_full()?;
     let id = credential_id(&id)?;
-    let nickname =
-        validate_nickname(&body.nickname).map_err(|e| ServiceError::invalid("invalid_nickname", e.to_string()))?;
-    let audit = ctx(&state, Actor::User(caller.user.id), &headers)
-        .audit("credential.rename", Some(format!("user:{}", caller.user.id)))
-        .with_detail(serde_json::json!({ "credentialId": crate::service::webauthn::b64(&id) }).to_string());
-    state
-        .stores
-        .credentials
-        .rename_credential(caller.user.id, &id, &nickname, &audit)
-        .await?;
-    let cred = state
-        .stores
-        .credentials
-        .get_credential(&id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let c = ctx(&state, Actor::User(caller.user.id), &headers);
+    let cred = credentials::rename(&c, caller.user.id, &id, &body.nickname).await?;
     Ok(axum::Json(CredentialJson::from(&cred)))
 }
 
-/// Removes one of the signed-in user's keys. Sessions already open stay open until they end
-/// (as a "lost key" report, which a later release adds, would not).
+/// Removes one of the signed-in user's keys. Sessions already open with it last until they
+/// end or the user signs in again, unless `removal_ends_sessions` is set (a lost-key report
+/// always ends them).
 #[utoipa::path(delete, path = "/api/v1/me/credentials/{id}", tag = "credentials", params(("id" = String, Path, description = "Credential id (base64url)")),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_my_credential(
@@ -155,15 +143,36 @@ pub async fn delete_my_credential(
 ) -> Result<StatusCode, ApiError> {
     caller.require_full()?;
     let id = credential_id(&id)?;
-    let audit = ctx(&state, Actor::User(caller.user.id), &headers)
-        .audit("credential.delete", Some(format!("user:{}", caller.user.id)))
-        .with_detail(serde_json::json!({ "credentialId": crate::service::webauthn::b64(&id) }).to_string());
-    state
-        .stores
-        .credentials
-        .delete_credential(caller.user.id, &id, &audit)
-        .await?;
+    let c = ctx(&state, Actor::User(caller.user.id), &headers);
+    let how = Removal::Ordinary {
+        ends_sessions: state.settings.removal_ends_sessions,
+    };
+    credentials::remove_own(&c, caller.user.id, &id, how).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reports one of the signed-in user's keys lost or stolen: removes it and ends at once every
+/// session opened with it (this one too, if it was).
+#[utoipa::path(post, path = "/api/v1/me/credentials/{id}/lost", tag = "credentials", params(("id" = String, Path, description = "Credential id (base64url)")),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn report_my_credential_lost(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: SessionCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_full()?;
+    let id = credential_id(&id)?;
+    let c = ctx(&state, Actor::User(caller.user.id), &headers);
+    credentials::remove_own(&c, caller.user.id, &id, Removal::Lost).await?;
+    if caller.session.credential_id.as_deref() == Some(id.as_slice()) {
+        return Ok((
+            StatusCode::NO_CONTENT,
+            [(header::SET_COOKIE, super::clear_cookie(&state))],
+        )
+            .into_response());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn target_user(
@@ -212,24 +221,7 @@ pub async fn delete_user_credential(
 ) -> Result<StatusCode, ApiError> {
     let user = target_user(&state, &caller, &headers, &id, Scope::UsersWrite).await?;
     let cred_id = credential_id(&credential)?;
-    let c = ctx(&state, caller.actor(), &headers);
-    let detail = serde_json::json!({ "credentialId": crate::service::webauthn::b64(&cred_id) }).to_string();
-    let audit = c
-        .audit("credential.delete", Some(format!("user:{}", user.id)))
-        .with_detail(detail.clone());
-    state
-        .stores
-        .credentials
-        .delete_credential(user.id, &cred_id, &audit)
-        .await?;
-    let audit = c
-        .audit("session.revoke_credential", Some(format!("user:{}", user.id)))
-        .with_detail(detail);
-    state
-        .stores
-        .sessions
-        .revoke_credential_sessions(&cred_id, &audit)
-        .await?;
+    credentials::remove_for_user(&ctx(&state, caller.actor(), &headers), user.id, &cred_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -243,14 +235,6 @@ pub async fn reset_user_credentials(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = target_user(&state, &caller, &headers, &id, Scope::UsersWrite).await?;
-    let c = ctx(&state, caller.actor(), &headers);
-    let audit = c.audit("credential.reset", Some(format!("user:{}", user.id)));
-    state
-        .stores
-        .credentials
-        .delete_user_credentials(user.id, &audit)
-        .await?;
-    let audit = c.audit("session.revoke_all", Some(format!("user:{}", user.id)));
-    state.stores.sessions.revoke_user_sessions(user.id, &audit).await?;
+    credentials::reset(&ctx(&state, caller.actor(), &headers), user.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,6 +5,7 @@
 
 pub mod authentication;
 pub mod clients;
+pub mod credentials;
 pub mod registration;
 pub mod taps;
 pub mod users;

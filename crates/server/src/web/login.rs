@@ -1,0 +1,213 @@
+//! `/login` (security key, username-less or username-first, `?login_hint=`), the temporary
+//! access pass form, and sign-out (this session, or everywhere).
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use keyfleet_domain::audit::Actor;
+use keyfleet_domain::session::{SessionKind, SessionLifetimes};
+use keyfleet_domain::user::Username;
+use serde::Deserialize;
+
+use super::page::{Nav, Viewer, csrf_token, html_status, safe_next, see_other};
+use crate::auth::session_cookie;
+use crate::routes::{clear_cookie, ctx, new_session_cookie};
+use crate::service::taps::{self, GuessLimits, TapSignIn, TapSignInError};
+use crate::state::AppState;
+
+/// The sign-in page.
+#[derive(askama::Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    nav: Nav,
+    next: String,
+    hint: String,
+    hinted: bool,
+    notice: Option<&'static str>,
+    tap_error: Option<String>,
+    tap_username: String,
+}
+
+/// Query of `/login`.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    /// Pre-fills the username and skips the username step.
+    login_hint: Option<String>,
+    /// Where to go after signing in (a path on this server).
+    next: Option<String>,
+    /// A message to show (after signing out).
+    done: Option<String>,
+}
+
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "signed-out" => Some("You have signed out."),
+        "everywhere" => Some("You have signed out on every device."),
+        "lost" => Some(
+            "The lost key was removed and every session opened with it has ended, this one too. \
+             Sign in with another key, or ask your helpdesk for a temporary access pass.",
+        ),
+        "registered" => Some("Your security key is ready. Sign in with it."),
+        _ => None,
+    }
+}
+
+/// `GET /login`.
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Option<Viewer>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(q.next.as_deref()).unwrap_or_else(|| "/security-info".to_owned());
+    // A usable hint is a username as the sign-in would accept it; anything else is ignored.
+    let hint = q
+        .login_hint
+        .as_deref()
+        .and_then(|h| Username::parse(h).ok())
+        .map(|u| u.as_str().to_owned());
+    // Someone already fully signed in, with no other account hinted, goes on.
+    if hint.is_none()
+        && q.done.is_none()
+        && let Some(viewer) = viewer
+        && viewer.session.kind == SessionKind::Full
+    {
+        return see_other(&next);
+    }
+    let csrf = csrf_token(&state.csrf_key, session_cookie(&headers));
+    let page = LoginPage {
+        nav: Nav::anonymous(csrf),
+        next,
+        hinted: hint.is_some(),
+        hint: hint.unwrap_or_default(),
+        notice: notice(q.done.as_deref()),
+        tap_error: None,
+        tap_username: String::new(),
+    };
+    html_status(StatusCode::OK, &page)
+}
+
+/// The temporary-access-pass form.
+#[derive(Debug, Deserialize)]
+pub struct TapForm {
+    username: String,
+    code: String,
+    next: Option<String>,
+}
+
+/// `POST /login/tap`: signs in with a temporary access pass, then goes to the security-info
+/// page (a TAP session may only add a key). Failures re-show the form with one message for
+/// every kind of failure; too many give 429.
+pub async fn tap(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<TapForm>,
+) -> Response {
+    let s = &state.settings;
+    let limits = GuessLimits {
+        per_user: s.tap_attempts_per_user,
+        per_address: s.tap_attempts_per_address,
+        window: s.rate_limit_window,
+    };
+    let lifetimes = SessionLifetimes {
+        idle: s.session_idle,
+        absolute: s.session_absolute,
+    };
+    let input = TapSignIn {
+        username: &form.username,
+        code: form.code.trim(),
+        client_addr: Some(peer.ip().to_string()),
+    };
+    let c = ctx(&state, Actor::Anonymous, &headers);
+    let (status, message, retry) = match taps::sign_in(&c, limits, lifetimes, s.tap_session, input).await {
+        Ok((_, new)) => {
+            let cookie = new_session_cookie(&state, &new, c.now);
+            let mut res = see_other("/security-info");
+            res.headers_mut()
+                .insert(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
+            return res;
+        }
+        Err(TapSignInError::Invalid) => (
+            StatusCode::UNAUTHORIZED,
+            "That username and temporary access pass do not match, or the pass has expired or was already used. \
+             Check both and try again, or ask your helpdesk for a new pass."
+                .to_owned(),
+            None,
+        ),
+        Err(TapSignInError::Limited(retry)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed attempts. Wait {} minutes, then try again.",
+                retry.div_ceil(60).max(1)
+            ),
+            Some(retry),
+        ),
+        Err(TapSignInError::Store(e)) => return super::page::PageError::from(e).into_response(),
+    };
+    let csrf = csrf_token(&state.csrf_key, session_cookie(&headers));
+    let page = LoginPage {
+        nav: Nav::anonymous(csrf),
+        next: safe_next(form.next.as_deref()).unwrap_or_else(|| "/security-info".to_owned()),
+        hint: String::new(),
+        hinted: false,
+        notice: None,
+        tap_error: Some(message),
+        tap_username: form.username.chars().take(64).collect(),
+    };
+    let mut res = html_status(status, &page);
+    if let Some(retry) = retry {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, retry.to_string().parse().expect("digits"));
+    }
+    res
+}
+
+/// The sign-out form.
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {
+    /// `1`: end every session of this user.
+    everywhere: Option<String>,
+}
+
+/// `POST /logout`: ends this session, or with `everywhere` every session of the user, clears
+/// the cookie and shows the sign-in page.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Option<Viewer>,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    let everywhere = form.everywhere.is_some_and(|v| v == "1" || v == "true");
+    let mut done = "signed-out";
+    if let Some(viewer) = viewer {
+        let c = ctx(&state, Actor::User(viewer.user.id), &headers);
+        let result = if everywhere {
+            done = "everywhere";
+            let audit = c.audit("session.revoke_all", Some(format!("user:{}", viewer.user.id)));
+            state
+                .stores
+                .sessions
+                .revoke_user_sessions(viewer.user.id, &audit)
+                .await
+                .map(drop)
+        } else {
+            let audit = c
+                .audit("session.logout", Some(format!("user:{}", viewer.user.id)))
+                .with_detail(serde_json::json!({ "sessionId": viewer.session.id.to_string() }).to_string());
+            state.stores.sessions.revoke_session(viewer.session.id, &audit).await
+        };
+        if let Err(e) = result {
+            return super::page::PageError::from(e).into_response();
+        }
+    }
+    let mut res = see_other(&format!("/login?done={done}"));
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        clear_cookie(&state).parse().expect("cookie is ASCII"),
+    );
+    res
+}

@@ -1,0 +1,324 @@
+//! The worker's "Security info" page: their keys (nickname, model, dates, transports), add a
+//! key, rename, remove (with a confirmation that says what happens next, and a stronger one
+//! for the last key), "I lost this key", and where they are signed in.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use keyfleet_domain::credential::Credential;
+use keyfleet_domain::session::Session;
+use serde::Deserialize;
+
+use super::format::{transports, when, when_or};
+use super::models::model_label;
+use super::page::{Nav, PageError, Viewer, html_status, request_id, see_other};
+use crate::routes::clear_cookie;
+use crate::service::credentials::{self, Removal};
+use crate::service::webauthn::{b64, unb64};
+use crate::state::{AppState, rfc3339};
+
+/// Routes of this page.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/security-info", get(page))
+        .route("/security-info/keys/{id}/rename", post(rename))
+        .route("/security-info/keys/{id}/remove", get(confirm_remove).post(remove))
+        .route("/security-info/keys/{id}/lost", get(confirm_lost).post(lost))
+}
+
+/// One key as the page shows it.
+pub struct KeyRow {
+    /// Credential id, base64url (for URLs).
+    pub id: String,
+    /// Nickname.
+    pub nickname: String,
+    /// Model name from the AAGUID.
+    pub model: String,
+    /// When it was added.
+    pub added: String,
+    /// Same, RFC 3339.
+    pub added_iso: String,
+    /// When it was last used.
+    pub last_used: String,
+    /// How it connects.
+    pub transports: String,
+    /// Flagged as possibly cloned.
+    pub cloned: bool,
+    /// This session was opened with it.
+    pub this_session: bool,
+}
+
+impl KeyRow {
+    fn new(c: &Credential, session: &Session) -> Self {
+        KeyRow {
+            id: b64(&c.id),
+            nickname: c.nickname.clone(),
+            model: model_label(&c.aaguid),
+            added: when(c.created_at),
+            added_iso: rfc3339(c.created_at),
+            last_used: when_or(c.last_used_at, "never"),
+            transports: transports(&c.transports),
+            cloned: c.possibly_cloned,
+            this_session: session.credential_id.as_deref() == Some(c.id.as_slice()),
+        }
+    }
+}
+
+/// One session as the page shows it.
+pub struct SessionRow {
+    created: String,
+    last_seen: String,
+    address: String,
+    method: &'static str,
+    current: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "security_info.html")]
+struct SecurityInfoPage {
+    nav: Nav,
+    tap: bool,
+    keys: Vec<KeyRow>,
+    sessions: Vec<SessionRow>,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    after_add: String,
+}
+
+/// Query of the page: which change just happened.
+#[derive(Debug, Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "added" => Some("Your security key was added."),
+        "renamed" => Some("The nickname was changed."),
+        "removed" => Some("The key was removed. You can no longer sign in with it."),
+        _ => None,
+    }
+}
+
+async fn render(
+    state: &AppState,
+    viewer: &Viewer,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let tap = viewer.require_full().is_err();
+    let (keys, sessions) = if tap {
+        (Vec::new(), Vec::new())
+    } else {
+        let creds = state.stores.credentials.list_user_credentials(viewer.user.id).await?;
+        let sessions = state
+            .stores
+            .sessions
+            .list_user_sessions(viewer.user.id, state.now())
+            .await?;
+        (
+            creds.iter().map(|c| KeyRow::new(c, &viewer.session)).collect(),
+            sessions
+                .iter()
+                .map(|s| SessionRow {
+                    created: when(s.created_at),
+                    last_seen: when(s.last_seen_at),
+                    address: s.client_addr.clone().unwrap_or_else(|| "unknown".to_owned()),
+                    method: if s.credential_id.is_some() {
+                        "security key"
+                    } else {
+                        "temporary access pass"
+                    },
+                    current: s.id == viewer.session.id,
+                })
+                .collect(),
+        )
+    };
+    let after_add = if tap {
+        let q = serde_urlencoded::to_string([("login_hint", viewer.user.username.as_str()), ("done", "registered")])
+            .unwrap_or_default();
+        format!("/login?{q}")
+    } else {
+        "/security-info?done=added".to_owned()
+    };
+    let page = SecurityInfoPage {
+        nav: viewer.nav("security-info"),
+        tap,
+        keys,
+        sessions,
+        notice,
+        error,
+        after_add,
+    };
+    Ok(html_status(status, &page))
+}
+
+/// `GET /security-info`.
+async fn page(State(state): State<AppState>, viewer: Viewer, Query(q): Query<Done>) -> Result<Response, PageError> {
+    render(&state, &viewer, StatusCode::OK, notice(q.done.as_deref()), None).await
+}
+
+fn key_id(text: &str) -> Result<Vec<u8>, PageError> {
+    unb64(text).filter(|id| !id.is_empty()).ok_or_else(PageError::not_found)
+}
+
+/// The rename form.
+#[derive(Debug, Deserialize)]
+struct RenameForm {
+    nickname: String,
+}
+
+/// `POST /security-info/keys/{id}/rename`.
+async fn rename(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<RenameForm>,
+) -> Result<Response, PageError> {
+    viewer.require_full()?;
+    let id = key_id(&id)?;
+    let c = viewer.ctx(&state, request_id(&headers));
+    match credentials::rename(&c, viewer.user.id, &id, &form.nickname).await {
+        Ok(_) => Ok(see_other("/security-info?done=renamed")),
+        Err(crate::error::ServiceError::Invalid { message, .. }) => {
+            let msg = format!("The nickname was not changed: {message}.");
+            render(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "confirm_key.html")]
+struct ConfirmPage {
+    nav: Nav,
+    key: KeyRow,
+    lost: bool,
+    last: bool,
+    ends_sessions: bool,
+    error: Option<String>,
+}
+
+async fn confirm(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    lost: bool,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    viewer.require_full()?;
+    let id = key_id(id)?;
+    let c = viewer.ctx(state, None);
+    let key = credentials::get_own(&c, viewer.user.id, &id).await?;
+    let count = state
+        .stores
+        .credentials
+        .list_user_credentials(viewer.user.id)
+        .await?
+        .len();
+    let status = if error.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    let page = ConfirmPage {
+        nav: viewer.nav("security-info"),
+        key: KeyRow::new(&key, &viewer.session),
+        lost,
+        last: count <= 1,
+        ends_sessions: state.settings.removal_ends_sessions,
+        error,
+    };
+    Ok(html_status(status, &page))
+}
+
+/// `GET /security-info/keys/{id}/remove`: what removal means, and the button.
+async fn confirm_remove(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    confirm(&state, &viewer, &id, false, None).await
+}
+
+/// `GET /security-info/keys/{id}/lost`: what a lost-key report does, and the button.
+async fn confirm_lost(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    confirm(&state, &viewer, &id, true, None).await
+}
+
+/// The removal form.
+#[derive(Debug, Deserialize)]
+struct RemoveForm {
+    /// Present when the user confirmed removing their last key.
+    confirm_last: Option<String>,
+}
+
+async fn remove_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    viewer: &Viewer,
+    id: &str,
+    form: &RemoveForm,
+    how: Removal,
+) -> Result<Response, PageError> {
+    viewer.require_full()?;
+    let raw = key_id(id)?;
+    let c = viewer.ctx(state, request_id(headers));
+    credentials::get_own(&c, viewer.user.id, &raw).await?;
+    let count = state
+        .stores
+        .credentials
+        .list_user_credentials(viewer.user.id)
+        .await?
+        .len();
+    if count <= 1 && form.confirm_last.as_deref() != Some("1") {
+        let msg = "This is your only key: tick the box to confirm you understand you will need a temporary access pass to sign in again.";
+        return confirm(state, viewer, id, how == Removal::Lost, Some(msg.to_owned())).await;
+    }
+    credentials::remove_own(&c, viewer.user.id, &raw, how).await?;
+    let ended_this = viewer.session.credential_id.as_deref() == Some(raw.as_slice())
+        && matches!(how, Removal::Lost | Removal::Ordinary { ends_sessions: true });
+    if ended_this {
+        let done = if how == Removal::Lost { "lost" } else { "signed-out" };
+        let mut res = see_other(&format!("/login?done={done}"));
+        res.headers_mut().insert(
+            header::SET_COOKIE,
+            clear_cookie(state).parse().expect("cookie is ASCII"),
+        );
+        return Ok(res);
+    }
+    Ok(see_other("/security-info?done=removed"))
+}
+
+/// `POST /security-info/keys/{id}/remove`.
+async fn remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<RemoveForm>,
+) -> Result<Response, PageError> {
+    let how = Removal::Ordinary {
+        ends_sessions: state.settings.removal_ends_sessions,
+    };
+    remove_key(&state, &headers, &viewer, &id, &form, how).await
+}
+
+/// `POST /security-info/keys/{id}/lost`.
+async fn lost(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<RemoveForm>,
+) -> Result<Response, PageError> {
+    remove_key(&state, &headers, &viewer, &id, &form, Removal::Lost).await
+}
