@@ -300,3 +300,77 @@ async fn verify_and_sign_in(
         Err(e) => Err(store(e)),
     }
 }
+
+/// Limits on the sign-in endpoints, per client address.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInLimits {
+    /// Ceremonies one address may start per minute (0: no limit).
+    pub starts_per_minute: u32,
+    /// Failed sign-ins one address may make per window.
+    pub failures_per_address: u32,
+    /// The failure window.
+    pub window: std::time::Duration,
+}
+
+impl SignInLimits {
+    /// The limits the settings name.
+    pub fn from_settings(s: &Settings) -> Self {
+        SignInLimits {
+            starts_per_minute: s.signin_starts_per_address_per_minute,
+            failures_per_address: s.signin_failures_per_address,
+            window: s.rate_limit_window,
+        }
+    }
+}
+
+/// A refusal for going over a limit: retry after this many seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited(pub u64);
+
+fn start_key(addr: &str) -> String {
+    format!("signin:start:{addr}")
+}
+
+fn failure_key(addr: &str) -> String {
+    format!("signin:fail:{addr}")
+}
+
+/// Counts a ceremony start from `addr`; refuses it when the address started too many in the
+/// last minute.
+pub async fn count_start(ctx: &Ctx<'_>, limits: SignInLimits, addr: &str) -> Result<Option<Limited>, StoreError> {
+    if limits.starts_per_minute == 0 {
+        return Ok(None);
+    }
+    let n = ctx.stores.rate_limits.hit(&start_key(addr), ctx.now, 60_000).await?;
+    Ok((n > limits.starts_per_minute).then_some(Limited(60)))
+}
+
+/// Refuses a sign-in from an address that failed too often in the window (audited, the
+/// ceremony untouched).
+pub async fn check_failures(ctx: &Ctx<'_>, limits: SignInLimits, addr: &str) -> Result<Option<Limited>, StoreError> {
+    let window_ms = i64::try_from(limits.window.as_millis()).unwrap_or(i64::MAX);
+    let n = ctx
+        .stores
+        .rate_limits
+        .peek(&failure_key(addr), ctx.now, window_ms)
+        .await?;
+    if n < limits.failures_per_address {
+        return Ok(None);
+    }
+    let event = ctx
+        .audit("auth.webauthn", None)
+        .with_outcome(Outcome::Denied)
+        .with_detail(json!({ "reason": "rate_limited" }).to_string());
+    ctx.stores.audit.append(&event).await?;
+    Ok(Some(Limited(limits.window.as_secs())))
+}
+
+/// Counts a failed sign-in from `addr`.
+pub async fn count_failure(ctx: &Ctx<'_>, limits: SignInLimits, addr: &str) -> Result<(), StoreError> {
+    let window_ms = i64::try_from(limits.window.as_millis()).unwrap_or(i64::MAX);
+    ctx.stores
+        .rate_limits
+        .hit(&failure_key(addr), ctx.now, window_ms)
+        .await?;
+    Ok(())
+}

@@ -6,6 +6,7 @@ mod auth_tap;
 mod bad_input;
 mod clients;
 mod openapi;
+mod signin_limits;
 mod users;
 mod webauthn;
 mod webauthn_kit;
