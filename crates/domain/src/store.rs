@@ -112,6 +112,11 @@ pub trait SessionStore: Send + Sync {
     /// Revokes every session opened with the credential `credential_id` (a lost or stolen
     /// key); returns how many were live at the event's time. Other sessions are untouched.
     async fn revoke_credential_sessions(&self, credential_id: &[u8], audit: &NewAuditEvent) -> StoreResult<u64>;
+    /// Revokes the user's sessions that were opened with a key the user no longer holds (an
+    /// ordinary removal leaves them alive until the next sign-in, which calls this). Returns
+    /// how many were live at the event's time; writes the audit event only when it revoked
+    /// at least one session, and takes no write lock when there is nothing to revoke.
+    async fn revoke_sessions_of_removed_keys(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64>;
     /// The user's unrevoked sessions that are live at `now`, newest first.
     async fn list_user_sessions(&self, user: UserId, now: Timestamp) -> StoreResult<Vec<Session>>;
     /// Deletes sessions that ended before `before` (revoked or expired); returns how many.

@@ -23,7 +23,8 @@ mod webauthn;
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
     finish_authentication_race, finish_authentication_refusals, finish_authentication_updates,
-    finish_registration_once, revoke_credential_sessions, sign_count_race, user_delete_cascades_webauthn,
+    finish_registration_once, revoke_credential_sessions, revoke_sessions_of_removed_keys, sign_count_race,
+    user_delete_cascades_webauthn,
 };
 
 /// Asserts `r` is `Conflict(rule)`.
@@ -81,6 +82,7 @@ pub const CASES: &[&str] = &[
     "finish_authentication_race",
     "sign_count_race",
     "revoke_credential_sessions",
+    "revoke_sessions_of_removed_keys",
     "user_delete_cascades_webauthn",
 ];
 

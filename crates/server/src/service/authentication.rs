@@ -121,7 +121,23 @@ pub async fn finish(
         ));
     }
     match verify_and_sign_in(ctx, settings, &ceremony, response, client_addr).await {
-        Ok(done) => Ok(done),
+        Ok(done) => {
+            // Sessions opened with a key removed since then last until this sign-in (an
+            // ordinary removal, as NHSmail's guide describes it); they end now. The sign-in
+            // itself is already committed, so a failure here is logged, not returned.
+            let audit = ctx
+                .as_actor(Actor::User(done.user.id))
+                .audit("session.revoke_removed_keys", Some(format!("user:{}", done.user.id)));
+            if let Err(e) = ctx
+                .stores
+                .sessions
+                .revoke_sessions_of_removed_keys(done.user.id, &audit)
+                .await
+            {
+                tracing::warn!(error = %e, "could not end the sessions of removed keys");
+            }
+            Ok(done)
+        }
         Err((e, target)) => {
             ctx.stores.ceremonies.consume_ceremony(ceremony.id).await?;
             let event = ctx

@@ -607,6 +607,70 @@ pub async fn revoke_credential_sessions(s: &Stores) {
     assert_eq!(audited, 2);
 }
 
+/// "Sessions last until the next sign-in": after a key is removed, the sign-in calls
+/// `revoke_sessions_of_removed_keys`, which ends the user's sessions opened with keys they no
+/// longer hold, and only those; with nothing to revoke it writes nothing, audit included.
+pub async fn revoke_sessions_of_removed_keys(s: &Stores) {
+    let (u, v) = (new_user(s, "orphan-u").await, new_user(s, "orphan-v").await);
+    let (removed, kept) = (registered(s, u.id, 0).await, registered(s, u.id, 0).await);
+    let theirs_key = registered(s, v.id, 0).await;
+    let on_removed = key_session(u.id, &removed.id, T0);
+    let on_kept = key_session(u.id, &kept.id, T0);
+    let mut tap = fixtures::default_session(u.id);
+    tap.credential_id = None;
+    let theirs = key_session(v.id, &theirs_key.id, T0);
+    for x in [&on_removed, &on_kept, &tap, &theirs] {
+        s.sessions
+            .create_session(x, &event("session.create", None))
+            .await
+            .unwrap();
+    }
+    let mut ev = event("session.revoke_removed_keys", None);
+    ev.at = at(5 * MINUTE);
+    assert_eq!(s.sessions.revoke_sessions_of_removed_keys(u.id, &ev).await.unwrap(), 0);
+    async fn count(s: &Stores) -> usize {
+        audit_actions(s)
+            .await
+            .iter()
+            .filter(|a| *a == "session.revoke_removed_keys")
+            .count()
+    }
+    assert_eq!(count(s).await, 0, "nothing revoked, nothing audited");
+    s.credentials
+        .delete_credential(u.id, &removed.id, &event("credential.delete", None))
+        .await
+        .unwrap();
+    assert_eq!(s.sessions.revoke_sessions_of_removed_keys(u.id, &ev).await.unwrap(), 1);
+    assert_eq!(count(s).await, 1);
+    let now = at(6 * MINUTE);
+    assert_eq!(
+        s.sessions.find_live_session(&on_removed.token_hash, now).await.unwrap(),
+        None
+    );
+    let left = s.sessions.list_user_sessions(u.id, now).await.unwrap();
+    assert!(left.contains(&on_kept) && left.contains(&tap), "{left:?}");
+    assert!(
+        s.sessions
+            .find_live_session(&theirs.token_hash, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Another user's removed key is not this user's business.
+    s.credentials
+        .delete_credential(v.id, &theirs_key.id, &event("credential.delete", None))
+        .await
+        .unwrap();
+    assert_eq!(s.sessions.revoke_sessions_of_removed_keys(u.id, &ev).await.unwrap(), 0);
+    assert!(
+        s.sessions
+            .find_live_session(&theirs.token_hash, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 /// Deleting a user deletes their credentials and ceremonies, and nobody else's; the id of a
 /// deleted credential may be registered again.
 pub async fn user_delete_cascades_webauthn(s: &Stores) {

@@ -85,6 +85,7 @@ conformance!(
     finish_authentication_race,
     sign_count_race,
     revoke_credential_sessions,
+    revoke_sessions_of_removed_keys,
     user_delete_cascades_webauthn,
 );
 
