@@ -76,10 +76,27 @@ fn check_target(authority: Authority, target: &User) -> Result<(), ServiceError>
     Ok(())
 }
 
+/// Records a refusal (`Forbidden`) in the audit log as `access.denied` and returns it, so a
+/// refused change leaves a trace whichever way it came (page, JSON, CLI).
+async fn denied(ctx: &Ctx<'_>, e: ServiceError, target: Option<UserId>) -> ServiceError {
+    if let ServiceError::Forbidden { code, .. } = &e {
+        let event = ctx
+            .audit("access.denied", target.map(|t| format!("user:{t}")))
+            .with_outcome(keyfleet_domain::audit::Outcome::Denied)
+            .with_detail(serde_json::json!({ "code": code }).to_string());
+        if let Err(store) = ctx.stores.audit.append(&event).await {
+            return store.into();
+        }
+    }
+    e
+}
+
 /// Validates and creates a user.
 pub async fn create(ctx: &Ctx<'_>, authority: Authority, input: CreateUser) -> Result<User, ServiceError> {
     let role = input.role.unwrap_or(Role::Worker);
-    check_role_grant(authority, role)?;
+    if let Err(e) = check_role_grant(authority, role) {
+        return Err(denied(ctx, e, None).await);
+    }
     let new = NewUser {
         username: Username::parse(&input.username).map_err(invalid)?,
         display_name: validate_display_name(&input.display_name).map_err(invalid)?,
@@ -107,7 +124,9 @@ pub async fn create(ctx: &Ctx<'_>, authority: Authority, input: CreateUser) -> R
 /// Loads a user the authority may act on.
 pub async fn get_for_change(ctx: &Ctx<'_>, authority: Authority, id: UserId) -> Result<User, ServiceError> {
     let user = ctx.stores.users.get_user(id).await?.ok_or(ServiceError::NotFound)?;
-    check_target(authority, &user)?;
+    if let Err(e) = check_target(authority, &user) {
+        return Err(denied(ctx, e, Some(id)).await);
+    }
     Ok(user)
 }
 
@@ -116,12 +135,12 @@ pub async fn update(ctx: &Ctx<'_>, authority: Authority, id: UserId, change: Upd
     let mut user = get_for_change(ctx, authority, id).await?;
     if let Some(role) = change.role {
         if role != user.role {
-            check_role_grant(authority, role)?;
-            if authority != Authority::Admin {
-                return Err(ServiceError::forbidden(
-                    "role_change_forbidden",
-                    "only an administrator may change roles",
-                ));
+            let refusal = check_role_grant(authority, role).err().or_else(|| {
+                (authority != Authority::Admin)
+                    .then(|| ServiceError::forbidden("role_change_forbidden", "only an administrator may change roles"))
+            });
+            if let Some(e) = refusal {
+                return Err(denied(ctx, e, Some(id)).await);
             }
         }
         user.role = role;
@@ -160,10 +179,8 @@ pub async fn update(ctx: &Ctx<'_>, authority: Authority, id: UserId, change: Upd
 pub async fn delete(ctx: &Ctx<'_>, authority: Authority, id: UserId) -> Result<(), ServiceError> {
     let user = get_for_change(ctx, authority, id).await?;
     if ctx.actor == keyfleet_domain::audit::Actor::User(id) {
-        return Err(ServiceError::forbidden(
-            "cannot_delete_self",
-            "you cannot delete your own account",
-        ));
+        let e = ServiceError::forbidden("cannot_delete_self", "you cannot delete your own account");
+        return Err(denied(ctx, e, Some(id)).await);
     }
     let audit = ctx
         .audit("user.delete", Some(format!("user:{}", user.id)))
