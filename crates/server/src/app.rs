@@ -98,11 +98,7 @@ async fn openapi_json(doc: Vec<u8>) -> Response {
 
 async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
     // A person following a broken link gets a page; programs get a problem document.
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    if wants_html && !uri.path().starts_with("/api/") {
+    if wants_page(&headers, &uri) {
         return crate::web::page::PageError::not_found().into_response();
     }
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response()
@@ -140,12 +136,31 @@ async fn cross_site_guard(State(state): State<AppState>, req: Request, next: Nex
     next.run(req).await
 }
 
-async fn method_not_allowed() -> ApiError {
+async fn method_not_allowed(headers: HeaderMap, uri: Uri) -> Response {
+    if wants_page(&headers, &uri) {
+        return crate::web::page::PageError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This link does not lead to a page",
+            "It is the address of a form's button. Go back to the page and use the button there.",
+        )
+        .into_response();
+    }
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this route does not accept that method",
     )
+    .into_response()
+}
+
+/// Whether a person's browser is asking (for an HTML error page rather than a problem).
+fn wants_page(headers: &HeaderMap, uri: &Uri) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+        && !uri.path().starts_with("/api/")
+        && !uri.path().starts_with("/oauth2/")
 }
 
 /// Runs each handler in its own task, so a client that goes away mid-request cannot cancel it
@@ -182,7 +197,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null` with
+    // form posts, and the CSRF defence needs the real origin. Nothing leaks to other sites.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(

@@ -178,7 +178,8 @@ fn print_setup_banner(b: &Bootstrap, settings: &Settings) {
     println!(
         "\nkeyfleet: first start. Created the administrator \"{user}\".\n\
          Sign in within {min} minutes with this one-time temporary access pass (it is shown only now):\n\n    {code}\n\n\
-         For example:\n    curl -c cookies.txt -H 'Content-Type: application/json' \\\n      \
+         Open {origin}/login, choose \"Sign in with the pass\", then add your security key.\n\
+         Or from a shell:\n    curl -c cookies.txt -H 'Content-Type: application/json' \\\n      \
          -d '{{\"username\":\"{user}\",\"code\":\"{code}\"}}' {origin}/api/v1/auth/tap\n\
          Lost it? Issue another with: keyfleet admin issue-tap --username {user}\n",
         user = b.username,

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 
-use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +16,7 @@ use crate::auth::session_cookie;
 use crate::routes::{clear_cookie, ctx, new_session_cookie};
 use crate::service::taps::{self, GuessLimits, TapSignIn, TapSignInError};
 use crate::state::AppState;
+use crate::web::page::PageForm;
 
 /// The sign-in page.
 #[derive(askama::Template)]
@@ -105,7 +105,7 @@ pub async fn tap(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(form): Form<TapForm>,
+    PageForm(form): PageForm<TapForm>,
 ) -> Response {
     let s = &state.settings;
     let limits = GuessLimits {
@@ -171,6 +171,8 @@ pub async fn tap(
 pub struct LogoutForm {
     /// `1`: end every session of this user.
     everywhere: Option<String>,
+    /// `1`: show the sign-in page for the same user (after adding a first key).
+    again: Option<String>,
 }
 
 /// `POST /logout`: ends this session, or with `everywhere` every session of the user, clears
@@ -179,11 +181,16 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
     viewer: Option<Viewer>,
-    Form(form): Form<LogoutForm>,
+    PageForm(form): PageForm<LogoutForm>,
 ) -> Response {
     let everywhere = form.everywhere.is_some_and(|v| v == "1" || v == "true");
     let mut done = "signed-out";
+    let mut hint = None;
     if let Some(viewer) = viewer {
+        if form.again.as_deref() == Some("1") {
+            done = "registered";
+            hint = Some(viewer.user.username.as_str().to_owned());
+        }
         let c = ctx(&state, Actor::User(viewer.user.id), &headers);
         let result = if everywhere {
             done = "everywhere";
@@ -204,7 +211,12 @@ pub async fn logout(
             return super::page::PageError::from(e).into_response();
         }
     }
-    let mut res = see_other(&format!("/login?done={done}"));
+    let mut query = vec![("done", done.to_owned())];
+    query.extend(hint.map(|h| ("login_hint", h)));
+    let mut res = see_other(&format!(
+        "/login?{}",
+        serde_urlencoded::to_string(&query).unwrap_or_default()
+    ));
     res.headers_mut().insert(
         header::SET_COOKIE,
         clear_cookie(&state).parse().expect("cookie is ASCII"),

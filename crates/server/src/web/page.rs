@@ -3,7 +3,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use keyfleet_domain::StoreError;
@@ -166,14 +166,36 @@ impl Viewer {
     }
 }
 
+/// Where to come back to after signing in: this page for a GET; for a form sent after the
+/// session ended, the page that held the form (from `Referer`, when it is one of ours), since
+/// the form's own URL only takes POST.
+fn come_back_to(parts: &Parts, state: &AppState) -> String {
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        return parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+    }
+    parts
+        .headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| {
+            state
+                .settings
+                .origins
+                .iter()
+                .find_map(|o| r.strip_prefix(o.as_str()).filter(|rest| rest.starts_with('/')))
+        })
+        .and_then(|path| safe_next(Some(path)))
+        .unwrap_or_else(|| "/".to_owned())
+}
+
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let next = parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+        let next = come_back_to(parts, state);
         let Some(token) = session_cookie(&parts.headers).map(str::to_owned) else {
             return Err(PageError::SignIn { next });
         };
@@ -340,6 +362,34 @@ impl IntoResponse for PageError {
                     }
                 }
                 res
+            }
+        }
+    }
+}
+
+/// A form body for a page: like axum's `Form`, but a body that cannot be read (a missing
+/// field, a wrong type) gets an error page instead of axum's plain-text answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageForm<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for PageForm<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(PageForm(value)),
+            Err(e) => {
+                tracing::info!(reason = %e.body_text(), "page form not understood");
+                Err(PageError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "The form was not complete",
+                    "Something in the form was missing or not understood. Nothing was changed. \
+                     Go back, reload the page and try again.",
+                ))
             }
         }
     }

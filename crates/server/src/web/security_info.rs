@@ -2,11 +2,11 @@
 //! key, rename, remove (with a confirmation that says what happens next, and a stronger one
 //! for the last key), "I lost this key", and where they are signed in.
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use keyfleet_domain::credential::Credential;
 use keyfleet_domain::session::Session;
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use crate::routes::clear_cookie;
 use crate::service::credentials::{self, Removal};
 use crate::service::webauthn::{b64, unb64};
 use crate::state::{AppState, rfc3339};
+use crate::web::page::PageForm;
 
 /// Routes of this page.
 pub fn router() -> Router<AppState> {
@@ -96,6 +97,7 @@ pub struct Done {
 fn notice(done: Option<&str>) -> Option<&'static str> {
     match done? {
         "added" => Some("Your security key was added."),
+        "added-first" => Some("Your security key was added. Now sign out, then sign in with it."),
         "renamed" => Some("The nickname was changed."),
         "removed" => Some("The key was removed. You can no longer sign in with it."),
         _ => None,
@@ -137,13 +139,7 @@ async fn render(
                 .collect(),
         )
     };
-    let after_add = if tap {
-        let q = serde_urlencoded::to_string([("login_hint", viewer.user.username.as_str()), ("done", "registered")])
-            .unwrap_or_default();
-        format!("/login?{q}")
-    } else {
-        "/security-info?done=added".to_owned()
-    };
+    let after_add = "/security-info?done=added".to_owned();
     let page = SecurityInfoPage {
         nav: viewer.nav("security-info"),
         tap,
@@ -158,7 +154,11 @@ async fn render(
 
 /// `GET /security-info`.
 async fn page(State(state): State<AppState>, viewer: Viewer, Query(q): Query<Done>) -> Result<Response, PageError> {
-    render(&state, &viewer, StatusCode::OK, notice(q.done.as_deref()), None).await
+    let mut done = q.done.as_deref();
+    if done == Some("added") && viewer.require_full().is_err() {
+        done = Some("added-first");
+    }
+    render(&state, &viewer, StatusCode::OK, notice(done), None).await
 }
 
 fn key_id(text: &str) -> Result<Vec<u8>, PageError> {
@@ -177,7 +177,7 @@ async fn rename(
     headers: HeaderMap,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<RenameForm>,
+    PageForm(form): PageForm<RenameForm>,
 ) -> Result<Response, PageError> {
     viewer.require_full()?;
     let id = key_id(&id)?;
@@ -304,7 +304,7 @@ async fn remove(
     headers: HeaderMap,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<RemoveForm>,
+    PageForm(form): PageForm<RemoveForm>,
 ) -> Result<Response, PageError> {
     let how = Removal::Ordinary {
         ends_sessions: state.settings.removal_ends_sessions,
@@ -318,7 +318,7 @@ async fn lost(
     headers: HeaderMap,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<RemoveForm>,
+    PageForm(form): PageForm<RemoveForm>,
 ) -> Result<Response, PageError> {
     remove_key(&state, &headers, &viewer, &id, &form, Removal::Lost).await
 }

@@ -1,10 +1,352 @@
-//! Console: groups (being built).
+//! Console: groups, for administrators only. The list with a create form, a group's page
+//! with its members (add by username, remove), and deletion after a confirmation.
+//!
+//! Every page and action calls [`Staff::require_admin`], so a helpdesk user is refused with
+//! 403 and an `access.denied` audit entry. Changes are validated and audited exactly as the
+//! JSON routes in `crate::routes::groups` do (same rules, same audit actions and details).
 
 use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use keyfleet_domain::group::{Group, validate_name};
+use keyfleet_domain::user::{Role, User, Username, has_forbidden_formatting};
+use keyfleet_domain::{GroupId, UserId};
+use rand_core::OsRng;
+use serde::Deserialize;
 
-use crate::state::AppState;
+use super::Staff;
+use crate::error::ServiceError;
+use crate::service::Ctx;
+use crate::state::{AppState, rfc3339};
+use crate::web::format::when;
+use crate::web::page::PageForm;
+use crate::web::page::{Nav, PageError, html_status, see_other};
+
+/// Completes "only an administrator may …" in the refusal.
+const WHAT: &str = "manage groups";
 
 /// Routes of this section.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/admin/groups", get(list).post(create))
+        .route("/admin/groups/{id}", get(show))
+        .route("/admin/groups/{id}/members", post(add_member))
+        .route("/admin/groups/{id}/members/{user_id}/remove", post(remove_member))
+        .route("/admin/groups/{id}/delete", get(confirm_delete).post(delete))
+}
+
+/// Query of a page: which change just happened.
+#[derive(Debug, Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "created" => Some("The group was created."),
+        "added" => Some("The user is a member of the group."),
+        "removed" => Some("The user was removed from the group."),
+        "deleted" => Some("The group was deleted."),
+        _ => None,
+    }
+}
+
+/// A refused change as a page: the status and a sentence for people. Rule breaks (422) and
+/// conflicts (409) are shown on the form they came from; anything else is an error page.
+pub(super) fn refusal(e: ServiceError) -> Result<(StatusCode, String), PageError> {
+    let (status, message) = match e {
+        ServiceError::Invalid { message, .. } => (StatusCode::UNPROCESSABLE_ENTITY, message),
+        ServiceError::Conflict { message, .. } => (StatusCode::CONFLICT, message),
+        other => return Err(other.into()),
+    };
+    Ok((status, sentence(&message)))
+}
+
+/// `message` with a capital first letter and a full stop.
+pub(super) fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+/// One group as the pages show it.
+struct GroupRow {
+    id: String,
+    name: String,
+    description: String,
+    created: String,
+    created_iso: String,
+}
+
+impl From<&Group> for GroupRow {
+    fn from(g: &Group) -> Self {
+        GroupRow {
+            id: g.id.to_string(),
+            name: g.name.clone(),
+            description: g.description.clone(),
+            created: when(g.created_at),
+            created_iso: rfc3339(g.created_at),
+        }
+    }
+}
+
+/// One member as the group's page shows it.
+struct MemberRow {
+    id: String,
+    username: String,
+    display_name: String,
+    role: &'static str,
+    enabled: bool,
+}
+
+impl From<&User> for MemberRow {
+    fn from(u: &User) -> Self {
+        MemberRow {
+            id: u.id.to_string(),
+            username: u.username.as_str().to_owned(),
+            display_name: u.display_name.clone(),
+            role: match u.role {
+                Role::Admin => "Administrator",
+                Role::Helpdesk => "Helpdesk",
+                Role::Worker => "Worker",
+            },
+            enabled: u.enabled,
+        }
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/groups.html")]
+struct GroupsPage {
+    nav: Nav,
+    groups: Vec<GroupRow>,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    form: CreateForm,
+}
+
+/// The create form (also the values kept when it is shown again).
+#[derive(Debug, Default, Deserialize)]
+struct CreateForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn render_list(
+    state: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    form: CreateForm,
+) -> Result<Response, PageError> {
+    let groups = state.stores.groups.list_groups().await?;
+    let page = GroupsPage {
+        nav: staff.viewer.nav("groups"),
+        groups: groups.iter().map(GroupRow::from).collect(),
+        notice,
+        error,
+        form,
+    };
+    Ok(html_status(status, &page))
+}
+
+/// `GET /admin/groups`.
+async fn list(State(state): State<AppState>, staff: Staff, Query(q): Query<Done>) -> Result<Response, PageError> {
+    staff.require_admin(&state, WHAT).await?;
+    let n = notice(q.done.as_deref());
+    render_list(&state, &staff, StatusCode::OK, n, None, CreateForm::default()).await
+}
+
+/// Validates and stores a new group, as `POST /api/v1/groups` does.
+async fn create_group(c: &Ctx<'_>, form: &CreateForm) -> Result<GroupId, ServiceError> {
+    let (name, name_key) =
+        validate_name(&form.name).map_err(|e| ServiceError::invalid("invalid_field", e.to_string()))?;
+    let description = form.description.clone();
+    if description.chars().count() > 1024 || has_forbidden_formatting(&description) {
+        return Err(ServiceError::invalid(
+            "invalid_field",
+            "description must be at most 1024 printable characters",
+        ));
+    }
+    let group = Group {
+        id: GroupId::new_random(&mut OsRng),
+        name,
+        name_key,
+        description,
+        created_at: c.now,
+    };
+    let audit = c
+        .audit("group.create", Some(format!("group:{}", group.id)))
+        .with_detail(serde_json::json!({ "name": group.name }).to_string());
+    c.stores.groups.create_group(&group, &audit).await?;
+    Ok(group.id)
+}
+
+/// `POST /admin/groups`: creates the group and opens its page.
+async fn create(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageForm(form): PageForm<CreateForm>,
+) -> Result<Response, PageError> {
+    staff.require_admin(&state, WHAT).await?;
+    match create_group(&staff.ctx(&state), &form).await {
+        Ok(id) => Ok(see_other(&format!("/admin/groups/{id}?done=created"))),
+        Err(e) => {
+            let (status, message) = refusal(e)?;
+            let msg = format!("The group was not created. {message}");
+            render_list(&state, &staff, status, None, Some(msg), form).await
+        }
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/group.html")]
+struct GroupPage {
+    nav: Nav,
+    group: GroupRow,
+    members: Vec<MemberRow>,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    username: String,
+}
+
+fn group_id(text: &str) -> Result<GroupId, PageError> {
+    text.parse().map_err(|_| PageError::not_found())
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Group, PageError> {
+    state
+        .stores
+        .groups
+        .get_group(group_id(id)?)
+        .await?
+        .ok_or_else(PageError::not_found)
+}
+
+async fn render_group(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    username: String,
+) -> Result<Response, PageError> {
+    let group = load(state, id).await?;
+    let members = state.stores.groups.list_members(group.id).await?;
+    let page = GroupPage {
+        nav: staff.viewer.nav("groups"),
+        group: GroupRow::from(&group),
+        members: members.iter().map(MemberRow::from).collect(),
+        notice,
+        error,
+        username,
+    };
+    Ok(html_status(status, &page))
+}
+
+/// `GET /admin/groups/{id}`.
+async fn show(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
+    staff.require_admin(&state, WHAT).await?;
+    let n = notice(q.done.as_deref());
+    render_group(&state, &staff, &id, StatusCode::OK, n, None, String::new()).await
+}
+
+/// The add-member form.
+#[derive(Debug, Deserialize)]
+struct AddForm {
+    #[serde(default)]
+    username: String,
+}
+
+/// `POST /admin/groups/{id}/members`: adds the user with this username.
+async fn add_member(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<AddForm>,
+) -> Result<Response, PageError> {
+    staff.require_admin(&state, WHAT).await?;
+    let group = load(&state, &id).await?;
+    let user = match Username::parse(&form.username) {
+        Ok(name) => state.stores.users.find_user_by_username(&name).await?,
+        Err(_) => None,
+    };
+    let Some(user) = user else {
+        let shown: String = form.username.trim().chars().take(64).collect();
+        let msg = format!("Nobody was added. There is no user with the username “{shown}”.");
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return render_group(&state, &staff, &id, status, None, Some(msg), form.username).await;
+    };
+    let audit = staff
+        .ctx(&state)
+        .audit("group.member.add", Some(format!("group:{}", group.id)))
+        .with_detail(serde_json::json!({ "userId": user.id.to_string() }).to_string());
+    state.stores.groups.add_member(group.id, user.id, &audit).await?;
+    Ok(see_other(&format!("/admin/groups/{}?done=added", group.id)))
+}
+
+/// `POST /admin/groups/{id}/members/{user_id}/remove`.
+async fn remove_member(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    staff.require_admin(&state, WHAT).await?;
+    let group = group_id(&id)?;
+    let user: UserId = user_id.parse().map_err(|_| PageError::not_found())?;
+    let audit = staff
+        .ctx(&state)
+        .audit("group.member.remove", Some(format!("group:{group}")))
+        .with_detail(serde_json::json!({ "userId": user.to_string() }).to_string());
+    state.stores.groups.remove_member(group, user, &audit).await?;
+    Ok(see_other(&format!("/admin/groups/{group}?done=removed")))
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/group_delete.html")]
+struct DeletePage {
+    nav: Nav,
+    group: GroupRow,
+    members: usize,
+}
+
+/// `GET /admin/groups/{id}/delete`: what deletion does, and the button.
+async fn confirm_delete(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    staff.require_admin(&state, WHAT).await?;
+    let group = load(&state, &id).await?;
+    let members = state.stores.groups.list_members(group.id).await?.len();
+    let page = DeletePage {
+        nav: staff.viewer.nav("groups"),
+        group: GroupRow::from(&group),
+        members,
+    };
+    Ok(html_status(StatusCode::OK, &page))
+}
+
+/// `POST /admin/groups/{id}/delete`.
+async fn delete(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
+    staff.require_admin(&state, WHAT).await?;
+    let id = group_id(&id)?;
+    let audit = staff.ctx(&state).audit("group.delete", Some(format!("group:{id}")));
+    state.stores.groups.delete_group(id, &audit).await?;
+    Ok(see_other("/admin/groups?done=deleted"))
 }

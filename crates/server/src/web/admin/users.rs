@@ -1,10 +1,985 @@
-//! Console: users (being built).
+//! Console: users. The list (search, keyset paging), creating a user, and a user's page:
+//! profile, enable/disable, security keys (remove one, reset all), temporary access pass,
+//! group membership, sessions, delete.
+//!
+//! Every change goes through the services and store calls the JSON routes use
+//! (`routes::users`, `routes::credentials`, `routes::groups`), so it is validated and audited
+//! alike. Whom a helpdesk user may act on is decided by [`users::get_for_change`]; what only
+//! an administrator may do (roles, group membership, deleting users) is refused up front with
+//! [`Staff::require_admin`]. The services return their refusals without recording them, so
+//! this module writes the `access.denied` entry ([`refused`]).
 
 use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use keyfleet_domain::credential::Credential;
+use keyfleet_domain::tap::{DEFAULT_LIFETIME_MINUTES, MAX_LIFETIME_MINUTES, MIN_LIFETIME_MINUTES, Tap};
+use keyfleet_domain::user::{Role, User, UserQuery};
+use keyfleet_domain::{GroupId, UserId};
+use serde::Deserialize;
 
-use crate::state::AppState;
+use super::Staff;
+use crate::error::ServiceError;
+use crate::routes::{clear_cookie, parse_id};
+use crate::service::users::{self, CreateUser, UpdateUser};
+use crate::service::webauthn::{b64, unb64};
+use crate::service::{credentials, taps};
+use crate::state::{AppState, rfc3339};
+use crate::web::format::{transports, when, when_or};
+use crate::web::models::{aaguid_text, model_label};
+use crate::web::page::PageForm;
+use crate::web::page::{Nav, PageError, html, html_status, see_other};
+
+/// Users listed per page.
+const PAGE_SIZE: usize = 50;
 
 /// Routes of this section.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/admin/users", get(list))
+        .route("/admin/users/new", get(new_form).post(create))
+        .route("/admin/users/{id}", get(show).post(update))
+        .route("/admin/users/{id}/enabled", post(set_enabled))
+        .route(
+            "/admin/users/{id}/keys/{key}/remove",
+            get(confirm_remove_key).post(remove_key),
+        )
+        .route("/admin/users/{id}/reset", get(confirm_reset).post(reset))
+        .route("/admin/users/{id}/tap", post(issue_tap))
+        .route("/admin/users/{id}/groups", post(add_group))
+        .route("/admin/users/{id}/groups/{group}/remove", post(remove_group))
+        .route("/admin/users/{id}/sessions/revoke", post(revoke_sessions))
+        .route("/admin/users/{id}/delete", get(confirm_delete).post(delete))
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared helpers
+
+fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "Administrator",
+        Role::Helpdesk => "Helpdesk",
+        Role::Worker => "Worker",
+    }
+}
+
+/// One choice of the role select.
+pub struct RoleOption {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+/// The role choices: administrators only (a helpdesk user sees no select).
+fn role_options(staff: &Staff, current: Role) -> Vec<RoleOption> {
+    if !staff.is_admin() {
+        return Vec::new();
+    }
+    [Role::Worker, Role::Helpdesk, Role::Admin]
+        .into_iter()
+        .map(|r| RoleOption {
+            value: r.as_str(),
+            label: role_label(r),
+            selected: r == current,
+        })
+        .collect()
+}
+
+/// The role a form sent: none when the field is absent or empty.
+fn parse_role(text: Option<&str>) -> Result<Option<Role>, String> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => Role::parse(t)
+            .map(Some)
+            .ok_or_else(|| "Choose a role from the list.".to_owned()),
+    }
+}
+
+/// An optional text field: empty means "not set".
+fn optional(text: &str) -> Option<String> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| text.to_owned())
+}
+
+/// A service's message with the JSON field names replaced by the form's labels.
+fn for_people(message: &str) -> String {
+    message
+        .replace("displayName", "the display name")
+        .replace("managerEmail", "the manager email")
+        .replace("shippingAddress", "the shipping address")
+        .replace("lifetimeMinutes", "the lifetime in minutes")
+}
+
+/// Turns a service error into a page (the service has already audited a refusal as
+/// `access.denied`).
+fn refused(e: ServiceError) -> PageError {
+    e.into()
+}
+
+/// The user named in the path, if the viewer may act on them: a malformed or unknown id is
+/// not found; a helpdesk user asking for an administrator or helpdesk user is refused (403,
+/// audited).
+async fn target(state: &AppState, staff: &Staff, id: &str) -> Result<User, PageError> {
+    let id: UserId = parse_id(id)?;
+    match users::get_for_change(&staff.ctx(state), staff.authority(), id).await {
+        Ok(user) => Ok(user),
+        Err(e) => Err(refused(e)),
+    }
+}
+
+/// After a change: back to `to`, or to sign-in when the change ended the viewer's own session
+/// (their own keys reset, their sessions ended, their account disabled).
+async fn back(state: &AppState, staff: &Staff, to: &str) -> Result<Response, PageError> {
+    let live = state
+        .stores
+        .sessions
+        .find_live_session(&staff.viewer.session.token_hash, state.now())
+        .await?;
+    if live.is_some() {
+        return Ok(see_other(to));
+    }
+    let mut res = see_other("/login?done=signed-out");
+    if let Ok(v) = HeaderValue::from_str(&clear_cookie(state)) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+fn user_path(id: UserId, done: &str) -> String {
+    format!("/admin/users/{id}?done={done}")
+}
+
+// ---------------------------------------------------------------------------------------
+// The list
+
+/// One user in the list.
+pub struct UserRow {
+    id: String,
+    username: String,
+    display_name: String,
+    email: String,
+    role: &'static str,
+    enabled: bool,
+}
+
+impl UserRow {
+    fn new(u: &User) -> Self {
+        UserRow {
+            id: u.id.to_string(),
+            username: u.username.as_str().to_owned(),
+            display_name: u.display_name.clone(),
+            email: u.email.clone(),
+            role: role_label(u.role),
+            enabled: u.enabled,
+        }
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    nav: Nav,
+    q: String,
+    users: Vec<UserRow>,
+    next_url: Option<String>,
+    paged: bool,
+    notice: Option<&'static str>,
+}
+
+/// Query of the list.
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    q: Option<String>,
+    after: Option<String>,
+    done: Option<String>,
+}
+
+fn list_notice(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "deleted" => Some("The user was deleted. The audit log keeps their history."),
+        _ => None,
+    }
+}
+
+/// The link to the page after `last`, keeping the search.
+fn next_url(search: Option<&str>, last: &str) -> String {
+    let mut pairs = Vec::new();
+    if let Some(q) = search {
+        pairs.push(("q", q));
+    }
+    pairs.push(("after", last));
+    format!(
+        "/admin/users?{}",
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    )
+}
+
+/// `GET /admin/users?q=&after=`: search and page through users by username.
+async fn list(State(state): State<AppState>, staff: Staff, Query(q): Query<ListQuery>) -> Result<Response, PageError> {
+    let search =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+    let after = q.after.filter(|a| !a.is_empty());
+    let query = UserQuery {
+        search: search.clone(),
+        after: after.clone(),
+        limit: u32::try_from(PAGE_SIZE + 1).unwrap_or(u32::MAX),
+    };
+    let mut found = state.stores.users.list_users(&query).await?;
+    let more = found.len() > PAGE_SIZE;
+    found.truncate(PAGE_SIZE);
+    let next = more
+        .then(|| found.last().map(|u| next_url(search.as_deref(), u.username.as_str())))
+        .flatten();
+    let page = UsersPage {
+        nav: staff.viewer.nav("users"),
+        q: search.unwrap_or_default(),
+        users: found.iter().map(UserRow::new).collect(),
+        next_url: next,
+        paged: after.is_some(),
+        notice: list_notice(q.done.as_deref()),
+    };
+    Ok(html(&page))
+}
+
+// ---------------------------------------------------------------------------------------
+// Creating a user
+
+/// The new-user form, as sent (and kept when it is shown again with an error).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NewForm {
+    username: String,
+    display_name: String,
+    email: String,
+    manager_email: String,
+    shipping_address: String,
+    role: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/user_new.html")]
+struct NewUserPage {
+    nav: Nav,
+    form: NewForm,
+    roles: Vec<RoleOption>,
+    error: Option<String>,
+}
+
+fn new_page(staff: &Staff, form: NewForm, status: StatusCode, error: Option<String>) -> Response {
+    let role = parse_role(form.role.as_deref()).ok().flatten().unwrap_or(Role::Worker);
+    let page = NewUserPage {
+        nav: staff.viewer.nav("users"),
+        roles: role_options(staff, role),
+        form,
+        error,
+    };
+    html_status(status, &page)
+}
+
+/// `GET /admin/users/new`.
+async fn new_form(staff: Staff) -> Response {
+    new_page(&staff, NewForm::default(), StatusCode::OK, None)
+}
+
+/// `POST /admin/users/new`: creates the user and goes to their page.
+async fn create(
+    State(state): State<AppState>,
+    staff: Staff,
+    PageForm(form): PageForm<NewForm>,
+) -> Result<Response, PageError> {
+    let role = match parse_role(form.role.as_deref()) {
+        Ok(r) => r,
+        Err(msg) => return Ok(new_page(&staff, form, StatusCode::UNPROCESSABLE_ENTITY, Some(msg))),
+    };
+    if role.is_some_and(|r| r != Role::Worker) {
+        staff.require_admin(&state, "grant the admin or helpdesk role").await?;
+    }
+    let input = CreateUser {
+        username: form.username.clone(),
+        display_name: form.display_name.clone(),
+        email: form.email.clone(),
+        manager_email: optional(&form.manager_email),
+        shipping_address: optional(&form.shipping_address),
+        role,
+    };
+    let (status, message) = match users::create(&staff.ctx(&state), staff.authority(), input).await {
+        Ok(user) => return Ok(see_other(&user_path(user.id, "created"))),
+        Err(ServiceError::Invalid { message, .. }) => (StatusCode::UNPROCESSABLE_ENTITY, message),
+        Err(ServiceError::Conflict { message, .. }) => (StatusCode::CONFLICT, message),
+        Err(e) => return Err(refused(e)),
+    };
+    let msg = format!("The user was not created: {}.", for_people(&message));
+    Ok(new_page(&staff, form, status, Some(msg)))
+}
+
+// ---------------------------------------------------------------------------------------
+// A user's page
+
+/// The profile as shown.
+pub struct Profile {
+    id: String,
+    username: String,
+    display_name: String,
+    email: String,
+    manager_email: String,
+    shipping_address: String,
+    role: &'static str,
+    enabled: bool,
+    created: String,
+    created_iso: String,
+    is_self: bool,
+}
+
+/// The values of the edit form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct EditForm {
+    display_name: String,
+    email: String,
+    manager_email: String,
+    shipping_address: String,
+    role: Option<String>,
+}
+
+impl EditForm {
+    fn of(u: &User) -> Self {
+        EditForm {
+            display_name: u.display_name.clone(),
+            email: u.email.clone(),
+            manager_email: u.manager_email.clone().unwrap_or_default(),
+            shipping_address: u.shipping_address.clone().unwrap_or_default(),
+            role: Some(u.role.as_str().to_owned()),
+        }
+    }
+}
+
+/// One key as the console shows it.
+pub struct KeyRow {
+    id: String,
+    nickname: String,
+    model: String,
+    aaguid: String,
+    added: String,
+    added_iso: String,
+    last_used: String,
+    sign_count: u32,
+    attestation: String,
+    transports: String,
+    cloned: bool,
+}
+
+impl KeyRow {
+    fn new(c: &Credential) -> Self {
+        KeyRow {
+            id: b64(&c.id),
+            nickname: c.nickname.clone(),
+            model: model_label(&c.aaguid),
+            aaguid: aaguid_text(&c.aaguid),
+            added: when(c.created_at),
+            added_iso: rfc3339(c.created_at),
+            last_used: when_or(c.last_used_at, "never"),
+            sign_count: c.sign_count,
+            attestation: format!("{} / {}", c.attestation_format, c.attestation_trust),
+            transports: transports(&c.transports),
+            cloned: c.possibly_cloned,
+        }
+    }
+}
+
+/// The current pass, without its code.
+pub struct TapRow {
+    issued: String,
+    expires: String,
+    expires_iso: String,
+    one_time: bool,
+    use_count: i64,
+    state: &'static str,
+}
+
+impl TapRow {
+    fn new(t: &Tap, now: keyfleet_domain::Timestamp) -> Self {
+        let state = if t.is_usable(now) {
+            "usable"
+        } else if now >= t.expires_at {
+            "expired"
+        } else {
+            "used"
+        };
+        TapRow {
+            issued: when(t.created_at),
+            expires: when(t.expires_at),
+            expires_iso: rfc3339(t.expires_at),
+            one_time: t.one_time,
+            use_count: t.use_count,
+            state,
+        }
+    }
+}
+
+/// A group as the page lists it.
+pub struct GroupRow {
+    id: String,
+    name: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/user.html")]
+struct UserPage {
+    nav: Nav,
+    user: Profile,
+    edit: EditForm,
+    roles: Vec<RoleOption>,
+    admin: bool,
+    keys: Vec<KeyRow>,
+    tap: Option<TapRow>,
+    lifetime: String,
+    min_lifetime: u32,
+    max_lifetime: u32,
+    groups: Vec<GroupRow>,
+    addable: Vec<GroupRow>,
+    sessions: usize,
+    notice: Option<&'static str>,
+    error: Option<String>,
+}
+
+/// What the user's page shows besides the stored state.
+struct Shown {
+    status: StatusCode,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    /// The edit form as sent, when it is shown again with an error.
+    edit: Option<EditForm>,
+    /// The lifetime as sent, when the TAP form is shown again with an error.
+    lifetime: Option<String>,
+}
+
+impl Shown {
+    fn notice(done: Option<&str>) -> Self {
+        Shown {
+            status: StatusCode::OK,
+            notice: user_notice(done),
+            error: None,
+            edit: None,
+            lifetime: None,
+        }
+    }
+
+    fn error(message: String) -> Self {
+        Shown {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            error: Some(message),
+            ..Shown::notice(None)
+        }
+    }
+}
+
+fn user_notice(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "created" => Some("The user was created."),
+        "updated" => Some("The profile was saved."),
+        "enabled" => Some("The user was enabled. They can sign in again."),
+        "disabled" => Some("The user was disabled. Their sessions ended."),
+        "key-removed" => Some("The key was removed and the sessions opened with it ended."),
+        "reset" => Some(
+            "All keys were removed and every session ended. The user needs a temporary access pass to add a new key.",
+        ),
+        "group-added" => Some("The user was added to the group."),
+        "group-removed" => Some("The user was removed from the group."),
+        "sessions-ended" => Some("All of the user's sessions ended."),
+        _ => None,
+    }
+}
+
+async fn group_rows(state: &AppState, staff: &Staff, user: &User) -> Result<(Vec<GroupRow>, Vec<GroupRow>), PageError> {
+    let row = |g: &keyfleet_domain::group::Group| GroupRow {
+        id: g.id.to_string(),
+        name: g.name.clone(),
+    };
+    let member_of = state.stores.groups.list_user_groups(user.id).await?;
+    let addable = if staff.is_admin() {
+        let all = state.stores.groups.list_groups().await?;
+        all.iter()
+            .filter(|g| !member_of.iter().any(|m| m.id == g.id))
+            .map(row)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok((member_of.iter().map(row).collect(), addable))
+}
+
+fn profile(staff: &Staff, u: &User) -> Profile {
+    Profile {
+        id: u.id.to_string(),
+        username: u.username.as_str().to_owned(),
+        display_name: u.display_name.clone(),
+        email: u.email.clone(),
+        manager_email: u.manager_email.clone().unwrap_or_default(),
+        shipping_address: u.shipping_address.clone().unwrap_or_default(),
+        role: role_label(u.role),
+        enabled: u.enabled,
+        created: when(u.created_at),
+        created_iso: rfc3339(u.created_at),
+        is_self: u.id == staff.viewer.user.id,
+    }
+}
+
+async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown) -> Result<Response, PageError> {
+    let now = state.now();
+    let keys = state.stores.credentials.list_user_credentials(user.id).await?;
+    let tap = state.stores.taps.find_tap(user.id).await?;
+    let (groups, addable) = group_rows(state, staff, user).await?;
+    let sessions = state.stores.sessions.list_user_sessions(user.id, now).await?.len();
+    let edit = shown.edit.unwrap_or_else(|| EditForm::of(user));
+    let role = parse_role(edit.role.as_deref()).ok().flatten().unwrap_or(user.role);
+    let page = UserPage {
+        nav: staff.viewer.nav("users"),
+        user: profile(staff, user),
+        roles: role_options(staff, role),
+        edit,
+        admin: staff.is_admin(),
+        keys: keys.iter().map(KeyRow::new).collect(),
+        tap: tap.as_ref().map(|t| TapRow::new(t, now)),
+        lifetime: shown.lifetime.unwrap_or_else(|| DEFAULT_LIFETIME_MINUTES.to_string()),
+        min_lifetime: MIN_LIFETIME_MINUTES,
+        max_lifetime: MAX_LIFETIME_MINUTES,
+        groups,
+        addable,
+        sessions,
+        notice: shown.notice,
+        error: shown.error,
+    };
+    Ok(html_status(shown.status, &page))
+}
+
+/// Query of the user's page: which change just happened.
+#[derive(Debug, Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
+/// `GET /admin/users/{id}`.
+async fn show(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    render_user(&state, &staff, &user, Shown::notice(q.done.as_deref())).await
+}
+
+/// `POST /admin/users/{id}`: saves the profile (and, for administrators, the role).
+async fn update(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<EditForm>,
+) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    let role = match parse_role(form.role.as_deref()) {
+        Ok(r) => r,
+        Err(msg) => return edit_error(&state, &staff, &user, form, &msg).await,
+    };
+    if role.is_some_and(|r| r != user.role) {
+        staff.require_admin(&state, "change roles").await?;
+    }
+    let change = UpdateUser {
+        display_name: Some(form.display_name.clone()),
+        email: Some(form.email.clone()),
+        manager_email: Some(optional(&form.manager_email)),
+        shipping_address: Some(optional(&form.shipping_address)),
+        enabled: None,
+        role,
+    };
+    match users::update(&staff.ctx(&state), staff.authority(), user.id, change).await {
+        Ok(_) => back(&state, &staff, &user_path(user.id, "updated")).await,
+        Err(ServiceError::Invalid { message, .. }) => {
+            let msg = format!("The profile was not saved: {}.", for_people(&message));
+            edit_error(&state, &staff, &user, form, &msg).await
+        }
+        Err(e) => Err(refused(e)),
+    }
+}
+
+async fn edit_error(
+    state: &AppState,
+    staff: &Staff,
+    user: &User,
+    form: EditForm,
+    msg: &str,
+) -> Result<Response, PageError> {
+    let shown = Shown {
+        edit: Some(form),
+        ..Shown::error(msg.to_owned())
+    };
+    render_user(state, staff, user, shown).await
+}
+
+/// The enable/disable form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct EnabledForm {
+    enabled: String,
+}
+
+/// `POST /admin/users/{id}/enabled`: `enabled=true` or `false`. Disabling ends every
+/// session of the user (in the same transaction).
+async fn set_enabled(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<EnabledForm>,
+) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    let enabled = match form.enabled.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            return render_user(
+                &state,
+                &staff,
+                &user,
+                Shown::error("Choose enable or disable.".to_owned()),
+            )
+            .await;
+        }
+    };
+    let change = UpdateUser {
+        enabled: Some(enabled),
+        ..UpdateUser::default()
+    };
+    match users::update(&staff.ctx(&state), staff.authority(), user.id, change).await {
+        Ok(_) => {
+            let done = if enabled { "enabled" } else { "disabled" };
+            back(&state, &staff, &user_path(user.id, done)).await
+        }
+        Err(e) => Err(refused(e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Confirmations: remove a key, reset all keys, delete the user
+
+/// A label and value on a confirmation page.
+pub struct Fact {
+    label: &'static str,
+    value: String,
+    mono: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/user_confirm.html")]
+struct ConfirmPage {
+    nav: Nav,
+    title: String,
+    user_id: String,
+    lines: Vec<String>,
+    facts: Vec<Fact>,
+    action: String,
+    button: &'static str,
+}
+
+fn fact(label: &'static str, value: impl Into<String>) -> Fact {
+    Fact {
+        label,
+        value: value.into(),
+        mono: false,
+    }
+}
+
+fn user_facts(u: &User) -> Vec<Fact> {
+    vec![
+        fact("Username", u.username.as_str()),
+        fact("Display name", u.display_name.as_str()),
+        fact("Role", role_label(u.role)),
+    ]
+}
+
+fn key_id(text: &str) -> Result<Vec<u8>, PageError> {
+    unb64(text).filter(|id| !id.is_empty()).ok_or_else(PageError::not_found)
+}
+
+/// The user and one of their keys; another user's key, or an id that is not one, is not
+/// found.
+async fn user_key(state: &AppState, staff: &Staff, id: &str, key: &str) -> Result<(User, Credential), PageError> {
+    let user = target(state, staff, id).await?;
+    let raw = key_id(key)?;
+    let cred = credentials::get_own(&staff.ctx(state), user.id, &raw).await?;
+    Ok((user, cred))
+}
+
+/// `GET /admin/users/{id}/keys/{key}/remove`: what removal does, and the button.
+async fn confirm_remove_key(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (user, cred) = user_key(&state, &staff, &id, &key).await?;
+    let count = state.stores.credentials.list_user_credentials(user.id).await?.len();
+    let mut lines = vec![
+        format!(
+            "The key “{}” stops working at once: nobody can sign in with it any more.",
+            cred.nickname
+        ),
+        "Every session opened with this key ends now.".to_owned(),
+    ];
+    if count <= 1 {
+        lines.push(format!(
+            "This is the only key of {}. To sign in again they will need a temporary access pass, then add a new key.",
+            user.display_name
+        ));
+    }
+    let row = KeyRow::new(&cred);
+    let mut facts = user_facts(&user);
+    facts.extend([
+        fact("Key", row.nickname),
+        fact("Model", row.model),
+        Fact {
+            label: "AAGUID",
+            value: row.aaguid,
+            mono: true,
+        },
+        fact("Added", row.added),
+        fact("Last used", row.last_used),
+    ]);
+    let page = ConfirmPage {
+        nav: staff.viewer.nav("users"),
+        title: format!("Remove the key “{}”?", cred.nickname),
+        user_id: user.id.to_string(),
+        lines,
+        facts,
+        action: format!("/admin/users/{}/keys/{}/remove", user.id, row.id),
+        button: "Remove the key and end its sessions",
+    };
+    Ok(html(&page))
+}
+
+/// `POST /admin/users/{id}/keys/{key}/remove`: removes the key and ends its sessions.
+async fn remove_key(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (user, cred) = user_key(&state, &staff, &id, &key).await?;
+    credentials::remove_for_user(&staff.ctx(&state), user.id, &cred.id).await?;
+    back(&state, &staff, &user_path(user.id, "key-removed")).await
+}
+
+/// `GET /admin/users/{id}/reset`: what a reset does, and the button.
+async fn confirm_reset(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    let count = state.stores.credentials.list_user_credentials(user.id).await?.len();
+    let keys = if count == 1 { "key" } else { "keys" };
+    let lines = vec![
+        format!(
+            "All security keys of {} are removed ({count} {keys}) and every session they have ends now, \
+             whatever it was opened with.",
+            user.display_name
+        ),
+        "To sign in again they will need a temporary access pass, then add a new key.".to_owned(),
+    ];
+    let page = ConfirmPage {
+        nav: staff.viewer.nav("users"),
+        title: format!("Reset all keys of {}?", user.display_name),
+        user_id: user.id.to_string(),
+        lines,
+        facts: user_facts(&user),
+        action: format!("/admin/users/{}/reset", user.id),
+        button: "Remove all keys and end all sessions",
+    };
+    Ok(html(&page))
+}
+
+/// `POST /admin/users/{id}/reset`: removes every key and ends every session.
+async fn reset(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    credentials::reset(&staff.ctx(&state), user.id).await?;
+    back(&state, &staff, &user_path(user.id, "reset")).await
+}
+
+/// `GET /admin/users/{id}/delete` (administrators): what deletion does, and the button.
+async fn confirm_delete(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    staff.require_admin(&state, "delete users").await?;
+    let user = target(&state, &staff, &id).await?;
+    let lines = vec![
+        format!(
+            "{} is deleted with their security keys, sessions, temporary access pass and group memberships.",
+            user.display_name
+        ),
+        "The audit log keeps their history. This cannot be undone.".to_owned(),
+    ];
+    let page = ConfirmPage {
+        nav: staff.viewer.nav("users"),
+        title: format!("Delete {}?", user.display_name),
+        user_id: user.id.to_string(),
+        lines,
+        facts: user_facts(&user),
+        action: format!("/admin/users/{}/delete", user.id),
+        button: "Delete the user",
+    };
+    Ok(html(&page))
+}
+
+/// `POST /admin/users/{id}/delete` (administrators).
+async fn delete(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
+    staff.require_admin(&state, "delete users").await?;
+    let user = target(&state, &staff, &id).await?;
+    match users::delete(&staff.ctx(&state), staff.authority(), user.id).await {
+        Ok(()) => Ok(see_other("/admin/users?done=deleted")),
+        Err(e) => Err(refused(e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Temporary access pass
+
+/// The TAP form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TapForm {
+    lifetime_minutes: String,
+    /// Present (the checkbox) for a one-time pass.
+    one_time: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/user_tap.html")]
+struct TapPage {
+    nav: Nav,
+    user_id: String,
+    username: String,
+    display_name: String,
+    code: String,
+    expires: String,
+    expires_iso: String,
+    one_time: bool,
+    lifetime_minutes: u32,
+}
+
+fn lifetime_rule() -> String {
+    format!(
+        "The pass was not issued: the lifetime must be a whole number of minutes from {MIN_LIFETIME_MINUTES} to \
+         {MAX_LIFETIME_MINUTES} (30 days)."
+    )
+}
+
+/// `POST /admin/users/{id}/tap`: issues a pass (replacing any earlier one) and shows its code
+/// once. The answer is a page, not a redirect, and is never cached.
+async fn issue_tap(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<TapForm>,
+) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    let tap_error = |msg: String| Shown {
+        lifetime: Some(form.lifetime_minutes.clone()),
+        ..Shown::error(msg)
+    };
+    let Ok(minutes) = form.lifetime_minutes.trim().parse::<u32>() else {
+        return render_user(&state, &staff, &user, tap_error(lifetime_rule())).await;
+    };
+    let one_time = form.one_time.is_some();
+    let issued = match taps::issue(&staff.ctx(&state), staff.authority(), user.id, minutes, one_time).await {
+        Ok(issued) => issued,
+        Err(ServiceError::Invalid {
+            code: "invalid_lifetime",
+            ..
+        }) => return render_user(&state, &staff, &user, tap_error(lifetime_rule())).await,
+        Err(ServiceError::Invalid { message, .. }) => {
+            let msg = format!("The pass was not issued: {}.", for_people(&message));
+            return render_user(&state, &staff, &user, tap_error(msg)).await;
+        }
+        Err(e) => return Err(refused(e)),
+    };
+    let page = TapPage {
+        nav: staff.viewer.nav("users"),
+        user_id: user.id.to_string(),
+        username: user.username.as_str().to_owned(),
+        display_name: user.display_name.clone(),
+        code: issued.code,
+        expires: when(issued.tap.expires_at),
+        expires_iso: rfc3339(issued.tap.expires_at),
+        one_time,
+        lifetime_minutes: minutes,
+    };
+    let mut res = html(&page);
+    // The code is in this answer only: no cache may keep it (the global default says the
+    // same; this page must not depend on it).
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+// ---------------------------------------------------------------------------------------
+// Groups and sessions
+
+/// The add-to-group form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct GroupForm {
+    group: String,
+}
+
+/// `POST /admin/users/{id}/groups` (administrators): adds the user to a group.
+async fn add_group(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<GroupForm>,
+) -> Result<Response, PageError> {
+    staff.require_admin(&state, "manage group membership").await?;
+    let user = target(&state, &staff, &id).await?;
+    let group: GroupId = parse_id(form.group.trim())?;
+    let audit = staff
+        .ctx(&state)
+        .audit("group.member.add", Some(format!("group:{group}")))
+        .with_detail(serde_json::json!({ "userId": user.id.to_string() }).to_string());
+    state.stores.groups.add_member(group, user.id, &audit).await?;
+    back(&state, &staff, &user_path(user.id, "group-added")).await
+}
+
+/// `POST /admin/users/{id}/groups/{group}/remove` (administrators).
+async fn remove_group(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, group)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    staff.require_admin(&state, "manage group membership").await?;
+    let user = target(&state, &staff, &id).await?;
+    let group: GroupId = parse_id(&group)?;
+    let audit = staff
+        .ctx(&state)
+        .audit("group.member.remove", Some(format!("group:{group}")))
+        .with_detail(serde_json::json!({ "userId": user.id.to_string() }).to_string());
+    state.stores.groups.remove_member(group, user.id, &audit).await?;
+    back(&state, &staff, &user_path(user.id, "group-removed")).await
+}
+
+/// `POST /admin/users/{id}/sessions/revoke`: ends every session of the user.
+async fn revoke_sessions(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    let audit = staff
+        .ctx(&state)
+        .audit("session.revoke_all", Some(format!("user:{}", user.id)));
+    state.stores.sessions.revoke_user_sessions(user.id, &audit).await?;
+    back(&state, &staff, &user_path(user.id, "sessions-ended")).await
 }
