@@ -11,9 +11,8 @@
 //   InvalidStateError), and on a server requiring user verification an authenticator that
 //   cannot verify its user gives NotAllowedError and the server stores nothing.
 //
-// keyfleet has no HTML pages yet, so the page is any same-origin document of the server
-// (/healthz, whose strict CSP the context bypasses: see openPage) and the ceremony code runs in
-// it through page.evaluate: same-origin fetch calls to
+// The page is keyfleet's sign-in page (its strict CSP allows same-origin fetch), and the
+// ceremony code runs in it through page.evaluate: same-origin fetch calls to
 // the JSON routes (the browser adds the Origin header and the session cookie), the Level 3 JSON
 // helpers (parseCreationOptionsFromJSON, toJSON) with a manual base64url fallback.
 //
@@ -23,136 +22,16 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { ARGS, BIN, CHROMIUM, Keyfleet, SHOTS, b64u, cdpToB64u, fromB64u, log, watchdog } from './lib.mjs';
 
 const T0 = performance.now();
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const BIN = process.env.KEYFLEET_BIN;
-const CHROMIUM = process.env.KEYFLEET_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.KEYFLEET_E2E_SCREENSHOTS || path.resolve(HERE, '../../target/e2e-screenshots');
-// The flags of shared/docs/browser-testing.md.
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+watchdog(240_000, 'the ceremonies browser test');
 // What Chromium's virtual authenticator puts in a `direct` (packed) attestation.
 const CHROMIUM_AAGUID = '01020304-0506-0708-0102-030405060708';
 const NICKNAME = 'Chromium virtual key';
-
-const log = (...a) => process.stderr.write(`# ${a.join(' ')}\n`);
-const b64u = (buf) => Buffer.from(buf).toString('base64url');
-const fromB64u = (s) => Buffer.from(s, 'base64url');
-// CDP reports ids and handles as standard base64 with padding; the page uses base64url.
-const cdpToB64u = (s) => b64u(Buffer.from(s, 'base64'));
-
-// ---------------------------------------------------------------------------------------------
-// keyfleet processes
-
-const children = new Set();
-// Whatever hangs (a browser that will not close, say), the file ends and fails.
-setTimeout(() => {
-  process.stderr.write('# watchdog: the browser test did not finish within 240 s\n');
-  process.exit(1);
-}, 240_000).unref();
-process.on('exit', () => {
-  for (const c of children) {
-    try { c.kill('SIGKILL'); } catch { /* already gone */ }
-  }
-});
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Keyfleet {
-  /** Creates a database with one worker and a one-time TAP (CLI), then starts `serve`. */
-  static async start(name, { username, extraEnv = {} }) {
-    const k = new Keyfleet();
-    k.name = name;
-    k.dir = fs.mkdtempSync(path.join(os.tmpdir(), `keyfleet-e2e-${name}-`));
-    k.port = await freePort();
-    k.origin = `http://localhost:${k.port}`;
-    k.logFile = path.join(k.dir, 'serve.log');
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KEYFLEET_') && key !== 'RUST_LOG'));
-    Object.assign(env, {
-      KEYFLEET_DATABASE_URL: `sqlite://${path.join(k.dir, 'keyfleet.db')}`,
-      KEYFLEET_MASTER_KEY: randomBytes(32).toString('base64'),
-      KEYFLEET_RP_ID: 'localhost',
-      KEYFLEET_ORIGINS: k.origin,
-      KEYFLEET_LOG_FORMAT: 'json',
-      ...extraEnv,
-    });
-    k.env = env;
-    await k.cli(['admin', 'create-user', '--username', username, '--display-name', `${username[0].toUpperCase()}${username.slice(1)} Example`,
-      '--email', `${username}@example.com`]);
-    k.tap = (await k.cli(['admin', 'issue-tap', '--username', username, '--one-time'])).trim();
-    assert.match(k.tap, /^\S{8,}$/, 'issue-tap prints the code alone');
-
-    const out = fs.openSync(k.logFile, 'a');
-    k.child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${k.port}`], { cwd: k.dir, env, stdio: ['ignore', out, out] });
-    fs.closeSync(out);
-    children.add(k.child);
-    k.exited = new Promise((resolve) => k.child.on('exit', (code, signal) => { children.delete(k.child); resolve({ code, signal }); }));
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (k.child.exitCode !== null || k.child.signalCode !== null) {
-        throw new Error(`keyfleet serve (${name}) exited early:\n${k.logTail()}`);
-      }
-      try {
-        const r = await fetch(`http://127.0.0.1:${k.port}/healthz`);
-        if (r.ok) break;
-      } catch { /* not listening yet */ }
-      if (Date.now() > deadline) throw new Error(`keyfleet serve (${name}) not healthy after 30 s:\n${k.logTail()}`);
-      await sleep(25);
-    }
-    return k;
-  }
-
-  async cli(args) {
-    try {
-      const { stdout } = await promisify(execFile)(BIN, args, { cwd: this.dir, env: this.env, timeout: 30_000 });
-      return stdout;
-    } catch (e) {
-      throw new Error(`keyfleet ${args.join(' ')} failed: ${e.stderr || e.message}`);
-    }
-  }
-
-  logTail(n = 40) {
-    try { return fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-n).join('\n'); } catch { return '(no log)'; }
-  }
-
-  async stop({ keep }) {
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGTERM');
-      let timer;
-      const done = await Promise.race([this.exited, new Promise((r) => { timer = setTimeout(r, 10_000, null); })]);
-      clearTimeout(timer);
-      if (!done) {
-        log(`keyfleet serve (${this.name}) ignored SIGTERM for 10 s; killing it`);
-        this.child.kill('SIGKILL');
-        await this.exited;
-      }
-    }
-    if (keep) log(`kept ${this.dir} (server log: ${this.logFile}); last lines:\n${this.logTail()}`);
-    else fs.rmSync(this.dir, { recursive: true, force: true });
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The page side. Serialised by Playwright into the page: it must not close over anything.
@@ -240,11 +119,9 @@ function renderSummary(text) {
 let browser;
 
 async function openPage(server, authenticatorOptions = {}) {
-  // Every keyfleet response, /healthz included, carries `Content-Security-Policy: default-src
-  // 'none'`, right for JSON but it forbids the document's own fetch calls. Until keyfleet serves
-  // its HTML pages (with their own CSP allowing connect-src 'self'), the test bypasses the CSP of
-  // the stand-in document; the requests still go to the real server, same-origin.
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 }, bypassCSP: true });
+  // The sign-in page is the document: its CSP (connect-src 'self') lets same-origin fetch calls
+  // through, so nothing is bypassed.
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
@@ -258,7 +135,7 @@ async function openPage(server, authenticatorOptions = {}) {
   const events = [];
   cdp.on('WebAuthn.credentialAdded', (e) => events.push({ kind: 'added', id: cdpToB64u(e.credential.credentialId) }));
   cdp.on('WebAuthn.credentialAsserted', (e) => events.push({ kind: 'asserted', id: cdpToB64u(e.credential.credentialId) }));
-  const resp = await page.goto(`${server.origin}/healthz`);
+  const resp = await page.goto(`${server.origin}/login`);
   assert.equal(resp.status(), 200, 'the same-origin page loads');
   const info = await page.evaluate(installHelpers);
   assert.equal(info.origin, server.origin);

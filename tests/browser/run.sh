@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The WebAuthn ceremonies in a real browser: Debian's headless Chromium with its CDP virtual
-# authenticator, driven by playwright-core, against `keyfleet serve` on SQLite.
+# keyfleet in a real browser: Debian's headless Chromium with its CDP virtual authenticator,
+# driven by playwright-core, against `keyfleet serve` on SQLite: the WebAuthn ceremonies
+# (ceremonies.test.mjs) and the portal and admin console pages (portal.test.mjs).
 #
 #   tests/browser/run.sh            # installs what is missing, builds keyfleet, runs the test
 #   KEYFLEET_BIN=path/to/keyfleet tests/browser/run.sh   # skips the build
@@ -52,10 +53,11 @@ export KEYFLEET_BIN KEYFLEET_CHROMIUM=$CHROMIUM
 export KEYFLEET_E2E_SCREENSHOTS=${KEYFLEET_E2E_SCREENSHOTS:-$ROOT/target/e2e-screenshots}
 log "setup took $((SECONDS - START))s"
 
-# 4. The test. `node --test` exits non-zero when any test fails.
+# 4. The tests (the ceremonies over the JSON API, then the portal and console pages).
+# `node --test` exits non-zero when any test fails.
 T0=$SECONDS
 cd "$HERE"
 status=0
-node --test --test-reporter=spec ceremonies.test.mjs || status=$?
+node --test --test-reporter=spec ceremonies.test.mjs portal.test.mjs || status=$?
 log "node --test took $((SECONDS - T0))s (whole script $((SECONDS - START))s), exit $status"
 exit $status

@@ -1,0 +1,147 @@
+// What the browser tests share: starting `keyfleet serve` on a fresh SQLite file, launching
+// Debian's Chromium, a context with a CDP virtual authenticator, screenshots.
+//
+// Environment: KEYFLEET_BIN (required: the keyfleet binary), KEYFLEET_CHROMIUM
+// (/usr/bin/chromium), KEYFLEET_E2E_SCREENSHOTS (<repo>/target/e2e-screenshots).
+
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const BIN = process.env.KEYFLEET_BIN;
+export const CHROMIUM = process.env.KEYFLEET_CHROMIUM || '/usr/bin/chromium';
+export const SHOTS = process.env.KEYFLEET_E2E_SCREENSHOTS || path.resolve(HERE, '../../target/e2e-screenshots');
+// The flags of shared/docs/browser-testing.md.
+export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export const log = (...a) => process.stderr.write(`# ${a.join(' ')}\n`);
+export const b64u = (buf) => Buffer.from(buf).toString('base64url');
+export const fromB64u = (s) => Buffer.from(s, 'base64url');
+// CDP reports ids and handles as standard base64 with padding; the page uses base64url.
+export const cdpToB64u = (s) => b64u(Buffer.from(s, 'base64'));
+
+// ---------------------------------------------------------------------------------------------
+// keyfleet processes
+
+export const children = new Set();
+process.on('exit', () => {
+  for (const c of children) {
+    try { c.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+/** Ends the test file (failing) if it has not finished within `ms`. */
+export function watchdog(ms, what) {
+  setTimeout(() => {
+    process.stderr.write(`# watchdog: ${what} did not finish within ${ms / 1000} s\n`);
+    process.exit(1);
+  }, ms).unref();
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class Keyfleet {
+  /**
+   * Starts `serve` on a new database. With `username`, first creates that worker and a
+   * one-time TAP with the CLI (`k.tap`); without, reads the first administrator's setup TAP
+   * from the start-up banner (`k.setupTap`).
+   */
+  static async start(name, { username, extraEnv = {} } = {}) {
+    const k = new Keyfleet();
+    k.name = name;
+    k.dir = fs.mkdtempSync(path.join(os.tmpdir(), `keyfleet-e2e-${name}-`));
+    k.port = await freePort();
+    k.origin = `http://localhost:${k.port}`;
+    k.logFile = path.join(k.dir, 'serve.log');
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KEYFLEET_') && key !== 'RUST_LOG'));
+    Object.assign(env, {
+      KEYFLEET_DATABASE_URL: `sqlite://${path.join(k.dir, 'keyfleet.db')}`,
+      KEYFLEET_MASTER_KEY: randomBytes(32).toString('base64'),
+      KEYFLEET_RP_ID: 'localhost',
+      KEYFLEET_ORIGINS: k.origin,
+      KEYFLEET_LOG_FORMAT: 'json',
+      ...extraEnv,
+    });
+    k.env = env;
+    if (username) await k.cli(['admin', 'create-user', '--username', username, '--display-name', `${username[0].toUpperCase()}${username.slice(1)} Example`,
+      '--email', `${username}@example.com`]);
+    if (username) {
+      k.tap = (await k.cli(['admin', 'issue-tap', '--username', username, '--one-time'])).trim();
+      assert.match(k.tap, /^\S{8,}$/, 'issue-tap prints the code alone');
+    }
+
+    const out = fs.openSync(k.logFile, 'a');
+    k.child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${k.port}`], { cwd: k.dir, env, stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    children.add(k.child);
+    k.exited = new Promise((resolve) => k.child.on('exit', (code, signal) => { children.delete(k.child); resolve({ code, signal }); }));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (k.child.exitCode !== null || k.child.signalCode !== null) {
+        throw new Error(`keyfleet serve (${name}) exited early:\n${k.logTail()}`);
+      }
+      try {
+        const r = await fetch(`http://127.0.0.1:${k.port}/healthz`);
+        if (r.ok) break;
+      } catch { /* not listening yet */ }
+      if (Date.now() > deadline) throw new Error(`keyfleet serve (${name}) not healthy after 30 s:\n${k.logTail()}`);
+      await sleep(25);
+    }
+    if (!username) {
+      const banner = fs.readFileSync(k.logFile, 'utf8').match(/temporary access pass \(it is shown only now\):\s+(\S+)/);
+      assert.ok(banner, `no setup TAP in the start-up banner:\n${k.logTail()}`);
+      k.setupTap = banner[1];
+    }
+    return k;
+  }
+
+  async cli(args) {
+    try {
+      const { stdout } = await promisify(execFile)(BIN, args, { cwd: this.dir, env: this.env, timeout: 30_000 });
+      return stdout;
+    } catch (e) {
+      throw new Error(`keyfleet ${args.join(' ')} failed: ${e.stderr || e.message}`);
+    }
+  }
+
+  logTail(n = 40) {
+    try { return fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-n).join('\n'); } catch { return '(no log)'; }
+  }
+
+  async stop({ keep }) {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      let timer;
+      const done = await Promise.race([this.exited, new Promise((r) => { timer = setTimeout(r, 10_000, null); })]);
+      clearTimeout(timer);
+      if (!done) {
+        log(`keyfleet serve (${this.name}) ignored SIGTERM for 10 s; killing it`);
+        this.child.kill('SIGKILL');
+        await this.exited;
+      }
+    }
+    if (keep) log(`kept ${this.dir} (server log: ${this.logFile}); last lines:\n${this.logTail()}`);
+    else fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
