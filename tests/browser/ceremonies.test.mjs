@@ -25,7 +25,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { ARGS, BIN, CHROMIUM, Keyfleet, SHOTS, b64u, cdpToB64u, fromB64u, log, watchdog } from './lib.mjs';
+import { ARGS, BIN, CHROMIUM, Keyfleet, SHOTS, b64u, cdpToB64u, fromB64u, log, story, watchdog } from './lib.mjs';
 
 const T0 = performance.now();
 watchdog(240_000, 'the ceremonies browser test');
@@ -157,30 +157,14 @@ function assertProblem(r, status, what) {
 // ---------------------------------------------------------------------------------------------
 
 describe('WebAuthn ceremonies in headless Chromium against keyfleet serve (SQLite)', { timeout: 180_000 }, () => {
-  const timings = [];
-  const state = {};
+  let failed = false;
+  const { timings, state, step, need } = story(it, () => { failed = true; });
   let main;
   let uvServer;
-  let failed = false;
   let tab;
 
   // A step of the story: records its time and outcome; a later step needing an earlier
   // result fails loudly (never skips) when that result is missing.
-  const step = (name, fn) => it(name, async () => {
-    const t = performance.now();
-    try {
-      await fn();
-      timings.push([name, performance.now() - t, 'ok']);
-    } catch (e) {
-      failed = true;
-      timings.push([name, performance.now() - t, 'FAILED']);
-      throw e;
-    }
-  });
-  const need = (key) => {
-    if (state[key] === undefined) throw new Error(`an earlier step failed: no ${key}`);
-    return state[key];
-  };
 
   before(async () => {
     assert.ok(BIN, 'KEYFLEET_BIN must name the keyfleet binary (tests/browser/run.sh sets it)');

@@ -145,3 +145,29 @@ export class Keyfleet {
   }
 }
 
+
+/**
+ * A story told in steps: `step(name, fn)` is a test that records its time and outcome;
+ * `need(key)` reads a result an earlier step left in `state`, failing loudly (never skipping)
+ * when that step failed. `onFail` is told of every failure.
+ */
+export function story(it, onFail) {
+  const timings = [];
+  const state = {};
+  const step = (name, fn) => it(name, async () => {
+    const t = performance.now();
+    try {
+      await fn();
+      timings.push([name, performance.now() - t, 'ok']);
+    } catch (e) {
+      onFail();
+      timings.push([name, performance.now() - t, 'FAILED']);
+      throw e;
+    }
+  });
+  const need = (key) => {
+    if (state[key] === undefined) throw new Error(`an earlier step failed: no ${key}`);
+    return state[key];
+  };
+  return { timings, state, step, need };
+}

@@ -31,7 +31,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { chromium } from 'playwright-core';
-import { ARGS, BIN, CHROMIUM, Keyfleet, SHOTS, log, watchdog } from './lib.mjs';
+import { ARGS, BIN, CHROMIUM, Keyfleet, SHOTS, log, story, watchdog } from './lib.mjs';
 
 const T0 = performance.now();
 watchdog(360_000, 'the portal browser test');
@@ -143,28 +143,12 @@ async function createUser(admin, { username, displayName, role }) {
 }
 
 describe('portal and admin console in headless Chromium against keyfleet serve (SQLite)', { timeout: 240_000 }, () => {
-  const timings = [];
-  const state = {};
+  const { timings, state, step, need } = story(it, () => { failed = true; });
   let admin;
   let wendy;
   let walt;
   let hank;
 
-  const step = (name, fn) => it(name, async () => {
-    const t = performance.now();
-    try {
-      await fn();
-      timings.push([name, performance.now() - t, 'ok']);
-    } catch (e) {
-      failed = true;
-      timings.push([name, performance.now() - t, 'FAILED']);
-      throw e;
-    }
-  });
-  const need = (key) => {
-    if (state[key] === undefined) throw new Error(`an earlier step failed: no ${key}`);
-    return state[key];
-  };
 
   before(async () => {
     assert.ok(BIN, 'KEYFLEET_BIN must name the keyfleet binary (tests/browser/run.sh sets it)');

@@ -473,6 +473,14 @@ impl Settings {
         })
     }
 
+    /// Lifetimes of the sessions this server opens.
+    pub fn session_lifetimes(&self) -> keyfleet_domain::session::SessionLifetimes {
+        keyfleet_domain::session::SessionLifetimes {
+            idle: self.session_idle,
+            absolute: self.session_absolute,
+        }
+    }
+
     /// The audience of access tokens this server issues and accepts.
     pub fn token_audience(&self) -> String {
         format!("{}/api", self.issuer)

@@ -6,7 +6,6 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyfleet_domain::audit::Actor;
-use keyfleet_domain::session::SessionLifetimes;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -46,15 +45,8 @@ pub async fn tap_sign_in(
         check_origin(&state, &axum::http::Method::POST, &headers)?;
     }
     let s = &state.settings;
-    let limits = GuessLimits {
-        per_user: s.tap_attempts_per_user,
-        per_address: s.tap_attempts_per_address,
-        window: s.rate_limit_window,
-    };
-    let lifetimes = SessionLifetimes {
-        idle: s.session_idle,
-        absolute: s.session_absolute,
-    };
+    let limits = GuessLimits::from_settings(s);
+    let lifetimes = s.session_lifetimes();
     let input = TapSignIn {
         username: &body.username,
         code: &body.code,

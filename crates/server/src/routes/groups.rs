@@ -4,17 +4,16 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyfleet_domain::client::Scope;
-use keyfleet_domain::group::{Group, validate_name};
 use keyfleet_domain::{GroupId, UserId};
-use rand_core::OsRng;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ctx, parse_id};
 use crate::api::{CreateGroupRequest, GroupDetail, GroupJson, UserJson};
 use crate::auth::{Caller, require_scope};
-use crate::error::{ApiError, Problem, ServiceError};
+use crate::error::{ApiError, Problem};
 use crate::extract::Json;
+use crate::service::groups;
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -35,31 +34,8 @@ pub async fn create_group(
     Json(body): Json<CreateGroupRequest>,
 ) -> Result<Response, ApiError> {
     require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
-    let (name, name_key) =
-        validate_name(&body.name).map_err(|e| ServiceError::invalid("invalid_field", e.to_string()))?;
-    let description = body.description.unwrap_or_default();
-    if description.chars().count() > 1024 || keyfleet_domain::user::has_forbidden_formatting(&description) {
-        return Err(
-            ServiceError::invalid("invalid_field", "description must be at most 1024 printable characters").into(),
-        );
-    }
     let c = ctx(&state, caller.actor(), &headers);
-    let group = Group {
-        id: GroupId::new_random(&mut OsRng),
-        name,
-        name_key,
-        description,
-        created_at: c.now,
-    };
-    let audit = c
-        .audit("group.create", Some(format!("group:{}", group.id)))
-        .with_detail(serde_json::json!({ "name": group.name }).to_string());
-    state
-        .stores
-        .groups
-        .create_group(&group, &audit)
-        .await
-        .map_err(ServiceError::from)?;
+    let group = groups::create(&c, &body.name, body.description.as_deref().unwrap_or_default()).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/groups/{}", group.id))],

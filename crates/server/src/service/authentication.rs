@@ -11,7 +11,7 @@ use keyfleet_domain::audit::{Actor, Outcome};
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
 use keyfleet_domain::credential::Credential;
 use keyfleet_domain::ids::CeremonyId;
-use keyfleet_domain::session::{self, NewSession, SessionKind, SessionLifetimes};
+use keyfleet_domain::session::{self, NewSession, SessionKind};
 use keyfleet_domain::user::{User, Username};
 use keyfleet_webauthn_rp::{
     AssertionExpectations, AuthenticationError, AuthenticationResponseJSON, CounterPolicy, CredentialPublicKey,
@@ -275,10 +275,7 @@ async fn verify_and_sign_in(
             )));
         }
     };
-    let lifetimes = SessionLifetimes {
-        idle: settings.session_idle,
-        absolute: settings.session_absolute,
-    };
+    let lifetimes = settings.session_lifetimes();
     let mut new = session::open(owner.id, SessionKind::Full, lifetimes, None, ctx.now, &mut OsRng);
     new.session.client_addr = client_addr;
     new.session.credential_id = Some(cred.id.clone());

@@ -6,6 +6,7 @@
 pub mod authentication;
 pub mod clients;
 pub mod credentials;
+pub mod groups;
 pub mod registration;
 pub mod taps;
 pub mod users;

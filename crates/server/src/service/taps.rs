@@ -49,6 +49,17 @@ pub struct GuessLimits {
     pub window: Duration,
 }
 
+impl GuessLimits {
+    /// The limits the settings name.
+    pub fn from_settings(s: &crate::config::Settings) -> Self {
+        GuessLimits {
+            per_user: s.tap_attempts_per_user,
+            per_address: s.tap_attempts_per_address,
+            window: s.rate_limit_window,
+        }
+    }
+}
+
 /// Why a TAP sign-in failed. Every variant but `Limited` looks the same to the client.
 #[derive(Debug)]
 pub enum TapSignInError {

@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyfleet_domain::audit::Actor;
-use keyfleet_domain::session::{SessionKind, SessionLifetimes};
+use keyfleet_domain::session::SessionKind;
 use keyfleet_domain::user::Username;
 use serde::Deserialize;
 
@@ -108,15 +108,8 @@ pub async fn tap(
     PageForm(form): PageForm<TapForm>,
 ) -> Response {
     let s = &state.settings;
-    let limits = GuessLimits {
-        per_user: s.tap_attempts_per_user,
-        per_address: s.tap_attempts_per_address,
-        window: s.rate_limit_window,
-    };
-    let lifetimes = SessionLifetimes {
-        idle: s.session_idle,
-        absolute: s.session_absolute,
-    };
+    let limits = GuessLimits::from_settings(s);
+    let lifetimes = s.session_lifetimes();
     let input = TapSignIn {
         username: &form.username,
         code: form.code.trim(),

@@ -683,7 +683,11 @@ async fn helpdesk_is_refused_on_administrators_and_helpdesk_users(b: Backend) {
     }
     let event = &audit_actions(&app, "access.denied").await[0].event;
     assert!(
-        event.detail.as_deref().unwrap().contains("\"code\":\"target_protected\""),
+        event
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("\"code\":\"target_protected\""),
         "{:?}",
         event.detail
     );

@@ -20,8 +20,8 @@ use keyfleet_domain::client::{ApiClient, ClientSecret, Scope};
 use keyfleet_domain::ids::SecretId;
 use serde::Deserialize;
 
-use super::Staff;
 use super::groups::refusal;
+use super::{EnabledForm, Staff};
 use crate::service::clients;
 use crate::state::{AppState, rfc3339};
 use crate::web::format::when;
@@ -308,13 +308,6 @@ async fn show(
     render_client(&state, &staff, &id, StatusCode::OK, notice(q.done.as_deref()), None).await
 }
 
-/// The enable/disable form.
-#[derive(Debug, Deserialize)]
-struct EnabledForm {
-    #[serde(default)]
-    enabled: String,
-}
-
 /// `POST /admin/clients/{id}/enabled`: `enabled=true` or `enabled=false`, audited as
 /// `client.enable` or `client.disable` like `PATCH /api/v1/clients/{id}`.
 async fn set_enabled(
@@ -324,16 +317,12 @@ async fn set_enabled(
     PageForm(form): PageForm<EnabledForm>,
 ) -> Result<Response, PageError> {
     staff.require_admin(&state, WHAT).await?;
-    let enabled = match form.enabled.as_str() {
-        "true" => true,
-        "false" => false,
-        _ => {
-            return Err(PageError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "That did not work",
-                "The form did not say whether to enable or disable the client. Nothing was changed.",
-            ));
-        }
+    let Some(enabled) = form.choice() else {
+        return Err(PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That did not work",
+            "The form did not say whether to enable or disable the client. Nothing was changed.",
+        ));
     };
     let action = if enabled { "client.enable" } else { "client.disable" };
     let audit = staff.ctx(&state).audit(action, Some(format!("client:{id}")));

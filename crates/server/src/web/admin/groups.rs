@@ -10,10 +10,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use keyfleet_domain::group::{Group, validate_name};
-use keyfleet_domain::user::{Role, User, Username, has_forbidden_formatting};
+use keyfleet_domain::group::Group;
+use keyfleet_domain::user::{Role, User, Username};
 use keyfleet_domain::{GroupId, UserId};
-use rand_core::OsRng;
 use serde::Deserialize;
 
 use super::Staff;
@@ -168,27 +167,9 @@ async fn list(State(state): State<AppState>, staff: Staff, Query(q): Query<Done>
 
 /// Validates and stores a new group, as `POST /api/v1/groups` does.
 async fn create_group(c: &Ctx<'_>, form: &CreateForm) -> Result<GroupId, ServiceError> {
-    let (name, name_key) =
-        validate_name(&form.name).map_err(|e| ServiceError::invalid("invalid_field", e.to_string()))?;
-    let description = form.description.clone();
-    if description.chars().count() > 1024 || has_forbidden_formatting(&description) {
-        return Err(ServiceError::invalid(
-            "invalid_field",
-            "description must be at most 1024 printable characters",
-        ));
-    }
-    let group = Group {
-        id: GroupId::new_random(&mut OsRng),
-        name,
-        name_key,
-        description,
-        created_at: c.now,
-    };
-    let audit = c
-        .audit("group.create", Some(format!("group:{}", group.id)))
-        .with_detail(serde_json::json!({ "name": group.name }).to_string());
-    c.stores.groups.create_group(&group, &audit).await?;
-    Ok(group.id)
+    Ok(crate::service::groups::create(c, &form.name, &form.description)
+        .await?
+        .id)
 }
 
 /// `POST /admin/groups`: creates the group and opens its page.

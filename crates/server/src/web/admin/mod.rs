@@ -36,6 +36,24 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
 }
 
+/// The enable/disable form of users and API clients: `enabled=true` or `enabled=false`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct EnabledForm {
+    enabled: String,
+}
+
+impl EnabledForm {
+    /// The choice, or `None` when the form named neither.
+    pub fn choice(&self) -> Option<bool> {
+        match self.enabled.as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+}
+
 /// An administrator or helpdesk user with a full session, on a console page.
 pub struct Staff {
     /// The viewer.

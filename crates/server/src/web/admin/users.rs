@@ -20,7 +20,7 @@ use keyfleet_domain::user::{Role, User, UserQuery};
 use keyfleet_domain::{GroupId, UserId};
 use serde::Deserialize;
 
-use super::Staff;
+use super::{EnabledForm, Staff};
 use crate::error::ServiceError;
 use crate::routes::{clear_cookie, parse_id};
 use crate::service::users::{self, CreateUser, UpdateUser};
@@ -621,13 +621,6 @@ async fn edit_error(
     render_user(state, staff, user, shown).await
 }
 
-/// The enable/disable form.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct EnabledForm {
-    enabled: String,
-}
-
 /// `POST /admin/users/{id}/enabled`: `enabled=true` or `false`. Disabling ends every
 /// session of the user (in the same transaction).
 async fn set_enabled(
@@ -637,18 +630,14 @@ async fn set_enabled(
     PageForm(form): PageForm<EnabledForm>,
 ) -> Result<Response, PageError> {
     let user = target(&state, &staff, &id).await?;
-    let enabled = match form.enabled.as_str() {
-        "true" => true,
-        "false" => false,
-        _ => {
-            return render_user(
-                &state,
-                &staff,
-                &user,
-                Shown::error("Choose enable or disable.".to_owned()),
-            )
-            .await;
-        }
+    let Some(enabled) = form.choice() else {
+        return render_user(
+            &state,
+            &staff,
+            &user,
+            Shown::error("Choose enable or disable.".to_owned()),
+        )
+        .await;
     };
     let change = UpdateUser {
         enabled: Some(enabled),
