@@ -27,6 +27,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -247,6 +248,58 @@ describe('portal and admin console in headless Chromium against keyfleet serve (
     await key.getByRole('button', { name: 'Save changes' }).click();
     await arrived(wendy, '/security-info', 'renamed', 'done=renamed');
     assert.match(await text(wendy, '.keys'), /Blue key on my lanyard/);
+  });
+
+  step('nicknames with markup are shown as text; a right-to-left override or 10 000 characters are refused', async () => {
+    need('wendyKey');
+    const dialogs = [];
+    wendy.page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+    const rename = async (to) => {
+      const key = wendy.page.locator('li.key').first();
+      await key.locator('summary', { hasText: 'Rename' }).click();
+      await key.getByLabel(/New nickname/).fill(to);
+      await key.getByRole('button', { name: 'Save changes' }).click();
+      await wendy.page.waitForLoadState('load');
+    };
+    const hostile = '<img src=x onerror=alert(1)> "q" & <script>alert(2)</script>';
+    await rename(hostile);
+    await arrived(wendy, '/security-info', 'nickname-markup', 'done=renamed');
+    assert.equal(await text(wendy, 'li.key .key-name'), hostile, 'shown exactly, as text');
+    assert.equal(await wendy.page.locator('li.key img, li.key .key-name script').count(), 0, 'no element made from it');
+    await rename('Evil\u202Egpj.exe');
+    await shot(wendy, 'nickname-rlo');
+    assert.match(await text(wendy, '#page-error'), /not changed/);
+    assert.equal(await text(wendy, 'li.key .key-name'), hostile, 'unchanged');
+    // The field holds 64 characters; a request with more is refused by the server too.
+    await rename('x'.repeat(10_000));
+    const now = await text(wendy, 'li.key .key-name');
+    assert.ok(now === hostile || now.length <= 64, `stored ${now.length} characters`);
+    await rename('Blue key on my lanyard');
+    assert.equal(await text(wendy, 'li.key .key-name'), 'Blue key on my lanyard');
+    assert.deepEqual(dialogs, [], 'no script ran');
+  });
+
+  step('a form posted from another site is refused and changes nothing', async () => {
+    need('wendyKey');
+    // Another origin (another port) with a form aimed at keyfleet's sign-out-everywhere.
+    const evil = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html><title>prize</title><form method="post" action="${server.origin}/logout">
+        <input type="hidden" name="_csrf" value="guessed"><input type="hidden" name="everywhere" value="1">
+        <button id="go">Claim your prize</button></form>`);
+    });
+    await new Promise((r) => evil.listen(0, '127.0.0.1', r));
+    try {
+      await wendy.page.goto(`http://127.0.0.1:${evil.address().port}/`);
+      await wendy.page.locator('#go').click();
+      await wendy.page.waitForLoadState('load');
+      await shot(wendy, 'cross-site-refused');
+      assert.match(await text(wendy, 'h1'), /This form could not be sent/);
+    } finally {
+      evil.close();
+    }
+    await visit(wendy, '/security-info', 'still-signed-in');
+    assert.equal(new URL(wendy.page.url()).pathname, '/security-info', 'still signed in');
   });
 
   step('adding the same key again gives a human error and changes nothing', async () => {
