@@ -383,7 +383,8 @@ where
         match axum::Form::<T>::from_request(req, state).await {
             Ok(axum::Form(value)) => Ok(PageForm(value)),
             Err(e) => {
-                tracing::info!(reason = %e.body_text(), "page form not understood");
+                // The status only: a rejection text may quote what was sent.
+                tracing::info!(status = %e.status(), "page form not understood");
                 Err(PageError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "The form was not complete",
