@@ -112,10 +112,11 @@ pub trait SessionStore: Send + Sync {
     /// Revokes every session opened with the credential `credential_id` (a lost or stolen
     /// key); returns how many were live at the event's time. Other sessions are untouched.
     async fn revoke_credential_sessions(&self, credential_id: &[u8], audit: &NewAuditEvent) -> StoreResult<u64>;
-    /// Revokes the user's sessions that were opened with a key the user no longer holds (an
-    /// ordinary removal leaves them alive until the next sign-in, which calls this). Returns
-    /// how many were live at the event's time; writes the audit event only when it revoked
-    /// at least one session, and takes no write lock when there is nothing to revoke.
+    /// Revokes the user's sessions that were opened with a key removed by
+    /// [`CredentialStore::delete_credential`] while they were live (an ordinary removal leaves
+    /// them alive until the next sign-in, which calls this). Returns how many were live at the
+    /// event's time; writes the audit event only when a removal left something to end. The
+    /// common case (nothing pending) is one primary-key read, whatever the number of sessions.
     async fn revoke_sessions_of_removed_keys(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64>;
     /// The user's unrevoked sessions that are live at `now`, newest first.
     async fn list_user_sessions(&self, user: UserId, now: Timestamp) -> StoreResult<Vec<Session>>;
@@ -187,7 +188,9 @@ pub trait CredentialStore: Send + Sync {
         audit: &NewAuditEvent,
     ) -> StoreResult<()>;
     /// Deletes a credential. `NotFound` unless `user` owns `id`. Sessions opened with it are
-    /// not revoked (see [`SessionStore::revoke_credential_sessions`]).
+    /// not revoked (see [`SessionStore::revoke_credential_sessions`]); if any are live, they
+    /// are marked to end at the user's next sign-in
+    /// ([`SessionStore::revoke_sessions_of_removed_keys`]).
     async fn delete_credential(&self, user: UserId, id: &[u8], audit: &NewAuditEvent) -> StoreResult<()>;
     /// Deletes every credential of a user; returns how many.
     async fn delete_user_credentials(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64>;

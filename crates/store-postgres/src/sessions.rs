@@ -154,27 +154,33 @@ impl SessionStore for PgStore {
     }
 
     async fn revoke_sessions_of_removed_keys(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64> {
-        const ORPHANED: &str = "user_id = $1 AND revoked_at IS NULL AND credential_id IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.id = sessions.credential_id)";
-        // A read first: almost every sign-in has nothing to revoke and should not write.
-        let any: Option<i64> = sqlx::query_scalar(&format!("SELECT 1::bigint FROM sessions WHERE {ORPHANED} LIMIT 1"))
-            .bind(user.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-        if any.is_none() {
+        // A primary-key lookup, nearly always empty: ordinary sign-ins take no write lock.
+        let pending: Option<i64> =
+            sqlx::query_scalar("SELECT 1::bigint FROM session_ends_pending WHERE user_id = $1 LIMIT 1")
+                .bind(user.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        if pending.is_none() {
             return Ok(0);
         }
         let mut tx = self.begin().await?;
-        let live: Vec<i64> = sqlx::query_scalar(&format!(
-            "UPDATE sessions SET revoked_at = $2 WHERE {ORPHANED}
-             RETURNING CASE WHEN $2 < expires_at AND $2 - last_seen_at < idle_timeout_ms THEN 1::bigint ELSE 0::bigint END"
-        ))
+        let live: Vec<i64> = sqlx::query_scalar(
+            "UPDATE sessions SET revoked_at = $2
+             WHERE revoked_at IS NULL AND credential_id IN
+                 (SELECT credential_id FROM session_ends_pending WHERE user_id = $1)
+             RETURNING CASE WHEN $2 < expires_at AND $2 - last_seen_at < idle_timeout_ms THEN 1::bigint ELSE 0::bigint END",
+        )
         .bind(user.to_string())
         .bind(audit.at.as_millis())
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
+        sqlx::query("DELETE FROM session_ends_pending WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         audit_and_commit(tx, audit).await?;
         Ok(live.iter().filter(|&&l| l == 1).count() as u64)
     }

@@ -101,6 +101,17 @@ impl CredentialStore for SqliteStore {
             .await
             .map_err(map_err)?;
         one_row(&deleted)?;
+        // Sessions opened with the key end at the user's next sign-in, unless ended before.
+        sqlx::query(
+            "INSERT INTO session_ends_pending (user_id, credential_id)
+             SELECT $2, $1 WHERE EXISTS (SELECT 1 FROM sessions WHERE credential_id = $1 AND revoked_at IS NULL)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
         audit_and_commit(tx, audit).await
     }
 
