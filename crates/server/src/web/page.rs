@@ -367,6 +367,14 @@ impl IntoResponse for PageError {
     }
 }
 
+/// The query of a page shown after a change (POST-redirect-GET): `?done=…` names the change,
+/// and each page maps it to a fixed notice (never echoed).
+#[derive(Debug, serde::Deserialize)]
+pub struct Done {
+    /// Which change just happened.
+    pub done: Option<String>,
+}
+
 /// A form body for a page: like axum's `Form`, but a body that cannot be read (a missing
 /// field, a wrong type) gets an error page instead of axum's plain-text answer.
 #[derive(Debug, Clone, Copy, Default)]

@@ -18,6 +18,7 @@ use crate::routes::clear_cookie;
 use crate::service::credentials::{self, Removal};
 use crate::service::webauthn::{b64, unb64};
 use crate::state::{AppState, rfc3339};
+use crate::web::page::Done;
 use crate::web::page::PageForm;
 
 /// Routes of this page.
@@ -86,12 +87,6 @@ struct SecurityInfoPage {
     notice: Option<&'static str>,
     error: Option<String>,
     after_add: String,
-}
-
-/// Query of the page: which change just happened.
-#[derive(Debug, Deserialize)]
-pub struct Done {
-    done: Option<String>,
 }
 
 fn notice(done: Option<&str>) -> Option<&'static str> {

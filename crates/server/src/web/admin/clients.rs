@@ -18,13 +18,13 @@ use axum::routing::{get, post};
 use keyfleet_domain::Timestamp;
 use keyfleet_domain::client::{ApiClient, ClientSecret, Scope};
 use keyfleet_domain::ids::SecretId;
-use serde::Deserialize;
 
 use super::groups::refusal;
 use super::{EnabledForm, Staff};
 use crate::service::clients;
 use crate::state::{AppState, rfc3339};
 use crate::web::format::when;
+use crate::web::page::Done;
 use crate::web::page::PageForm;
 use crate::web::page::{Nav, PageError, html_status, see_other};
 
@@ -43,12 +43,6 @@ pub fn router() -> Router<AppState> {
             get(confirm_revoke).post(revoke),
         )
         .route("/admin/clients/{id}/delete", get(confirm_delete).post(delete))
-}
-
-/// Query of a page: which change just happened.
-#[derive(Debug, Deserialize)]
-struct Done {
-    done: Option<String>,
 }
 
 fn notice(done: Option<&str>) -> Option<&'static str> {

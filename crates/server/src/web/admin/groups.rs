@@ -20,6 +20,7 @@ use crate::error::ServiceError;
 use crate::service::Ctx;
 use crate::state::{AppState, rfc3339};
 use crate::web::format::when;
+use crate::web::page::Done;
 use crate::web::page::PageForm;
 use crate::web::page::{Nav, PageError, html_status, see_other};
 
@@ -34,12 +35,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/groups/{id}/members", post(add_member))
         .route("/admin/groups/{id}/members/{user_id}/remove", post(remove_member))
         .route("/admin/groups/{id}/delete", get(confirm_delete).post(delete))
-}
-
-/// Query of a page: which change just happened.
-#[derive(Debug, Deserialize)]
-struct Done {
-    done: Option<String>,
 }
 
 fn notice(done: Option<&str>) -> Option<&'static str> {

@@ -29,6 +29,7 @@ use crate::service::{credentials, taps};
 use crate::state::{AppState, rfc3339};
 use crate::web::format::{transports, when, when_or};
 use crate::web::models::{aaguid_text, model_label};
+use crate::web::page::Done;
 use crate::web::page::PageForm;
 use crate::web::page::{Nav, PageError, html, html_status, see_other};
 
@@ -562,12 +563,6 @@ async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown)
         error: shown.error,
     };
     Ok(html_status(shown.status, &page))
-}
-
-/// Query of the user's page: which change just happened.
-#[derive(Debug, Deserialize)]
-struct Done {
-    done: Option<String>,
 }
 
 /// `GET /admin/users/{id}`.
