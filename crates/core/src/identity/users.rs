@@ -1,11 +1,16 @@
 //! Creating, changing and deleting users.
 
 use keyfleet_domain::UserId;
-use keyfleet_domain::user::{NewUser, Role, User, Username, validate_address, validate_display_name, validate_email};
+use keyfleet_domain::audit::{Action, Target};
+use keyfleet_domain::user::{
+    NewUser, Role, User, UserQuery, Username, validate_address, validate_display_name, validate_email,
+};
 use rand_core::OsRng;
 
-use super::Ctx;
-use crate::error::ServiceError;
+pub use crate::access::Authority;
+use crate::access::{Permission, Principal, authorize, denied};
+use crate::audit::UserRef;
+use crate::{CoreError, Ctx};
 
 /// Raw attributes of a user to create, as a client sent them.
 #[derive(Debug, Clone)]
@@ -41,24 +46,13 @@ pub struct UpdateUser {
     pub role: Option<Role>,
 }
 
-/// What the acting party is, for the rules on roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Authority {
-    /// An administrator's session, or the local CLI: may grant any role.
-    Admin,
-    /// A helpdesk session: may not touch administrators or grant roles.
-    Helpdesk,
-    /// An API client: may manage workers only and may not grant roles.
-    Client,
+fn invalid(e: impl ToString) -> CoreError {
+    CoreError::invalid("invalid_field", e.to_string())
 }
 
-fn invalid(e: impl ToString) -> ServiceError {
-    ServiceError::invalid("invalid_field", e.to_string())
-}
-
-fn check_role_grant(authority: Authority, role: Role) -> Result<(), ServiceError> {
+fn check_role_grant(authority: Authority, role: Role) -> Result<(), CoreError> {
     if role != Role::Worker && authority != Authority::Admin {
-        return Err(ServiceError::forbidden(
+        return Err(CoreError::forbidden(
             "role_change_forbidden",
             "only an administrator may grant the admin or helpdesk role",
         ));
@@ -66,9 +60,9 @@ fn check_role_grant(authority: Authority, role: Role) -> Result<(), ServiceError
     Ok(())
 }
 
-fn check_target(authority: Authority, target: &User) -> Result<(), ServiceError> {
+fn check_target(authority: Authority, target: &User) -> Result<(), CoreError> {
     if target.role != Role::Worker && authority != Authority::Admin {
-        return Err(ServiceError::forbidden(
+        return Err(CoreError::forbidden(
             "target_protected",
             "only an administrator may change administrators and helpdesk users",
         ));
@@ -76,23 +70,9 @@ fn check_target(authority: Authority, target: &User) -> Result<(), ServiceError>
     Ok(())
 }
 
-/// Records a refusal (`Forbidden`) in the audit log as `access.denied` and returns it, so a
-/// refused change leaves a trace whichever way it came (page, JSON, CLI).
-async fn denied(ctx: &Ctx<'_>, e: ServiceError, target: Option<UserId>) -> ServiceError {
-    if let ServiceError::Forbidden { code, .. } = &e {
-        let event = ctx
-            .audit("access.denied", target.map(|t| format!("user:{t}")))
-            .with_outcome(keyfleet_domain::audit::Outcome::Denied)
-            .with_detail(serde_json::json!({ "code": code }).to_string());
-        if let Err(store) = ctx.stores.audit.append(&event).await {
-            return store.into();
-        }
-    }
-    e
-}
-
 /// Validates and creates a user.
-pub async fn create(ctx: &Ctx<'_>, authority: Authority, input: CreateUser) -> Result<User, ServiceError> {
+pub async fn create(ctx: &Ctx<'_>, principal: &Principal, input: CreateUser) -> Result<User, CoreError> {
+    let authority = authorize(ctx, principal, Permission::WriteUsers).await?;
     let role = input.role.unwrap_or(Role::Worker);
     if let Err(e) = check_role_grant(authority, role) {
         return Err(denied(ctx, e, None).await);
@@ -114,33 +94,40 @@ pub async fn create(ctx: &Ctx<'_>, authority: Authority, input: CreateUser) -> R
         role,
     };
     let user = new.into_user(ctx.now, &mut OsRng);
-    let audit = ctx
-        .audit("user.create", Some(format!("user:{}", user.id)))
-        .with_detail(serde_json::json!({ "username": user.username.as_str(), "role": user.role.as_str() }).to_string());
+    let audit = ctx.audit_with(
+        Action::UserCreate,
+        Some(Target::User(user.id)),
+        &UserRef {
+            username: user.username.as_str(),
+            role: Some(user.role.as_str()),
+        },
+    );
     ctx.stores.users.create_user(&user, &audit).await?;
     Ok(user)
 }
 
-/// Loads a user the authority may act on.
-pub async fn get_for_change(ctx: &Ctx<'_>, authority: Authority, id: UserId) -> Result<User, ServiceError> {
-    let user = ctx.stores.users.get_user(id).await?.ok_or(ServiceError::NotFound)?;
+/// Loads a user `principal` may change (`WriteUsers`, and the rules on roles).
+pub async fn get_for_change(ctx: &Ctx<'_>, principal: &Principal, id: UserId) -> Result<User, CoreError> {
+    let authority = authorize(ctx, principal, Permission::WriteUsers).await?;
+    let user = ctx.stores.users.get_user(id).await?.ok_or(CoreError::NotFound)?;
     if let Err(e) = check_target(authority, &user) {
-        return Err(denied(ctx, e, Some(id)).await);
+        return Err(denied(ctx, e, Some(Target::User(id))).await);
     }
     Ok(user)
 }
 
 /// Applies changes to a user. Disabling ends all their sessions in the same transaction.
-pub async fn update(ctx: &Ctx<'_>, authority: Authority, id: UserId, change: UpdateUser) -> Result<User, ServiceError> {
-    let mut user = get_for_change(ctx, authority, id).await?;
+pub async fn update(ctx: &Ctx<'_>, principal: &Principal, id: UserId, change: UpdateUser) -> Result<User, CoreError> {
+    let mut user = get_for_change(ctx, principal, id).await?;
+    let authority = principal.authority();
     if let Some(role) = change.role {
         if role != user.role {
             let refusal = check_role_grant(authority, role).err().or_else(|| {
                 (authority != Authority::Admin)
-                    .then(|| ServiceError::forbidden("role_change_forbidden", "only an administrator may change roles"))
+                    .then(|| CoreError::forbidden("role_change_forbidden", "only an administrator may change roles"))
             });
             if let Some(e) = refusal {
-                return Err(denied(ctx, e, Some(id)).await);
+                return Err(denied(ctx, e, Some(Target::User(id))).await);
             }
         }
         user.role = role;
@@ -166,25 +153,42 @@ pub async fn update(ctx: &Ctx<'_>, authority: Authority, id: UserId, change: Upd
     }
     user.updated_at = ctx.now;
     let action = match (was_enabled, user.enabled) {
-        (true, false) => "user.disable",
-        (false, true) => "user.enable",
-        _ => "user.update",
+        (true, false) => Action::UserDisable,
+        (false, true) => Action::UserEnable,
+        _ => Action::UserUpdate,
     };
-    let audit = ctx.audit(action, Some(format!("user:{}", user.id)));
+    let audit = ctx.audit(action, Some(Target::User(user.id)));
     ctx.stores.users.update_user(&user, &audit).await?;
     Ok(user)
 }
 
 /// Deletes a user, their sessions, TAP and memberships. The audit log keeps their history.
-pub async fn delete(ctx: &Ctx<'_>, authority: Authority, id: UserId) -> Result<(), ServiceError> {
-    let user = get_for_change(ctx, authority, id).await?;
+pub async fn delete(ctx: &Ctx<'_>, principal: &Principal, id: UserId) -> Result<(), CoreError> {
+    let user = get_for_change(ctx, principal, id).await?;
     if ctx.actor == keyfleet_domain::audit::Actor::User(id) {
-        let e = ServiceError::forbidden("cannot_delete_self", "you cannot delete your own account");
-        return Err(denied(ctx, e, Some(id)).await);
+        let e = CoreError::forbidden("cannot_delete_self", "you cannot delete your own account");
+        return Err(denied(ctx, e, Some(Target::User(id))).await);
     }
-    let audit = ctx
-        .audit("user.delete", Some(format!("user:{}", user.id)))
-        .with_detail(serde_json::json!({ "username": user.username.as_str() }).to_string());
+    let audit = ctx.audit_with(
+        Action::UserDelete,
+        Some(Target::User(user.id)),
+        &UserRef {
+            username: user.username.as_str(),
+            role: None,
+        },
+    );
     ctx.stores.users.delete_user(id, &audit).await?;
     Ok(())
+}
+
+/// One user (`ReadUsers`).
+pub async fn get(ctx: &Ctx<'_>, principal: &Principal, id: UserId) -> Result<User, CoreError> {
+    authorize(ctx, principal, Permission::ReadUsers).await?;
+    ctx.stores.users.get_user(id).await?.ok_or(CoreError::NotFound)
+}
+
+/// A page of users (`ReadUsers`).
+pub async fn list(ctx: &Ctx<'_>, principal: &Principal, query: &UserQuery) -> Result<Vec<User>, CoreError> {
+    authorize(ctx, principal, Permission::ReadUsers).await?;
+    Ok(ctx.stores.users.list_users(query).await?)
 }

@@ -6,7 +6,7 @@
 //! or by the failure path.
 
 use keyfleet_domain::StoreError;
-use keyfleet_domain::audit::Outcome;
+use keyfleet_domain::audit::{Action, Outcome, Target};
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
 use keyfleet_domain::credential::{Credential, validate_nickname};
 use keyfleet_domain::ids::CeremonyId;
@@ -16,24 +16,35 @@ use keyfleet_webauthn_rp::{
     AttestationPolicy, CrossOriginPolicy, RegistrationExpectations, RegistrationResponseJSON, TrustOutcome,
     verify_registration,
 };
+use serde::Serialize;
 use serde_json::json;
 
-use super::Ctx;
-use super::webauthn::{
-    CeremonyError, FailureClass, OFFERED_ALGS, WebauthnConfig, b64, descriptor, new_ceremony, system_time, timeout_ms,
-};
-use crate::config::Settings;
+use super::ceremony::{OFFERED_ALGS, b64, descriptor, new_ceremony, system_time, timeout_ms};
+use crate::audit::{CeremonyFailed, Detail};
+use crate::{CeremonyError, Ctx, FailureClass};
+
+/// A key registered.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyRegistered<'a> {
+    credential_id: String,
+    nickname: &'a str,
+    aaguid: String,
+    fmt: &'a str,
+    trust: &'a str,
+}
+impl Detail for KeyRegistered<'_> {}
 
 /// Starts a registration: stores the ceremony and returns it with the creation options.
 pub async fn start(
     ctx: &Ctx<'_>,
-    settings: &Settings,
     user: &User,
     session: &Session,
 ) -> Result<(Ceremony, serde_json::Value), CeremonyError> {
     // §5.4.3 excludeCredentials: the user's keys, so one key is not registered twice.
     let existing = ctx.stores.credentials.list_user_credentials(user.id).await?;
     let exclude: Vec<_> = existing.iter().map(|c| descriptor(&c.id, &c.transports)).collect();
+    let settings = &ctx.config.ceremonies;
     let ceremony = new_ceremony(
         CeremonyKind::Registration,
         Some(user.id),
@@ -79,8 +90,6 @@ fn reject(code: &'static str, message: impl Into<String>) -> CeremonyError {
 /// response, and stores the credential in the transaction that consumes the challenge.
 pub async fn finish(
     ctx: &Ctx<'_>,
-    settings: &Settings,
-    config: &WebauthnConfig,
     user: &User,
     session: &Session,
     input: Finish<'_>,
@@ -106,15 +115,18 @@ pub async fn finish(
             "this ceremony was not started by this session",
         ));
     }
-    match verify_and_store(ctx, settings, config, user, &ceremony, &input).await {
+    match verify_and_store(ctx, user, &ceremony, &input).await {
         Ok(credential) => Ok(credential),
         Err(e) => {
             // Every failure consumes the challenge (a replay finds nothing), and is audited.
             ctx.stores.ceremonies.consume_ceremony(ceremony.id).await?;
+            let detail = CeremonyFailed {
+                code: e.code,
+                credential_id: None,
+            };
             let event = ctx
-                .audit("credential.register", Some(format!("user:{}", user.id)))
-                .with_outcome(Outcome::Failure)
-                .with_detail(json!({ "code": e.code }).to_string());
+                .audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail)
+                .with_outcome(Outcome::Failure);
             ctx.stores.audit.append(&event).await?;
             Err(e)
         }
@@ -144,10 +156,13 @@ pub async fn abandon(
         return Ok(());
     }
     if ctx.stores.ceremonies.consume_ceremony(ceremony.id).await? {
+        let detail = CeremonyFailed {
+            code,
+            credential_id: None,
+        };
         let event = ctx
-            .audit("credential.register", Some(format!("user:{}", user.id)))
-            .with_outcome(Outcome::Failure)
-            .with_detail(json!({ "code": code }).to_string());
+            .audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail)
+            .with_outcome(Outcome::Failure);
         ctx.stores.audit.append(&event).await?;
     }
     Ok(())
@@ -155,12 +170,12 @@ pub async fn abandon(
 
 async fn verify_and_store(
     ctx: &Ctx<'_>,
-    settings: &Settings,
-    config: &WebauthnConfig,
     user: &User,
     ceremony: &Ceremony,
     input: &Finish<'_>,
 ) -> Result<Credential, CeremonyError> {
+    let config = &ctx.config.ceremonies;
+    let settings = config;
     if !ceremony.is_live(ctx.now) {
         return Err(reject("challenge_expired", "the ceremony expired; start again"));
     }
@@ -219,17 +234,14 @@ async fn verify_and_store(
         last_used_at: None,
         possibly_cloned: false,
     };
-    let audit = ctx
-        .audit("credential.register", Some(format!("user:{}", user.id)))
-        .with_detail(
-            json!({
-                "credentialId": b64(&credential.id),
-                "aaguid": hex::encode(credential.aaguid),
-                "fmt": credential.attestation_format,
-                "trust": trust,
-            })
-            .to_string(),
-        );
+    let detail = KeyRegistered {
+        credential_id: b64(&credential.id),
+        nickname: &credential.nickname,
+        aaguid: hex::encode(credential.aaguid),
+        fmt: &credential.attestation_format,
+        trust,
+    };
+    let audit = ctx.audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail);
     match ctx
         .stores
         .ceremonies

@@ -40,6 +40,9 @@ pub enum TokenError {
     /// Issuer or audience is not ours.
     #[error("wrong issuer or audience")]
     Audience,
+    /// The subject is not the client the token names.
+    #[error("subject does not match the client")]
+    Subject,
     /// Expired or not yet valid.
     #[error("token expired or not yet valid")]
     Expired,
@@ -174,6 +177,7 @@ impl TokenKeys {
         let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialise"));
         let input = format!("{h}.{p}");
         let sig: Signature = self.signing.sign(input.as_bytes());
+        let sig = sig.normalize_s().unwrap_or(sig);
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
     }
 
@@ -193,12 +197,21 @@ impl TokenKeys {
         }
         let key = self.verifying.get(&header.kid).ok_or(TokenError::Header)?;
         let sig = Signature::from_slice(&decode(s)?).map_err(|_| TokenError::Signature)?;
+        // Only the low-S form is accepted: a high-S signature is the same signature made
+        // malleable (a second valid encoding of one token), and this signer never makes one.
+        if sig.normalize_s().is_some() {
+            return Err(TokenError::Signature);
+        }
         let input_len = h.len() + 1 + p.len();
         key.verify(&token.as_bytes()[..input_len], &sig)
             .map_err(|_| TokenError::Signature)?;
         let claims: AccessClaims = serde_json::from_slice(&decode(p)?).map_err(|_| TokenError::Malformed)?;
         if claims.iss != issuer || claims.aud != audience {
             return Err(TokenError::Audience);
+        }
+        // RFC 9068 §2.2: for a client-credentials token the subject is the client itself.
+        if claims.sub != claims.client_id {
+            return Err(TokenError::Subject);
         }
         if now_s >= claims.exp || now_s < claims.nbf {
             return Err(TokenError::Expired);
