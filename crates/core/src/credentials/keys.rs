@@ -17,12 +17,9 @@ use crate::{CoreError, Ctx};
 /// How the user's own key is being removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
-    /// An ordinary removal: the sessions opened with it end only if `ends_sessions`
-    /// (setting `removal_ends_sessions`); otherwise they last until the next sign-in.
-    Ordinary {
-        /// Whether to end the sessions opened with the key.
-        ends_sessions: bool,
-    },
+    /// An ordinary removal: the sessions opened with it end only if the configuration says
+    /// so (`removal_ends_sessions`); otherwise they last until the next sign-in.
+    Ordinary,
     /// The key is lost or stolen: every session opened with it ends at once.
     Lost,
 }
@@ -44,12 +41,10 @@ async fn own(ctx: &Ctx<'_>, principal: &Principal) -> Result<UserId, CoreError> 
     }
 }
 
-/// The caller's own keys, oldest first (a TAP session sees them too, to name a new one).
+/// The caller's own keys, oldest first (not for a TAP session).
 pub async fn list_own(ctx: &Ctx<'_>, principal: &Principal) -> Result<Vec<Credential>, CoreError> {
-    match principal {
-        Principal::Person { user, .. } => Ok(ctx.stores.credentials.list_user_credentials(*user).await?),
-        _ => Err(CoreError::forbidden("session_required", "this is for signed-in people")),
-    }
+    let user = own(ctx, principal).await?;
+    Ok(ctx.stores.credentials.list_user_credentials(user).await?)
 }
 
 /// A user's keys, for staff and clients (`ReadUsers`).
@@ -90,12 +85,12 @@ pub async fn remove_own(ctx: &Ctx<'_>, principal: &Principal, id: &[u8], how: Re
     let user = own(ctx, principal).await?;
     let key = get_own(ctx, user, id).await?;
     let action = match how {
-        Removal::Ordinary { .. } => Action::CredentialDelete,
+        Removal::Ordinary => Action::CredentialDelete,
         Removal::Lost => Action::CredentialLost,
     };
     let audit = ctx.audit_with(action, Some(Target::User(user)), &KeyRef::new(id, Some(&key.nickname)));
     ctx.stores.credentials.delete_credential(user, id, &audit).await?;
-    let end = matches!(how, Removal::Lost | Removal::Ordinary { ends_sessions: true });
+    let end = how == Removal::Lost || ctx.config.sessions.removal_ends_sessions;
     let sessions_ended = if end {
         let audit = ctx.audit_with(
             Action::SessionRevokeCredential,

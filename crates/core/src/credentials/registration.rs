@@ -73,13 +73,44 @@ pub async fn start(
 }
 
 /// What the client sent to finish a registration.
-pub struct Finish<'a> {
+struct Finish<'a> {
     /// The ceremony id from the options.
-    pub ceremony_id: &'a str,
+    ceremony_id: &'a str,
     /// The name the user gives the key.
-    pub nickname: &'a str,
+    nickname: &'a str,
     /// `credential.toJSON()`.
-    pub credential: &'a RegistrationResponseJSON,
+    credential: &'a RegistrationResponseJSON,
+}
+
+/// The body of a finish request.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FinishRequest {
+    ceremony_id: String,
+    nickname: String,
+    credential: RegistrationResponseJSON,
+}
+
+/// Finishes a registration from the request body as sent (`{ceremonyId, nickname,
+/// credential}`). A body of the wrong shape (R1) still consumes its ceremony.
+pub async fn finish(ctx: &Ctx<'_>, user: &User, session: &Session, raw: serde_json::Value) -> Result<Credential, CeremonyError> {
+    let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
+    let body: FinishRequest = match serde_json::from_value(raw) {
+        Ok(body) => body,
+        Err(e) => {
+            let refusal = super::ceremony::invalid_shape(&e);
+            if let Some(id) = ceremony_id {
+                abandon(ctx, user, session, &id, refusal.code).await?;
+            }
+            return Err(refusal);
+        }
+    };
+    let input = Finish {
+        ceremony_id: &body.ceremony_id,
+        nickname: &body.nickname,
+        credential: &body.credential,
+    };
+    finish_parsed(ctx, user, session, input).await
 }
 
 fn reject(code: &'static str, message: impl Into<String>) -> CeremonyError {
@@ -88,7 +119,7 @@ fn reject(code: &'static str, message: impl Into<String>) -> CeremonyError {
 
 /// Finishes a registration: checks the ceremony belongs to this session, verifies the
 /// response, and stores the credential in the transaction that consumes the challenge.
-pub async fn finish(
+async fn finish_parsed(
     ctx: &Ctx<'_>,
     user: &User,
     session: &Session,
@@ -136,7 +167,7 @@ pub async fn finish(
 /// Spends the ceremony named by a finish request that could not be read as one (its body
 /// has the wrong shape, R1): every failure consumes the challenge and is audited. A ceremony
 /// that is not this session's registration is left alone, as [`finish`] leaves it.
-pub async fn abandon(
+async fn abandon(
     ctx: &Ctx<'_>,
     user: &User,
     session: &Session,

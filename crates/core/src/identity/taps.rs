@@ -11,7 +11,7 @@ use keyfleet_domain::user::{User, Username};
 use keyfleet_domain::{StoreError, UserId};
 use rand_core::OsRng;
 
-use crate::access::Principal;
+use crate::access::{Permission, Principal, authorize};
 use crate::audit::{Reason, TapIssued, TapRedeemed, TapRefused};
 use crate::identity::users::get_for_change;
 use crate::limits;
@@ -164,10 +164,10 @@ async fn fail(ctx: &Ctx<'_>, user: Option<UserId>, reason: &'static str) -> Resu
     Err(TapSignInError::Invalid)
 }
 
-/// A user's current pass, for staff (`WriteUsers`), without its code.
+/// A user's current pass, without its code (`ReadUsers`).
 pub async fn find_for_user(ctx: &Ctx<'_>, principal: &Principal, user: UserId) -> Result<Option<Tap>, CoreError> {
-    let user = get_for_change(ctx, principal, user).await?;
-    Ok(ctx.stores.taps.find_tap(user.id).await?)
+    authorize(ctx, principal, Permission::ReadUsers).await?;
+    Ok(ctx.stores.taps.find_tap(user).await?)
 }
 
 /// Withdraws a user's pass (`WriteUsers`). `NotFound` when they have none.
