@@ -6,6 +6,7 @@
 //!   `fido-u2f`, `apple`) and X.509 path validation against caller-supplied anchors.
 //! - [`verify_authentication`]: §7.2 Verifying an Authentication Assertion, including the
 //!   signature-counter clone signal.
+//! - [`options`]: the ceremony options the RP sends (§5.1.8, §5.1.9 JSON forms).
 //! - [`corpus::run_case`]: runs one case of keyfleet's WebAuthn conformance corpus.
 //!
 //! **Architecture invariant:** this crate does no IO. Time, trust anchors and stored
@@ -48,6 +49,7 @@ pub mod client_data;
 pub mod corpus;
 pub mod cose;
 pub mod json;
+pub mod options;
 pub mod registration;
 #[cfg(test)]
 mod test_support;
@@ -65,6 +67,12 @@ pub use cose::{CoseAlgorithm, CoseError, CredentialPublicKey, PublicKey, Signatu
 pub use json::{
     AuthenticationResponseJSON, AuthenticatorAssertionResponseJSON, AuthenticatorAttestationResponseJSON,
     Base64UrlBytes, RegistrationResponseJSON,
+};
+pub use options::{
+    AttestationConveyance, AuthenticatorAttachment, AuthenticatorSelection, AuthenticatorTransport,
+    CredentialDescriptor, CredentialParameter, CredentialType, Extensions, PublicKeyCredentialCreationOptions,
+    PublicKeyCredentialHint, PublicKeyCredentialRequestOptions, RelyingParty, ResidentKeyRequirement, UserEntity,
+    UserVerificationRequirement,
 };
 pub use registration::{
     AttestationPolicy, RegistrationError, RegistrationExpectations, TrustAnchorProvider, TrustOutcome,
