@@ -6,7 +6,9 @@
 //!   `fido-u2f`, `apple`) and X.509 path validation against caller-supplied anchors.
 //! - [`verify_authentication`]: §7.2 Verifying an Authentication Assertion, including the
 //!   signature-counter clone signal.
-//! - [`options`]: the ceremony options the RP sends (§5.1.8, §5.1.9 JSON forms).
+//! - [`options`]: the ceremony options the RP sends (§5.1.8, §5.1.9 JSON forms), and the
+//!   [`CreationState`] / [`RequestState`] they imply, from which the expectations above are
+//!   built.
 //! - [`corpus::run_case`]: runs one case of keyfleet's WebAuthn conformance corpus.
 //!
 //! **Architecture invariant:** this crate does no IO. Time, trust anchors and stored
@@ -69,10 +71,10 @@ pub use json::{
     Base64UrlBytes, RegistrationResponseJSON,
 };
 pub use options::{
-    AttestationConveyance, AuthenticatorAttachment, AuthenticatorSelection, AuthenticatorTransport,
-    CredentialDescriptor, CredentialParameter, CredentialType, Extensions, PublicKeyCredentialCreationOptions,
-    PublicKeyCredentialHint, PublicKeyCredentialRequestOptions, RelyingParty, ResidentKeyRequirement, UserEntity,
-    UserVerificationRequirement,
+    AssertionContext, AttestationConveyance, AuthenticatorAttachment, AuthenticatorSelection, AuthenticatorTransport,
+    CreationState, CredentialDescriptor, CredentialParameter, CredentialType, Extensions, OptionsError,
+    PublicKeyCredentialCreationOptions, PublicKeyCredentialHint, PublicKeyCredentialRequestOptions,
+    RegistrationContext, RelyingParty, RequestState, ResidentKeyRequirement, UserEntity, UserVerificationRequirement,
 };
 pub use registration::{
     AttestationPolicy, RegistrationError, RegistrationExpectations, TrustAnchorProvider, TrustOutcome,

@@ -9,12 +9,75 @@
 //! the order of a `serde_json::Value` map, so a typed value and the same options built as a
 //! `Value` serialise to the same text.
 //!
+//! From the options come the verification expectations they imply, so that nothing is stated
+//! twice: [`PublicKeyCredentialCreationOptions::state`] gives a [`CreationState`], and
+//! [`PublicKeyCredentialRequestOptions::state`] a [`RequestState`], which the caller keeps with
+//! the ceremony and completes with what only it knows (origins, the stored credential, trust
+//! anchors, the clock).
+//!
+//! ```
+//! use keyfleet_webauthn_rp::*;
+//! # fn demo(key: &CredentialPublicKey, signed: &AuthenticationResponseJSON) -> Result<(), Box<dyn std::error::Error>> {
+//! // Registration: the options sent to the browser, and what verification will expect.
+//! let options = PublicKeyCredentialCreationOptions {
+//!     timeout: Some(300_000),
+//!     exclude_credentials: vec![CredentialDescriptor::stored(b"existing key id", &["usb"])],
+//!     authenticator_selection: Some(AuthenticatorSelection {
+//!         resident_key: Some(ResidentKeyRequirement::Preferred),
+//!         require_resident_key: Some(false),
+//!         user_verification: Some(UserVerificationRequirement::Required),
+//!         ..Default::default()
+//!     }),
+//!     attestation: Some(AttestationConveyance::Direct),
+//!     extensions: Extensions { cred_props: true, ..Default::default() },
+//!     ..PublicKeyCredentialCreationOptions::new(
+//!         RelyingParty::new("example.com", "Keyfleet"),
+//!         UserEntity::new(*b"user handle", "alice", "Alice"),
+//!         *b"the 32 random bytes issued......",
+//!         CredentialParameter::list(&[CoseAlgorithm::Es256, CoseAlgorithm::EdDsa]),
+//!     )
+//! };
+//! let json = serde_json::to_string(&options)?;
+//! let creation: CreationState = options.state()?;
+//! assert!(creation.user_verification_required);
+//! # let _ = json;
+//!
+//! // Sign-in: the options, then (in the finish request) the assertion checked against them.
+//! let options = PublicKeyCredentialRequestOptions {
+//!     timeout: Some(300_000),
+//!     allow_credentials: vec![CredentialDescriptor::stored(b"credential id", &["usb", "nfc"])],
+//!     user_verification: Some(UserVerificationRequirement::Required),
+//!     ..PublicKeyCredentialRequestOptions::new(*b"the 32 random bytes issued......", "example.com")
+//! };
+//! let request: RequestState = options.state()?;
+//! let verified = request.verify(
+//!     AssertionContext {
+//!         origins: &["https://keys.example.com"],
+//!         cross_origin: CrossOriginPolicy::Deny,
+//!         user: UserIdentification::IdentifiedBeforehand,
+//!         credential: StoredCredential {
+//!             id: b"credential id",
+//!             public_key: key,
+//!             sign_count: 41,
+//!             backup_eligible: Some(false),
+//!             user_handle: b"user handle",
+//!         },
+//!         reject_unsolicited_extensions: false,
+//!         counter_policy: CounterPolicy::Reject,
+//!     },
+//!     signed,
+//! );
+//! # let _ = verified;
+//! # Ok(()) }
+//! ```
+//!
 //! Options read back with `Deserialize` are bounded (see the `limits` constants): absurd input
 //! fails with a serde error. Unknown members, and extensions this crate does not model, are
 //! ignored.
 
 mod enums;
 mod limits;
+mod state;
 #[cfg(test)]
 mod tests;
 
@@ -30,6 +93,7 @@ pub use enums::{
 pub use limits::{
     MAX_CHALLENGE, MAX_CREDENTIAL_ID, MAX_DESCRIPTORS, MAX_PARAMS, MAX_SHORT_LIST, MAX_TEXT, MAX_USER_ID,
 };
+pub use state::{AssertionContext, CreationState, OptionsError, RegistrationContext, RequestState};
 
 /// `PublicKeyCredentialCreationOptionsJSON` (§5.1.8; the members are those of
 /// `PublicKeyCredentialCreationOptions`, §5.4): the options of a registration ceremony.

@@ -3,6 +3,7 @@
 //! expectations verification needs.
 
 mod bounds;
+mod expectations;
 
 use serde_json::{Value, json};
 
@@ -252,6 +253,7 @@ fn spec_sample_registration_options() {
     });
     let parsed: PublicKeyCredentialCreationOptions = serde_json::from_value(spec.clone()).unwrap();
     assert_eq!(parsed.rp.id, None);
+    assert_eq!(parsed.state(), Err(OptionsError::MissingRpId));
 
     // The same options built with this crate's types.
     let built = PublicKeyCredentialCreationOptions {
@@ -289,6 +291,7 @@ fn spec_sample_authentication_options() {
     });
     let parsed: PublicKeyCredentialRequestOptions = serde_json::from_value(spec.clone()).unwrap();
     assert_eq!(parsed.user_verification, None);
+    assert_eq!(parsed.state(), Err(OptionsError::MissingRpId));
     assert_same_members(&serde_json::to_value(&parsed).unwrap(), &spec);
 }
 
