@@ -8,9 +8,9 @@
 //! | --- | --- |
 //! | the local CLI ([`Principal::System`]) | all |
 //! | administrator, full session | all |
-//! | helpdesk user, full session | read users and groups, change workers, read the audit log |
+//! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log |
 //! | worker, or any TAP session | none (their own keys and sessions only) |
-//! | API client | by scope: `users:read` reads users and groups, `users:write` changes workers and groups, `audit:read` reads the audit log |
+//! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log |
 
 use keyfleet_domain::audit::{Action, Actor, Outcome};
 use keyfleet_domain::client::Scope;
@@ -56,6 +56,9 @@ pub enum Permission {
     /// Create, change and delete users (workers only, unless an administrator), issue TAPs,
     /// remove keys, end sessions.
     WriteUsers,
+    /// Delete users (administrators, and clients with `users:write` for leavers; not
+    /// helpdesk staff).
+    DeleteUsers,
     /// Read groups and their members.
     ReadGroups,
     /// Create and delete groups, change membership.
@@ -71,7 +74,7 @@ impl Permission {
     pub fn scope(self) -> Option<Scope> {
         match self {
             Permission::ReadUsers | Permission::ReadGroups => Some(Scope::UsersRead),
-            Permission::WriteUsers | Permission::ManageGroups => Some(Scope::UsersWrite),
+            Permission::WriteUsers | Permission::DeleteUsers | Permission::ManageGroups => Some(Scope::UsersWrite),
             Permission::ReadAudit => Some(Scope::AuditRead),
             Permission::ManageClients => None,
         }
@@ -175,7 +178,10 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
             role: Role::Helpdesk, ..
         }
         | Principal::Person { role: Role::Worker, .. }
-            if matches!(permission, Permission::ManageClients | Permission::ManageGroups) =>
+            if matches!(
+                permission,
+                Permission::ManageClients | Permission::ManageGroups | Permission::DeleteUsers
+            ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
         }
@@ -191,6 +197,7 @@ fn admin_message(permission: Permission) -> &'static str {
     match permission {
         Permission::ManageClients => "only an administrator may manage API clients",
         Permission::ManageGroups => "only an administrator may change groups",
+        Permission::DeleteUsers => "only an administrator may delete users",
         _ => "only an administrator may do this",
     }
 }

@@ -33,12 +33,13 @@ fn the_permission_table() {
     // The console's rule, now the API's too: helpdesk staff do not change groups or clients.
     assert!(helpdesk.may(ReadUsers) && helpdesk.may(WriteUsers) && helpdesk.may(ReadGroups) && helpdesk.may(ReadAudit));
     assert!(!helpdesk.may(ManageGroups));
+    assert!(!helpdesk.may(DeleteUsers));
     assert!(!helpdesk.may(ManageClients));
     let client = Principal::Client {
         client_id: "c".into(),
         scopes: vec![Scope::UsersWrite],
     };
-    assert!(client.may(WriteUsers) && client.may(ManageGroups));
+    assert!(client.may(WriteUsers) && client.may(ManageGroups) && client.may(DeleteUsers));
     assert!(!client.may(ReadUsers) && !client.may(ManageClients) && !client.may(ReadAudit));
 }
 

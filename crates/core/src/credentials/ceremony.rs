@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
 use keyfleet_domain::ids::{CeremonyId, SessionId};
 use keyfleet_domain::{Timestamp, UserId};
-use keyfleet_webauthn_rp::CoseAlgorithm;
+use keyfleet_webauthn_rp::{CoseAlgorithm, CreationState, RequestState, UserVerificationRequirement};
 use rand_core::{OsRng, RngCore};
 
 use crate::config::CeremonyConfig;
@@ -83,16 +83,40 @@ pub fn unb64(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
-/// The allow-list entry of a credential in options JSON.
-pub fn descriptor(id: &[u8], transports: &[String]) -> serde_json::Value {
-    let mut d = serde_json::json!({ "type": "public-key", "id": b64(id) });
-    if !transports.is_empty() {
-        d["transports"] = serde_json::json!(transports);
-    }
-    d
+/// The options' `timeout` in milliseconds, as the options type holds it.
+pub fn timeout(config: &CeremonyConfig) -> Option<u32> {
+    u32::try_from(timeout_ms(config)).ok()
 }
 
 /// The options' `timeout` in milliseconds.
 pub fn timeout_ms(config: &CeremonyConfig) -> u64 {
     u64::try_from(config.challenge_timeout.as_millis()).unwrap_or(300_000)
+}
+
+/// The `userVerification` the configuration names.
+pub fn user_verification(config: &CeremonyConfig) -> Option<UserVerificationRequirement> {
+    UserVerificationRequirement::parse(&config.user_verification)
+}
+
+/// What verifying a registration expects, from the ceremony as stored: the options this
+/// server sent imply exactly these (challenge, RP ID, the offered algorithms, UV).
+pub fn creation_state(ceremony: &Ceremony) -> CreationState {
+    CreationState {
+        challenge: ceremony.challenge.clone(),
+        rp_id: ceremony.rp_id.clone(),
+        allowed_algs: OFFERED_ALGS.to_vec(),
+        user_verification_required: ceremony.user_verification == "required",
+        authenticator_extensions: Vec::new(),
+    }
+}
+
+/// What verifying an assertion expects, from the ceremony as stored.
+pub fn request_state(ceremony: &Ceremony) -> RequestState {
+    RequestState {
+        challenge: ceremony.challenge.clone(),
+        rp_id: ceremony.rp_id.clone(),
+        user_verification_required: ceremony.user_verification == "required",
+        allow_credentials: ceremony.allow_credentials.clone(),
+        authenticator_extensions: Vec::new(),
+    }
 }

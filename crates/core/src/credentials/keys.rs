@@ -80,10 +80,24 @@ pub async fn rename(ctx: &Ctx<'_>, principal: &Principal, id: &[u8], nickname: &
     get_own(ctx, user, id).await
 }
 
-/// Removes one of the caller's own keys, as an ordinary removal or a lost-key report.
-pub async fn remove_own(ctx: &Ctx<'_>, principal: &Principal, id: &[u8], how: Removal) -> Result<Removed, CoreError> {
+/// Removes one of the caller's own keys, as an ordinary removal or a lost-key report. Their
+/// last key goes only with `last_key_confirmed` (they will need a TAP to sign in again):
+/// `Conflict("last_key_unconfirmed")` otherwise, and nothing changes.
+pub async fn remove_own(
+    ctx: &Ctx<'_>,
+    principal: &Principal,
+    id: &[u8],
+    how: Removal,
+    last_key_confirmed: bool,
+) -> Result<Removed, CoreError> {
     let user = own(ctx, principal).await?;
     let key = get_own(ctx, user, id).await?;
+    if !last_key_confirmed && ctx.stores.credentials.list_user_credentials(user).await?.len() <= 1 {
+        return Err(CoreError::conflict(
+            "last_key_unconfirmed",
+            "this is your only key: confirm that you will need a temporary access pass to sign in again",
+        ));
+    }
     let action = match how {
         Removal::Ordinary => Action::CredentialDelete,
         Removal::Lost => Action::CredentialLost,

@@ -13,13 +13,13 @@ use keyfleet_domain::ids::CeremonyId;
 use keyfleet_domain::session::Session;
 use keyfleet_domain::user::User;
 use keyfleet_webauthn_rp::{
-    AttestationPolicy, CrossOriginPolicy, RegistrationExpectations, RegistrationResponseJSON, TrustOutcome,
-    verify_registration,
+    AttestationConveyance, AttestationPolicy, AuthenticatorSelection, CredentialDescriptor, CredentialParameter,
+    CrossOriginPolicy, Extensions, PublicKeyCredentialCreationOptions, RegistrationContext, RegistrationResponseJSON,
+    RelyingParty, ResidentKeyRequirement, TrustOutcome, UserEntity,
 };
 use serde::Serialize;
-use serde_json::json;
 
-use super::ceremony::{OFFERED_ALGS, b64, descriptor, new_ceremony, system_time, timeout_ms};
+use super::ceremony::{OFFERED_ALGS, b64, creation_state, new_ceremony, system_time, timeout, user_verification};
 use crate::audit::{CeremonyFailed, Detail};
 use crate::{CeremonyError, Ctx, FailureClass};
 
@@ -43,7 +43,6 @@ pub async fn start(
 ) -> Result<(Ceremony, serde_json::Value), CeremonyError> {
     // §5.4.3 excludeCredentials: the user's keys, so one key is not registered twice.
     let existing = ctx.stores.credentials.list_user_credentials(user.id).await?;
-    let exclude: Vec<_> = existing.iter().map(|c| descriptor(&c.id, &c.transports)).collect();
     let settings = &ctx.config.ceremonies;
     let ceremony = new_ceremony(
         CeremonyKind::Registration,
@@ -54,21 +53,31 @@ pub async fn start(
         ctx.now,
     );
     ctx.stores.ceremonies.create_ceremony(&ceremony).await?;
-    let options = json!({
-        "rp": { "id": settings.rp_id, "name": settings.rp_name },
-        "user": { "id": b64(&user.user_handle), "name": user.username.as_str(), "displayName": user.display_name },
-        "challenge": b64(&ceremony.challenge),
-        "pubKeyCredParams": OFFERED_ALGS.iter().map(|a| json!({ "type": "public-key", "alg": a.id() })).collect::<Vec<_>>(),
-        "timeout": timeout_ms(settings),
-        "excludeCredentials": exclude,
-        "authenticatorSelection": {
-            "residentKey": "preferred",
-            "requireResidentKey": false,
-            "userVerification": settings.user_verification,
+    let options = PublicKeyCredentialCreationOptions {
+        timeout: timeout(settings),
+        exclude_credentials: existing
+            .iter()
+            .map(|c| CredentialDescriptor::stored(&c.id, &c.transports))
+            .collect(),
+        authenticator_selection: Some(AuthenticatorSelection {
+            resident_key: Some(ResidentKeyRequirement::Preferred),
+            require_resident_key: Some(false),
+            user_verification: user_verification(settings),
+            ..Default::default()
+        }),
+        attestation: Some(AttestationConveyance::Direct),
+        extensions: Extensions {
+            cred_props: true,
+            ..Default::default()
         },
-        "attestation": "direct",
-        "extensions": { "credProps": true },
-    });
+        ..PublicKeyCredentialCreationOptions::new(
+            RelyingParty::new(&settings.rp_id, &settings.rp_name),
+            UserEntity::new(user.user_handle.clone(), user.username.as_str(), &user.display_name),
+            ceremony.challenge.clone(),
+            CredentialParameter::list(&OFFERED_ALGS),
+        )
+    };
+    let options = serde_json::to_value(&options).map_err(|e| CeremonyError::new(FailureClass::Store, "options", e.to_string()))?;
     Ok((ceremony, options))
 }
 
@@ -226,19 +235,17 @@ async fn verify_and_store(
                 allow_self: allow,
             }
         };
-        let expectations = RegistrationExpectations {
-            challenge: &ceremony.challenge,
+        let context = RegistrationContext {
             origins: &origins,
             cross_origin: CrossOriginPolicy::Deny,
-            rp_id: &ceremony.rp_id,
-            allowed_algs: &OFFERED_ALGS,
-            user_verification_required: ceremony.user_verification == "required",
             user_presence_required: true,
-            requested_extensions: None,
+            reject_unsolicited_extensions: false,
             attestation,
             now: system_time(ctx.now),
         };
-        verify_registration(&expectations, input.credential).map_err(|e| reject(e.code(), e.to_string()))?
+        creation_state(ceremony)
+            .verify(context, input.credential)
+            .map_err(|e| reject(e.code(), e.to_string()))?
     };
     let trust = match verified.trust {
         TrustOutcome::NotEvaluated => "not_evaluated",

@@ -22,14 +22,13 @@ use keyfleet_domain::ids::CeremonyId;
 use keyfleet_domain::session::{self, NewSession, SessionKind};
 use keyfleet_domain::user::{User, Username};
 use keyfleet_webauthn_rp::{
-    AssertionExpectations, AuthenticationError, AuthenticationResponseJSON, CounterPolicy, CredentialPublicKey,
-    CrossOriginPolicy, StoredCredential, UserIdentification, verify_authentication,
+    AssertionContext, AuthenticationError, AuthenticationResponseJSON, CounterPolicy, CredentialDescriptor,
+    CredentialPublicKey, CrossOriginPolicy, PublicKeyCredentialRequestOptions, StoredCredential, UserIdentification,
 };
 use rand_core::OsRng;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::ceremony::{b64, descriptor, invalid_shape, new_ceremony, timeout_ms};
+use super::ceremony::{b64, invalid_shape, new_ceremony, request_state, timeout, user_verification};
 use crate::audit::{CeremonyFailed, CloneSuspected, Reason, SignedIn as SignedInDetail};
 use crate::limits;
 use crate::{CeremonyError, CoreError, Ctx, FailureClass};
@@ -68,13 +67,13 @@ pub async fn start(
     let ids = allow.iter().map(|(id, _)| id.clone()).collect();
     let ceremony = new_ceremony(CeremonyKind::Authentication, user, None, ids, config, ctx.now);
     ctx.stores.ceremonies.create_ceremony(&ceremony).await?;
-    let options = json!({
-        "challenge": b64(&ceremony.challenge),
-        "timeout": timeout_ms(config),
-        "rpId": config.rp_id,
-        "allowCredentials": allow.iter().map(|(id, t)| descriptor(id, t)).collect::<Vec<_>>(),
-        "userVerification": config.user_verification,
-    });
+    let options = PublicKeyCredentialRequestOptions {
+        timeout: timeout(config),
+        allow_credentials: allow.iter().map(|(id, t)| CredentialDescriptor::stored(id, t)).collect(),
+        user_verification: user_verification(config),
+        ..PublicKeyCredentialRequestOptions::new(ceremony.challenge.clone(), &config.rp_id)
+    };
+    let options = serde_json::to_value(&options).map_err(|e| CeremonyError::new(FailureClass::Store, "options", e.to_string()))?;
     Ok((ceremony, options))
 }
 
@@ -328,14 +327,9 @@ async fn verify_and_sign_in(
     let key = CredentialPublicKey::from_cose(&cred.public_key)
         .map_err(|e| fail(CeremonyError::new(FailureClass::Store, "store", e.to_string())))?;
     let origins: Vec<&str> = settings.origins.iter().map(String::as_str).collect();
-    let allow: Vec<&[u8]> = ceremony.allow_credentials.iter().map(Vec::as_slice).collect();
-    let expectations = AssertionExpectations {
-        challenge: &ceremony.challenge,
+    let context = AssertionContext {
         origins: &origins,
         cross_origin: CrossOriginPolicy::Deny,
-        rp_id: &ceremony.rp_id,
-        user_verification_required: ceremony.user_verification == "required",
-        allow_credentials: &allow,
         user: if ceremony.user_id.is_some() {
             UserIdentification::IdentifiedBeforehand
         } else {
@@ -348,10 +342,10 @@ async fn verify_and_sign_in(
             backup_eligible: Some(cred.backup_eligible),
             user_handle: &owner.user_handle,
         },
-        requested_extensions: None,
+        reject_unsolicited_extensions: false,
         counter_policy: CounterPolicy::Reject,
     };
-    let verified = match verify_authentication(&expectations, response) {
+    let verified = match request_state(ceremony).verify(context, response) {
         Ok(v) => v,
         Err(e @ AuthenticationError::CounterRegression { .. }) => {
             // A13: an authentic assertion with a counter that did not increase: the key may be

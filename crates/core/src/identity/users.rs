@@ -164,6 +164,7 @@ pub async fn update(ctx: &Ctx<'_>, principal: &Principal, id: UserId, change: Up
 
 /// Deletes a user, their sessions, TAP and memberships. The audit log keeps their history.
 pub async fn delete(ctx: &Ctx<'_>, principal: &Principal, id: UserId) -> Result<(), CoreError> {
+    authorize(ctx, principal, Permission::DeleteUsers).await?;
     let user = get_for_change(ctx, principal, id).await?;
     if ctx.actor == keyfleet_domain::audit::Actor::User(id) {
         let e = CoreError::forbidden("cannot_delete_self", "you cannot delete your own account");

@@ -116,7 +116,8 @@ pub async fn delete_my_credential(
 ) -> Result<StatusCode, ApiError> {
     let id = credential_id(&id)?;
     let c = state.ctx(Actor::User(caller.user.id), &headers);
-    keys::remove_own(&c, &caller.principal(), &id, Removal::Ordinary).await?;
+    // The contract's DELETE is the program's confirmation, last key or not.
+    keys::remove_own(&c, &caller.principal(), &id, Removal::Ordinary, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -132,7 +133,7 @@ pub async fn report_my_credential_lost(
 ) -> Result<Response, ApiError> {
     let id = credential_id(&id)?;
     let c = state.ctx(Actor::User(caller.user.id), &headers);
-    keys::remove_own(&c, &caller.principal(), &id, Removal::Lost).await?;
+    keys::remove_own(&c, &caller.principal(), &id, Removal::Lost, true).await?;
     if caller.session.credential_id.as_deref() == Some(id.as_slice()) {
         return Ok((
             StatusCode::NO_CONTENT,

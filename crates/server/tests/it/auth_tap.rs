@@ -87,7 +87,7 @@ async fn wrong_expired_and_used_taps_are_refused_without_change(b: Backend) {
     app.state
         .stores
         .taps
-        .issue_tap(&issued.tap, &app.system().audit("tap.issue", None))
+        .issue_tap(&issued.tap, &app.system().audit(keyfleet_domain::audit::Action::TapIssue, None))
         .await
         .unwrap();
     app.tap_sign_in("bob", &issued.code)
@@ -116,12 +116,12 @@ async fn wrong_expired_and_used_taps_are_refused_without_change(b: Backend) {
     assert!(
         events
             .iter()
-            .all(|e| e.event.outcome == keyfleet_domain::audit::Outcome::Failure)
+            .all(|e| e.outcome == keyfleet_domain::audit::Outcome::Failure)
     );
     assert!(
         events
             .iter()
-            .all(|e| !e.event.detail.as_deref().unwrap_or("").contains(&code))
+            .all(|e| !e.detail.as_deref().unwrap_or("").contains(&code))
     );
     // A multi-use pass works more than once.
     let code = app.tap(user.id, false).await;

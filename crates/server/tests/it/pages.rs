@@ -752,7 +752,7 @@ async fn remove_keeps_sessions_by_default(b: Backend) {
     let audit = audit_actions(&app, "credential.delete").await;
     assert_eq!(audit.len(), 1);
     assert_eq!(
-        audit[0].event.target.as_deref(),
+        audit[0].target.as_deref(),
         Some(format!("user:{}", k.user.id).as_str())
     );
     assert!(audit_actions(&app, "session.revoke_credential").await.is_empty());
@@ -874,7 +874,7 @@ async fn lost_key_ends_its_sessions_and_this_one(b: Backend) {
     );
     let lost = audit_actions(&app, "credential.lost").await;
     assert_eq!(lost.len(), 1);
-    assert!(lost[0].event.detail.as_deref().unwrap_or("").contains(&k.a_id));
+    assert!(lost[0].detail.as_deref().unwrap_or("").contains(&k.a_id));
     assert_eq!(audit_actions(&app, "session.revoke_credential").await.len(), 1);
     assert!(audit_actions(&app, "credential.delete").await.is_empty());
 

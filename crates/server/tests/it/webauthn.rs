@@ -106,7 +106,7 @@ async fn tap_session_registers_a_key_with_every_field_stored(b: Backend) {
     let audit = audit_actions(&app, "credential.register").await;
     assert_eq!(audit.len(), 1);
     assert_eq!(
-        audit[0].event.target.as_deref(),
+        audit[0].target.as_deref(),
         Some(format!("user:{}", user.id).as_str())
     );
 
@@ -516,7 +516,7 @@ async fn counter_regression_flags_the_key_and_refuses_it_from_then_on(b: Backend
     let audit = audit_actions(&app, "credential.clone_suspected").await;
     assert_eq!(audit.len(), 1);
     assert_eq!(
-        audit[0].event.target.as_deref(),
+        audit[0].target.as_deref(),
         Some(format!("user:{}", user.id).as_str())
     );
 
