@@ -15,6 +15,8 @@ use keyfleet_domain::store::{CeremonyStore, StoreResult};
 use keyfleet_domain::{StoreError, Timestamp, UserId};
 use sqlx::PgConnection;
 
+use keyfleet_store_sql::nul;
+
 use crate::credentials::insert_credential;
 use crate::error::map_err;
 use crate::rows::{self, CEREMONY_COLUMNS};
@@ -76,6 +78,7 @@ async fn swap_counter(conn: &mut PgConnection, f: &FinishAssertion<'_>) -> Store
 #[async_trait]
 impl CeremonyStore for PgStore {
     async fn create_ceremony(&self, c: &Ceremony) -> StoreResult<()> {
+        nul::check_ceremony(c)?;
         sqlx::query(
             "INSERT INTO ceremonies (id, kind, challenge, user_id, session_id, rp_id, user_verification,
                                      allow_credentials, params, created_at, expires_at)
@@ -139,6 +142,41 @@ impl CeremonyStore for PgStore {
         .await?;
         swap_counter(&mut tx, finish).await?;
         insert_session(&mut tx, finish.session).await?;
+        audit_and_commit(tx, audit).await
+    }
+
+    async fn flag_possible_clone(
+        &self,
+        ceremony_id: CeremonyId,
+        credential_id: &[u8],
+        seen_sign_count: u32,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let taken = sqlx::query("DELETE FROM ceremonies WHERE id = $1 AND kind = 'authentication'")
+            .bind(ceremony_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if taken.rows_affected() == 0 {
+            return Err(StoreError::Conflict("ceremony_used"));
+        }
+        let flagged = sqlx::query("UPDATE credentials SET possibly_cloned = TRUE WHERE id = $1 AND sign_count = $2")
+            .bind(credential_id)
+            .bind(i64::from(seen_sign_count))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if flagged.rows_affected() == 0 {
+            let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM credentials WHERE id = $1")
+                .bind(credential_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            // The ceremony stays consumed; the key is not flagged.
+            tx.commit().await.map_err(map_err)?;
+            return Err(exists.map_or(StoreError::NotFound, |_| StoreError::Conflict("sign_count")));
+        }
         audit_and_commit(tx, audit).await
     }
 

@@ -8,6 +8,8 @@ use keyfleet_domain::{StoreError, Timestamp, UserId};
 use sqlx::PgConnection;
 use sqlx::postgres::PgQueryResult;
 
+use keyfleet_store_sql::nul;
+
 use crate::error::map_err;
 use crate::rows::{self, CREDENTIAL_COLUMNS};
 use crate::{PgStore, audit_and_commit};
@@ -15,6 +17,7 @@ use crate::{PgStore, audit_and_commit};
 /// Inserts a credential on `conn`. A taken id is `Conflict("credential_id")`, an unknown
 /// user `NotFound` (foreign key).
 pub(crate) async fn insert_credential(conn: &mut PgConnection, c: &Credential) -> StoreResult<()> {
+    nul::check_credential(c)?;
     sqlx::query(
         "INSERT INTO credentials (id, user_id, public_key, alg, sign_count, aaguid, transports, backup_eligible,
                                   backup_state, uv_initialized, attestation_format, attestation_trust,
@@ -80,6 +83,7 @@ impl CredentialStore for PgStore {
         nickname: &str,
         audit: &NewAuditEvent,
     ) -> StoreResult<()> {
+        nul::check_write(&[nickname])?;
         let mut tx = self.begin().await?;
         let renamed = sqlx::query("UPDATE credentials SET nickname = $3 WHERE id = $1 AND user_id = $2")
             .bind(id)
@@ -124,17 +128,6 @@ impl CredentialStore for PgStore {
             .map_err(map_err)?;
         audit_and_commit(tx, audit).await?;
         Ok(deleted.rows_affected())
-    }
-
-    async fn mark_possibly_cloned(&self, id: &[u8], audit: &NewAuditEvent) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        let marked = sqlx::query("UPDATE credentials SET possibly_cloned = TRUE WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        one_row(&marked)?;
-        audit_and_commit(tx, audit).await
     }
 
     async fn count_credentials(&self) -> StoreResult<u64> {

@@ -4,6 +4,11 @@ use keyfleet_domain::StoreError;
 use sqlx::error::ErrorKind;
 use sqlx::migrate::MigrateError;
 
+/// SQLSTATE `character_not_in_repertoire`: text holding a NUL character.
+const NUL_IN_TEXT: &str = "22021";
+/// SQLSTATE `untranslatable_character` (a `\u0000` escape in JSON text, for one).
+const UNTRANSLATABLE: &str = "22P05";
+
 /// Which uniqueness rule each named constraint or index enforces (names from the migrations).
 const UNIQUE_RULES: &[(&str, &str)] = &[
     ("users_username_key", "username"),
@@ -34,11 +39,15 @@ fn unique_rule(constraint: Option<&str>) -> &'static str {
 /// Maps a sqlx error: unique violations become `Conflict`, foreign-key violations
 /// `NotFound` (the row referred to is missing), decode problems `Corrupt`, the rest
 /// (connection loss, serialization failures, timeouts) `Unavailable`.
-pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+pub fn map_err(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(db) => match db.kind() {
             ErrorKind::UniqueViolation => StoreError::Conflict(unique_rule(db.constraint())),
             ErrorKind::ForeignKeyViolation => StoreError::NotFound,
+            // A NUL in text (the stores check first; this is the backstop).
+            _ if matches!(db.code().as_deref(), Some(NUL_IN_TEXT | UNTRANSLATABLE)) => {
+                StoreError::Invalid(keyfleet_store_sql::nul::NUL)
+            }
             _ => StoreError::Unavailable(db.to_string()),
         },
         sqlx::Error::RowNotFound => StoreError::NotFound,

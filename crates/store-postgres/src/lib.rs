@@ -29,6 +29,7 @@ mod clients;
 mod credentials;
 mod error;
 mod identity;
+mod jobs;
 mod rows;
 mod sessions;
 
@@ -36,11 +37,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use keyfleet_domain::audit::NewAuditEvent;
-use keyfleet_domain::store::{HealthStore, StoreResult};
+use keyfleet_domain::store::{HealthStore, SchemaState, StoreResult};
+use keyfleet_store_sql::{nul, schema};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::error::{map_err, map_migrate_err};
+
+/// How this store reads a sqlx error (for tools and tests that run their own SQL).
+pub use crate::error::map_err as map_sqlx_error;
 
 /// The migrations in `migrations/`, embedded at build time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -89,14 +94,15 @@ impl PgStore {
 
 /// Appends `event` on `conn` (inside the caller's transaction).
 async fn insert_audit(conn: &mut PgConnection, event: &NewAuditEvent) -> StoreResult<()> {
+    nul::check_audit(event)?;
     sqlx::query(
         "INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(event.at.as_millis())
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.target)
+    .bind(event.actor.to_string())
+    .bind(event.action.as_str())
+    .bind(event.target.as_ref().map(ToString::to_string))
     .bind(event.outcome.as_str())
     .bind(&event.request_id)
     .bind(&event.detail)
@@ -117,5 +123,30 @@ impl HealthStore for PgStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
         Ok(())
+    }
+
+    async fn schema(&self) -> StoreResult<SchemaState> {
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT tablename::text FROM pg_catalog.pg_tables WHERE schemaname = current_schema()")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        if !tables.iter().any(|t| t == schema::MIGRATIONS_TABLE) {
+            return Ok(schema::state(&MIGRATOR, &tables, None));
+        }
+        let applied: Vec<(i64, bool, Vec<u8>)> =
+            sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let applied: Vec<schema::Applied> = applied
+            .into_iter()
+            .map(|(version, success, checksum)| schema::Applied {
+                version,
+                success,
+                checksum,
+            })
+            .collect();
+        Ok(schema::state(&MIGRATOR, &tables, Some(&applied)))
     }
 }

@@ -13,6 +13,8 @@ use keyfleet_domain::store::{CeremonyStore, StoreResult};
 use keyfleet_domain::{StoreError, Timestamp, UserId};
 use sqlx::SqliteConnection;
 
+use keyfleet_store_sql::nul;
+
 use crate::credentials::insert_credential;
 use crate::error::map_err;
 use crate::rows::{self, CEREMONY_COLUMNS, encode_list};
@@ -79,6 +81,7 @@ async fn swap_counter(conn: &mut SqliteConnection, f: &FinishAssertion<'_>) -> S
 #[async_trait]
 impl CeremonyStore for SqliteStore {
     async fn create_ceremony(&self, c: &Ceremony) -> StoreResult<()> {
+        nul::check_ceremony(c)?;
         sqlx::query(
             "INSERT INTO ceremonies (id, kind, challenge, user_id, session_id, rp_id, user_verification,
                                      allow_credentials, params, created_at, expires_at)
@@ -142,6 +145,41 @@ impl CeremonyStore for SqliteStore {
         .await?;
         swap_counter(&mut tx, finish).await?;
         insert_session(&mut tx, finish.session).await?;
+        audit_and_commit(tx, audit).await
+    }
+
+    async fn flag_possible_clone(
+        &self,
+        ceremony_id: CeremonyId,
+        credential_id: &[u8],
+        seen_sign_count: u32,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let taken = sqlx::query("DELETE FROM ceremonies WHERE id = $1 AND kind = 'authentication'")
+            .bind(ceremony_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if taken.rows_affected() == 0 {
+            return Err(StoreError::Conflict("ceremony_used"));
+        }
+        let flagged = sqlx::query("UPDATE credentials SET possibly_cloned = 1 WHERE id = $1 AND sign_count = $2")
+            .bind(credential_id)
+            .bind(i64::from(seen_sign_count))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if flagged.rows_affected() == 0 {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM credentials WHERE id = $1")
+                .bind(credential_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            // The ceremony stays consumed; the key is not flagged.
+            tx.commit().await.map_err(map_err)?;
+            return Err(exists.map_or(StoreError::NotFound, |_| StoreError::Conflict("sign_count")));
+        }
         audit_and_commit(tx, audit).await
     }
 

@@ -9,6 +9,8 @@ use keyfleet_domain::user::{User, UserQuery, Username};
 use keyfleet_domain::{GroupId, StoreError, UserId};
 use sqlx::SqliteConnection;
 
+use keyfleet_store_sql::nul;
+
 use crate::error::map_err;
 use crate::rows::{self, GROUP_COLUMNS, GROUP_COLUMNS_G, USER_COLUMNS, USER_COLUMNS_U};
 use crate::sessions::insert_tap;
@@ -27,6 +29,7 @@ pub(crate) fn escape_like(text: &str) -> String {
 }
 
 async fn insert_user(conn: &mut SqliteConnection, user: &User) -> StoreResult<()> {
+    nul::check_user(user)?;
     sqlx::query(
         "INSERT INTO users (id, username, display_name, email, manager_email, shipping_address, enabled, role,
                             user_handle, created_at, updated_at)
@@ -72,6 +75,9 @@ impl UserStore for SqliteStore {
     }
 
     async fn find_user_by_username(&self, username: &Username) -> StoreResult<Option<User>> {
+        if nul::matches_nothing(&[username.as_str()]) {
+            return Ok(None);
+        }
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
         one_user(&self.pool, sqlx::query(&sql).bind(username.as_str())).await
     }
@@ -82,6 +88,10 @@ impl UserStore for SqliteStore {
     }
 
     async fn list_users(&self, query: &UserQuery) -> StoreResult<Vec<User>> {
+        let filters = [query.search.as_deref(), query.after.as_deref()];
+        if nul::matches_nothing(&filters.into_iter().flatten().collect::<Vec<_>>()) {
+            return Ok(Vec::new());
+        }
         // LIKE is case-insensitive for ASCII letters in SQLite.
         let pattern = query.search.as_deref().map(|s| format!("%{}%", escape_like(s)));
         let sql = format!(
@@ -111,6 +121,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn update_user(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()> {
+        nul::check_user(user)?;
         let mut tx = self.begin().await?;
         let changed = sqlx::query(
             "UPDATE users SET display_name = $2, email = $3, manager_email = $4, shipping_address = $5,
@@ -179,6 +190,7 @@ impl UserStore for SqliteStore {
 #[async_trait]
 impl GroupStore for SqliteStore {
     async fn create_group(&self, group: &Group, audit: &NewAuditEvent) -> StoreResult<()> {
+        nul::check_group(group)?;
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO user_groups (id, name, name_key, description, created_at) VALUES ($1, $2, $3, $4, $5)",

@@ -28,6 +28,7 @@ mod clients;
 mod credentials;
 mod error;
 mod identity;
+mod jobs;
 mod rows;
 mod sessions;
 
@@ -37,7 +38,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use keyfleet_domain::StoreError;
 use keyfleet_domain::audit::NewAuditEvent;
-use keyfleet_domain::store::{HealthStore, StoreResult};
+use keyfleet_domain::store::{HealthStore, SchemaState, StoreResult};
+use keyfleet_store_sql::{nul, schema};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
@@ -116,14 +118,15 @@ fn is_memory_url(url: &str) -> bool {
 
 /// Appends `event` on `conn` (inside the caller's transaction).
 async fn insert_audit(conn: &mut SqliteConnection, event: &NewAuditEvent) -> StoreResult<()> {
+    nul::check_audit(event)?;
     sqlx::query(
         "INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(event.at.as_millis())
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.target)
+    .bind(event.actor.to_string())
+    .bind(event.action.as_str())
+    .bind(event.target.as_ref().map(ToString::to_string))
     .bind(event.outcome.as_str())
     .bind(&event.request_id)
     .bind(&event.detail)
@@ -144,5 +147,29 @@ impl HealthStore for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
         Ok(())
+    }
+
+    async fn schema(&self) -> StoreResult<SchemaState> {
+        let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if !tables.iter().any(|t| t == schema::MIGRATIONS_TABLE) {
+            return Ok(schema::state(&MIGRATOR, &tables, None));
+        }
+        let applied: Vec<(i64, bool, Vec<u8>)> =
+            sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let applied: Vec<schema::Applied> = applied
+            .into_iter()
+            .map(|(version, success, checksum)| schema::Applied {
+                version,
+                success,
+                checksum,
+            })
+            .collect();
+        Ok(schema::state(&MIGRATOR, &tables, Some(&applied)))
     }
 }

@@ -2,13 +2,14 @@
 
 use std::str::FromStr;
 
-use keyfleet_domain::audit::{AuditEvent, NewAuditEvent, Outcome};
+use keyfleet_domain::audit::{AuditEvent, Outcome};
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
 use keyfleet_domain::client::{ApiClient, ClientSecret, Scope};
 use keyfleet_domain::credential::Credential;
 use keyfleet_domain::group::Group;
 use keyfleet_domain::session::{Session, SessionKind};
 use keyfleet_domain::signing_key::StoredSigningKey;
+use keyfleet_domain::store::JobState;
 use keyfleet_domain::tap::Tap;
 use keyfleet_domain::user::{Role, User, Username};
 use keyfleet_domain::{StoreError, Timestamp};
@@ -52,6 +53,8 @@ pub(crate) const CEREMONY_COLUMNS: &str = "id, kind, challenge, user_id, session
     allow_credentials, params, created_at, expires_at";
 /// Columns of `audit_events`.
 pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor, action, target, outcome, request_id, detail";
+/// Columns of `jobs`.
+pub(crate) const JOB_COLUMNS: &str = "job, due_at, lease_holder, lease_until, last_finished_at, last_outcome";
 
 fn corrupt(column: &str, what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{column}: {what}"))
@@ -296,15 +299,25 @@ pub(crate) fn audit_event(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
     let outcome: String = get(row, "", "outcome")?;
     Ok(AuditEvent {
         id: get(row, "", "id")?,
-        event: NewAuditEvent {
-            at: time(row, "", "at")?,
-            actor: get(row, "", "actor")?,
-            action: get(row, "", "action")?,
-            target: get(row, "", "target")?,
-            outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt("outcome", outcome))?,
-            request_id: get(row, "", "request_id")?,
-            detail: get(row, "", "detail")?,
-        },
+        at: time(row, "", "at")?,
+        actor: get(row, "", "actor")?,
+        action: get(row, "", "action")?,
+        target: get(row, "", "target")?,
+        outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt("outcome", outcome))?,
+        request_id: get(row, "", "request_id")?,
+        detail: get(row, "", "detail")?,
+    })
+}
+
+/// A job's state.
+pub(crate) fn job(row: &SqliteRow) -> Result<JobState, StoreError> {
+    Ok(JobState {
+        job: get(row, "", "job")?,
+        due_at: time(row, "", "due_at")?,
+        lease_holder: get(row, "", "lease_holder")?,
+        lease_until: opt_time(row, "", "lease_until")?,
+        last_finished_at: opt_time(row, "", "last_finished_at")?,
+        last_outcome: get(row, "", "last_outcome")?,
     })
 }
 

@@ -10,12 +10,15 @@ use keyfleet_domain::user::User;
 use keyfleet_domain::{StoreError, Timestamp, UserId};
 use sqlx::SqliteConnection;
 
+use keyfleet_store_sql::nul;
+
 use crate::error::map_err;
 use crate::rows::{self, SESSION_COLUMNS, SESSION_COLUMNS_S, TAP_COLUMNS, USER_COLUMNS_U};
 use crate::{SqliteStore, audit_and_commit};
 
 /// Inserts a session on `conn`. An unknown user is `NotFound` (foreign key).
 pub(crate) async fn insert_session(conn: &mut SqliteConnection, s: &Session) -> StoreResult<()> {
+    nul::check_session(s)?;
     sqlx::query(
         "INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at, idle_timeout_ms,
                                client_addr, credential_id)
