@@ -219,14 +219,15 @@ pub async fn denied(ctx: &Ctx<'_>, e: CoreError, target: Option<Target>) -> Core
     e
 }
 
-/// Refuses a TAP session (audited): it may only register a key and sign itself out.
-pub async fn require_full_session(ctx: &Ctx<'_>, principal: &Principal) -> Result<(), CoreError> {
+/// Refuses a TAP session its own account's other pages (its keys, its sessions, signing out
+/// everywhere): it may only register a key and sign itself out. Not audited: the person is
+/// acting on their own account, and the refusal is what the pages expect on the way.
+pub async fn require_full_session(_ctx: &Ctx<'_>, principal: &Principal) -> Result<(), CoreError> {
     if principal.is_tap_session() {
-        let e = CoreError::forbidden(
+        return Err(CoreError::forbidden(
             "tap_session_restricted",
             "a temporary access pass session may only register a security key",
-        );
-        return Err(denied(ctx, e, None).await);
+        ));
     }
     Ok(())
 }

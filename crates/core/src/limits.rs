@@ -110,6 +110,9 @@ async fn reserve(ctx: &Ctx<'_>, key: &str, window: i64, limit: u32, code: &'stat
     }
 }
 
+/// Failures of one address on one account before its attempts back off.
+pub const FREE_FAILURES: u32 = 5;
+
 /// Reserves a TAP attempt from `addr` on the account `account` (its canonical username, so
 /// every spelling shares one count).
 pub async fn reserve_tap(ctx: &Ctx<'_>, account: &str, addr: &str) -> Result<Attempt, CoreError> {
@@ -124,25 +127,35 @@ pub async fn reserve_tap(ctx: &Ctx<'_>, account: &str, addr: &str) -> Result<Att
             (format!("tap:account:{account}"), window),
         ],
     };
-    // Back-off per (account, address): 0 before this address failed on this account, then
-    // 1 s, 2 s, 4 s … up to the cap; a whole window once the account is under attack from
-    // many addresses. One reservation per back-off period, so racing requests from one
-    // address evaluate one at a time.
+    // Back-off per (account, address): none for the first few failures (people mistype),
+    // then 1 s, 2 s, 4 s … up to the cap; a whole window once the account is under attack
+    // from many addresses. One reservation per back-off period, so racing requests from one
+    // address evaluate one at a time once it applies.
     let rl = &ctx.stores.rate_limits;
     let failures_here = rl.peek(&format!("tap:fail:{account}:{addr}"), ctx.now, window).await?;
     let account_failures = rl.peek(&format!("tap:account:{account}"), ctx.now, window).await?;
-    let backoff = if account_failures >= limits.tap.per_account && failures_here > 0 {
-        window
-    } else if failures_here == 0 {
-        1
+    // Under attack from many addresses (the account's failures reached `per_account`), an
+    // address that has failed on it waits out the window; a fresh address (the real user)
+    // still gets through.
+    if account_failures >= limits.tap.per_account && failures_here > 0 {
+        attempt.abandon(ctx).await?;
+        return Err(CoreError::Limited {
+            code: "too_many_attempts",
+            retry_after_s: limits.window.as_secs().max(1),
+        });
+    }
+    let backoff = if failures_here < FREE_FAILURES {
+        0
     } else {
-        let exp = failures_here.saturating_sub(1).min(20);
+        let exp = (failures_here - FREE_FAILURES).min(20);
         ms(Duration::from_secs(1u64 << exp)).min(ms(limits.tap.max_backoff))
     };
-    let cool = format!("tap:cool:{account}:{addr}");
-    if let Err(e) = reserve(ctx, &cool, backoff, 1, "too_many_attempts").await {
-        attempt.abandon(ctx).await?;
-        return Err(e);
+    if backoff > 0 {
+        let cool = format!("tap:cool:{account}:{addr}");
+        if let Err(e) = reserve(ctx, &cool, backoff, 1, "too_many_attempts").await {
+            attempt.abandon(ctx).await?;
+            return Err(e);
+        }
     }
     Ok(attempt)
 }

@@ -411,7 +411,7 @@ impl Settings {
         };
         let master_key = match raw.values.get("master_key") {
             Some((v, _)) => {
-                crate::secrets::MasterKey::from_base64(v)
+                keyfleet_core::secrets::MasterKey::from_base64(v)
                     .map_err(|_| raw.invalid("master_key", "expected base64 of exactly 32 bytes"))?;
                 MasterKeySource::Inline(v.clone())
             }

@@ -207,7 +207,7 @@ async fn confirm(
     viewer.require_full()?;
     let id = key_id(id)?;
     let c = viewer.ctx(state, None);
-    let key = credentials::get_own(&c, viewer.user.id, &id).await?;
+    let key = keys::get_own(&c, viewer.user.id, &id).await?;
     let count = state
         .stores
         .credentials

@@ -107,7 +107,7 @@ fn href(page: &str, id: &str) -> String {
         .replace("&#38;", "&")
 }
 
-async fn audits(app: &TestApp, action: &str) -> Vec<NewAuditEvent> {
+async fn audits(app: &TestApp, action: &str) -> Vec<keyfleet_domain::audit::AuditEvent> {
     app.state
         .stores
         .audit
@@ -118,9 +118,6 @@ async fn audits(app: &TestApp, action: &str) -> Vec<NewAuditEvent> {
         })
         .await
         .unwrap()
-        .into_iter()
-        .map(|e| e.event)
-        .collect()
 }
 
 fn group_id_from(location: &str) -> GroupId {

@@ -691,7 +691,7 @@ async fn helpdesk_is_refused_on_administrators_and_helpdesk_users(b: Backend) {
         assert!(u.enabled && u.display_name != "Hacked");
         assert!(app.state.stores.taps.find_tap(target).await.unwrap().is_none());
     }
-    let event = &audit_actions(&app, "access.denied").await[0].event;
+    let event = &audit_actions(&app, "access.denied").await[0];
     assert!(
         event
             .detail
@@ -785,7 +785,7 @@ async fn admin_changes_roles_groups_and_deletes(b: Backend) {
     let r = post(&app, &format!("{path}/groups"), &admin, &[("group", &gid)]).await;
     assert_eq!(location(&r), format!("{path}?done=group-added"));
     assert_eq!(member_of(&app, worker.id).await, ["Field Ops"]);
-    let event = &audit_actions(&app, "group.member.add").await[0].event;
+    let event = &audit_actions(&app, "group.member.add").await[0];
     assert_eq!(event.target.as_deref(), Some(format!("group:{gid}").as_str()));
     let r = post(&app, &format!("{path}/groups/{gid}/remove"), &admin, &[]).await;
     assert_eq!(location(&r), format!("{path}?done=group-removed"));

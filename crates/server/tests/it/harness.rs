@@ -267,7 +267,7 @@ impl TestApp {
             self.state.now(),
             &mut rand_core::OsRng,
         );
-        let audit = self.system().audit(keyfleet_domain::audit::Action::SessionLogout, None);
+        let audit = self.system().audit(keyfleet_domain::audit::Action::AuthWebauthn, None);
         self.state
             .stores
             .sessions

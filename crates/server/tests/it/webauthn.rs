@@ -179,10 +179,10 @@ async fn username_less_and_username_first_sign_ins_open_full_sessions(b: Backend
     }
     assert_eq!(stored(&app, &passkey.credential_id).await.sign_count, 0);
 
-    // An unknown username gets a stand-in key id, the same each time.
+    // An unknown username gets stand-in key ids (one or two), the same each time.
     let a = sign_in_options(&app, Some("nobody")).await;
     let b2 = sign_in_options(&app, Some("nobody")).await;
-    assert_eq!(a.options["allowCredentials"].as_array().unwrap().len(), 1);
+    assert!((1..=2).contains(&a.options["allowCredentials"].as_array().unwrap().len()));
     assert_eq!(a.options["allowCredentials"], b2.options["allowCredentials"]);
 }
 

@@ -380,7 +380,7 @@ mod tests {
         assert_eq!(q.action.as_deref(), Some("tap."));
         assert_eq!(q.actor.as_deref(), Some("user:abc"));
         assert_eq!(q.before_id, Some(40));
-        assert_eq!(q.limit, PAGE_SIZE + 1);
+        assert_eq!(q.limit, PAGE_SIZE);
         for bad in [
             "from=soon",
             "to=2026-02-30T00:00",

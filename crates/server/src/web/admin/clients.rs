@@ -341,6 +341,7 @@ fn client_path(id: &str) -> String {
 /// one out after `client_secret_phase_out`.
 async fn rotate(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
     staff.require(&state, WHAT).await?;
+    let phase_out = state.core.config.clients.secret_phase_out;
     match clients::rotate(&staff.ctx(&state), &staff.principal(), &id).await {
         Ok(r) => {
             let client = load(&state, &id).await?;
