@@ -4,14 +4,14 @@
 
 use anyhow::{Context as _, anyhow};
 use clap::Subcommand;
-use keyfleet_domain::audit::Actor;
-use keyfleet_domain::tap::DEFAULT_LIFETIME_MINUTES;
-use keyfleet_domain::user::{Role, Username};
 use keyfleet_core::CoreError;
 use keyfleet_core::access::Principal;
 use keyfleet_core::clients;
 use keyfleet_core::identity::taps;
 use keyfleet_core::identity::users::{self, CreateUser};
+use keyfleet_domain::audit::Actor;
+use keyfleet_domain::tap::DEFAULT_LIFETIME_MINUTES;
+use keyfleet_domain::user::{Role, Username};
 use keyfleet_server::config::Settings;
 
 #[derive(Debug, Subcommand)]
@@ -87,9 +87,7 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
                 shipping_address: None,
                 role: Some(role),
             };
-            let user = users::create(&ctx, &cli, input)
-                .await
-                .map_err(service_error)?;
+            let user = users::create(&ctx, &cli, input).await.map_err(service_error)?;
             let json = serde_json::to_string(&keyfleet_server::api::UserJson::from(&user))?;
             println!("{json}");
             eprintln!("created user {} ({})", user.username.as_str(), user.id);
@@ -123,7 +121,9 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            let created = clients::create(&ctx, &cli, &name, &scopes).await.map_err(service_error)?;
+            let created = clients::create(&ctx, &cli, &name, &scopes)
+                .await
+                .map_err(service_error)?;
             println!(
                 "{}",
                 serde_json::json!({ "client_id": created.client.client_id, "client_secret": created.secret })

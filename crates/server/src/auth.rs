@@ -232,7 +232,12 @@ impl FromRequestParts<AppState> for SessionCaller {
 }
 
 /// Refuses `caller` unless it has `permission`; the core audits the refusal.
-pub async fn require(state: &AppState, caller: &Caller, headers: &HeaderMap, permission: Permission) -> Result<(), ApiError> {
+pub async fn require(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    permission: Permission,
+) -> Result<(), ApiError> {
     let ctx = state.ctx(caller.actor(), headers);
     authorize(&ctx, &caller.principal(), permission).await?;
     Ok(())

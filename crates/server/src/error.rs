@@ -79,7 +79,8 @@ impl ApiError {
             "too_many_requests" => "too many requests from this address; wait a minute",
             _ => "too many failed attempts from this address; wait before trying again",
         };
-        Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail).with_header(header::RETRY_AFTER, &retry_after_s.to_string())
+        Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
+            .with_header(header::RETRY_AFTER, &retry_after_s.to_string())
     }
 
     /// 404.

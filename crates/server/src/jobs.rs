@@ -32,7 +32,12 @@ pub async fn run_due(core: &Core, holder: &str) -> Vec<Job> {
             tracing::warn!(job = job.name(), error = %e, "could not register the job");
             continue;
         }
-        match core.stores.jobs.claim_job(job.name(), holder, now, now.plus(LEASE)).await {
+        match core
+            .stores
+            .jobs
+            .claim_job(job.name(), holder, now, now.plus(LEASE))
+            .await
+        {
             Ok(Some(_due)) => {}
             Ok(None) => continue,
             Err(e) => {

@@ -148,9 +148,13 @@ pub async fn run(settings: Settings, started: Instant) -> anyhow::Result<()> {
         .with_context(|| format!("binding {listen}"))?;
     let state = state(settings).await?;
     let ctx = state.core.ctx(Actor::System, None);
-    let boot = bootstrap(&ctx, &state.settings.bootstrap_admin_username, &state.settings.bootstrap_admin_email)
-        .await
-        .context("creating the first administrator")?;
+    let boot = bootstrap(
+        &ctx,
+        &state.settings.bootstrap_admin_username,
+        &state.settings.bootstrap_admin_email,
+    )
+    .await
+    .context("creating the first administrator")?;
     if let Some(b) = boot {
         print_setup_banner(&b, &state.settings);
     }

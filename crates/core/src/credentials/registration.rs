@@ -77,7 +77,8 @@ pub async fn start(
             CredentialParameter::list(&OFFERED_ALGS),
         )
     };
-    let options = serde_json::to_value(&options).map_err(|e| CeremonyError::new(FailureClass::Store, "options", e.to_string()))?;
+    let options = serde_json::to_value(&options)
+        .map_err(|e| CeremonyError::new(FailureClass::Store, "options", e.to_string()))?;
     Ok((ceremony, options))
 }
 
@@ -102,7 +103,12 @@ struct FinishRequest {
 
 /// Finishes a registration from the request body as sent (`{ceremonyId, nickname,
 /// credential}`). A body of the wrong shape (R1) still consumes its ceremony.
-pub async fn finish(ctx: &Ctx<'_>, user: &User, session: &Session, raw: serde_json::Value) -> Result<Credential, CeremonyError> {
+pub async fn finish(
+    ctx: &Ctx<'_>,
+    user: &User,
+    session: &Session,
+    raw: serde_json::Value,
+) -> Result<Credential, CeremonyError> {
     let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
     let body: FinishRequest = match serde_json::from_value(raw) {
         Ok(body) => body,

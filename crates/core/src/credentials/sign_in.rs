@@ -69,11 +69,15 @@ pub async fn start(
     ctx.stores.ceremonies.create_ceremony(&ceremony).await?;
     let options = PublicKeyCredentialRequestOptions {
         timeout: timeout(config),
-        allow_credentials: allow.iter().map(|(id, t)| CredentialDescriptor::stored(id, t)).collect(),
+        allow_credentials: allow
+            .iter()
+            .map(|(id, t)| CredentialDescriptor::stored(id, t))
+            .collect(),
         user_verification: user_verification(config),
         ..PublicKeyCredentialRequestOptions::new(ceremony.challenge.clone(), &config.rp_id)
     };
-    let options = serde_json::to_value(&options).map_err(|e| CeremonyError::new(FailureClass::Store, "options", e.to_string()))?;
+    let options = serde_json::to_value(&options)
+        .map_err(|e| CeremonyError::new(FailureClass::Store, "options", e.to_string()))?;
     Ok((ceremony, options))
 }
 

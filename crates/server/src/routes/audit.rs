@@ -9,9 +9,9 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::ctx;
 use crate::api::{AuditEventJson, AuditPage};
 use crate::auth::Caller;
-use super::ctx;
 use crate::error::{ApiError, Problem};
 use crate::state::{AppState, parse_rfc3339};
 

@@ -16,9 +16,9 @@ use crate::api::{MeJson, SessionJson, TapSignInRequest, UserJson};
 use crate::auth::{SessionCaller, check_origin};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
+use crate::state::AppState;
 use keyfleet_core::identity::sessions;
 use keyfleet_core::identity::taps::{self, TapSignIn, TapSignInError};
-use crate::state::AppState;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {

@@ -54,7 +54,11 @@ pub async fn list_clients(
 ) -> Result<axum::Json<Vec<ClientJson>>, ApiError> {
     let (c, p) = ctx(&state, &caller, &headers);
     let all = clients::list(&c, &p).await?;
-    Ok(axum::Json(all.iter().map(|(client, secrets)| ClientJson::new(client, secrets)).collect()))
+    Ok(axum::Json(
+        all.iter()
+            .map(|(client, secrets)| ClientJson::new(client, secrets))
+            .collect(),
+    ))
 }
 
 /// Enables or disables a client; a disabled client's tokens stop working at once.

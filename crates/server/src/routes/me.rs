@@ -44,8 +44,7 @@ pub async fn my_sessions(
     let c = state.ctx(keyfleet_domain::audit::Actor::User(caller.user.id), &headers);
     let mine = sessions::list_own(&c, &caller.principal()).await?;
     Ok(axum::Json(
-        mine
-            .iter()
+        mine.iter()
             .map(|s| SessionJson::new(s, s.id == caller.session.id))
             .collect(),
     ))

@@ -158,30 +158,31 @@ pub async fn token(
         }
     };
     let c = state.ctx(Actor::Anonymous, &headers);
-    let issued = match clients::issue_token(&c, &client_id, &secret, form.scope.as_deref(), &peer.ip().to_string()).await {
-        Ok(t) => t,
-        Err(TokenRefusal::InvalidClient) => {
-            return bad(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "unknown client, wrong secret, or disabled client",
-            );
-        }
-        Err(TokenRefusal::InvalidScope(why)) => return bad(StatusCode::BAD_REQUEST, "invalid_scope", &why),
-        Err(TokenRefusal::SlowDown(retry)) => {
-            let mut res = oauth_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "slow_down",
-                "too many failed client authentications; wait and retry",
-                used_basic,
-            );
-            if let Ok(v) = header::HeaderValue::from_str(&retry.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
+    let issued =
+        match clients::issue_token(&c, &client_id, &secret, form.scope.as_deref(), &peer.ip().to_string()).await {
+            Ok(t) => t,
+            Err(TokenRefusal::InvalidClient) => {
+                return bad(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "unknown client, wrong secret, or disabled client",
+                );
             }
-            return Ok(res);
-        }
-        Err(TokenRefusal::Core(e)) => return Err(e.into()),
-    };
+            Err(TokenRefusal::InvalidScope(why)) => return bad(StatusCode::BAD_REQUEST, "invalid_scope", &why),
+            Err(TokenRefusal::SlowDown(retry)) => {
+                let mut res = oauth_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "slow_down",
+                    "too many failed client authentications; wait and retry",
+                    used_basic,
+                );
+                if let Ok(v) = header::HeaderValue::from_str(&retry.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return Ok(res);
+            }
+            Err(TokenRefusal::Core(e)) => return Err(e.into()),
+        };
     let body = TokenResponse {
         access_token: issued.access_token,
         token_type: "Bearer".into(),

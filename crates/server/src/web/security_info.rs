@@ -15,13 +15,13 @@ use super::format::{transports, when, when_or};
 use super::models::model_label;
 use super::page::{Nav, PageError, Viewer, html_status, request_id, see_other};
 use crate::routes::clear_cookie;
+use crate::state::{AppState, rfc3339};
+use crate::web::page::Done;
+use crate::web::page::PageForm;
 use keyfleet_core::CoreError;
 use keyfleet_core::credentials::ceremony::{b64, unb64};
 use keyfleet_core::credentials::keys::{self, Removal};
 use keyfleet_core::identity::sessions;
-use crate::state::{AppState, rfc3339};
-use crate::web::page::Done;
-use crate::web::page::PageForm;
 
 /// Routes of this page.
 pub fn router() -> Router<AppState> {

@@ -87,7 +87,10 @@ async fn wrong_expired_and_used_taps_are_refused_without_change(b: Backend) {
     app.state
         .stores
         .taps
-        .issue_tap(&issued.tap, &app.system().audit(keyfleet_domain::audit::Action::TapIssue, None))
+        .issue_tap(
+            &issued.tap,
+            &app.system().audit(keyfleet_domain::audit::Action::TapIssue, None),
+        )
         .await
         .unwrap();
     app.tap_sign_in("bob", &issued.code)

@@ -663,8 +663,14 @@ async fn audit_pages_older_entries_without_overlap(b: Backend) {
     let (_, cookie) = admin(&app, "root").await;
     let now = app.state.now();
     for i in 0..60 {
-        let e = NewAuditEvent::new(now, &keyfleet_domain::audit::Actor::System, keyfleet_domain::audit::Action::JobRun, None, None)
-            .with_detail(format!("{{\"n\":{i}}}"));
+        let e = NewAuditEvent::new(
+            now,
+            &keyfleet_domain::audit::Actor::System,
+            keyfleet_domain::audit::Action::JobRun,
+            None,
+            None,
+        )
+        .with_detail(format!("{{\"n\":{i}}}"));
         app.state.stores.audit.append(&e).await.unwrap();
     }
     let first = html(&get(&app, &cookie, "/admin/audit?action=job.").await);
@@ -749,10 +755,7 @@ async fn audit_bad_filters_are_422_and_times_filter(b: Backend) {
     assert_eq!(event_ids(&page).len(), 2);
     assert!(page.contains("value=\"2021-01-01T00:00\""), "{page}");
     // Empty fields from the form are no filter at all.
-    assert_eq!(
-        ids_for("/admin/audit?actor=&target=&action=job.&from=&to=").await,
-        3
-    );
+    assert_eq!(ids_for("/admin/audit?actor=&target=&action=job.&from=&to=").await, 3);
 }
 
 async fn posts_without_csrf_or_origin_are_refused(b: Backend) {

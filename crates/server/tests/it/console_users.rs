@@ -397,7 +397,9 @@ async fn user_page_lists_keys_with_model_and_aaguid(b: Backend) {
     assert!(html.contains("<th scope=\"col\">Nickname</th>") && html.contains("<caption"));
     assert_eq!(html.matches("<h1").count(), 1);
     // A key flagged as possibly cloned carries the warning.
-    let audit = app.system().audit(keyfleet_domain::audit::Action::CredentialCloneSuspected, None);
+    let audit = app
+        .system()
+        .audit(keyfleet_domain::audit::Action::CredentialCloneSuspected, None);
     let ceremony = keyfleet_core::credentials::ceremony::new_ceremony(
         keyfleet_domain::ceremony::CeremonyKind::Authentication,
         None,
@@ -407,7 +409,14 @@ async fn user_page_lists_keys_with_model_and_aaguid(b: Backend) {
         app.state.now(),
     );
     app.state.stores.ceremonies.create_ceremony(&ceremony).await.unwrap();
-    let stored = app.state.stores.credentials.get_credential(&key.credential_id).await.unwrap().unwrap();
+    let stored = app
+        .state
+        .stores
+        .credentials
+        .get_credential(&key.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
     app.state
         .stores
         .ceremonies

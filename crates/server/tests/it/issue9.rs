@@ -96,7 +96,10 @@ async fn a_counter_that_goes_back_still_flags(b: Backend) {
 // Username-first options do not tell whether an account exists or has keys.
 
 fn descriptors(options: &serde_json::Value) -> Vec<serde_json::Value> {
-    options["allowCredentials"].as_array().expect("allowCredentials").clone()
+    options["allowCredentials"]
+        .as_array()
+        .expect("allowCredentials")
+        .clone()
 }
 
 fn shape(d: &serde_json::Value) -> (Vec<String>, usize, bool) {
@@ -221,8 +224,14 @@ async fn concurrent_guesses_evaluate_at_most_the_limit(b: Backend) {
         .filter(|e| e.outcome == Outcome::Failure)
         .count();
     assert!(evaluated <= LIMIT as usize, "TAP: {evaluated} guesses evaluated");
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), evaluated);
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 100 - evaluated);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(),
+        evaluated
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(),
+        100 - evaluated
+    );
 
     // WebAuthn: 100 assertions for ceremonies that do not exist.
     let statuses = hundred_at_once(&app, |_| {
@@ -230,11 +239,19 @@ async fn concurrent_guesses_evaluate_at_most_the_limit(b: Backend) {
             "id": "AAAA", "rawId": "AAAA", "type": "public-key",
             "response": { "clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA" },
             "clientExtensionResults": {} } });
-        crate::harness::request(Method::POST, crate::webauthn_kit::SIGN_IN_VERIFY, Auth::None, Some(body))
+        crate::harness::request(
+            Method::POST,
+            crate::webauthn_kit::SIGN_IN_VERIFY,
+            Auth::None,
+            Some(body),
+        )
     })
     .await;
     let refused_after_evaluation = statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count();
-    assert!(refused_after_evaluation <= LIMIT as usize, "WebAuthn: {refused_after_evaluation} evaluated");
+    assert!(
+        refused_after_evaluation <= LIMIT as usize,
+        "WebAuthn: {refused_after_evaluation} evaluated"
+    );
     assert_eq!(
         statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(),
         100 - refused_after_evaluation
@@ -249,7 +266,10 @@ async fn concurrent_guesses_evaluate_at_most_the_limit(b: Backend) {
         .filter(|e| e.outcome == Outcome::Failure)
         .count();
     assert!(evaluated <= LIMIT as usize, "token: {evaluated} evaluated");
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), evaluated);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(),
+        evaluated
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -284,13 +304,20 @@ async fn nul_bytes_get_the_same_answer_on_both_stores(b: Backend) {
     // The token endpoint: an unknown client, counted by the failure limiter.
     for _ in 0..2 {
         let r = app.send(token_request("a%00b", "x")).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
         assert_eq!(r.json()["error"], "invalid_client");
     }
     let r = app.send(token_request("a%00b", "x")).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "the failures were counted");
     // The audit filter: nothing matches.
-    let r = app.call(Method::GET, "/api/v1/audit?actor=%00", Auth::Bearer(&bearer), None).await;
+    let r = app
+        .call(Method::GET, "/api/v1/audit?actor=%00", Auth::Bearer(&bearer), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["events"], json!([]));
     // A client id in a path: not found, JSON and page alike.
@@ -302,10 +329,14 @@ async fn nul_bytes_get_the_same_answer_on_both_stores(b: Backend) {
     )
     .await
     .problem(StatusCode::NOT_FOUND, "not_found");
-    let r = app.call(Method::GET, "/admin/clients/%00", Auth::Cookie(&cookie), None).await;
+    let r = app
+        .call(Method::GET, "/admin/clients/%00", Auth::Cookie(&cookie), None)
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // A user search with a NUL finds nobody; a name with one is refused as invalid.
-    let r = app.call(Method::GET, "/api/v1/users?search=%00", Auth::Bearer(&bearer), None).await;
+    let r = app
+        .call(Method::GET, "/api/v1/users?search=%00", Auth::Bearer(&bearer), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = app
         .call(
@@ -315,7 +346,12 @@ async fn nul_bytes_get_the_same_answer_on_both_stores(b: Backend) {
             Some(json!({ "name": "a\u{0}b" })),
         )
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -325,14 +361,21 @@ async fn a_tap_session_cannot_end_the_other_sessions(b: Backend) {
     let app = TestApp::new(b, &[]).await;
     let (user, tap_cookie) = app.tap_session("ivy").await;
     let full = app.full_session(&user).await;
-    app.call(Method::POST, "/api/v1/auth/logout?everywhere=true", Auth::Cookie(&tap_cookie), None)
-        .await
-        .problem(StatusCode::FORBIDDEN, "tap_session_restricted");
+    app.call(
+        Method::POST,
+        "/api/v1/auth/logout?everywhere=true",
+        Auth::Cookie(&tap_cookie),
+        None,
+    )
+    .await
+    .problem(StatusCode::FORBIDDEN, "tap_session_restricted");
     // The full session lives on.
     let r = app.call(Method::GET, "/api/v1/me", Auth::Cookie(&full), None).await;
     assert_eq!(r.status, StatusCode::OK);
     // Signing the TAP session itself out still works.
-    let r = app.call(Method::POST, "/api/v1/auth/logout", Auth::Cookie(&tap_cookie), None).await;
+    let r = app
+        .call(Method::POST, "/api/v1/auth/logout", Auth::Cookie(&tap_cookie), None)
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app.call(Method::GET, "/api/v1/me", Auth::Cookie(&full), None).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -349,17 +392,32 @@ async fn helpdesk_cannot_change_groups_or_delete_users_through_the_api(b: Backen
     let worker = app.user("wanda", Role::Worker).await;
     let bearer = app.bearer(&["users:write"]).await;
     let group = app
-        .call(Method::POST, "/api/v1/groups", Auth::Bearer(&bearer), Some(json!({ "name": "Ops" })))
+        .call(
+            Method::POST,
+            "/api/v1/groups",
+            Auth::Bearer(&bearer),
+            Some(json!({ "name": "Ops" })),
+        )
         .await
         .json();
     let gid = group["id"].as_str().unwrap().to_owned();
     let before = app.audit_count().await;
-    app.call(Method::POST, "/api/v1/groups", Auth::Cookie(&cookie), Some(json!({ "name": "Mine" })))
-        .await
-        .problem(StatusCode::FORBIDDEN, "admin_required");
-    app.call(Method::DELETE, &format!("/api/v1/groups/{gid}"), Auth::Cookie(&cookie), None)
-        .await
-        .problem(StatusCode::FORBIDDEN, "admin_required");
+    app.call(
+        Method::POST,
+        "/api/v1/groups",
+        Auth::Cookie(&cookie),
+        Some(json!({ "name": "Mine" })),
+    )
+    .await
+    .problem(StatusCode::FORBIDDEN, "admin_required");
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/groups/{gid}"),
+        Auth::Cookie(&cookie),
+        None,
+    )
+    .await
+    .problem(StatusCode::FORBIDDEN, "admin_required");
     app.call(
         Method::PUT,
         &format!("/api/v1/groups/{gid}/members/{}", admin.id),
@@ -368,16 +426,23 @@ async fn helpdesk_cannot_change_groups_or_delete_users_through_the_api(b: Backen
     )
     .await
     .problem(StatusCode::FORBIDDEN, "admin_required");
-    app.call(Method::DELETE, &format!("/api/v1/users/{}", worker.id), Auth::Cookie(&cookie), None)
-        .await
-        .problem(StatusCode::FORBIDDEN, "admin_required");
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/users/{}", worker.id),
+        Auth::Cookie(&cookie),
+        None,
+    )
+    .await
+    .problem(StatusCode::FORBIDDEN, "admin_required");
     // Each refusal is audited, and nothing else was written.
     let denied = audit_actions(&app, "access.denied").await;
     assert_eq!(denied.len(), 4);
     assert_eq!(app.audit_count().await, before + 4);
     // Helpdesk staff may still read groups, and a client with users:write may still add a
     // worker but not an administrator.
-    let r = app.call(Method::GET, "/api/v1/groups", Auth::Cookie(&cookie), None).await;
+    let r = app
+        .call(Method::GET, "/api/v1/groups", Auth::Cookie(&cookie), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = app
         .call(
@@ -446,7 +511,8 @@ async fn hsts_only_when_every_origin_is_https(b: Backend) {
     for path in ["/healthz", "/login", "/nope"] {
         let r = tls.call(Method::GET, path, Auth::None, None).await;
         assert_eq!(
-            r.headers[header::STRICT_TRANSPORT_SECURITY], "max-age=63072000",
+            r.headers[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=63072000",
             "{path}"
         );
     }
@@ -463,7 +529,11 @@ async fn client_secrets_are_digests_and_old_hashes_upgrade(b: Backend) {
     let app = TestApp::new(b, &[]).await;
     let (id, _) = app.client(&["users:read"]).await;
     let secrets = app.state.stores.clients.list_secrets(&id).await.unwrap();
-    assert!(secrets[0].secret_hash.starts_with("hmac-sha256:"), "{}", secrets[0].secret_hash);
+    assert!(
+        secrets[0].secret_hash.starts_with("hmac-sha256:"),
+        "{}",
+        secrets[0].secret_hash
+    );
     // A client stored by an earlier version, its secret hashed with Argon2id.
     let params = argon2::Params::new(19 * 1024, 2, 1, None).unwrap();
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
@@ -488,7 +558,12 @@ async fn client_secrets_are_digests_and_old_hashes_upgrade(b: Backend) {
         expires_at: None,
     };
     let audit = app.system().audit(keyfleet_domain::audit::Action::ClientCreate, None);
-    app.state.stores.clients.create_client(&client, &record, &audit).await.unwrap();
+    app.state
+        .stores
+        .clients
+        .create_client(&client, &record, &audit)
+        .await
+        .unwrap();
     let r = app.token("legacy-client", secret, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
     let now_stored = app.state.stores.clients.list_secrets("legacy-client").await.unwrap();
@@ -496,7 +571,10 @@ async fn client_secrets_are_digests_and_old_hashes_upgrade(b: Backend) {
     assert_eq!(audit_actions(&app, "client.secret.rehash").await.len(), 1);
     // And it still works, now as a digest; a wrong secret does not.
     assert_eq!(app.token("legacy-client", secret, None).await.status, StatusCode::OK);
-    assert_eq!(app.token("legacy-client", "nope", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.token("legacy-client", "nope", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 on_both_stores!(
@@ -534,7 +612,10 @@ async fn readyz_checks_the_schema(b: Backend) {
     r.problem(StatusCode::SERVICE_UNAVAILABLE, "schema_not_ready");
     assert!(r.headers.contains_key(header::RETRY_AFTER));
     // Liveness is not readiness.
-    assert_eq!(app.call(Method::GET, "/healthz", Auth::None, None).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call(Method::GET, "/healthz", Auth::None, None).await.status,
+        StatusCode::OK
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use keyfleet_core::credentials::ceremony::new_ceremony;
+use keyfleet_domain::audit::{Action, Target};
 use keyfleet_domain::ceremony::CeremonyKind;
 use keyfleet_domain::credential::Credential;
 use keyfleet_domain::user::{NewUser, Role, Username};
-use keyfleet_core::credentials::ceremony::new_ceremony;
-use keyfleet_domain::audit::{Action, Target};
 use rand_core::{OsRng, RngCore};
 
 use crate::harness::{Backend, TestApp};

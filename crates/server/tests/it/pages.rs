@@ -751,10 +751,7 @@ async fn remove_keeps_sessions_by_default(b: Backend) {
     assert!(key_exists(&app, &k.a.credential_id).await);
     let audit = audit_actions(&app, "credential.delete").await;
     assert_eq!(audit.len(), 1);
-    assert_eq!(
-        audit[0].target.as_deref(),
-        Some(format!("user:{}", k.user.id).as_str())
-    );
+    assert_eq!(audit[0].target.as_deref(), Some(format!("user:{}", k.user.id).as_str()));
     assert!(audit_actions(&app, "session.revoke_credential").await.is_empty());
     // The session opened with the removed key lasts (setting off by default).
     assert_eq!(me_status(&app, &k.cookie_b).await, StatusCode::OK);

@@ -144,7 +144,12 @@ async fn helpdesk_cannot_touch_administrators(b: Backend) {
             "target_protected",
         ),
         // Deleting users is for administrators (the console's rule, now the API's too).
-        (Method::DELETE, format!("/api/v1/users/{}", admin.id), None, "admin_required"),
+        (
+            Method::DELETE,
+            format!("/api/v1/users/{}", admin.id),
+            None,
+            "admin_required",
+        ),
         (
             Method::POST,
             format!("/api/v1/users/{}/temporary-access-pass", admin.id),

@@ -105,10 +105,7 @@ async fn tap_session_registers_a_key_with_every_field_stored(b: Backend) {
     assert!(stored_ceremony(&app, &c.id).await.is_none(), "the ceremony is consumed");
     let audit = audit_actions(&app, "credential.register").await;
     assert_eq!(audit.len(), 1);
-    assert_eq!(
-        audit[0].target.as_deref(),
-        Some(format!("user:{}", user.id).as_str())
-    );
+    assert_eq!(audit[0].target.as_deref(), Some(format!("user:{}", user.id).as_str()));
 
     // A `none` attestation, no UV, not backup eligible.
     let mut plain = TestKey::from_seed(b"pat second key");
@@ -515,10 +512,7 @@ async fn counter_regression_flags_the_key_and_refuses_it_from_then_on(b: Backend
     }
     let audit = audit_actions(&app, "credential.clone_suspected").await;
     assert_eq!(audit.len(), 1);
-    assert_eq!(
-        audit[0].target.as_deref(),
-        Some(format!("user:{}", user.id).as_str())
-    );
+    assert_eq!(audit[0].target.as_deref(), Some(format!("user:{}", user.id).as_str()));
 
     // From then on, even a correct assertion is refused, and the listing shows the flag.
     refused_sign_in(

@@ -11,8 +11,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use keyfleet_domain::Timestamp;
 use keyfleet_core::audit::{self, AuditEntry};
+use keyfleet_domain::Timestamp;
 use keyfleet_domain::audit::{AuditQuery, Outcome};
 use keyfleet_domain::user::has_forbidden_formatting;
 use time::format_description::BorrowedFormatItem;
@@ -319,7 +319,15 @@ async fn page(
         }
     };
     let before = query.before_id;
-    let listed = audit::list(&ctx, &principal, AuditQuery { limit: PAGE_SIZE, ..query }).await?;
+    let listed = audit::list(
+        &ctx,
+        &principal,
+        AuditQuery {
+            limit: PAGE_SIZE,
+            ..query
+        },
+    )
+    .await?;
     let events = listed.entries;
     let older = listed.next_before.map(|id| filters.href(Some(id)));
     let newest = before.map(|_| filters.href(None));

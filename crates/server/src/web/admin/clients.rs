@@ -21,13 +21,13 @@ use keyfleet_domain::ids::SecretId;
 
 use super::groups::refusal;
 use super::{EnabledForm, Staff};
-use keyfleet_core::access::Permission;
-use keyfleet_core::clients;
 use crate::state::{AppState, rfc3339};
 use crate::web::format::when;
 use crate::web::page::Done;
 use crate::web::page::PageForm;
 use crate::web::page::{Nav, PageError, html_status, see_other};
+use keyfleet_core::access::Permission;
+use keyfleet_core::clients;
 
 /// Completes "only an administrator may …" in the refusal (as the JSON routes say it).
 const WHAT: Permission = Permission::ManageClients;

@@ -16,14 +16,14 @@ use keyfleet_domain::{GroupId, UserId};
 use serde::Deserialize;
 
 use super::Staff;
-use keyfleet_core::CoreError;
-use keyfleet_core::access::Permission;
-use keyfleet_core::identity::groups;
 use crate::state::{AppState, rfc3339};
 use crate::web::format::when;
 use crate::web::page::Done;
 use crate::web::page::PageForm;
 use crate::web::page::{Nav, PageError, html_status, see_other};
+use keyfleet_core::CoreError;
+use keyfleet_core::access::Permission;
+use keyfleet_core::identity::groups;
 
 /// What the group pages need (administrators; helpdesk staff are refused and audited).
 const WHAT: Permission = Permission::ManageGroups;

@@ -108,7 +108,9 @@ impl FromRequestParts<AppState> for Staff {
                 "the admin console is for administrators and helpdesk staff",
             );
             return Err(match access::denied(&ctx, refusal, None).await {
-                keyfleet_core::CoreError::Forbidden { .. } if viewer.session.kind == keyfleet_domain::session::SessionKind::Tap => {
+                keyfleet_core::CoreError::Forbidden { .. }
+                    if viewer.session.kind == keyfleet_domain::session::SessionKind::Tap =>
+                {
                     PageError::new(
                         StatusCode::FORBIDDEN,
                         "Sign in with your security key",
