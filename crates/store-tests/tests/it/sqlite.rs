@@ -156,6 +156,15 @@ async fn schema_not_ready_after_a_failed_or_unknown_migration() {
     .await
     .unwrap();
     assert_not_ready(&stores, &["migration 99 is applied but unknown to this build"]).await;
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 99")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 1")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_not_ready(&stores, &["migration 1 (identity) was changed after it was applied"]).await;
 }
 
 async fn assert_not_ready(stores: &Stores, parts: &[&str]) {
