@@ -100,6 +100,16 @@ pub enum Authority {
 }
 
 impl Principal {
+    /// A person signed in with `session`.
+    pub fn for_session(user: &keyfleet_domain::user::User, session: &keyfleet_domain::session::Session) -> Self {
+        Principal::Person {
+            user: user.id,
+            role: user.role,
+            session: session.id,
+            kind: session.kind,
+        }
+    }
+
     /// The audit actor.
     pub fn actor(&self) -> Actor {
         match self {

@@ -93,6 +93,21 @@ impl Attempt {
         Ok(())
     }
 
+    /// The one reservation of a sign-in attempt, for the sign-in's own transaction to give
+    /// back (so a successful sign-in costs no separate write for it).
+    pub fn release_in_transaction(&self) -> Option<keyfleet_domain::ceremony::AttemptRelease<'_>> {
+        match self.reserved.as_slice() {
+            [(key, window_ms)] => Some(keyfleet_domain::ceremony::AttemptRelease {
+                key,
+                window_ms: *window_ms,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The attempt succeeded and its transaction gave the reservation back.
+    pub fn released(self) {}
+
     /// The attempt was not evaluated after all (another limit refused it): give it back.
     async fn abandon(self, ctx: &Ctx<'_>) -> StoreResult<()> {
         self.succeeded(ctx).await

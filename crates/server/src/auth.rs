@@ -51,12 +51,7 @@ impl Caller {
     /// Who is asking, for the core's rules.
     pub fn principal(&self) -> Principal {
         match self {
-            Caller::User { user, session } => Principal::Person {
-                user: user.id,
-                role: user.role,
-                session: session.id,
-                kind: session.kind,
-            },
+            Caller::User { user, session } => Principal::for_session(user, session),
             Caller::Client { client, scopes } => Principal::Client {
                 client_id: client.client_id.clone(),
                 scopes: scopes.clone(),
@@ -193,12 +188,7 @@ pub struct SessionCaller {
 impl SessionCaller {
     /// Who is asking, for the core's rules.
     pub fn principal(&self) -> Principal {
-        Principal::Person {
-            user: self.user.id,
-            role: self.user.role,
-            session: self.session.id,
-            kind: self.session.kind,
-        }
+        Principal::for_session(&self.user, &self.session)
     }
 
     /// Refuses a TAP session: it may only read `/api/v1/me` and register a key.

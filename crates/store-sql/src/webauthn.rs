@@ -189,6 +189,10 @@ impl<B: Backend> CeremonyStore for SqlStore<B> {
         take_ceremony::<B>(&mut tx, finish.ceremony_id, CeremonyKind::Authentication, user).await?;
         swap_counter::<B>(&mut tx, finish).await?;
         insert_session::<B>(&mut tx, finish.session).await?;
+        if let Some(r) = finish.release {
+            let args = [key(r.key), ms(finish.now), int(r.window_ms)];
+            exec::execute::<B>(&mut tx, B::SQL.release, &args).await?;
+        }
         audit_and_commit::<B>(tx, audit).await
     }
 

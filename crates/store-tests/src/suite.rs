@@ -29,9 +29,9 @@ pub use limits::{
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
-    finish_authentication_race, finish_authentication_refusals, finish_authentication_updates,
-    finish_registration_once, flag_possible_clone_race, flag_possible_clone_rules, revoke_credential_sessions,
-    revoke_sessions_of_removed_keys, sign_count_race, user_delete_cascades_webauthn,
+    finish_authentication_race, finish_authentication_refusals, finish_authentication_releases_its_attempt,
+    finish_authentication_updates, finish_registration_once, flag_possible_clone_race, flag_possible_clone_rules,
+    revoke_credential_sessions, revoke_sessions_of_removed_keys, sign_count_race, user_delete_cascades_webauthn,
 };
 
 /// Asserts `r` is `Conflict(rule)`.
@@ -100,6 +100,7 @@ pub const CASES: &[&str] = &[
     "job_claim_race_one_handle",
     "flag_possible_clone_rules",
     "flag_possible_clone_race",
+    "finish_authentication_releases_its_attempt",
     "nul_lookups_match_nothing",
     "nul_writes_are_invalid",
 ];

@@ -4,9 +4,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyfleet_domain::audit::NewAuditEvent;
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
 use keyfleet_domain::ids::{CeremonyId, SessionId};
-use keyfleet_domain::{Timestamp, UserId};
+use keyfleet_domain::{StoreError, Timestamp, UserId};
 use keyfleet_webauthn_rp::{CoseAlgorithm, CreationState, RequestState, UserVerificationRequirement};
 use rand_core::{OsRng, RngCore};
 
@@ -35,6 +36,15 @@ pub fn invalid_shape(e: &serde_json::Error) -> CeremonyError {
         .take(300)
         .collect();
     CeremonyError::new(FailureClass::Invalid, "invalid_request", message)
+}
+
+/// Spends a ceremony on a failure path and records the failure, once: only the call that
+/// consumed it writes `event` (a ceremony already spent has been accounted for).
+pub async fn spend(ctx: &crate::Ctx<'_>, id: CeremonyId, event: NewAuditEvent) -> Result<(), StoreError> {
+    if ctx.stores.ceremonies.consume_ceremony(id).await? {
+        ctx.stores.audit.append(&event).await?;
+    }
+    Ok(())
 }
 
 /// Fresh random challenge bytes.

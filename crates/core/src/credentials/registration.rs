@@ -201,17 +201,14 @@ async fn abandon(
     {
         return Ok(());
     }
-    if ctx.stores.ceremonies.consume_ceremony(ceremony.id).await? {
-        let detail = CeremonyFailed {
-            code,
-            credential_id: None,
-        };
-        let event = ctx
-            .audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail)
-            .with_outcome(Outcome::Failure);
-        ctx.stores.audit.append(&event).await?;
-    }
-    Ok(())
+    let detail = CeremonyFailed {
+        code,
+        credential_id: None,
+    };
+    let event = ctx
+        .audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail)
+        .with_outcome(Outcome::Failure);
+    Ok(super::ceremony::spend(ctx, ceremony.id, event).await?)
 }
 
 async fn verify_and_store(

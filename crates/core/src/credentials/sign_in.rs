@@ -175,9 +175,10 @@ pub async fn finish(ctx: &Ctx<'_>, body: serde_json::Value, client_addr: &str) -
         Ok(a) => a,
         Err(e) => return Err(limited(ctx, e).await?),
     };
-    match finish_reserved(ctx, body, client_addr).await {
+    match finish_reserved(ctx, body, client_addr, &attempt).await {
         Ok(done) => {
-            attempt.succeeded(ctx).await?;
+            // The sign-in's transaction gave the reservation back.
+            attempt.released();
             Ok(done)
         }
         Err(e) => {
@@ -191,7 +192,12 @@ pub async fn finish(ctx: &Ctx<'_>, body: serde_json::Value, client_addr: &str) -
     }
 }
 
-async fn finish_reserved(ctx: &Ctx<'_>, raw: serde_json::Value, client_addr: &str) -> Result<SignedIn, CeremonyError> {
+async fn finish_reserved(
+    ctx: &Ctx<'_>,
+    raw: serde_json::Value,
+    client_addr: &str,
+    attempt: &limits::Attempt,
+) -> Result<SignedIn, CeremonyError> {
     // Read in two steps so that a body of the wrong shape (A1) still consumes its ceremony.
     let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
     let body: FinishRequest = match serde_json::from_value(raw) {
@@ -221,7 +227,7 @@ async fn finish_reserved(ctx: &Ctx<'_>, raw: serde_json::Value, client_addr: &st
             "not a sign-in ceremony",
         ));
     }
-    match verify_and_sign_in(ctx, &ceremony, response, client_addr).await {
+    match verify_and_sign_in(ctx, &ceremony, response, client_addr, attempt).await {
         Ok(done) => {
             // Sessions opened with a key removed since then last until this sign-in (an
             // ordinary removal, as NHSmail's guide describes it); they end now. The sign-in
@@ -267,17 +273,14 @@ async fn abandon(ctx: &Ctx<'_>, ceremony_id: &str, code: &'static str) -> Result
     if ceremony.kind != CeremonyKind::Authentication {
         return Ok(());
     }
-    if ctx.stores.ceremonies.consume_ceremony(ceremony.id).await? {
-        let detail = CeremonyFailed {
-            code,
-            credential_id: None,
-        };
-        let event = ctx
-            .audit_with(Action::AuthWebauthn, None, &detail)
-            .with_outcome(Outcome::Failure);
-        ctx.stores.audit.append(&event).await?;
-    }
-    Ok(())
+    let detail = CeremonyFailed {
+        code,
+        credential_id: None,
+    };
+    let event = ctx
+        .audit_with(Action::AuthWebauthn, None, &detail)
+        .with_outcome(Outcome::Failure);
+    Ok(super::ceremony::spend(ctx, ceremony.id, event).await?)
 }
 
 type Failure = (CeremonyError, Option<Target>);
@@ -287,6 +290,7 @@ async fn verify_and_sign_in(
     ceremony: &Ceremony,
     response: &AuthenticationResponseJSON,
     client_addr: &str,
+    attempt: &limits::Attempt,
 ) -> Result<SignedIn, Failure> {
     let settings = &ctx.config.ceremonies;
     let store = |e: StoreError| (CeremonyError::from(e), None);
@@ -402,6 +406,7 @@ async fn verify_and_sign_in(
         uv_initialized: verified.flags.user_verified,
         now: ctx.now,
         session: &new.session,
+        release: attempt.release_in_transaction(),
     };
     let detail = SignedInDetail {
         credential_id: b64(&cred.id),

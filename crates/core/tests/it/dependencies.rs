@@ -31,7 +31,16 @@ fn the_core_has_no_http_stack_in_its_dependency_tree() {
     let tree = String::from_utf8(out.stdout).unwrap();
     let crates: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert!(crates.contains(&"keyfleet-domain"), "the tree was read: {tree}");
-    for forbidden in ["axum", "axum-core", "tower", "tower-http", "hyper", "hyper-util", "sqlx", "sqlx-core"] {
+    for forbidden in [
+        "axum",
+        "axum-core",
+        "tower",
+        "tower-http",
+        "hyper",
+        "hyper-util",
+        "sqlx",
+        "sqlx-core",
+    ] {
         assert!(
             !crates.contains(&forbidden),
             "keyfleet-core depends on {forbidden}:\n{tree}"

@@ -145,12 +145,7 @@ impl Viewer {
 
     /// Who this is, for the core's rules.
     pub fn principal(&self) -> Principal {
-        Principal::Person {
-            user: self.user.id,
-            role: self.user.role,
-            session: self.session.id,
-            kind: self.session.kind,
-        }
+        Principal::for_session(&self.user, &self.session)
     }
 
     /// A use-case context acting as this person.

@@ -59,7 +59,15 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn the_detector_sees_writes_and_ignores_reads() {
     let writes = store_writes();
-    for w in ["create_user", "revoke_user_sessions", "append", "hit", "reserve", "touch_session", "claim_job"] {
+    for w in [
+        "create_user",
+        "revoke_user_sessions",
+        "append",
+        "hit",
+        "reserve",
+        "touch_session",
+        "claim_job",
+    ] {
         assert!(writes.contains(&w.to_owned()), "{w} is a write");
     }
     for r in ["get_user", "list_members", "find_live_session", "peek", "schema"] {

@@ -74,7 +74,10 @@ async fn a_dead_holders_run_is_taken_over_after_its_lease(b: Backend) {
         .await
         .unwrap();
     assert!(claimed.is_some());
-    assert!(run_due(&apps[1].state.core, "alive").await.is_empty(), "the lease holds");
+    assert!(
+        run_due(&apps[1].state.core, "alive").await.is_empty(),
+        "the lease holds"
+    );
     clock.advance(LEASE + Duration::from_secs(1));
     assert_eq!(run_due(&apps[1].state.core, "alive").await, [Job::Housekeeping]);
     // The dead holder's late finish is refused: the run belongs to the new holder now.

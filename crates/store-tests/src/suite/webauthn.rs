@@ -65,6 +65,7 @@ fn assertion<'a>(
         uv_initialized: false,
         now: session.created_at,
         session,
+        release: None,
     }
 }
 
@@ -797,4 +798,48 @@ pub async fn flag_possible_clone_race(s: &Stores) {
             _ => panic!("trial {trial}: exactly one must win: {signed_in:?} {flagged:?}"),
         }
     }
+}
+
+/// A sign-in gives back its reserved rate-limit attempt in its own transaction; a sign-in
+/// that is refused gives back nothing.
+pub async fn finish_authentication_releases_its_attempt(s: &Stores) {
+    use keyfleet_domain::ceremony::AttemptRelease;
+    use keyfleet_domain::store::Reservation;
+    let u = new_user(s, "release-u").await;
+    let key = registered(s, u.id, 1).await;
+    let window = 60_000;
+    let now = at(MINUTE);
+    let rl = &s.rate_limits;
+    assert!(matches!(
+        rl.reserve("signin:fail:x", now, window, 1).await.unwrap(),
+        Reservation::Granted { count: 1 }
+    ));
+    assert!(matches!(
+        rl.reserve("signin:fail:x", now, window, 1).await.unwrap(),
+        Reservation::Refused { .. }
+    ));
+    let c = started_authentication(s, None).await;
+    let session = key_session(u.id, &key.id, now);
+    let mut finish = assertion(c.id, &key, 1, 2, &session);
+    finish.now = now;
+    finish.release = Some(AttemptRelease {
+        key: "signin:fail:x",
+        window_ms: window,
+    });
+    s.ceremonies
+        .finish_authentication(&finish, &event(Action::AuthWebauthn, user_target(u.id)))
+        .await
+        .unwrap();
+    assert_eq!(rl.peek("signin:fail:x", now, window).await.unwrap(), 0, "given back");
+    // The same ceremony again: refused, and nothing is given back.
+    assert!(matches!(
+        rl.reserve("signin:fail:x", now, window, 1).await.unwrap(),
+        Reservation::Granted { .. }
+    ));
+    let again = s
+        .ceremonies
+        .finish_authentication(&finish, &event(Action::AuthWebauthn, user_target(u.id)))
+        .await;
+    assert_conflict(again, "ceremony_used");
+    assert_eq!(rl.peek("signin:fail:x", now, window).await.unwrap(), 1, "kept");
 }

@@ -96,6 +96,7 @@ conformance!(
     job_claim_race_one_handle,
     flag_possible_clone_rules,
     flag_possible_clone_race,
+    finish_authentication_releases_its_attempt,
     nul_lookups_match_nothing,
     nul_writes_are_invalid,
 );
