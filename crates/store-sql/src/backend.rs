@@ -236,8 +236,12 @@ pub struct Sql {
     pub reserve: &'static str,
     /// When a key's window started: key.
     pub window_start: &'static str,
-    /// Gives one back in the current window, never below zero: key, now, window_ms.
+    /// Gives one back in the current window, never below zero, on its own: key, now,
+    /// window_ms.
     pub release: &'static str,
+    /// The same inside a larger transaction (a sign-in's), with that transaction's
+    /// durability: key, now, window_ms.
+    pub release_in_transaction: &'static str,
 
     /// Registers a job unless known: job, first_due.
     pub ensure_job: &'static str,

@@ -191,7 +191,7 @@ impl<B: Backend> CeremonyStore for SqlStore<B> {
         insert_session::<B>(&mut tx, finish.session).await?;
         if let Some(r) = finish.release {
             let args = [key(r.key), ms(finish.now), int(r.window_ms)];
-            exec::execute::<B>(&mut tx, B::SQL.release, &args).await?;
+            exec::execute::<B>(&mut tx, B::SQL.release_in_transaction, &args).await?;
         }
         audit_and_commit::<B>(tx, audit).await
     }

@@ -270,6 +270,7 @@ pub(crate) static SQL: Sql = Sql {
               RETURNING count",
     window_start: "SELECT window_start FROM rate_limits WHERE key = $1",
     release: "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0 AND $2 - window_start < $3",
+    release_in_transaction: "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0 AND $2 - window_start < $3",
 
     ensure_job: "INSERT INTO jobs (job, due_at) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING",
     claim_job: "UPDATE jobs SET lease_holder = $2, lease_until = $4
