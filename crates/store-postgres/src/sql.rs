@@ -211,6 +211,13 @@ pub(crate) static SQL: Sql = Sql {
                                                  last_used_at, possibly_cloned)
                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     credential_by_id: concat!("SELECT ", credential_columns!(), " FROM credentials WHERE id = $1"),
+    credential_with_owner: concat!(
+        "SELECT c.id, c.user_id, c.public_key, c.alg, c.sign_count, c.aaguid, c.transports, c.backup_eligible, \
+         c.backup_state, c.uv_initialized, c.attestation_format, c.attestation_trust, c.attestation_object, \
+         c.nickname, c.created_at, c.last_used_at, c.possibly_cloned, ",
+        user_columns_u!(),
+        " FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.id = $1"
+    ),
     list_user_credentials: concat!(
         "SELECT ",
         credential_columns!(),
@@ -285,9 +292,9 @@ pub(crate) static SQL: Sql = Sql {
               UPDATE rate_limits SET count = count - 1
               FROM async_commit
               WHERE key = $1 AND count > 0 AND $2 - window_start < $3 AND async_commit.v = 'off'",
-    // Never asynchronous: it commits with the sign-in, whose commit must be durable.
-    release_in_transaction: "UPDATE rate_limits SET count = count - 1
-                             WHERE key = $1 AND count > 0 AND $2 - window_start < $3",
+    // Not in the sign-in's transaction: its row lock would be held until that commit, so
+    // every sign-in from one address (an office behind one NAT) would wait for the last.
+    release_in_transaction: None,
 
     ensure_job: "INSERT INTO jobs (job, due_at) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING",
     claim_job: "UPDATE jobs SET lease_holder = $2, lease_until = $4

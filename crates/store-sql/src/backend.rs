@@ -181,6 +181,8 @@ pub struct Sql {
     pub insert_credential: &'static str,
     /// A credential by id.
     pub credential_by_id: &'static str,
+    /// A credential with its owner's user row (prefixed `u_`): id.
+    pub credential_with_owner: &'static str,
     /// A user's credentials, oldest first: user.
     pub list_user_credentials: &'static str,
     /// Renames a user's credential: id, user, nickname.
@@ -239,9 +241,11 @@ pub struct Sql {
     /// Gives one back in the current window, never below zero, on its own: key, now,
     /// window_ms.
     pub release: &'static str,
-    /// The same inside a larger transaction (a sign-in's), with that transaction's
-    /// durability: key, now, window_ms.
-    pub release_in_transaction: &'static str,
+    /// The same inside a sign-in's transaction, with that transaction's durability: key,
+    /// now, window_ms. `None` where holding the counter's row lock until the sign-in commits
+    /// would serialise every sign-in from one address (PostgreSQL's row locks); the sign-in
+    /// then gives the attempt back with [`Sql::release`] right after it commits.
+    pub release_in_transaction: Option<&'static str>,
 
     /// Registers a job unless known: job, first_due.
     pub ensure_job: &'static str,

@@ -13,6 +13,7 @@ use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
 use keyfleet_domain::credential::Credential;
 use keyfleet_domain::ids::CeremonyId;
 use keyfleet_domain::store::{CeremonyStore, CredentialStore, StoreResult};
+use keyfleet_domain::user::User;
 use keyfleet_domain::{StoreError, Timestamp, UserId};
 
 use crate::backend::Backend;
@@ -95,6 +96,12 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
     async fn get_credential(&self, id: &[u8]) -> StoreResult<Option<Credential>> {
         let row = exec::optional::<B>(&mut *self.conn().await?, B::SQL.credential_by_id, &[bytes(id)]).await?;
         row.map(|r| rows::credential::<B>(&r)).transpose()
+    }
+
+    async fn get_credential_with_owner(&self, id: &[u8]) -> StoreResult<Option<(Credential, User)>> {
+        let row = exec::optional::<B>(&mut *self.conn().await?, B::SQL.credential_with_owner, &[bytes(id)]).await?;
+        row.map(|r| Ok((rows::credential::<B>(&r)?, rows::user::<B>(&r, "u_")?)))
+            .transpose()
     }
 
     async fn list_user_credentials(&self, user: UserId) -> StoreResult<Vec<Credential>> {
@@ -189,11 +196,19 @@ impl<B: Backend> CeremonyStore for SqlStore<B> {
         take_ceremony::<B>(&mut tx, finish.ceremony_id, CeremonyKind::Authentication, user).await?;
         swap_counter::<B>(&mut tx, finish).await?;
         insert_session::<B>(&mut tx, finish.session).await?;
-        if let Some(r) = finish.release {
-            let args = [key(r.key), ms(finish.now), int(r.window_ms)];
-            exec::execute::<B>(&mut tx, B::SQL.release_in_transaction, &args).await?;
+        let Some(r) = finish.release else {
+            return audit_and_commit::<B>(tx, audit).await;
+        };
+        let args = [key(r.key), ms(finish.now), int(r.window_ms)];
+        if let Some(sql) = B::SQL.release_in_transaction {
+            exec::execute::<B>(&mut tx, sql, &args).await?;
+            return audit_and_commit::<B>(tx, audit).await;
         }
-        audit_and_commit::<B>(tx, audit).await
+        audit_and_commit::<B>(tx, audit).await?;
+        // The sign-in is committed; if giving the attempt back fails, the address's count
+        // stays one higher until its window passes, which refuses nobody early.
+        let _ = self.execute(B::SQL.release, &args).await;
+        Ok(())
     }
 
     async fn flag_possible_clone(

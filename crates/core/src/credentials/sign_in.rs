@@ -305,22 +305,15 @@ async fn verify_and_sign_in(
         ));
     }
     // Row 12: an unknown credential gets the same generic answer as every owner mismatch.
-    let cred = ctx
+    let (cred, owner) = ctx
         .stores
         .credentials
-        .get_credential(&response.raw_id.0)
+        .get_credential_with_owner(&response.raw_id.0)
         .await
         .map_err(store)?
         .ok_or((unauthenticated(), None))?;
     let target = Some(Target::User(cred.user_id));
     let fail = |e: CeremonyError| (e, target.clone());
-    let owner = ctx
-        .stores
-        .users
-        .get_user(cred.user_id)
-        .await
-        .map_err(store)?
-        .ok_or_else(|| fail(unauthenticated()))?;
     // A3: a user identified beforehand must own the credential.
     if ceremony.user_id.is_some_and(|u| u != owner.id) || !owner.enabled {
         return Err(fail(unauthenticated()));

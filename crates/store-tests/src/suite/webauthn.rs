@@ -121,6 +121,12 @@ pub async fn credential_round_trip(s: &Stores) {
     register(s, &first).await;
 
     assert_eq!(stored(s, &full.id).await, full, "every field round-trips");
+    assert_eq!(
+        s.credentials.get_credential_with_owner(&full.id).await.unwrap(),
+        Some((full.clone(), u.clone())),
+        "with its owner, in one read"
+    );
+    assert_eq!(s.credentials.get_credential_with_owner(&[9; 16]).await.unwrap(), None);
     assert_eq!(stored(s, &first.id).await, first);
     assert_eq!(s.credentials.get_credential(&[9; 16]).await.unwrap(), None);
     assert_eq!(
