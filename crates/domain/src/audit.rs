@@ -60,17 +60,164 @@ impl fmt::Display for Actor {
     }
 }
 
+/// Declares [`Action`] with its stable names in one list, so a name cannot drift between
+/// the writer and the readers.
+macro_rules! actions {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// What was done. The stable names (`noun.verb`) are the audit log's contract: filters,
+        /// exports and outside readers rely on them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Action {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Action {
+            /// Every action, in declaration order.
+            pub const ALL: &'static [Action] = &[$(Action::$variant,)*];
+
+            /// The stable name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $name,)*
+                }
+            }
+
+            /// The action with this stable name.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($name => Some(Action::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    /// First start created the administrator.
+    SystemBootstrap => "system.bootstrap",
+    /// A refusal for lack of permission.
+    AccessDenied => "access.denied",
+    /// A user was created.
+    UserCreate => "user.create",
+    /// A user's attributes changed.
+    UserUpdate => "user.update",
+    /// A user was disabled (their sessions ended).
+    UserDisable => "user.disable",
+    /// A user was enabled.
+    UserEnable => "user.enable",
+    /// A user was deleted.
+    UserDelete => "user.delete",
+    /// A group was created.
+    GroupCreate => "group.create",
+    /// A group was deleted.
+    GroupDelete => "group.delete",
+    /// A member joined a group.
+    GroupMemberAdd => "group.member.add",
+    /// A member left a group.
+    GroupMemberRemove => "group.member.remove",
+    /// A session signed itself out.
+    SessionLogout => "session.logout",
+    /// One session was ended by someone else, or by its user from another session.
+    SessionRevoke => "session.revoke",
+    /// Every session of a user was ended.
+    SessionRevokeAll => "session.revoke_all",
+    /// The sessions opened with one key were ended.
+    SessionRevokeCredential => "session.revoke_credential",
+    /// Sessions of keys removed earlier ended at the user's next sign-in.
+    SessionRevokeRemovedKeys => "session.revoke_removed_keys",
+    /// A temporary access pass was issued.
+    TapIssue => "tap.issue",
+    /// A sign-in with a temporary access pass (success, failure or refusal).
+    TapRedeem => "tap.redeem",
+    /// A temporary access pass was revoked.
+    TapDelete => "tap.delete",
+    /// An API client was created.
+    ClientCreate => "client.create",
+    /// An API client was enabled.
+    ClientEnable => "client.enable",
+    /// An API client was disabled.
+    ClientDisable => "client.disable",
+    /// An API client was deleted.
+    ClientDelete => "client.delete",
+    /// A client secret was added.
+    ClientSecretAdd => "client.secret.add",
+    /// A client secret was set to expire.
+    ClientSecretPhaseOut => "client.secret.phase_out",
+    /// An expired client secret was removed.
+    ClientSecretPurge => "client.secret.purge",
+    /// A client secret was revoked.
+    ClientSecretRevoke => "client.secret.revoke",
+    /// A client secret's stored digest was upgraded to the current scheme.
+    ClientSecretRehash => "client.secret.rehash",
+    /// An access token request (success, failure or refusal).
+    TokenIssue => "token.issue",
+    /// A security key was registered.
+    CredentialRegister => "credential.register",
+    /// A security key was renamed.
+    CredentialRename => "credential.rename",
+    /// A security key was removed.
+    CredentialDelete => "credential.delete",
+    /// A security key was reported lost or stolen and removed.
+    CredentialLost => "credential.lost",
+    /// All of a user's security keys were removed.
+    CredentialReset => "credential.reset",
+    /// A key's counter went backwards: it was flagged as possibly cloned.
+    CredentialCloneSuspected => "credential.clone_suspected",
+    /// A sign-in with a security key (success, failure or refusal).
+    AuthWebauthn => "auth.webauthn",
+    /// A scheduled job ran.
+    JobRun => "job.run",
+}
+
+/// What an action was done to. Shown as `kind:id` (`user:…`, `client:…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A user.
+    User(crate::UserId),
+    /// A group.
+    Group(crate::GroupId),
+    /// An API client, by client id (an unknown id that someone tried is kept, cleaned).
+    Client(String),
+    /// A scheduled job, by name.
+    Job(&'static str),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::User(id) => write!(f, "user:{id}"),
+            Target::Group(id) => write!(f, "group:{id}"),
+            Target::Client(id) => write!(f, "client:{id}"),
+            Target::Job(name) => write!(f, "job:{name}"),
+        }
+    }
+}
+
+/// Longest free text (a client id somebody typed) kept in a target, in characters.
+const TARGET_TEXT_MAX: usize = 64;
+
+/// Text from outside made fit for the log: no control characters (a NUL cannot be stored by
+/// every database, and none belongs in a log line), at most [`TARGET_TEXT_MAX`] characters.
+pub fn clean_text(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .take(TARGET_TEXT_MAX)
+        .collect()
+}
+
 /// An event to append. It never contains a secret: callers record identifiers only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEvent {
     /// When it happened.
     pub at: Timestamp,
-    /// Who acted (`user:…`, `client:…`, `system`, `anonymous`).
-    pub actor: String,
-    /// What they did, as `noun.verb` (`user.create`, `tap.redeem`).
-    pub action: String,
-    /// What it was done to (`user:…`, `client:…`), if anything.
-    pub target: Option<String>,
+    /// Who acted.
+    pub actor: Actor,
+    /// What they did.
+    pub action: Action,
+    /// What it was done to, if anything.
+    pub target: Option<Target>,
     /// Whether it took effect.
     pub outcome: Outcome,
     /// The request that caused it.
@@ -81,14 +228,18 @@ pub struct NewAuditEvent {
 
 impl NewAuditEvent {
     /// A successful action by `actor` on `target`.
-    pub fn new(at: Timestamp, actor: &Actor, action: &str, target: Option<String>, request_id: Option<&str>) -> Self {
+    pub fn new(at: Timestamp, actor: &Actor, action: Action, target: Option<Target>, request_id: Option<&str>) -> Self {
+        let target = target.map(|t| match t {
+            Target::Client(id) => Target::Client(clean_text(&id)),
+            other => other,
+        });
         Self {
             at,
-            actor: actor.to_string(),
-            action: action.to_owned(),
+            actor: actor.clone(),
+            action,
             target,
             outcome: Outcome::Success,
-            request_id: request_id.map(str::to_owned),
+            request_id: request_id.map(clean_text),
             detail: None,
         }
     }
@@ -106,13 +257,26 @@ impl NewAuditEvent {
     }
 }
 
-/// An event as stored.
+/// An event as stored: the log holds what was written by every version, so its fields are
+/// read back as text ([`Action::parse`] names the ones this version knows).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     /// Increasing sequence number.
     pub id: i64,
-    /// The event.
-    pub event: NewAuditEvent,
+    /// When it happened.
+    pub at: Timestamp,
+    /// Who acted (`user:…`, `client:…`, `system`, `anonymous`).
+    pub actor: String,
+    /// What they did (`user.create`).
+    pub action: String,
+    /// What it was done to (`user:…`), if anything.
+    pub target: Option<String>,
+    /// Whether it took effect.
+    pub outcome: Outcome,
+    /// The request that caused it.
+    pub request_id: Option<String>,
+    /// A small JSON object with non-secret details.
+    pub detail: Option<String>,
 }
 
 /// A filter and page over the log, newest first.
@@ -132,4 +296,35 @@ pub struct AuditQuery {
     pub before_id: Option<i64>,
     /// Page size.
     pub limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Some(*a));
+            assert!(seen.insert(a.as_str()), "duplicate name {}", a.as_str());
+            assert!(a.as_str().contains('.'), "{} is not noun.verb", a.as_str());
+        }
+        assert_eq!(Action::parse("user.nope"), None);
+    }
+
+    #[test]
+    fn typed_text_in_targets_is_cleaned() {
+        let e = NewAuditEvent::new(
+            Timestamp::from_millis(0),
+            &Actor::Anonymous,
+            Action::TokenIssue,
+            Some(Target::Client("a\0b".repeat(40))),
+            Some("r\0"),
+        );
+        let t = e.target.unwrap().to_string();
+        assert!(!t.contains('\0'));
+        assert_eq!(t.chars().count(), "client:".len() + 64);
+        assert_eq!(e.request_id.as_deref(), Some("r\u{FFFD}"));
+    }
 }

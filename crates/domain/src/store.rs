@@ -35,6 +35,10 @@ pub enum StoreError {
     /// A uniqueness rule would break; the string names the rule (`username`, `group_name`, …).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A value the database cannot hold (a NUL character in text); nothing was written.
+    /// Lookups never report it: text with a NUL matches nothing, as in either database.
+    #[error("invalid value: {0}")]
+    Invalid(&'static str),
     /// The database could not be reached or the transaction failed; safe to retry.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -167,6 +171,17 @@ pub trait ClientStore: Send + Sync {
         expires_at: Option<Timestamp>,
         audit: &NewAuditEvent,
     ) -> StoreResult<()>;
+    /// Replaces a secret's stored digest with one of the current scheme, only while it still
+    /// holds `old_hash` (compare-and-set; a concurrent rotation wins). `NotFound` when the
+    /// secret is gone or no longer holds `old_hash`.
+    async fn upgrade_secret_hash(
+        &self,
+        client_id: &str,
+        id: SecretId,
+        old_hash: &str,
+        new_hash: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
     /// Deletes a secret. `NotFound` when unknown.
     async fn delete_secret(&self, client_id: &str, id: SecretId, audit: &NewAuditEvent) -> StoreResult<()>;
 }
@@ -177,6 +192,8 @@ pub trait ClientStore: Send + Sync {
 pub trait CredentialStore: Send + Sync {
     /// A credential by id, whoever owns it.
     async fn get_credential(&self, id: &[u8]) -> StoreResult<Option<Credential>>;
+    /// A credential by id with the user who owns it, in one read (the sign-in's lookup).
+    async fn get_credential_with_owner(&self, id: &[u8]) -> StoreResult<Option<(Credential, User)>>;
     /// The user's credentials, oldest first.
     async fn list_user_credentials(&self, user: UserId) -> StoreResult<Vec<Credential>>;
     /// Sets the nickname (validated by the caller). `NotFound` unless `user` owns `id`.
@@ -194,8 +211,6 @@ pub trait CredentialStore: Send + Sync {
     async fn delete_credential(&self, user: UserId, id: &[u8], audit: &NewAuditEvent) -> StoreResult<()>;
     /// Deletes every credential of a user; returns how many.
     async fn delete_user_credentials(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64>;
-    /// Flags a credential whose counter went backwards. `NotFound` when unknown.
-    async fn mark_possibly_cloned(&self, id: &[u8], audit: &NewAuditEvent) -> StoreResult<()>;
     /// How many credentials exist.
     async fn count_credentials(&self) -> StoreResult<u64>;
 }
@@ -234,6 +249,23 @@ pub trait CeremonyStore: Send + Sync {
     /// (another sign-in with this key won the race); `NotFound` when the credential is gone
     /// or is not the session user's. Nothing is written on error, the ceremony included.
     async fn finish_authentication(&self, finish: &FinishAssertion<'_>, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// WebAuthn L3 §7.2 step 21 (A13): an authentic assertion whose counter did not increase.
+    /// In one transaction: deletes the ceremony and, only when this call deleted it (it was
+    /// still unspent) and the credential's stored counter is still `seen_sign_count`, flags
+    /// the credential as possibly cloned and appends the audit event.
+    ///
+    /// `Conflict("ceremony_used")` when the ceremony was already gone (a double submission
+    /// of one assertion whose first copy signed in): nothing changes, the key is not flagged.
+    /// `Conflict("sign_count")` when the counter moved since it was read (another sign-in
+    /// with the key committed meanwhile): the ceremony is consumed, the key is not flagged.
+    /// `NotFound` when the credential is gone (the ceremony is consumed).
+    async fn flag_possible_clone(
+        &self,
+        ceremony_id: CeremonyId,
+        credential_id: &[u8],
+        seen_sign_count: u32,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
     /// Deletes ceremonies that expired before `before`; returns how many.
     async fn purge_ceremonies(&self, before: Timestamp) -> StoreResult<u64>;
 }
@@ -268,6 +300,82 @@ pub trait RateLimitStore: Send + Sync {
     async fn peek(&self, key: &str, now: Timestamp, window_ms: i64) -> StoreResult<u32>;
     /// Forgets `key`.
     async fn clear(&self, key: &str) -> StoreResult<()>;
+    /// Reserves one attempt on `key` before the attempt is evaluated, atomically: when the
+    /// count in the current window is below `limit`, adds one and answers
+    /// [`Reservation::Granted`] with the new count; otherwise changes nothing and answers
+    /// [`Reservation::Refused`] with the end of the window. A window starts at the first
+    /// reservation and lasts `window_ms`; one after it starts a new window at 1. However many
+    /// callers race, at most `limit` are granted per window (on every process sharing the
+    /// database).
+    async fn reserve(&self, key: &str, now: Timestamp, window_ms: i64, limit: u32) -> StoreResult<Reservation>;
+    /// Gives back one reserved attempt (it succeeded, or was not evaluated): subtracts one
+    /// from the count of the current window, never below zero. A window that has passed is
+    /// left alone.
+    async fn release(&self, key: &str, now: Timestamp, window_ms: i64) -> StoreResult<()>;
+}
+
+/// The answer to [`RateLimitStore::reserve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt may go ahead; `count` attempts are now reserved in this window.
+    Granted {
+        /// The count including this attempt.
+        count: u32,
+    },
+    /// The limit is reached; the window ends at `retry_at`.
+    Refused {
+        /// When the window ends.
+        retry_at: Timestamp,
+    },
+}
+
+/// The lease-holding state of one scheduled job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobState {
+    /// The job's name.
+    pub job: String,
+    /// When its next run is due.
+    pub due_at: Timestamp,
+    /// Who holds the lease of the run in progress, if anyone.
+    pub lease_holder: Option<String>,
+    /// Until when that lease holds.
+    pub lease_until: Option<Timestamp>,
+    /// When the last run finished, and how (`ok` or `error`).
+    pub last_finished_at: Option<Timestamp>,
+    /// How the last run finished.
+    pub last_outcome: Option<String>,
+}
+
+/// Scheduled jobs: one row per job, and a lease so that exactly one process runs each due
+/// run, whatever the number of processes sharing the database.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Registers `job` with its first due time; a known job is left as it is.
+    async fn ensure_job(&self, job: &str, first_due: Timestamp) -> StoreResult<()>;
+    /// Claims the due run of `job` for `holder`: atomically takes the lease until
+    /// `lease_until` when the run is due at `now` and nobody holds an unexpired lease.
+    /// Returns the run's due time when this call took the lease, `None` otherwise (not due,
+    /// or another holder has it). A holder whose lease expired (it crashed) loses the run to
+    /// the next claimant, which runs the same due time again.
+    async fn claim_job(
+        &self,
+        job: &str,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<Option<Timestamp>>;
+    /// Finishes the run `holder` claimed: sets the next due time, clears the lease, records
+    /// when and how it finished. `NotFound` when `holder` no longer holds the lease.
+    async fn finish_job(
+        &self,
+        job: &str,
+        holder: &str,
+        now: Timestamp,
+        next_due: Timestamp,
+        outcome: &str,
+    ) -> StoreResult<()>;
+    /// Every job's state, by name.
+    async fn list_jobs(&self) -> StoreResult<Vec<JobState>>;
 }
 
 /// Health of the store itself.
@@ -275,6 +383,22 @@ pub trait RateLimitStore: Send + Sync {
 pub trait HealthStore: Send + Sync {
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> StoreResult<()>;
+    /// Whether the schema is the one this build expects: every migration this build knows
+    /// is applied (and none it does not know), and every table it uses exists.
+    async fn schema(&self) -> StoreResult<SchemaState>;
+}
+
+/// The answer to [`HealthStore::schema`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaState {
+    /// The schema is at the expected migration.
+    Ready {
+        /// The latest migration applied.
+        version: i64,
+    },
+    /// The schema is not what this build expects; the text says what is wrong (a missing
+    /// table, a migration not applied). Never includes data.
+    NotReady(String),
 }
 
 /// Every store trait, as one handle per concern. Built once from a concrete store.
@@ -300,6 +424,8 @@ pub struct Stores {
     pub credentials: Arc<dyn CredentialStore>,
     /// WebAuthn ceremonies.
     pub ceremonies: Arc<dyn CeremonyStore>,
+    /// Scheduled jobs.
+    pub jobs: Arc<dyn JobStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -318,6 +444,7 @@ impl Stores {
             + RateLimitStore
             + CredentialStore
             + CeremonyStore
+            + JobStore
             + HealthStore
             + 'static,
     {
@@ -333,6 +460,7 @@ impl Stores {
             rate_limits: s.clone(),
             credentials: s.clone(),
             ceremonies: s.clone(),
+            jobs: s.clone(),
             health: s,
         }
     }

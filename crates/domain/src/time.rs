@@ -33,9 +33,47 @@ impl Timestamp {
     }
 }
 
+/// Where the current time comes from. Use cases take the time from their context, which
+/// the server fills from one clock; tests pass a [`ManualClock`] and move it.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// A clock that stands still until it is moved (for tests).
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock at `at`.
+    pub fn new(at: Timestamp) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(at.as_millis()))
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let c = ManualClock::new(Timestamp::from_millis(5));
+        assert_eq!(c.now().as_millis(), 5);
+        c.advance(Duration::from_millis(10));
+        assert_eq!(c.now().as_millis(), 15);
+    }
 
     #[test]
     fn arithmetic_saturates() {

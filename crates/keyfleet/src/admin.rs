@@ -4,13 +4,15 @@
 
 use anyhow::{Context as _, anyhow};
 use clap::Subcommand;
+use keyfleet_core::CoreError;
+use keyfleet_core::access::Principal;
+use keyfleet_core::clients;
+use keyfleet_core::identity::taps;
+use keyfleet_core::identity::users::{self, CreateUser};
 use keyfleet_domain::audit::Actor;
 use keyfleet_domain::tap::DEFAULT_LIFETIME_MINUTES;
 use keyfleet_domain::user::{Role, Username};
 use keyfleet_server::config::Settings;
-use keyfleet_server::error::ServiceError;
-use keyfleet_server::service::users::{Authority, CreateUser};
-use keyfleet_server::service::{Ctx, clients, taps, users};
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -55,21 +57,19 @@ pub enum AdminCommand {
     },
 }
 
-fn service_error(e: ServiceError) -> anyhow::Error {
+fn service_error(e: CoreError) -> anyhow::Error {
     match e {
-        ServiceError::NotFound => anyhow!("not found"),
+        CoreError::NotFound => anyhow!("not found"),
         other => anyhow!("{other}"),
     }
 }
 
 pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
     let stores = keyfleet_server::serve::open_stores(&settings.database_url).await?;
-    let ctx = Ctx {
-        stores: &stores,
-        now: keyfleet_server::state::now(),
-        actor: Actor::System,
-        request_id: None,
-    };
+    let (core, _) = keyfleet_server::serve::core(&settings, stores.clone()).await?;
+    let ctx = core.ctx(Actor::System, None);
+    // The local CLI: an operator with the database and the master key.
+    let cli = Principal::System;
     match cmd {
         AdminCommand::CreateUser {
             username,
@@ -87,9 +87,7 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
                 shipping_address: None,
                 role: Some(role),
             };
-            let user = users::create(&ctx, Authority::Admin, input)
-                .await
-                .map_err(service_error)?;
+            let user = users::create(&ctx, &cli, input).await.map_err(service_error)?;
             let json = serde_json::to_string(&keyfleet_server::api::UserJson::from(&user))?;
             println!("{json}");
             eprintln!("created user {} ({})", user.username.as_str(), user.id);
@@ -105,7 +103,7 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
                 .find_user_by_username(&name)
                 .await?
                 .with_context(|| format!("no user {:?}", name.as_str()))?;
-            let issued = taps::issue(&ctx, Authority::Admin, user.id, minutes, one_time)
+            let issued = taps::issue(&ctx, &cli, user.id, minutes, one_time)
                 .await
                 .map_err(service_error)?;
             println!("{}", issued.code);
@@ -123,7 +121,9 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            let created = clients::create(&ctx, &name, &scopes).await.map_err(service_error)?;
+            let created = clients::create(&ctx, &cli, &name, &scopes)
+                .await
+                .map_err(service_error)?;
             println!(
                 "{}",
                 serde_json::json!({ "client_id": created.client.client_id, "client_secret": created.secret })

@@ -1,7 +1,7 @@
 //! JSON shapes of the HTTP API (camelCase, as product.md fixes). Wire types only: domain
 //! types never derive `Serialize`, and these never reach the store.
 
-use keyfleet_domain::audit::AuditEvent;
+use keyfleet_core::audit::AuditEntry;
 use keyfleet_domain::client::{ApiClient, ClientSecret};
 use keyfleet_domain::group::Group;
 use keyfleet_domain::session::Session;
@@ -405,19 +405,32 @@ pub struct AuditEventJson {
     /// Details.
     #[schema(value_type = Object)]
     pub detail: Option<serde_json::Value>,
+    /// The actor's name (username or client name), when it still exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    /// The target's name (username, group or client name), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
+    /// The nickname of the security key the event names, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_nickname: Option<String>,
 }
 
-impl From<&AuditEvent> for AuditEventJson {
-    fn from(e: &AuditEvent) -> Self {
+impl From<&AuditEntry> for AuditEventJson {
+    fn from(entry: &AuditEntry) -> Self {
+        let e = &entry.event;
         Self {
             id: e.id,
-            at: rfc3339(e.event.at),
-            actor: e.event.actor.clone(),
-            action: e.event.action.clone(),
-            target: e.event.target.clone(),
-            outcome: e.event.outcome.as_str().to_owned(),
-            request_id: e.event.request_id.clone(),
-            detail: e.event.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()),
+            at: rfc3339(e.at),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            target: e.target.clone(),
+            outcome: e.outcome.as_str().to_owned(),
+            request_id: e.request_id.clone(),
+            detail: e.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()),
+            actor_name: entry.actor_name.clone(),
+            target_name: entry.target_name.clone(),
+            key_nickname: entry.key_nickname.clone(),
         }
     }
 }
@@ -530,7 +543,7 @@ pub struct CredentialJson {
 impl From<&keyfleet_domain::credential::Credential> for CredentialJson {
     fn from(c: &keyfleet_domain::credential::Credential) -> Self {
         Self {
-            id: crate::service::webauthn::b64(&c.id),
+            id: keyfleet_core::credentials::ceremony::b64(&c.id),
             nickname: c.nickname.clone(),
             aaguid: uuid::Uuid::from_bytes(c.aaguid).hyphenated().to_string(),
             transports: c.transports.clone(),

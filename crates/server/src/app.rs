@@ -63,6 +63,9 @@ pub fn app(state: AppState) -> Router {
     let (router, api) = api_router();
     let doc = serde_json::to_vec(&api).expect("OpenAPI document serialises");
     let max_body = state.settings.max_body_bytes;
+    // RFC 6797: only when every origin is https (a browser ignores it over http anyway, and
+    // a mixed set would pin an http origin out).
+    let state_hsts = Hsts(state.settings.secure_cookies);
     router
         .route("/api/openapi.json", get(move || openapi_json(doc.clone())))
         .merge(crate::web::router(state.clone()))
@@ -72,7 +75,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(middleware::from_fn(run_to_completion))
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state_hsts, security_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -193,9 +196,21 @@ async fn request_id(mut req: Request, next: Next) -> Response {
 
 /// Headers every answer carries. JSON answers get a CSP that forbids everything; pages set
 /// their own (`web::page::PAGE_CSP`), which this keeps.
-async fn security_headers(req: Request, next: Next) -> Response {
+/// Whether to send `Strict-Transport-Security`.
+#[derive(Debug, Clone, Copy)]
+struct Hsts(bool);
+
+async fn security_headers(State(hsts): State<Hsts>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if hsts.0 {
+        // Two years, the preload list's minimum; no includeSubDomains: other hosts of the
+        // domain are not keyfleet's to decide.
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000"),
+        );
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null` with
     // form posts, and the CSRF defence needs the real origin. Nothing leaks to other sites.

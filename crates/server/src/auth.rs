@@ -5,21 +5,20 @@
 //! such check: a browser never attaches a bearer token on its own.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use keyfleet_domain::audit::{Actor, NewAuditEvent, Outcome};
+use keyfleet_core::access::{Permission, Principal, authorize};
+use keyfleet_core::clients;
+use keyfleet_core::identity::sessions;
+use keyfleet_domain::audit::Actor;
 use keyfleet_domain::client::{ApiClient, Scope};
-use keyfleet_domain::session::{COOKIE_NAME, Session, SessionKind, token_hash};
+use keyfleet_domain::session::{COOKIE_NAME, Session, SessionKind};
 use keyfleet_domain::user::{Role, User};
 
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// Activity is written back at most this often per session, to keep reads cheap.
-const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -49,6 +48,17 @@ impl Caller {
         }
     }
 
+    /// Who is asking, for the core's rules.
+    pub fn principal(&self) -> Principal {
+        match self {
+            Caller::User { user, session } => Principal::for_session(user, session),
+            Caller::Client { client, scopes } => Principal::Client {
+                client_id: client.client_id.clone(),
+                scopes: scopes.clone(),
+            },
+        }
+    }
+
     /// The role, for people; `None` for API clients.
     pub fn role(&self) -> Option<Role> {
         match self {
@@ -57,25 +67,9 @@ impl Caller {
         }
     }
 
-    /// Whether the caller may use `scope`. A TAP session may use none; a person's role grants
-    /// a fixed set (administrators all, helpdesk users and audit reading, workers none).
-    pub fn has_scope(&self, scope: Scope) -> bool {
-        match self {
-            Caller::Client { scopes, .. } => scopes.contains(&scope),
-            Caller::User { user, session } => {
-                session.kind == SessionKind::Full
-                    && match user.role {
-                        Role::Admin => true,
-                        Role::Helpdesk => matches!(scope, Scope::UsersRead | Scope::UsersWrite | Scope::AuditRead),
-                        Role::Worker => false,
-                    }
-            }
-        }
-    }
-
-    /// Whether the caller is an administrator with a full session.
-    pub fn is_admin(&self) -> bool {
-        matches!(self, Caller::User { user, session } if user.role == Role::Admin && session.kind == SessionKind::Full)
+    /// Whether the caller has `permission` (no audit; for what a page offers).
+    pub fn may(&self, permission: Permission) -> bool {
+        self.principal().may(permission)
     }
 }
 
@@ -135,51 +129,28 @@ async fn from_bearer(state: &AppState, value: &str) -> Result<Caller, ApiError> 
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .ok_or_else(invalid)?;
-    let now_s = state.now().as_millis() / 1000;
-    let claims = state
-        .keys
-        .verify(
-            token.trim(),
-            &state.settings.issuer,
-            &state.settings.token_audience(),
-            now_s,
-        )
-        .map_err(|e| {
-            tracing::info!(reason = %e, "bearer token refused");
-            invalid()
-        })?;
-    // A disabled or deleted client's tokens stop working at once.
-    let client = state
-        .stores
-        .clients
-        .get_client(&claims.client_id)
-        .await?
-        .filter(|c| c.enabled)
-        .ok_or_else(invalid)?;
-    let scopes = claims
-        .scope
-        .split(' ')
-        .filter_map(Scope::parse)
-        .filter(|s| client.scopes.contains(s))
-        .collect();
-    Ok(Caller::Client {
-        client: Box::new(client),
-        scopes,
-    })
+    let ctx = state.core.ctx(Actor::Anonymous, None);
+    match clients::from_token(&ctx, token.trim()).await? {
+        Some((client, scopes)) => Ok(Caller::Client {
+            client: Box::new(client),
+            scopes,
+        }),
+        None => {
+            tracing::info!("bearer token refused");
+            Err(invalid())
+        }
+    }
 }
 
 async fn from_cookie(state: &AppState, parts: &Parts, token: &str) -> Result<Caller, ApiError> {
-    let now = state.now();
-    let Some((session, user)) = state.stores.sessions.find_live_session(&token_hash(token), now).await? else {
+    let ctx = state.core.ctx(Actor::Anonymous, None);
+    let Some((session, user)) = sessions::find(&ctx, token).await? else {
         return Err(ApiError::unauthorized(
             "session_expired",
             "the session has ended; sign in again",
         ));
     };
     check_origin(state, &parts.method, &parts.headers)?;
-    if now.as_millis() - session.last_seen_at.as_millis() >= i64::try_from(TOUCH_EVERY.as_millis()).unwrap_or(0) {
-        state.stores.sessions.touch_session(session.id, now).await?;
-    }
     Ok(Caller::User {
         user: Box::new(user),
         session: Box::new(session),
@@ -215,6 +186,11 @@ pub struct SessionCaller {
 }
 
 impl SessionCaller {
+    /// Who is asking, for the core's rules.
+    pub fn principal(&self) -> Principal {
+        Principal::for_session(&self.user, &self.session)
+    }
+
     /// Refuses a TAP session: it may only read `/api/v1/me` and register a key.
     pub fn require_full(&self) -> Result<(), ApiError> {
         if self.session.kind == SessionKind::Tap {
@@ -245,66 +221,14 @@ impl FromRequestParts<AppState> for SessionCaller {
     }
 }
 
-/// Records a refused request in the audit log and returns the refusal.
-pub async fn deny(
+/// Refuses `caller` unless it has `permission`; the core audits the refusal.
+pub async fn require(
     state: &AppState,
     caller: &Caller,
     headers: &HeaderMap,
-    detail: serde_json::Value,
-    refusal: ApiError,
+    permission: Permission,
 ) -> Result<(), ApiError> {
-    let event = NewAuditEvent::new(
-        state.now(),
-        &caller.actor(),
-        "access.denied",
-        None,
-        request_id(headers).as_deref(),
-    )
-    .with_outcome(Outcome::Denied)
-    .with_detail(detail.to_string());
-    state.stores.audit.append(&event).await?;
-    Err(refusal)
-}
-
-/// Refuses `caller` unless it may use `scope`, recording the refusal in the audit log.
-pub async fn require_scope(
-    state: &AppState,
-    caller: &Caller,
-    scope: Scope,
-    headers: &HeaderMap,
-) -> Result<(), ApiError> {
-    if caller.has_scope(scope) {
-        return Ok(());
-    }
-    let (code, detail) = match caller {
-        Caller::User { session, .. } if session.kind == SessionKind::Tap => (
-            "tap_session_restricted",
-            "a temporary access pass session may only register a security key".to_owned(),
-        ),
-        _ => ("insufficient_scope", format!("this needs the {scope} permission")),
-    };
-    let mut err = ApiError::forbidden(code, detail);
-    if matches!(caller, Caller::Client { .. }) {
-        err = err.with_header(
-            header::WWW_AUTHENTICATE,
-            &format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
-        );
-    }
-    deny(
-        state,
-        caller,
-        headers,
-        serde_json::json!({ "scope": scope.as_str() }),
-        err,
-    )
-    .await
-}
-
-/// Refuses `caller` unless it is an administrator's full session, recording the refusal.
-pub async fn require_admin(state: &AppState, caller: &Caller, headers: &HeaderMap, what: &str) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        return Ok(());
-    }
-    let err = ApiError::forbidden("admin_required", format!("only an administrator may {what}"));
-    deny(state, caller, headers, serde_json::json!({ "needs": "admin" }), err).await
+    let ctx = state.ctx(caller.actor(), headers);
+    authorize(&ctx, &caller.principal(), permission).await?;
+    Ok(())
 }

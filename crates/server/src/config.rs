@@ -103,12 +103,17 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc {
         key: "tap_attempts_per_user",
         default: "10",
-        help: "Failed TAP sign-ins per username per window before 429 (1 to 1000).",
+        help: "Failed TAP sign-ins on one account per window after which every address gets one attempt per window on that account (guessing from rotating addresses); the account is never locked (1 to 1000).",
     },
     SettingDoc {
         key: "tap_attempts_per_address",
         default: "30",
-        help: "Failed TAP sign-ins per client address per window before 429 (1 to 100000).",
+        help: "TAP sign-ins one client address may have failed or in flight per window before 429 (1 to 100000).",
+    },
+    SettingDoc {
+        key: "token_failures_per_address",
+        default: "30",
+        help: "Failed client authentications at /oauth2/token one client address may make per window before 429 (1 to 100000).",
     },
     SettingDoc {
         key: "rate_limit_window_minutes",
@@ -250,6 +255,8 @@ pub struct Settings {
     pub tap_attempts_per_user: u32,
     /// Failed TAP attempts per address per window.
     pub tap_attempts_per_address: u32,
+    /// Failed token requests per address per window.
+    pub token_failures_per_address: u32,
     /// Rate-limit window.
     pub rate_limit_window: Duration,
     /// Largest request body.
@@ -404,7 +411,7 @@ impl Settings {
         };
         let master_key = match raw.values.get("master_key") {
             Some((v, _)) => {
-                crate::secrets::MasterKey::from_base64(v)
+                keyfleet_core::secrets::MasterKey::from_base64(v)
                     .map_err(|_| raw.invalid("master_key", "expected base64 of exactly 32 bytes"))?;
                 MasterKeySource::Inline(v.clone())
             }
@@ -455,6 +462,7 @@ impl Settings {
             client_secret_phase_out: raw.minutes("client_secret_phase_out_minutes", 0, 43_200)?,
             tap_attempts_per_user: raw.int("tap_attempts_per_user", 1, 1000)?,
             tap_attempts_per_address: raw.int("tap_attempts_per_address", 1, 100_000)?,
+            token_failures_per_address: raw.int("token_failures_per_address", 1, 100_000)?,
             rate_limit_window: raw.minutes("rate_limit_window_minutes", 1, 1440)?,
             max_body_bytes: raw.int("max_body_bytes", 1024, 10 * 1024 * 1024)?,
             shutdown_grace: raw.int("shutdown_grace_seconds", 1u64, 600).map(Duration::from_secs)?,

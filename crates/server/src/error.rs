@@ -1,97 +1,15 @@
 //! Errors mapped to HTTP at the edge: RFC 9457 problem details with a stable `code`.
 //!
-//! Service code returns [`ServiceError`], which knows nothing about HTTP; handlers turn it
-//! into an [`ApiError`]. A 5xx answer never tells the client why (its cause is logged, inside
+//! Use cases return `keyfleet_core::CoreError` (or `CeremonyError`), which know nothing
+//! about HTTP; this module turns them into an [`ApiError`]. A 5xx answer never tells the client why (its cause is logged, inside
 //! the request's span, so the log line carries the request id).
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use keyfleet_core::{CeremonyError, CoreError, FailureClass};
 use keyfleet_domain::StoreError;
 use serde::Serialize;
-use thiserror::Error;
 use utoipa::ToSchema;
-
-/// What a use case can refuse, independent of HTTP.
-#[derive(Debug, Error)]
-pub enum ServiceError {
-    /// A field breaks a rule; `code` is stable, the message names the field.
-    #[error("{message}")]
-    Invalid {
-        /// Stable code.
-        code: &'static str,
-        /// Human message naming the field.
-        message: String,
-    },
-    /// The target does not exist (or the caller may not know it does).
-    #[error("not found")]
-    NotFound,
-    /// A uniqueness rule would break.
-    #[error("{message}")]
-    Conflict {
-        /// Stable code.
-        code: &'static str,
-        /// Human message.
-        message: String,
-    },
-    /// The caller may not do this.
-    #[error("{message}")]
-    Forbidden {
-        /// Stable code.
-        code: &'static str,
-        /// Human message.
-        message: String,
-    },
-    /// The store failed.
-    #[error(transparent)]
-    Store(StoreError),
-}
-
-impl ServiceError {
-    /// A rule broken by one field.
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// A refusal for lack of permission.
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Forbidden {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => ServiceError::NotFound,
-            StoreError::Conflict(rule) => {
-                let (code, message) = match rule {
-                    "username" => (
-                        "username_taken",
-                        "a user with this username already exists (usernames ignore letter case)",
-                    ),
-                    "group_name" => ("group_name_taken", "a group with this name already exists"),
-                    "client_id" => ("client_id_taken", "a client with this id already exists"),
-                    "secret_limit" => (
-                        "too_many_secrets",
-                        "the client already holds two secrets; revoke one first",
-                    ),
-                    "tap_used" => ("invalid_tap", "the temporary access pass is not valid"),
-                    _ => ("conflict", "the change conflicts with the current state"),
-                };
-                ServiceError::Conflict {
-                    code,
-                    message: message.to_owned(),
-                }
-            }
-            other => ServiceError::Store(other),
-        }
-    }
-}
 
 /// The problem document (RFC 9457) every error response carries.
 #[derive(Debug, Serialize, ToSchema)]
@@ -155,6 +73,16 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, code, detail)
     }
 
+    /// 429 with `Retry-After`.
+    pub fn too_many(code: &'static str, retry_after_s: u64) -> Self {
+        let detail = match code {
+            "too_many_requests" => "too many requests from this address; wait a minute",
+            _ => "too many failed attempts from this address; wait before trying again",
+        };
+        Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
+            .with_header(header::RETRY_AFTER, &retry_after_s.to_string())
+    }
+
     /// 404.
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
@@ -187,14 +115,29 @@ impl ApiError {
     }
 }
 
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> Self {
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
         match e {
-            ServiceError::Invalid { code, message } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
-            ServiceError::NotFound => Self::not_found(),
-            ServiceError::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
-            ServiceError::Forbidden { code, message } => Self::forbidden(code, message),
-            ServiceError::Store(s) => s.into(),
+            CoreError::Invalid { code, message } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            CoreError::NotFound => Self::not_found(),
+            CoreError::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            CoreError::Forbidden { code, message } => {
+                let scope = message
+                    .strip_prefix("this needs the ")
+                    .and_then(|m| m.strip_suffix(" permission"))
+                    .map(str::to_owned);
+                let err = Self::forbidden(code, message);
+                match scope {
+                    // RFC 6750 §3.1: tell a bearer client which scope it lacks.
+                    Some(scope) if code == "insufficient_scope" => err.with_header(
+                        header::WWW_AUTHENTICATE,
+                        &format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+                    ),
+                    _ => err,
+                }
+            }
+            CoreError::Limited { code, retry_after_s } => Self::too_many(code, retry_after_s),
+            CoreError::Store(s) => s.into(),
         }
     }
 }
@@ -212,7 +155,7 @@ impl From<StoreError> for ApiError {
                 err.headers.push((header::RETRY_AFTER, HeaderValue::from_static("1")));
                 err
             }
-            StoreError::NotFound | StoreError::Conflict(_) => ServiceError::from(e).into(),
+            StoreError::NotFound | StoreError::Conflict(_) | StoreError::Invalid(_) => CoreError::from(e).into(),
             other => Self::internal(other),
         }
     }
@@ -251,14 +194,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::service::webauthn::CeremonyError> for ApiError {
-    fn from(e: crate::service::webauthn::CeremonyError) -> Self {
-        use crate::service::webauthn::FailureClass;
+impl From<CeremonyError> for ApiError {
+    fn from(e: CeremonyError) -> Self {
         let status = match e.class {
             FailureClass::Rejected => StatusCode::BAD_REQUEST,
             FailureClass::Unauthenticated => StatusCode::UNAUTHORIZED,
             FailureClass::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
             FailureClass::Conflict => StatusCode::CONFLICT,
+            FailureClass::Limited(retry_after_s) => return Self::too_many(e.code, retry_after_s),
             FailureClass::Store => return Self::internal(e.message),
         };
         Self::new(status, e.code, e.message)

@@ -5,17 +5,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use keyfleet_domain::audit::{Actor, NewAuditEvent};
+use keyfleet_core::bootstrap::{Bootstrap, bootstrap};
+use keyfleet_core::clients::tokens::TokenKeys;
+use keyfleet_core::config::{CeremonyConfig, ClientConfig, SessionConfig};
+use keyfleet_core::limits::{LimitConfig, SignInLimits, TapLimits, TokenLimits};
+use keyfleet_core::secrets::MasterKey;
+use keyfleet_core::{Core, CoreConfig};
+use keyfleet_domain::audit::Actor;
 use keyfleet_domain::store::Stores;
-use keyfleet_domain::tap;
-use keyfleet_domain::user::{NewUser, Role, Username};
-use rand_core::OsRng;
+use keyfleet_webauthn_rp::TrustAnchor;
 use tokio::sync::Notify;
 
 use crate::config::{MasterKeySource, Settings};
-use crate::secrets::MasterKey;
-use crate::state::{AppState, now};
-use crate::token::TokenKeys;
+use crate::state::{AppState, SystemClock, now};
 
 /// Opens the configured store (SQLite or PostgreSQL), migrating it.
 pub async fn open_stores(database_url: &str) -> anyhow::Result<Stores> {
@@ -40,65 +42,97 @@ pub fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
     }
 }
 
-/// The administrator created on first start and their setup code.
-pub struct Bootstrap {
-    /// Their username.
-    pub username: String,
-    /// The one-time setup TAP.
-    pub code: String,
-    /// Its lifetime in minutes.
-    pub minutes: u32,
+/// The longest back-off between two TAP attempts of one address on one account.
+pub const TAP_MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The use cases' configuration, from the settings and the master key (attestation roots
+/// are read here).
+pub fn core_config(settings: &Settings, master: &MasterKey) -> anyhow::Result<CoreConfig> {
+    let anchors = match &settings.attestation_roots_file {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("attestation_roots_file {}: {e}", path.display()))?;
+            let anchors = TrustAnchor::from_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("attestation_roots_file {}: {e}", path.display()))?;
+            anyhow::ensure!(
+                !anchors.is_empty(),
+                "attestation_roots_file {} holds no certificate",
+                path.display()
+            );
+            anchors
+        }
+        None => Vec::new(),
+    };
+    Ok(CoreConfig {
+        ceremonies: CeremonyConfig {
+            rp_id: settings.rp_id.clone(),
+            rp_name: settings.rp_name.clone(),
+            origins: settings.origins.clone(),
+            user_verification: settings.user_verification.clone(),
+            challenge_timeout: settings.challenge_timeout,
+            require_trusted_attestation: settings.require_trusted_attestation,
+            anchors,
+            decoy_key: master.derive("webauthn-decoy-credential"),
+        },
+        sessions: SessionConfig {
+            lifetimes: settings.session_lifetimes(),
+            tap_session: settings.tap_session,
+            removal_ends_sessions: settings.removal_ends_sessions,
+        },
+        limits: LimitConfig {
+            window: settings.rate_limit_window,
+            tap: TapLimits {
+                per_address: settings.tap_attempts_per_address,
+                per_account: settings.tap_attempts_per_user,
+                max_backoff: TAP_MAX_BACKOFF,
+            },
+            sign_in: SignInLimits {
+                starts_per_minute: settings.signin_starts_per_address_per_minute,
+                failures_per_address: settings.signin_failures_per_address,
+            },
+            token: TokenLimits {
+                failures_per_address: settings.token_failures_per_address,
+            },
+        },
+        clients: ClientConfig {
+            secret_phase_out: settings.client_secret_phase_out,
+            access_token_lifetime: settings.access_token_lifetime,
+            issuer: settings.issuer.clone(),
+            audience: settings.token_audience(),
+            secret_digest_key: master.derive("client-secret-digest"),
+        },
+    })
 }
 
-/// On a database that has never been set up and has no users, creates the first
-/// administrator with a one-time setup TAP. Returns it only to the one process that did so.
-pub async fn bootstrap(stores: &Stores, settings: &Settings) -> anyhow::Result<Option<Bootstrap>> {
-    if stores.users.count_users().await? > 0 {
-        return Ok(None);
-    }
-    let t = now();
-    let user = NewUser {
-        username: Username::parse(&settings.bootstrap_admin_username)?,
-        display_name: "Administrator".into(),
-        email: settings.bootstrap_admin_email.clone(),
-        manager_email: None,
-        shipping_address: None,
-        role: Role::Admin,
-    }
-    .into_user(t, &mut OsRng);
-    let minutes = tap::DEFAULT_LIFETIME_MINUTES;
-    let issued = tap::issue(user.id, minutes, true, t, &mut OsRng)?;
-    let audit = NewAuditEvent::new(
-        t,
-        &Actor::System,
-        "system.bootstrap",
-        Some(format!("user:{}", user.id)),
-        None,
-    )
-    .with_detail(
-        serde_json::json!({ "username": user.username.as_str(), "tapId": issued.tap.id.to_string() }).to_string(),
-    );
-    let created = stores.users.bootstrap_admin(&user, &issued.tap, &audit).await?;
-    Ok(created.then(|| Bootstrap {
-        username: user.username.as_str().to_owned(),
-        code: issued.code,
-        minutes,
-    }))
+/// Builds the core on `stores` with the wall clock: configuration, signing keys.
+pub async fn core(settings: &Settings, stores: Stores) -> anyhow::Result<(Core, MasterKey)> {
+    let master = master_key(settings)?;
+    let keys = TokenKeys::load_or_create(stores.signing_keys.as_ref(), &master, now())
+        .await
+        .context("loading the token-signing key (is this the master key the database was set up with?)")?;
+    let config = core_config(settings, &master)?;
+    let core = Core {
+        stores,
+        config: Arc::new(config),
+        clock: Arc::new(SystemClock),
+        tokens: Arc::new(keys),
+    };
+    Ok((core, master))
 }
 
 /// Builds the application state: stores, master key, signing keys.
 pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
     let stores = open_stores(&settings.database_url).await?;
-    let master = master_key(&settings)?;
-    let keys = TokenKeys::load_or_create(stores.signing_keys.as_ref(), &master, now())
-        .await
-        .context("loading the token-signing key (is this the master key the database was set up with?)")?;
-    let webauthn = crate::service::webauthn::WebauthnConfig::load(&settings, &master)?;
+    state_on(settings, stores).await
+}
+
+/// Builds the application state on stores already open.
+pub async fn state_on(settings: Settings, stores: Stores) -> anyhow::Result<AppState> {
+    let (core, master) = core(&settings, stores.clone()).await?;
     Ok(AppState {
         settings: Arc::new(settings),
+        core,
         stores,
-        keys: Arc::new(keys),
-        webauthn: Arc::new(webauthn),
         csrf_key: master.derive("page-csrf"),
     })
 }
@@ -108,14 +142,23 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
 pub async fn run(settings: Settings, started: Instant) -> anyhow::Result<()> {
     let listen = settings.listen;
     let grace = settings.shutdown_grace;
-    let state = state(settings).await?;
-    if let Some(b) = bootstrap(&state.stores, &state.settings).await? {
-        print_setup_banner(&b, &state.settings);
-    }
-    spawn_housekeeping(state.stores.clone());
+    // Bind first: a busy port must fail before anything is created or printed.
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
+    let state = state(settings).await?;
+    let ctx = state.core.ctx(Actor::System, None);
+    let boot = bootstrap(
+        &ctx,
+        &state.settings.bootstrap_admin_username,
+        &state.settings.bootstrap_admin_email,
+    )
+    .await
+    .context("creating the first administrator")?;
+    if let Some(b) = boot {
+        print_setup_banner(&b, &state.settings);
+    }
+    crate::jobs::spawn(state.core.clone());
     let bound = listener.local_addr()?;
     tracing::info!(address = %bound, ready_ms = started.elapsed().as_millis() as u64, "keyfleet is ready");
     let app = crate::app::app(state);
@@ -150,25 +193,6 @@ async fn shutdown_signal(stop: Arc<Notify>) {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
     tracing::info!("shutdown requested; finishing in-flight requests");
     stop.notify_one();
-}
-
-/// Deletes long-ended sessions and expired ceremonies once an hour.
-fn spawn_housekeeping(stores: Stores) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let cutoff = now().minus(Duration::from_secs(7 * 24 * 3600));
-            match stores.sessions.purge_sessions(cutoff).await {
-                Ok(n) if n > 0 => tracing::info!(purged = n, "purged ended sessions"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "session purge failed"),
-            }
-            if let Err(e) = stores.ceremonies.purge_ceremonies(now()).await {
-                tracing::warn!(error = %e, "ceremony purge failed");
-            }
-        }
-    });
 }
 
 /// The first-start instructions go to standard output, once, and never through the log:

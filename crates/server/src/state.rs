@@ -1,32 +1,49 @@
-//! The state every handler shares: settings, stores, token keys, and the clock.
+//! The state every handler shares: settings, the core (stores, configuration, clock, token
+//! keys), and the pages' CSRF key.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::http::HeaderMap;
+use keyfleet_core::{Core, Ctx};
 use keyfleet_domain::Timestamp;
+use keyfleet_domain::audit::Actor;
 use keyfleet_domain::store::Stores;
+use keyfleet_domain::time::Clock;
 
 use crate::config::Settings;
-use crate::token::TokenKeys;
 
 /// Shared application state (cheap to clone).
 #[derive(Clone)]
 pub struct AppState {
     /// Validated configuration.
     pub settings: Arc<Settings>,
-    /// One handle per store concern.
+    /// The use cases and what they run on.
+    pub core: Core,
+    /// One handle per store concern, for reads (handlers never write; the core does).
     pub stores: Stores,
-    /// Access-token keys.
-    pub keys: Arc<TokenKeys>,
-    /// WebAuthn ceremonies' configuration: attestation anchors and derived secrets.
-    pub webauthn: Arc<crate::service::webauthn::WebauthnConfig>,
     /// Key of the pages' CSRF tokens (derived from the master key).
     pub csrf_key: [u8; 32],
 }
 
 impl AppState {
-    /// The current time. The only place the server reads the wall clock.
+    /// The current time, from the core's clock.
     pub fn now(&self) -> Timestamp {
+        self.core.now()
+    }
+
+    /// A use-case context for a request by `actor`.
+    pub fn ctx(&self, actor: Actor, headers: &HeaderMap) -> Ctx<'_> {
+        self.core.ctx(actor, crate::auth::request_id(headers))
+    }
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
         now()
     }
 }

@@ -1,8 +1,11 @@
-//! Mapping sqlx errors onto [`StoreError`].
+//! Which rule a unique violation breaks, and which errors are text PostgreSQL cannot hold.
 
-use keyfleet_domain::StoreError;
-use sqlx::error::ErrorKind;
-use sqlx::migrate::MigrateError;
+use keyfleet_store_sql::error::rule_named;
+
+/// SQLSTATE `character_not_in_repertoire`: text holding a NUL character.
+const NUL_IN_TEXT: &str = "22021";
+/// SQLSTATE `untranslatable_character` (a `\u0000` escape in JSON text, for one).
+const UNTRANSLATABLE: &str = "22P05";
 
 /// Which uniqueness rule each named constraint or index enforces (names from the migrations).
 const UNIQUE_RULES: &[(&str, &str)] = &[
@@ -21,48 +24,22 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("taps_user_id_key", "tap"),
     ("credentials_pkey", "credential_id"),
     ("ceremonies_pkey", "ceremony"),
+    ("jobs_pkey", "job"),
 ];
 
 /// The rule a constraint enforces, or `unique` for one this table lacks.
-fn unique_rule(constraint: Option<&str>) -> &'static str {
-    UNIQUE_RULES
-        .iter()
-        .find(|(name, _)| Some(*name) == constraint)
-        .map_or("unique", |(_, rule)| rule)
+pub(crate) fn unique_rule(constraint: Option<&str>) -> &'static str {
+    rule_named(UNIQUE_RULES, constraint)
 }
 
-/// Maps a sqlx error: unique violations become `Conflict`, foreign-key violations
-/// `NotFound` (the row referred to is missing), decode problems `Corrupt`, the rest
-/// (connection loss, serialization failures, timeouts) `Unavailable`.
-pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::Database(db) => match db.kind() {
-            ErrorKind::UniqueViolation => StoreError::Conflict(unique_rule(db.constraint())),
-            ErrorKind::ForeignKeyViolation => StoreError::NotFound,
-            _ => StoreError::Unavailable(db.to_string()),
-        },
-        sqlx::Error::RowNotFound => StoreError::NotFound,
-        e @ (sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::TypeNotFound { .. }) => StoreError::Corrupt(e.to_string()),
-        e => StoreError::Unavailable(e.to_string()),
-    }
-}
-
-/// Maps a migration error: a failing statement as [`map_err`], a database whose applied
-/// migrations disagree with this build's as `Corrupt`.
-pub(crate) fn map_migrate_err(e: MigrateError) -> StoreError {
-    match e {
-        MigrateError::Execute(e) => map_err(e),
-        e => StoreError::Corrupt(format!("migrations: {e}")),
-    }
+/// Whether SQLSTATE `code` means text PostgreSQL cannot hold.
+pub(crate) fn is_invalid_text(code: Option<&str>) -> bool {
+    matches!(code, Some(NUL_IN_TEXT | UNTRANSLATABLE))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::unique_rule;
+    use super::{is_invalid_text, unique_rule};
 
     #[test]
     fn names_the_rule() {
@@ -70,5 +47,13 @@ mod tests {
         assert_eq!(unique_rule(Some("signing_keys_one_active")), "active_key");
         assert_eq!(unique_rule(Some("credentials_pkey")), "credential_id");
         assert_eq!(unique_rule(None), "unique");
+    }
+
+    #[test]
+    fn nul_errors_are_invalid_text() {
+        assert!(is_invalid_text(Some("22021")));
+        assert!(is_invalid_text(Some("22P05")));
+        assert!(!is_invalid_text(Some("23505")));
+        assert!(!is_invalid_text(None));
     }
 }

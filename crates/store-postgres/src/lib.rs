@@ -1,16 +1,13 @@
 //! keyfleet's server store: every trait of [`keyfleet_domain::store`] on PostgreSQL.
 //!
-//! [`PgStore::connect`] opens a connection pool and applies the migrations embedded from
-//! `migrations/` (kept in step, file for file, with the SQLite store's). sqlx's migrator
+//! The store logic is `keyfleet-store-sql`'s, shared with the SQLite store; this crate
+//! brings PostgreSQL's part of it: its SQL (`sql`, private, which says how each
+//! race is settled), its pool, its migrations (`migrations/`, kept in step, file for file,
+//! with the SQLite store's) and its error codes.
+//!
+//! [`PgStore::connect`] opens a connection pool and applies the migrations. sqlx's migrator
 //! holds a PostgreSQL advisory lock while it runs, so several keyfleet processes starting
 //! together against one database migrate it exactly once.
-//!
-//! Every method that changes state runs in one transaction (READ COMMITTED) together with
-//! the audit event it was given. Races are settled by the database itself rather than by
-//! read-then-write logic: conditional `UPDATE`s whose row count decides (TAP redemption),
-//! `INSERT … ON CONFLICT` (first-start bootstrap, TAP replacement, rate-limit counters),
-//! unique indexes (usernames, the single active signing key) and row locks (`SELECT … FOR
-//! UPDATE` on the client before counting its secrets).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), keyfleet_domain::StoreError> {
@@ -23,99 +20,89 @@
 //! # Ok(()) }
 //! ```
 
-mod audit;
-mod ceremonies;
-mod clients;
-mod credentials;
 mod error;
-mod identity;
-mod rows;
-mod sessions;
+mod sql;
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use keyfleet_domain::audit::NewAuditEvent;
-use keyfleet_domain::store::{HealthStore, StoreResult};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
-
-use crate::error::{map_err, map_migrate_err};
+use keyfleet_domain::StoreError;
+use keyfleet_domain::store::StoreResult;
+use keyfleet_store_sql::error::{map_err, map_migrate_err};
+use keyfleet_store_sql::exec::{Bound, DbRow};
+use keyfleet_store_sql::{Backend, Sql, SqlStore};
+use sqlx::error::DatabaseError;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::{PgPool, Postgres, Row};
 
 /// The migrations in `migrations/`, embedded at build time.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// Connections in the pool.
 const MAX_CONNECTIONS: u32 = 10;
 
 /// Every keyfleet store trait on one PostgreSQL database.
-#[derive(Clone, Debug)]
-pub struct PgStore {
-    pool: PgPool,
+pub type PgStore = SqlStore<PgBackend>;
+
+/// PostgreSQL's part of the store: see the crate documentation.
+#[derive(Debug, Clone, Copy)]
+pub struct PgBackend;
+
+/// How this store reads a sqlx error (for tools and tests that run their own SQL).
+pub fn map_sqlx_error(e: sqlx::Error) -> StoreError {
+    map_err::<PgBackend>(e)
 }
 
-impl PgStore {
-    /// Connects to `url` (`postgres://user@host:port/database`) and applies pending
-    /// migrations.
-    ///
-    /// Errors: `Unavailable` when the URL is malformed or the server cannot be reached,
-    /// `Corrupt` when the database holds migrations this build does not know.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await
-            .map_err(map_err)?;
-        MIGRATOR.run(&pool).await.map_err(map_migrate_err)?;
-        Ok(Self { pool })
-    }
-
-    /// The connection pool, for tests and tools that need raw SQL.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// Closes every connection; later calls fail with `Unavailable`.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// Starts a transaction.
-    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(map_err)
-    }
+/// Connects to `url` (`postgres://user@host:port/database`) and applies pending migrations.
+async fn open(url: &str) -> StoreResult<PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .map_err(map_err::<PgBackend>)?;
+    MIGRATOR.run(&pool).await.map_err(map_migrate_err::<PgBackend>)?;
+    Ok(pool)
 }
 
-/// Appends `event` on `conn` (inside the caller's transaction).
-async fn insert_audit(conn: &mut PgConnection, event: &NewAuditEvent) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(event.at.as_millis())
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.target)
-    .bind(event.outcome.as_str())
-    .bind(&event.request_id)
-    .bind(&event.detail)
-    .execute(conn)
-    .await
-    .map_err(map_err)?;
-    Ok(())
-}
+impl Backend for PgBackend {
+    type Db = Postgres;
 
-/// Appends `event` and commits: the last two steps of every mutating method.
-async fn audit_and_commit(mut tx: Transaction<'static, Postgres>, event: &NewAuditEvent) -> StoreResult<()> {
-    insert_audit(&mut tx, event).await?;
-    tx.commit().await.map_err(map_err)
-}
+    const SQL: &'static Sql = &sql::SQL;
 
-#[async_trait]
-impl HealthStore for PgStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
-        Ok(())
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    fn open(url: &str) -> impl Future<Output = StoreResult<PgPool>> + Send {
+        open(url)
+    }
+
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn unique_rule(e: &dyn DatabaseError) -> &'static str {
+        error::unique_rule(e.constraint())
+    }
+
+    fn is_invalid_text(e: &dyn DatabaseError) -> bool {
+        error::is_invalid_text(e.code().as_deref())
+    }
+
+    fn bind_texts<'q>(q: Bound<'q, Postgres>, items: &'q [String]) -> Bound<'q, Postgres> {
+        q.bind(items)
+    }
+
+    fn bind_blobs<'q>(q: Bound<'q, Postgres>, items: &'q [Vec<u8>]) -> Bound<'q, Postgres> {
+        q.bind(items)
+    }
+
+    fn texts(row: &DbRow<Self>, column: &str) -> Result<Vec<String>, String> {
+        row.try_get(column).map_err(|e| e.to_string())
+    }
+
+    fn blobs(row: &DbRow<Self>, column: &str) -> Result<Vec<Vec<u8>>, String> {
+        row.try_get(column).map_err(|e| e.to_string())
     }
 }

@@ -1,15 +1,19 @@
 //! keyfleet's embedded store: every trait of [`keyfleet_domain::store`] on SQLite.
 //!
+//! The store logic is `keyfleet-store-sql`'s, shared with the PostgreSQL store; this crate
+//! brings SQLite's part of it: its SQL (`sql`, private), its pool, its migrations
+//! (`migrations/`, kept in step, file for file, with the PostgreSQL store's) and its list
+//! format.
+//!
 //! [`SqliteStore::connect`] opens (and creates, if missing) the database file, switches it to
 //! WAL journalling with foreign keys on and a five-second busy timeout, and applies the
-//! migrations embedded from `migrations/` (kept in step, file for file, with the PostgreSQL
-//! store's). `sqlite::memory:` opens a private in-memory database on a single pinned
+//! migrations. `sqlite::memory:` opens a private in-memory database on a single pinned
 //! connection, for tests.
 //!
 //! Every method that changes state runs in one `BEGIN IMMEDIATE` transaction together with
 //! the audit event it was given: the write lock is taken up front, so a transaction that
-//! reads before it writes (the secret limit, TAP redemption, first-start bootstrap) can never
-//! fail to upgrade and never interleaves with another writer, in this process or another.
+//! reads before it writes can never fail to upgrade and never interleaves with another
+//! writer, in this process or another.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), keyfleet_domain::StoreError> {
@@ -22,29 +26,27 @@
 //! # Ok(()) }
 //! ```
 
-mod audit;
-mod ceremonies;
-mod clients;
-mod credentials;
 mod error;
-mod identity;
-mod rows;
-mod sessions;
+mod lists;
+mod sql;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use keyfleet_domain::StoreError;
-use keyfleet_domain::audit::NewAuditEvent;
-use keyfleet_domain::store::{HealthStore, StoreResult};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use keyfleet_domain::store::StoreResult;
+use keyfleet_store_sql::error::{map_err, map_migrate_err};
+use keyfleet_store_sql::exec::{Bound, DbRow};
+use keyfleet_store_sql::{Backend, Sql, SqlStore};
+use sqlx::error::DatabaseError;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqlitePool};
 
-use crate::error::{map_err, map_migrate_err};
+use crate::lists::{decode_list, encode_list};
 
 /// The migrations in `migrations/`, embedded at build time.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// How long a statement waits for another connection's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -53,96 +55,96 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: u32 = 8;
 
 /// Every keyfleet store trait on one SQLite database.
-#[derive(Clone, Debug)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
+pub type SqliteStore = SqlStore<SqliteBackend>;
 
-impl SqliteStore {
-    /// Opens the database at `url` (`sqlite://path.db`, created when missing, or
-    /// `sqlite::memory:`) and applies pending migrations.
-    ///
-    /// Errors: `Unavailable` when the URL is malformed or the file cannot be opened,
-    /// `Corrupt` when the database holds migrations this build does not know.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
-        let memory = is_memory_url(url);
-        let mut options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Unavailable(format!("invalid SQLite URL: {e}")))?
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool_options = if memory {
-            // An in-memory database lives as long as its last connection: pin exactly one.
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            options = options
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal);
-            SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS)
-        };
-        let pool = pool_options
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(map_err)?;
-        MIGRATOR.run(&pool).await.map_err(map_migrate_err)?;
-        Ok(Self { pool })
-    }
-
-    /// The connection pool, for tests and tools that need raw SQL.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// Closes every connection; later calls fail with `Unavailable`.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// Starts a write transaction that holds the database's write lock from the start.
-    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
-    }
-}
+/// SQLite's part of the store: see the crate documentation.
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteBackend;
 
 /// Whether `url` names an in-memory database.
 fn is_memory_url(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
-/// Appends `event` on `conn` (inside the caller's transaction).
-async fn insert_audit(conn: &mut SqliteConnection, event: &NewAuditEvent) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(event.at.as_millis())
-    .bind(&event.actor)
-    .bind(&event.action)
-    .bind(&event.target)
-    .bind(event.outcome.as_str())
-    .bind(&event.request_id)
-    .bind(&event.detail)
-    .execute(conn)
-    .await
-    .map_err(map_err)?;
-    Ok(())
+/// Opens the database at `url` (`sqlite://path.db`, created when missing, or
+/// `sqlite::memory:`) and applies pending migrations.
+async fn open(url: &str) -> StoreResult<SqlitePool> {
+    let memory = is_memory_url(url);
+    let mut options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Unavailable(format!("invalid SQLite URL: {e}")))?
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let pool_options = if memory {
+        // An in-memory database lives as long as its last connection: pin exactly one.
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
+        SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS)
+    };
+    let pool = pool_options
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(map_err::<SqliteBackend>)?;
+    MIGRATOR.run(&pool).await.map_err(map_migrate_err::<SqliteBackend>)?;
+    Ok(pool)
 }
 
-/// Appends `event` and commits: the last two steps of every mutating method.
-async fn audit_and_commit(mut tx: Transaction<'static, Sqlite>, event: &NewAuditEvent) -> StoreResult<()> {
-    insert_audit(&mut tx, event).await?;
-    tx.commit().await.map_err(map_err)
+/// Reads a list column written by [`encode_list`].
+fn list(row: &DbRow<SqliteBackend>, column: &str) -> Result<Vec<Vec<u8>>, String> {
+    let bytes: Vec<u8> = row.try_get(column).map_err(|e| e.to_string())?;
+    decode_list(&bytes).ok_or_else(|| "malformed list".to_owned())
 }
 
-#[async_trait]
-impl HealthStore for SqliteStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
-        Ok(())
+impl Backend for SqliteBackend {
+    type Db = Sqlite;
+
+    const SQL: &'static Sql = &sql::SQL;
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    fn open(url: &str) -> impl Future<Output = StoreResult<SqlitePool>> + Send {
+        open(url)
+    }
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn unique_rule(e: &dyn DatabaseError) -> &'static str {
+        error::unique_rule(e.message())
+    }
+
+    fn is_invalid_text(_: &dyn DatabaseError) -> bool {
+        // SQLite stores any text; the NUL rule is applied before a statement is sent.
+        false
+    }
+
+    fn bind_texts<'q>(q: Bound<'q, Sqlite>, items: &'q [String]) -> Bound<'q, Sqlite> {
+        q.bind(encode_list(items))
+    }
+
+    fn bind_blobs<'q>(q: Bound<'q, Sqlite>, items: &'q [Vec<u8>]) -> Bound<'q, Sqlite> {
+        q.bind(encode_list(items))
+    }
+
+    fn texts(row: &DbRow<Self>, column: &str) -> Result<Vec<String>, String> {
+        list(row, column)?
+            .into_iter()
+            .map(|item| String::from_utf8(item).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    fn blobs(row: &DbRow<Self>, column: &str) -> Result<Vec<Vec<u8>>, String> {
+        list(row, column)
     }
 }

@@ -1,7 +1,7 @@
 //! Values for the suite: users, sessions, TAPs, clients, keys, credentials, ceremonies and
 //! audit events with random ids and digests, all at fixed, readable times.
 
-use keyfleet_domain::audit::{Actor, AuditEvent, AuditQuery, NewAuditEvent};
+use keyfleet_domain::audit::{Action, Actor, AuditEvent, AuditQuery, NewAuditEvent, Target};
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
 use keyfleet_domain::client::{ApiClient, ClientSecret, Scope};
 use keyfleet_domain::credential::Credential;
@@ -50,13 +50,13 @@ pub fn user(name: &str) -> User {
 }
 
 /// An event by the system at `T0`.
-pub fn event(action: &str, target: Option<String>) -> NewAuditEvent {
+pub fn event(action: Action, target: Option<Target>) -> NewAuditEvent {
     NewAuditEvent::new(T0, &Actor::System, action, target, Some("req-1"))
 }
 
 /// The audit target naming a user.
-pub fn user_target(id: UserId) -> Option<String> {
-    Some(format!("user:{id}"))
+pub fn user_target(id: UserId) -> Option<Target> {
+    Some(Target::User(id))
 }
 
 /// A full session for `user` opened at `now`, with the given idle and absolute lifetimes.
@@ -198,7 +198,7 @@ pub async fn register(s: &Stores, credential: &Credential) {
         .await
         .expect("create registration ceremony");
     s.ceremonies
-        .finish_registration(c.id, credential, &event("credential.register", None))
+        .finish_registration(c.id, credential, &event(Action::CredentialRegister, None))
         .await
         .expect("finish registration");
 }
@@ -216,7 +216,21 @@ pub async fn all_audit(s: &Stores) -> Vec<AuditEvent> {
 
 /// The actions of every audit event, oldest first.
 pub async fn audit_actions(s: &Stores) -> Vec<String> {
-    let mut actions: Vec<String> = all_audit(s).await.into_iter().map(|e| e.event.action).collect();
+    let mut actions: Vec<String> = all_audit(s).await.into_iter().map(|e| e.action).collect();
     actions.reverse();
     actions
+}
+
+/// How `event` reads back from the log once stored with `id`: its fields as text.
+pub fn stored(id: i64, event: &NewAuditEvent) -> AuditEvent {
+    AuditEvent {
+        id,
+        at: event.at,
+        actor: event.actor.to_string(),
+        action: event.action.as_str().to_owned(),
+        target: event.target.as_ref().map(ToString::to_string),
+        outcome: event.outcome,
+        request_id: event.request_id.clone(),
+        detail: event.detail.clone(),
+    }
 }

@@ -8,23 +8,30 @@ use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use keyfleet_domain::StoreError;
-use keyfleet_domain::audit::{Actor, AuditQuery, NewAuditEvent, Outcome};
+use keyfleet_domain::audit::{Action, Actor, AuditQuery, NewAuditEvent, Outcome, Target};
 use keyfleet_domain::client::Scope;
 use keyfleet_domain::ids::SessionId;
-use keyfleet_domain::store::{StoreResult, Stores};
+use keyfleet_domain::store::{SchemaState, StoreResult, Stores};
 use keyfleet_domain::user::{Role, UserQuery, Username};
 use keyfleet_domain::{GroupId, Timestamp, UserId};
 use rand_core::OsRng;
 
 use crate::fixtures::{self, HOUR, MINUTE, T0, all_audit, at, audit_actions, event, user, user_target};
 
+mod limits;
+mod nul;
 mod webauthn;
 
+pub use limits::{
+    job_claim_race, job_claim_race_one_handle, job_lease_rules, rate_limit_release, rate_limit_reserve,
+    rate_limit_reserve_race,
+};
+pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
-    finish_authentication_race, finish_authentication_refusals, finish_authentication_updates,
-    finish_registration_once, revoke_credential_sessions, revoke_sessions_of_removed_keys, sign_count_race,
-    user_delete_cascades_webauthn,
+    finish_authentication_race, finish_authentication_refusals, finish_authentication_releases_its_attempt,
+    finish_authentication_updates, finish_registration_once, flag_possible_clone_race, flag_possible_clone_rules,
+    revoke_credential_sessions, revoke_sessions_of_removed_keys, sign_count_race, user_delete_cascades_webauthn,
 };
 
 /// Asserts `r` is `Conflict(rule)`.
@@ -84,6 +91,18 @@ pub const CASES: &[&str] = &[
     "revoke_credential_sessions",
     "revoke_sessions_of_removed_keys",
     "user_delete_cascades_webauthn",
+    "schema_ready",
+    "client_secret_upgrade",
+    "rate_limit_reserve",
+    "rate_limit_reserve_race",
+    "rate_limit_release",
+    "job_lease_rules",
+    "job_claim_race_one_handle",
+    "flag_possible_clone_rules",
+    "flag_possible_clone_race",
+    "finish_authentication_releases_its_attempt",
+    "nul_lookups_match_nothing",
+    "nul_writes_are_invalid",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue
@@ -91,14 +110,14 @@ pub const CASES: &[&str] = &[
 pub async fn smoke(s: &Stores) {
     let alice = user("alice");
     s.users
-        .create_user(&alice, &event("user.create", user_target(alice.id)))
+        .create_user(&alice, &event(Action::UserCreate, user_target(alice.id)))
         .await
         .expect("create user");
     assert_eq!(s.users.get_user(alice.id).await.unwrap().as_ref(), Some(&alice));
 
     let session = fixtures::default_session(alice.id);
     s.sessions
-        .create_session(&session, &event("session.create", None))
+        .create_session(&session, &event(Action::AuthWebauthn, None))
         .await
         .expect("create session");
     let (found, owner) = s
@@ -111,12 +130,12 @@ pub async fn smoke(s: &Stores) {
 
     let tap = fixtures::tap(alice.id, true, HOUR);
     s.taps
-        .issue_tap(&tap, &event("tap.issue", None))
+        .issue_tap(&tap, &event(Action::TapIssue, None))
         .await
         .expect("issue tap");
     let tap_session = fixtures::session(alice.id, at(MINUTE), 10 * MINUTE, HOUR);
     s.taps
-        .redeem_tap(&tap, &tap_session, at(MINUTE), &event("tap.redeem", None))
+        .redeem_tap(&tap, &tap_session, at(MINUTE), &event(Action::TapRedeem, None))
         .await
         .expect("redeem tap");
     assert!(
@@ -133,6 +152,11 @@ pub async fn health_ping(s: &Stores) {
     s.health.ping().await.expect("ping");
 }
 
+/// A freshly migrated database holds the schema this build expects, at its newest migration.
+pub async fn schema_ready(s: &Stores) {
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 4 });
+}
+
 /// Every user attribute survives the round trip, through every lookup; the creation is
 /// audited with every field of the event.
 pub async fn user_round_trip(s: &Stores) {
@@ -144,7 +168,7 @@ pub async fn user_round_trip(s: &Stores) {
     let ev = NewAuditEvent::new(
         T0,
         &Actor::User(UserId::new_random(&mut OsRng)),
-        "user.create",
+        Action::UserCreate,
         user_target(u.id),
         Some("req-9"),
     )
@@ -171,17 +195,20 @@ pub async fn user_round_trip(s: &Stores) {
 
     let log = all_audit(s).await;
     assert_eq!(log.len(), 1, "one audit event per change");
-    assert_eq!(log[0].event, ev, "the audit event round-trips");
+    assert_eq!(log[0], fixtures::stored(log[0].id, &ev), "the audit event round-trips");
 }
 
 /// A taken username is `Conflict("username")`, and the refused change leaves no audit event
 /// (the audit insert shares the transaction).
 pub async fn user_unique_username(s: &Stores) {
     let first = user("carol");
-    s.users.create_user(&first, &event("user.create", None)).await.unwrap();
+    s.users
+        .create_user(&first, &event(Action::UserCreate, None))
+        .await
+        .unwrap();
     let second = user("carol");
     assert_conflict(
-        s.users.create_user(&second, &event("user.create", None)).await,
+        s.users.create_user(&second, &event(Action::UserCreate, None)).await,
         "username",
     );
     assert_eq!(s.users.count_users().await.unwrap(), 1);
@@ -205,7 +232,7 @@ pub async fn user_list_search_and_paging(s: &Stores) {
         if *name == "grace" {
             u.email = "Grace.Hopper@Navy.example".into();
         }
-        s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+        s.users.create_user(&u, &event(Action::UserCreate, None)).await.unwrap();
     }
     names.sort_unstable();
     let list = |search: Option<&str>, after: Option<&str>, limit: u32| UserQuery {
@@ -251,7 +278,7 @@ pub async fn user_list_search_and_paging(s: &Stores) {
 /// `NotFound` and leaves no audit event.
 pub async fn user_update(s: &Stores) {
     let u = user("heidi");
-    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    s.users.create_user(&u, &event(Action::UserCreate, None)).await.unwrap();
     let mut changed = u.clone();
     changed.display_name = "Heidi H.".into();
     changed.email = "heidi@corp.example".into();
@@ -260,7 +287,7 @@ pub async fn user_update(s: &Stores) {
     changed.role = Role::Admin;
     changed.updated_at = at(HOUR);
     s.users
-        .update_user(&changed, &event("user.update", None))
+        .update_user(&changed, &event(Action::UserUpdate, None))
         .await
         .unwrap();
     assert_eq!(s.users.get_user(u.id).await.unwrap(), Some(changed.clone()));
@@ -270,11 +297,14 @@ pub async fn user_update(s: &Stores) {
     sneaky.username = Username::parse("mallory").unwrap();
     sneaky.user_handle = vec![7; 32];
     sneaky.created_at = at(-HOUR);
-    s.users.update_user(&sneaky, &event("user.update", None)).await.unwrap();
+    s.users
+        .update_user(&sneaky, &event(Action::UserUpdate, None))
+        .await
+        .unwrap();
     assert_eq!(s.users.get_user(u.id).await.unwrap(), Some(changed.clone()));
 
     let ghost = user("ghost");
-    assert_not_found(s.users.update_user(&ghost, &event("user.update", None)).await);
+    assert_not_found(s.users.update_user(&ghost, &event(Action::UserUpdate, None)).await);
     assert_eq!(audit_actions(s).await, ["user.create", "user.update", "user.update"]);
 }
 
@@ -283,14 +313,17 @@ pub async fn user_update(s: &Stores) {
 pub async fn user_disable_revokes_sessions(s: &Stores) {
     let u = user("ivan");
     let other = user("judy");
-    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
-    s.users.create_user(&other, &event("user.create", None)).await.unwrap();
+    s.users.create_user(&u, &event(Action::UserCreate, None)).await.unwrap();
+    s.users
+        .create_user(&other, &event(Action::UserCreate, None))
+        .await
+        .unwrap();
     let s1 = fixtures::default_session(u.id);
     let s2 = fixtures::default_session(u.id);
     let s3 = fixtures::default_session(other.id);
     for sess in [&s1, &s2, &s3] {
         s.sessions
-            .create_session(sess, &event("session.create", None))
+            .create_session(sess, &event(Action::AuthWebauthn, None))
             .await
             .unwrap();
     }
@@ -300,7 +333,7 @@ pub async fn user_disable_revokes_sessions(s: &Stores) {
     disabled.enabled = false;
     disabled.updated_at = now;
     s.users
-        .update_user(&disabled, &event("user.disable", None))
+        .update_user(&disabled, &event(Action::UserDisable, None))
         .await
         .unwrap();
     assert_eq!(s.sessions.find_live_session(&s1.token_hash, now).await.unwrap(), None);
@@ -320,7 +353,7 @@ pub async fn user_disable_revokes_sessions(s: &Stores) {
     let mut enabled = disabled.clone();
     enabled.enabled = true;
     s.users
-        .update_user(&enabled, &event("user.enable", None))
+        .update_user(&enabled, &event(Action::UserEnable, None))
         .await
         .unwrap();
     assert_eq!(
@@ -332,7 +365,7 @@ pub async fn user_disable_revokes_sessions(s: &Stores) {
     // A session created while the user is disabled (unrevoked) is still not live.
     let s4 = fixtures::default_session(u.id);
     s.sessions
-        .create_session(&s4, &event("session.create", None))
+        .create_session(&s4, &event(Action::AuthWebauthn, None))
         .await
         .unwrap();
     assert!(
@@ -344,10 +377,13 @@ pub async fn user_disable_revokes_sessions(s: &Stores) {
     );
     let mut off = enabled.clone();
     off.enabled = false;
-    s.users.update_user(&off, &event("user.disable", None)).await.unwrap();
+    s.users
+        .update_user(&off, &event(Action::UserDisable, None))
+        .await
+        .unwrap();
     let s5 = fixtures::default_session(u.id);
     s.sessions
-        .create_session(&s5, &event("session.create", None))
+        .create_session(&s5, &event(Action::AuthWebauthn, None))
         .await
         .unwrap();
     assert_eq!(
@@ -363,35 +399,41 @@ pub async fn user_delete_cascades(s: &Stores) {
     let u = user("ken");
     let keep = user("leo");
     s.users
-        .create_user(&u, &event("user.create", user_target(u.id)))
+        .create_user(&u, &event(Action::UserCreate, user_target(u.id)))
         .await
         .unwrap();
     s.users
-        .create_user(&keep, &event("user.create", user_target(keep.id)))
+        .create_user(&keep, &event(Action::UserCreate, user_target(keep.id)))
         .await
         .unwrap();
     let sess = fixtures::default_session(u.id);
     s.sessions
-        .create_session(&sess, &event("session.create", user_target(u.id)))
+        .create_session(&sess, &event(Action::AuthWebauthn, user_target(u.id)))
         .await
         .unwrap();
     s.taps
-        .issue_tap(&fixtures::tap(u.id, true, HOUR), &event("tap.issue", user_target(u.id)))
+        .issue_tap(
+            &fixtures::tap(u.id, true, HOUR),
+            &event(Action::TapIssue, user_target(u.id)),
+        )
         .await
         .unwrap();
     let g = fixtures::group("Ops");
-    s.groups.create_group(&g, &event("group.create", None)).await.unwrap();
     s.groups
-        .add_member(g.id, u.id, &event("group.add_member", None))
+        .create_group(&g, &event(Action::GroupCreate, None))
         .await
         .unwrap();
     s.groups
-        .add_member(g.id, keep.id, &event("group.add_member", None))
+        .add_member(g.id, u.id, &event(Action::GroupMemberAdd, None))
+        .await
+        .unwrap();
+    s.groups
+        .add_member(g.id, keep.id, &event(Action::GroupMemberAdd, None))
         .await
         .unwrap();
 
     s.users
-        .delete_user(u.id, &event("user.delete", user_target(u.id)))
+        .delete_user(u.id, &event(Action::UserDelete, user_target(u.id)))
         .await
         .unwrap();
     assert_eq!(s.users.get_user(u.id).await.unwrap(), None);
@@ -416,23 +458,23 @@ pub async fn user_delete_cascades(s: &Stores) {
     let history = s
         .audit
         .list(&AuditQuery {
-            target: user_target(u.id),
+            target: Some(format!("user:{}", u.id)),
             limit: 100,
             ..AuditQuery::default()
         })
         .await
         .unwrap();
-    let actions: Vec<&str> = history.iter().map(|e| e.event.action.as_str()).collect();
+    let actions: Vec<&str> = history.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
-        ["user.delete", "tap.issue", "session.create", "user.create"],
+        ["user.delete", "tap.issue", "auth.webauthn", "user.create"],
         "audit stays"
     );
 
-    assert_not_found(s.users.delete_user(u.id, &event("user.delete", None)).await);
+    assert_not_found(s.users.delete_user(u.id, &event(Action::UserDelete, None)).await);
     assert_eq!(all_audit(s).await.len(), 8, "a refused delete is not audited");
     s.users
-        .create_user(&user("ken"), &event("user.create", None))
+        .create_user(&user("ken"), &event(Action::UserCreate, None))
         .await
         .expect("username free again");
 }
@@ -445,7 +487,7 @@ pub async fn bootstrap_admin_once(s: &Stores) {
     let tap = fixtures::tap(admin.id, true, HOUR);
     let created = s
         .users
-        .bootstrap_admin(&admin, &tap, &event("system.bootstrap", user_target(admin.id)))
+        .bootstrap_admin(&admin, &tap, &event(Action::SystemBootstrap, user_target(admin.id)))
         .await
         .unwrap();
     assert!(created);
@@ -457,7 +499,7 @@ pub async fn bootstrap_admin_once(s: &Stores) {
     let tap2 = fixtures::tap(again.id, true, HOUR);
     let created = s
         .users
-        .bootstrap_admin(&again, &tap2, &event("system.bootstrap", None))
+        .bootstrap_admin(&again, &tap2, &event(Action::SystemBootstrap, None))
         .await
         .unwrap();
     assert!(!created, "the marker row decides once");
@@ -465,12 +507,12 @@ pub async fn bootstrap_admin_once(s: &Stores) {
 
     // Even when every user is gone, the instance has been bootstrapped.
     s.users
-        .delete_user(admin.id, &event("user.delete", None))
+        .delete_user(admin.id, &event(Action::UserDelete, None))
         .await
         .unwrap();
     let created = s
         .users
-        .bootstrap_admin(&again, &tap2, &event("system.bootstrap", None))
+        .bootstrap_admin(&again, &tap2, &event(Action::SystemBootstrap, None))
         .await
         .unwrap();
     assert!(!created);
@@ -487,7 +529,7 @@ pub async fn bootstrap_admin_race(a: &Stores, b: &Stores) {
     admin_b.role = Role::Admin;
     let tap_a = fixtures::tap(admin_a.id, true, HOUR);
     let tap_b = fixtures::tap(admin_b.id, true, HOUR);
-    let ev = event("system.bootstrap", None);
+    let ev = event(Action::SystemBootstrap, None);
     let (ra, rb) = tokio::join!(
         a.users.bootstrap_admin(&admin_a, &tap_a, &ev),
         b.users.bootstrap_admin(&admin_b, &tap_b, &ev),
@@ -506,7 +548,10 @@ pub async fn group_crud(s: &Stores) {
     let admins = fixtures::group("admins");
     let zeta = fixtures::group("Zeta");
     for g in [&ops, &zeta, &admins] {
-        s.groups.create_group(g, &event("group.create", None)).await.unwrap();
+        s.groups
+            .create_group(g, &event(Action::GroupCreate, None))
+            .await
+            .unwrap();
     }
     assert_eq!(s.groups.get_group(ops.id).await.unwrap(), Some(ops.clone()));
     assert_eq!(s.groups.get_group(GroupId::new_random(&mut OsRng)).await.unwrap(), None);
@@ -522,16 +567,16 @@ pub async fn group_crud(s: &Stores) {
 
     assert_conflict(
         s.groups
-            .create_group(&fixtures::group("OPS"), &event("group.create", None))
+            .create_group(&fixtures::group("OPS"), &event(Action::GroupCreate, None))
             .await,
         "group_name",
     );
     s.groups
-        .delete_group(zeta.id, &event("group.delete", None))
+        .delete_group(zeta.id, &event(Action::GroupDelete, None))
         .await
         .unwrap();
     assert_eq!(s.groups.get_group(zeta.id).await.unwrap(), None);
-    assert_not_found(s.groups.delete_group(zeta.id, &event("group.delete", None)).await);
+    assert_not_found(s.groups.delete_group(zeta.id, &event(Action::GroupDelete, None)).await);
     assert_eq!(
         audit_actions(s).await,
         ["group.create", "group.create", "group.create", "group.delete"]
@@ -543,26 +588,29 @@ pub async fn group_crud(s: &Stores) {
 pub async fn group_membership(s: &Stores) {
     let (bob, amy) = (user("bob"), user("amy"));
     for u in [&bob, &amy] {
-        s.users.create_user(u, &event("user.create", None)).await.unwrap();
+        s.users.create_user(u, &event(Action::UserCreate, None)).await.unwrap();
     }
     let (ops, dev) = (fixtures::group("ops"), fixtures::group("Dev"));
     for g in [&ops, &dev] {
-        s.groups.create_group(g, &event("group.create", None)).await.unwrap();
+        s.groups
+            .create_group(g, &event(Action::GroupCreate, None))
+            .await
+            .unwrap();
     }
     s.groups
-        .add_member(ops.id, bob.id, &event("group.add_member", None))
+        .add_member(ops.id, bob.id, &event(Action::GroupMemberAdd, None))
         .await
         .unwrap();
     s.groups
-        .add_member(ops.id, amy.id, &event("group.add_member", None))
+        .add_member(ops.id, amy.id, &event(Action::GroupMemberAdd, None))
         .await
         .unwrap();
     s.groups
-        .add_member(ops.id, amy.id, &event("group.add_member", None))
+        .add_member(ops.id, amy.id, &event(Action::GroupMemberAdd, None))
         .await
         .expect("adding an existing member is a no-op");
     s.groups
-        .add_member(dev.id, bob.id, &event("group.add_member", None))
+        .add_member(dev.id, bob.id, &event(Action::GroupMemberAdd, None))
         .await
         .unwrap();
 
@@ -591,23 +639,23 @@ pub async fn group_membership(s: &Stores) {
     let ghost_group = GroupId::new_random(&mut OsRng);
     assert_not_found(
         s.groups
-            .add_member(ops.id, ghost_user, &event("group.add_member", None))
+            .add_member(ops.id, ghost_user, &event(Action::GroupMemberAdd, None))
             .await,
     );
     assert_not_found(
         s.groups
-            .add_member(ghost_group, bob.id, &event("group.add_member", None))
+            .add_member(ghost_group, bob.id, &event(Action::GroupMemberAdd, None))
             .await,
     );
     assert_not_found(
         s.groups
-            .remove_member(dev.id, amy.id, &event("group.remove_member", None))
+            .remove_member(dev.id, amy.id, &event(Action::GroupMemberRemove, None))
             .await,
     );
     assert_eq!(all_audit(s).await.len(), before, "refused changes are not audited");
 
     s.groups
-        .remove_member(ops.id, amy.id, &event("group.remove_member", None))
+        .remove_member(ops.id, amy.id, &event(Action::GroupMemberRemove, None))
         .await
         .unwrap();
     let members: Vec<UserId> = s
@@ -621,12 +669,12 @@ pub async fn group_membership(s: &Stores) {
     assert_eq!(members, [bob.id]);
     assert_not_found(
         s.groups
-            .remove_member(ops.id, amy.id, &event("group.remove_member", None))
+            .remove_member(ops.id, amy.id, &event(Action::GroupMemberRemove, None))
             .await,
     );
 
     s.groups
-        .delete_group(ops.id, &event("group.delete", None))
+        .delete_group(ops.id, &event(Action::GroupDelete, None))
         .await
         .unwrap();
     let groups: Vec<GroupId> = s
@@ -649,10 +697,10 @@ pub async fn group_membership(s: &Stores) {
 /// unknown users are handled.
 pub async fn session_liveness(s: &Stores) {
     let u = user("mia");
-    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    s.users.create_user(&u, &event(Action::UserCreate, None)).await.unwrap();
     let sess = fixtures::session(u.id, T0, 10 * MINUTE, HOUR);
     s.sessions
-        .create_session(&sess, &event("session.create", None))
+        .create_session(&sess, &event(Action::AuthWebauthn, None))
         .await
         .unwrap();
     let live = |t: Timestamp| {
@@ -677,7 +725,7 @@ pub async fn session_liveness(s: &Stores) {
     // A huge idle timeout does not overflow.
     let forever = fixtures::session(u.id, T0, i64::MAX, HOUR);
     s.sessions
-        .create_session(&forever, &event("session.create", None))
+        .create_session(&forever, &event(Action::AuthWebauthn, None))
         .await
         .unwrap();
     assert!(
@@ -692,23 +740,23 @@ pub async fn session_liveness(s: &Stores) {
         s.sessions
             .create_session(
                 &fixtures::default_session(UserId::new_random(&mut OsRng)),
-                &event("session.create", None),
+                &event(Action::AuthWebauthn, None),
             )
             .await,
     );
     assert_eq!(
         audit_actions(s).await,
-        ["user.create", "session.create", "session.create"]
+        ["user.create", "auth.webauthn", "auth.webauthn"]
     );
 }
 
 /// `touch_session` records activity, never moves it backwards, and names unknown sessions.
 pub async fn session_touch(s: &Stores) {
     let u = user("nia");
-    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    s.users.create_user(&u, &event(Action::UserCreate, None)).await.unwrap();
     let sess = fixtures::session(u.id, T0, 10 * MINUTE, HOUR);
     s.sessions
-        .create_session(&sess, &event("session.create", None))
+        .create_session(&sess, &event(Action::AuthWebauthn, None))
         .await
         .unwrap();
     s.sessions.touch_session(sess.id, at(5 * MINUTE)).await.unwrap();
@@ -727,25 +775,29 @@ pub async fn session_touch(s: &Stores) {
 pub async fn session_revoke(s: &Stores) {
     let (u, other) = (user("olga"), user("pete"));
     for x in [&u, &other] {
-        s.users.create_user(x, &event("user.create", None)).await.unwrap();
+        s.users.create_user(x, &event(Action::UserCreate, None)).await.unwrap();
     }
     let one = fixtures::default_session(u.id);
     s.sessions
-        .create_session(&one, &event("session.create", None))
+        .create_session(&one, &event(Action::AuthWebauthn, None))
         .await
         .unwrap();
     s.sessions
-        .revoke_session(one.id, &event("session.revoke", None))
+        .revoke_session(one.id, &event(Action::SessionRevoke, None))
         .await
         .unwrap();
     assert_eq!(
         s.sessions.find_live_session(&one.token_hash, at(1)).await.unwrap(),
         None
     );
-    assert_not_found(s.sessions.revoke_session(one.id, &event("session.revoke", None)).await);
     assert_not_found(
         s.sessions
-            .revoke_session(SessionId::new_random(&mut OsRng), &event("session.revoke", None))
+            .revoke_session(one.id, &event(Action::SessionRevoke, None))
+            .await,
+    );
+    assert_not_found(
+        s.sessions
+            .revoke_session(SessionId::new_random(&mut OsRng), &event(Action::SessionRevoke, None))
             .await,
     );
 
@@ -756,11 +808,11 @@ pub async fn session_revoke(s: &Stores) {
     let theirs = fixtures::default_session(other.id);
     for x in [&live1, &live2, &idle, &theirs] {
         s.sessions
-            .create_session(x, &event("session.create", None))
+            .create_session(x, &event(Action::AuthWebauthn, None))
             .await
             .unwrap();
     }
-    let mut ev = event("session.revoke_all", user_target(u.id));
+    let mut ev = event(Action::SessionRevokeAll, user_target(u.id));
     ev.at = at(5 * MINUTE);
     assert_eq!(
         s.sessions.revoke_user_sessions(u.id, &ev).await.unwrap(),
@@ -795,7 +847,7 @@ pub async fn session_revoke(s: &Stores) {
 /// ended (revoked, expired or idled out) before the cut-off.
 pub async fn session_list_and_purge(s: &Stores) {
     let u = user("quinn");
-    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    s.users.create_user(&u, &event(Action::UserCreate, None)).await.unwrap();
     let old = fixtures::session(u.id, T0, HOUR, 8 * HOUR);
     let newer = fixtures::session(u.id, at(MINUTE), HOUR, 8 * HOUR);
     let newest = fixtures::session(u.id, at(2 * MINUTE), HOUR, 8 * HOUR);
@@ -804,11 +856,11 @@ pub async fn session_list_and_purge(s: &Stores) {
     let revoked = fixtures::session(u.id, at(3 * MINUTE), HOUR, 8 * HOUR);
     for x in [&old, &newer, &newest, &idled, &expired, &revoked] {
         s.sessions
-            .create_session(x, &event("session.create", None))
+            .create_session(x, &event(Action::AuthWebauthn, None))
             .await
             .unwrap();
     }
-    let mut ev = event("session.revoke", None);
+    let mut ev = event(Action::SessionRevoke, None);
     ev.at = at(4 * MINUTE);
     s.sessions.revoke_session(revoked.id, &ev).await.unwrap();
 
@@ -844,14 +896,14 @@ pub async fn session_list_and_purge(s: &Stores) {
 /// `NotFound` cases.
 pub async fn tap_issue_replace_delete(s: &Stores) {
     let u = user("rita");
-    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    s.users.create_user(&u, &event(Action::UserCreate, None)).await.unwrap();
     assert_eq!(s.taps.find_tap(u.id).await.unwrap(), None);
     let first = fixtures::tap(u.id, true, HOUR);
-    s.taps.issue_tap(&first, &event("tap.issue", None)).await.unwrap();
+    s.taps.issue_tap(&first, &event(Action::TapIssue, None)).await.unwrap();
     assert_eq!(s.taps.find_tap(u.id).await.unwrap(), Some(first.clone()));
 
     let second = fixtures::tap(u.id, false, 2 * HOUR);
-    s.taps.issue_tap(&second, &event("tap.issue", None)).await.unwrap();
+    s.taps.issue_tap(&second, &event(Action::TapIssue, None)).await.unwrap();
     assert_eq!(
         s.taps.find_tap(u.id).await.unwrap(),
         Some(second.clone()),
@@ -860,7 +912,7 @@ pub async fn tap_issue_replace_delete(s: &Stores) {
     let sess = fixtures::default_session(u.id);
     assert_conflict(
         s.taps
-            .redeem_tap(&first, &sess, at(1), &event("tap.redeem", None))
+            .redeem_tap(&first, &sess, at(1), &event(Action::TapRedeem, None))
             .await,
         "tap_used",
     );
@@ -869,16 +921,16 @@ pub async fn tap_issue_replace_delete(s: &Stores) {
         s.taps
             .issue_tap(
                 &fixtures::tap(UserId::new_random(&mut OsRng), true, HOUR),
-                &event("tap.issue", None),
+                &event(Action::TapIssue, None),
             )
             .await,
     );
-    s.taps.delete_tap(u.id, &event("tap.delete", None)).await.unwrap();
+    s.taps.delete_tap(u.id, &event(Action::TapDelete, None)).await.unwrap();
     assert_eq!(s.taps.find_tap(u.id).await.unwrap(), None);
-    assert_not_found(s.taps.delete_tap(u.id, &event("tap.delete", None)).await);
+    assert_not_found(s.taps.delete_tap(u.id, &event(Action::TapDelete, None)).await);
     assert_conflict(
         s.taps
-            .redeem_tap(&second, &sess, at(1), &event("tap.redeem", None))
+            .redeem_tap(&second, &sess, at(1), &event(Action::TapRedeem, None))
             .await,
         "tap_used",
     );
@@ -893,13 +945,13 @@ pub async fn tap_issue_replace_delete(s: &Stores) {
 pub async fn tap_redeem_rules(s: &Stores) {
     let (u, v) = (user("sam"), user("tess"));
     for x in [&u, &v] {
-        s.users.create_user(x, &event("user.create", None)).await.unwrap();
+        s.users.create_user(x, &event(Action::UserCreate, None)).await.unwrap();
     }
     let once = fixtures::tap(u.id, true, HOUR);
-    s.taps.issue_tap(&once, &event("tap.issue", None)).await.unwrap();
+    s.taps.issue_tap(&once, &event(Action::TapIssue, None)).await.unwrap();
     let s1 = fixtures::session(u.id, at(MINUTE), 10 * MINUTE, HOUR);
     s.taps
-        .redeem_tap(&once, &s1, at(MINUTE), &event("tap.redeem", None))
+        .redeem_tap(&once, &s1, at(MINUTE), &event(Action::TapRedeem, None))
         .await
         .unwrap();
     assert_eq!(s.taps.find_tap(u.id).await.unwrap().map(|t| t.use_count), Some(1));
@@ -914,7 +966,7 @@ pub async fn tap_redeem_rules(s: &Stores) {
     let s2 = fixtures::session(u.id, at(2 * MINUTE), 10 * MINUTE, HOUR);
     assert_conflict(
         s.taps
-            .redeem_tap(&once, &s2, at(2 * MINUTE), &event("tap.redeem", None))
+            .redeem_tap(&once, &s2, at(2 * MINUTE), &event(Action::TapRedeem, None))
             .await,
         "tap_used",
     );
@@ -928,11 +980,11 @@ pub async fn tap_redeem_rules(s: &Stores) {
     assert_eq!(s.taps.find_tap(u.id).await.unwrap().map(|t| t.use_count), Some(1));
 
     let multi = fixtures::tap(v.id, false, HOUR);
-    s.taps.issue_tap(&multi, &event("tap.issue", None)).await.unwrap();
+    s.taps.issue_tap(&multi, &event(Action::TapIssue, None)).await.unwrap();
     for i in 1..=3 {
         let sess = fixtures::session(v.id, at(i * MINUTE), 10 * MINUTE, HOUR);
         s.taps
-            .redeem_tap(&multi, &sess, at(i * MINUTE), &event("tap.redeem", None))
+            .redeem_tap(&multi, &sess, at(i * MINUTE), &event(Action::TapRedeem, None))
             .await
             .unwrap();
     }
@@ -940,7 +992,7 @@ pub async fn tap_redeem_rules(s: &Stores) {
     let late = fixtures::session(v.id, at(HOUR), 10 * MINUTE, HOUR);
     assert_conflict(
         s.taps
-            .redeem_tap(&multi, &late, at(HOUR), &event("tap.redeem", None))
+            .redeem_tap(&multi, &late, at(HOUR), &event(Action::TapRedeem, None))
             .await,
         "tap_used",
     );
@@ -959,11 +1011,11 @@ pub async fn tap_redeem_rules(s: &Stores) {
 /// Two concurrent redemptions of a one-time TAP: exactly one wins.
 pub async fn tap_redeem_race(s: &Stores) {
     let u = user("uma");
-    s.users.create_user(&u, &event("user.create", None)).await.unwrap();
+    s.users.create_user(&u, &event(Action::UserCreate, None)).await.unwrap();
     let tap = fixtures::tap(u.id, true, HOUR);
-    s.taps.issue_tap(&tap, &event("tap.issue", None)).await.unwrap();
+    s.taps.issue_tap(&tap, &event(Action::TapIssue, None)).await.unwrap();
     let (a, b) = (fixtures::default_session(u.id), fixtures::default_session(u.id));
-    let ev = event("tap.redeem", None);
+    let ev = event(Action::TapRedeem, None);
     let (ra, rb) = tokio::join!(
         s.taps.redeem_tap(&tap, &a, at(1), &ev),
         s.taps.redeem_tap(&tap, &b, at(1), &ev),
@@ -985,11 +1037,11 @@ pub async fn client_crud(s: &Stores) {
     c2.enabled = false;
     let sec1 = fixtures::secret("kfc_one", 0);
     s.clients
-        .create_client(&c1, &sec1, &event("client.create", None))
+        .create_client(&c1, &sec1, &event(Action::ClientCreate, None))
         .await
         .unwrap();
     s.clients
-        .create_client(&c2, &fixtures::secret("kfc_two", 0), &event("client.create", None))
+        .create_client(&c2, &fixtures::secret("kfc_two", 0), &event(Action::ClientCreate, None))
         .await
         .unwrap();
     assert_eq!(s.clients.get_client("kfc_one").await.unwrap(), Some(c1.clone()));
@@ -1007,7 +1059,7 @@ pub async fn client_crud(s: &Stores) {
             .create_client(
                 &fixtures::client("kfc_one", "Again"),
                 &fixtures::secret("kfc_one", 1),
-                &event("client.create", None),
+                &event(Action::ClientCreate, None),
             )
             .await,
         "client_id",
@@ -1019,23 +1071,23 @@ pub async fn client_crud(s: &Stores) {
     );
 
     s.clients
-        .set_client_enabled("kfc_one", false, &event("client.disable", None))
+        .set_client_enabled("kfc_one", false, &event(Action::ClientDisable, None))
         .await
         .unwrap();
     assert!(!s.clients.get_client("kfc_one").await.unwrap().unwrap().enabled);
     s.clients
-        .set_client_enabled("kfc_one", true, &event("client.enable", None))
+        .set_client_enabled("kfc_one", true, &event(Action::ClientEnable, None))
         .await
         .unwrap();
     assert!(s.clients.get_client("kfc_one").await.unwrap().unwrap().enabled);
     assert_not_found(
         s.clients
-            .set_client_enabled("kfc_nope", true, &event("client.enable", None))
+            .set_client_enabled("kfc_nope", true, &event(Action::ClientEnable, None))
             .await,
     );
 
     s.clients
-        .delete_client("kfc_one", &event("client.delete", None))
+        .delete_client("kfc_one", &event(Action::ClientDelete, None))
         .await
         .unwrap();
     assert_eq!(s.clients.get_client("kfc_one").await.unwrap(), None);
@@ -1043,7 +1095,11 @@ pub async fn client_crud(s: &Stores) {
         s.clients.list_secrets("kfc_one").await.unwrap().is_empty(),
         "secrets go with the client"
     );
-    assert_not_found(s.clients.delete_client("kfc_one", &event("client.delete", None)).await);
+    assert_not_found(
+        s.clients
+            .delete_client("kfc_one", &event(Action::ClientDelete, None))
+            .await,
+    );
     assert_eq!(
         audit_actions(s).await,
         [
@@ -1061,25 +1117,31 @@ pub async fn client_crud(s: &Stores) {
 pub async fn client_secrets(s: &Stores) {
     let first = fixtures::secret("kfc_a", 0);
     s.clients
-        .create_client(&fixtures::client("kfc_a", "A"), &first, &event("client.create", None))
+        .create_client(
+            &fixtures::client("kfc_a", "A"),
+            &first,
+            &event(Action::ClientCreate, None),
+        )
         .await
         .unwrap();
     s.clients
         .create_client(
             &fixtures::client("kfc_b", "B"),
             &fixtures::secret("kfc_b", 0),
-            &event("client.create", None),
+            &event(Action::ClientCreate, None),
         )
         .await
         .unwrap();
     let second = fixtures::secret("kfc_a", MINUTE);
     s.clients
-        .add_secret(&second, 2, &event("secret.add", None))
+        .add_secret(&second, 2, &event(Action::ClientSecretAdd, None))
         .await
         .unwrap();
     let third = fixtures::secret("kfc_a", 2 * MINUTE);
     assert_conflict(
-        s.clients.add_secret(&third, 2, &event("secret.add", None)).await,
+        s.clients
+            .add_secret(&third, 2, &event(Action::ClientSecretAdd, None))
+            .await,
         "secret_limit",
     );
     assert_eq!(
@@ -1089,12 +1151,21 @@ pub async fn client_secrets(s: &Stores) {
     );
     assert_not_found(
         s.clients
-            .add_secret(&fixtures::secret("kfc_nope", 0), 2, &event("secret.add", None))
+            .add_secret(
+                &fixtures::secret("kfc_nope", 0),
+                2,
+                &event(Action::ClientSecretAdd, None),
+            )
             .await,
     );
 
     s.clients
-        .set_secret_expiry("kfc_a", first.id, Some(at(HOUR)), &event("secret.expire", None))
+        .set_secret_expiry(
+            "kfc_a",
+            first.id,
+            Some(at(HOUR)),
+            &event(Action::ClientSecretPhaseOut, None),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1102,32 +1173,32 @@ pub async fn client_secrets(s: &Stores) {
         Some(at(HOUR))
     );
     s.clients
-        .set_secret_expiry("kfc_a", first.id, None, &event("secret.expire", None))
+        .set_secret_expiry("kfc_a", first.id, None, &event(Action::ClientSecretPhaseOut, None))
         .await
         .unwrap();
     assert_eq!(s.clients.list_secrets("kfc_a").await.unwrap()[0].expires_at, None);
     assert_not_found(
         s.clients
-            .set_secret_expiry("kfc_b", first.id, None, &event("secret.expire", None))
+            .set_secret_expiry("kfc_b", first.id, None, &event(Action::ClientSecretPhaseOut, None))
             .await,
     );
 
     assert_not_found(
         s.clients
-            .delete_secret("kfc_b", first.id, &event("secret.delete", None))
+            .delete_secret("kfc_b", first.id, &event(Action::ClientSecretRevoke, None))
             .await,
     );
     s.clients
-        .delete_secret("kfc_a", first.id, &event("secret.delete", None))
+        .delete_secret("kfc_a", first.id, &event(Action::ClientSecretRevoke, None))
         .await
         .unwrap();
     assert_not_found(
         s.clients
-            .delete_secret("kfc_a", first.id, &event("secret.delete", None))
+            .delete_secret("kfc_a", first.id, &event(Action::ClientSecretRevoke, None))
             .await,
     );
     s.clients
-        .add_secret(&third, 2, &event("secret.add", None))
+        .add_secret(&third, 2, &event(Action::ClientSecretAdd, None))
         .await
         .expect("room again");
     assert_eq!(s.clients.list_secrets("kfc_a").await.unwrap(), [second, third]);
@@ -1136,11 +1207,11 @@ pub async fn client_secrets(s: &Stores) {
         [
             "client.create",
             "client.create",
-            "secret.add",
-            "secret.expire",
-            "secret.expire",
-            "secret.delete",
-            "secret.add"
+            "client.secret.add",
+            "client.secret.phase_out",
+            "client.secret.phase_out",
+            "client.secret.revoke",
+            "client.secret.add"
         ],
         "refused changes are not audited"
     );
@@ -1152,7 +1223,7 @@ pub async fn client_secret_limit_race(s: &Stores) {
         .create_client(
             &fixtures::client("kfc_r", "R"),
             &fixtures::secret("kfc_r", 0),
-            &event("client.create", None),
+            &event(Action::ClientCreate, None),
         )
         .await
         .unwrap();
@@ -1161,7 +1232,7 @@ pub async fn client_secret_limit_race(s: &Stores) {
         fixtures::secret("kfc_r", 2),
         fixtures::secret("kfc_r", 3),
     );
-    let ev = event("secret.add", None);
+    let ev = event(Action::ClientSecretAdd, None);
     let (ra, rb, rc) = tokio::join!(
         s.clients.add_secret(&a, 2, &ev),
         s.clients.add_secret(&b, 2, &ev),
@@ -1204,26 +1275,91 @@ pub async fn signing_keys(s: &Stores) {
     assert_eq!(s.signing_keys.list_signing_keys().await.unwrap(), [active, newer, old]);
 }
 
+/// Upgrading a secret's digest is a compare-and-set: it replaces the digest only while it
+/// still is the one read, and is audited with it; otherwise `NotFound` and nothing changes.
+pub async fn client_secret_upgrade(s: &Stores) {
+    let first = fixtures::secret("kfc_u", 0);
+    s.clients
+        .create_client(
+            &fixtures::client("kfc_u", "U"),
+            &first,
+            &event(Action::ClientCreate, None),
+        )
+        .await
+        .unwrap();
+    let other = fixtures::secret("kfc_v", 0);
+    s.clients
+        .create_client(
+            &fixtures::client("kfc_v", "V"),
+            &other,
+            &event(Action::ClientCreate, None),
+        )
+        .await
+        .unwrap();
+    let before = all_audit(s).await.len();
+    let rehash = || event(Action::ClientSecretRehash, Some(Target::Client("kfc_u".into())));
+    let c = &s.clients;
+
+    c.upgrade_secret_hash("kfc_u", first.id, &first.secret_hash, "$argon2id$new", &rehash())
+        .await
+        .expect("upgrade");
+    let upgraded = c.list_secrets("kfc_u").await.unwrap();
+    assert_eq!(upgraded.len(), 1);
+    assert_eq!(upgraded[0].secret_hash, "$argon2id$new");
+    assert_eq!((upgraded[0].id, upgraded[0].created_at), (first.id, first.created_at));
+
+    assert_not_found(
+        c.upgrade_secret_hash("kfc_u", first.id, &first.secret_hash, "$argon2id$late", &rehash())
+            .await,
+    );
+    assert_not_found(
+        c.upgrade_secret_hash("kfc_v", first.id, "$argon2id$new", "$argon2id$x", &rehash())
+            .await,
+    );
+    assert_not_found(
+        c.upgrade_secret_hash("kfc_u", other.id, &other.secret_hash, "$argon2id$x", &rehash())
+            .await,
+    );
+    assert_eq!(c.list_secrets("kfc_u").await.unwrap()[0].secret_hash, "$argon2id$new");
+    assert_eq!(c.list_secrets("kfc_v").await.unwrap(), [other]);
+    let log = all_audit(s).await;
+    assert_eq!(log.len(), before + 1, "only the upgrade is audited");
+    assert_eq!(
+        (log[0].action.as_str(), log[0].target.as_deref()),
+        ("client.secret.rehash", Some("client:kfc_u"))
+    );
+}
+
 /// Filters (actor, target, exact action, action prefix, time range), newest-first order
 /// and keyset paging.
 pub async fn audit_filters_and_paging(s: &Stores) {
-    let mk = |minute: i64, actor: &str, action: &str, target: Option<&str>| NewAuditEvent {
+    let (a, u1, u2) = (
+        UserId::new_random(&mut OsRng),
+        UserId::new_random(&mut OsRng),
+        UserId::new_random(&mut OsRng),
+    );
+    let mk = |minute: i64, actor: Actor, action: Action, target: Option<Target>| NewAuditEvent {
         at: at(minute * MINUTE),
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        target: target.map(str::to_owned),
+        actor,
+        action,
+        target,
         outcome: Outcome::Success,
         request_id: None,
         detail: None,
     };
     let events = [
-        mk(0, "system", "user.create", Some("user:1")),
-        mk(1, "user:a", "user.update", Some("user:1")),
-        mk(2, "user:a", "users.export", None),
-        mk(3, "client:c", "user_x.create", Some("user:2")),
-        mk(4, "anonymous", "session.signin", None).with_outcome(Outcome::Failure),
-        mk(5, "user:a", "user.delete", Some("user:2")).with_outcome(Outcome::Denied),
-        mk(6, "system", "USER.create", None),
+        mk(0, Actor::System, Action::UserCreate, Some(Target::User(u1))),
+        mk(1, Actor::User(a), Action::UserUpdate, Some(Target::User(u1))),
+        mk(2, Actor::User(a), Action::GroupCreate, None),
+        mk(
+            3,
+            Actor::Client("c".into()),
+            Action::GroupMemberAdd,
+            Some(Target::User(u2)),
+        ),
+        mk(4, Actor::Anonymous, Action::AuthWebauthn, None).with_outcome(Outcome::Failure),
+        mk(5, Actor::User(a), Action::UserDelete, Some(Target::User(u2))).with_outcome(Outcome::Denied),
+        mk(6, Actor::System, Action::SystemBootstrap, None),
     ];
     for e in &events {
         s.audit.append(e).await.unwrap();
@@ -1240,7 +1376,7 @@ pub async fn audit_filters_and_paging(s: &Stores) {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|e| e.event.at.as_millis() - T0.as_millis())
+                .map(|e| e.at.as_millis() - T0.as_millis())
                 .map(|ms| ms / MINUTE)
                 .collect::<Vec<i64>>()
         }
@@ -1249,21 +1385,36 @@ pub async fn audit_filters_and_paging(s: &Stores) {
     let all = all_audit(s).await;
     assert_eq!(all.len(), 7);
     assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest (highest id) first");
-    let stored: Vec<NewAuditEvent> = all.iter().rev().map(|e| e.event.clone()).collect();
-    assert_eq!(stored, events, "events round-trip");
+    let written: Vec<_> = all
+        .iter()
+        .rev()
+        .zip(&events)
+        .map(|(s, e)| fixtures::stored(s.id, e))
+        .collect();
+    assert_eq!(
+        all.iter().rev().cloned().collect::<Vec<_>>(),
+        written,
+        "events round-trip"
+    );
 
-    assert_eq!(query(&|q| q.actor = Some("user:a".into())).await, [5, 2, 1]);
-    assert_eq!(query(&|q| q.target = Some("user:2".into())).await, [5, 3]);
+    assert_eq!(query(&|q| q.actor = Some(format!("user:{a}"))).await, [5, 2, 1]);
+    assert_eq!(query(&|q| q.actor = Some("client:c".into())).await, [3]);
+    assert_eq!(query(&|q| q.target = Some(format!("user:{u2}"))).await, [5, 3]);
     assert_eq!(
         query(&|q| q.action = Some("user.create".into())).await,
         [0],
         "exact, case-sensitive"
     );
-    assert_eq!(
-        query(&|q| q.action = Some("user.".into())).await,
-        [5, 1, 0],
-        "prefix: not users.*, user_x.* or USER.*"
-    );
+    assert_eq!(query(&|q| q.action = Some("user.".into())).await, [5, 1, 0], "prefix");
+    assert_eq!(query(&|q| q.action = Some("group.".into())).await, [3, 2]);
+    assert_eq!(query(&|q| q.action = Some("group.member.".into())).await, [3]);
+    for literal in ["USER.", "use_.", "%.", "us%."] {
+        assert_eq!(
+            query(&|q| q.action = Some(literal.into())).await,
+            Vec::<i64>::new(),
+            "a prefix is literal and case-sensitive: {literal}"
+        );
+    }
     assert_eq!(
         query(&|q| q.action = Some("user".into())).await,
         Vec::<i64>::new(),
@@ -1281,7 +1432,7 @@ pub async fn audit_filters_and_paging(s: &Stores) {
     );
     assert_eq!(
         query(&|q| {
-            q.actor = Some("user:a".into());
+            q.actor = Some(format!("user:{a}"));
             q.action = Some("user.".into());
             q.since = Some(at(MINUTE));
         })

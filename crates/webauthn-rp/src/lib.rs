@@ -6,6 +6,9 @@
 //!   `fido-u2f`, `apple`) and X.509 path validation against caller-supplied anchors.
 //! - [`verify_authentication`]: §7.2 Verifying an Authentication Assertion, including the
 //!   signature-counter clone signal.
+//! - [`options`]: the ceremony options the RP sends (§5.1.8, §5.1.9 JSON forms), and the
+//!   [`CreationState`] / [`RequestState`] they imply, from which the expectations above are
+//!   built.
 //! - [`corpus::run_case`]: runs one case of keyfleet's WebAuthn conformance corpus.
 //!
 //! **Architecture invariant:** this crate does no IO. Time, trust anchors and stored
@@ -48,6 +51,7 @@ pub mod client_data;
 pub mod corpus;
 pub mod cose;
 pub mod json;
+pub mod options;
 pub mod registration;
 #[cfg(test)]
 mod test_support;
@@ -65,6 +69,12 @@ pub use cose::{CoseAlgorithm, CoseError, CredentialPublicKey, PublicKey, Signatu
 pub use json::{
     AuthenticationResponseJSON, AuthenticatorAssertionResponseJSON, AuthenticatorAttestationResponseJSON,
     Base64UrlBytes, RegistrationResponseJSON,
+};
+pub use options::{
+    AssertionContext, AttestationConveyance, AuthenticatorAttachment, AuthenticatorSelection, AuthenticatorTransport,
+    CreationState, CredentialDescriptor, CredentialParameter, CredentialType, Extensions, OptionsError,
+    PublicKeyCredentialCreationOptions, PublicKeyCredentialHint, PublicKeyCredentialRequestOptions,
+    RegistrationContext, RelyingParty, RequestState, ResidentKeyRequirement, UserEntity, UserVerificationRequirement,
 };
 pub use registration::{
     AttestationPolicy, RegistrationError, RegistrationExpectations, TrustAnchorProvider, TrustOutcome,

@@ -132,11 +132,11 @@ fn signing_key_scalar(url: &str) -> Vec<u8> {
         let stores = keyfleet_server::serve::open_stores(url).await.unwrap();
         let keys = stores.signing_keys.list_signing_keys().await.unwrap();
         let k = keys.iter().find(|k| k.active).unwrap();
-        let master = keyfleet_server::secrets::MasterKey::from_base64(MASTER_KEY).unwrap();
+        let master = keyfleet_core::secrets::MasterKey::from_base64(MASTER_KEY).unwrap();
         master
             .decrypt(
                 &k.encrypted_private_key,
-                &keyfleet_server::token::signing_key_aad(&k.kid),
+                &keyfleet_core::clients::tokens::signing_key_aad(&k.kid),
             )
             .unwrap()
             .to_vec()

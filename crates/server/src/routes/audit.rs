@@ -2,15 +2,16 @@
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use keyfleet_core::audit;
 use keyfleet_domain::audit::AuditQuery;
-use keyfleet_domain::client::Scope;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::ctx;
 use crate::api::{AuditEventJson, AuditPage};
-use crate::auth::{Caller, require_scope};
+use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::state::{AppState, parse_rfc3339};
 
@@ -54,26 +55,21 @@ pub async fn list_audit(
     State(state): State<AppState>,
     headers: HeaderMap,
     caller: Caller,
-    Query(p): Query<AuditParams>,
+    Query(q): Query<AuditParams>,
 ) -> Result<axum::Json<AuditPage>, ApiError> {
-    require_scope(&state, &caller, Scope::AuditRead, &headers).await?;
-    let limit = p.limit.unwrap_or(100).clamp(1, 500);
+    let (c, p) = ctx(&state, &caller, &headers);
     let query = AuditQuery {
-        actor: p.actor,
-        target: p.target,
-        action: p.action,
-        since: time_param("since", p.since)?,
-        until: time_param("until", p.until)?,
-        before_id: p.before,
-        limit: limit + 1,
+        actor: q.actor,
+        target: q.target,
+        action: q.action,
+        since: time_param("since", q.since)?,
+        until: time_param("until", q.until)?,
+        before_id: q.before,
+        limit: q.limit.unwrap_or(100),
     };
-    let mut events = state.stores.audit.list(&query).await?;
-    let next_before = (events.len() > limit as usize).then(|| {
-        events.truncate(limit as usize);
-        events.last().map_or(0, |e| e.id)
-    });
+    let page = audit::list(&c, &p, query).await?;
     Ok(axum::Json(AuditPage {
-        events: events.iter().map(AuditEventJson::from).collect(),
-        next_before,
+        events: page.entries.iter().map(AuditEventJson::from).collect(),
+        next_before: page.next_before,
     }))
 }

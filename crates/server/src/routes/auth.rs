@@ -11,13 +11,14 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{clear_cookie, ctx, new_session_cookie};
+use super::{clear_cookie, new_session_cookie};
 use crate::api::{MeJson, SessionJson, TapSignInRequest, UserJson};
 use crate::auth::{SessionCaller, check_origin};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
-use crate::service::taps::{self, GuessLimits, TapSignIn, TapSignInError};
 use crate::state::AppState;
+use keyfleet_core::identity::sessions;
+use keyfleet_core::identity::taps::{self, TapSignIn, TapSignInError};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -44,16 +45,13 @@ pub async fn tap_sign_in(
     if headers.contains_key(header::ORIGIN) {
         check_origin(&state, &axum::http::Method::POST, &headers)?;
     }
-    let s = &state.settings;
-    let limits = GuessLimits::from_settings(s);
-    let lifetimes = s.session_lifetimes();
     let input = TapSignIn {
         username: &body.username,
         code: &body.code,
         client_addr: Some(peer.ip().to_string()),
     };
-    let c = ctx(&state, Actor::Anonymous, &headers);
-    match taps::sign_in(&c, limits, lifetimes, s.tap_session, input).await {
+    let c = state.ctx(Actor::Anonymous, &headers);
+    match taps::sign_in(&c, input).await {
         Ok((user, new)) => {
             let me = MeJson {
                 user: UserJson::from(&user),
@@ -74,12 +72,7 @@ pub async fn tap_sign_in(
             "invalid_tap",
             "the username or temporary access pass is not valid",
         )),
-        Err(TapSignInError::Limited(retry)) => Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many failed attempts; wait before trying again",
-        )
-        .with_header(header::RETRY_AFTER, &retry.to_string())),
+        Err(TapSignInError::Limited(retry)) => Err(ApiError::too_many("too_many_attempts", retry)),
         Err(TapSignInError::Store(e)) => Err(e.into()),
     }
 }
@@ -102,19 +95,7 @@ pub async fn logout(
     headers: HeaderMap,
     caller: SessionCaller,
 ) -> Result<Response, ApiError> {
-    let c = ctx(&state, Actor::User(caller.user.id), &headers);
-    if q.everywhere {
-        let audit = c.audit("session.revoke_all", Some(format!("user:{}", caller.user.id)));
-        state
-            .stores
-            .sessions
-            .revoke_user_sessions(caller.user.id, &audit)
-            .await?;
-    } else {
-        let audit = c
-            .audit("session.logout", Some(format!("user:{}", caller.user.id)))
-            .with_detail(serde_json::json!({ "sessionId": caller.session.id.to_string() }).to_string());
-        state.stores.sessions.revoke_session(caller.session.id, &audit).await?;
-    }
+    let c = state.ctx(Actor::User(caller.user.id), &headers);
+    sessions::sign_out(&c, &caller.principal(), q.everywhere).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_cookie(&state))]).into_response())
 }

@@ -3,16 +3,16 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use keyfleet_core::clients;
 use keyfleet_domain::ids::SecretId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ctx, parse_id};
 use crate::api::{ClientCreated, ClientJson, CreateClientRequest, SecretRotated, UpdateClientRequest};
-use crate::auth::{Caller, require_admin};
+use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
-use crate::service::clients;
 use crate::state::{AppState, rfc3339};
 
 /// Routes of this module.
@@ -22,10 +22,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_client, delete_client))
         .routes(routes!(rotate_secret))
         .routes(routes!(revoke_secret))
-}
-
-async fn admin_only(state: &AppState, caller: &Caller, headers: &HeaderMap) -> Result<(), ApiError> {
-    require_admin(state, caller, headers, "manage API clients").await
 }
 
 const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
@@ -39,9 +35,9 @@ pub async fn create_client(
     caller: Caller,
     Json(body): Json<CreateClientRequest>,
 ) -> Result<Response, ApiError> {
-    admin_only(&state, &caller, &headers).await?;
-    let created = clients::create(&ctx(&state, caller.actor(), &headers), &body.name, &body.scopes).await?;
-    let secrets = state.stores.clients.list_secrets(&created.client.client_id).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    let created = clients::create(&c, &p, &body.name, &body.scopes).await?;
+    let (_, secrets) = clients::get(&c, &p, &created.client.client_id).await?;
     let body = ClientCreated {
         client: ClientJson::new(&created.client, &secrets),
         client_secret: created.secret,
@@ -56,13 +52,13 @@ pub async fn list_clients(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<axum::Json<Vec<ClientJson>>, ApiError> {
-    admin_only(&state, &caller, &headers).await?;
-    let mut out = Vec::new();
-    for c in state.stores.clients.list_clients().await? {
-        let secrets = state.stores.clients.list_secrets(&c.client_id).await?;
-        out.push(ClientJson::new(&c, &secrets));
-    }
-    Ok(axum::Json(out))
+    let (c, p) = ctx(&state, &caller, &headers);
+    let all = clients::list(&c, &p).await?;
+    Ok(axum::Json(
+        all.iter()
+            .map(|(client, secrets)| ClientJson::new(client, secrets))
+            .collect(),
+    ))
 }
 
 /// Enables or disables a client; a disabled client's tokens stop working at once.
@@ -75,25 +71,9 @@ pub async fn update_client(
     Path(client_id): Path<String>,
     Json(body): Json<UpdateClientRequest>,
 ) -> Result<axum::Json<ClientJson>, ApiError> {
-    admin_only(&state, &caller, &headers).await?;
-    let action = if body.enabled {
-        "client.enable"
-    } else {
-        "client.disable"
-    };
-    let audit = ctx(&state, caller.actor(), &headers).audit(action, Some(format!("client:{client_id}")));
-    state
-        .stores
-        .clients
-        .set_client_enabled(&client_id, body.enabled, &audit)
-        .await?;
-    let client = state
-        .stores
-        .clients
-        .get_client(&client_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let secrets = state.stores.clients.list_secrets(&client_id).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    clients::set_enabled(&c, &p, &client_id, body.enabled).await?;
+    let (client, secrets) = clients::get(&c, &p, &client_id).await?;
     Ok(axum::Json(ClientJson::new(&client, &secrets)))
 }
 
@@ -106,9 +86,8 @@ pub async fn delete_client(
     caller: Caller,
     Path(client_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    admin_only(&state, &caller, &headers).await?;
-    let audit = ctx(&state, caller.actor(), &headers).audit("client.delete", Some(format!("client:{client_id}")));
-    state.stores.clients.delete_client(&client_id, &audit).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    clients::delete(&c, &p, &client_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,13 +101,8 @@ pub async fn rotate_secret(
     caller: Caller,
     Path(client_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    admin_only(&state, &caller, &headers).await?;
-    let r = clients::rotate(
-        &ctx(&state, caller.actor(), &headers),
-        &client_id,
-        state.settings.client_secret_phase_out,
-    )
-    .await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    let r = clients::rotate(&c, &p, &client_id).await?;
     let body = SecretRotated {
         secret_id: r.id.to_string(),
         client_secret: r.secret,
@@ -147,8 +121,8 @@ pub async fn revoke_secret(
     caller: Caller,
     Path((client_id, secret_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    admin_only(&state, &caller, &headers).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
     let id: SecretId = parse_id(&secret_id)?;
-    clients::revoke_secret(&ctx(&state, caller.actor(), &headers), &client_id, id).await?;
+    clients::revoke_secret(&c, &p, &client_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,20 +4,18 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use keyfleet_core::credentials::ceremony::{b64, unb64};
+use keyfleet_core::credentials::keys::{self, Removal};
+use keyfleet_core::credentials::registration;
 use keyfleet_domain::audit::Actor;
-use keyfleet_domain::client::Scope;
-use keyfleet_domain::user::User;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{authority, ctx, parse_id};
+use super::{ctx, parse_id};
 use crate::api::{CeremonyOptions, CredentialJson, RegistrationVerifyRequest, RenameCredentialRequest};
-use crate::auth::{Caller, SessionCaller, require_scope};
+use crate::auth::{Caller, SessionCaller};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
-use crate::service::credentials::{self, Removal};
-use crate::service::webauthn::unb64;
-use crate::service::{registration, users, webauthn};
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -44,8 +42,8 @@ pub async fn registration_options(
     headers: HeaderMap,
     caller: SessionCaller,
 ) -> Result<axum::Json<CeremonyOptions>, ApiError> {
-    let c = ctx(&state, Actor::User(caller.user.id), &headers);
-    let (ceremony, options) = registration::start(&c, &state.settings, &caller.user, &caller.session).await?;
+    let c = state.ctx(Actor::User(caller.user.id), &headers);
+    let (ceremony, options) = registration::start(&c, &caller.user, &caller.session).await?;
     Ok(axum::Json(CeremonyOptions {
         ceremony_id: ceremony.id.to_string(),
         public_key: options,
@@ -64,34 +62,9 @@ pub async fn registration_verify(
     caller: SessionCaller,
     Json(raw): Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let c = ctx(&state, Actor::User(caller.user.id), &headers);
-    // Read in two steps so that a body of the wrong shape (R1) still consumes its ceremony.
-    let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
-    let body: RegistrationVerifyRequest = match serde_json::from_value(raw) {
-        Ok(body) => body,
-        Err(e) => {
-            let refusal = webauthn::invalid_shape(&e);
-            if let Some(id) = ceremony_id {
-                registration::abandon(&c, &caller.user, &caller.session, &id, refusal.code).await?;
-            }
-            return Err(refusal.into());
-        }
-    };
-    let input = registration::Finish {
-        ceremony_id: &body.ceremony_id,
-        nickname: &body.nickname,
-        credential: &body.credential,
-    };
-    let cred = registration::finish(
-        &c,
-        &state.settings,
-        &state.webauthn,
-        &caller.user,
-        &caller.session,
-        input,
-    )
-    .await?;
-    let location = format!("/api/v1/me/credentials/{}", crate::service::webauthn::b64(&cred.id));
+    let c = state.ctx(Actor::User(caller.user.id), &headers);
+    let cred = registration::finish(&c, &caller.user, &caller.session, raw).await?;
+    let location = format!("/api/v1/me/credentials/{}", b64(&cred.id));
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
@@ -104,10 +77,11 @@ pub async fn registration_verify(
 #[utoipa::path(get, path = "/api/v1/me/credentials", tag = "credentials", responses((status = 200, body = Vec<CredentialJson>)))]
 pub async fn my_credentials(
     State(state): State<AppState>,
+    headers: HeaderMap,
     caller: SessionCaller,
 ) -> Result<axum::Json<Vec<CredentialJson>>, ApiError> {
-    caller.require_full()?;
-    let creds = state.stores.credentials.list_user_credentials(caller.user.id).await?;
+    let c = state.ctx(Actor::User(caller.user.id), &headers);
+    let creds = keys::list_own(&c, &caller.principal()).await?;
     Ok(axum::Json(creds.iter().map(CredentialJson::from).collect()))
 }
 
@@ -123,10 +97,9 @@ pub async fn rename_my_credential(
     Path(id): Path<String>,
     Json(body): Json<RenameCredentialRequest>,
 ) -> Result<axum::Json<CredentialJson>, ApiError> {
-    caller.require_full()?;
     let id = credential_id(&id)?;
-    let c = ctx(&state, Actor::User(caller.user.id), &headers);
-    let cred = credentials::rename(&c, caller.user.id, &id, &body.nickname).await?;
+    let c = state.ctx(Actor::User(caller.user.id), &headers);
+    let cred = keys::rename(&c, &caller.principal(), &id, &body.nickname).await?;
     Ok(axum::Json(CredentialJson::from(&cred)))
 }
 
@@ -141,13 +114,10 @@ pub async fn delete_my_credential(
     caller: SessionCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_full()?;
     let id = credential_id(&id)?;
-    let c = ctx(&state, Actor::User(caller.user.id), &headers);
-    let how = Removal::Ordinary {
-        ends_sessions: state.settings.removal_ends_sessions,
-    };
-    credentials::remove_own(&c, caller.user.id, &id, how).await?;
+    let c = state.ctx(Actor::User(caller.user.id), &headers);
+    // The contract's DELETE is the program's confirmation, last key or not.
+    keys::remove_own(&c, &caller.principal(), &id, Removal::Ordinary, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -161,10 +131,9 @@ pub async fn report_my_credential_lost(
     caller: SessionCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require_full()?;
     let id = credential_id(&id)?;
-    let c = ctx(&state, Actor::User(caller.user.id), &headers);
-    credentials::remove_own(&c, caller.user.id, &id, Removal::Lost).await?;
+    let c = state.ctx(Actor::User(caller.user.id), &headers);
+    keys::remove_own(&c, &caller.principal(), &id, Removal::Lost, true).await?;
     if caller.session.credential_id.as_deref() == Some(id.as_slice()) {
         return Ok((
             StatusCode::NO_CONTENT,
@@ -173,26 +142,6 @@ pub async fn report_my_credential_lost(
             .into_response());
     }
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn target_user(
-    state: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
-    id: &str,
-    scope: Scope,
-) -> Result<User, ApiError> {
-    require_scope(state, caller, scope, headers).await?;
-    let c = ctx(state, caller.actor(), headers);
-    if scope == Scope::UsersRead {
-        return state
-            .stores
-            .users
-            .get_user(parse_id(id)?)
-            .await?
-            .ok_or_else(ApiError::not_found);
-    }
-    Ok(users::get_for_change(&c, authority(caller), parse_id(id)?).await?)
 }
 
 /// A user's keys. Needs `users:read`.
@@ -204,8 +153,8 @@ pub async fn user_credentials(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Vec<CredentialJson>>, ApiError> {
-    let user = target_user(&state, &caller, &headers, &id, Scope::UsersRead).await?;
-    let creds = state.stores.credentials.list_user_credentials(user.id).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    let creds = keys::list_for_user(&c, &p, parse_id(&id)?).await?;
     Ok(axum::Json(creds.iter().map(CredentialJson::from).collect()))
 }
 
@@ -219,9 +168,9 @@ pub async fn delete_user_credential(
     caller: Caller,
     Path((id, credential)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let user = target_user(&state, &caller, &headers, &id, Scope::UsersWrite).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
     let cred_id = credential_id(&credential)?;
-    credentials::remove_for_user(&ctx(&state, caller.actor(), &headers), user.id, &cred_id).await?;
+    keys::remove_for_user(&c, &p, parse_id(&id)?, &cred_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -234,7 +183,7 @@ pub async fn reset_user_credentials(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let user = target_user(&state, &caller, &headers, &id, Scope::UsersWrite).await?;
-    credentials::reset(&ctx(&state, caller.actor(), &headers), user.id).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    keys::reset(&c, &p, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

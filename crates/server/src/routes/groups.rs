@@ -1,19 +1,19 @@
-//! Groups and membership. Reading needs `users:read`, changing needs `users:write`.
+//! Groups and membership. Reading needs `users:read`; changing needs an administrator or
+//! `users:write` (`keyfleet_core::identity::groups` holds the rules).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyfleet_domain::client::Scope;
+use keyfleet_core::identity::groups;
 use keyfleet_domain::{GroupId, UserId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ctx, parse_id};
 use crate::api::{CreateGroupRequest, GroupDetail, GroupJson, UserJson};
-use crate::auth::{Caller, require_scope};
+use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
-use crate::service::groups;
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -33,9 +33,8 @@ pub async fn create_group(
     caller: Caller,
     Json(body): Json<CreateGroupRequest>,
 ) -> Result<Response, ApiError> {
-    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
-    let c = ctx(&state, caller.actor(), &headers);
-    let group = groups::create(&c, &body.name, body.description.as_deref().unwrap_or_default()).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    let group = groups::create(&c, &p, &body.name, body.description.as_deref().unwrap_or_default()).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/groups/{}", group.id))],
@@ -51,8 +50,8 @@ pub async fn list_groups(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<axum::Json<Vec<GroupJson>>, ApiError> {
-    require_scope(&state, &caller, Scope::UsersRead, &headers).await?;
-    let groups = state.stores.groups.list_groups().await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    let groups = groups::list(&c, &p).await?;
     Ok(axum::Json(groups.iter().map(GroupJson::from).collect()))
 }
 
@@ -65,14 +64,8 @@ pub async fn get_group(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<GroupDetail>, ApiError> {
-    require_scope(&state, &caller, Scope::UsersRead, &headers).await?;
-    let group = state
-        .stores
-        .groups
-        .get_group(parse_id(&id)?)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let members = state.stores.groups.list_members(group.id).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    let (group, members) = groups::get(&c, &p, parse_id(&id)?).await?;
     Ok(axum::Json(GroupDetail {
         group: GroupJson::from(&group),
         members: members.iter().map(UserJson::from).collect(),
@@ -88,10 +81,9 @@ pub async fn delete_group(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
     let id: GroupId = parse_id(&id)?;
-    let audit = ctx(&state, caller.actor(), &headers).audit("group.delete", Some(format!("group:{id}")));
-    state.stores.groups.delete_group(id, &audit).await?;
+    groups::delete(&c, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -105,12 +97,9 @@ pub async fn add_member(
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
     let (group, user): (GroupId, UserId) = (parse_id(&id)?, parse_id(&user_id)?);
-    let audit = ctx(&state, caller.actor(), &headers)
-        .audit("group.member.add", Some(format!("group:{group}")))
-        .with_detail(serde_json::json!({ "userId": user.to_string() }).to_string());
-    state.stores.groups.add_member(group, user, &audit).await?;
+    groups::add_member(&c, &p, group, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -124,11 +113,8 @@ pub async fn remove_member(
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
     let (group, user): (GroupId, UserId) = (parse_id(&id)?, parse_id(&user_id)?);
-    let audit = ctx(&state, caller.actor(), &headers)
-        .audit("group.member.remove", Some(format!("group:{group}")))
-        .with_detail(serde_json::json!({ "userId": user.to_string() }).to_string());
-    state.stores.groups.remove_member(group, user, &audit).await?;
+    groups::remove_member(&c, &p, group, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

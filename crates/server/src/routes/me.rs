@@ -2,12 +2,12 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use keyfleet_domain::audit::Actor;
+use keyfleet_core::identity::sessions;
 use keyfleet_domain::ids::SessionId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ctx, parse_id};
+use super::parse_id;
 use crate::api::{MeJson, SessionJson, UserJson};
 use crate::auth::SessionCaller;
 use crate::error::{ApiError, Problem};
@@ -38,17 +38,13 @@ pub async fn me(State(state): State<AppState>, caller: SessionCaller) -> Result<
     responses((status = 200, body = Vec<SessionJson>), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn my_sessions(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     caller: SessionCaller,
 ) -> Result<axum::Json<Vec<SessionJson>>, ApiError> {
-    caller.require_full()?;
-    let sessions = state
-        .stores
-        .sessions
-        .list_user_sessions(caller.user.id, state.now())
-        .await?;
+    let c = state.ctx(keyfleet_domain::audit::Actor::User(caller.user.id), &headers);
+    let mine = sessions::list_own(&c, &caller.principal()).await?;
     Ok(axum::Json(
-        sessions
-            .iter()
+        mine.iter()
             .map(|s| SessionJson::new(s, s.id == caller.session.id))
             .collect(),
     ))
@@ -63,20 +59,8 @@ pub async fn end_my_session(
     headers: HeaderMap,
     caller: SessionCaller,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_full()?;
     let id: SessionId = parse_id(&id)?;
-    let mine = state
-        .stores
-        .sessions
-        .list_user_sessions(caller.user.id, state.now())
-        .await?;
-    if !mine.iter().any(|s| s.id == id) {
-        return Err(ApiError::not_found());
-    }
-    let c = ctx(&state, Actor::User(caller.user.id), &headers);
-    let audit = c
-        .audit("session.revoke", Some(format!("user:{}", caller.user.id)))
-        .with_detail(serde_json::json!({ "sessionId": id.to_string() }).to_string());
-    state.stores.sessions.revoke_session(id, &audit).await?;
+    let c = state.ctx(keyfleet_domain::audit::Actor::User(caller.user.id), &headers);
+    sessions::end_own(&c, &caller.principal(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,32 +12,16 @@ pub mod users;
 pub mod webauthn;
 
 use axum::http::HeaderMap;
-use keyfleet_domain::audit::Actor;
-use keyfleet_domain::user::Role;
+use keyfleet_core::Ctx;
+use keyfleet_core::access::Principal;
 
-use crate::auth::{Caller, request_id};
+use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::service::Ctx;
-use crate::service::users::Authority;
 use crate::state::AppState;
 
-/// A service context for a request.
-pub fn ctx<'a>(state: &'a AppState, actor: Actor, headers: &HeaderMap) -> Ctx<'a> {
-    Ctx {
-        stores: &state.stores,
-        now: state.now(),
-        actor,
-        request_id: request_id(headers),
-    }
-}
-
-/// What rules on roles apply to the caller.
-pub fn authority(caller: &Caller) -> Authority {
-    match caller.role() {
-        Some(Role::Admin) => Authority::Admin,
-        Some(_) => Authority::Helpdesk,
-        None => Authority::Client,
-    }
+/// A use-case context for a request by `caller`, and who they are to the core's rules.
+pub fn ctx<'a>(state: &'a AppState, caller: &Caller, headers: &HeaderMap) -> (Ctx<'a>, Principal) {
+    (state.ctx(caller.actor(), headers), caller.principal())
 }
 
 /// Parses a UUID path segment; a malformed one is simply not found.

@@ -10,19 +10,16 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use keyfleet_domain::audit::{Actor, Outcome};
-use rand_core::OsRng;
+use keyfleet_core::clients::{self, TokenRefusal};
+use keyfleet_domain::audit::Actor;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ctx;
 use crate::error::ApiError;
 use crate::extract::Form;
-use crate::service::clients;
 use crate::state::AppState;
-use crate::token::AccessClaims;
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -160,60 +157,37 @@ pub async fn token(
             );
         }
     };
-    let c = ctx(&state, Actor::Anonymous, &headers);
-    let window_ms = i64::try_from(state.settings.rate_limit_window.as_millis()).unwrap_or(i64::MAX);
-    let addr_key = format!("token:addr:{}", peer.ip());
-    if state.stores.rate_limits.peek(&addr_key, c.now, window_ms).await? >= state.settings.tap_attempts_per_address {
-        return bad(
-            StatusCode::TOO_MANY_REQUESTS,
-            "slow_down",
-            "too many failed client authentications; wait and retry",
-        );
-    }
-    let Some(client) = clients::authenticate(&c, &client_id, &secret).await? else {
-        state.stores.rate_limits.hit(&addr_key, c.now, window_ms).await?;
-        let event = c
-            .audit(
-                "token.issue",
-                Some(format!("client:{}", client_id.chars().take(64).collect::<String>())),
-            )
-            .with_outcome(Outcome::Failure)
-            .with_detail(serde_json::json!({ "reason": "invalid_client" }).to_string());
-        state.stores.audit.append(&event).await?;
-        return bad(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "unknown client, wrong secret, or disabled client",
-        );
-    };
-    let scopes = match clients::granted_scopes(&client, form.scope.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return bad(StatusCode::BAD_REQUEST, "invalid_scope", &e.to_string()),
-    };
-    let scope = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
-    let now_s = c.now.as_millis() / 1000;
-    let lifetime = state.settings.access_token_lifetime.as_secs();
-    let claims = AccessClaims {
-        iss: state.settings.issuer.clone(),
-        sub: client.client_id.clone(),
-        aud: state.settings.token_audience(),
-        exp: now_s + i64::try_from(lifetime).unwrap_or(600),
-        iat: now_s,
-        nbf: now_s,
-        jti: keyfleet_domain::secret::random_token(16, &mut OsRng),
-        scope: scope.clone(),
-        client_id: client.client_id.clone(),
-    };
-    let access_token = state.keys.sign(&claims);
-    let event = ctx(&state, Actor::Client(client.client_id.clone()), &headers)
-        .audit("token.issue", Some(format!("client:{}", client.client_id)))
-        .with_detail(serde_json::json!({ "jti": claims.jti, "scope": scope }).to_string());
-    state.stores.audit.append(&event).await?;
+    let c = state.ctx(Actor::Anonymous, &headers);
+    let issued =
+        match clients::issue_token(&c, &client_id, &secret, form.scope.as_deref(), &peer.ip().to_string()).await {
+            Ok(t) => t,
+            Err(TokenRefusal::InvalidClient) => {
+                return bad(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "unknown client, wrong secret, or disabled client",
+                );
+            }
+            Err(TokenRefusal::InvalidScope(why)) => return bad(StatusCode::BAD_REQUEST, "invalid_scope", &why),
+            Err(TokenRefusal::SlowDown(retry)) => {
+                let mut res = oauth_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "slow_down",
+                    "too many failed client authentications; wait and retry",
+                    used_basic,
+                );
+                if let Ok(v) = header::HeaderValue::from_str(&retry.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return Ok(res);
+            }
+            Err(TokenRefusal::Core(e)) => return Err(e.into()),
+        };
     let body = TokenResponse {
-        access_token,
+        access_token: issued.access_token,
         token_type: "Bearer".into(),
-        expires_in: lifetime,
-        scope,
+        expires_in: issued.expires_in,
+        scope: issued.scope,
     };
     Ok((
         [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
@@ -225,5 +199,5 @@ pub async fn token(
 /// The public keys that verify access tokens (JWK Set).
 #[utoipa::path(get, path = "/oauth2/jwks", tag = "oauth", responses((status = 200, body = Object, description = "JWK Set")))]
 pub async fn jwks(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
-    axum::Json(state.keys.jwks())
+    axum::Json(state.core.tokens.jwks())
 }

@@ -3,8 +3,9 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use keyfleet_core::identity::users::{self, CreateUser, UpdateUser};
+use keyfleet_core::identity::{sessions, taps};
 use keyfleet_domain::UserId;
-use keyfleet_domain::client::Scope;
 use keyfleet_domain::tap::DEFAULT_LIFETIME_MINUTES;
 use keyfleet_domain::user::UserQuery;
 use serde::Deserialize;
@@ -12,13 +13,11 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{authority, ctx, parse_id};
+use super::{ctx, parse_id};
 use crate::api::{CreateUserRequest, TapIssued, TapRequest, TapStatus, UpdateUserRequest, UserJson, UserPage};
-use crate::auth::{Caller, require_scope};
+use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, OptionalJson};
-use crate::service::taps;
-use crate::service::users::{self, CreateUser, UpdateUser};
 use crate::state::{AppState, rfc3339};
 
 /// Routes of this module.
@@ -42,7 +41,7 @@ pub async fn create_user(
     caller: Caller,
     Json(body): Json<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
-    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
     let input = CreateUser {
         username: body.username,
         display_name: body.display_name,
@@ -51,7 +50,7 @@ pub async fn create_user(
         shipping_address: body.shipping_address,
         role: body.role.map(Into::into),
     };
-    let user = users::create(&ctx(&state, caller.actor(), &headers), authority(&caller), input).await?;
+    let user = users::create(&c, &p, input).await?;
     let location = format!("/api/v1/users/{}", user.id);
     Ok((
         StatusCode::CREATED,
@@ -82,14 +81,14 @@ pub async fn list_users(
     caller: Caller,
     Query(q): Query<ListUsersQuery>,
 ) -> Result<axum::Json<UserPage>, ApiError> {
-    require_scope(&state, &caller, Scope::UsersRead, &headers).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let query = UserQuery {
         search: q.search.filter(|s| !s.is_empty()),
         after: q.after,
         limit: limit + 1,
     };
-    let mut found = state.stores.users.list_users(&query).await?;
+    let mut found = users::list(&c, &p, &query).await?;
     let next_after = (found.len() > limit as usize).then(|| {
         found.truncate(limit as usize);
         found.last().map(|u| u.username.as_str().to_owned()).unwrap_or_default()
@@ -110,13 +109,8 @@ pub async fn get_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<UserJson>, ApiError> {
-    require_scope(&state, &caller, Scope::UsersRead, &headers).await?;
-    let user = state
-        .stores
-        .users
-        .get_user(parse_id(&id)?)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    let user = users::get(&c, &p, parse_id(&id)?).await?;
     Ok(axum::Json(UserJson::from(&user)))
 }
 
@@ -133,7 +127,7 @@ pub async fn update_user(
     Path(id): Path<String>,
     Json(body): Json<UpdateUserRequest>,
 ) -> Result<axum::Json<UserJson>, ApiError> {
-    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
     let change = UpdateUser {
         display_name: body.display_name,
         email: body.email,
@@ -142,13 +136,7 @@ pub async fn update_user(
         enabled: body.enabled,
         role: body.role.map(Into::into),
     };
-    let user = users::update(
-        &ctx(&state, caller.actor(), &headers),
-        authority(&caller),
-        parse_id(&id)?,
-        change,
-    )
-    .await?;
+    let user = users::update(&c, &p, parse_id(&id)?, change).await?;
     Ok(axum::Json(UserJson::from(&user)))
 }
 
@@ -162,13 +150,8 @@ pub async fn delete_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
-    users::delete(
-        &ctx(&state, caller.actor(), &headers),
-        authority(&caller),
-        parse_id(&id)?,
-    )
-    .await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    users::delete(&c, &p, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -184,19 +167,12 @@ pub async fn issue_tap(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<TapRequest>,
 ) -> Result<Response, ApiError> {
-    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
     let req = body.unwrap_or_default();
     let minutes = req.lifetime_minutes.unwrap_or(DEFAULT_LIFETIME_MINUTES);
     let one_time = req.one_time.unwrap_or(true);
     let user_id: UserId = parse_id(&id)?;
-    let issued = taps::issue(
-        &ctx(&state, caller.actor(), &headers),
-        authority(&caller),
-        user_id,
-        minutes,
-        one_time,
-    )
-    .await?;
+    let issued = taps::issue(&c, &p, user_id, minutes, one_time).await?;
     let body = TapIssued {
         code: issued.code,
         expires_at: rfc3339(issued.tap.expires_at),
@@ -221,18 +197,15 @@ pub async fn tap_status(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<TapStatus>, ApiError> {
-    require_scope(&state, &caller, Scope::UsersRead, &headers).await?;
-    let tap = state
-        .stores
-        .taps
-        .find_tap(parse_id(&id)?)
+    let (c, p) = ctx(&state, &caller, &headers);
+    let tap = taps::find_for_user(&c, &p, parse_id(&id)?)
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(axum::Json(TapStatus {
         created_at: rfc3339(tap.created_at),
         expires_at: rfc3339(tap.expires_at),
         one_time: tap.one_time,
-        usable: tap.is_usable(state.now()),
+        usable: tap.is_usable(c.now),
         use_count: tap.use_count,
     }))
 }
@@ -247,11 +220,8 @@ pub async fn delete_tap(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
-    let c = ctx(&state, caller.actor(), &headers);
-    let user = users::get_for_change(&c, authority(&caller), parse_id(&id)?).await?;
-    let audit = c.audit("tap.delete", Some(format!("user:{}", user.id)));
-    state.stores.taps.delete_tap(user.id, &audit).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    taps::revoke(&c, &p, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -265,10 +235,7 @@ pub async fn revoke_sessions(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require_scope(&state, &caller, Scope::UsersWrite, &headers).await?;
-    let c = ctx(&state, caller.actor(), &headers);
-    let user = users::get_for_change(&c, authority(&caller), parse_id(&id)?).await?;
-    let audit = c.audit("session.revoke_all", Some(format!("user:{}", user.id)));
-    state.stores.sessions.revoke_user_sessions(user.id, &audit).await?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    sessions::end_all_for_user(&c, &p, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,19 +3,18 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use keyfleet_core::credentials::sign_in;
 use keyfleet_domain::audit::Actor;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ctx, new_session_cookie};
+use super::new_session_cookie;
 use crate::api::{CeremonyOptions, MeJson, SessionJson, SignInOptionsRequest, SignInVerifyRequest, UserJson};
 use crate::auth::check_origin;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, OptionalJson};
-use crate::service::authentication::{self, Limited, SignInLimits};
-use crate::service::webauthn::FailureClass;
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -37,17 +36,8 @@ pub async fn sign_in_options(
     OptionalJson(body): OptionalJson<SignInOptionsRequest>,
 ) -> Result<axum::Json<CeremonyOptions>, ApiError> {
     let body = body.unwrap_or_default();
-    let c = ctx(&state, Actor::Anonymous, &headers);
-    let limits = SignInLimits::from_settings(&state.settings);
-    if let Some(limited) = authentication::count_start(&c, limits, &peer.ip().to_string()).await? {
-        return Err(too_many(
-            limited,
-            "too_many_requests",
-            "too many sign-ins started from this address; wait a minute",
-        ));
-    }
-    let (ceremony, options) =
-        authentication::start(&c, &state.settings, &state.webauthn, body.username.as_deref()).await?;
+    let c = state.ctx(Actor::Anonymous, &headers);
+    let (ceremony, options) = sign_in::start(&c, body.username.as_deref(), &peer.ip().to_string()).await?;
     Ok(axum::Json(CeremonyOptions {
         ceremony_id: ceremony.id.to_string(),
         public_key: options,
@@ -69,46 +59,8 @@ pub async fn sign_in_verify(
     if headers.contains_key(header::ORIGIN) {
         check_origin(&state, &axum::http::Method::POST, &headers)?;
     }
-    let c = ctx(&state, Actor::Anonymous, &headers);
-    let limits = SignInLimits::from_settings(&state.settings);
-    let addr = peer.ip().to_string();
-    if let Some(limited) = authentication::check_failures(&c, limits, &addr).await? {
-        return Err(too_many(
-            limited,
-            "too_many_attempts",
-            "too many failed sign-ins from this address; wait before trying again",
-        ));
-    }
-    // Read in two steps so that a body of the wrong shape (A1) still consumes its ceremony.
-    let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
-    let body: SignInVerifyRequest = match serde_json::from_value(raw) {
-        Ok(body) => body,
-        Err(e) => {
-            let refusal = crate::service::webauthn::invalid_shape(&e);
-            if let Some(id) = ceremony_id {
-                authentication::abandon(&c, &id, refusal.code).await?;
-            }
-            authentication::count_failure(&c, limits, &addr).await?;
-            return Err(refusal.into());
-        }
-    };
-    let done = match authentication::finish(
-        &c,
-        &state.settings,
-        &body.ceremony_id,
-        &body.credential,
-        Some(addr.clone()),
-    )
-    .await
-    {
-        Ok(done) => done,
-        Err(e) => {
-            if e.class != FailureClass::Store {
-                authentication::count_failure(&c, limits, &addr).await?;
-            }
-            return Err(e.into());
-        }
-    };
+    let c = state.ctx(Actor::Anonymous, &headers);
+    let done = sign_in::finish(&c, raw, &peer.ip().to_string()).await?;
     let groups = state.stores.groups.list_user_groups(done.user.id).await?;
     let me = MeJson {
         user: UserJson::from(&done.user),
@@ -117,8 +69,4 @@ pub async fn sign_in_verify(
     };
     let cookie = new_session_cookie(&state, &done.session, c.now);
     Ok(([(header::SET_COOKIE, cookie)], axum::Json(me)).into_response())
-}
-
-fn too_many(limited: Limited, code: &'static str, detail: &str) -> ApiError {
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, detail).with_header(header::RETRY_AFTER, &limited.0.to_string())
 }

@@ -13,8 +13,10 @@ use serde::Deserialize;
 
 use super::page::{Nav, Viewer, csrf_token, html_status, safe_next, see_other};
 use crate::auth::session_cookie;
-use crate::routes::{clear_cookie, ctx, new_session_cookie};
-use crate::service::taps::{self, GuessLimits, TapSignIn, TapSignInError};
+use keyfleet_core::identity::sessions;
+use keyfleet_core::identity::taps::{self, TapSignIn, TapSignInError};
+
+use crate::routes::{clear_cookie, new_session_cookie};
 use crate::state::AppState;
 use crate::web::page::PageForm;
 
@@ -107,16 +109,13 @@ pub async fn tap(
     headers: HeaderMap,
     PageForm(form): PageForm<TapForm>,
 ) -> Response {
-    let s = &state.settings;
-    let limits = GuessLimits::from_settings(s);
-    let lifetimes = s.session_lifetimes();
     let input = TapSignIn {
         username: &form.username,
         code: form.code.trim(),
         client_addr: Some(peer.ip().to_string()),
     };
-    let c = ctx(&state, Actor::Anonymous, &headers);
-    let (status, message, retry) = match taps::sign_in(&c, limits, lifetimes, s.tap_session, input).await {
+    let c = state.ctx(Actor::Anonymous, &headers);
+    let (status, message, retry) = match taps::sign_in(&c, input).await {
         Ok((_, new)) => {
             let cookie = new_session_cookie(&state, &new, c.now);
             let mut res = see_other("/security-info");
@@ -133,10 +132,14 @@ pub async fn tap(
         ),
         Err(TapSignInError::Limited(retry)) => (
             StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many failed attempts. Wait {} minutes, then try again.",
-                retry.div_ceil(60).max(1)
-            ),
+            if retry < 60 {
+                format!("Too many attempts. Wait {retry} seconds, then try again.")
+            } else {
+                format!(
+                    "Too many failed attempts. Wait {} minutes, then try again.",
+                    retry.div_ceil(60)
+                )
+            },
             Some(retry),
         ),
         Err(TapSignInError::Store(e)) => return super::page::PageError::from(e).into_response(),
@@ -184,22 +187,11 @@ pub async fn logout(
             done = "registered";
             hint = Some(viewer.user.username.as_str().to_owned());
         }
-        let c = ctx(&state, Actor::User(viewer.user.id), &headers);
-        let result = if everywhere {
+        let c = state.ctx(Actor::User(viewer.user.id), &headers);
+        if everywhere {
             done = "everywhere";
-            let audit = c.audit("session.revoke_all", Some(format!("user:{}", viewer.user.id)));
-            state
-                .stores
-                .sessions
-                .revoke_user_sessions(viewer.user.id, &audit)
-                .await
-                .map(drop)
-        } else {
-            let audit = c
-                .audit("session.logout", Some(format!("user:{}", viewer.user.id)))
-                .with_detail(serde_json::json!({ "sessionId": viewer.session.id.to_string() }).to_string());
-            state.stores.sessions.revoke_session(viewer.session.id, &audit).await
-        };
+        }
+        let result = sessions::sign_out(&c, &viewer.principal(), everywhere).await;
         if let Err(e) = result {
             return super::page::PageError::from(e).into_response();
         }

@@ -1,6 +1,6 @@
 //! Server-rendered pages: sign-in, the worker's "Security info" page, and the admin console.
 //!
-//! Pages call the same services as the JSON routes (`crate::service`), so both validate, audit
+//! Pages call the same use cases as the JSON routes (`keyfleet_core`), so both validate, audit
 //! and enforce roles alike. Templates live in `crates/server/templates` (askama: compiled in,
 //! HTML-escaped by default); scripts and styles in `crates/server/assets`, served by keyfleet
 //! itself. Every form POST passes [`csrf::guard`]; every page carries [`page::PAGE_CSP`].

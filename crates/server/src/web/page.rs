@@ -6,6 +6,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
+use keyfleet_core::access::Principal;
+use keyfleet_core::{CoreError, Ctx};
 use keyfleet_domain::StoreError;
 use keyfleet_domain::audit::Actor;
 use keyfleet_domain::session::{Session, SessionKind, token_hash};
@@ -13,8 +15,7 @@ use keyfleet_domain::user::{Role, User};
 use sha2::Sha256;
 
 use crate::auth::{Caller, session_cookie};
-use crate::error::{ApiError, ServiceError};
-use crate::service::Ctx;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The Content-Security-Policy of every page: scripts, styles and images only from
@@ -36,7 +37,7 @@ pub fn csrf_token(key: &[u8; 32], cookie: Option<&str>) -> String {
         None => mac.update(b"anonymous"),
     }
     let tag = mac.finalize().into_bytes();
-    crate::service::webauthn::b64(&tag[..24])
+    keyfleet_core::credentials::ceremony::b64(&tag[..24])
 }
 
 /// Renders a template as a 200 page.
@@ -142,14 +143,14 @@ impl Viewer {
         }
     }
 
-    /// A service context acting as this person.
-    pub fn ctx<'a>(&self, state: &'a AppState, parts_request_id: Option<String>) -> Ctx<'a> {
-        Ctx {
-            stores: &state.stores,
-            now: state.now(),
-            actor: Actor::User(self.user.id),
-            request_id: parts_request_id,
-        }
+    /// Who this is, for the core's rules.
+    pub fn principal(&self) -> Principal {
+        Principal::for_session(&self.user, &self.session)
+    }
+
+    /// A use-case context acting as this person.
+    pub fn ctx<'a>(&self, state: &'a AppState, request_id: Option<String>) -> Ctx<'a> {
+        state.core.ctx(Actor::User(self.user.id), request_id)
     }
 
     /// Refuses a temporary-access-pass session (it may only register a key).
@@ -304,8 +305,8 @@ impl From<ApiError> for PageError {
     }
 }
 
-impl From<ServiceError> for PageError {
-    fn from(e: ServiceError) -> Self {
+impl From<CoreError> for PageError {
+    fn from(e: CoreError) -> Self {
         ApiError::from(e).into()
     }
 }

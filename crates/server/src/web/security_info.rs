@@ -15,11 +15,13 @@ use super::format::{transports, when, when_or};
 use super::models::model_label;
 use super::page::{Nav, PageError, Viewer, html_status, request_id, see_other};
 use crate::routes::clear_cookie;
-use crate::service::credentials::{self, Removal};
-use crate::service::webauthn::{b64, unb64};
 use crate::state::{AppState, rfc3339};
 use crate::web::page::Done;
 use crate::web::page::PageForm;
+use keyfleet_core::CoreError;
+use keyfleet_core::credentials::ceremony::{b64, unb64};
+use keyfleet_core::credentials::keys::{self, Removal};
+use keyfleet_core::identity::sessions;
 
 /// Routes of this page.
 pub fn router() -> Router<AppState> {
@@ -110,12 +112,9 @@ async fn render(
     let (keys, sessions) = if tap {
         (Vec::new(), Vec::new())
     } else {
-        let creds = state.stores.credentials.list_user_credentials(viewer.user.id).await?;
-        let sessions = state
-            .stores
-            .sessions
-            .list_user_sessions(viewer.user.id, state.now())
-            .await?;
+        let c = viewer.ctx(state, None);
+        let creds = keys::list_own(&c, &viewer.principal()).await?;
+        let sessions = sessions::list_own(&c, &viewer.principal()).await?;
         (
             creds.iter().map(|c| KeyRow::new(c, &viewer.session)).collect(),
             sessions
@@ -177,9 +176,9 @@ async fn rename(
     viewer.require_full()?;
     let id = key_id(&id)?;
     let c = viewer.ctx(&state, request_id(&headers));
-    match credentials::rename(&c, viewer.user.id, &id, &form.nickname).await {
+    match keys::rename(&c, &viewer.principal(), &id, &form.nickname).await {
         Ok(_) => Ok(see_other("/security-info?done=renamed")),
-        Err(crate::error::ServiceError::Invalid { message, .. }) => {
+        Err(CoreError::Invalid { message, .. }) => {
             let msg = format!("The nickname was not changed: {message}.");
             render(&state, &viewer, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await
         }
@@ -208,7 +207,7 @@ async fn confirm(
     viewer.require_full()?;
     let id = key_id(id)?;
     let c = viewer.ctx(state, None);
-    let key = credentials::get_own(&c, viewer.user.id, &id).await?;
+    let key = keys::get_own(&c, viewer.user.id, &id).await?;
     let count = state
         .stores
         .credentials
@@ -267,20 +266,20 @@ async fn remove_key(
     viewer.require_full()?;
     let raw = key_id(id)?;
     let c = viewer.ctx(state, request_id(headers));
-    credentials::get_own(&c, viewer.user.id, &raw).await?;
-    let count = state
-        .stores
-        .credentials
-        .list_user_credentials(viewer.user.id)
-        .await?
-        .len();
-    if count <= 1 && form.confirm_last.as_deref() != Some("1") {
-        let msg = "This is your only key: tick the box to confirm you understand you will need a temporary access pass to sign in again.";
-        return confirm(state, viewer, id, how == Removal::Lost, Some(msg.to_owned())).await;
+    let confirmed = form.confirm_last.as_deref() == Some("1");
+    match keys::remove_own(&c, &viewer.principal(), &raw, how, confirmed).await {
+        Ok(_) => {}
+        Err(CoreError::Conflict {
+            code: "last_key_unconfirmed",
+            ..
+        }) => {
+            let msg = "This is your only key: tick the box to confirm you understand you will need a temporary access pass to sign in again.";
+            return confirm(state, viewer, id, how == Removal::Lost, Some(msg.to_owned())).await;
+        }
+        Err(e) => return Err(e.into()),
     }
-    credentials::remove_own(&c, viewer.user.id, &raw, how).await?;
     let ended_this = viewer.session.credential_id.as_deref() == Some(raw.as_slice())
-        && matches!(how, Removal::Lost | Removal::Ordinary { ends_sessions: true });
+        && (how == Removal::Lost || state.core.config.sessions.removal_ends_sessions);
     if ended_this {
         let done = if how == Removal::Lost { "lost" } else { "signed-out" };
         let mut res = see_other(&format!("/login?done={done}"));
@@ -301,10 +300,7 @@ async fn remove(
     Path(id): Path<String>,
     PageForm(form): PageForm<RemoveForm>,
 ) -> Result<Response, PageError> {
-    let how = Removal::Ordinary {
-        ends_sessions: state.settings.removal_ends_sessions,
-    };
-    remove_key(&state, &headers, &viewer, &id, &form, how).await
+    remove_key(&state, &headers, &viewer, &id, &form, Removal::Ordinary).await
 }
 
 /// `POST /security-info/keys/{id}/lost`.

@@ -124,7 +124,7 @@ async fn scopes_are_enforced_and_refusals_audited(b: Backend) {
         .await
         .unwrap();
     assert_eq!(denied.len(), 1);
-    assert_eq!(denied[0].event.actor, format!("client:{id}"));
+    assert_eq!(denied[0].actor, format!("client:{id}"));
     // Asking for a scope the client lacks is refused at the token endpoint.
     let r = app.token(&id, &secret, Some("users:write")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -175,7 +175,7 @@ async fn expired_and_tampered_tokens_are_refused(b: Backend) {
     );
     // Expired: signed by the server's own key, an hour ago.
     let now = app.state.now().as_millis() / 1000;
-    let mut c: keyfleet_server::token::AccessClaims = serde_json::from_value(claims).unwrap();
+    let mut c: keyfleet_core::clients::tokens::AccessClaims = serde_json::from_value(claims).unwrap();
     c.scope = "users:read".into();
     c.iat = now - 3600;
     c.nbf = now - 3600;

@@ -107,7 +107,7 @@ fn href(page: &str, id: &str) -> String {
         .replace("&#38;", "&")
 }
 
-async fn audits(app: &TestApp, action: &str) -> Vec<NewAuditEvent> {
+async fn audits(app: &TestApp, action: &str) -> Vec<keyfleet_domain::audit::AuditEvent> {
     app.state
         .stores
         .audit
@@ -118,9 +118,6 @@ async fn audits(app: &TestApp, action: &str) -> Vec<NewAuditEvent> {
         })
         .await
         .unwrap()
-        .into_iter()
-        .map(|e| e.event)
-        .collect()
 }
 
 fn group_id_from(location: &str) -> GroupId {
@@ -666,23 +663,29 @@ async fn audit_pages_older_entries_without_overlap(b: Backend) {
     let (_, cookie) = admin(&app, "root").await;
     let now = app.state.now();
     for i in 0..60 {
-        let e = NewAuditEvent::new(now, &keyfleet_domain::audit::Actor::System, "fixture.page", None, None)
-            .with_detail(format!("{{\"n\":{i}}}"));
+        let e = NewAuditEvent::new(
+            now,
+            &keyfleet_domain::audit::Actor::System,
+            keyfleet_domain::audit::Action::JobRun,
+            None,
+            None,
+        )
+        .with_detail(format!("{{\"n\":{i}}}"));
         app.state.stores.audit.append(&e).await.unwrap();
     }
-    let first = html(&get(&app, &cookie, "/admin/audit?action=fixture.").await);
+    let first = html(&get(&app, &cookie, "/admin/audit?action=job.").await);
     let p1 = event_ids(&first);
     assert_eq!(p1.len(), 50);
     assert!(p1.windows(2).all(|w| w[0] > w[1]), "newest first");
     assert!(!first.contains("id=\"newest\""));
     let older = href(&first, "older");
-    assert_eq!(older, format!("/admin/audit?action=fixture.&before={}", p1[49]));
+    assert_eq!(older, format!("/admin/audit?action=job.&before={}", p1[49]));
     let second = html(&get(&app, &cookie, &older).await);
     let p2 = event_ids(&second);
     assert_eq!(p2.len(), 10, "{second}");
     assert!(p2.iter().all(|id| *id < p1[49]), "no overlap");
     assert!(!second.contains("id=\"older\""));
-    assert_eq!(href(&second, "newest"), "/admin/audit?action=fixture.");
+    assert_eq!(href(&second, "newest"), "/admin/audit?action=job.");
     let mut all: Vec<i64> = p1.iter().chain(&p2).copied().collect();
     all.sort_unstable();
     all.dedup();
@@ -718,7 +721,7 @@ async fn audit_bad_filters_are_422_and_times_filter(b: Backend) {
         let e = NewAuditEvent::new(
             at(when),
             &keyfleet_domain::audit::Actor::System,
-            "fixture.time",
+            keyfleet_domain::audit::Action::JobRun,
             None,
             None,
         )
@@ -734,17 +737,17 @@ async fn audit_bad_filters_are_422_and_times_filter(b: Backend) {
         }
     };
     // datetime-local values are UTC; "to" is not included.
-    assert_eq!(ids_for("/admin/audit?action=fixture.&from=2021-01-01T00%3A00").await, 2);
-    assert_eq!(ids_for("/admin/audit?action=fixture.&to=2021-01-01T00%3A00").await, 1);
+    assert_eq!(ids_for("/admin/audit?action=job.&from=2021-01-01T00%3A00").await, 2);
+    assert_eq!(ids_for("/admin/audit?action=job.&to=2021-01-01T00%3A00").await, 1);
     assert_eq!(
-        ids_for("/admin/audit?action=fixture.&from=2020-12-31T12%3A00%3A00&to=2021-01-01T12%3A00").await,
+        ids_for("/admin/audit?action=job.&from=2020-12-31T12%3A00%3A00&to=2021-01-01T12%3A00").await,
         1
     );
     // RFC 3339 with an offset, shown back on the form as UTC.
     let r = get(
         &app,
         &cookie,
-        "/admin/audit?action=fixture.&from=2021-01-01T01%3A00%3A00%2B01%3A00",
+        "/admin/audit?action=job.&from=2021-01-01T01%3A00%3A00%2B01%3A00",
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
@@ -752,10 +755,7 @@ async fn audit_bad_filters_are_422_and_times_filter(b: Backend) {
     assert_eq!(event_ids(&page).len(), 2);
     assert!(page.contains("value=\"2021-01-01T00:00\""), "{page}");
     // Empty fields from the form are no filter at all.
-    assert_eq!(
-        ids_for("/admin/audit?actor=&target=&action=fixture.&from=&to=").await,
-        3
-    );
+    assert_eq!(ids_for("/admin/audit?actor=&target=&action=job.&from=&to=").await, 3);
 }
 
 async fn posts_without_csrf_or_origin_are_refused(b: Backend) {

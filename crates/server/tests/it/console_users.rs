@@ -207,7 +207,7 @@ async fn admin_creates_a_user_through_the_form(b: Backend) {
     assert_eq!(u.shipping_address.as_deref(), Some("1 Quay St\nDublin"));
     assert_eq!(u.role, Role::Helpdesk);
     let audit = audit_actions(&app, "user.create").await;
-    assert_eq!(audit[0].event.target.as_deref(), Some(format!("user:{id}").as_str()));
+    assert_eq!(audit[0].target.as_deref(), Some(format!("user:{id}").as_str()));
     let page = text(&get(&app, &to, &admin).await);
     assert_eq!(element(&page, "notice").as_deref(), Some("The user was created."));
     assert!(page.contains("Nadia Kovač"));
@@ -397,11 +397,30 @@ async fn user_page_lists_keys_with_model_and_aaguid(b: Backend) {
     assert!(html.contains("<th scope=\"col\">Nickname</th>") && html.contains("<caption"));
     assert_eq!(html.matches("<h1").count(), 1);
     // A key flagged as possibly cloned carries the warning.
-    let audit = app.system().audit("test.flag", None);
-    app.state
+    let audit = app
+        .system()
+        .audit(keyfleet_domain::audit::Action::CredentialCloneSuspected, None);
+    let ceremony = keyfleet_core::credentials::ceremony::new_ceremony(
+        keyfleet_domain::ceremony::CeremonyKind::Authentication,
+        None,
+        None,
+        Vec::new(),
+        &app.state.core.config.ceremonies,
+        app.state.now(),
+    );
+    app.state.stores.ceremonies.create_ceremony(&ceremony).await.unwrap();
+    let stored = app
+        .state
         .stores
         .credentials
-        .mark_possibly_cloned(&key.credential_id, &audit)
+        .get_credential(&key.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    app.state
+        .stores
+        .ceremonies
+        .flag_possible_clone(ceremony.id, &key.credential_id, stored.sign_count, &audit)
         .await
         .unwrap();
     let html = text(&get(&app, &format!("/admin/users/{}", worker.id), &admin).await);
@@ -681,7 +700,7 @@ async fn helpdesk_is_refused_on_administrators_and_helpdesk_users(b: Backend) {
         assert!(u.enabled && u.display_name != "Hacked");
         assert!(app.state.stores.taps.find_tap(target).await.unwrap().is_none());
     }
-    let event = &audit_actions(&app, "access.denied").await[0].event;
+    let event = &audit_actions(&app, "access.denied").await[0];
     assert!(
         event
             .detail
@@ -703,7 +722,7 @@ async fn helpdesk_cannot_change_roles_groups_or_delete(b: Backend) {
     let (_, desk) = staff(&app, "desk", Role::Helpdesk).await;
     let worker = app.user("pat", Role::Worker).await;
     let ops = group(&app, "Field Ops").await;
-    let audit = app.system().audit("test.member", None);
+    let audit = app.system().audit(keyfleet_domain::audit::Action::GroupMemberAdd, None);
     let sales = group(&app, "Sales").await;
     app.state
         .stores
@@ -775,7 +794,7 @@ async fn admin_changes_roles_groups_and_deletes(b: Backend) {
     let r = post(&app, &format!("{path}/groups"), &admin, &[("group", &gid)]).await;
     assert_eq!(location(&r), format!("{path}?done=group-added"));
     assert_eq!(member_of(&app, worker.id).await, ["Field Ops"]);
-    let event = &audit_actions(&app, "group.member.add").await[0].event;
+    let event = &audit_actions(&app, "group.member.add").await[0];
     assert_eq!(event.target.as_deref(), Some(format!("group:{gid}").as_str()));
     let r = post(&app, &format!("{path}/groups/{gid}/remove"), &admin, &[]).await;
     assert_eq!(location(&r), format!("{path}?done=group-removed"));

@@ -9,11 +9,13 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt as _;
+use keyfleet_core::Ctx;
+use keyfleet_core::access::Principal;
+use keyfleet_core::clients::tokens::TokenKeys;
 use keyfleet_domain::audit::{Actor, AuditQuery};
+use keyfleet_domain::time::{Clock, ManualClock};
 use keyfleet_server::config::{Overrides, Settings};
-use keyfleet_server::service::Ctx;
 use keyfleet_server::state::AppState;
-use keyfleet_server::token::TokenKeys;
 use keyfleet_store_tests::postgres::{ThrowawayDb, throwaway_postgres};
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -69,6 +71,11 @@ impl Resp {
 
 impl TestApp {
     pub async fn new(backend: Backend, env: &[(&str, &str)]) -> Self {
+        Self::with_clock(backend, env, None).await
+    }
+
+    /// The same, with a clock the test moves (`ManualClock::advance`).
+    pub async fn with_clock(backend: Backend, env: &[(&str, &str)], clock: Option<Arc<ManualClock>>) -> Self {
         let (url, db) = match backend {
             Backend::Sqlite => ("sqlite::memory:".to_owned(), None),
             Backend::Postgres => {
@@ -76,6 +83,16 @@ impl TestApp {
                 (url, Some(db))
             }
         };
+        Self::on_url(url, db, env, clock).await
+    }
+
+    /// A keyfleet on the database at `url` (kept alive by `db`, if it is a throwaway one).
+    pub async fn on_url(
+        url: String,
+        db: Option<ThrowawayDb>,
+        env: &[(&str, &str)],
+        clock: Option<Arc<ManualClock>>,
+    ) -> Self {
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         vars.insert("KEYFLEET_MASTER_KEY".into(), MASTER_KEY.into());
         // Every test request comes from one address; the refusal tests make dozens of failed
@@ -92,7 +109,10 @@ impl TestApp {
             &vars,
         )
         .unwrap();
-        let state = keyfleet_server::serve::state(settings).await.unwrap();
+        let mut state = keyfleet_server::serve::state(settings).await.unwrap();
+        if let Some(clock) = clock {
+            state.core.clock = clock as Arc<dyn Clock>;
+        }
         let router = keyfleet_server::app::app(state.clone());
         Self { state, router, _db: db }
     }
@@ -117,12 +137,7 @@ impl TestApp {
 
     /// A service context acting as the local CLI would.
     pub fn system(&self) -> Ctx<'_> {
-        Ctx {
-            stores: &self.state.stores,
-            now: self.state.now(),
-            actor: Actor::System,
-            request_id: None,
-        }
+        self.state.core.ctx(Actor::System, None)
     }
 
     pub async fn audit_count(&self) -> usize {
@@ -143,7 +158,7 @@ impl TestApp {
     }
 
     pub fn keys(&self) -> Arc<TokenKeys> {
-        self.state.keys.clone()
+        self.state.core.tokens.clone()
     }
 }
 
@@ -197,7 +212,7 @@ macro_rules! on_both_stores {
 impl TestApp {
     /// Creates a user as the CLI would.
     pub async fn user(&self, username: &str, role: keyfleet_domain::user::Role) -> keyfleet_domain::user::User {
-        use keyfleet_server::service::users::{Authority, CreateUser, create};
+        use keyfleet_core::identity::users::{CreateUser, create};
         let input = CreateUser {
             username: username.into(),
             display_name: format!("{username} Example"),
@@ -206,14 +221,13 @@ impl TestApp {
             shipping_address: None,
             role: Some(role),
         };
-        create(&self.system(), Authority::Admin, input).await.unwrap()
+        create(&self.system(), &Principal::System, input).await.unwrap()
     }
 
     /// Issues a TAP as the CLI would; returns the code.
     pub async fn tap(&self, user: keyfleet_domain::UserId, one_time: bool) -> String {
-        use keyfleet_server::service::taps::issue;
-        use keyfleet_server::service::users::Authority;
-        issue(&self.system(), Authority::Admin, user, 60, one_time)
+        use keyfleet_core::identity::taps::issue;
+        issue(&self.system(), &Principal::System, user, 60, one_time)
             .await
             .unwrap()
             .code
@@ -253,7 +267,7 @@ impl TestApp {
             self.state.now(),
             &mut rand_core::OsRng,
         );
-        let audit = self.system().audit("test.session", None);
+        let audit = self.system().audit(keyfleet_domain::audit::Action::AuthWebauthn, None);
         self.state
             .stores
             .sessions
@@ -266,7 +280,7 @@ impl TestApp {
     /// Creates an API client with these scopes; returns (client_id, secret).
     pub async fn client(&self, scopes: &[&str]) -> (String, String) {
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-        let c = keyfleet_server::service::clients::create(&self.system(), "test client", &scopes)
+        let c = keyfleet_core::clients::create(&self.system(), &Principal::System, "test client", &scopes)
             .await
             .unwrap();
         (c.client.client_id, c.secret)

@@ -1,6 +1,9 @@
 //! HTTP-level tests of keyfleet's server, in process, against SQLite and PostgreSQL.
 
+mod architecture;
 mod harness;
+mod issue9;
+mod jobs;
 
 mod auth_tap;
 mod bad_input;

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use keyfleet_core::credentials::ceremony::new_ceremony;
+use keyfleet_domain::audit::{Action, Target};
 use keyfleet_domain::ceremony::CeremonyKind;
 use keyfleet_domain::credential::Credential;
 use keyfleet_domain::user::{NewUser, Role, Username};
-use keyfleet_server::service::webauthn::new_ceremony;
 use rand_core::{OsRng, RngCore};
 
 use crate::harness::{Backend, TestApp};
@@ -58,8 +59,8 @@ async fn seed(app: &TestApp) -> Vec<keyfleet_domain::UserId> {
                 let audit = keyfleet_domain::audit::NewAuditEvent::new(
                     now,
                     &keyfleet_domain::audit::Actor::System,
-                    "user.create",
-                    Some(format!("user:{}", user.id)),
+                    Action::UserCreate,
+                    Some(Target::User(user.id)),
                     None,
                 );
                 state.stores.users.create_user(&user, &audit).await.unwrap();
@@ -69,7 +70,7 @@ async fn seed(app: &TestApp) -> Vec<keyfleet_domain::UserId> {
                         Some(user.id),
                         None,
                         Vec::new(),
-                        &state.settings,
+                        &state.core.config.ceremonies,
                         now,
                     );
                     state.stores.ceremonies.create_ceremony(&ceremony).await.unwrap();
@@ -97,8 +98,8 @@ async fn seed(app: &TestApp) -> Vec<keyfleet_domain::UserId> {
                     let audit = keyfleet_domain::audit::NewAuditEvent::new(
                         now,
                         &keyfleet_domain::audit::Actor::User(user.id),
-                        "credential.register",
-                        Some(format!("user:{}", user.id)),
+                        Action::CredentialRegister,
+                        Some(Target::User(user.id)),
                         None,
                     );
                     state
@@ -163,10 +164,10 @@ async fn every_page_renders_within_50_ms_at_p95_with_1000_users_and_3000_keys(b:
         description: "Everyone in the field".into(),
         created_at: app.state.now(),
     };
-    let audit = app.system().audit("group.create", None);
+    let audit = app.system().audit(Action::GroupCreate, None);
     app.state.stores.groups.create_group(&group, &audit).await.unwrap();
     for id in ids.iter().take(200) {
-        let audit = app.system().audit("group.add_member", None);
+        let audit = app.system().audit(Action::GroupMemberAdd, None);
         app.state.stores.groups.add_member(group.id, *id, &audit).await.unwrap();
     }
 

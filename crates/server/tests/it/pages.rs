@@ -751,10 +751,7 @@ async fn remove_keeps_sessions_by_default(b: Backend) {
     assert!(key_exists(&app, &k.a.credential_id).await);
     let audit = audit_actions(&app, "credential.delete").await;
     assert_eq!(audit.len(), 1);
-    assert_eq!(
-        audit[0].event.target.as_deref(),
-        Some(format!("user:{}", k.user.id).as_str())
-    );
+    assert_eq!(audit[0].target.as_deref(), Some(format!("user:{}", k.user.id).as_str()));
     assert!(audit_actions(&app, "session.revoke_credential").await.is_empty());
     // The session opened with the removed key lasts (setting off by default).
     assert_eq!(me_status(&app, &k.cookie_b).await, StatusCode::OK);
@@ -874,7 +871,7 @@ async fn lost_key_ends_its_sessions_and_this_one(b: Backend) {
     );
     let lost = audit_actions(&app, "credential.lost").await;
     assert_eq!(lost.len(), 1);
-    assert!(lost[0].event.detail.as_deref().unwrap_or("").contains(&k.a_id));
+    assert!(lost[0].detail.as_deref().unwrap_or("").contains(&k.a_id));
     assert_eq!(audit_actions(&app, "session.revoke_credential").await.len(), 1);
     assert!(audit_actions(&app, "credential.delete").await.is_empty());
 

@@ -84,7 +84,7 @@ async fn failed_sign_ins_lock_out_the_address_not_the_others(b: Backend) {
     assert!(
         events
             .iter()
-            .any(|e| e.event.detail.as_deref().is_some_and(|d| d.contains("rate_limited")))
+            .any(|e| e.detail.as_deref().is_some_and(|d| d.contains("rate_limited")))
     );
     // The same ceremony still finishes from another address.
     let r = verify_from(&app, "10.3.3.3:4000", &c.id, cred).await;

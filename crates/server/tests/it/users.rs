@@ -136,23 +136,36 @@ async fn helpdesk_cannot_touch_administrators(b: Backend) {
     let hd = app.user("hd", Role::Helpdesk).await;
     let worker = app.user("wk", Role::Worker).await;
     let cookie = app.full_session(&hd).await;
-    for (m, p, body) in [
+    for (m, p, body, code) in [
         (
             Method::PATCH,
             format!("/api/v1/users/{}", admin.id),
             Some(json!({ "enabled": false })),
+            "target_protected",
         ),
-        (Method::DELETE, format!("/api/v1/users/{}", admin.id), None),
+        // Deleting users is for administrators (the console's rule, now the API's too).
+        (
+            Method::DELETE,
+            format!("/api/v1/users/{}", admin.id),
+            None,
+            "admin_required",
+        ),
         (
             Method::POST,
             format!("/api/v1/users/{}/temporary-access-pass", admin.id),
             Some(json!({})),
+            "target_protected",
         ),
-        (Method::DELETE, format!("/api/v1/users/{}/sessions", admin.id), None),
+        (
+            Method::DELETE,
+            format!("/api/v1/users/{}/sessions", admin.id),
+            None,
+            "target_protected",
+        ),
     ] {
         app.call(m, &p, Auth::Cookie(&cookie), body)
             .await
-            .problem(StatusCode::FORBIDDEN, "target_protected");
+            .problem(StatusCode::FORBIDDEN, code);
     }
     assert!(
         app.state

@@ -105,10 +105,7 @@ async fn tap_session_registers_a_key_with_every_field_stored(b: Backend) {
     assert!(stored_ceremony(&app, &c.id).await.is_none(), "the ceremony is consumed");
     let audit = audit_actions(&app, "credential.register").await;
     assert_eq!(audit.len(), 1);
-    assert_eq!(
-        audit[0].event.target.as_deref(),
-        Some(format!("user:{}", user.id).as_str())
-    );
+    assert_eq!(audit[0].target.as_deref(), Some(format!("user:{}", user.id).as_str()));
 
     // A `none` attestation, no UV, not backup eligible.
     let mut plain = TestKey::from_seed(b"pat second key");
@@ -179,10 +176,10 @@ async fn username_less_and_username_first_sign_ins_open_full_sessions(b: Backend
     }
     assert_eq!(stored(&app, &passkey.credential_id).await.sign_count, 0);
 
-    // An unknown username gets a stand-in key id, the same each time.
+    // An unknown username gets stand-in key ids (one or two), the same each time.
     let a = sign_in_options(&app, Some("nobody")).await;
     let b2 = sign_in_options(&app, Some("nobody")).await;
-    assert_eq!(a.options["allowCredentials"].as_array().unwrap().len(), 1);
+    assert!((1..=2).contains(&a.options["allowCredentials"].as_array().unwrap().len()));
     assert_eq!(a.options["allowCredentials"], b2.options["allowCredentials"]);
 }
 
@@ -515,10 +512,7 @@ async fn counter_regression_flags_the_key_and_refuses_it_from_then_on(b: Backend
     }
     let audit = audit_actions(&app, "credential.clone_suspected").await;
     assert_eq!(audit.len(), 1);
-    assert_eq!(
-        audit[0].event.target.as_deref(),
-        Some(format!("user:{}", user.id).as_str())
-    );
+    assert_eq!(audit[0].target.as_deref(), Some(format!("user:{}", user.id).as_str()));
 
     // From then on, even a correct assertion is refused, and the listing shows the flag.
     refused_sign_in(

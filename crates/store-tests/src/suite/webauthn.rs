@@ -1,7 +1,7 @@
 //! The WebAuthn part of the contract: credentials, ceremonies, and the two transactions that
 //! finish a ceremony (security checklist R20–R22, A13–A14, bad inputs 8–11, 23, 37, 38).
 
-use keyfleet_domain::audit::AuditQuery;
+use keyfleet_domain::audit::{Action, AuditQuery};
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
 use keyfleet_domain::credential::{Credential, MAX_CREDENTIAL_ID_LEN};
 use keyfleet_domain::ids::CeremonyId;
@@ -20,7 +20,7 @@ use crate::fixtures::{
 async fn new_user(s: &Stores, name: &str) -> User {
     let u = user(name);
     s.users
-        .create_user(&u, &event("user.create", None))
+        .create_user(&u, &event(Action::UserCreate, None))
         .await
         .expect("create user");
     u
@@ -65,6 +65,7 @@ fn assertion<'a>(
         uv_initialized: false,
         now: session.created_at,
         session,
+        release: None,
     }
 }
 
@@ -73,7 +74,7 @@ async fn authenticate(s: &Stores, ceremony: CeremonyId, cred: &Credential, old: 
     let session = key_session(cred.user_id, &cred.id, at(MINUTE));
     let finish = assertion(ceremony, cred, old, new, &session);
     s.ceremonies
-        .finish_authentication(&finish, &event("session.signin", None))
+        .finish_authentication(&finish, &event(Action::AuthWebauthn, None))
         .await
         .map(|()| session)
 }
@@ -120,6 +121,12 @@ pub async fn credential_round_trip(s: &Stores) {
     register(s, &first).await;
 
     assert_eq!(stored(s, &full.id).await, full, "every field round-trips");
+    assert_eq!(
+        s.credentials.get_credential_with_owner(&full.id).await.unwrap(),
+        Some((full.clone(), u.clone())),
+        "with its owner, in one read"
+    );
+    assert_eq!(s.credentials.get_credential_with_owner(&[9; 16]).await.unwrap(), None);
     assert_eq!(stored(s, &first.id).await, first);
     assert_eq!(s.credentials.get_credential(&[9; 16]).await.unwrap(), None);
     assert_eq!(
@@ -155,7 +162,7 @@ pub async fn credential_unique_across_users(s: &Stores) {
     s.ceremonies.create_ceremony(&c).await.unwrap();
     assert_conflict(
         s.ceremonies
-            .finish_registration(c.id, &copy, &event("credential.register", None))
+            .finish_registration(c.id, &copy, &event(Action::CredentialRegister, None))
             .await,
         "credential_id",
     );
@@ -176,7 +183,7 @@ pub async fn credential_unique_across_users(s: &Stores) {
     s.ceremonies.create_ceremony(&c).await.unwrap();
     let refused = s
         .ceremonies
-        .finish_registration(c.id, &long, &event("credential.register", None))
+        .finish_registration(c.id, &long, &event(Action::CredentialRegister, None))
         .await;
     assert!(refused.is_err(), "a 1024-byte id is refused: {refused:?}");
     assert_eq!(s.credentials.count_credentials().await.unwrap(), 1);
@@ -192,59 +199,59 @@ pub async fn credential_rename_delete_flag(s: &Stores) {
     let theirs = registered(s, other.id, 0).await;
     let session = key_session(owner.id, &key.id, T0);
     s.sessions
-        .create_session(&session, &event("session.create", None))
+        .create_session(&session, &event(Action::AuthWebauthn, None))
         .await
         .unwrap();
     let before = all_audit(s).await.len();
 
     assert_not_found(
         s.credentials
-            .rename_credential(other.id, &key.id, "mine now", &event("credential.rename", None))
+            .rename_credential(other.id, &key.id, "mine now", &event(Action::CredentialRename, None))
             .await,
     );
     assert_not_found(
         s.credentials
-            .delete_credential(other.id, &key.id, &event("credential.delete", None))
+            .delete_credential(other.id, &key.id, &event(Action::CredentialDelete, None))
             .await,
     );
     assert_not_found(
         s.credentials
-            .delete_credential(owner.id, &[1; 8], &event("credential.delete", None))
+            .delete_credential(owner.id, &[1; 8], &event(Action::CredentialDelete, None))
             .await,
     );
+    let c = started_authentication(s, Some(owner.id)).await;
     assert_not_found(
-        s.credentials
-            .mark_possibly_cloned(&[1; 8], &event("credential.cloned", None))
+        s.ceremonies
+            .flag_possible_clone(c.id, &[1; 8], 5, &event(Action::CredentialCloneSuspected, None))
             .await,
     );
     assert_eq!(stored(s, &key.id).await, key, "nothing changed");
     assert_eq!(all_audit(s).await.len(), before, "refused changes are not audited");
 
     s.credentials
-        .rename_credential(owner.id, &key.id, "Desk key", &event("credential.rename", None))
+        .rename_credential(owner.id, &key.id, "Desk key", &event(Action::CredentialRename, None))
         .await
         .unwrap();
     assert_eq!(stored(s, &key.id).await.nickname, "Desk key");
-    s.credentials
-        .mark_possibly_cloned(&key.id, &event("credential.cloned", None))
-        .await
-        .unwrap();
-    s.credentials
-        .mark_possibly_cloned(&key.id, &event("credential.cloned", None))
-        .await
-        .expect("idempotent");
+    for _ in 0..2 {
+        let c = started_authentication(s, Some(owner.id)).await;
+        s.ceremonies
+            .flag_possible_clone(c.id, &key.id, 5, &event(Action::CredentialCloneSuspected, None))
+            .await
+            .expect("flagging again is harmless");
+    }
     let flagged = stored(s, &key.id).await;
     assert!(flagged.possibly_cloned);
     assert_eq!((flagged.sign_count, flagged.nickname.as_str()), (5, "Desk key"));
 
     s.credentials
-        .delete_credential(owner.id, &key.id, &event("credential.delete", None))
+        .delete_credential(owner.id, &key.id, &event(Action::CredentialDelete, None))
         .await
         .unwrap();
     assert_eq!(s.credentials.get_credential(&key.id).await.unwrap(), None);
     assert_not_found(
         s.credentials
-            .delete_credential(owner.id, &key.id, &event("credential.delete", None))
+            .delete_credential(owner.id, &key.id, &event(Action::CredentialDelete, None))
             .await,
     );
     assert!(
@@ -258,7 +265,7 @@ pub async fn credential_rename_delete_flag(s: &Stores) {
 
     let n = s
         .credentials
-        .delete_user_credentials(owner.id, &event("credential.delete_all", None))
+        .delete_user_credentials(owner.id, &event(Action::CredentialReset, None))
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -266,7 +273,7 @@ pub async fn credential_rename_delete_flag(s: &Stores) {
     assert_eq!(stored(s, &theirs.id).await, theirs, "another user's key stays");
     let none = s
         .credentials
-        .delete_user_credentials(owner.id, &event("credential.delete_all", None))
+        .delete_user_credentials(owner.id, &event(Action::CredentialReset, None))
         .await;
     assert_eq!(none.unwrap(), 0);
     let actions = audit_actions(s).await;
@@ -274,11 +281,11 @@ pub async fn credential_rename_delete_flag(s: &Stores) {
         actions[before..],
         [
             "credential.rename",
-            "credential.cloned",
-            "credential.cloned",
+            "credential.clone_suspected",
+            "credential.clone_suspected",
             "credential.delete",
-            "credential.delete_all",
-            "credential.delete_all"
+            "credential.reset",
+            "credential.reset"
         ]
     );
 }
@@ -329,7 +336,7 @@ pub async fn ceremony_store_and_purge(s: &Stores) {
     assert!(!s.ceremonies.consume_ceremony(anon.id).await.unwrap(), "consumed once");
     assert_eq!(s.ceremonies.purge_ceremonies(at(2 * HOUR)).await.unwrap(), 0);
     assert!(
-        all_audit(s).await.iter().all(|e| e.event.action == "user.create"),
+        all_audit(s).await.iter().all(|e| e.action == "user.create"),
         "ceremonies are not audited"
     );
 }
@@ -343,14 +350,14 @@ pub async fn finish_registration_once(s: &Stores) {
     s.ceremonies.create_ceremony(&c).await.unwrap();
     let key = credential(u.id);
     s.ceremonies
-        .finish_registration(c.id, &key, &event("credential.register", None))
+        .finish_registration(c.id, &key, &event(Action::CredentialRegister, None))
         .await
         .unwrap();
     assert!(!ceremony_exists(s, c.id).await, "the challenge is consumed");
     let again = credential(u.id);
     assert_conflict(
         s.ceremonies
-            .finish_registration(c.id, &again, &event("credential.register", None))
+            .finish_registration(c.id, &again, &event(Action::CredentialRegister, None))
             .await,
         "ceremony_used",
     );
@@ -361,7 +368,7 @@ pub async fn finish_registration_once(s: &Stores) {
     for id in [auth.id, theirs.id] {
         assert_conflict(
             s.ceremonies
-                .finish_registration(id, &again, &event("credential.register", None))
+                .finish_registration(id, &again, &event(Action::CredentialRegister, None))
                 .await,
             "ceremony_used",
         );
@@ -389,7 +396,7 @@ pub async fn finish_authentication_updates(s: &Stores) {
     finish.uv_initialized = false;
     finish.now = at(MINUTE + 1);
     s.ceremonies
-        .finish_authentication(&finish, &event("session.signin", user_target(u.id)))
+        .finish_authentication(&finish, &event(Action::AuthWebauthn, user_target(u.id)))
         .await
         .unwrap();
 
@@ -413,10 +420,7 @@ pub async fn finish_authentication_updates(s: &Stores) {
         .expect("the session is open");
     assert_eq!(found, session, "the session round-trips with its credential id");
     assert!(!ceremony_exists(s, c.id).await, "the challenge is consumed");
-    assert_eq!(
-        audit_actions(s).await.last().map(String::as_str),
-        Some("session.signin")
-    );
+    assert_eq!(audit_actions(s).await.last().map(String::as_str), Some("auth.webauthn"));
 
     assert_conflict(authenticate(s, c.id, &key, 8, 9).await, "ceremony_used");
     assert_eq!(stored(s, &key.id).await.sign_count, 8);
@@ -430,7 +434,7 @@ pub async fn finish_authentication_updates(s: &Stores) {
     let mut finish = assertion(c.id, &plain, 0, 0, &session);
     finish.uv_initialized = true;
     s.ceremonies
-        .finish_authentication(&finish, &event("session.signin", None))
+        .finish_authentication(&finish, &event(Action::AuthWebauthn, None))
         .await
         .unwrap();
     assert!(stored(s, &plain.id).await.uv_initialized);
@@ -474,7 +478,7 @@ pub async fn finish_authentication_refusals(s: &Stores) {
     let finish = assertion(anon.id, &theirs, 0, 1, &session);
     assert_not_found(
         s.ceremonies
-            .finish_authentication(&finish, &event("session.signin", None))
+            .finish_authentication(&finish, &event(Action::AuthWebauthn, None))
             .await,
     );
     assert_eq!(stored(s, &theirs.id).await, theirs);
@@ -518,7 +522,7 @@ pub async fn finish_authentication_race(s: &Stores) {
         1
     );
     assert_eq!(stored(s, &key.id).await.sign_count, 2);
-    let signins = audit_actions(s).await.iter().filter(|a| *a == "session.signin").count();
+    let signins = audit_actions(s).await.iter().filter(|a| *a == "auth.webauthn").count();
     assert_eq!(signins, 1);
 }
 
@@ -569,11 +573,11 @@ pub async fn revoke_credential_sessions(s: &Stores) {
     theirs.credential_id = Some(kept.id.clone());
     for x in [&live1, &live2, &idled, &other_key, &tap, &theirs] {
         s.sessions
-            .create_session(x, &event("session.create", None))
+            .create_session(x, &event(Action::AuthWebauthn, None))
             .await
             .unwrap();
     }
-    let mut ev = event("credential.lost", None);
+    let mut ev = event(Action::CredentialLost, None);
     ev.at = at(5 * MINUTE);
     assert_eq!(
         s.sessions.revoke_credential_sessions(&lost.id, &ev).await.unwrap(),
@@ -621,11 +625,11 @@ pub async fn revoke_sessions_of_removed_keys(s: &Stores) {
     let theirs = key_session(v.id, &theirs_key.id, T0);
     for x in [&on_removed, &on_kept, &tap, &theirs] {
         s.sessions
-            .create_session(x, &event("session.create", None))
+            .create_session(x, &event(Action::AuthWebauthn, None))
             .await
             .unwrap();
     }
-    let mut ev = event("session.revoke_removed_keys", None);
+    let mut ev = event(Action::SessionRevokeRemovedKeys, None);
     ev.at = at(5 * MINUTE);
     assert_eq!(s.sessions.revoke_sessions_of_removed_keys(u.id, &ev).await.unwrap(), 0);
     async fn count(s: &Stores) -> usize {
@@ -637,7 +641,7 @@ pub async fn revoke_sessions_of_removed_keys(s: &Stores) {
     }
     assert_eq!(count(s).await, 0, "nothing revoked, nothing audited");
     s.credentials
-        .delete_credential(u.id, &removed.id, &event("credential.delete", None))
+        .delete_credential(u.id, &removed.id, &event(Action::CredentialDelete, None))
         .await
         .unwrap();
     assert_eq!(s.sessions.revoke_sessions_of_removed_keys(u.id, &ev).await.unwrap(), 1);
@@ -658,7 +662,7 @@ pub async fn revoke_sessions_of_removed_keys(s: &Stores) {
     );
     // Another user's removed key is not this user's business.
     s.credentials
-        .delete_credential(v.id, &theirs_key.id, &event("credential.delete", None))
+        .delete_credential(v.id, &theirs_key.id, &event(Action::CredentialDelete, None))
         .await
         .unwrap();
     assert_eq!(s.sessions.revoke_sessions_of_removed_keys(u.id, &ev).await.unwrap(), 0);
@@ -684,7 +688,7 @@ pub async fn user_delete_cascades_webauthn(s: &Stores) {
     let theirs = started_authentication(s, Some(v.id)).await;
 
     s.users
-        .delete_user(u.id, &event("user.delete", user_target(u.id)))
+        .delete_user(u.id, &event(Action::UserDelete, user_target(u.id)))
         .await
         .unwrap();
     assert_eq!(s.credentials.get_credential(&key.id).await.unwrap(), None);
@@ -701,11 +705,147 @@ pub async fn user_delete_cascades_webauthn(s: &Stores) {
     let deletes = s
         .audit
         .list(&AuditQuery {
-            target: user_target(u.id),
+            target: Some(format!("user:{}", u.id)),
             limit: 10,
             ..AuditQuery::default()
         })
         .await
         .unwrap();
     assert_eq!(deletes.len(), 1, "the deletion is audited once");
+}
+
+/// Flags `cred` as possibly cloned through `ceremony`, having seen the counter at `seen`.
+async fn flag(s: &Stores, ceremony: CeremonyId, cred: &Credential, seen: u32) -> StoreResult<()> {
+    s.ceremonies
+        .flag_possible_clone(ceremony, &cred.id, seen, &event(Action::CredentialCloneSuspected, None))
+        .await
+}
+
+/// A13: a clone flag needs an unspent ceremony and an unmoved counter. The flag consumes the
+/// ceremony and is audited; a spent ceremony is `ceremony_used` and changes nothing; a moved
+/// counter is `sign_count` (the ceremony is consumed, the key not flagged); a key that is gone
+/// is `NotFound` (the ceremony is consumed).
+pub async fn flag_possible_clone_rules(s: &Stores) {
+    let u = new_user(s, "clone-u").await;
+    let key = registered(s, u.id, 5).await;
+    let before = all_audit(s).await.len();
+
+    let c = started_authentication(s, Some(u.id)).await;
+    flag(s, c.id, &key, 5).await.expect("an unspent ceremony flags");
+    assert!(stored(s, &key.id).await.possibly_cloned);
+    assert_eq!(stored(s, &key.id).await.sign_count, 5, "the counter is left alone");
+    assert!(!ceremony_exists(s, c.id).await, "the flag consumes the ceremony");
+    assert_eq!(audit_actions(s).await[before..], ["credential.clone_suspected"]);
+    assert_conflict(flag(s, c.id, &key, 5).await, "ceremony_used");
+
+    // A double submission: the first copy signed in, the second must not flag.
+    let clean = registered(s, u.id, 7).await;
+    let c = started_authentication(s, Some(u.id)).await;
+    authenticate(s, c.id, &clean, 7, 8).await.expect("sign in");
+    let logged = all_audit(s).await.len();
+    assert_conflict(flag(s, c.id, &clean, 7).await, "ceremony_used");
+    assert_conflict(
+        flag(s, CeremonyId::new_random(&mut OsRng), &clean, 8).await,
+        "ceremony_used",
+    );
+    assert!(
+        !stored(s, &clean.id).await.possibly_cloned,
+        "a spent ceremony flags nothing"
+    );
+    assert_eq!(all_audit(s).await.len(), logged, "nor is it audited");
+
+    // The counter moved since it was read.
+    let c = started_authentication(s, Some(u.id)).await;
+    assert_conflict(flag(s, c.id, &clean, 7).await, "sign_count");
+    assert!(!stored(s, &clean.id).await.possibly_cloned);
+    assert!(!ceremony_exists(s, c.id).await, "the ceremony is consumed");
+    assert_eq!(all_audit(s).await.len(), logged);
+
+    // The key is gone.
+    let c = started_authentication(s, Some(u.id)).await;
+    let gone = credential(u.id);
+    assert_not_found(flag(s, c.id, &gone, 0).await);
+    assert!(!ceremony_exists(s, c.id).await, "the ceremony is consumed");
+    assert_eq!(all_audit(s).await.len(), logged);
+
+    // A registration ceremony cannot flag.
+    let r = ceremony(CeremonyKind::Registration, Some(u.id));
+    s.ceremonies.create_ceremony(&r).await.unwrap();
+    assert_conflict(flag(s, r.id, &clean, 8).await, "ceremony_used");
+    assert!(ceremony_exists(s, r.id).await, "a refusal changes nothing");
+}
+
+/// The double-submit race (A13): one assertion submitted twice, one copy signing in and the
+/// other flagging, many times over. Exactly one wins each time, and the key is flagged only
+/// when the flag won: never after a sign-in with the same ceremony.
+pub async fn flag_possible_clone_race(s: &Stores) {
+    let u = new_user(s, "clone-race").await;
+    for trial in 0..200 {
+        let key = registered(s, u.id, 5).await;
+        let c = started_authentication(s, Some(u.id)).await;
+        let (signed_in, flagged) = if trial % 2 == 0 {
+            tokio::join!(authenticate(s, c.id, &key, 5, 6), flag(s, c.id, &key, 5))
+        } else {
+            let (f, a) = tokio::join!(flag(s, c.id, &key, 5), authenticate(s, c.id, &key, 5, 6));
+            (a, f)
+        };
+        let now = stored(s, &key.id).await;
+        match (&signed_in, &flagged) {
+            (Ok(_), Err(_)) => {
+                assert_conflict(flagged, "ceremony_used");
+                assert!(!now.possibly_cloned, "trial {trial}: flagged after the sign-in won");
+                assert_eq!(now.sign_count, 6);
+            }
+            (Err(_), Ok(())) => {
+                assert_conflict(signed_in, "ceremony_used");
+                assert!(now.possibly_cloned, "trial {trial}: the flag won but did not flag");
+                assert_eq!(now.sign_count, 5, "trial {trial}: the losing sign-in moved the counter");
+            }
+            _ => panic!("trial {trial}: exactly one must win: {signed_in:?} {flagged:?}"),
+        }
+    }
+}
+
+/// A sign-in gives back its reserved rate-limit attempt in its own transaction; a sign-in
+/// that is refused gives back nothing.
+pub async fn finish_authentication_releases_its_attempt(s: &Stores) {
+    use keyfleet_domain::ceremony::AttemptRelease;
+    use keyfleet_domain::store::Reservation;
+    let u = new_user(s, "release-u").await;
+    let key = registered(s, u.id, 1).await;
+    let window = 60_000;
+    let now = at(MINUTE);
+    let rl = &s.rate_limits;
+    assert!(matches!(
+        rl.reserve("signin:fail:x", now, window, 1).await.unwrap(),
+        Reservation::Granted { count: 1 }
+    ));
+    assert!(matches!(
+        rl.reserve("signin:fail:x", now, window, 1).await.unwrap(),
+        Reservation::Refused { .. }
+    ));
+    let c = started_authentication(s, None).await;
+    let session = key_session(u.id, &key.id, now);
+    let mut finish = assertion(c.id, &key, 1, 2, &session);
+    finish.now = now;
+    finish.release = Some(AttemptRelease {
+        key: "signin:fail:x",
+        window_ms: window,
+    });
+    s.ceremonies
+        .finish_authentication(&finish, &event(Action::AuthWebauthn, user_target(u.id)))
+        .await
+        .unwrap();
+    assert_eq!(rl.peek("signin:fail:x", now, window).await.unwrap(), 0, "given back");
+    // The same ceremony again: refused, and nothing is given back.
+    assert!(matches!(
+        rl.reserve("signin:fail:x", now, window, 1).await.unwrap(),
+        Reservation::Granted { .. }
+    ));
+    let again = s
+        .ceremonies
+        .finish_authentication(&finish, &event(Action::AuthWebauthn, user_target(u.id)))
+        .await;
+    assert_conflict(again, "ceremony_used");
+    assert_eq!(rl.peek("signin:fail:x", now, window).await.unwrap(), 1, "kept");
 }

@@ -87,6 +87,18 @@ conformance!(
     revoke_credential_sessions,
     revoke_sessions_of_removed_keys,
     user_delete_cascades_webauthn,
+    schema_ready,
+    client_secret_upgrade,
+    rate_limit_reserve,
+    rate_limit_reserve_race,
+    rate_limit_release,
+    job_lease_rules,
+    job_claim_race_one_handle,
+    flag_possible_clone_rules,
+    flag_possible_clone_race,
+    finish_authentication_releases_its_attempt,
+    nul_lookups_match_nothing,
+    nul_writes_are_invalid,
 );
 
 #[test]

@@ -2,7 +2,9 @@
 //! processes racing to bootstrap, the throwaway-database helper itself.
 
 use keyfleet_domain::StoreError;
-use keyfleet_domain::store::Stores;
+use keyfleet_domain::Timestamp;
+use keyfleet_domain::audit::Action;
+use keyfleet_domain::store::{Reservation, SchemaState, Stores};
 use keyfleet_store_postgres::PgStore;
 use keyfleet_store_tests::fixtures::{all_audit, event};
 use keyfleet_store_tests::postgres::{admin_url, throwaway_postgres};
@@ -24,7 +26,7 @@ async fn audit_is_append_only() {
     let (url, db) = throwaway_postgres().await;
     let store = PgStore::connect(&url).await.unwrap();
     let stores = Stores::from_store(store.clone());
-    stores.audit.append(&event("user.create", None)).await.unwrap();
+    stores.audit.append(&event(Action::UserCreate, None)).await.unwrap();
     let pool = store.pool();
     for sql in [
         "UPDATE audit_events SET actor = 'mallory'",
@@ -36,7 +38,7 @@ async fn audit_is_append_only() {
     }
     let log = all_audit(&stores).await;
     assert_eq!(log.len(), 1);
-    assert_eq!(log[0].event.actor, "system");
+    assert_eq!(log[0].actor, "system");
     store.close().await;
     db.cleanup().await;
 }
@@ -92,4 +94,98 @@ async fn throwaway_databases_are_dropped() {
     drop(db);
     assert!(!database_exists(&name).await, "Drop drops it");
     drop(store);
+}
+
+/// `schema` names what is wrong: a migration row removed, a dropped table, the migrations
+/// table gone.
+#[tokio::test]
+async fn schema_not_ready_names_the_problem() {
+    let (url, db) = throwaway_postgres().await;
+    let store = PgStore::connect(&url).await.unwrap();
+    let stores = Stores::from_store(store.clone());
+    assert_eq!(stores.health.schema().await.unwrap(), SchemaState::Ready { version: 4 });
+    let pool = store.pool();
+
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 4")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_not_ready(&stores, &["migration 4 (jobs) is not applied"]).await;
+    sqlx::query("DROP TABLE credentials CASCADE")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_not_ready(&stores, &["migration 4", "table credentials is missing"]).await;
+    sqlx::query("DROP TABLE _sqlx_migrations").execute(pool).await.unwrap();
+    assert_not_ready(
+        &stores,
+        &["table _sqlx_migrations is missing", "table credentials is missing"],
+    )
+    .await;
+    store.close().await;
+    db.cleanup().await;
+}
+
+async fn assert_not_ready(stores: &Stores, parts: &[&str]) {
+    match stores.health.schema().await.unwrap() {
+        SchemaState::NotReady(text) => {
+            for part in parts {
+                assert!(text.contains(part), "{text:?} does not say {part:?}");
+            }
+        }
+        ready => panic!("expected NotReady, got {ready:?}"),
+    }
+}
+
+/// Two pools on one database (two keyfleet processes) race for each run of a job.
+#[tokio::test]
+async fn job_claim_race_two_processes() {
+    let (url, db) = throwaway_postgres().await;
+    let a = PgStore::connect(&url).await.unwrap();
+    let b = PgStore::connect(&url).await.unwrap();
+    suite::job_claim_race(&Stores::from_store(a.clone()), &Stores::from_store(b.clone())).await;
+    a.close().await;
+    b.close().await;
+    db.cleanup().await;
+}
+
+/// Reservations from two pools on one database share one limit.
+#[tokio::test]
+async fn reserve_race_two_processes() {
+    let (url, db) = throwaway_postgres().await;
+    let a = Stores::from_store(PgStore::connect(&url).await.unwrap());
+    let b = Stores::from_store(PgStore::connect(&url).await.unwrap());
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { s.rate_limits.reserve("k", Timestamp::from_millis(1), 60_000, 10).await })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap().unwrap(), Reservation::Granted { .. }) {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 10);
+    drop((a, b));
+    db.cleanup().await;
+}
+
+/// The backstop: text with a NUL that reaches PostgreSQL anyway is `Invalid`, not an outage.
+#[tokio::test]
+async fn a_nul_reaching_the_server_is_invalid() {
+    let (url, db) = throwaway_postgres().await;
+    let store = PgStore::connect(&url).await.unwrap();
+    let err = sqlx::query("SELECT $1::text")
+        .bind("a\0b")
+        .execute(store.pool())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(keyfleet_store_postgres::map_sqlx_error(err), StoreError::Invalid("nul")),
+        "mapped as Invalid"
+    );
+    store.close().await;
+    db.cleanup().await;
 }

@@ -11,16 +11,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
+use keyfleet_core::audit::{self, AuditEntry};
 use keyfleet_domain::Timestamp;
-use keyfleet_domain::audit::{AuditEvent, AuditQuery, Outcome};
-use keyfleet_domain::client::Scope;
+use keyfleet_domain::audit::{AuditQuery, Outcome};
 use keyfleet_domain::user::has_forbidden_formatting;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::Staff;
-use crate::auth::require_scope;
 use crate::state::{AppState, parse_rfc3339, rfc3339};
 use crate::web::page::{Nav, PageError, html_status};
 
@@ -146,7 +145,7 @@ fn build_query(text: &mut FilterText, before: &str) -> Result<AuditQuery, BadFil
         since,
         until,
         before_id,
-        limit: PAGE_SIZE + 1,
+        limit: PAGE_SIZE,
     })
 }
 
@@ -243,13 +242,19 @@ struct EventRow {
     request_id: Option<String>,
     /// The detail, cut to [`DETAIL_CHARS`] characters.
     detail: Option<String>,
+    /// The actor's name (username or client name), when known.
+    actor_name: Option<String>,
+    /// The target's name, when known.
+    target_name: Option<String>,
+    /// The nickname of the key the entry names, when known.
+    key_nickname: Option<String>,
 }
 
-impl From<&AuditEvent> for EventRow {
-    fn from(e: &AuditEvent) -> Self {
-        let ev = &e.event;
+impl From<&AuditEntry> for EventRow {
+    fn from(entry: &AuditEntry) -> Self {
+        let ev = &entry.event;
         EventRow {
-            id: e.id,
+            id: ev.id,
             at: when_seconds(ev.at),
             at_iso: rfc3339(ev.at),
             actor: ev.actor.clone(),
@@ -259,6 +264,9 @@ impl From<&AuditEvent> for EventRow {
             outcome_ok: ev.outcome == Outcome::Success,
             request_id: ev.request_id.clone(),
             detail: ev.detail.as_deref().map(shorten),
+            actor_name: entry.actor_name.clone(),
+            target_name: entry.target_name.clone(),
+            key_nickname: entry.key_nickname.clone(),
         }
     }
 }
@@ -291,7 +299,9 @@ async fn page(
     staff: Staff,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    require_scope(&state, &staff.caller, Scope::AuditRead, &headers).await?;
+    let ctx = state.ctx(staff.caller.actor(), &headers);
+    let principal = staff.principal();
+    keyfleet_core::access::authorize(&ctx, &principal, keyfleet_core::access::Permission::ReadAudit).await?;
     let (filters, query) = read_filters(raw.as_deref());
     let query = match query {
         Ok(q) => q,
@@ -308,11 +318,19 @@ async fn page(
             return Ok(html_status(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    let mut events = state.stores.audit.list(&query).await?;
-    let more = events.len() > PAGE_SIZE as usize;
-    events.truncate(PAGE_SIZE as usize);
-    let older = more.then(|| events.last().map(|e| filters.href(Some(e.id)))).flatten();
-    let newest = query.before_id.map(|_| filters.href(None));
+    let before = query.before_id;
+    let listed = audit::list(
+        &ctx,
+        &principal,
+        AuditQuery {
+            limit: PAGE_SIZE,
+            ..query
+        },
+    )
+    .await?;
+    let events = listed.entries;
+    let older = listed.next_before.map(|id| filters.href(Some(id)));
+    let newest = before.map(|_| filters.href(None));
     let page = AuditPage {
         nav: staff.viewer.nav("audit"),
         filtered: filters.any(),
@@ -370,7 +388,7 @@ mod tests {
         assert_eq!(q.action.as_deref(), Some("tap."));
         assert_eq!(q.actor.as_deref(), Some("user:abc"));
         assert_eq!(q.before_id, Some(40));
-        assert_eq!(q.limit, PAGE_SIZE + 1);
+        assert_eq!(q.limit, PAGE_SIZE);
         for bad in [
             "from=soon",
             "to=2026-02-30T00:00",

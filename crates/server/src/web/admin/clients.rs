@@ -2,9 +2,9 @@
 //! page (its secrets' ids and dates, rotate, revoke, enable or disable, delete), and the
 //! result pages that show a new secret exactly once.
 //!
-//! Every page and action calls [`Staff::require_admin`], so a helpdesk user is refused with
+//! Every page and action checks `ManageClients` ([`Staff::require`]), so a helpdesk user is refused with
 //! 403 and an `access.denied` audit entry, as `crate::routes::clients` refuses them. Changes
-//! go through `crate::service::clients` or the store calls that route makes, with the same
+//! go through `keyfleet_core::clients`, as that route does, with the same
 //! audit actions. Secrets are never logged, never stored in clear, and appear only in the
 //! answer to the request that made them (sent with `Cache-Control: no-store`).
 
@@ -21,15 +21,16 @@ use keyfleet_domain::ids::SecretId;
 
 use super::groups::refusal;
 use super::{EnabledForm, Staff};
-use crate::service::clients;
 use crate::state::{AppState, rfc3339};
 use crate::web::format::when;
 use crate::web::page::Done;
 use crate::web::page::PageForm;
 use crate::web::page::{Nav, PageError, html_status, see_other};
+use keyfleet_core::access::Permission;
+use keyfleet_core::clients;
 
 /// Completes "only an administrator may …" in the refusal (as the JSON routes say it).
-const WHAT: &str = "manage API clients";
+const WHAT: Permission = Permission::ManageClients;
 
 /// Routes of this section.
 pub fn router() -> Router<AppState> {
@@ -172,7 +173,7 @@ async fn render_list(
 
 /// `GET /admin/clients`.
 async fn list(State(state): State<AppState>, staff: Staff, Query(q): Query<Done>) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let n = notice(q.done.as_deref());
     render_list(&state, &staff, StatusCode::OK, n, None, &CreateForm::default()).await
 }
@@ -228,9 +229,9 @@ async fn create(
     staff: Staff,
     PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let form = CreateForm::from_pairs(pairs);
-    match clients::create(&staff.ctx(&state), &form.name, &form.scopes).await {
+    match clients::create(&staff.ctx(&state), &staff.principal(), &form.name, &form.scopes).await {
         Ok(created) => Ok(secret_page(&SecretPage {
             nav: staff.viewer.nav("clients"),
             created: true,
@@ -298,7 +299,7 @@ async fn show(
     Path(id): Path<String>,
     Query(q): Query<Done>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     render_client(&state, &staff, &id, StatusCode::OK, notice(q.done.as_deref()), None).await
 }
 
@@ -310,7 +311,7 @@ async fn set_enabled(
     Path(id): Path<String>,
     PageForm(form): PageForm<EnabledForm>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let Some(enabled) = form.choice() else {
         return Err(PageError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -318,9 +319,7 @@ async fn set_enabled(
             "The form did not say whether to enable or disable the client. Nothing was changed.",
         ));
     };
-    let action = if enabled { "client.enable" } else { "client.disable" };
-    let audit = staff.ctx(&state).audit(action, Some(format!("client:{id}")));
-    state.stores.clients.set_client_enabled(&id, enabled, &audit).await?;
+    clients::set_enabled(&staff.ctx(&state), &staff.principal(), &id, enabled).await?;
     let done = if enabled { "enabled" } else { "disabled" };
     Ok(see_other(&format!("{}?done={done}", client_path(&id))))
 }
@@ -341,9 +340,9 @@ fn client_path(id: &str) -> String {
 /// `POST /admin/clients/{id}/secrets`: adds a secret, shows it once, and phases the earlier
 /// one out after `client_secret_phase_out`.
 async fn rotate(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
-    let phase_out = state.settings.client_secret_phase_out;
-    match clients::rotate(&staff.ctx(&state), &id, phase_out).await {
+    staff.require(&state, WHAT).await?;
+    let phase_out = state.core.config.clients.secret_phase_out;
+    match clients::rotate(&staff.ctx(&state), &staff.principal(), &id).await {
         Ok(r) => {
             let client = load(&state, &id).await?;
             Ok(secret_page(&SecretPage {
@@ -387,7 +386,7 @@ async fn confirm_revoke(
     staff: Staff,
     Path((id, sid)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let sid = secret_id(&sid)?;
     let client = load(&state, &id).await?;
     let secrets = state.stores.clients.list_secrets(&client.client_id).await?;
@@ -411,9 +410,9 @@ async fn revoke(
     staff: Staff,
     Path((id, sid)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let sid = secret_id(&sid)?;
-    clients::revoke_secret(&staff.ctx(&state), &id, sid).await?;
+    clients::revoke_secret(&staff.ctx(&state), &staff.principal(), &id, sid).await?;
     Ok(see_other(&format!("{}?done=revoked", client_path(&id))))
 }
 
@@ -423,7 +422,7 @@ async fn confirm_delete(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let client = load(&state, &id).await?;
     let page = ConfirmPage {
         nav: staff.viewer.nav("clients"),
@@ -437,9 +436,8 @@ async fn confirm_delete(
 
 /// `POST /admin/clients/{id}/delete`.
 async fn delete(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
-    let audit = staff.ctx(&state).audit("client.delete", Some(format!("client:{id}")));
-    state.stores.clients.delete_client(&id, &audit).await?;
+    staff.require(&state, WHAT).await?;
+    clients::delete(&staff.ctx(&state), &staff.principal(), &id).await?;
     Ok(see_other("/admin/clients?done=deleted"))
 }
 

@@ -1,9 +1,9 @@
 //! Console: groups, for administrators only. The list with a create form, a group's page
 //! with its members (add by username, remove), and deletion after a confirmation.
 //!
-//! Every page and action calls [`Staff::require_admin`], so a helpdesk user is refused with
-//! 403 and an `access.denied` audit entry. Changes are validated and audited exactly as the
-//! JSON routes in `crate::routes::groups` do (same rules, same audit actions and details).
+//! Every page checks `ManageGroups` ([`Staff::require`]), so a helpdesk user is refused with
+//! 403 and an `access.denied` audit entry; every change is the use case the JSON routes call
+//! (`keyfleet_core::identity::groups`), with the same rules and audit.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -16,16 +16,17 @@ use keyfleet_domain::{GroupId, UserId};
 use serde::Deserialize;
 
 use super::Staff;
-use crate::error::ServiceError;
-use crate::service::Ctx;
 use crate::state::{AppState, rfc3339};
 use crate::web::format::when;
 use crate::web::page::Done;
 use crate::web::page::PageForm;
 use crate::web::page::{Nav, PageError, html_status, see_other};
+use keyfleet_core::CoreError;
+use keyfleet_core::access::Permission;
+use keyfleet_core::identity::groups;
 
-/// Completes "only an administrator may …" in the refusal.
-const WHAT: &str = "manage groups";
+/// What the group pages need (administrators; helpdesk staff are refused and audited).
+const WHAT: Permission = Permission::ManageGroups;
 
 /// Routes of this section.
 pub fn router() -> Router<AppState> {
@@ -49,10 +50,10 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
 
 /// A refused change as a page: the status and a sentence for people. Rule breaks (422) and
 /// conflicts (409) are shown on the form they came from; anything else is an error page.
-pub(super) fn refusal(e: ServiceError) -> Result<(StatusCode, String), PageError> {
+pub(super) fn refusal(e: CoreError) -> Result<(StatusCode, String), PageError> {
     let (status, message) = match e {
-        ServiceError::Invalid { message, .. } => (StatusCode::UNPROCESSABLE_ENTITY, message),
-        ServiceError::Conflict { message, .. } => (StatusCode::CONFLICT, message),
+        CoreError::Invalid { message, .. } => (StatusCode::UNPROCESSABLE_ENTITY, message),
+        CoreError::Conflict { message, .. } => (StatusCode::CONFLICT, message),
         other => return Err(other.into()),
     };
     Ok((status, sentence(&message)))
@@ -155,16 +156,9 @@ async fn render_list(
 
 /// `GET /admin/groups`.
 async fn list(State(state): State<AppState>, staff: Staff, Query(q): Query<Done>) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let n = notice(q.done.as_deref());
     render_list(&state, &staff, StatusCode::OK, n, None, CreateForm::default()).await
-}
-
-/// Validates and stores a new group, as `POST /api/v1/groups` does.
-async fn create_group(c: &Ctx<'_>, form: &CreateForm) -> Result<GroupId, ServiceError> {
-    Ok(crate::service::groups::create(c, &form.name, &form.description)
-        .await?
-        .id)
 }
 
 /// `POST /admin/groups`: creates the group and opens its page.
@@ -173,9 +167,9 @@ async fn create(
     staff: Staff,
     PageForm(form): PageForm<CreateForm>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
-    match create_group(&staff.ctx(&state), &form).await {
-        Ok(id) => Ok(see_other(&format!("/admin/groups/{id}?done=created"))),
+    staff.require(&state, WHAT).await?;
+    match groups::create(&staff.ctx(&state), &staff.principal(), &form.name, &form.description).await {
+        Ok(group) => Ok(see_other(&format!("/admin/groups/{}?done=created", group.id))),
         Err(e) => {
             let (status, message) = refusal(e)?;
             let msg = format!("The group was not created. {message}");
@@ -237,7 +231,7 @@ async fn show(
     Path(id): Path<String>,
     Query(q): Query<Done>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let n = notice(q.done.as_deref());
     render_group(&state, &staff, &id, StatusCode::OK, n, None, String::new()).await
 }
@@ -256,7 +250,7 @@ async fn add_member(
     Path(id): Path<String>,
     PageForm(form): PageForm<AddForm>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let group = load(&state, &id).await?;
     let user = match Username::parse(&form.username) {
         Ok(name) => state.stores.users.find_user_by_username(&name).await?,
@@ -268,11 +262,7 @@ async fn add_member(
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return render_group(&state, &staff, &id, status, None, Some(msg), form.username).await;
     };
-    let audit = staff
-        .ctx(&state)
-        .audit("group.member.add", Some(format!("group:{}", group.id)))
-        .with_detail(serde_json::json!({ "userId": user.id.to_string() }).to_string());
-    state.stores.groups.add_member(group.id, user.id, &audit).await?;
+    groups::add_member(&staff.ctx(&state), &staff.principal(), group.id, user.id).await?;
     Ok(see_other(&format!("/admin/groups/{}?done=added", group.id)))
 }
 
@@ -282,14 +272,10 @@ async fn remove_member(
     staff: Staff,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let group = group_id(&id)?;
     let user: UserId = user_id.parse().map_err(|_| PageError::not_found())?;
-    let audit = staff
-        .ctx(&state)
-        .audit("group.member.remove", Some(format!("group:{group}")))
-        .with_detail(serde_json::json!({ "userId": user.to_string() }).to_string());
-    state.stores.groups.remove_member(group, user, &audit).await?;
+    groups::remove_member(&staff.ctx(&state), &staff.principal(), group, user).await?;
     Ok(see_other(&format!("/admin/groups/{group}?done=removed")))
 }
 
@@ -307,7 +293,7 @@ async fn confirm_delete(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let group = load(&state, &id).await?;
     let members = state.stores.groups.list_members(group.id).await?.len();
     let page = DeletePage {
@@ -320,9 +306,8 @@ async fn confirm_delete(
 
 /// `POST /admin/groups/{id}/delete`.
 async fn delete(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
-    staff.require_admin(&state, WHAT).await?;
+    staff.require(&state, WHAT).await?;
     let id = group_id(&id)?;
-    let audit = staff.ctx(&state).audit("group.delete", Some(format!("group:{id}")));
-    state.stores.groups.delete_group(id, &audit).await?;
+    groups::delete(&staff.ctx(&state), &staff.principal(), id).await?;
     Ok(see_other("/admin/groups?done=deleted"))
 }

@@ -4,7 +4,7 @@
 //! Every console page takes a [`Staff`] viewer: an administrator or helpdesk user with a full
 //! session. Anyone else is refused with 403 and an `access.denied` audit entry. Pages only an
 //! administrator may use call [`Staff::require_admin`], which refuses (and audits) helpdesk
-//! users the same way the JSON routes do; the use cases in `crate::service` enforce the rest
+//! users the same way the JSON routes do; the use cases in `keyfleet_core` enforce the rest
 //! (helpdesk users cannot touch administrators or grant roles).
 
 pub mod audit;
@@ -19,11 +19,11 @@ use axum::http::request::Parts;
 use axum::routing::get;
 use keyfleet_domain::user::Role;
 
+use keyfleet_core::Ctx;
+use keyfleet_core::access::{self, Authority, Permission, Principal};
+
 use super::page::{PageError, Viewer, request_id, see_other};
-use crate::auth::{Caller, require_admin};
-use crate::routes::authority;
-use crate::service::Ctx;
-use crate::service::users::Authority;
+use crate::auth::Caller;
 use crate::state::AppState;
 
 /// Every console route.
@@ -72,7 +72,12 @@ impl Staff {
 
     /// The rules on roles that apply (administrator or helpdesk).
     pub fn authority(&self) -> Authority {
-        authority(&self.caller)
+        self.principal().authority()
+    }
+
+    /// Who this is, for the core's rules.
+    pub fn principal(&self) -> Principal {
+        self.viewer.principal()
     }
 
     /// A service context acting as this person.
@@ -80,16 +85,10 @@ impl Staff {
         self.viewer.ctx(state, self.request_id.clone())
     }
 
-    /// Refuses a helpdesk user (403, audited as `access.denied`); `what` completes "only an
-    /// administrator may …".
-    pub async fn require_admin(&self, state: &AppState, what: &str) -> Result<(), PageError> {
-        let mut headers = axum::http::HeaderMap::new();
-        if let Some(id) = &self.request_id
-            && let Ok(v) = id.parse()
-        {
-            headers.insert("x-request-id", v);
-        }
-        require_admin(state, &self.caller, &headers, what).await?;
+    /// Refuses this person unless they have `permission` (403, audited as `access.denied`
+    /// by the core, as for the JSON routes).
+    pub async fn require(&self, state: &AppState, permission: Permission) -> Result<(), PageError> {
+        access::authorize(&self.ctx(state), &self.principal(), permission).await?;
         Ok(())
     }
 }
@@ -103,23 +102,30 @@ impl FromRequestParts<AppState> for Staff {
         let request_id = request_id(&parts.headers);
         let staff = viewer.require_full().is_ok() && matches!(viewer.user.role, Role::Admin | Role::Helpdesk);
         if !staff {
-            let err = crate::error::ApiError::forbidden(
+            let ctx = viewer.ctx(state, request_id.clone());
+            let refusal = keyfleet_core::CoreError::forbidden(
                 "staff_required",
                 "the admin console is for administrators and helpdesk staff",
             );
-            let detail = serde_json::json!({ "needs": "staff", "path": parts.uri.path() });
-            return Err(
-                match crate::auth::deny(state, &caller, &parts.headers, detail, err).await {
-                    Err(e) if e.status() == StatusCode::FORBIDDEN => PageError::new(
+            return Err(match access::denied(&ctx, refusal, None).await {
+                keyfleet_core::CoreError::Forbidden { .. }
+                    if viewer.session.kind == keyfleet_domain::session::SessionKind::Tap =>
+                {
+                    PageError::new(
                         StatusCode::FORBIDDEN,
-                        "Not allowed",
-                        "The admin console is for administrators and helpdesk staff. \
+                        "Sign in with your security key",
+                        "You signed in with a temporary access pass. The admin console needs a sign-in \
+                         with a security key: add your key on the Security info page, then sign in with it.",
+                    )
+                }
+                keyfleet_core::CoreError::Forbidden { .. } => PageError::new(
+                    StatusCode::FORBIDDEN,
+                    "Not allowed",
+                    "The admin console is for administrators and helpdesk staff. \
                      Your own keys are on the Security info page.",
-                    ),
-                    Err(e) => e.into(),
-                    Ok(()) => PageError::not_found(),
-                },
-            );
+                ),
+                e => e.into(),
+            });
         }
         Ok(Staff {
             viewer,

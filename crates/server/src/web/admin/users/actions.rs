@@ -51,7 +51,7 @@ fn key_id(text: &str) -> Result<Vec<u8>, PageError> {
 async fn user_key(state: &AppState, staff: &Staff, id: &str, key: &str) -> Result<(User, Credential), PageError> {
     let user = target(state, staff, id).await?;
     let raw = key_id(key)?;
-    let cred = credentials::get_own(&staff.ctx(state), user.id, &raw).await?;
+    let cred = keys::get_own(&staff.ctx(state), user.id, &raw).await?;
     Ok((user, cred))
 }
 
@@ -108,7 +108,7 @@ pub(super) async fn remove_key(
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let (user, cred) = user_key(&state, &staff, &id, &key).await?;
-    credentials::remove_for_user(&staff.ctx(&state), user.id, &cred.id).await?;
+    keys::remove_for_user(&staff.ctx(&state), &staff.principal(), user.id, &cred.id).await?;
     back(&state, &staff, &user_path(user.id, "key-removed")).await
 }
 
@@ -148,7 +148,7 @@ pub(super) async fn reset(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let user = target(&state, &staff, &id).await?;
-    credentials::reset(&staff.ctx(&state), user.id).await?;
+    keys::reset(&staff.ctx(&state), &staff.principal(), user.id).await?;
     back(&state, &staff, &user_path(user.id, "reset")).await
 }
 
@@ -158,7 +158,7 @@ pub(super) async fn confirm_delete(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, "delete users").await?;
+    staff.require(&state, Permission::DeleteUsers).await?;
     let user = target(&state, &staff, &id).await?;
     let lines = vec![
         format!(
@@ -185,9 +185,9 @@ pub(super) async fn delete(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, "delete users").await?;
+    staff.require(&state, Permission::DeleteUsers).await?;
     let user = target(&state, &staff, &id).await?;
-    match users::delete(&staff.ctx(&state), staff.authority(), user.id).await {
+    match users::delete(&staff.ctx(&state), &staff.principal(), user.id).await {
         Ok(()) => Ok(see_other("/admin/users?done=deleted")),
         Err(e) => Err(refused(e)),
     }
@@ -243,13 +243,13 @@ pub(super) async fn issue_tap(
         return render_user(&state, &staff, &user, tap_error(lifetime_rule())).await;
     };
     let one_time = form.one_time.is_some();
-    let issued = match taps::issue(&staff.ctx(&state), staff.authority(), user.id, minutes, one_time).await {
+    let issued = match taps::issue(&staff.ctx(&state), &staff.principal(), user.id, minutes, one_time).await {
         Ok(issued) => issued,
-        Err(ServiceError::Invalid {
+        Err(CoreError::Invalid {
             code: "invalid_lifetime",
             ..
         }) => return render_user(&state, &staff, &user, tap_error(lifetime_rule())).await,
-        Err(ServiceError::Invalid { message, .. }) => {
+        Err(CoreError::Invalid { message, .. }) => {
             let msg = format!("The pass was not issued: {}.", for_people(&message));
             return render_user(&state, &staff, &user, tap_error(msg)).await;
         }
@@ -291,14 +291,9 @@ pub(super) async fn add_group(
     Path(id): Path<String>,
     PageForm(form): PageForm<GroupForm>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, "manage group membership").await?;
     let user = target(&state, &staff, &id).await?;
     let group: GroupId = parse_id(form.group.trim())?;
-    let audit = staff
-        .ctx(&state)
-        .audit("group.member.add", Some(format!("group:{group}")))
-        .with_detail(serde_json::json!({ "userId": user.id.to_string() }).to_string());
-    state.stores.groups.add_member(group, user.id, &audit).await?;
+    groups::add_member(&staff.ctx(&state), &staff.principal(), group, user.id).await?;
     back(&state, &staff, &user_path(user.id, "group-added")).await
 }
 
@@ -308,14 +303,9 @@ pub(super) async fn remove_group(
     staff: Staff,
     Path((id, group)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    staff.require_admin(&state, "manage group membership").await?;
     let user = target(&state, &staff, &id).await?;
     let group: GroupId = parse_id(&group)?;
-    let audit = staff
-        .ctx(&state)
-        .audit("group.member.remove", Some(format!("group:{group}")))
-        .with_detail(serde_json::json!({ "userId": user.id.to_string() }).to_string());
-    state.stores.groups.remove_member(group, user.id, &audit).await?;
+    groups::remove_member(&staff.ctx(&state), &staff.principal(), group, user.id).await?;
     back(&state, &staff, &user_path(user.id, "group-removed")).await
 }
 
@@ -326,9 +316,6 @@ pub(super) async fn revoke_sessions(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let user = target(&state, &staff, &id).await?;
-    let audit = staff
-        .ctx(&state)
-        .audit("session.revoke_all", Some(format!("user:{}", user.id)));
-    state.stores.sessions.revoke_user_sessions(user.id, &audit).await?;
+    sessions::end_all_for_user(&staff.ctx(&state), &staff.principal(), user.id).await?;
     back(&state, &staff, &user_path(user.id, "sessions-ended")).await
 }

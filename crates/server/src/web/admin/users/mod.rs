@@ -2,12 +2,11 @@
 //! profile, enable/disable, security keys (remove one, reset all), temporary access pass,
 //! group membership, sessions, delete.
 //!
-//! Every change goes through the services and store calls the JSON routes use
-//! (`routes::users`, `routes::credentials`, `routes::groups`), so it is validated and audited
-//! alike. Whom a helpdesk user may act on is decided by [`users::get_for_change`]; what only
-//! an administrator may do (roles, group membership, deleting users) is refused up front with
-//! [`Staff::require_admin`]; the services record every refusal as `access.denied`. The
-//! actions behind the user page's buttons are in `actions.rs`.
+//! Every change is a call to the use case the JSON routes call (`keyfleet_core`), so it is
+//! validated, authorised and audited alike: whom a helpdesk user may act on, and what only an
+//! administrator may do (roles, group membership, deleting users), is decided there, and
+//! every refusal is recorded as `access.denied`. The actions behind the user page's buttons
+//! are in `actions.rs`.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -20,12 +19,15 @@ use keyfleet_domain::user::{Role, User, UserQuery};
 use keyfleet_domain::{GroupId, UserId};
 use serde::Deserialize;
 
+use keyfleet_core::CoreError;
+use keyfleet_core::access::Permission;
+use keyfleet_core::credentials::ceremony::{b64, unb64};
+use keyfleet_core::credentials::keys;
+use keyfleet_core::identity::users::{self, CreateUser, UpdateUser};
+use keyfleet_core::identity::{groups, sessions, taps};
+
 use super::{EnabledForm, Staff};
-use crate::error::ServiceError;
 use crate::routes::{clear_cookie, parse_id};
-use crate::service::users::{self, CreateUser, UpdateUser};
-use crate::service::webauthn::{b64, unb64};
-use crate::service::{credentials, taps};
 use crate::state::{AppState, rfc3339};
 use crate::web::format::{transports, when, when_or};
 use crate::web::models::{aaguid_text, model_label};
@@ -122,7 +124,7 @@ fn for_people(message: &str) -> String {
 
 /// Turns a service error into a page (the service has already audited a refusal as
 /// `access.denied`).
-fn refused(e: ServiceError) -> PageError {
+fn refused(e: CoreError) -> PageError {
     e.into()
 }
 
@@ -131,7 +133,7 @@ fn refused(e: ServiceError) -> PageError {
 /// audited).
 async fn target(state: &AppState, staff: &Staff, id: &str) -> Result<User, PageError> {
     let id: UserId = parse_id(id)?;
-    match users::get_for_change(&staff.ctx(state), staff.authority(), id).await {
+    match users::get_for_change(&staff.ctx(state), &staff.principal(), id).await {
         Ok(user) => Ok(user),
         Err(e) => Err(refused(e)),
     }
@@ -304,9 +306,6 @@ async fn create(
         Ok(r) => r,
         Err(msg) => return Ok(new_page(&staff, form, StatusCode::UNPROCESSABLE_ENTITY, Some(msg))),
     };
-    if role.is_some_and(|r| r != Role::Worker) {
-        staff.require_admin(&state, "grant the admin or helpdesk role").await?;
-    }
     let input = CreateUser {
         username: form.username.clone(),
         display_name: form.display_name.clone(),
@@ -315,10 +314,10 @@ async fn create(
         shipping_address: optional(&form.shipping_address),
         role,
     };
-    let (status, message) = match users::create(&staff.ctx(&state), staff.authority(), input).await {
+    let (status, message) = match users::create(&staff.ctx(&state), &staff.principal(), input).await {
         Ok(user) => return Ok(see_other(&user_path(user.id, "created"))),
-        Err(ServiceError::Invalid { message, .. }) => (StatusCode::UNPROCESSABLE_ENTITY, message),
-        Err(ServiceError::Conflict { message, .. }) => (StatusCode::CONFLICT, message),
+        Err(CoreError::Invalid { message, .. }) => (StatusCode::UNPROCESSABLE_ENTITY, message),
+        Err(CoreError::Conflict { message, .. }) => (StatusCode::CONFLICT, message),
         Err(e) => return Err(refused(e)),
     };
     let msg = format!("The user was not created: {}.", for_people(&message));
@@ -588,9 +587,6 @@ async fn update(
         Ok(r) => r,
         Err(msg) => return edit_error(&state, &staff, &user, form, &msg).await,
     };
-    if role.is_some_and(|r| r != user.role) {
-        staff.require_admin(&state, "change roles").await?;
-    }
     let change = UpdateUser {
         display_name: Some(form.display_name.clone()),
         email: Some(form.email.clone()),
@@ -599,9 +595,9 @@ async fn update(
         enabled: None,
         role,
     };
-    match users::update(&staff.ctx(&state), staff.authority(), user.id, change).await {
+    match users::update(&staff.ctx(&state), &staff.principal(), user.id, change).await {
         Ok(_) => back(&state, &staff, &user_path(user.id, "updated")).await,
-        Err(ServiceError::Invalid { message, .. }) => {
+        Err(CoreError::Invalid { message, .. }) => {
             let msg = format!("The profile was not saved: {}.", for_people(&message));
             edit_error(&state, &staff, &user, form, &msg).await
         }
@@ -645,7 +641,7 @@ async fn set_enabled(
         enabled: Some(enabled),
         ..UpdateUser::default()
     };
-    match users::update(&staff.ctx(&state), staff.authority(), user.id, change).await {
+    match users::update(&staff.ctx(&state), &staff.principal(), user.id, change).await {
         Ok(_) => {
             let done = if enabled { "enabled" } else { "disabled" };
             back(&state, &staff, &user_path(user.id, done)).await

@@ -1,0 +1,58 @@
+use super::*;
+
+fn person(role: Role, kind: SessionKind) -> Principal {
+    Principal::Person {
+        user: UserId::new_random(&mut rand_core::OsRng),
+        role,
+        session: SessionId::new_random(&mut rand_core::OsRng),
+        kind,
+    }
+}
+
+#[test]
+fn the_permission_table() {
+    use Permission::*;
+    let all = [
+        ReadUsers,
+        WriteUsers,
+        ReadGroups,
+        ManageGroups,
+        ManageClients,
+        ReadAudit,
+    ];
+    let admin = person(Role::Admin, SessionKind::Full);
+    let helpdesk = person(Role::Helpdesk, SessionKind::Full);
+    let worker = person(Role::Worker, SessionKind::Full);
+    let admin_tap = person(Role::Admin, SessionKind::Tap);
+    for p in all {
+        assert!(Principal::System.may(p));
+        assert!(admin.may(p));
+        assert!(!worker.may(p));
+        assert!(!admin_tap.may(p), "a TAP session may do nothing of {p:?}");
+    }
+    // The console's rule, now the API's too: helpdesk staff do not change groups or clients.
+    assert!(helpdesk.may(ReadUsers) && helpdesk.may(WriteUsers) && helpdesk.may(ReadGroups) && helpdesk.may(ReadAudit));
+    assert!(!helpdesk.may(ManageGroups));
+    assert!(!helpdesk.may(DeleteUsers));
+    assert!(!helpdesk.may(ManageClients));
+    let client = Principal::Client {
+        client_id: "c".into(),
+        scopes: vec![Scope::UsersWrite],
+    };
+    assert!(client.may(WriteUsers) && client.may(ManageGroups) && client.may(DeleteUsers));
+    assert!(!client.may(ReadUsers) && !client.may(ManageClients) && !client.may(ReadAudit));
+}
+
+#[test]
+fn authorities() {
+    assert_eq!(Principal::System.authority(), Authority::Admin);
+    assert_eq!(
+        person(Role::Helpdesk, SessionKind::Full).authority(),
+        Authority::Helpdesk
+    );
+    let client = Principal::Client {
+        client_id: "c".into(),
+        scopes: vec![],
+    };
+    assert_eq!(client.authority(), Authority::Client);
+}

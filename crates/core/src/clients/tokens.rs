@@ -1,0 +1,247 @@
+//! Access tokens: compact JWS (RFC 7515) with ES256, JWT claims (RFC 7519) in the
+//! RFC 9068 profile (`typ: at+jwt`).
+//!
+//! Only one algorithm exists here, so there is no algorithm negotiation to get wrong: a token
+//! whose header says anything but `ES256`, names an unknown `kid` or carries `crit` is
+//! refused before its signature is looked at. The signing key is generated on first start and
+//! stored encrypted under the master key.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyfleet_domain::Timestamp;
+use keyfleet_domain::signing_key::StoredSigningKey;
+use keyfleet_domain::store::{SigningKeyStore, StoreError};
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::secrets::{MasterKey, SecretError};
+
+/// Longest token accepted; anything longer is refused unparsed.
+const MAX_TOKEN_LEN: usize = 4096;
+
+/// Why a token was refused. The variants are for logs and tests; clients see one
+/// `invalid_token` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TokenError {
+    /// Not three base64url parts of JSON, or too long.
+    #[error("malformed token")]
+    Malformed,
+    /// Header algorithm, type, kid or crit not acceptable.
+    #[error("unacceptable token header")]
+    Header,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    Signature,
+    /// Issuer or audience is not ours.
+    #[error("wrong issuer or audience")]
+    Audience,
+    /// The subject is not the client the token names.
+    #[error("subject does not match the client")]
+    Subject,
+    /// Expired or not yet valid.
+    #[error("token expired or not yet valid")]
+    Expired,
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the client id.
+    pub sub: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Token id.
+    pub jti: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// The client (RFC 9068 §2.2).
+    pub client_id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    alg: String,
+    typ: String,
+    kid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crit: Option<serde_json::Value>,
+}
+
+/// The keys that sign and verify access tokens.
+pub struct TokenKeys {
+    active_kid: String,
+    signing: SigningKey,
+    verifying: HashMap<String, VerifyingKey>,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("active_kid", &self.active_kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failure to load or create the signing keys.
+#[derive(Debug, Error)]
+pub enum KeyLoadError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The master key does not decrypt the stored key.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// A stored key is not a valid P-256 key.
+    #[error("stored signing key {0} is not a valid P-256 key")]
+    Corrupt(String),
+}
+
+/// The associated data binding an encrypted signing key to its `kid`.
+pub fn signing_key_aad(kid: &str) -> Vec<u8> {
+    format!("keyfleet-signing-key:{kid}").into_bytes()
+}
+
+impl TokenKeys {
+    /// Loads the signing keys, creating the first one when the database has none. Two
+    /// processes starting together agree on one key: the store refuses a second active key and
+    /// the loser reads the winner's.
+    pub async fn load_or_create(
+        store: &dyn SigningKeyStore,
+        master: &MasterKey,
+        now: Timestamp,
+    ) -> Result<Self, KeyLoadError> {
+        let mut keys = store.list_signing_keys().await?;
+        if !keys.iter().any(|k| k.active) {
+            let signing = SigningKey::random(&mut OsRng);
+            let public = signing.verifying_key().to_encoded_point(false).as_bytes().to_vec();
+            let kid = hex::encode(&sha2_256(&public)[..8]);
+            let secret = zeroize::Zeroizing::new(signing.to_bytes().to_vec());
+            let stored = StoredSigningKey {
+                encrypted_private_key: master.encrypt(&secret, &signing_key_aad(&kid)),
+                kid,
+                alg: "ES256".to_owned(),
+                public_key: public,
+                created_at: now,
+                active: true,
+            };
+            match store.insert_signing_key(&stored).await {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            keys = store.list_signing_keys().await?;
+        }
+        Self::from_stored(&keys, master)
+    }
+
+    fn from_stored(keys: &[StoredSigningKey], master: &MasterKey) -> Result<Self, KeyLoadError> {
+        let active = keys
+            .iter()
+            .find(|k| k.active)
+            .ok_or_else(|| KeyLoadError::Corrupt("(no active key)".into()))?;
+        let secret = master.decrypt(&active.encrypted_private_key, &signing_key_aad(&active.kid))?;
+        let signing = SigningKey::from_slice(&secret).map_err(|_| KeyLoadError::Corrupt(active.kid.clone()))?;
+        let mut verifying = HashMap::new();
+        for k in keys {
+            let vk = VerifyingKey::from_sec1_bytes(&k.public_key).map_err(|_| KeyLoadError::Corrupt(k.kid.clone()))?;
+            verifying.insert(k.kid.clone(), vk);
+        }
+        Ok(Self {
+            active_kid: active.kid.clone(),
+            signing,
+            verifying,
+        })
+    }
+
+    /// Signs claims into a compact JWS.
+    pub fn sign(&self, claims: &AccessClaims) -> String {
+        let header = Header {
+            alg: "ES256".into(),
+            typ: "at+jwt".into(),
+            kid: self.active_kid.clone(),
+            crit: None,
+        };
+        let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serialises"));
+        let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialise"));
+        let input = format!("{h}.{p}");
+        let sig: Signature = self.signing.sign(input.as_bytes());
+        let sig = sig.normalize_s().unwrap_or(sig);
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    }
+
+    /// Verifies a compact JWS and its claims at `now_s` (seconds since the epoch).
+    pub fn verify(&self, token: &str, issuer: &str, audience: &str, now_s: i64) -> Result<AccessClaims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(TokenError::Malformed);
+        };
+        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed);
+        let header: Header = serde_json::from_slice(&decode(h)?).map_err(|_| TokenError::Malformed)?;
+        if header.alg != "ES256" || header.typ != "at+jwt" || header.crit.is_some() {
+            return Err(TokenError::Header);
+        }
+        let key = self.verifying.get(&header.kid).ok_or(TokenError::Header)?;
+        let sig = Signature::from_slice(&decode(s)?).map_err(|_| TokenError::Signature)?;
+        // Only the low-S form is accepted: a high-S signature is the same signature made
+        // malleable (a second valid encoding of one token), and this signer never makes one.
+        if sig.normalize_s().is_some() {
+            return Err(TokenError::Signature);
+        }
+        let input_len = h.len() + 1 + p.len();
+        key.verify(&token.as_bytes()[..input_len], &sig)
+            .map_err(|_| TokenError::Signature)?;
+        let claims: AccessClaims = serde_json::from_slice(&decode(p)?).map_err(|_| TokenError::Malformed)?;
+        if claims.iss != issuer || claims.aud != audience {
+            return Err(TokenError::Audience);
+        }
+        // RFC 9068 §2.2: for a client-credentials token the subject is the client itself.
+        if claims.sub != claims.client_id {
+            return Err(TokenError::Subject);
+        }
+        if now_s >= claims.exp || now_s < claims.nbf {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// The public keys as a JWK Set (RFC 7517).
+    pub fn jwks(&self) -> serde_json::Value {
+        let mut keys: Vec<_> = self
+            .verifying
+            .iter()
+            .map(|(kid, vk)| {
+                let point = vk.to_encoded_point(false);
+                serde_json::json!({
+                    "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
+                    "x": URL_SAFE_NO_PAD.encode(point.x().expect("uncompressed point")),
+                    "y": URL_SAFE_NO_PAD.encode(point.y().expect("uncompressed point")),
+                })
+            })
+            .collect();
+        keys.sort_by(|a, b| a["kid"].as_str().cmp(&b["kid"].as_str()));
+        serde_json::json!({ "keys": keys })
+    }
+}
+
+fn sha2_256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data).into()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,148 @@
+//! A user's security keys after registration: rename, remove, report lost, and an
+//! administrator's removal and reset. Shared by the JSON routes and the pages, so both
+//! validate, audit and end sessions alike.
+//!
+//! Removal order: the key is deleted first and its sessions are ended afterwards, so no new
+//! session can be opened with a lost key between the two steps.
+
+use keyfleet_domain::UserId;
+use keyfleet_domain::audit::{Action, Target};
+use keyfleet_domain::credential::{Credential, validate_nickname};
+
+use crate::access::{Permission, Principal, authorize, require_full_session};
+use crate::audit::KeyRef;
+use crate::identity::users::get_for_change;
+use crate::{CoreError, Ctx};
+
+/// How the user's own key is being removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// An ordinary removal: the sessions opened with it end only if the configuration says
+    /// so (`removal_ends_sessions`); otherwise they last until the next sign-in.
+    Ordinary,
+    /// The key is lost or stolen: every session opened with it ends at once.
+    Lost,
+}
+
+/// What a removal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removed {
+    /// Sessions ended (opened with the key).
+    pub sessions_ended: u64,
+}
+
+/// The signed-in person behind `principal`, with a full session (a TAP session may only
+/// register a key).
+async fn own(ctx: &Ctx<'_>, principal: &Principal) -> Result<UserId, CoreError> {
+    require_full_session(ctx, principal).await?;
+    match principal {
+        Principal::Person { user, .. } => Ok(*user),
+        _ => Err(CoreError::forbidden("session_required", "this is for signed-in people")),
+    }
+}
+
+/// The caller's own keys, oldest first (not for a TAP session).
+pub async fn list_own(ctx: &Ctx<'_>, principal: &Principal) -> Result<Vec<Credential>, CoreError> {
+    let user = own(ctx, principal).await?;
+    Ok(ctx.stores.credentials.list_user_credentials(user).await?)
+}
+
+/// A user's keys, for staff and clients (`ReadUsers`).
+pub async fn list_for_user(ctx: &Ctx<'_>, principal: &Principal, user: UserId) -> Result<Vec<Credential>, CoreError> {
+    authorize(ctx, principal, Permission::ReadUsers).await?;
+    ctx.stores.users.get_user(user).await?.ok_or(CoreError::NotFound)?;
+    Ok(ctx.stores.credentials.list_user_credentials(user).await?)
+}
+
+/// One of `user`'s keys, or `NotFound` (also for another user's key: the caller may not know
+/// it exists).
+pub async fn get_own(ctx: &Ctx<'_>, user: UserId, id: &[u8]) -> Result<Credential, CoreError> {
+    match ctx.stores.credentials.get_credential(id).await? {
+        Some(c) if c.user_id == user => Ok(c),
+        _ => Err(CoreError::NotFound),
+    }
+}
+
+/// Renames one of the caller's keys (nickname rules: 1–64 characters, no control or bidi
+/// characters).
+pub async fn rename(ctx: &Ctx<'_>, principal: &Principal, id: &[u8], nickname: &str) -> Result<Credential, CoreError> {
+    let user = own(ctx, principal).await?;
+    let nickname = validate_nickname(nickname).map_err(|e| CoreError::invalid("invalid_nickname", e.to_string()))?;
+    let audit = ctx.audit_with(
+        Action::CredentialRename,
+        Some(Target::User(user)),
+        &KeyRef::new(id, Some(&nickname)),
+    );
+    ctx.stores
+        .credentials
+        .rename_credential(user, id, &nickname, &audit)
+        .await?;
+    get_own(ctx, user, id).await
+}
+
+/// Removes one of the caller's own keys, as an ordinary removal or a lost-key report. Their
+/// last key goes only with `last_key_confirmed` (they will need a TAP to sign in again):
+/// `Conflict("last_key_unconfirmed")` otherwise, and nothing changes.
+pub async fn remove_own(
+    ctx: &Ctx<'_>,
+    principal: &Principal,
+    id: &[u8],
+    how: Removal,
+    last_key_confirmed: bool,
+) -> Result<Removed, CoreError> {
+    let user = own(ctx, principal).await?;
+    let key = get_own(ctx, user, id).await?;
+    if !last_key_confirmed && ctx.stores.credentials.list_user_credentials(user).await?.len() <= 1 {
+        return Err(CoreError::conflict(
+            "last_key_unconfirmed",
+            "this is your only key: confirm that you will need a temporary access pass to sign in again",
+        ));
+    }
+    let action = match how {
+        Removal::Ordinary => Action::CredentialDelete,
+        Removal::Lost => Action::CredentialLost,
+    };
+    let audit = ctx.audit_with(action, Some(Target::User(user)), &KeyRef::new(id, Some(&key.nickname)));
+    ctx.stores.credentials.delete_credential(user, id, &audit).await?;
+    let end = how == Removal::Lost || ctx.config.sessions.removal_ends_sessions;
+    let sessions_ended = if end {
+        let audit = ctx.audit_with(
+            Action::SessionRevokeCredential,
+            Some(Target::User(user)),
+            &KeyRef::new(id, Some(&key.nickname)),
+        );
+        ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?
+    } else {
+        0
+    };
+    Ok(Removed { sessions_ended })
+}
+
+/// An administrator's (or helpdesk user's) removal of one of `user`'s keys: always ends the
+/// sessions opened with it.
+pub async fn remove_for_user(
+    ctx: &Ctx<'_>,
+    principal: &Principal,
+    user: UserId,
+    id: &[u8],
+) -> Result<Removed, CoreError> {
+    let user = get_for_change(ctx, principal, user).await?.id;
+    let key = get_own(ctx, user, id).await?;
+    let detail = KeyRef::new(id, Some(&key.nickname));
+    let audit = ctx.audit_with(Action::CredentialDelete, Some(Target::User(user)), &detail);
+    ctx.stores.credentials.delete_credential(user, id, &audit).await?;
+    let audit = ctx.audit_with(Action::SessionRevokeCredential, Some(Target::User(user)), &detail);
+    let sessions_ended = ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?;
+    Ok(Removed { sessions_ended })
+}
+
+/// Removes every key of `user` and ends all their sessions (`WriteUsers` and the rules on
+/// roles); returns how many keys went.
+pub async fn reset(ctx: &Ctx<'_>, principal: &Principal, user: UserId) -> Result<u64, CoreError> {
+    let user = get_for_change(ctx, principal, user).await?.id;
+    let audit = ctx.audit(Action::CredentialReset, Some(Target::User(user)));
+    let removed = ctx.stores.credentials.delete_user_credentials(user, &audit).await?;
+    let audit = ctx.audit(Action::SessionRevokeAll, Some(Target::User(user)));
+    ctx.stores.sessions.revoke_user_sessions(user, &audit).await?;
+    Ok(removed)
+}

@@ -1,0 +1,6 @@
+//! Security keys: the two WebAuthn ceremonies, and what happens to a key afterwards.
+
+pub mod ceremony;
+pub mod keys;
+pub mod registration;
+pub mod sign_in;

@@ -1,0 +1,301 @@
+//! Registering a security key: WebAuthn L3 §7.1, for a signed-in user or a TAP session.
+//!
+//! The options follow `PublicKeyCredentialCreationOptionsJSON` (§5.1.8); verification is
+//! `keyfleet_webauthn_rp::verify_registration`. The ceremony is bound to the session that
+//! started it, and is consumed exactly once: by the transaction that stores the credential,
+//! or by the failure path.
+
+use keyfleet_domain::StoreError;
+use keyfleet_domain::audit::{Action, Outcome, Target};
+use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
+use keyfleet_domain::credential::{Credential, validate_nickname};
+use keyfleet_domain::ids::CeremonyId;
+use keyfleet_domain::session::Session;
+use keyfleet_domain::user::User;
+use keyfleet_webauthn_rp::{
+    AttestationConveyance, AttestationPolicy, AuthenticatorSelection, CredentialDescriptor, CredentialParameter,
+    CrossOriginPolicy, Extensions, PublicKeyCredentialCreationOptions, RegistrationContext, RegistrationResponseJSON,
+    RelyingParty, ResidentKeyRequirement, TrustOutcome, UserEntity,
+};
+use serde::Serialize;
+
+use super::ceremony::{OFFERED_ALGS, b64, creation_state, new_ceremony, system_time, timeout, user_verification};
+use crate::audit::{CeremonyFailed, Detail};
+use crate::{CeremonyError, Ctx, FailureClass};
+
+/// A key registered.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyRegistered<'a> {
+    credential_id: String,
+    nickname: &'a str,
+    aaguid: String,
+    fmt: &'a str,
+    trust: &'a str,
+}
+impl Detail for KeyRegistered<'_> {}
+
+/// Starts a registration: stores the ceremony and returns it with the creation options.
+pub async fn start(
+    ctx: &Ctx<'_>,
+    user: &User,
+    session: &Session,
+) -> Result<(Ceremony, serde_json::Value), CeremonyError> {
+    // §5.4.3 excludeCredentials: the user's keys, so one key is not registered twice.
+    let existing = ctx.stores.credentials.list_user_credentials(user.id).await?;
+    let settings = &ctx.config.ceremonies;
+    let ceremony = new_ceremony(
+        CeremonyKind::Registration,
+        Some(user.id),
+        Some(session.id),
+        Vec::new(),
+        settings,
+        ctx.now,
+    );
+    ctx.stores.ceremonies.create_ceremony(&ceremony).await?;
+    let options = PublicKeyCredentialCreationOptions {
+        timeout: timeout(settings),
+        exclude_credentials: existing
+            .iter()
+            .map(|c| CredentialDescriptor::stored(&c.id, &c.transports))
+            .collect(),
+        authenticator_selection: Some(AuthenticatorSelection {
+            resident_key: Some(ResidentKeyRequirement::Preferred),
+            require_resident_key: Some(false),
+            user_verification: user_verification(settings),
+            ..Default::default()
+        }),
+        attestation: Some(AttestationConveyance::Direct),
+        extensions: Extensions {
+            cred_props: true,
+            ..Default::default()
+        },
+        ..PublicKeyCredentialCreationOptions::new(
+            RelyingParty::new(&settings.rp_id, &settings.rp_name),
+            UserEntity::new(user.user_handle.clone(), user.username.as_str(), &user.display_name),
+            ceremony.challenge.clone(),
+            CredentialParameter::list(&OFFERED_ALGS),
+        )
+    };
+    let options = serde_json::to_value(&options)
+        .map_err(|e| CeremonyError::new(FailureClass::Store, "options", e.to_string()))?;
+    Ok((ceremony, options))
+}
+
+/// What the client sent to finish a registration.
+struct Finish<'a> {
+    /// The ceremony id from the options.
+    ceremony_id: &'a str,
+    /// The name the user gives the key.
+    nickname: &'a str,
+    /// `credential.toJSON()`.
+    credential: &'a RegistrationResponseJSON,
+}
+
+/// The body of a finish request.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FinishRequest {
+    ceremony_id: String,
+    nickname: String,
+    credential: RegistrationResponseJSON,
+}
+
+/// Finishes a registration from the request body as sent (`{ceremonyId, nickname,
+/// credential}`). A body of the wrong shape (R1) still consumes its ceremony.
+pub async fn finish(
+    ctx: &Ctx<'_>,
+    user: &User,
+    session: &Session,
+    raw: serde_json::Value,
+) -> Result<Credential, CeremonyError> {
+    let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
+    let body: FinishRequest = match serde_json::from_value(raw) {
+        Ok(body) => body,
+        Err(e) => {
+            let refusal = super::ceremony::invalid_shape(&e);
+            if let Some(id) = ceremony_id {
+                abandon(ctx, user, session, &id, refusal.code).await?;
+            }
+            return Err(refusal);
+        }
+    };
+    let input = Finish {
+        ceremony_id: &body.ceremony_id,
+        nickname: &body.nickname,
+        credential: &body.credential,
+    };
+    finish_parsed(ctx, user, session, input).await
+}
+
+fn reject(code: &'static str, message: impl Into<String>) -> CeremonyError {
+    CeremonyError::new(FailureClass::Rejected, code, message)
+}
+
+/// Finishes a registration: checks the ceremony belongs to this session, verifies the
+/// response, and stores the credential in the transaction that consumes the challenge.
+async fn finish_parsed(
+    ctx: &Ctx<'_>,
+    user: &User,
+    session: &Session,
+    input: Finish<'_>,
+) -> Result<Credential, CeremonyError> {
+    let id: CeremonyId = input
+        .ceremony_id
+        .parse()
+        .map_err(|_| reject("unknown_ceremony", "no such ceremony"))?;
+    let Some(ceremony) = ctx.stores.ceremonies.get_ceremony(id).await? else {
+        return Err(reject(
+            "unknown_ceremony",
+            "no such ceremony; it was used, or it expired",
+        ));
+    };
+    // A ceremony started by another session is refused without consuming it (row 10): it is
+    // not this caller's to spend.
+    if ceremony.kind != CeremonyKind::Registration
+        || ceremony.session_id != Some(session.id)
+        || ceremony.user_id != Some(user.id)
+    {
+        return Err(reject(
+            "ceremony_mismatch",
+            "this ceremony was not started by this session",
+        ));
+    }
+    match verify_and_store(ctx, user, &ceremony, &input).await {
+        Ok(credential) => Ok(credential),
+        Err(e) => {
+            // Every failure consumes the challenge (a replay finds nothing), and is audited.
+            ctx.stores.ceremonies.consume_ceremony(ceremony.id).await?;
+            let detail = CeremonyFailed {
+                code: e.code,
+                credential_id: None,
+            };
+            let event = ctx
+                .audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail)
+                .with_outcome(Outcome::Failure);
+            ctx.stores.audit.append(&event).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Spends the ceremony named by a finish request that could not be read as one (its body
+/// has the wrong shape, R1): every failure consumes the challenge and is audited. A ceremony
+/// that is not this session's registration is left alone, as [`finish`] leaves it.
+async fn abandon(
+    ctx: &Ctx<'_>,
+    user: &User,
+    session: &Session,
+    ceremony_id: &str,
+    code: &'static str,
+) -> Result<(), CeremonyError> {
+    let Ok(id) = ceremony_id.parse::<CeremonyId>() else {
+        return Ok(());
+    };
+    let Some(ceremony) = ctx.stores.ceremonies.get_ceremony(id).await? else {
+        return Ok(());
+    };
+    if ceremony.kind != CeremonyKind::Registration
+        || ceremony.session_id != Some(session.id)
+        || ceremony.user_id != Some(user.id)
+    {
+        return Ok(());
+    }
+    let detail = CeremonyFailed {
+        code,
+        credential_id: None,
+    };
+    let event = ctx
+        .audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail)
+        .with_outcome(Outcome::Failure);
+    Ok(super::ceremony::spend(ctx, ceremony.id, event).await?)
+}
+
+async fn verify_and_store(
+    ctx: &Ctx<'_>,
+    user: &User,
+    ceremony: &Ceremony,
+    input: &Finish<'_>,
+) -> Result<Credential, CeremonyError> {
+    let config = &ctx.config.ceremonies;
+    let settings = config;
+    if !ceremony.is_live(ctx.now) {
+        return Err(reject("challenge_expired", "the ceremony expired; start again"));
+    }
+    let nickname = validate_nickname(input.nickname)
+        .map_err(|e| CeremonyError::new(FailureClass::Invalid, "invalid_nickname", e.to_string()))?;
+    // The expectations borrow a trust-anchor provider that is not `Sync`, so they live only in
+    // this block and never across an await.
+    let verified = {
+        let origins: Vec<&str> = settings.origins.iter().map(String::as_str).collect();
+        let attestation = if config.anchors.is_empty() {
+            AttestationPolicy::StatementOnly
+        } else {
+            let allow = !settings.require_trusted_attestation;
+            AttestationPolicy::Trusted {
+                anchors: config,
+                allow_none: allow,
+                allow_self: allow,
+            }
+        };
+        let context = RegistrationContext {
+            origins: &origins,
+            cross_origin: CrossOriginPolicy::Deny,
+            user_presence_required: true,
+            reject_unsolicited_extensions: false,
+            attestation,
+            now: system_time(ctx.now),
+        };
+        creation_state(ceremony)
+            .verify(context, input.credential)
+            .map_err(|e| reject(e.code(), e.to_string()))?
+    };
+    let trust = match verified.trust {
+        TrustOutcome::NotEvaluated => "not_evaluated",
+        TrustOutcome::Anchored { .. } => "trusted",
+        TrustOutcome::NoneAllowed => "none",
+        TrustOutcome::SelfAllowed => "self",
+    };
+    let credential = Credential {
+        id: verified.credential_id.clone(),
+        user_id: user.id,
+        public_key: verified.public_key.cose_bytes().to_vec(),
+        alg: verified.alg.id(),
+        sign_count: verified.sign_count,
+        aaguid: verified.aaguid.0,
+        transports: verified.transports.clone(),
+        backup_eligible: verified.flags.backup_eligible,
+        backup_state: verified.flags.backup_state,
+        uv_initialized: verified.flags.user_verified,
+        attestation_format: verified.fmt.as_str().to_owned(),
+        attestation_trust: trust.to_owned(),
+        attestation_object: verified.attestation_object.clone(),
+        nickname,
+        created_at: ctx.now,
+        last_used_at: None,
+        possibly_cloned: false,
+    };
+    let detail = KeyRegistered {
+        credential_id: b64(&credential.id),
+        nickname: &credential.nickname,
+        aaguid: hex::encode(credential.aaguid),
+        fmt: &credential.attestation_format,
+        trust,
+    };
+    let audit = ctx.audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail);
+    match ctx
+        .stores
+        .ceremonies
+        .finish_registration(ceremony.id, &credential, &audit)
+        .await
+    {
+        Ok(()) => Ok(credential),
+        Err(StoreError::Conflict("credential_id")) => Err(CeremonyError::new(
+            FailureClass::Conflict,
+            "credential_exists",
+            "this security key is already registered",
+        )),
+        Err(StoreError::Conflict(_)) => Err(reject("challenge_used", "the ceremony was already used")),
+        Err(e) => Err(e.into()),
+    }
+}

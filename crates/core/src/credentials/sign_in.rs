@@ -1,0 +1,424 @@
+//! Signing in with a security key: WebAuthn L3 §7.2, username-first (with
+//! `allowCredentials`) or username-less (discoverable credentials, owner found through
+//! `userHandle`).
+//!
+//! The ceremony is consumed exactly once: by the transaction that updates the counter and
+//! opens the session, or by the failure path. A counter that goes backwards flags the key as
+//! possibly cloned, but only in a transaction that also consumes a still-unspent ceremony: a
+//! second copy of an assertion that already signed in (a double click, a client retry) finds
+//! its ceremony spent and gets `challenge_used`, changing nothing.
+//!
+//! Username-first options do not tell whether an account exists or has keys: an unknown
+//! user, a disabled one and one without keys get stand-in descriptors derived from the
+//! username (the same every time, shaped like real ones), after the same store reads as a
+//! real user.
+
+use keyfleet_domain::StoreError;
+use keyfleet_domain::UserId;
+use keyfleet_domain::audit::{Action, Actor, Outcome, Target};
+use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
+use keyfleet_domain::credential::Credential;
+use keyfleet_domain::ids::CeremonyId;
+use keyfleet_domain::session::{self, NewSession, SessionKind};
+use keyfleet_domain::user::{User, Username};
+use keyfleet_webauthn_rp::{
+    AssertionContext, AuthenticationError, AuthenticationResponseJSON, CounterPolicy, CredentialDescriptor,
+    CredentialPublicKey, CrossOriginPolicy, PublicKeyCredentialRequestOptions, StoredCredential, UserIdentification,
+};
+use rand_core::OsRng;
+use serde::Deserialize;
+
+use super::ceremony::{b64, invalid_shape, new_ceremony, request_state, timeout, user_verification};
+use crate::audit::{CeremonyFailed, CloneSuspected, Reason, SignedIn as SignedInDetail};
+use crate::limits;
+use crate::{CeremonyError, CoreError, Ctx, FailureClass};
+
+/// Starts a sign-in from `client_addr` (counted against the per-minute limit). With a
+/// username, `allowCredentials` lists that user's keys, or stand-ins that look the same.
+/// Without one, the list is empty (discoverable).
+pub async fn start(
+    ctx: &Ctx<'_>,
+    username: Option<&str>,
+    client_addr: &str,
+) -> Result<(Ceremony, serde_json::Value), CeremonyError> {
+    if let Err(e) = limits::count_sign_in_start(ctx, client_addr).await {
+        return Err(limited(ctx, e).await?);
+    }
+    let config = &ctx.config.ceremonies;
+    let (user, allow) = match username.map(str::trim).filter(|u| !u.is_empty()) {
+        None => (None, Vec::new()),
+        Some(raw) => {
+            let known = known_user(ctx, raw).await?;
+            // The same reads whether or not the user exists: the key list is read for a
+            // user id that matches nothing when there is no such user.
+            let id = known
+                .as_ref()
+                .map_or_else(|| UserId::from_uuid(Default::default()), |u| u.id);
+            let creds = ctx.stores.credentials.list_user_credentials(id).await?;
+            match known {
+                Some(user) if !creds.is_empty() => {
+                    let allow = creds.iter().map(|c| (c.id.clone(), c.transports.clone())).collect();
+                    (Some(user.id), allow)
+                }
+                _ => (None, decoys(&config.decoy_key, raw)),
+            }
+        }
+    };
+    let ids = allow.iter().map(|(id, _)| id.clone()).collect();
+    let ceremony = new_ceremony(CeremonyKind::Authentication, user, None, ids, config, ctx.now);
+    ctx.stores.ceremonies.create_ceremony(&ceremony).await?;
+    let options = PublicKeyCredentialRequestOptions {
+        timeout: timeout(config),
+        allow_credentials: allow
+            .iter()
+            .map(|(id, t)| CredentialDescriptor::stored(id, t))
+            .collect(),
+        user_verification: user_verification(config),
+        ..PublicKeyCredentialRequestOptions::new(ceremony.challenge.clone(), &config.rp_id)
+    };
+    let options = serde_json::to_value(&options)
+        .map_err(|e| CeremonyError::new(FailureClass::Store, "options", e.to_string()))?;
+    Ok((ceremony, options))
+}
+
+async fn known_user(ctx: &Ctx<'_>, raw: &str) -> Result<Option<User>, StoreError> {
+    let Ok(name) = Username::parse(raw) else {
+        return Ok(None);
+    };
+    Ok(ctx
+        .stores
+        .users
+        .find_user_by_username(&name)
+        .await?
+        .filter(|u| u.enabled))
+}
+
+/// Transport lists a stand-in key may carry, as real roaming keys report them.
+const DECOY_TRANSPORTS: [&[&str]; 4] = [&["nfc", "usb"], &["usb"], &["nfc", "usb"], &["hybrid", "internal"]];
+
+/// Stand-in keys for a username that has none to show: one or two, with ids and transports
+/// derived from the username under a server key, so every request for the name gets the
+/// same answer, shaped like real keys (64-byte ids, transports listed).
+pub fn decoys(key: &[u8; 32], raw: &str) -> Vec<(Vec<u8>, Vec<String>)> {
+    let canonical = Username::parse(raw).map_or_else(|_| raw.to_owned(), |u| u.as_str().to_owned());
+    let seed = keyfleet_domain::secret::digest("keyfleet-decoy-credential-v2", &[key, canonical.as_bytes()]);
+    let count = 1 + usize::from(seed[0] & 1);
+    (0..count)
+        .map(|i| {
+            let index = [u8::try_from(i).unwrap_or(0)];
+            let a = keyfleet_domain::secret::digest("keyfleet-decoy-id-a", &[&seed, &index]);
+            let b = keyfleet_domain::secret::digest("keyfleet-decoy-id-b", &[&seed, &index]);
+            let id = [a, b].concat();
+            let transports = DECOY_TRANSPORTS[usize::from(a[0]) % DECOY_TRANSPORTS.len()];
+            (id, transports.iter().map(|t| (*t).to_owned()).collect())
+        })
+        .collect()
+}
+
+async fn limited(ctx: &Ctx<'_>, e: CoreError) -> Result<CeremonyError, CeremonyError> {
+    if let CoreError::Limited { .. } = e {
+        let event = ctx
+            .audit_with(Action::AuthWebauthn, None, &Reason { reason: "rate_limited" })
+            .with_outcome(Outcome::Denied);
+        ctx.stores.audit.append(&event).await?;
+    }
+    Ok(e.into())
+}
+
+/// A completed sign-in.
+pub struct SignedIn {
+    /// Who signed in.
+    pub user: User,
+    /// The new session and its cookie token.
+    pub session: NewSession,
+    /// The key used.
+    pub credential: Credential,
+}
+
+fn concurrent() -> CeremonyError {
+    CeremonyError::new(
+        FailureClass::Conflict,
+        "concurrent_sign_in",
+        "another sign-in with this key finished first; try again",
+    )
+}
+
+fn challenge_used() -> CeremonyError {
+    CeremonyError::new(
+        FailureClass::Rejected,
+        "challenge_used",
+        "the ceremony was already used",
+    )
+}
+
+fn unauthenticated() -> CeremonyError {
+    CeremonyError::new(
+        FailureClass::Unauthenticated,
+        "authentication_failed",
+        "the security key was not accepted",
+    )
+}
+
+/// The body of a finish request.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FinishRequest {
+    ceremony_id: String,
+    credential: AuthenticationResponseJSON,
+}
+
+/// Finishes a sign-in from `client_addr`: `body` is the request as sent
+/// (`{ceremonyId, credential}`). The attempt is reserved against the address's failure limit
+/// before anything is verified; a success gives it back.
+pub async fn finish(ctx: &Ctx<'_>, body: serde_json::Value, client_addr: &str) -> Result<SignedIn, CeremonyError> {
+    let attempt = match limits::reserve_sign_in(ctx, client_addr).await {
+        Ok(a) => a,
+        Err(e) => return Err(limited(ctx, e).await?),
+    };
+    match finish_reserved(ctx, body, client_addr, &attempt).await {
+        Ok(done) => {
+            // The sign-in's transaction gave the reservation back.
+            attempt.released();
+            Ok(done)
+        }
+        Err(e) => {
+            if e.class == FailureClass::Store {
+                attempt.succeeded(ctx).await?;
+            } else {
+                attempt.failed(ctx).await?;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn finish_reserved(
+    ctx: &Ctx<'_>,
+    raw: serde_json::Value,
+    client_addr: &str,
+    attempt: &limits::Attempt,
+) -> Result<SignedIn, CeremonyError> {
+    // Read in two steps so that a body of the wrong shape (A1) still consumes its ceremony.
+    let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
+    let body: FinishRequest = match serde_json::from_value(raw) {
+        Ok(body) => body,
+        Err(e) => {
+            let refusal = invalid_shape(&e);
+            if let Some(id) = ceremony_id {
+                abandon(ctx, &id, refusal.code).await?;
+            }
+            return Err(refusal);
+        }
+    };
+    let response = &body.credential;
+    let unknown = || {
+        CeremonyError::new(
+            FailureClass::Rejected,
+            "unknown_ceremony",
+            "no such ceremony; it was used, or it expired",
+        )
+    };
+    let id: CeremonyId = body.ceremony_id.parse().map_err(|_| unknown())?;
+    let ceremony = ctx.stores.ceremonies.get_ceremony(id).await?.ok_or_else(unknown)?;
+    if ceremony.kind != CeremonyKind::Authentication {
+        return Err(CeremonyError::new(
+            FailureClass::Rejected,
+            "ceremony_mismatch",
+            "not a sign-in ceremony",
+        ));
+    }
+    match verify_and_sign_in(ctx, &ceremony, response, client_addr, attempt).await {
+        Ok(done) => {
+            // Sessions opened with a key removed since then last until this sign-in (an
+            // ordinary removal, as NHSmail's guide describes it); they end now. The sign-in
+            // itself is already committed, so a failure here is logged, not returned.
+            let audit = ctx
+                .as_actor(Actor::User(done.user.id))
+                .audit(Action::SessionRevokeRemovedKeys, Some(Target::User(done.user.id)));
+            if let Err(e) = ctx
+                .stores
+                .sessions
+                .revoke_sessions_of_removed_keys(done.user.id, &audit)
+                .await
+            {
+                tracing::warn!(error = %e, "could not end the sessions of removed keys");
+            }
+            Ok(done)
+        }
+        Err((e, target)) => {
+            ctx.stores.ceremonies.consume_ceremony(ceremony.id).await?;
+            let detail = CeremonyFailed {
+                code: e.code,
+                credential_id: Some(b64(&response.raw_id.0)),
+            };
+            let event = ctx
+                .audit_with(Action::AuthWebauthn, target, &detail)
+                .with_outcome(Outcome::Failure);
+            ctx.stores.audit.append(&event).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Spends the sign-in ceremony named by a finish request that could not be read as one (its
+/// body has the wrong shape, A1): every failure consumes the challenge and is audited. A
+/// ceremony of another kind is left alone, as [`finish`] leaves it.
+async fn abandon(ctx: &Ctx<'_>, ceremony_id: &str, code: &'static str) -> Result<(), CeremonyError> {
+    let Ok(id) = ceremony_id.parse::<CeremonyId>() else {
+        return Ok(());
+    };
+    let Some(ceremony) = ctx.stores.ceremonies.get_ceremony(id).await? else {
+        return Ok(());
+    };
+    if ceremony.kind != CeremonyKind::Authentication {
+        return Ok(());
+    }
+    let detail = CeremonyFailed {
+        code,
+        credential_id: None,
+    };
+    let event = ctx
+        .audit_with(Action::AuthWebauthn, None, &detail)
+        .with_outcome(Outcome::Failure);
+    Ok(super::ceremony::spend(ctx, ceremony.id, event).await?)
+}
+
+type Failure = (CeremonyError, Option<Target>);
+
+async fn verify_and_sign_in(
+    ctx: &Ctx<'_>,
+    ceremony: &Ceremony,
+    response: &AuthenticationResponseJSON,
+    client_addr: &str,
+    attempt: &limits::Attempt,
+) -> Result<SignedIn, Failure> {
+    let settings = &ctx.config.ceremonies;
+    let store = |e: StoreError| (CeremonyError::from(e), None);
+    if !ceremony.is_live(ctx.now) {
+        return Err((
+            CeremonyError::new(
+                FailureClass::Rejected,
+                "challenge_expired",
+                "the ceremony expired; start again",
+            ),
+            None,
+        ));
+    }
+    // Row 12: an unknown credential gets the same generic answer as every owner mismatch.
+    let (cred, owner) = ctx
+        .stores
+        .credentials
+        .get_credential_with_owner(&response.raw_id.0)
+        .await
+        .map_err(store)?
+        .ok_or((unauthenticated(), None))?;
+    let target = Some(Target::User(cred.user_id));
+    let fail = |e: CeremonyError| (e, target.clone());
+    // A3: a user identified beforehand must own the credential.
+    if ceremony.user_id.is_some_and(|u| u != owner.id) || !owner.enabled {
+        return Err(fail(unauthenticated()));
+    }
+    if cred.possibly_cloned {
+        return Err(fail(CeremonyError::new(
+            FailureClass::Unauthenticated,
+            "credential_suspended",
+            "this security key was flagged as possibly cloned; ask the helpdesk",
+        )));
+    }
+    let key = CredentialPublicKey::from_cose(&cred.public_key)
+        .map_err(|e| fail(CeremonyError::new(FailureClass::Store, "store", e.to_string())))?;
+    let origins: Vec<&str> = settings.origins.iter().map(String::as_str).collect();
+    let context = AssertionContext {
+        origins: &origins,
+        cross_origin: CrossOriginPolicy::Deny,
+        user: if ceremony.user_id.is_some() {
+            UserIdentification::IdentifiedBeforehand
+        } else {
+            UserIdentification::Usernameless
+        },
+        credential: StoredCredential {
+            id: &cred.id,
+            public_key: &key,
+            sign_count: cred.sign_count,
+            backup_eligible: Some(cred.backup_eligible),
+            user_handle: &owner.user_handle,
+        },
+        reject_unsolicited_extensions: false,
+        counter_policy: CounterPolicy::Reject,
+    };
+    let verified = match request_state(ceremony).verify(context, response) {
+        Ok(v) => v,
+        Err(e @ AuthenticationError::CounterRegression { .. }) => {
+            // A13: an authentic assertion with a counter that did not increase: the key may be
+            // cloned. Flag it (audited) and refuse, but only if this assertion's ceremony is
+            // still unspent: a second copy of an assertion that already signed in is a replay
+            // of ours, not a clone.
+            let detail = CloneSuspected {
+                credential_id: b64(&cred.id),
+                nickname: &cred.nickname,
+                stored_sign_count: cred.sign_count,
+            };
+            let audit = ctx
+                .audit_with(Action::CredentialCloneSuspected, target.clone(), &detail)
+                .with_outcome(Outcome::Denied);
+            return match ctx
+                .stores
+                .ceremonies
+                .flag_possible_clone(ceremony.id, &cred.id, cred.sign_count, &audit)
+                .await
+            {
+                Ok(()) => Err(fail(CeremonyError::new(
+                    FailureClass::Unauthenticated,
+                    e.code(),
+                    e.to_string(),
+                ))),
+                Err(StoreError::Conflict("sign_count")) => Err(fail(concurrent())),
+                Err(StoreError::Conflict(_)) => Err(fail(challenge_used())),
+                Err(StoreError::NotFound) => Err(fail(unauthenticated())),
+                Err(e) => Err(store(e)),
+            };
+        }
+        Err(e) => {
+            return Err(fail(CeremonyError::new(
+                FailureClass::Rejected,
+                e.code(),
+                e.to_string(),
+            )));
+        }
+    };
+    let lifetimes = ctx.config.sessions.lifetimes;
+    let mut new = session::open(owner.id, SessionKind::Full, lifetimes, None, ctx.now, &mut OsRng);
+    new.session.client_addr = Some(client_addr.to_owned());
+    new.session.credential_id = Some(cred.id.clone());
+    let finish = FinishAssertion {
+        ceremony_id: ceremony.id,
+        credential_id: &cred.id,
+        old_sign_count: cred.sign_count,
+        new_sign_count: verified.new_sign_count,
+        backup_state: verified.flags.backup_state,
+        uv_initialized: verified.flags.user_verified,
+        now: ctx.now,
+        session: &new.session,
+        release: attempt.release_in_transaction(),
+    };
+    let detail = SignedInDetail {
+        credential_id: b64(&cred.id),
+        nickname: &cred.nickname,
+        session_id: new.session.id.to_string(),
+        uv: verified.flags.user_verified,
+    };
+    let audit = ctx
+        .as_actor(Actor::User(owner.id))
+        .audit_with(Action::AuthWebauthn, target.clone(), &detail);
+    match ctx.stores.ceremonies.finish_authentication(&finish, &audit).await {
+        Ok(()) => Ok(SignedIn {
+            user: owner,
+            session: new,
+            credential: cred,
+        }),
+        Err(StoreError::Conflict("sign_count")) => Err(fail(concurrent())),
+        Err(StoreError::Conflict(_)) => Err(fail(challenge_used())),
+        Err(StoreError::NotFound) => Err(fail(unauthenticated())),
+        Err(e) => Err(store(e)),
+    }
+}

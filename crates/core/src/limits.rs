@@ -1,0 +1,216 @@
+//! The one place for rate limits and back-off, used by TAP sign-ins, WebAuthn sign-ins and
+//! token requests, each with its own settings.
+//!
+//! Every limited attempt is *reserved* before it is evaluated
+//! ([`RateLimitStore::reserve`](keyfleet_domain::store::RateLimitStore::reserve) is one
+//! atomic statement), so however many requests race, at most the limit are evaluated; a
+//! success gives its reservation back. Limits are per client address. Guessing at one
+//! account is slowed by back-off per (account, address) pair, never by locking the account:
+//! a correct code from an address that has not been guessing always gets through
+//! (security checklist rows 47 and 48).
+
+use std::time::Duration;
+
+use keyfleet_domain::Timestamp;
+use keyfleet_domain::store::{Reservation, StoreResult};
+
+use crate::{CoreError, Ctx};
+
+/// The limits, per kind of attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitConfig {
+    /// The window every failure count is kept for.
+    pub window: Duration,
+    /// Temporary access passes.
+    pub tap: TapLimits,
+    /// Sign-ins with a security key.
+    pub sign_in: SignInLimits,
+    /// Access-token requests (client authentication).
+    pub token: TokenLimits,
+}
+
+/// Limits on TAP sign-ins.
+#[derive(Debug, Clone, Copy)]
+pub struct TapLimits {
+    /// TAP attempts one address may make per window (every account together).
+    pub per_address: u32,
+    /// Failures on one account per window after which every address gets one attempt per
+    /// window on that account (rotating-address guessing); the account is never locked.
+    pub per_account: u32,
+    /// The longest back-off between two attempts of one address on one account.
+    pub max_backoff: Duration,
+}
+
+/// Limits on security-key sign-ins.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInLimits {
+    /// Ceremonies one address may start per minute (0: no limit).
+    pub starts_per_minute: u32,
+    /// Failed sign-ins one address may make per window.
+    pub failures_per_address: u32,
+}
+
+/// Limits on token requests.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenLimits {
+    /// Failed client authentications one address may make per window.
+    pub failures_per_address: u32,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn retry_after_s(now: Timestamp, retry_at: Timestamp) -> u64 {
+    let ms = (retry_at.as_millis() - now.as_millis()).max(0);
+    u64::try_from((ms + 999) / 1000).unwrap_or(0).max(1)
+}
+
+/// A reserved attempt: evaluate it, then say how it went.
+#[must_use = "report the outcome: succeeded() gives the reservation back"]
+#[derive(Debug)]
+pub struct Attempt {
+    /// Keys whose reservation is given back on success, with their windows.
+    reserved: Vec<(String, i64)>,
+    /// Keys that count failures only (hit on failure), with their windows.
+    on_failure: Vec<(String, i64)>,
+}
+
+impl Attempt {
+    /// The attempt succeeded: its reservations are given back.
+    pub async fn succeeded(self, ctx: &Ctx<'_>) -> StoreResult<()> {
+        for (key, window) in &self.reserved {
+            ctx.stores.rate_limits.release(key, ctx.now, *window).await?;
+        }
+        Ok(())
+    }
+
+    /// The attempt failed: its reservations stay spent, and failure counts go up.
+    pub async fn failed(self, ctx: &Ctx<'_>) -> StoreResult<()> {
+        for (key, window) in &self.on_failure {
+            ctx.stores.rate_limits.hit(key, ctx.now, *window).await?;
+        }
+        Ok(())
+    }
+
+    /// The one reservation of a sign-in attempt, for the sign-in's own transaction to give
+    /// back (so a successful sign-in costs no separate write for it).
+    pub fn release_in_transaction(&self) -> Option<keyfleet_domain::ceremony::AttemptRelease<'_>> {
+        match self.reserved.as_slice() {
+            [(key, window_ms)] => Some(keyfleet_domain::ceremony::AttemptRelease {
+                key,
+                window_ms: *window_ms,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The attempt succeeded and its transaction gave the reservation back.
+    pub fn released(self) {}
+
+    /// The attempt was not evaluated after all (another limit refused it): give it back.
+    async fn abandon(self, ctx: &Ctx<'_>) -> StoreResult<()> {
+        self.succeeded(ctx).await
+    }
+}
+
+/// Reserves one attempt on `key`; `Limited` with the window's end when the limit is reached.
+async fn reserve(ctx: &Ctx<'_>, key: &str, window: i64, limit: u32, code: &'static str) -> Result<(), CoreError> {
+    match ctx.stores.rate_limits.reserve(key, ctx.now, window, limit).await? {
+        Reservation::Granted { .. } => Ok(()),
+        Reservation::Refused { retry_at } => Err(CoreError::Limited {
+            code,
+            retry_after_s: retry_after_s(ctx.now, retry_at),
+        }),
+    }
+}
+
+/// Failures of one address on one account before its attempts back off.
+pub const FREE_FAILURES: u32 = 5;
+
+/// Reserves a TAP attempt from `addr` on the account `account` (its canonical username, so
+/// every spelling shares one count).
+pub async fn reserve_tap(ctx: &Ctx<'_>, account: &str, addr: &str) -> Result<Attempt, CoreError> {
+    let limits = ctx.config.limits;
+    let window = ms(limits.window);
+    let addr_key = format!("tap:addr:{addr}");
+    reserve(ctx, &addr_key, window, limits.tap.per_address, "too_many_attempts").await?;
+    let attempt = Attempt {
+        reserved: vec![(addr_key, window)],
+        on_failure: vec![
+            (format!("tap:fail:{account}:{addr}"), window),
+            (format!("tap:account:{account}"), window),
+        ],
+    };
+    // Back-off per (account, address): none for the first few failures (people mistype),
+    // then 1 s, 2 s, 4 s … up to the cap; a whole window once the account is under attack
+    // from many addresses. One reservation per back-off period, so racing requests from one
+    // address evaluate one at a time once it applies.
+    let rl = &ctx.stores.rate_limits;
+    let failures_here = rl.peek(&format!("tap:fail:{account}:{addr}"), ctx.now, window).await?;
+    let account_failures = rl.peek(&format!("tap:account:{account}"), ctx.now, window).await?;
+    // Under attack from many addresses (the account's failures reached `per_account`), an
+    // address that has failed on it waits out the window; a fresh address (the real user)
+    // still gets through.
+    if account_failures >= limits.tap.per_account && failures_here > 0 {
+        attempt.abandon(ctx).await?;
+        return Err(CoreError::Limited {
+            code: "too_many_attempts",
+            retry_after_s: limits.window.as_secs().max(1),
+        });
+    }
+    let backoff = if failures_here < FREE_FAILURES {
+        0
+    } else {
+        let exp = (failures_here - FREE_FAILURES).min(20);
+        ms(Duration::from_secs(1u64 << exp)).min(ms(limits.tap.max_backoff))
+    };
+    if backoff > 0 {
+        let cool = format!("tap:cool:{account}:{addr}");
+        if let Err(e) = reserve(ctx, &cool, backoff, 1, "too_many_attempts").await {
+            attempt.abandon(ctx).await?;
+            return Err(e);
+        }
+    }
+    Ok(attempt)
+}
+
+/// Counts a sign-in ceremony started from `addr`; refuses it over the per-minute limit.
+pub async fn count_sign_in_start(ctx: &Ctx<'_>, addr: &str) -> Result<(), CoreError> {
+    let limit = ctx.config.limits.sign_in.starts_per_minute;
+    if limit == 0 {
+        return Ok(());
+    }
+    reserve(ctx, &format!("signin:start:{addr}"), 60_000, limit, "too_many_requests").await
+}
+
+/// Reserves a sign-in verification from `addr` against its failure limit.
+pub async fn reserve_sign_in(ctx: &Ctx<'_>, addr: &str) -> Result<Attempt, CoreError> {
+    let limits = ctx.config.limits;
+    let window = ms(limits.window);
+    let key = format!("signin:fail:{addr}");
+    reserve(
+        ctx,
+        &key,
+        window,
+        limits.sign_in.failures_per_address,
+        "too_many_attempts",
+    )
+    .await?;
+    Ok(Attempt {
+        reserved: vec![(key, window)],
+        on_failure: Vec::new(),
+    })
+}
+
+/// Reserves a client authentication from `addr` against its failure limit.
+pub async fn reserve_token(ctx: &Ctx<'_>, addr: &str) -> Result<Attempt, CoreError> {
+    let limits = ctx.config.limits;
+    let window = ms(limits.window);
+    let key = format!("token:fail:{addr}");
+    reserve(ctx, &key, window, limits.token.failures_per_address, "slow_down").await?;
+    Ok(Attempt {
+        reserved: vec![(key, window)],
+        on_failure: Vec::new(),
+    })
+}

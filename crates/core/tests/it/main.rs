@@ -1,0 +1,3 @@
+//! Integration tests of keyfleet-core: its architecture invariants.
+
+mod dependencies;

@@ -1,0 +1,307 @@
+//! Every statement of the store, in PostgreSQL's dialect. Lists are arrays; a parameter
+//! compared with NULL carries its type (`$1::text IS NULL`).
+//!
+//! Writes run in READ COMMITTED transactions, and races are settled by the database rather
+//! than by read-then-write logic: conditional `UPDATE`s whose row count decides (TAP
+//! redemption, the counter's compare-and-swap, the clone flag, job claims), `INSERT … ON
+//! CONFLICT` (first-start bootstrap, TAP replacement, rate-limit counters and reservations,
+//! which lock the row and evaluate their condition on its latest version), unique indexes
+//! (usernames, the single active signing key), the row lock a `DELETE` takes (of two
+//! transactions finishing one ceremony the second waits, then finds it gone), and
+//! `SELECT … FOR UPDATE` on the client before counting its secrets.
+
+use keyfleet_store_sql::Sql;
+
+/// Columns of `users`, in the order they are read (by name).
+macro_rules! user_columns {
+    () => {
+        "id, username, display_name, email, manager_email, shipping_address, enabled, role, user_handle, \
+         created_at, updated_at"
+    };
+}
+/// Columns of `users` aliased with the `u_` prefix, for joins (table alias `u`).
+macro_rules! user_columns_u {
+    () => {
+        "u.id AS u_id, u.username AS u_username, u.display_name AS u_display_name, u.email AS u_email, \
+         u.manager_email AS u_manager_email, u.shipping_address AS u_shipping_address, u.enabled AS u_enabled, \
+         u.role AS u_role, u.user_handle AS u_user_handle, u.created_at AS u_created_at, \
+         u.updated_at AS u_updated_at"
+    };
+}
+/// Columns of `user_groups`.
+macro_rules! group_columns {
+    () => {
+        "id, name, name_key, description, created_at"
+    };
+}
+/// Columns of `sessions`.
+macro_rules! session_columns {
+    () => {
+        "id, token_hash, user_id, kind, created_at, last_seen_at, expires_at, idle_timeout_ms, client_addr, \
+         credential_id"
+    };
+}
+/// Columns of `sessions` aliased with the `s_` prefix, for joins (table alias `s`).
+macro_rules! session_columns_s {
+    () => {
+        "s.id AS s_id, s.token_hash AS s_token_hash, s.user_id AS s_user_id, s.kind AS s_kind, \
+         s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, \
+         s.idle_timeout_ms AS s_idle_timeout_ms, s.client_addr AS s_client_addr, s.credential_id AS s_credential_id"
+    };
+}
+/// Columns of `credentials`.
+macro_rules! credential_columns {
+    () => {
+        "id, user_id, public_key, alg, sign_count, aaguid, transports, backup_eligible, backup_state, \
+         uv_initialized, attestation_format, attestation_trust, attestation_object, nickname, created_at, \
+         last_used_at, possibly_cloned"
+    };
+}
+/// Columns of `ceremonies`.
+macro_rules! ceremony_columns {
+    () => {
+        "id, kind, challenge, user_id, session_id, rp_id, user_verification, allow_credentials, params, \
+         created_at, expires_at"
+    };
+}
+
+/// Whether a session is live at `$2` (written as a difference so that a huge idle timeout
+/// cannot overflow), returning 1 or 0.
+macro_rules! live_at_2 {
+    () => {
+        "CASE WHEN $2 < expires_at AND $2 - last_seen_at < idle_timeout_ms THEN 1::bigint ELSE 0::bigint END"
+    };
+}
+
+/// The statements.
+pub(crate) static SQL: Sql = Sql {
+    begin: "BEGIN",
+    ping: "SELECT 1",
+    list_tables: "SELECT tablename::text AS name FROM pg_catalog.pg_tables WHERE schemaname = current_schema()",
+    applied_migrations: "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version",
+
+    insert_user: "INSERT INTO users (id, username, display_name, email, manager_email, shipping_address, enabled,
+                                     role, user_handle, created_at, updated_at)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    user_by_id: concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
+    user_by_username: concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1"),
+    user_by_handle: concat!("SELECT ", user_columns!(), " FROM users WHERE user_handle = $1"),
+    // ILIKE folds case by the database's rules (beyond ASCII, unlike SQLite's LIKE).
+    list_users: concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users
+          WHERE ($1::text IS NULL OR username ILIKE $1 ESCAPE '\\' OR display_name ILIKE $1 ESCAPE '\\'
+                 OR email ILIKE $1 ESCAPE '\\')
+            AND ($2::text IS NULL OR username > $2)
+          ORDER BY username
+          LIMIT $3"
+    ),
+    count_users: "SELECT COUNT(*) FROM users",
+    update_user: "UPDATE users SET display_name = $2, email = $3, manager_email = $4, shipping_address = $5,
+                                   enabled = $6, role = $7, updated_at = $8
+                  WHERE id = $1",
+    revoke_sessions_of_user: "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    delete_user: "DELETE FROM users WHERE id = $1",
+    mark_bootstrapped: "INSERT INTO meta (key, value) VALUES ('bootstrapped', $1) ON CONFLICT (key) DO NOTHING",
+
+    insert_group: "INSERT INTO user_groups (id, name, name_key, description, created_at) VALUES ($1, $2, $3, $4, $5)",
+    group_by_id: concat!("SELECT ", group_columns!(), " FROM user_groups WHERE id = $1"),
+    list_groups: concat!("SELECT ", group_columns!(), " FROM user_groups ORDER BY name_key, id"),
+    delete_group: "DELETE FROM user_groups WHERE id = $1",
+    group_and_user: "SELECT 1 FROM user_groups WHERE id = $1 UNION ALL SELECT 1 FROM users WHERE id = $2",
+    insert_member: "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    delete_member: "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2",
+    list_members: concat!(
+        "SELECT ",
+        user_columns_u!(),
+        " FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = $1 ORDER BY u.username"
+    ),
+    list_user_groups: "SELECT g.id, g.name, g.name_key, g.description, g.created_at
+                       FROM user_groups g JOIN group_members m ON m.group_id = g.id
+                       WHERE m.user_id = $1 ORDER BY g.name_key, g.id",
+
+    insert_session: "INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
+                                           idle_timeout_ms, client_addr, credential_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    find_live_session: concat!(
+        "SELECT ",
+        session_columns_s!(),
+        ", ",
+        user_columns_u!(),
+        " FROM sessions s JOIN users u ON u.id = s.user_id
+          WHERE s.token_hash = $1
+            AND s.revoked_at IS NULL
+            AND u.enabled
+            AND $2 < s.expires_at
+            AND $2 - s.last_seen_at < s.idle_timeout_ms"
+    ),
+    // Never moves backwards: two requests finishing out of order keep the later time.
+    touch_session: "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1",
+    revoke_session: "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+    revoke_user_sessions: concat!(
+        "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING ",
+        live_at_2!()
+    ),
+    revoke_credential_sessions: concat!(
+        "UPDATE sessions SET revoked_at = $2 WHERE credential_id = $1 AND revoked_at IS NULL RETURNING ",
+        live_at_2!()
+    ),
+    removed_keys_pending: "SELECT 1 FROM session_ends_pending WHERE user_id = $1 LIMIT 1",
+    revoke_removed_key_sessions: concat!(
+        "UPDATE sessions SET revoked_at = $2
+         WHERE revoked_at IS NULL
+           AND credential_id IN (SELECT credential_id FROM session_ends_pending WHERE user_id = $1)
+         RETURNING ",
+        live_at_2!()
+    ),
+    clear_removed_keys: "DELETE FROM session_ends_pending WHERE user_id = $1",
+    list_user_sessions: concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions
+          WHERE user_id = $1 AND revoked_at IS NULL AND $2 < expires_at AND $2 - last_seen_at < idle_timeout_ms
+          ORDER BY created_at DESC, id DESC"
+    ),
+    purge_sessions: "DELETE FROM sessions
+                     WHERE (revoked_at IS NOT NULL AND revoked_at < $1)
+                        OR expires_at < $1
+                        OR $1 - last_seen_at > idle_timeout_ms",
+
+    upsert_tap: "INSERT INTO taps (id, user_id, code_hash, one_time, created_at, expires_at, use_count)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (user_id) DO UPDATE SET
+                     id = excluded.id, code_hash = excluded.code_hash, one_time = excluded.one_time,
+                     created_at = excluded.created_at, expires_at = excluded.expires_at,
+                     use_count = excluded.use_count",
+    user_exists: "SELECT 1 FROM users WHERE id = $1",
+    tap_of_user: "SELECT id, user_id, code_hash, one_time, created_at, expires_at, use_count FROM taps
+                  WHERE user_id = $1",
+    use_tap: "UPDATE taps SET use_count = use_count + 1
+              WHERE id = $1 AND expires_at > $2 AND (NOT one_time OR use_count = 0)",
+    delete_tap: "DELETE FROM taps WHERE user_id = $1",
+
+    insert_client: "INSERT INTO api_clients (client_id, name, scopes, enabled, created_at) VALUES ($1, $2, $3, $4, $5)",
+    insert_secret: "INSERT INTO client_secrets (id, client_id, secret_hash, created_at, expires_at)
+                    VALUES ($1, $2, $3, $4, $5)",
+    client_by_id: "SELECT client_id, name, scopes, enabled, created_at FROM api_clients WHERE client_id = $1",
+    list_clients: "SELECT client_id, name, scopes, enabled, created_at FROM api_clients ORDER BY name, client_id",
+    set_client_enabled: "UPDATE api_clients SET enabled = $2 WHERE client_id = $1",
+    delete_client: "DELETE FROM api_clients WHERE client_id = $1",
+    list_secrets: "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
+                   WHERE client_id = $1 ORDER BY created_at, id",
+    // Locking the client row serialises concurrent additions for one client. The count is a
+    // separate statement: under READ COMMITTED it then takes a snapshot after the lock was
+    // granted and sees the secrets the previous holder committed.
+    lock_client: "SELECT 1 FROM api_clients WHERE client_id = $1 FOR UPDATE",
+    count_secrets: "SELECT COUNT(*) FROM client_secrets WHERE client_id = $1",
+    set_secret_expiry: "UPDATE client_secrets SET expires_at = $3 WHERE client_id = $1 AND id = $2",
+    upgrade_secret_hash: "UPDATE client_secrets SET secret_hash = $4
+                          WHERE client_id = $1 AND id = $2 AND secret_hash = $3",
+    delete_secret: "DELETE FROM client_secrets WHERE client_id = $1 AND id = $2",
+
+    insert_signing_key: "INSERT INTO signing_keys (kid, alg, encrypted_private_key, public_key, created_at, active)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+    list_signing_keys: "SELECT kid, alg, encrypted_private_key, public_key, created_at, active FROM signing_keys
+                        ORDER BY active DESC, created_at DESC, kid DESC",
+
+    insert_credential: "INSERT INTO credentials (id, user_id, public_key, alg, sign_count, aaguid, transports,
+                                                 backup_eligible, backup_state, uv_initialized, attestation_format,
+                                                 attestation_trust, attestation_object, nickname, created_at,
+                                                 last_used_at, possibly_cloned)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    credential_by_id: concat!("SELECT ", credential_columns!(), " FROM credentials WHERE id = $1"),
+    credential_with_owner: concat!(
+        "SELECT c.id, c.user_id, c.public_key, c.alg, c.sign_count, c.aaguid, c.transports, c.backup_eligible, \
+         c.backup_state, c.uv_initialized, c.attestation_format, c.attestation_trust, c.attestation_object, \
+         c.nickname, c.created_at, c.last_used_at, c.possibly_cloned, ",
+        user_columns_u!(),
+        " FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.id = $1"
+    ),
+    list_user_credentials: concat!(
+        "SELECT ",
+        credential_columns!(),
+        " FROM credentials WHERE user_id = $1 ORDER BY created_at, id"
+    ),
+    rename_credential: "UPDATE credentials SET nickname = $3 WHERE id = $1 AND user_id = $2",
+    delete_credential: "DELETE FROM credentials WHERE id = $1 AND user_id = $2",
+    mark_removed_key: "INSERT INTO session_ends_pending (user_id, credential_id)
+                       SELECT $2, $1
+                       WHERE EXISTS (SELECT 1 FROM sessions WHERE credential_id = $1 AND revoked_at IS NULL)
+                       ON CONFLICT DO NOTHING",
+    delete_user_credentials: "DELETE FROM credentials WHERE user_id = $1",
+    count_credentials: "SELECT COUNT(*) FROM credentials",
+    credential_of_user: "SELECT 1 FROM credentials WHERE id = $1 AND user_id = $2",
+    credential_exists: "SELECT 1 FROM credentials WHERE id = $1",
+    swap_counter: "UPDATE credentials
+                   SET sign_count = $4, backup_state = $5, uv_initialized = (uv_initialized OR $6),
+                       last_used_at = $7
+                   WHERE id = $1 AND user_id = $2 AND sign_count = $3",
+    flag_clone: "UPDATE credentials SET possibly_cloned = TRUE WHERE id = $1 AND sign_count = $2",
+
+    insert_ceremony: "INSERT INTO ceremonies (id, kind, challenge, user_id, session_id, rp_id, user_verification,
+                                              allow_credentials, params, created_at, expires_at)
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    ceremony_by_id: concat!("SELECT ", ceremony_columns!(), " FROM ceremonies WHERE id = $1"),
+    delete_ceremony: "DELETE FROM ceremonies WHERE id = $1",
+    take_ceremony: "DELETE FROM ceremonies
+                    WHERE id = $1 AND kind = $2
+                      AND (user_id = $3 OR (user_id IS NULL AND kind = 'authentication'))",
+    take_authentication: "DELETE FROM ceremonies WHERE id = $1 AND kind = 'authentication'",
+    purge_ceremonies: "DELETE FROM ceremonies WHERE expires_at < $1",
+
+    insert_audit: "INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    // A prefix is compared with substr: LIKE treats '_' as a wildcard.
+    list_audit: "SELECT id, at, actor, action, target, outcome, request_id, detail FROM audit_events
+                 WHERE ($1::text IS NULL OR actor = $1)
+                   AND ($2::text IS NULL OR target = $2)
+                   AND ($3::text IS NULL OR action = $3)
+                   AND ($4::text IS NULL OR substr(action, 1, length($4)) = $4)
+                   AND ($5::bigint IS NULL OR at >= $5)
+                   AND ($6::bigint IS NULL OR at < $6)
+                   AND ($7::bigint IS NULL OR id < $7)
+                 ORDER BY id DESC
+                 LIMIT $8",
+
+    // Every SET expression sees the row as it was before this statement; the upsert locks
+    // the row, so concurrent hits never lose a count.
+    // Rate-limit counters are written with an asynchronous commit (`synchronous_commit` off
+    // for that statement's own transaction): the count is visible to every process at once,
+    // but its commit does not wait for the WAL flush. A crash can lose the last few
+    // milliseconds of counts, which admits at most that many extra attempts; waiting for a
+    // flush on every sign-in attempt cost 15% of sign-ins per second (docs/performance.md).
+    hit: "INSERT INTO rate_limits (key, window_start, count)
+          SELECT $1, $2, 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+          ON CONFLICT (key) DO UPDATE SET
+              count = CASE WHEN $2 - rate_limits.window_start >= $3 THEN 1 ELSE rate_limits.count + 1 END,
+              window_start = CASE WHEN $2 - rate_limits.window_start >= $3 THEN $2 ELSE rate_limits.window_start END
+          RETURNING count",
+    peek: "SELECT CASE WHEN $2 - window_start >= $3 THEN 0 ELSE count END FROM rate_limits WHERE key = $1",
+    clear: "DELETE FROM rate_limits WHERE key = $1",
+    reserve: "INSERT INTO rate_limits (key, window_start, count)
+              SELECT $1, $2, 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+              ON CONFLICT (key) DO UPDATE SET
+                  count = CASE WHEN $2 - rate_limits.window_start >= $3 THEN 1 ELSE rate_limits.count + 1 END,
+                  window_start = CASE WHEN $2 - rate_limits.window_start >= $3 THEN $2
+                                      ELSE rate_limits.window_start END
+              WHERE $2 - rate_limits.window_start >= $3 OR rate_limits.count < $4
+              RETURNING count",
+    window_start: "SELECT window_start FROM rate_limits WHERE key = $1",
+    release: "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS v)
+              UPDATE rate_limits SET count = count - 1
+              FROM async_commit
+              WHERE key = $1 AND count > 0 AND $2 - window_start < $3 AND async_commit.v = 'off'",
+    // Not in the sign-in's transaction: its row lock would be held until that commit, so
+    // every sign-in from one address (an office behind one NAT) would wait for the last.
+    release_in_transaction: None,
+
+    ensure_job: "INSERT INTO jobs (job, due_at) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING",
+    claim_job: "UPDATE jobs SET lease_holder = $2, lease_until = $4
+                WHERE job = $1 AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+                RETURNING due_at",
+    finish_job: "UPDATE jobs SET due_at = $4, lease_holder = NULL, lease_until = NULL, last_finished_at = $3,
+                                 last_outcome = $5
+                 WHERE job = $1 AND lease_holder = $2",
+    list_jobs: "SELECT job, due_at, lease_holder, lease_until, last_finished_at, last_outcome FROM jobs ORDER BY job",
+};

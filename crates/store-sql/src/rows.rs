@@ -1,0 +1,313 @@
+//! Decoding rows into domain values. Anything that does not decode is `Corrupt`.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+use keyfleet_domain::audit::{AuditEvent, Outcome};
+use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
+use keyfleet_domain::client::{ApiClient, ClientSecret, Scope};
+use keyfleet_domain::credential::Credential;
+use keyfleet_domain::group::Group;
+use keyfleet_domain::session::{Session, SessionKind};
+use keyfleet_domain::signing_key::StoredSigningKey;
+use keyfleet_domain::store::{JobState, StoreResult};
+use keyfleet_domain::tap::Tap;
+use keyfleet_domain::user::{Role, User, Username};
+use keyfleet_domain::{StoreError, Timestamp};
+
+use crate::backend::Backend;
+use crate::exec::{DbRow, Driver};
+use crate::schema::Applied;
+
+fn corrupt(column: &str, what: impl Display) -> StoreError {
+    StoreError::Corrupt(format!("{column}: {what}"))
+}
+
+/// One row, read through backend `B`, with the columns' name prefix (`u_`, `s_` or none).
+struct Cols<'r, B: Backend> {
+    row: &'r DbRow<B>,
+    prefix: &'r str,
+}
+
+impl<'r, B: Backend> Cols<'r, B> {
+    fn new(row: &'r DbRow<B>, prefix: &'r str) -> Self {
+        Self { row, prefix }
+    }
+
+    /// Reads the column `prefix` + `name` with `read`; `None` when NULL.
+    fn opt<T, E: Display>(
+        &self,
+        name: &str,
+        read: fn(&DbRow<B>, &str) -> Result<Option<T>, E>,
+    ) -> StoreResult<Option<T>> {
+        let column = format!("{}{name}", self.prefix);
+        read(self.row, &column).map_err(|e| corrupt(&column, e))
+    }
+
+    /// Reads a column that may not be NULL.
+    fn req<T, E: Display>(&self, name: &str, read: fn(&DbRow<B>, &str) -> Result<Option<T>, E>) -> StoreResult<T> {
+        self.opt(name, read)?.ok_or_else(|| corrupt(name, "NULL"))
+    }
+
+    fn opt_text(&self, name: &str) -> StoreResult<Option<String>> {
+        self.opt(name, B::Db::text)
+    }
+
+    fn text(&self, name: &str) -> StoreResult<String> {
+        self.req(name, B::Db::text)
+    }
+
+    fn int(&self, name: &str) -> StoreResult<i64> {
+        self.req(name, B::Db::int)
+    }
+
+    fn flag(&self, name: &str) -> StoreResult<bool> {
+        self.req(name, B::Db::boolean)
+    }
+
+    fn bytes(&self, name: &str) -> StoreResult<Vec<u8>> {
+        self.req(name, B::Db::bytes)
+    }
+
+    fn opt_bytes(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.opt(name, B::Db::bytes)
+    }
+
+    fn time(&self, name: &str) -> StoreResult<Timestamp> {
+        self.int(name).map(Timestamp::from_millis)
+    }
+
+    fn opt_time(&self, name: &str) -> StoreResult<Option<Timestamp>> {
+        Ok(self.opt(name, B::Db::int)?.map(Timestamp::from_millis))
+    }
+
+    /// Reads and parses a text column (ids).
+    fn parse<T: FromStr<Err: Display>>(&self, name: &str) -> StoreResult<T> {
+        self.text(name)?.parse().map_err(|e| corrupt(name, e))
+    }
+
+    /// Reads and parses a nullable text column.
+    fn opt_parse<T: FromStr<Err: Display>>(&self, name: &str) -> StoreResult<Option<T>> {
+        self.opt_text(name)?
+            .map(|t| t.parse().map_err(|e| corrupt(name, e)))
+            .transpose()
+    }
+
+    /// Reads a text column naming one of a closed set of values.
+    fn named<T>(&self, name: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+        let text = self.text(name)?;
+        parse(&text).ok_or_else(|| corrupt(name, text))
+    }
+
+    /// Reads a 32-byte digest.
+    fn digest(&self, name: &str) -> StoreResult<[u8; 32]> {
+        let bytes = self.bytes(name)?;
+        bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| corrupt(name, format!("{} bytes, expected 32", b.len())))
+    }
+
+    fn texts(&self, name: &str) -> StoreResult<Vec<String>> {
+        B::texts(self.row, name).map_err(|e| corrupt(name, e))
+    }
+
+    fn blobs(&self, name: &str) -> StoreResult<Vec<Vec<u8>>> {
+        B::blobs(self.row, name).map_err(|e| corrupt(name, e))
+    }
+}
+
+/// A credential.
+pub(crate) fn credential<B: Backend>(row: &DbRow<B>) -> StoreResult<Credential> {
+    let c = Cols::<B>::new(row, "");
+    let aaguid = c.bytes("aaguid")?;
+    Ok(Credential {
+        id: c.bytes("id")?,
+        user_id: c.parse("user_id")?,
+        public_key: c.bytes("public_key")?,
+        alg: c.int("alg")?,
+        sign_count: u32::try_from(c.int("sign_count")?).map_err(|e| corrupt("sign_count", e))?,
+        aaguid: aaguid
+            .try_into()
+            .map_err(|b: Vec<u8>| corrupt("aaguid", format!("{} bytes, expected 16", b.len())))?,
+        transports: c.texts("transports")?,
+        backup_eligible: c.flag("backup_eligible")?,
+        backup_state: c.flag("backup_state")?,
+        uv_initialized: c.flag("uv_initialized")?,
+        attestation_format: c.text("attestation_format")?,
+        attestation_trust: c.text("attestation_trust")?,
+        attestation_object: c.bytes("attestation_object")?,
+        nickname: c.text("nickname")?,
+        created_at: c.time("created_at")?,
+        last_used_at: c.opt_time("last_used_at")?,
+        possibly_cloned: c.flag("possibly_cloned")?,
+    })
+}
+
+/// A ceremony.
+pub(crate) fn ceremony<B: Backend>(row: &DbRow<B>) -> StoreResult<Ceremony> {
+    let c = Cols::<B>::new(row, "");
+    Ok(Ceremony {
+        id: c.parse("id")?,
+        kind: c.named("kind", CeremonyKind::parse)?,
+        challenge: c.bytes("challenge")?,
+        user_id: c.opt_parse("user_id")?,
+        session_id: c.opt_parse("session_id")?,
+        rp_id: c.text("rp_id")?,
+        user_verification: c.text("user_verification")?,
+        allow_credentials: c.blobs("allow_credentials")?,
+        params: c.text("params")?,
+        created_at: c.time("created_at")?,
+        expires_at: c.time("expires_at")?,
+    })
+}
+
+/// A user from columns named with `prefix`.
+pub(crate) fn user<B: Backend>(row: &DbRow<B>, prefix: &str) -> StoreResult<User> {
+    let c = Cols::<B>::new(row, prefix);
+    Ok(User {
+        id: c.parse("id")?,
+        username: Username::from_canonical(c.text("username")?),
+        display_name: c.text("display_name")?,
+        email: c.text("email")?,
+        manager_email: c.opt_text("manager_email")?,
+        shipping_address: c.opt_text("shipping_address")?,
+        enabled: c.flag("enabled")?,
+        role: c.named("role", Role::parse)?,
+        user_handle: c.bytes("user_handle")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
+/// A group.
+pub(crate) fn group<B: Backend>(row: &DbRow<B>) -> StoreResult<Group> {
+    let c = Cols::<B>::new(row, "");
+    Ok(Group {
+        id: c.parse("id")?,
+        name: c.text("name")?,
+        name_key: c.text("name_key")?,
+        description: c.text("description")?,
+        created_at: c.time("created_at")?,
+    })
+}
+
+/// A session from columns named with `prefix`.
+pub(crate) fn session<B: Backend>(row: &DbRow<B>, prefix: &str) -> StoreResult<Session> {
+    let c = Cols::<B>::new(row, prefix);
+    Ok(Session {
+        id: c.parse("id")?,
+        token_hash: c.digest("token_hash")?,
+        user_id: c.parse("user_id")?,
+        kind: c.named("kind", SessionKind::parse)?,
+        created_at: c.time("created_at")?,
+        last_seen_at: c.time("last_seen_at")?,
+        expires_at: c.time("expires_at")?,
+        idle_timeout_ms: c.int("idle_timeout_ms")?,
+        client_addr: c.opt_text("client_addr")?,
+        credential_id: c.opt_bytes("credential_id")?,
+    })
+}
+
+/// A TAP.
+pub(crate) fn tap<B: Backend>(row: &DbRow<B>) -> StoreResult<Tap> {
+    let c = Cols::<B>::new(row, "");
+    Ok(Tap {
+        id: c.parse("id")?,
+        user_id: c.parse("user_id")?,
+        code_hash: c.digest("code_hash")?,
+        one_time: c.flag("one_time")?,
+        created_at: c.time("created_at")?,
+        expires_at: c.time("expires_at")?,
+        use_count: c.int("use_count")?,
+    })
+}
+
+/// Scopes as stored: their OAuth names separated by single spaces.
+pub(crate) fn scopes_text(scopes: &[Scope]) -> String {
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// An API client.
+pub(crate) fn client<B: Backend>(row: &DbRow<B>) -> StoreResult<ApiClient> {
+    let c = Cols::<B>::new(row, "");
+    let scopes = c
+        .text("scopes")?
+        .split_whitespace()
+        .map(|s| Scope::parse(s).ok_or_else(|| corrupt("scopes", s)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(ApiClient {
+        client_id: c.text("client_id")?,
+        name: c.text("name")?,
+        scopes,
+        enabled: c.flag("enabled")?,
+        created_at: c.time("created_at")?,
+    })
+}
+
+/// A client secret.
+pub(crate) fn secret<B: Backend>(row: &DbRow<B>) -> StoreResult<ClientSecret> {
+    let c = Cols::<B>::new(row, "");
+    Ok(ClientSecret {
+        id: c.parse("id")?,
+        client_id: c.text("client_id")?,
+        secret_hash: c.text("secret_hash")?,
+        created_at: c.time("created_at")?,
+        expires_at: c.opt_time("expires_at")?,
+    })
+}
+
+/// A signing key.
+pub(crate) fn signing_key<B: Backend>(row: &DbRow<B>) -> StoreResult<StoredSigningKey> {
+    let c = Cols::<B>::new(row, "");
+    Ok(StoredSigningKey {
+        kid: c.text("kid")?,
+        alg: c.text("alg")?,
+        encrypted_private_key: c.bytes("encrypted_private_key")?,
+        public_key: c.bytes("public_key")?,
+        created_at: c.time("created_at")?,
+        active: c.flag("active")?,
+    })
+}
+
+/// An audit event.
+pub(crate) fn audit_event<B: Backend>(row: &DbRow<B>) -> StoreResult<AuditEvent> {
+    let c = Cols::<B>::new(row, "");
+    Ok(AuditEvent {
+        id: c.int("id")?,
+        at: c.time("at")?,
+        actor: c.text("actor")?,
+        action: c.text("action")?,
+        target: c.opt_text("target")?,
+        outcome: c.named("outcome", Outcome::parse)?,
+        request_id: c.opt_text("request_id")?,
+        detail: c.opt_text("detail")?,
+    })
+}
+
+/// A job's state.
+pub(crate) fn job<B: Backend>(row: &DbRow<B>) -> StoreResult<JobState> {
+    let c = Cols::<B>::new(row, "");
+    Ok(JobState {
+        job: c.text("job")?,
+        due_at: c.time("due_at")?,
+        lease_holder: c.opt_text("lease_holder")?,
+        lease_until: c.opt_time("lease_until")?,
+        last_finished_at: c.opt_time("last_finished_at")?,
+        last_outcome: c.opt_text("last_outcome")?,
+    })
+}
+
+/// A row of `_sqlx_migrations`.
+pub(crate) fn applied<B: Backend>(row: &DbRow<B>) -> StoreResult<Applied> {
+    let c = Cols::<B>::new(row, "");
+    Ok(Applied {
+        version: c.int("version")?,
+        success: c.flag("success")?,
+        checksum: c.bytes("checksum")?,
+    })
+}
+
+/// A table name from the catalog (column `name`).
+pub(crate) fn table_name<B: Backend>(row: &DbRow<B>) -> StoreResult<String> {
+    Cols::<B>::new(row, "").text("name")
+}

@@ -1,0 +1,243 @@
+//! WebAuthn credentials, ceremonies, and the transactions that finish a ceremony.
+//!
+//! Both finishing transactions, and the clone flag, start by deleting the ceremony. The
+//! backends make that deletion a queue: SQLite's `BEGIN IMMEDIATE` serialises writers, and
+//! PostgreSQL's `DELETE` locks the row, so of two requests finishing one ceremony the second
+//! finds it gone (`ceremony_used`). The counter's compare-and-swap is an
+//! `UPDATE … WHERE sign_count = old`, which PostgreSQL re-checks (READ COMMITTED) after a
+//! concurrent writer commits. An error drops the transaction, which rolls the deletion back.
+
+use async_trait::async_trait;
+use keyfleet_domain::audit::NewAuditEvent;
+use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
+use keyfleet_domain::credential::Credential;
+use keyfleet_domain::ids::CeremonyId;
+use keyfleet_domain::store::{CeremonyStore, CredentialStore, StoreResult};
+use keyfleet_domain::user::User;
+use keyfleet_domain::{StoreError, Timestamp, UserId};
+
+use crate::backend::Backend;
+use crate::exec::{self, Arg, Connection, bytes, int, key, ms, opt_ms, text};
+use crate::rows;
+use crate::sessions::insert_session;
+use crate::store::{SqlStore, audit_and_commit, commit, one_row};
+
+/// Inserts a credential on `conn`. A taken id is `Conflict("credential_id")`, an unknown
+/// user `NotFound` (foreign key).
+async fn insert_credential<B: Backend>(conn: &mut Connection<B>, c: &Credential) -> StoreResult<()> {
+    let user = c.user_id.to_string();
+    let args = [
+        bytes(&c.id),
+        text(&user),
+        bytes(&c.public_key),
+        int(c.alg),
+        int(i64::from(c.sign_count)),
+        bytes(&c.aaguid),
+        Arg::Texts(&c.transports),
+        Arg::Bool(c.backup_eligible),
+        Arg::Bool(c.backup_state),
+        Arg::Bool(c.uv_initialized),
+        text(&c.attestation_format),
+        text(&c.attestation_trust),
+        bytes(&c.attestation_object),
+        text(&c.nickname),
+        ms(c.created_at),
+        opt_ms(c.last_used_at),
+        Arg::Bool(c.possibly_cloned),
+    ];
+    exec::execute::<B>(conn, B::SQL.insert_credential, &args).await?;
+    Ok(())
+}
+
+/// Deletes the ceremony `id` of `kind` started for `user` (an authentication may also have
+/// been started for nobody: username-less) on `conn`. `Conflict("ceremony_used")` when there
+/// is no such ceremony.
+async fn take_ceremony<B: Backend>(
+    conn: &mut Connection<B>,
+    id: CeremonyId,
+    kind: CeremonyKind,
+    user: UserId,
+) -> StoreResult<()> {
+    let (id, user) = (id.to_string(), user.to_string());
+    let args = [key(&id), key(kind.as_str()), key(&user)];
+    if exec::execute::<B>(conn, B::SQL.take_ceremony, &args).await? == 0 {
+        return Err(StoreError::Conflict("ceremony_used"));
+    }
+    Ok(())
+}
+
+/// Compares and swaps the counter of the session user's credential on `conn`, recording the
+/// assertion's flags and time. `Conflict("sign_count")` when the counter moved,
+/// `NotFound` when the user holds no such credential.
+async fn swap_counter<B: Backend>(conn: &mut Connection<B>, f: &FinishAssertion<'_>) -> StoreResult<()> {
+    let user = f.session.user_id.to_string();
+    let args = [
+        bytes(f.credential_id),
+        key(&user),
+        int(i64::from(f.old_sign_count)),
+        int(i64::from(f.new_sign_count)),
+        Arg::Bool(f.backup_state),
+        Arg::Bool(f.uv_initialized),
+        ms(f.now),
+    ];
+    if exec::execute::<B>(conn, B::SQL.swap_counter, &args).await? == 1 {
+        return Ok(());
+    }
+    let exists = exec::exists::<B>(conn, B::SQL.credential_of_user, &[bytes(f.credential_id), key(&user)]).await?;
+    Err(if exists {
+        StoreError::Conflict("sign_count")
+    } else {
+        StoreError::NotFound
+    })
+}
+
+#[async_trait]
+impl<B: Backend> CredentialStore for SqlStore<B> {
+    async fn get_credential(&self, id: &[u8]) -> StoreResult<Option<Credential>> {
+        let row = exec::optional::<B>(&mut *self.conn().await?, B::SQL.credential_by_id, &[bytes(id)]).await?;
+        row.map(|r| rows::credential::<B>(&r)).transpose()
+    }
+
+    async fn get_credential_with_owner(&self, id: &[u8]) -> StoreResult<Option<(Credential, User)>> {
+        let row = exec::optional::<B>(&mut *self.conn().await?, B::SQL.credential_with_owner, &[bytes(id)]).await?;
+        row.map(|r| Ok((rows::credential::<B>(&r)?, rows::user::<B>(&r, "u_")?)))
+            .transpose()
+    }
+
+    async fn list_user_credentials(&self, user: UserId) -> StoreResult<Vec<Credential>> {
+        let user = user.to_string();
+        let args = [key(&user)];
+        let found = exec::all::<B>(&mut *self.conn().await?, B::SQL.list_user_credentials, &args).await?;
+        found.iter().map(rows::credential::<B>).collect()
+    }
+
+    async fn rename_credential(
+        &self,
+        user: UserId,
+        id: &[u8],
+        nickname: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let user = user.to_string();
+        let args = [bytes(id), key(&user), text(nickname)];
+        self.change_one(B::SQL.rename_credential, &args, audit).await
+    }
+
+    async fn delete_credential(&self, user: UserId, id: &[u8], audit: &NewAuditEvent) -> StoreResult<()> {
+        let user = user.to_string();
+        let mut tx = self.begin().await?;
+        one_row(exec::execute::<B>(&mut tx, B::SQL.delete_credential, &[bytes(id), key(&user)]).await?)?;
+        // Sessions opened with the key end at the user's next sign-in, unless ended before.
+        exec::execute::<B>(&mut tx, B::SQL.mark_removed_key, &[bytes(id), text(&user)]).await?;
+        audit_and_commit::<B>(tx, audit).await
+    }
+
+    async fn delete_user_credentials(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let deleted = exec::execute::<B>(&mut tx, B::SQL.delete_user_credentials, &[key(&user.to_string())]).await?;
+        audit_and_commit::<B>(tx, audit).await?;
+        Ok(deleted)
+    }
+
+    async fn count_credentials(&self) -> StoreResult<u64> {
+        self.count(B::SQL.count_credentials).await
+    }
+}
+
+#[async_trait]
+impl<B: Backend> CeremonyStore for SqlStore<B> {
+    async fn create_ceremony(&self, c: &Ceremony) -> StoreResult<()> {
+        let (id, user, session) = (
+            c.id.to_string(),
+            c.user_id.map(|u| u.to_string()),
+            c.session_id.map(|s| s.to_string()),
+        );
+        let args = [
+            text(&id),
+            text(c.kind.as_str()),
+            bytes(&c.challenge),
+            Arg::Text(user.as_deref()),
+            Arg::Text(session.as_deref()),
+            text(&c.rp_id),
+            text(&c.user_verification),
+            Arg::Blobs(&c.allow_credentials),
+            text(&c.params),
+            ms(c.created_at),
+            ms(c.expires_at),
+        ];
+        self.execute(B::SQL.insert_ceremony, &args).await?;
+        Ok(())
+    }
+
+    async fn get_ceremony(&self, id: CeremonyId) -> StoreResult<Option<Ceremony>> {
+        let row = exec::optional::<B>(&mut *self.conn().await?, B::SQL.ceremony_by_id, &[key(&id.to_string())]).await?;
+        row.map(|r| rows::ceremony::<B>(&r)).transpose()
+    }
+
+    async fn consume_ceremony(&self, id: CeremonyId) -> StoreResult<bool> {
+        Ok(self.execute(B::SQL.delete_ceremony, &[key(&id.to_string())]).await? == 1)
+    }
+
+    async fn finish_registration(
+        &self,
+        ceremony_id: CeremonyId,
+        credential: &Credential,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        take_ceremony::<B>(&mut tx, ceremony_id, CeremonyKind::Registration, credential.user_id).await?;
+        insert_credential::<B>(&mut tx, credential).await?;
+        audit_and_commit::<B>(tx, audit).await
+    }
+
+    async fn finish_authentication(&self, finish: &FinishAssertion<'_>, audit: &NewAuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let user = finish.session.user_id;
+        take_ceremony::<B>(&mut tx, finish.ceremony_id, CeremonyKind::Authentication, user).await?;
+        swap_counter::<B>(&mut tx, finish).await?;
+        insert_session::<B>(&mut tx, finish.session).await?;
+        let Some(r) = finish.release else {
+            return audit_and_commit::<B>(tx, audit).await;
+        };
+        let args = [key(r.key), ms(finish.now), int(r.window_ms)];
+        if let Some(sql) = B::SQL.release_in_transaction {
+            exec::execute::<B>(&mut tx, sql, &args).await?;
+            return audit_and_commit::<B>(tx, audit).await;
+        }
+        audit_and_commit::<B>(tx, audit).await?;
+        // The sign-in is committed; if giving the attempt back fails, the address's count
+        // stays one higher until its window passes, which refuses nobody early.
+        let _ = self.execute(B::SQL.release, &args).await;
+        Ok(())
+    }
+
+    async fn flag_possible_clone(
+        &self,
+        ceremony_id: CeremonyId,
+        credential_id: &[u8],
+        seen_sign_count: u32,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let taken = exec::execute::<B>(&mut tx, B::SQL.take_authentication, &[key(&ceremony_id.to_string())]).await?;
+        if taken == 0 {
+            return Err(StoreError::Conflict("ceremony_used"));
+        }
+        let args = [bytes(credential_id), int(i64::from(seen_sign_count))];
+        if exec::execute::<B>(&mut tx, B::SQL.flag_clone, &args).await? == 1 {
+            return audit_and_commit::<B>(tx, audit).await;
+        }
+        let exists = exec::exists::<B>(&mut tx, B::SQL.credential_exists, &[bytes(credential_id)]).await?;
+        // The ceremony stays consumed; the key is not flagged.
+        commit::<B>(tx).await?;
+        Err(if exists {
+            StoreError::Conflict("sign_count")
+        } else {
+            StoreError::NotFound
+        })
+    }
+
+    async fn purge_ceremonies(&self, before: Timestamp) -> StoreResult<u64> {
+        self.execute(B::SQL.purge_ceremonies, &[ms(before)]).await
+    }
+}
