@@ -104,6 +104,9 @@ async function tapSignIn(p, username, code) {
   await p.page.getByRole('button', { name: 'Sign in with the pass' }).click();
   await arrived(p, '/security-info', 'security-info-tap');
   assert.match(await text(p, 'h2#welcome-title'), /Welcome/);
+  // Issue 10, the TAP trap: no "sign in with my key" before there is a key.
+  assert.equal(await p.page.locator('#signin-with-key').count(), 0, 'no sign-in-with-key button before a key is added');
+  assert.ok(await p.page.locator('#tap-add-first').isVisible());
 }
 
 async function addKey(p, nickname) {

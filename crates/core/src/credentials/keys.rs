@@ -47,6 +47,28 @@ pub async fn list_own(ctx: &Ctx<'_>, principal: &Principal) -> Result<Vec<Creden
     Ok(ctx.stores.credentials.list_user_credentials(user).await?)
 }
 
+/// How many keys the caller registered during their current session (a TAP session learns
+/// only this, to be offered "sign in with my key" once there is one: before, that button
+/// would spend a one-time pass and leave them locked out).
+pub async fn added_in_this_session(ctx: &Ctx<'_>, principal: &Principal) -> Result<usize, CoreError> {
+    let Principal::Person { user, session, .. } = principal else {
+        return Ok(0);
+    };
+    let Some(started) = ctx
+        .stores
+        .sessions
+        .list_user_sessions(*user, ctx.now)
+        .await?
+        .into_iter()
+        .find(|s| s.id == *session)
+        .map(|s| s.created_at)
+    else {
+        return Ok(0);
+    };
+    let keys = ctx.stores.credentials.list_user_credentials(*user).await?;
+    Ok(keys.iter().filter(|k| k.created_at >= started).count())
+}
+
 /// A user's keys, for staff and clients (`ReadUsers`).
 pub async fn list_for_user(ctx: &Ctx<'_>, principal: &Principal, user: UserId) -> Result<Vec<Credential>, CoreError> {
     authorize(ctx, principal, Permission::ReadUsers).await?;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::page::{Nav, Viewer, csrf_token, html_status, safe_next, see_other};
 use crate::auth::session_cookie;
+use keyfleet_core::credentials::keys;
 use keyfleet_core::identity::sessions;
 use keyfleet_core::identity::taps::{self, TapSignIn, TapSignInError};
 
@@ -183,11 +184,19 @@ pub async fn logout(
     let mut done = "signed-out";
     let mut hint = None;
     if let Some(viewer) = viewer {
-        if form.again.as_deref() == Some("1") {
-            done = "registered";
-            hint = Some(viewer.user.username.as_str().to_owned());
-        }
         let c = state.ctx(Actor::User(viewer.user.id), &headers);
+        // "Your security key is ready" only when one was added in this session; otherwise
+        // an ordinary sign-out (never a message that contradicts the account's state).
+        if form.again.as_deref() == Some("1") {
+            match keys::added_in_this_session(&c, &viewer.principal()).await {
+                Ok(n) if n > 0 => {
+                    done = "registered";
+                    hint = Some(viewer.user.username.as_str().to_owned());
+                }
+                Ok(_) => {}
+                Err(e) => return super::page::PageError::from(e).into_response(),
+            }
+        }
         if everywhere {
             done = "everywhere";
         }

@@ -84,6 +84,8 @@ pub struct SessionRow {
 struct SecurityInfoPage {
     nav: Nav,
     tap: bool,
+    /// A TAP session that has added a key: offer to sign out and sign in with it.
+    tap_key_added: bool,
     keys: Vec<KeyRow>,
     sessions: Vec<SessionRow>,
     notice: Option<&'static str>,
@@ -109,6 +111,7 @@ async fn render(
     error: Option<String>,
 ) -> Result<Response, PageError> {
     let tap = viewer.require_full().is_err();
+    let tap_key_added = tap && keys::added_in_this_session(&viewer.ctx(state, None), &viewer.principal()).await? > 0;
     let (keys, sessions) = if tap {
         (Vec::new(), Vec::new())
     } else {
@@ -137,6 +140,7 @@ async fn render(
     let page = SecurityInfoPage {
         nav: viewer.nav("security-info"),
         tap,
+        tap_key_added,
         keys,
         sessions,
         notice,

@@ -22,6 +22,7 @@ use crate::on_both_stores;
 use crate::webauthn_kit::{REG_VERIFY, audit_actions, reg_options, sign_in, stored};
 
 on_both_stores!(
+    tap_session_offers_sign_in_with_the_key_only_once_one_is_added,
     login_page_headers_hint_and_next,
     signed_in_user_is_sent_on_from_login,
     tap_form_opens_a_tap_session,
@@ -1222,4 +1223,27 @@ async fn assets_are_served_with_their_types() {
         let body = text(&r);
         assert!(!body.contains("[package]") && !body.contains("pub mod"), "{path}");
     }
+}
+
+/// Issue 10, "the TAP trap": before a key is added, a TAP session is not offered "Sign out and
+/// sign in with my key" (pressing it spent a one-time pass and locked the worker out), and a
+/// sign-out asking for it anyway is an ordinary sign-out, not "your key is ready".
+async fn tap_session_offers_sign_in_with_the_key_only_once_one_is_added(b: Backend) {
+    let app = TestApp::new(b, &[]).await;
+    let (_, tap) = app.tap_session("tess").await;
+    let page = html(&get_page(&app, "/security-info", Some(&tap)).await, StatusCode::OK);
+    assert!(!page.contains("id=\"signin-with-key\""), "{page}");
+    assert!(page.contains("id=\"tap-add-first\""), "{page}");
+    // A hand-made request for it signs out plainly, without the hint.
+    let (_, early) = app.tap_session("tom").await;
+    let r = post_page(&app, "/logout", Some(&early), &[("again", "1")]).await;
+    assert_see_other(&r, "/login?done=signed-out");
+    // Once a key is added in this session, the button is there and leads to the hinted sign-in.
+    let mut key = TestKey::from_seed(b"tess's key");
+    add_key(&app, &tap, &mut key, "Tess key").await;
+    let page = html(&get_page(&app, "/security-info", Some(&tap)).await, StatusCode::OK);
+    assert!(page.contains("id=\"signin-with-key\""), "{page}");
+    assert!(!page.contains("id=\"tap-add-first\""), "{page}");
+    let r = post_page(&app, "/logout", Some(&tap), &[("again", "1")]).await;
+    assert_see_other(&r, "/login?done=registered&login_hint=tess");
 }
