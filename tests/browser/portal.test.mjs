@@ -143,6 +143,11 @@ async function createUser(admin, { username, displayName, role }) {
   await shot(admin, `tap-${username}`);
   const code = await text(admin, '#tap-code');
   assert.match(code, /^\S{16,}$/, 'the TAP is shown');
+  // Issue 10: reloading the page shows the pass's status, never a new code.
+  await admin.page.reload();
+  await shot(admin, `tap-reloaded-${username}`);
+  assert.equal(await admin.page.locator('#tap-code').count(), 0, 'a reload does not show a code');
+  assert.ok(await admin.page.locator('#tap-shown-once').isVisible());
   return { userUrl, code };
 }
 

@@ -134,6 +134,7 @@ pub async fn state_on(settings: Settings, stores: Stores) -> anyhow::Result<AppS
         core,
         stores,
         csrf_key: master.derive("page-csrf"),
+        master: Arc::new(master),
     })
 }
 

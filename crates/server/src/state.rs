@@ -24,6 +24,9 @@ pub struct AppState {
     pub stores: Stores,
     /// Key of the pages' CSRF tokens (derived from the master key).
     pub csrf_key: [u8; 32],
+    /// The master key, for what a page must hand to the browser sealed (a TAP code between
+    /// the form that issues it and the page that shows it once).
+    pub master: Arc<keyfleet_core::secrets::MasterKey>,
 }
 
 impl AppState {

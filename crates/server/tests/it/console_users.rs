@@ -327,18 +327,65 @@ async fn admin_issues_a_pass_shown_once_that_signs_in(b: Backend) {
         &[("lifetime_minutes", "30"), ("one_time", "1")],
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "a page, not a redirect");
+    // Post/redirect/get (issue 10): the code reaches the page that shows it in a sealed,
+    // path-bound, short-lived cookie.
+    assert_eq!(location(&r), format!("{path}/tap"));
+    let sealed = r.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        sealed.starts_with("kf_tap_shown=")
+            && sealed.contains(&format!("Path={path}/tap"))
+            && sealed.contains("HttpOnly")
+            && sealed.contains("SameSite=Strict")
+            && sealed.contains("Max-Age=300"),
+        "{sealed}"
+    );
+    let tap_cookie = sealed.split(';').next().unwrap().to_owned();
+    let r = get(&app, &format!("{path}/tap"), &format!("{admin}; {tap_cookie}")).await;
+    assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
+    let cleared = r.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cleared.starts_with("kf_tap_shown=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
     let html = text(&r);
     let code = element(&html, "tap-code").expect("the code");
     assert_eq!(code.len(), 20);
     assert_eq!(html.matches(code.as_str()).count(), 1, "the code appears exactly once");
     assert!(html.contains("class=\"secret\" id=\"tap-code\""));
     assert!(html.contains("shown only once"));
+    assert!(
+        !sealed.contains(code.as_str()),
+        "the cookie does not carry the code in clear"
+    );
+    // A reload (the cookie is gone) shows the pass's status, never a new code.
+    let r = get(&app, &format!("{path}/tap"), &admin).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let again = text(&r);
+    assert!(
+        element(&again, "tap-code").is_none() && !again.contains(code.as_str()),
+        "{again}"
+    );
+    assert!(element(&again, "tap-shown-once").is_some(), "{again}");
+    assert!(again.contains("id=\"issue-new-tap\""), "issuing again takes the button");
+    // Another user's pass page does not open this code.
+    let other = app.user("quinn", Role::Worker).await;
+    app.tap(other.id, true).await;
+    let r = get(
+        &app,
+        &format!("/admin/users/{}/tap", other.id),
+        &format!("{admin}; {tap_cookie}"),
+    )
+    .await;
+    assert!(!text(&r).contains(code.as_str()));
     let tap = app.state.stores.taps.find_tap(worker.id).await.unwrap().unwrap();
     assert!(tap.one_time);
     assert_eq!(tap.expires_at.as_millis() - tap.created_at.as_millis(), 30 * 60 * 1000);
-    assert_eq!(audit_actions(&app, "tap.issue").await.len(), 1);
+    assert_eq!(
+        audit_actions(&app, "tap.issue").await.len(),
+        2,
+        "pat's and quinn's: the reloads issued none"
+    );
     // The user's page shows the pass, never its code.
     let page = text(&get(&app, &path, &admin).await);
     assert!(element(&page, "tap-status").is_some() && page.contains("usable"));
@@ -642,7 +689,7 @@ async fn helpdesk_manages_workers(b: Backend) {
     assert_eq!(location(&r), format!("{path}?done=updated"));
     assert_eq!(stored_user(&app, worker.id).await.unwrap().display_name, "Kim Edited");
     let r = post(&app, &format!("{path}/tap"), &desk, &[("lifetime_minutes", "60")]).await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(location(&r), format!("{path}/tap"));
     let tap = app.state.stores.taps.find_tap(worker.id).await.unwrap().unwrap();
     assert!(!tap.one_time, "the unticked box makes a multi-use pass");
     let remove = format!("{path}/keys/{}/remove", b64(&key.credential_id));

@@ -255,22 +255,119 @@ pub(super) async fn issue_tap(
         }
         Err(e) => return Err(refused(e)),
     };
-    let page = TapPage {
-        nav: staff.viewer.nav("users"),
-        user_id: user.id.to_string(),
-        username: user.username.as_str().to_owned(),
-        display_name: user.display_name.clone(),
-        code: issued.code,
-        expires: when(issued.tap.expires_at),
-        expires_iso: rfc3339(issued.tap.expires_at),
-        one_time,
-        lifetime_minutes: minutes,
+    // Post/redirect/get: the code travels to the page that shows it once in a cookie sealed
+    // under the master key, bound to this user and this pass, for five minutes. A reload of
+    // that page shows the pass's status, never a new code; issuing again takes the button.
+    let sealed = state.master.encrypt(
+        format!("{}\n{}", issued.tap.id, issued.code).as_bytes(),
+        tap_cookie_aad(user.id).as_bytes(),
+    );
+    let path = format!("/admin/users/{}/tap", user.id);
+    let secure = if state.settings.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!(
+        "{TAP_COOKIE}={}; Path={path}; Max-Age=300; HttpOnly; SameSite=Strict{secure}",
+        b64(&sealed)
+    );
+    let mut res = see_other(&path);
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+/// The cookie that carries a just-issued code to the page that shows it.
+const TAP_COOKIE: &str = "kf_tap_shown";
+
+fn tap_cookie_aad(user: UserId) -> String {
+    format!("keyfleet-tap-shown:{user}")
+}
+
+/// The code sealed in the request's cookie, if it is this user's current pass.
+fn sealed_code(state: &AppState, headers: &axum::http::HeaderMap, user: UserId, tap: &Tap) -> Option<String> {
+    let value = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == TAP_COOKIE)
+        .map(|(_, v)| v)?;
+    let plain = state
+        .master
+        .decrypt(&unb64(value)?, tap_cookie_aad(user).as_bytes())
+        .ok()?;
+    let text = std::str::from_utf8(&plain).ok()?;
+    let (id, code) = text.split_once('\n')?;
+    (id == tap.id.to_string()).then(|| code.to_owned())
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/user_tap_status.html")]
+struct TapStatusPage {
+    nav: Nav,
+    user_id: String,
+    display_name: String,
+    usable: bool,
+    expires: String,
+    expires_iso: String,
+    one_time: bool,
+    use_count: i64,
+    lifetime: u32,
+    min_lifetime: u32,
+    max_lifetime: u32,
+}
+
+/// `GET /admin/users/{id}/tap`: the code of the pass just issued, once (from the sealed
+/// cookie, which this answer clears); otherwise the pass's status and a button to issue a new
+/// one. Never issues anything itself.
+pub(super) async fn show_tap(
+    State(state): State<AppState>,
+    staff: Staff,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    let Some(tap) = taps::find_for_user(&staff.ctx(&state), &staff.principal(), user.id).await? else {
+        return Ok(see_other(&user_path(user.id, "no-tap")));
     };
-    let mut res = html(&page);
-    // The code is in this answer only: no cache may keep it (the global default says the
-    // same; this page must not depend on it).
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let code = sealed_code(&state, &headers, user.id, &tap).filter(|_| tap.is_usable(state.now()));
+    let mut res = match code {
+        Some(code) => html(&TapPage {
+            nav: staff.viewer.nav("users"),
+            user_id: user.id.to_string(),
+            username: user.username.as_str().to_owned(),
+            display_name: user.display_name.clone(),
+            code,
+            expires: when(tap.expires_at),
+            expires_iso: rfc3339(tap.expires_at),
+            one_time: tap.one_time,
+            lifetime_minutes: u32::try_from((tap.expires_at.as_millis() - tap.created_at.as_millis()) / 60_000)
+                .unwrap_or(0),
+        }),
+        None => html(&TapStatusPage {
+            nav: staff.viewer.nav("users"),
+            user_id: user.id.to_string(),
+            display_name: user.display_name.clone(),
+            usable: tap.is_usable(state.now()),
+            expires: when(tap.expires_at),
+            expires_iso: rfc3339(tap.expires_at),
+            one_time: tap.one_time,
+            use_count: tap.use_count,
+            lifetime: DEFAULT_LIFETIME_MINUTES,
+            min_lifetime: MIN_LIFETIME_MINUTES,
+            max_lifetime: MAX_LIFETIME_MINUTES,
+        }),
+    };
+    let h = res.headers_mut();
+    // The code is in this answer only: no cache may keep it, and the cookie goes.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let clear = format!(
+        "{TAP_COOKIE}=; Path=/admin/users/{}/tap; Max-Age=0; HttpOnly; SameSite=Strict",
+        user.id
+    );
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        h.append(header::SET_COOKIE, v);
+    }
     Ok(res)
 }
 

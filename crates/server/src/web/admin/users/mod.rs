@@ -39,7 +39,7 @@ mod actions;
 
 use actions::{
     add_group, confirm_delete, confirm_remove_key, confirm_reset, delete, issue_tap, remove_group, remove_key, reset,
-    revoke_sessions,
+    revoke_sessions, show_tap,
 };
 
 /// Users listed per page.
@@ -57,7 +57,7 @@ pub fn router() -> Router<AppState> {
             get(confirm_remove_key).post(remove_key),
         )
         .route("/admin/users/{id}/reset", get(confirm_reset).post(reset))
-        .route("/admin/users/{id}/tap", post(issue_tap))
+        .route("/admin/users/{id}/tap", get(show_tap).post(issue_tap))
         .route("/admin/users/{id}/groups", post(add_group))
         .route("/admin/users/{id}/groups/{group}/remove", post(remove_group))
         .route("/admin/users/{id}/sessions/revoke", post(revoke_sessions))
