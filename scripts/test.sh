@@ -7,7 +7,8 @@
 #   2. `keyfleet verify` over the WebAuthn conformance corpus (every case must give its verdict);
 #   3. the software authenticator against python-fido2 through a private pcscd + vpcd;
 #   4. the WebAuthn ceremonies in headless Chromium with its virtual authenticator;
-#   5. a build of every fuzz target.
+#   5. a build of every fuzz target;
+#   6. the README's run command, as written there, answering /healthz (a release build).
 #
 # Needs: PostgreSQL on 127.0.0.1:5432 with trust authentication (or KEYFLEET_TEST_POSTGRES_URL),
 # root (for apt-get and the network/mount namespace of the PC/SC test). Nothing is skipped:
@@ -49,6 +50,7 @@ step "WebAuthn conformance corpus (keyfleet verify)" "$KEYFLEET_BIN" verify --co
 step "software authenticator via python-fido2, pcscd and vpcd" scripts/interop.sh
 step "WebAuthn ceremonies in headless Chromium" tests/browser/run.sh
 step "fuzz targets build" scripts/fuzz-build.sh
+step "README run command answers /healthz" scripts/readme-run.sh
 
 if [ ${#failed[@]} -gt 0 ]; then
   printf '\nFAILED: %s\n' "${failed[*]}" >&2
