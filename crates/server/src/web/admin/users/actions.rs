@@ -284,14 +284,7 @@ fn tap_cookie_aad(user: UserId) -> String {
 
 /// The code sealed in the request's cookie, if it is this user's current pass.
 fn sealed_code(state: &AppState, headers: &axum::http::HeaderMap, user: UserId, tap: &Tap) -> Option<String> {
-    let value = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == TAP_COOKIE)
-        .map(|(_, v)| v)?;
+    let value = crate::auth::cookie(headers, TAP_COOKIE)?;
     let plain = state
         .master
         .decrypt(&unb64(value)?, tap_cookie_aad(user).as_bytes())
