@@ -181,7 +181,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
             "a temporary access pass session may only register a security key",
         ),
         Principal::Client { .. } => match permission.scope() {
-            Some(scope) => CoreError::forbidden("insufficient_scope", format!("this needs the {scope} permission")),
+            Some(scope) => CoreError::insufficient_scope(scope),
             None => CoreError::forbidden("admin_required", "only an administrator may do this"),
         },
         Principal::Person {
@@ -196,7 +196,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
             CoreError::forbidden("admin_required", admin_message(permission))
         }
         _ => match permission.scope() {
-            Some(scope) => CoreError::forbidden("insufficient_scope", format!("this needs the {scope} permission")),
+            Some(scope) => CoreError::insufficient_scope(scope),
             None => CoreError::forbidden("admin_required", admin_message(permission)),
         },
     };
@@ -215,10 +215,8 @@ fn admin_message(permission: Permission) -> &'static str {
 /// Records a refusal (`Forbidden`) in the audit log as `access.denied` and returns it; any
 /// other error is returned as it is.
 pub async fn denied(ctx: &Ctx<'_>, e: CoreError, target: Option<Target>) -> CoreError {
-    if let CoreError::Forbidden { code, message } = &e {
-        let scope = message
-            .strip_prefix("this needs the ")
-            .and_then(|m| m.strip_suffix(" permission"));
+    if let CoreError::Forbidden { code, scope, .. } = &e {
+        let scope = scope.map(|s| s.as_str());
         let event = ctx
             .audit_with(Action::AccessDenied, target, &DeniedDetail { code, scope })
             .with_outcome(Outcome::Denied);

@@ -33,6 +33,8 @@ pub enum CoreError {
         code: &'static str,
         /// Human message.
         message: String,
+        /// The API scope that would have allowed it, when one would have.
+        scope: Option<keyfleet_domain::client::Scope>,
     },
     /// Too many attempts: retry after this many seconds (already audited).
     #[error("too many attempts; retry after {retry_after_s} s")]
@@ -61,6 +63,16 @@ impl CoreError {
         Self::Forbidden {
             code,
             message: message.into(),
+            scope: None,
+        }
+    }
+
+    /// A refusal for lack of the API scope `scope` (`insufficient_scope`).
+    pub fn insufficient_scope(scope: keyfleet_domain::client::Scope) -> Self {
+        Self::Forbidden {
+            code: "insufficient_scope",
+            message: format!("this needs the {scope} permission"),
+            scope: Some(scope),
         }
     }
 
@@ -164,7 +176,7 @@ impl From<CoreError> for CeremonyError {
                 code,
                 "too many attempts from this address; wait and retry",
             ),
-            CoreError::Forbidden { code, message } => Self::new(FailureClass::Unauthenticated, code, message),
+            CoreError::Forbidden { code, message, .. } => Self::new(FailureClass::Unauthenticated, code, message),
             CoreError::Invalid { code, message } => Self::new(FailureClass::Invalid, code, message),
             CoreError::Conflict { code, message } => Self::new(FailureClass::Conflict, code, message),
             CoreError::NotFound => Self::new(FailureClass::Rejected, "not_found", "not found"),

@@ -121,15 +121,11 @@ impl From<CoreError> for ApiError {
             CoreError::Invalid { code, message } => Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
             CoreError::NotFound => Self::not_found(),
             CoreError::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
-            CoreError::Forbidden { code, message } => {
-                let scope = message
-                    .strip_prefix("this needs the ")
-                    .and_then(|m| m.strip_suffix(" permission"))
-                    .map(str::to_owned);
+            CoreError::Forbidden { code, message, scope } => {
                 let err = Self::forbidden(code, message);
                 match scope {
                     // RFC 6750 §3.1: tell a bearer client which scope it lacks.
-                    Some(scope) if code == "insufficient_scope" => err.with_header(
+                    Some(scope) => err.with_header(
                         header::WWW_AUTHENTICATE,
                         &format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
                     ),

@@ -113,8 +113,10 @@ pub async fn remove_own(
     last_key_confirmed: bool,
 ) -> Result<Removed, CoreError> {
     let user = own(ctx, principal).await?;
-    let key = get_own(ctx, user, id).await?;
-    if !last_key_confirmed && ctx.stores.credentials.list_user_credentials(user).await?.len() <= 1 {
+    // One read answers both: is it theirs, and is it their last.
+    let keys = ctx.stores.credentials.list_user_credentials(user).await?;
+    let key = keys.iter().find(|k| k.id == id).ok_or(CoreError::NotFound)?;
+    if !last_key_confirmed && keys.len() <= 1 {
         return Err(CoreError::conflict(
             "last_key_unconfirmed",
             "this is your only key: confirm that you will need a temporary access pass to sign in again",
