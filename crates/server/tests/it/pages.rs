@@ -103,7 +103,7 @@ fn form_req(path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Reques
 }
 
 /// A form POST as our page sends it: the right `_csrf` first, then `fields`.
-async fn post_page(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Resp {
+pub(crate) async fn post_page(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Resp {
     let t = csrf(app, cookie);
     let mut all = vec![("_csrf", t.as_str())];
     all.extend_from_slice(fields);
