@@ -27,14 +27,16 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 [ -x "$CHROMIUM" ] || { log "no Chromium at $CHROMIUM"; exit 1; }
 
-# 2. playwright-core, exactly as locked (npm ci only when missing or the lockfile changed).
+# 2. playwright-core and axe-core, exactly as locked (npm ci only when one is missing or the
+#    lockfile changed).
 if ! command -v npm >/dev/null 2>&1; then
   log "npm is missing: install Node.js 20 and npm (apt-get install nodejs npm)"
   exit 1
 fi
 LOCK_SUM=$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)
 STAMP="$HERE/node_modules/.keyfleet-lock.sha256"
-if [ ! -d "$HERE/node_modules/playwright-core" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
+if [ ! -d "$HERE/node_modules/playwright-core" ] || [ ! -f "$HERE/node_modules/axe-core/axe.min.js" ] \
+  || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
   log "npm ci"
   # Playwright must never fetch a browser of its own.
   (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
