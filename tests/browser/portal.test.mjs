@@ -32,7 +32,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { chromium } from 'playwright-core';
-import { ARGS, BIN, CHROMIUM, Keyfleet, SHOTS, log, story, watchdog } from './lib.mjs';
+import { ARGS, BIN, CHROMIUM, Keyfleet, SHOTS, log, newPerson, story, watchdog } from './lib.mjs';
 
 const T0 = performance.now();
 watchdog(360_000, 'the portal browser test');
@@ -45,36 +45,10 @@ let shotNo = 0;
 const shots = [];
 
 /** A person: a browser context (cookie jar), a page, and a virtual authenticator. */
-async function person(who, { phone = false, transport = 'usb' } = {}) {
-  const viewport = phone ? { width: 390, height: 844 } : { width: 1280, height: 860 };
-  // Berlin, not UTC: the pages must show local time with the zone (UTC on hover).
-  const context = await browser.newContext({
-    viewport, isMobile: phone, hasTouch: phone, timezoneId: 'Europe/Berlin',
-    permissions: ['clipboard-read', 'clipboard-write'],
-  });
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  const p = { who, context, page, cdp, errors: [] };
-  p.addAuthenticator = async (t = transport) => {
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: t, hasResidentKey: true,
-        hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
-      },
-    });
-    p.authenticatorId = authenticatorId;
-    return authenticatorId;
-  };
-  await p.addAuthenticator();
-  // A page script error or a CSP violation is a defect (an error status of a page the test
-  // expects, such as a 403, is reported as "Failed to load resource" and checked by the step).
-  page.on('pageerror', (e) => p.errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) p.errors.push(`console: ${m.text()}`);
-  });
-  return p;
-}
+// Berlin, not UTC: the pages must show local time with the zone (UTC on hover).
+const person = (who, opts) => newPerson(browser, who, {
+  ...opts, context: { timezoneId: 'Europe/Berlin', permissions: ['clipboard-read', 'clipboard-write'] },
+});
 
 /** Saves a screenshot of the page as it is now. */
 async function shot(p, name) {

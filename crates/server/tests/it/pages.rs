@@ -582,7 +582,10 @@ async fn key_list_shows_keys_models_and_this_sign_in(b: Backend) {
     assert!(a.contains(&format!("action=\"/security-info/keys/{}/rename\"", k.a_id)));
     assert!(page.contains("id=\"signout-everywhere\""));
     assert!(page.contains("this browser"));
-    assert!(page.contains("<td>security key</td>") && page.contains("<td>temporary access pass</td>"));
+    assert!(
+        page.contains("<td data-label=\"With\">security key</td>")
+            && page.contains("<td data-label=\"With\">temporary access pass</td>")
+    );
 
     // From the other key's session, the badge moves.
     let page = html(
