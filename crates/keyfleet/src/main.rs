@@ -36,8 +36,7 @@ enum Command {
     #[command(subcommand)]
     Admin(admin::AdminCommand),
     /// Software security keys: make, inspect, and put them on pcscd's reader.
-    #[command(subcommand)]
-    Key(keyfleet_softkey::KeyCommand),
+    Key(keyfleet_softkey::KeyArgs),
     /// Run WebAuthn conformance cases through keyfleet's verification code (no database).
     Verify(verify::VerifyArgs),
 }
