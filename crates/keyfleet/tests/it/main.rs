@@ -6,4 +6,5 @@ mod process;
 mod ceremony_two_processes;
 mod cli_and_serve;
 mod config_errors;
+mod key_tools;
 mod secrets_in_logs;
