@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 
 mod admin;
+mod hint;
 mod verify;
 
 /// keyfleet: FIDO2 security keys for a whole organisation.
@@ -65,8 +66,8 @@ fn main() -> ExitCode {
     };
     let overrides = keyfleet_server::config::Overrides {
         listen,
-        database_url: config.database_url,
-        config: config.config,
+        database_url: config.database_url.clone(),
+        config: config.config.clone(),
     };
     let settings = match keyfleet_server::config::Settings::load(&overrides) {
         Ok(s) => s,
@@ -86,7 +87,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { .. } => {
                 keyfleet_server::logging::init(settings.log_format, &settings.log_level);
-                keyfleet_server::serve::run(settings, started).await
+                let admin = hint::admin_command(&settings, config.config.as_deref());
+                keyfleet_server::serve::run(settings, started, &admin).await
             }
             Command::Admin { command, .. } => admin::run(command, settings).await,
             // Returned above; kept for exhaustiveness, and it would work here too.
