@@ -3,6 +3,7 @@
 mod http;
 mod process;
 
+mod admin_commands;
 mod ceremony_two_processes;
 mod cli_and_serve;
 mod config_errors;
