@@ -355,3 +355,24 @@ fn refusals_name_the_flags_typed() {
         "{err}"
     );
 }
+
+#[test]
+fn docs_cli_md_describes_every_admin_command() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md")).unwrap();
+    let help = crate::process::run_ok(&std::env::temp_dir(), &["admin", "--help"], &[]);
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 9, "{help}");
+    for c in commands {
+        assert!(
+            doc.contains(&format!("| `{c} ")),
+            "docs/cli.md does not describe `admin {c}`"
+        );
+    }
+}
