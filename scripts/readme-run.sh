@@ -5,7 +5,9 @@
 # from the repository root, as a newcomer would, with only the address, database and master-key
 # file moved into a scratch directory through KEYFLEET_* variables (the command text is not
 # touched). Waits for /healthz (the first run builds the release binary), checks the first-start
-# banner printed the one-time pass, then stops the server. Binds 127.0.0.1 only.
+# banner printed the one-time pass and that the banner's "Issue another with:" command, run as
+# printed from the same directory, prints a new pass; then stops the server. Binds 127.0.0.1
+# only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +41,14 @@ for _ in $(seq 4500); do
     grep -q 'one-time temporary access pass' "$scratch/out" || {
       echo "readme-run: /healthz answers, but no first-start pass was printed" >&2; cat "$scratch/out" >&2; exit 1; }
     echo "readme-run: /healthz answered 200 on 127.0.0.1:$port; the first-start pass was printed" >&2
+    hint=$(awk '/Issue another with:/{getline; sub(/^ +/, ""); print; exit}' "$scratch/out")
+    [[ $hint == "cargo run --release -- admin "* ]] || {
+      echo "readme-run: the banner's command does not fit the README's run command: $hint" >&2; exit 1; }
+    echo "readme-run: \$ $hint" >&2
+    code=$(bash -c "$hint" 2>"$scratch/hint-err") || {
+      echo "readme-run: the banner's command failed" >&2; cat "$scratch/hint-err" >&2; exit 1; }
+    [[ $code =~ ^[A-Z0-9]{20}$ ]] || { echo "readme-run: the banner's command printed $code" >&2; exit 1; }
+    echo "readme-run: the banner's command printed a new pass" >&2
     exit 0
   fi
   kill -0 "$pid" 2>/dev/null || { echo "readme-run: the command exited" >&2; tail -30 "$scratch/err" >&2; exit 1; }

@@ -43,10 +43,23 @@ pub enum Actor {
     User(crate::UserId),
     /// An API client with a bearer token.
     Client(String),
-    /// keyfleet itself (first start, jobs) or the local CLI.
+    /// keyfleet itself (first start, jobs).
     System,
+    /// The local CLI (`keyfleet admin …`), run by this operating-system user; made with
+    /// [`Actor::cli`], which cleans the name.
+    Cli(String),
     /// Someone not yet authenticated (a sign-in attempt).
     Anonymous,
+}
+
+impl Actor {
+    /// The local CLI run by the operating-system user `os_user` (`cli:alice`): the name as the
+    /// system gave it, cleaned like any text from outside ([`clean_text`]: no control
+    /// characters, at most 64 characters); `unknown` when it is empty.
+    pub fn cli(os_user: &str) -> Self {
+        let name = clean_text(os_user.trim());
+        Actor::Cli(if name.is_empty() { "unknown".to_owned() } else { name })
+    }
 }
 
 impl fmt::Display for Actor {
@@ -55,6 +68,7 @@ impl fmt::Display for Actor {
             Actor::User(id) => write!(f, "user:{id}"),
             Actor::Client(id) => write!(f, "client:{id}"),
             Actor::System => f.write_str("system"),
+            Actor::Cli(os_user) => write!(f, "cli:{os_user}"),
             Actor::Anonymous => f.write_str("anonymous"),
         }
     }
@@ -265,7 +279,7 @@ pub struct AuditEvent {
     pub id: i64,
     /// When it happened.
     pub at: Timestamp,
-    /// Who acted (`user:…`, `client:…`, `system`, `anonymous`).
+    /// Who acted (`user:…`, `client:…`, `cli:…`, `system`, `anonymous`).
     pub actor: String,
     /// What they did (`user.create`).
     pub action: String,
@@ -311,6 +325,15 @@ mod tests {
             assert!(a.as_str().contains('.'), "{} is not noun.verb", a.as_str());
         }
         assert_eq!(Action::parse("user.nope"), None);
+    }
+
+    #[test]
+    fn the_cli_actor_names_the_os_user_cleaned() {
+        assert_eq!(Actor::cli("alice").to_string(), "cli:alice");
+        assert_eq!(Actor::cli(" bob\n").to_string(), "cli:bob");
+        assert_eq!(Actor::cli("ev\u{1b}[31mil").to_string(), "cli:ev\u{FFFD}[31mil");
+        assert_eq!(Actor::cli(&"x".repeat(100)).to_string().len(), "cli:".len() + 64);
+        assert_eq!(Actor::cli("").to_string(), "cli:unknown");
     }
 
     #[test]

@@ -1,43 +1,55 @@
-//! The `keyfleet` binary: `serve`, administrative commands on the database, and (in later
-//! modules) key tools and offline verification.
+//! The `keyfleet` binary: `serve`, administrative commands on the database, key tools and
+//! offline verification.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 mod admin;
+mod hint;
 mod verify;
 
 /// keyfleet: FIDO2 security keys for a whole organisation.
 #[derive(Debug, Parser)]
 #[command(name = "keyfleet", version, about)]
 struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the configuration and the database are: only the commands that use them take these.
+#[derive(Debug, Clone, Args)]
+struct ConfigArgs {
     /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB (or KEYFLEET_DATABASE_URL).
     #[arg(long, global = true)]
     database_url: Option<String>,
     /// TOML configuration file, see docs/configuration.md (or KEYFLEET_CONFIG).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP server.
     Serve {
-        /// Address to bind, e.g. 127.0.0.1:8080 (or KEYFLEET_LISTEN).
+        /// Address to bind: IP:PORT or HOST:PORT, e.g. 127.0.0.1:8080 or localhost:8080 (or
+        /// KEYFLEET_LISTEN).
         #[arg(long)]
         listen: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Administrative tasks, run directly on the database.
-    #[command(subcommand)]
-    Admin(admin::AdminCommand),
+    Admin {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
     /// Software security keys: make, inspect, and put them on pcscd's reader.
-    #[command(subcommand)]
-    Key(keyfleet_softkey::KeyCommand),
+    Key(keyfleet_softkey::KeyArgs),
     /// Run WebAuthn conformance cases through keyfleet's verification code (no database).
     Verify(verify::VerifyArgs),
 }
@@ -45,17 +57,17 @@ enum Command {
 fn main() -> ExitCode {
     let started = Instant::now();
     let cli = Cli::parse();
-    let listen = match cli.command {
-        Command::Serve { ref listen } => listen.clone(),
-        Command::Admin(_) => None,
+    let (listen, config) = match cli.command {
+        Command::Serve { ref listen, ref config } => (listen.clone(), config.clone()),
+        Command::Admin { ref config, .. } => (None, config.clone()),
         // Key tools work on key files only: no server configuration, no runtime.
-        Command::Key(cmd) => return report(keyfleet_softkey::run(cmd)),
+        Command::Key(args) => return report(keyfleet_softkey::run(args)),
         Command::Verify(args) => return report(verify::run(&args)),
     };
     let overrides = keyfleet_server::config::Overrides {
         listen,
-        database_url: cli.database_url,
-        config: cli.config,
+        database_url: config.database_url.clone(),
+        config: config.config.clone(),
     };
     let settings = match keyfleet_server::config::Settings::load(&overrides) {
         Ok(s) => s,
@@ -75,11 +87,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { .. } => {
                 keyfleet_server::logging::init(settings.log_format, &settings.log_level);
-                keyfleet_server::serve::run(settings, started).await
+                let admin = hint::admin_command(&settings, config.config.as_deref());
+                keyfleet_server::serve::run(settings, started, &admin).await
             }
-            Command::Admin(cmd) => admin::run(cmd, settings).await,
+            Command::Admin { command, .. } => admin::run(command, settings).await,
             // Returned above; kept for exhaustiveness, and it would work here too.
-            Command::Key(cmd) => keyfleet_softkey::run(cmd),
+            Command::Key(args) => keyfleet_softkey::run(args),
             Command::Verify(args) => verify::run(&args),
         }
     });

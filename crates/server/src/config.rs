@@ -28,7 +28,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc {
         key: "listen",
         default: "127.0.0.1:8080",
-        help: "Address and port the HTTP server binds (flag --listen).",
+        help: "Address and port the HTTP server binds: IP:PORT, or HOST:PORT to bind every address the host name resolves to (flag --listen).",
     },
     SettingDoc {
         key: "database_url",
@@ -192,7 +192,7 @@ pub enum ConfigError {
         /// What is allowed.
         reason: String,
     },
-    /// The TOML file cannot be read or parsed, or holds an unknown key.
+    /// The TOML file cannot be read or parsed.
     #[error("configuration file {path}: {reason}")]
     File {
         /// The file.
@@ -200,6 +200,23 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// The TOML file names a setting that does not exist (a typo must not pass silently).
+    #[error("unknown setting `{key}` in {path}; {}", typo_hint(*.suggestion))]
+    UnknownSetting {
+        /// The key as written.
+        key: String,
+        /// The file.
+        path: PathBuf,
+        /// The closest known setting, if one is close.
+        suggestion: Option<&'static str>,
+    },
+}
+
+fn typo_hint(suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => "see docs/configuration.md for the settings".to_owned(),
+    }
 }
 
 /// Log output format.
@@ -220,11 +237,79 @@ pub enum MasterKeySource {
     File(PathBuf),
 }
 
+/// Where the HTTP server listens: the address as given, and the socket addresses it stands
+/// for (a host name may resolve to several, such as 127.0.0.1 and ::1 for localhost).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    text: String,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Listen {
+    /// Parses `IP:PORT` (`[::1]:PORT` for IPv6) or `HOST:PORT`, resolving the host name.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Ok(Listen {
+                text: text.to_owned(),
+                addrs: vec![addr],
+            });
+        }
+        let form = "expected IP:PORT or HOST:PORT, e.g. 127.0.0.1:8080, [::1]:8080 or localhost:8080";
+        let (host, port) = text.rsplit_once(':').ok_or(form)?;
+        let port: u16 = port.parse().map_err(|_| form)?;
+        let is_name = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !is_name {
+            return Err(form.to_owned());
+        }
+        let mut addrs: Vec<SocketAddr> = Vec::new();
+        let resolved = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+        for addr in resolved {
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        if addrs.is_empty() {
+            return Err(format!("{host} resolves to no address"));
+        }
+        Ok(Listen {
+            text: text.to_owned(),
+            addrs,
+        })
+    }
+
+    /// The socket addresses to bind, in the resolver's order (at least one).
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.addrs[0].port()
+    }
+
+    /// A listen setting standing for these addresses, for tests of binding.
+    #[cfg(test)]
+    pub(crate) fn of(addrs: &[SocketAddr]) -> Self {
+        Listen {
+            text: "test".to_owned(),
+            addrs: addrs.to_vec(),
+        }
+    }
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Bind address.
-    pub listen: SocketAddr,
+    pub listen: Listen,
     /// Database URL.
     pub database_url: String,
     /// Relying-party ID.
@@ -385,11 +470,7 @@ impl Settings {
     }
 
     fn validate(raw: &Raw) -> Result<Self, ConfigError> {
-        let listen = raw
-            .get("listen")
-            .0
-            .parse::<SocketAddr>()
-            .map_err(|_| raw.invalid("listen", "expected IP:PORT, e.g. 127.0.0.1:8080"))?;
+        let listen = Listen::parse(&raw.get("listen").0).map_err(|reason| raw.invalid("listen", reason))?;
         let database_url = raw.get("database_url").0;
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
@@ -507,7 +588,11 @@ fn read_toml(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
     let mut out = Vec::new();
     for (key, value) in table {
         let Some(doc) = SETTINGS.iter().find(|s| s.key == key) else {
-            return Err(file_err(format!("unknown setting {key:?}; see docs/configuration.md")));
+            return Err(ConfigError::UnknownSetting {
+                suggestion: closest_setting(&key),
+                key,
+                path: path.to_owned(),
+            });
         };
         let text = match value {
             toml::Value::String(s) => s,
@@ -527,6 +612,55 @@ fn read_toml(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
         out.push((doc.key, text));
     }
     Ok(out)
+}
+
+/// The setting `key` was probably meant to be: the closest name if it is close enough to be a
+/// typo (at most one edit in four characters, at least one, at most three), else the only
+/// setting whose name begins with it (`session_idle` → `session_idle_minutes`).
+fn closest_setting(key: &str) -> Option<&'static str> {
+    let key = key.to_lowercase().replace('-', "_");
+    let allowed = (key.chars().count() / 4).clamp(1, 3);
+    let typo = SETTINGS
+        .iter()
+        .map(|s| (edit_distance(&key, s.key), s.key))
+        .filter(|(d, _)| *d <= allowed)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name);
+    typo.or_else(|| {
+        let mut longer = SETTINGS
+            .iter()
+            .filter(|s| key.len() >= 4 && s.key.starts_with(&format!("{key}_")));
+        match (longer.next(), longer.next()) {
+            (Some(only), None) => Some(only.key),
+            _ => None,
+        }
+    })
+}
+
+/// Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+/// neighbouring characters each cost one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = d;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 fn valid_domain(s: &str) -> bool {

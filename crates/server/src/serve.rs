@@ -1,5 +1,7 @@
 //! Start-up, first-start bootstrap, and graceful shutdown.
 
+use std::future::IntoFuture as _;
+use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,24 +16,61 @@ use keyfleet_core::{Core, CoreConfig};
 use keyfleet_domain::audit::Actor;
 use keyfleet_domain::store::Stores;
 use keyfleet_webauthn_rp::TrustAnchor;
-use tokio::sync::Notify;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
-use crate::config::{MasterKeySource, Settings};
+use crate::config::{Listen, MasterKeySource, Settings};
 use crate::state::{AppState, SystemClock, now};
 
-/// Opens the configured store (SQLite or PostgreSQL), migrating it.
+/// Opens the configured store (SQLite or PostgreSQL), migrating it. A failure names what it
+/// tried to open: the SQLite file, or PostgreSQL's host and port.
 pub async fn open_stores(database_url: &str) -> anyhow::Result<Stores> {
     if database_url.starts_with("sqlite:") {
+        let path = sqlite_path(database_url);
         let store = keyfleet_store_sqlite::SqliteStore::connect(database_url)
             .await
-            .context("opening the SQLite database")?;
+            .with_context(|| {
+                let parent = std::path::Path::new(path)
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty() && !p.is_dir());
+                match parent {
+                    Some(dir) => format!(
+                        "opening the SQLite database {path} (the directory {} does not exist)",
+                        dir.display()
+                    ),
+                    None => format!("opening the SQLite database {path}"),
+                }
+            })?;
         Ok(Stores::from_store(store))
     } else {
         let store = keyfleet_store_postgres::PgStore::connect(database_url)
             .await
-            .context("connecting to PostgreSQL")?;
+            .with_context(|| format!("connecting to PostgreSQL at {}", postgres_endpoint(database_url)))?;
         Ok(Stores::from_store(store))
     }
+}
+
+/// The file of a `sqlite:` URL (`sqlite://PATH`, `sqlite:PATH`, options after `?` dropped).
+fn sqlite_path(url: &str) -> &str {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    rest.split('?').next().unwrap_or(rest)
+}
+
+/// `HOST:PORT` of a `postgres://` URL, with libpq's defaults (localhost, 5432); never the
+/// user or password.
+fn postgres_endpoint(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, p),
+        _ => (hostport, ""),
+    };
+    let host = if host.is_empty() { "localhost" } else { host };
+    let port = if port.is_empty() { "5432" } else { port };
+    format!("{host}:{port}")
 }
 
 /// Loads the master key from the configured source.
@@ -138,15 +177,43 @@ pub async fn state_on(settings: Settings, stores: Stores) -> anyhow::Result<AppS
     })
 }
 
+/// Binds every address `listen` stands for. Port 0 binds the first one to a free port and
+/// the others to the same one. An address the machine does not have (`::1` without IPv6) is
+/// skipped when another one binds; any other failure (a busy port) stops the start.
+async fn bind(listen: &Listen) -> anyhow::Result<Vec<TcpListener>> {
+    let mut listeners: Vec<TcpListener> = Vec::new();
+    let mut skipped = Vec::new();
+    for addr in listen.addrs() {
+        let mut addr = *addr;
+        if let Some(first) = listeners.first() {
+            addr.set_port(first.local_addr()?.port());
+        }
+        match TcpListener::bind(addr).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if matches!(e.kind(), ErrorKind::AddrNotAvailable | ErrorKind::Unsupported) => {
+                skipped.push((addr, e));
+            }
+            Err(e) => return Err(e).with_context(|| format!("binding {addr} (listen {listen})")),
+        }
+    }
+    if listeners.is_empty() {
+        let (addr, e) = skipped.swap_remove(0);
+        return Err(e).with_context(|| format!("binding {addr} (listen {listen})"));
+    }
+    for (addr, e) in skipped {
+        tracing::warn!(address = %addr, error = %e, "not listening on an address of {listen}");
+    }
+    Ok(listeners)
+}
+
 /// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish (up to the
-/// configured grace period). `started` is when the process started, for the ready-time log.
-pub async fn run(settings: Settings, started: Instant) -> anyhow::Result<()> {
-    let listen = settings.listen;
+/// configured grace period). `started` is when the process started, for the ready-time log;
+/// `admin_command` is how to run `keyfleet admin` on this configuration from the shell that
+/// started this process (for the first-start instructions).
+pub async fn run(settings: Settings, started: Instant, admin_command: &str) -> anyhow::Result<()> {
     let grace = settings.shutdown_grace;
     // Bind first: a busy port must fail before anything is created or printed.
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
+    let listeners = bind(&settings.listen).await?;
     let state = state(settings).await?;
     let ctx = state.core.ctx(Actor::System, None);
     let boot = bootstrap(
@@ -157,18 +224,43 @@ pub async fn run(settings: Settings, started: Instant) -> anyhow::Result<()> {
     .await
     .context("creating the first administrator")?;
     if let Some(b) = boot {
-        print_setup_banner(&b, &state.settings);
+        print_setup_banner(&b, &state.settings, admin_command);
     }
     crate::jobs::spawn(state.core.clone());
-    let bound = listener.local_addr()?;
-    tracing::info!(address = %bound, ready_ms = started.elapsed().as_millis() as u64, "keyfleet is ready");
+    let bound = listeners
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let all = bound.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
+    tracing::info!(address = %bound[0], addresses = %all, ready_ms = started.elapsed().as_millis() as u64, "keyfleet is ready");
     let app = crate::app::app(state);
-    let stop = Arc::new(Notify::new());
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal(stop.clone()));
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut servers = JoinSet::new();
+    for listener in listeners {
+        let mut stop = stop.clone();
+        let server = axum::serve(
+            listener,
+            app.clone().into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopping| *stopping).await;
+        });
+        servers.spawn(server.into_future());
+    }
+    let serving = async {
+        while let Some(done) = servers.join_next().await {
+            done.context("serving")?.context("serving")?;
+        }
+        anyhow::Ok(())
+    };
+    let mut stopping = stop.clone();
     tokio::select! {
-        r = server => r.context("serving")?,
-        () = async { stop.notified().await; tokio::time::sleep(grace).await } => {
+        r = serving => r?,
+        () = async { let _ = stopping.wait_for(|s| *s).await; tokio::time::sleep(grace).await } => {
             tracing::warn!(grace_s = grace.as_secs(), "in-flight requests did not finish in time; stopping anyway");
         }
     }
@@ -176,7 +268,7 @@ pub async fn run(settings: Settings, started: Instant) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal(stop: Arc<Notify>) {
+async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -193,12 +285,11 @@ async fn shutdown_signal(stop: Arc<Notify>) {
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
     tracing::info!("shutdown requested; finishing in-flight requests");
-    stop.notify_one();
 }
 
 /// The first-start instructions go to standard output, once, and never through the log:
 /// the log must never hold a secret.
-fn print_setup_banner(b: &Bootstrap, settings: &Settings) {
+fn print_setup_banner(b: &Bootstrap, settings: &Settings, admin_command: &str) {
     let origin = &settings.origins[0];
     println!(
         "\nkeyfleet: first start. Created the administrator \"{user}\".\n\
@@ -206,9 +297,64 @@ fn print_setup_banner(b: &Bootstrap, settings: &Settings) {
          Open {origin}/login, choose \"Sign in with the pass\", then add your security key.\n\
          Or from a shell:\n    curl -c cookies.txt -H 'Content-Type: application/json' \\\n      \
          -d '{{\"username\":\"{user}\",\"code\":\"{code}\"}}' {origin}/api/v1/auth/tap\n\
-         Lost it? Issue another with: keyfleet admin issue-tap --username {user}\n",
+         Lost it? Issue another with:\n    {admin_command} issue-tap --username {user}\n",
         user = b.username,
         min = b.minutes,
         code = b.code,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answers(addr: SocketAddr, listener: &TcpListener) -> bool {
+        let (connected, accepted) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        connected.is_ok() && accepted.is_ok()
+    }
+
+    #[tokio::test]
+    async fn every_address_is_bound_on_one_port() {
+        let v4: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let v6: SocketAddr = "[::1]:0".parse().unwrap();
+        let listeners = bind(&Listen::of(&[v4, v6])).await.unwrap();
+        let bound: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        assert_ne!(bound[0].port(), 0);
+        // ::1 only where the machine has IPv6; then on the port 127.0.0.1 got.
+        assert!(
+            bound.len() == 1 || bound[1] == SocketAddr::new(v6.ip(), bound[0].port()),
+            "{bound:?}"
+        );
+        for (addr, listener) in bound.iter().zip(&listeners) {
+            assert!(answers(*addr, listener).await, "{addr}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_address_the_machine_lacks_is_skipped_but_a_busy_port_stops_the_start() {
+        let v4: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        // TEST-NET-1 (RFC 5737): never an address of this machine.
+        let absent: SocketAddr = "192.0.2.1:0".parse().unwrap();
+        let listeners = bind(&Listen::of(&[v4, absent])).await.unwrap();
+        assert_eq!(listeners.len(), 1);
+        assert!(bind(&Listen::of(&[absent])).await.is_err(), "nothing bound is an error");
+        let busy = listeners[0].local_addr().unwrap();
+        let e = bind(&Listen::of(&[busy])).await.unwrap_err();
+        assert!(format!("{e:#}").contains(&format!("binding {busy}")), "{e:#}");
+    }
+
+    #[test]
+    fn store_errors_name_what_was_opened() {
+        assert_eq!(sqlite_path("sqlite://keyfleet.db"), "keyfleet.db");
+        assert_eq!(sqlite_path("sqlite:///var/lib/k.db?mode=rwc"), "/var/lib/k.db");
+        assert_eq!(sqlite_path("sqlite:k.db"), "k.db");
+        assert_eq!(
+            postgres_endpoint("postgres://kf:secret@db.internal:6432/kf"),
+            "db.internal:6432"
+        );
+        assert_eq!(postgres_endpoint("postgresql://kf@db.internal/kf"), "db.internal:5432");
+        assert_eq!(postgres_endpoint("postgres:///kf"), "localhost:5432");
+        assert_eq!(postgres_endpoint("postgres://[::1]:5433/kf"), "[::1]:5433");
+        assert_eq!(postgres_endpoint("postgres://[::1]/kf"), "[::1]:5432");
+    }
 }

@@ -3,6 +3,11 @@
 //! No command prompts: the key-file passphrase comes from `KEYFLEET_KEY_PASSPHRASE` and PINs from
 //! the flags or `KEYFLEET_KEY_PIN`. Results go to standard output (JSON where structured),
 //! diagnostics to standard error.
+//!
+//! A command writes the key file it is given (`--out`, `--key`) and, beside it, `FILE.lock` (held
+//! while the key is in use) and, while `vpcd` runs, the control socket `FILE.ctl`. Everything
+//! else (the factory CAs, the file keys) goes to the data directory ([`crate::dirs`]), never to
+//! the working directory.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,11 +19,23 @@ use keyfleet_authenticator::{model_by_name, models};
 use keyfleet_ctap_transport::{CardConfig, StatusUpdates};
 use serde_json::json;
 
+use crate::dirs::KeyDirs;
 use crate::factory::Factory;
 use crate::key::{SoftKey, parse_captures};
-use crate::keyfile::{KeyFileError, sibling};
+use crate::keyfile::{KeyFileError, Protection, sibling};
 use crate::platform::{PERMISSION_CM, Platform};
 use crate::vpcd::{Bridge, BridgeConfig, DEFAULT_ADDR, send_control, serve_control};
+
+/// `keyfleet key`: the directories, then a subcommand.
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// Where the factory CAs and the file keys are kept.
+    #[command(flatten)]
+    pub dirs: KeyDirs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
 
 /// The `keyfleet key` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -32,7 +49,8 @@ pub enum KeyCommand {
         #[arg(long)]
         model: Option<String>,
     },
-    /// Make a factory-fresh key (no PIN, no fingerprint).
+    /// Make a factory-fresh key (no PIN, no fingerprint). Without KEYFLEET_KEY_PASSPHRASE its
+    /// random file key goes to the file-keys directory, never next to the key file.
     New {
         /// The model (see `models`).
         #[arg(long)]
@@ -158,26 +176,22 @@ pub enum CredentialsCommand {
 }
 
 /// Runs one `keyfleet key` command.
-pub fn run(cmd: KeyCommand) -> anyhow::Result<()> {
-    match cmd {
+pub fn run(args: KeyArgs) -> anyhow::Result<()> {
+    let dirs = &args.dirs;
+    match args.command {
         KeyCommand::Models => {
             for m in models() {
                 println!("{}\t{}\t{}", m.name, hex::encode(m.aaguid), m.description);
             }
             Ok(())
         }
-        KeyCommand::FactoryCa { model } => factory_ca(model.as_deref()),
-        KeyCommand::New { model, out } => {
-            let factory = Factory::from_env();
-            let key = SoftKey::create(&out, &model, &factory).with_context(|| format!("making {}", out.display()))?;
-            eprintln!("made {} ({})", out.display(), key.summary());
-            Ok(())
-        }
-        KeyCommand::Info { key } => info(&key),
-        KeyCommand::SetPin { key, pin } => with_platform(&key, |p| Ok(p.set_pin(&pin)?)),
-        KeyCommand::ChangePin { key, old, new } => with_platform(&key, |p| Ok(p.change_pin(&old, &new)?)),
-        KeyCommand::Credentials { action } => credentials(action),
-        KeyCommand::Reset { key } => with_platform(&key, |p| Ok(p.reset()?)),
+        KeyCommand::FactoryCa { model } => factory_ca(dirs, model.as_deref()),
+        KeyCommand::New { model, out } => new_key(dirs, &model, &out),
+        KeyCommand::Info { key } => info(dirs, &key),
+        KeyCommand::SetPin { key, pin } => with_platform(dirs, &key, |p| Ok(p.set_pin(&pin)?)),
+        KeyCommand::ChangePin { key, old, new } => with_platform(dirs, &key, |p| Ok(p.change_pin(&old, &new)?)),
+        KeyCommand::Credentials { action } => credentials(dirs, action),
+        KeyCommand::Reset { key } => with_platform(dirs, &key, |p| Ok(p.reset()?)),
         KeyCommand::EnrolFinger { key, captures } => {
             let words: Vec<&str> = captures.iter().map(String::as_str).collect();
             let line = ["enrol-finger"]
@@ -185,15 +199,15 @@ pub fn run(cmd: KeyCommand) -> anyhow::Result<()> {
                 .chain(words.iter().copied())
                 .collect::<Vec<_>>()
                 .join(" ");
-            band(&key, &line, |k| {
+            band(dirs, &key, &line, |k| {
                 let captures = parse_captures(&words).map_err(anyhow::Error::msg)?;
                 Ok(format!("{:?}", k.enrol_finger(&captures)?))
             })
         }
-        KeyCommand::Wear { key } => band(&key, "wear", |k| {
+        KeyCommand::Wear { key } => band(dirs, &key, "wear", |k| {
             Ok(k.band(|a, _| a.band_wear()).map(|()| String::new())?)
         }),
-        KeyCommand::TakeOff { key } => band(&key, "take-off", |k| {
+        KeyCommand::TakeOff { key } => band(dirs, &key, "take-off", |k| {
             Ok(k.band(|a, _| a.band_take_off()).map(|()| String::new())?)
         }),
         KeyCommand::Control { key, command } => {
@@ -227,12 +241,30 @@ pub fn run(cmd: KeyCommand) -> anyhow::Result<()> {
                     ..CardConfig::default()
                 },
             };
-            vpcd(&key, config)
+            vpcd(dirs, &key, config)
         }
     }
 }
 
-fn factory_ca(model: Option<&str>) -> anyhow::Result<()> {
+fn new_key(dirs: &KeyDirs, model: &str, out: &Path) -> anyhow::Result<()> {
+    let factory = Factory::new(dirs.factory()?);
+    let file_keys = dirs.file_keys()?;
+    let protection = Protection::from_env(&file_keys);
+    let where_key = match &protection {
+        Protection::FileKey(dir) => format!("its file key is in {}", dir.display()),
+        Protection::Passphrase(..) => "protected by KEYFLEET_KEY_PASSPHRASE".to_owned(),
+    };
+    let key = SoftKey::create(out, model, &factory, protection).with_context(|| format!("making {}", out.display()))?;
+    eprintln!(
+        "made {} ({}); {where_key}; factory CA in {}",
+        out.display(),
+        key.summary(),
+        factory.dir().display()
+    );
+    Ok(())
+}
+
+fn factory_ca(dirs: &KeyDirs, model: Option<&str>) -> anyhow::Result<()> {
     let names: Vec<&str> = match model {
         Some(name) => {
             let Some(m) = model_by_name(name) else {
@@ -242,7 +274,7 @@ fn factory_ca(model: Option<&str>) -> anyhow::Result<()> {
         }
         None => models().iter().map(|m| m.name).collect(),
     };
-    let factory = Factory::from_env();
+    let factory = Factory::new(dirs.factory()?);
     for name in names {
         let root = factory.root(name, &mut rand_core::OsRng)?;
         eprintln!("{name} factory CA in {}", factory.dir().display());
@@ -256,23 +288,27 @@ fn factory_ca(model: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open(path: &Path) -> anyhow::Result<SoftKey> {
-    let mut key = SoftKey::open(path).with_context(|| format!("opening {}", path.display()))?;
+fn open(dirs: &KeyDirs, path: &Path) -> anyhow::Result<SoftKey> {
+    let mut key = SoftKey::open(path, &dirs.file_keys()?).with_context(|| format!("opening {}", path.display()))?;
     // A command is a fresh tap: the field comes on now (so `reset` is within its 10 s window).
     keyfleet_ctap_transport::Applet::power_on(&mut key);
     Ok(key)
 }
 
-fn with_platform(path: &Path, f: impl FnOnce(&mut Platform<'_, SoftKey>) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let mut key = open(path)?;
+fn with_platform(
+    dirs: &KeyDirs,
+    path: &Path,
+    f: impl FnOnce(&mut Platform<'_, SoftKey>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut key = open(dirs, path)?;
     f(&mut Platform::new(&mut key))?;
     key.persist()?;
     eprintln!("{}", key.summary());
     Ok(())
 }
 
-fn info(path: &Path) -> anyhow::Result<()> {
-    let mut key = open(path)?;
+fn info(dirs: &KeyDirs, path: &Path) -> anyhow::Result<()> {
+    let mut key = open(dirs, path)?;
     let state = key.authenticator().state();
     let model = state.model();
     let attestation = state.attestation();
@@ -301,7 +337,7 @@ fn info(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn credentials(action: CredentialsCommand) -> anyhow::Result<()> {
+fn credentials(dirs: &KeyDirs, action: CredentialsCommand) -> anyhow::Result<()> {
     let (path, pin, delete) = match action {
         CredentialsCommand::List { key, pin } => (key, pin, None),
         CredentialsCommand::Delete { key, id, pin } => {
@@ -311,7 +347,7 @@ fn credentials(action: CredentialsCommand) -> anyhow::Result<()> {
             (key, pin, Some(id))
         }
     };
-    let mut key = open(&path)?;
+    let mut key = open(dirs, &path)?;
     let mut platform = Platform::new(&mut key);
     let token = match &pin {
         Some(pin) => platform.pin_token(pin, PERMISSION_CM, None)?,
@@ -342,8 +378,13 @@ fn credentials(action: CredentialsCommand) -> anyhow::Result<()> {
 }
 
 /// Runs a band control on the key file, or through the control socket of a running `vpcd`.
-fn band(path: &Path, line: &str, f: impl FnOnce(&mut SoftKey) -> anyhow::Result<String>) -> anyhow::Result<()> {
-    let in_use = match SoftKey::open(path) {
+fn band(
+    dirs: &KeyDirs,
+    path: &Path,
+    line: &str,
+    f: impl FnOnce(&mut SoftKey) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    let in_use = match SoftKey::open(path, &dirs.file_keys()?) {
         Ok(mut key) => {
             let answer = f(&mut key)?;
             key.persist()?;
@@ -370,8 +411,8 @@ fn band(path: &Path, line: &str, f: impl FnOnce(&mut SoftKey) -> anyhow::Result<
     }
 }
 
-fn vpcd(path: &Path, config: BridgeConfig) -> anyhow::Result<()> {
-    let key = SoftKey::open(path).with_context(|| format!("opening {}", path.display()))?;
+fn vpcd(dirs: &KeyDirs, path: &Path, config: BridgeConfig) -> anyhow::Result<()> {
+    let key = SoftKey::open(path, &dirs.file_keys()?).with_context(|| format!("opening {}", path.display()))?;
     let addr = config.addr.clone();
     let bridge = Bridge::new(key, config);
     let ctl_path = sibling(path, ".ctl");

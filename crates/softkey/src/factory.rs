@@ -9,8 +9,9 @@
 //! basicConstraints CA = false; and the non-critical extension id-fido-gen-ce-aaguid
 //! (1.3.6.1.4.1.45724.1.1.4) holding the model's AAGUID as an OCTET STRING.
 //!
-//! Files in the factory directory (`$KEYFLEET_FACTORY_DIR`, default `./keyfleet-factory/`), created
-//! on first use and reused afterwards; private keys are PKCS#8 DER with mode 0600:
+//! Files in the factory directory (`--factory-dir` / `KEYFLEET_FACTORY_DIR`, default
+//! `$XDG_DATA_HOME/keyfleet/factory`: see [`crate::dirs`]), created on first use (the directory
+//! with mode 0700) and reused afterwards; private keys are PKCS#8 DER with mode 0600:
 //!
 //! ```text
 //! factory-ca-MODEL.der factory-ca-MODEL.key
@@ -35,12 +36,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 use zeroize::Zeroizing;
 
-use crate::keyfile::{StdFs, write_atomically};
-
-/// The environment variable naming the factory directory.
-pub const FACTORY_DIR_ENV: &str = "KEYFLEET_FACTORY_DIR";
-/// The default factory directory.
-pub const DEFAULT_FACTORY_DIR: &str = "keyfleet-factory";
+use crate::keyfile::{StdFs, create_private_dir, write_atomically};
 /// id-fido-gen-ce-aaguid.
 pub const AAGUID_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.45724.1.1.4");
 /// How long factory certificates are valid.
@@ -115,14 +111,6 @@ pub struct Factory {
 }
 
 impl Factory {
-    /// The factory in `$KEYFLEET_FACTORY_DIR`, or `./keyfleet-factory/`.
-    pub fn from_env() -> Self {
-        let dir = std::env::var_os(FACTORY_DIR_ENV)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| DEFAULT_FACTORY_DIR.into());
-        Factory { dir }
-    }
-
     /// The factory in `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Factory { dir: dir.into() }
@@ -180,7 +168,7 @@ impl Factory {
             Certificate::from_der(&cert_der).map_err(|_| FactoryError::Damaged(cert_path))?;
             return Ok(Issued { key, cert_der });
         }
-        std::fs::create_dir_all(&self.dir).map_err(|source| FactoryError::Io {
+        create_private_dir(&self.dir).map_err(|source| FactoryError::Io {
             path: self.dir.clone(),
             source,
         })?;

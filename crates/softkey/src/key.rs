@@ -103,9 +103,14 @@ pub struct SaveStats {
 }
 
 impl SoftKey {
-    /// Makes a factory-fresh key of `model` at `path` (no PIN, no fingerprint), protected per
-    /// [`Protection::from_env`], with a batch certificate from `factory`.
-    pub fn create(path: &Path, model_name: &str, factory: &Factory) -> Result<SoftKey, KeyError> {
+    /// Makes a factory-fresh key of `model` at `path` (no PIN, no fingerprint), protected by
+    /// `protection`, with a batch certificate from `factory`.
+    pub fn create(
+        path: &Path,
+        model_name: &str,
+        factory: &Factory,
+        protection: Protection,
+    ) -> Result<SoftKey, KeyError> {
         let model = model(model_name)?;
         let lock = KeyLock::acquire(path)?;
         let mut rng = OsRng;
@@ -116,7 +121,7 @@ impl SoftKey {
             serial_number(&mut rng),
         )?;
         let state = State::factory_new(model, attestation, &mut rng);
-        let file = KeyFile::create(path, Protection::from_env(), &state.to_bytes(), &mut rng)?;
+        let file = KeyFile::create(path, protection, &state.to_bytes(), &mut rng)?;
         Ok(SoftKey {
             auth: Authenticator::new(state),
             env: SoftEnv::default(),
@@ -126,11 +131,12 @@ impl SoftKey {
         })
     }
 
-    /// Opens the key at `path` with `KEYFLEET_KEY_PASSPHRASE` if the file needs it.
-    pub fn open(path: &Path) -> Result<SoftKey, KeyError> {
+    /// Opens the key at `path` with `KEYFLEET_KEY_PASSPHRASE` if the file needs it, else with its
+    /// file key from the file-keys directory `file_keys`.
+    pub fn open(path: &Path, file_keys: &Path) -> Result<SoftKey, KeyError> {
         let lock = KeyLock::acquire(path)?;
         let passphrase = passphrase_from_env();
-        let (file, plaintext) = KeyFile::open(path, passphrase.as_deref().map(String::as_str))?;
+        let (file, plaintext) = KeyFile::open(path, passphrase.as_deref().map(String::as_str), file_keys)?;
         let state = State::from_bytes(&plaintext)?;
         Ok(SoftKey {
             auth: Authenticator::new(state),

@@ -5,6 +5,7 @@
 //!
 //! - [`keyfile`]: the key's whole state in one encrypted file, replaced atomically;
 //! - [`factory`]: per-model factory CAs and batch attestation certificates;
+//! - [`dirs`]: where the factory CAs and the file keys live (the user's data directory);
 //! - [`key`]: [`SoftKey`], the engine with its environment and key file, as an NFC applet;
 //! - [`vpcd`]: a bridge that puts the key "on the reader" of pcscd's vpcd driver, so that any
 //!   PC/SC client (python-fido2, Windows-style NFC stacks) talks to it as to a real NFC key;
@@ -16,13 +17,14 @@
 //! files and sockets.
 
 pub mod cli;
+pub mod dirs;
 pub mod factory;
 pub mod key;
 pub mod keyfile;
 pub mod platform;
 pub mod vpcd;
 
-pub use cli::{CredentialsCommand, KeyCommand, run};
+pub use cli::{CredentialsCommand, KeyArgs, KeyCommand, run};
 pub use key::SoftKey;
 
 #[cfg(test)]

@@ -48,12 +48,49 @@ fn first_start_prints_a_setup_tap_that_signs_the_admin_in() {
     let me = request(s.addr, "GET", "/api/v1/me", &[("Cookie", &r.cookie())], None);
     assert_eq!(me.json()["user"]["username"], "admin");
     assert_eq!(me.json()["user"]["role"], "admin");
+    // The banner's "lost it?" command works as printed, from the same directory.
+    let text = s.stdout_text();
+    let hint = text
+        .lines()
+        .skip_while(|l| !l.contains("Issue another with:"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command after \"Issue another with:\": {text}"))
+        .trim()
+        .to_owned();
+    let words: Vec<&str> = hint.split(' ').collect();
+    assert_eq!(words[0], crate::process::bin(), "{hint}");
+    let again = run_ok(&dir.0, &words[1..], &[]);
+    let again = again.trim();
+    assert_eq!(again.len(), 20, "{hint} printed {again:?}");
+    assert_eq!(sign_in(&s, "admin", again).status, 200, "the new pass works");
     assert!(s.terminate().success());
     // Never again: the second start prints no setup code.
     let s = Server::start(&dir.0, &dir.sqlite_url(), &[]);
     std::thread::sleep(Duration::from_millis(300));
     assert!(!s.stdout_text().contains("first start"), "{}", s.stdout_text());
     eprintln!("start-up to ready on an existing SQLite database: {} ms", s.ready_ms);
+}
+
+#[test]
+fn listen_takes_a_host_name() {
+    let dir = Scratch::new("listen-host");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("localhost:{port}");
+    let s = Server::start_with(
+        &dir.0,
+        &["serve", "--listen", &listen, "--database-url", &dir.sqlite_url()],
+        &[],
+    );
+    let addrs = s.addresses();
+    assert!(!addrs.is_empty());
+    for addr in addrs {
+        assert!(addr.ip().is_loopback() && addr.port() == port, "{addr}");
+        assert_eq!(request(addr, "GET", "/healthz", &[], None).status, 200, "{addr}");
+    }
 }
 
 fn cli_flow(url: &str, dir: &Scratch) {

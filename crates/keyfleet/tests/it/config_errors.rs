@@ -18,7 +18,7 @@ fn bad_values_are_refused_at_start() {
         &dir,
         &["serve", "--listen", "localhost"],
         &[],
-        &["listen", "flag --listen", "IP:PORT"],
+        &["listen", "flag --listen", "expected IP:PORT or HOST:PORT"],
     );
     refused(
         &dir,
@@ -62,7 +62,20 @@ fn bad_values_are_refused_at_start() {
         &dir,
         &["serve"],
         &[("KEYFLEET_CONFIG", "typo.toml")],
-        &["unknown setting \"databse_url\""],
+        &["unknown setting `databse_url` in typo.toml; did you mean `database_url`?"],
+    );
+    std::fs::write(dir.0.join("typo2.toml"), "listn = \"127.0.0.1:1\"\n").unwrap();
+    refused(
+        &dir,
+        &["serve", "--config", "typo2.toml"],
+        &[],
+        &["unknown setting `listn` in typo2.toml; did you mean `listen`?"],
+    );
+    refused(
+        &dir,
+        &["serve", "--listen", "no-such-host.invalid:8080"],
+        &[],
+        &["invalid listen", "flag --listen", "cannot resolve no-such-host.invalid"],
     );
     assert!(!dir.0.join("keyfleet.db").exists(), "nothing was created");
 }
@@ -99,5 +112,33 @@ fn a_different_master_key_is_detected() {
             "x@example.com",
         ],
         &[],
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_named() {
+    let dir = Scratch::new("db-errors");
+    let admin = |url: &str| {
+        let out = run(
+            &dir.0,
+            &["admin", "issue-tap", "--database-url", url, "--username", "x"],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // Port 1 on loopback: nothing listens there.
+    let err = admin("postgres://keyfleet:hunter2@127.0.0.1:1/keyfleet");
+    assert!(err.contains("connecting to PostgreSQL at 127.0.0.1:1"), "{err}");
+    assert!(!err.contains("hunter2"), "the password stays out of the message: {err}");
+    let missing = dir.0.join("no-such-dir/keyfleet.db");
+    let err = admin(&format!("sqlite://{}", missing.display()));
+    assert!(
+        err.contains(&format!(
+            "opening the SQLite database {} (the directory {} does not exist)",
+            missing.display(),
+            missing.parent().unwrap().display()
+        )),
+        "{err}"
     );
 }

@@ -3,7 +3,9 @@
 mod http;
 mod process;
 
+mod admin_commands;
 mod ceremony_two_processes;
 mod cli_and_serve;
 mod config_errors;
+mod key_tools;
 mod secrets_in_logs;

@@ -94,9 +94,19 @@ impl Server {
     /// Starts `keyfleet serve` on a free loopback port with JSON logs; waits until it logs
     /// that it is ready.
     pub fn start(dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Server {
+        Self::start_with(
+            dir,
+            &["serve", "--listen", "127.0.0.1:0", "--database-url", database_url],
+            env,
+        )
+    }
+
+    /// Starts `keyfleet ARGS` (a `serve` command line) with JSON logs; waits until it logs
+    /// that it is ready.
+    pub fn start_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut c = Command::new(bin());
         c.current_dir(dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+            .args(args)
             .env_remove("RUST_LOG")
             .env("KEYFLEET_LOG_FORMAT", "json")
             .env("KEYFLEET_MASTER_KEY", MASTER_KEY)
@@ -158,6 +168,26 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Every address the server listens on (the `addresses` of its ready line).
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                (v["fields"]["message"] == "keyfleet is ready").then(|| {
+                    v["fields"]["addresses"]
+                        .as_str()
+                        .unwrap()
+                        .split(' ')
+                        .map(|a| a.parse().unwrap())
+                        .collect()
+                })
+            })
+            .unwrap()
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -89,15 +89,81 @@ fn unknown_file_keys_are_refused() {
     std::fs::write(&file, "lisen = \"127.0.0.1:1000\"\n").unwrap();
     let e = Settings::resolve(
         &Overrides {
-            config: Some(file),
+            config: Some(file.clone()),
             ..Default::default()
         },
         &env(&[]),
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("unknown setting \"lisen\""), "{e}");
+    assert_eq!(
+        e,
+        format!("unknown setting `lisen` in {}; did you mean `listen`?", file.display())
+    );
+    let refusal = |text: &str| {
+        std::fs::write(&file, text).unwrap();
+        let o = Overrides {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        Settings::resolve(&o, &env(&[])).unwrap_err().to_string()
+    };
+    let shown = file.display();
+    assert_eq!(
+        refusal("shutdown_grace = 5\n"),
+        format!("unknown setting `shutdown_grace` in {shown}; did you mean `shutdown_grace_seconds`?")
+    );
+    assert_eq!(
+        refusal("whatever = 1\n"),
+        format!("unknown setting `whatever` in {shown}; see docs/configuration.md for the settings")
+    );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn typos_are_matched_to_the_closest_setting() {
+    for (typo, meant) in [
+        ("listn", "listen"),
+        ("lsiten", "listen"),
+        ("databse_url", "database_url"),
+        ("database-url", "database_url"),
+        ("DATABASE_URL", "database_url"),
+        ("rp-id", "rp_id"),
+        ("session_idle_minute", "session_idle_minutes"),
+        ("tap_atempts_per_user", "tap_attempts_per_user"),
+        ("session_idle", "session_idle_minutes"),
+    ] {
+        assert_eq!(closest_setting(typo), Some(meant), "{typo}");
+    }
+    for unrelated in ["x", "colour", "port", "password", "session", "tap"] {
+        assert_eq!(closest_setting(unrelated), None, "{unrelated}");
+    }
+    assert_eq!(edit_distance("listen", "lsiten"), 1);
+    assert_eq!(edit_distance("", "abc"), 3);
+}
+
+#[test]
+fn listen_takes_host_names_and_resolves_them() {
+    let s = Settings::resolve(&Overrides::default(), &env(&[("KEYFLEET_LISTEN", "localhost:8123")])).unwrap();
+    assert_eq!(s.listen.to_string(), "localhost:8123");
+    assert_eq!(s.listen.port(), 8123);
+    assert!(!s.listen.addrs().is_empty());
+    assert!(
+        s.listen
+            .addrs()
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == 8123),
+        "{:?}",
+        s.listen.addrs()
+    );
+    let ipv6 = Settings::resolve(&Overrides::default(), &env(&[("KEYFLEET_LISTEN", "[::1]:9")])).unwrap();
+    assert_eq!(ipv6.listen.addrs(), ["[::1]:9".parse().unwrap()]);
+    for bad in ["localhost", ":8080", "::1:8080", "local host:1", "localhost:http"] {
+        let e = err(&[("KEYFLEET_LISTEN", bad)]);
+        assert!(e.contains("expected IP:PORT or HOST:PORT"), "{bad}: {e}");
+    }
+    let e = err(&[("KEYFLEET_LISTEN", "no-such-host.invalid:8080")]);
+    assert!(e.contains("cannot resolve no-such-host.invalid"), "{e}");
 }
 
 #[test]

@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
-    /// Exact actor (`user:ID`, `client:ID`, `system`, `anonymous`).
+    /// Exact actor (`user:ID`, `client:ID`, `cli:OS-USER`, `system`, `anonymous`).
     pub actor: Option<String>,
     /// Exact target (`user:ID`, …).
     pub target: Option<String>,

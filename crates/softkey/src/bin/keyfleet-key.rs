@@ -9,10 +9,10 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(name = "keyfleet-key", version)]
 struct Cli {
-    #[command(subcommand)]
-    command: keyfleet_softkey::KeyCommand,
+    #[command(flatten)]
+    args: keyfleet_softkey::KeyArgs,
 }
 
 fn main() -> anyhow::Result<()> {
-    keyfleet_softkey::run(Cli::parse().command)
+    keyfleet_softkey::run(Cli::parse().args)
 }

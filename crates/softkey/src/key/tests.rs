@@ -2,6 +2,7 @@ use keyfleet_ctap_transport::Applet;
 
 use super::SoftKey;
 use crate::factory::Factory;
+use crate::keyfile::Protection;
 use crate::testutil::TempDir;
 use crate::vpcd::ReaderKey;
 
@@ -18,7 +19,9 @@ fn make_credential() -> Vec<u8> {
 fn only_state_changes_are_saved_and_counted() {
     let dir = TempDir::new("key-saves");
     let path = dir.path().join("k.kfk");
-    let mut key = SoftKey::create(&path, "nfc-key", &Factory::new(dir.path().join("factory"))).unwrap();
+    let factory = Factory::new(dir.path().join("factory"));
+    let protection = Protection::FileKey(dir.path().join("file-keys"));
+    let mut key = SoftKey::create(&path, "nfc-key", &factory, protection).unwrap();
     let file = || std::fs::read(&path).unwrap();
     let before = file();
     // getInfo and requests that fail to parse change nothing: no save, same bytes.

@@ -5,7 +5,7 @@
 //! ```text
 //! "KEYFLEET" (8) ‖ version 01 (1) ‖ protection (1) ‖ protection parameters ‖ nonce (12) ‖ AES-256-GCM ciphertext
 //!   protection 01, passphrase: Argon2id m_cost (4, BE) ‖ t_cost (4, BE) ‖ p_cost (4, BE) ‖ salt (16)
-//!   protection 02, sidecar key: key id (8) = SHA-256(sidecar key)[..8]
+//!   protection 02, file key: key id (8) = SHA-256(file key)[..8]
 //! ```
 //!
 //! Everything before the ciphertext is the GCM associated data, so a changed header fails to open
@@ -15,10 +15,17 @@
 //! # Where the key comes from
 //!
 //! - With `KEYFLEET_KEY_PASSPHRASE` set (non-empty), the file key is Argon2id(passphrase, salt).
-//! - Without it, a random 32-byte file key is kept in a sidecar file `FILE.key` (mode 0600) next
-//!   to the key file. This only keeps the state unreadable to whoever gets the key file alone
-//!   (a backup, a copied file); anyone who can read the directory can read the key. A file made
-//!   with a passphrase never falls back to a sidecar, and opening it without the passphrase fails.
+//! - Without it, the file key is 32 random bytes kept in the *file-keys directory*
+//!   (`--file-keys-dir` / `KEYFLEET_FILE_KEYS_DIR`, default `$XDG_DATA_HOME/keyfleet/file-keys`,
+//!   see [`crate::dirs`]) as `KEYID.key` (mode 0600; KEYID: the key id of the header, in hex),
+//!   never next to the key file. The key file alone (a backup, a copy, a file in a shared
+//!   directory) is then unreadable; whoever can read the user's data directory can read it. To
+//!   use the key file as another user or on another machine, make it with a passphrase (or copy
+//!   its file key along). A file made with a passphrase never uses a file key, and opening it
+//!   without the passphrase fails.
+//! - Key files made by earlier versions kept their file key next to themselves as `FILE.key`;
+//!   that place is still read when the file-keys directory does not have the key, and never
+//!   written.
 //!
 //! # Crash safety
 //!
@@ -46,7 +53,7 @@ pub const MAGIC: [u8; 8] = *b"KEYFLEET";
 /// The format version this code writes and reads.
 pub const VERSION: u8 = 1;
 const PROTECTION_PASSPHRASE: u8 = 1;
-const PROTECTION_SIDECAR: u8 = 2;
+const PROTECTION_FILE_KEY: u8 = 2;
 const NONCE_LEN: usize = 12;
 const SALT_LEN: usize = 16;
 const KEY_ID_LEN: usize = 8;
@@ -94,18 +101,24 @@ impl KdfParams {
 pub enum Protection {
     /// A key derived from this passphrase with Argon2id.
     Passphrase(Zeroizing<String>, KdfParams),
-    /// A random key in the sidecar file `FILE.key`.
-    Sidecar,
+    /// A random file key, kept in this file-keys directory (created with mode 0700 if missing).
+    FileKey(PathBuf),
 }
 
 impl Protection {
-    /// A passphrase from `KEYFLEET_KEY_PASSPHRASE` if it is set and not empty, otherwise a sidecar key.
-    pub fn from_env() -> Self {
+    /// A passphrase from `KEYFLEET_KEY_PASSPHRASE` if it is set and not empty, otherwise a file
+    /// key in `file_keys`.
+    pub fn from_env(file_keys: &Path) -> Self {
         match passphrase_from_env() {
             Some(passphrase) => Protection::Passphrase(passphrase, KdfParams::DEFAULT),
-            None => Protection::Sidecar,
+            None => Protection::FileKey(file_keys.to_path_buf()),
         }
     }
+}
+
+/// Where the file key with this key id lives in the file-keys directory `dir`.
+pub fn file_key_path(dir: &Path, key_id: &[u8; KEY_ID_LEN]) -> PathBuf {
+    dir.join(format!("{}.key", hex::encode(key_id)))
 }
 
 /// `KEYFLEET_KEY_PASSPHRASE`, if set and not empty.
@@ -142,9 +155,12 @@ pub enum KeyFileError {
     /// The file is passphrase-protected and no passphrase was given.
     #[error("this key file is protected by a passphrase: set {PASSPHRASE_ENV}")]
     PassphraseRequired,
-    /// The sidecar key file is missing or does not belong to this key file.
-    #[error("the sidecar key {0} is missing or belongs to another key file")]
-    SidecarMismatch(PathBuf),
+    /// The file key is missing or does not belong to this key file.
+    #[error(
+        "its file key {0} is missing or belongs to another key file (a key file made without \
+         {PASSPHRASE_ENV} opens only with the file key made with it: see --file-keys-dir)"
+    )]
+    FileKeyMissing(PathBuf),
     /// Authentication failed: wrong passphrase, or the file was changed.
     #[error("cannot decrypt the key file: wrong passphrase, or the file is damaged")]
     Decrypt,
@@ -167,6 +183,8 @@ pub trait Fs {
     fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()>;
     /// Flushes a directory's entries to stable storage.
     fn sync_dir(&mut self, dir: &Path) -> io::Result<()>;
+    /// Creates a directory and its missing parents, those it creates with mode 0700.
+    fn create_dir_all(&mut self, dir: &Path) -> io::Result<()>;
 }
 
 /// The real file system.
@@ -206,6 +224,17 @@ impl Fs for StdFs {
     fn sync_dir(&mut self, dir: &Path) -> io::Result<()> {
         std::fs::File::open(dir)?.sync_all()
     }
+
+    fn create_dir_all(&mut self, dir: &Path) -> io::Result<()> {
+        create_private_dir(dir)
+    }
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (they hold private keys); an existing
+/// directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 /// The directory holding `path` (`.` for a bare file name).
@@ -251,7 +280,7 @@ pub fn write_atomically(fs: &mut dyn Fs, path: &Path, data: &[u8]) -> Result<(),
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Header {
     Passphrase { params: KdfParams, salt: [u8; SALT_LEN] },
-    Sidecar { key_id: [u8; KEY_ID_LEN] },
+    FileKey { key_id: [u8; KEY_ID_LEN] },
 }
 
 impl Header {
@@ -266,8 +295,8 @@ impl Header {
                 }
                 out.extend_from_slice(salt);
             }
-            Header::Sidecar { key_id } => {
-                out.push(PROTECTION_SIDECAR);
+            Header::FileKey { key_id } => {
+                out.push(PROTECTION_FILE_KEY);
                 out.extend_from_slice(key_id);
             }
         }
@@ -297,9 +326,9 @@ impl Header {
                 salt.copy_from_slice(&fields[12..]);
                 Header::Passphrase { params, salt }
             }
-            PROTECTION_SIDECAR => {
+            PROTECTION_FILE_KEY => {
                 let key_id = rest.first_chunk().ok_or(KeyFileError::Malformed("truncated header"))?;
-                Header::Sidecar { key_id: *key_id }
+                Header::FileKey { key_id: *key_id }
             }
             _ => return Err(KeyFileError::Malformed("unknown protection")),
         };
@@ -345,9 +374,14 @@ impl KeyFile<StdFs> {
         Self::create_with(StdFs, path, protection, plaintext, rng)
     }
 
-    /// Opens a key file and decrypts it, with the passphrase if the file needs one.
-    pub fn open(path: &Path, passphrase: Option<&str>) -> Result<(Self, Zeroizing<Vec<u8>>), KeyFileError> {
-        Self::open_with(StdFs, path, passphrase)
+    /// Opens a key file and decrypts it, with the passphrase if the file needs one, else with
+    /// its file key from the file-keys directory `file_keys`.
+    pub fn open(
+        path: &Path,
+        passphrase: Option<&str>,
+        file_keys: &Path,
+    ) -> Result<(Self, Zeroizing<Vec<u8>>), KeyFileError> {
+        Self::open_with(StdFs, path, passphrase, file_keys)
     }
 }
 
@@ -373,11 +407,17 @@ impl<F: Fs> KeyFile<F> {
                     derive_key(&passphrase, params, &salt)?,
                 )
             }
-            Protection::Sidecar => {
+            Protection::FileKey(dir) => {
                 let mut key = Zeroizing::new([0u8; 32]);
                 rng.fill_bytes(key.as_mut());
-                write_atomically(&mut fs, &sibling(path, ".key"), key.as_ref())?;
-                (Header::Sidecar { key_id: key_id(&key) }, key)
+                let id = key_id(&key);
+                fs.create_dir_all(&dir).map_err(|source| KeyFileError::Io {
+                    op: "create",
+                    path: dir.clone(),
+                    source,
+                })?;
+                write_atomically(&mut fs, &file_key_path(&dir, &id), key.as_ref())?;
+                (Header::FileKey { key_id: id }, key)
             }
         };
         let mut file = KeyFile {
@@ -395,6 +435,7 @@ impl<F: Fs> KeyFile<F> {
         mut fs: F,
         path: &Path,
         passphrase: Option<&str>,
+        file_keys: &Path,
     ) -> Result<(Self, Zeroizing<Vec<u8>>), KeyFileError> {
         let raw = fs.read(path).map_err(|source| KeyFileError::Io {
             op: "read",
@@ -407,20 +448,7 @@ impl<F: Fs> KeyFile<F> {
                 let passphrase = passphrase.ok_or(KeyFileError::PassphraseRequired)?;
                 derive_key(passphrase, *params, salt)?
             }
-            Header::Sidecar { key_id: expected } => {
-                let sidecar = sibling(path, ".key");
-                let stored = fs
-                    .read(&sidecar)
-                    .map_err(|_| KeyFileError::SidecarMismatch(sidecar.clone()))?;
-                let key: [u8; 32] = stored
-                    .try_into()
-                    .map_err(|_| KeyFileError::SidecarMismatch(sidecar.clone()))?;
-                let key = Zeroizing::new(key);
-                if key_id(&key) != *expected {
-                    return Err(KeyFileError::SidecarMismatch(sidecar));
-                }
-                key
-            }
+            Header::FileKey { key_id: expected } => read_file_key(&mut fs, path, file_keys, expected)?,
         };
         let plaintext = decrypt(&key, &raw, header_len)?;
         let header = raw[..header_len].to_vec();
@@ -464,6 +492,29 @@ impl<F: Fs> KeyFile<F> {
     pub fn fs_mut(&mut self) -> &mut F {
         &mut self.fs
     }
+}
+
+/// The file key with id `expected`: from the file-keys directory, else (key files of earlier
+/// versions) from `FILE.key` next to the key file.
+fn read_file_key(
+    fs: &mut dyn Fs,
+    path: &Path,
+    file_keys: &Path,
+    expected: &[u8; KEY_ID_LEN],
+) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
+    let current = file_key_path(file_keys, expected);
+    for candidate in [&current, &sibling(path, ".key")] {
+        let Ok(stored) = fs.read(candidate).map(Zeroizing::new) else {
+            continue;
+        };
+        let key = stored.as_slice().try_into().map(|k: [u8; 32]| Zeroizing::new(k));
+        if let Ok(key) = key
+            && key_id(&key) == *expected
+        {
+            return Ok(key);
+        }
+    }
+    Err(KeyFileError::FileKeyMissing(current))
 }
 
 fn decrypt(key: &[u8; 32], raw: &[u8], header_len: usize) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {

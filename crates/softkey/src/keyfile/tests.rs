@@ -90,6 +90,11 @@ impl Fs for MemFs {
         self.durable_names = self.names.clone();
         Ok(())
     }
+
+    fn create_dir_all(&mut self, _dir: &Path) -> io::Result<()> {
+        // Directories are implicit in this model.
+        Ok(())
+    }
 }
 
 /// A [`MemFs`] that dies after a budget of steps: each operation costs one step and each byte
@@ -164,9 +169,21 @@ impl Fs for FaultFs {
         self.spend(1).map_err(|_| cut())?;
         self.inner.borrow_mut().sync_dir(dir)
     }
+
+    fn create_dir_all(&mut self, dir: &Path) -> io::Result<()> {
+        self.spend(1).map_err(|_| cut())?;
+        self.inner.borrow_mut().create_dir_all(dir)
+    }
 }
 
 const PASS: &str = "correct horse";
+
+/// The file-keys directory of the in-memory tests.
+const FILE_KEYS: &str = "/data/file-keys";
+
+fn file_key() -> Protection {
+    Protection::FileKey(PathBuf::from(FILE_KEYS))
+}
 
 fn passphrase() -> Protection {
     Protection::Passphrase(Zeroizing::new(PASS.into()), KdfParams::INSECURE_FAST)
@@ -178,7 +195,7 @@ fn rng() -> StdRng {
 
 /// Opens the key file in `image` and returns its plaintext, or `None` if there is no file at all.
 fn decode(image: &MemFs, path: &Path, pass: Option<&str>) -> Option<Vec<u8>> {
-    match KeyFile::open_with(image.clone(), path, pass) {
+    match KeyFile::open_with(image.clone(), path, pass, Path::new(FILE_KEYS)) {
         Ok((_, plaintext)) => Some(plaintext.to_vec()),
         Err(KeyFileError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => None,
         Err(e) => panic!("the key file decodes to garbage: {e}"),
@@ -218,7 +235,7 @@ fn check_every_cut(
 #[test]
 fn crash_at_any_point_of_a_save_leaves_old_or_new() {
     let path = Path::new("/keys/alice.kfk");
-    for (protection, pass) in [(passphrase(), Some(PASS)), (Protection::Sidecar, None)] {
+    for (protection, pass) in [(passphrase(), Some(PASS)), (file_key(), None)] {
         let base = FaultFs::new(&MemFs::default(), None);
         KeyFile::create_with(base.clone(), path, protection, b"old state", &mut rng()).unwrap();
         let base = base.inner.borrow().clone();
@@ -231,6 +248,7 @@ fn crash_at_any_point_of_a_save_leaves_old_or_new() {
                 },
                 path,
                 pass,
+                Path::new(FILE_KEYS),
             )?;
             assert_eq!(old.as_slice(), b"old state");
             file.fs_mut().budget = fs.budget;
@@ -246,11 +264,7 @@ fn crash_at_any_point_of_creation_leaves_nothing_or_new() {
     let path = Path::new("/keys/bob.kfk");
     for pass in [Some(PASS), None] {
         let cuts = check_every_cut(&MemFs::default(), path, pass, &[None, Some(b"fresh key")], |fs| {
-            let protection = if pass.is_some() {
-                passphrase()
-            } else {
-                Protection::Sidecar
-            };
+            let protection = if pass.is_some() { passphrase() } else { file_key() };
             KeyFile::create_with(fs, path, protection, b"fresh key", &mut rng()).map(drop)
         });
         assert!(cuts > 4);
@@ -279,11 +293,11 @@ fn passphrase_round_trip_and_wrong_passphrase() {
     let image = fs.inner.borrow().clone();
     assert_eq!(decode(&image, path, Some(PASS)).unwrap(), b"secret state");
     assert!(matches!(
-        KeyFile::open_with(image.clone(), path, Some("wrong")),
+        KeyFile::open_with(image.clone(), path, Some("wrong"), Path::new(FILE_KEYS)),
         Err(KeyFileError::Decrypt)
     ));
     assert!(matches!(
-        KeyFile::open_with(image.clone(), path, None),
+        KeyFile::open_with(image.clone(), path, None, Path::new(FILE_KEYS)),
         Err(KeyFileError::PassphraseRequired)
     ));
     let raw = image.clone().read(path).unwrap();
@@ -296,7 +310,7 @@ fn passphrase_round_trip_and_wrong_passphrase() {
 fn open_tampered(image: &MemFs, path: &Path, raw: &[u8], pass: Option<&str>) -> KeyFileError {
     let mut image = image.clone();
     image.write(path, raw).unwrap();
-    match KeyFile::open_with(image, path, pass) {
+    match KeyFile::open_with(image, path, pass, Path::new(FILE_KEYS)) {
         Ok(_) => panic!("tampered file opened"),
         Err(e) => e,
     }
@@ -305,7 +319,7 @@ fn open_tampered(image: &MemFs, path: &Path, raw: &[u8], pass: Option<&str>) -> 
 #[test]
 fn every_changed_byte_is_detected() {
     let path = Path::new("/k");
-    for (protection, pass) in [(passphrase(), Some(PASS)), (Protection::Sidecar, None)] {
+    for (protection, pass) in [(passphrase(), Some(PASS)), (file_key(), None)] {
         let fs = FaultFs::new(&MemFs::default(), None);
         KeyFile::create_with(fs.clone(), path, protection, b"state", &mut rng()).unwrap();
         let image = fs.inner.borrow().clone();
@@ -361,31 +375,50 @@ fn header_errors_are_typed() {
     ));
 }
 
+/// The file keys in `image`'s file-keys directory.
+fn file_keys_in(image: &MemFs) -> Vec<PathBuf> {
+    image
+        .names
+        .keys()
+        .filter(|p| p.starts_with(FILE_KEYS))
+        .cloned()
+        .collect()
+}
+
 #[test]
-fn sidecar_mismatch_is_reported() {
-    let path = Path::new("/k");
+fn the_file_key_lives_in_the_file_keys_directory_and_must_match() {
+    let path = Path::new("/work/k");
     let fs = FaultFs::new(&MemFs::default(), None);
-    KeyFile::create_with(fs.clone(), path, Protection::Sidecar, b"state", &mut rng()).unwrap();
+    KeyFile::create_with(fs.clone(), path, file_key(), b"state", &mut rng()).unwrap();
     let mut image = fs.inner.borrow().clone();
+    // Nothing next to the key file but the key file itself.
+    let beside: Vec<_> = image.names.keys().filter(|p| p.starts_with("/work")).collect();
+    assert_eq!(beside, [path], "{:?}", image.names.keys());
+    let [stored] = file_keys_in(&image).try_into().expect("one file key");
+    let raw = image.read(path).unwrap();
+    assert_eq!(
+        stored,
+        Path::new(FILE_KEYS).join(format!("{}.key", hex::encode(&raw[10..18]))),
+        "named by the key id of the header"
+    );
     assert_eq!(decode(&image, path, None).unwrap(), b"state");
-    // A passphrase is ignored for sidecar files.
-    assert!(KeyFile::open_with(image.clone(), path, Some("anything")).is_ok());
-    let sidecar = sibling(path, ".key");
-    image.write(&sidecar, &[0u8; 32]).unwrap();
-    assert!(matches!(
-        KeyFile::open_with(image.clone(), path, None),
-        Err(KeyFileError::SidecarMismatch(_))
-    ));
-    image.write(&sidecar, &[0u8; 5]).unwrap();
-    assert!(matches!(
-        KeyFile::open_with(image.clone(), path, None),
-        Err(KeyFileError::SidecarMismatch(_))
-    ));
-    image.names.remove(&sidecar);
-    assert!(matches!(
-        KeyFile::open_with(image, path, None),
-        Err(KeyFileError::SidecarMismatch(_))
-    ));
+    // A passphrase is ignored for files with a file key.
+    let open = |image: &MemFs, dir: &str| KeyFile::open_with(image.clone(), path, Some("anything"), Path::new(dir));
+    assert!(open(&image, FILE_KEYS).is_ok());
+    let key = image.read(&stored).unwrap();
+    let missing = |r: Result<_, KeyFileError>| matches!(r, Err(KeyFileError::FileKeyMissing(p)) if p == stored);
+    image.write(&stored, &[0u8; 32]).unwrap();
+    assert!(missing(open(&image, FILE_KEYS)));
+    image.write(&stored, &[0u8; 5]).unwrap();
+    assert!(missing(open(&image, FILE_KEYS)));
+    image.names.remove(&stored);
+    assert!(missing(open(&image, FILE_KEYS)));
+    // Key files of earlier versions kept the file key next to themselves: still read there.
+    image.write(&sibling(path, ".key"), &key).unwrap();
+    assert!(open(&image, FILE_KEYS).is_ok());
+    assert!(open(&image, "/elsewhere").is_ok());
+    image.write(&sibling(path, ".key"), &[1u8; 32]).unwrap();
+    assert!(missing(open(&image, FILE_KEYS)));
 }
 
 #[test]
@@ -422,28 +455,42 @@ fn out_of_range_kdf_params_are_refused_at_creation() {
 fn real_files_round_trip_with_mode_0600_and_no_temp_left() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("keyfile");
-    let path = dir.path().join("alice.kfk");
-    let mut file = KeyFile::create(&path, Protection::Sidecar, b"one", &mut rng()).unwrap();
+    let keys_dir = dir.path().join("work");
+    std::fs::create_dir(&keys_dir).unwrap();
+    let file_keys = dir.path().join("data/keyfleet/file-keys");
+    let path = keys_dir.join("alice.kfk");
+    let mut file = KeyFile::create(&path, Protection::FileKey(file_keys.clone()), b"one", &mut rng()).unwrap();
     file.save(b"two", &mut rng()).unwrap();
-    let (_, plaintext) = KeyFile::open(&path, None).unwrap();
+    let (_, plaintext) = KeyFile::open(&path, None, &file_keys).unwrap();
     assert_eq!(plaintext.as_slice(), b"two");
-    for p in [&path, &sibling(&path, ".key")] {
-        assert_eq!(
-            std::fs::metadata(p).unwrap().permissions().mode() & 0o777,
-            0o600,
-            "{}",
-            p.display()
-        );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let stored: Vec<_> = std::fs::read_dir(&file_keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    for p in [&path, &stored[0]] {
+        assert_eq!(mode(p), 0o600, "{}", p.display());
     }
-    let names: Vec<_> = std::fs::read_dir(dir.path())
+    for d in [&file_keys, &dir.path().join("data")] {
+        assert_eq!(mode(d), 0o700, "{}", d.display());
+    }
+    let names: Vec<_> = std::fs::read_dir(&keys_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
-    let pass_path = dir.path().join("bob.kfk");
+    assert_eq!(names, ["alice.kfk"], "nothing but the key file beside it");
+    let pass_path = keys_dir.join("bob.kfk");
     KeyFile::create(&pass_path, passphrase(), b"three", &mut rng()).unwrap();
-    assert!(!sibling(&pass_path, ".key").exists());
-    assert_eq!(KeyFile::open(&pass_path, Some(PASS)).unwrap().1.as_slice(), b"three");
+    assert_eq!(
+        std::fs::read_dir(&file_keys).unwrap().count(),
+        1,
+        "no file key with a passphrase"
+    );
+    assert_eq!(
+        KeyFile::open(&pass_path, Some(PASS), &file_keys).unwrap().1.as_slice(),
+        b"three"
+    );
 }
 
 #[test]

@@ -116,7 +116,10 @@ if [ "${KEYFLEET_INTEROP_WORK_TMPFS:-0}" = 1 ]; then
     mount -t tmpfs tmpfs "$WORK"
 fi
 export KEYFLEET_INTEROP_WORK="$WORK"
+# The factory CAs and the file keys of the test keys stay in the scratch directory, not in root's
+# data directory.
 export KEYFLEET_FACTORY_DIR="$WORK/factory"
+export KEYFLEET_FILE_KEYS_DIR="$WORK/file-keys"
 unset KEYFLEET_KEY_PASSPHRASE KEYFLEET_KEY_PIN KEYFLEET_DATABASE_URL KEYFLEET_CONFIG
 
 PCSCD_PID=""

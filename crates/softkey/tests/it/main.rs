@@ -27,6 +27,7 @@ fn key_cmd(dir: &Path, args: &[&str], passphrase: Option<&str>) -> Output {
     cmd.args(args)
         .current_dir(dir)
         .env("KEYFLEET_FACTORY_DIR", dir.join("factory"))
+        .env("KEYFLEET_FILE_KEYS_DIR", dir.join("file-keys"))
         .env_remove("KEYFLEET_KEY_PIN");
     match passphrase {
         Some(p) => cmd.env("KEYFLEET_KEY_PASSPHRASE", p),
@@ -127,7 +128,7 @@ fn passphrase_protected_key() {
     let d = dir.0.as_path();
     let out = key_cmd(d, &["new", "--model", "nfc-key", "--out", "p.kfk"], Some("hunter22"));
     assert!(out.status.success());
-    assert!(!d.join("p.kfk.key").exists(), "no sidecar with a passphrase");
+    assert!(!d.join("file-keys").exists(), "no file key with a passphrase");
     assert!(
         key_cmd(d, &["info", "--key", "p.kfk"], Some("hunter22"))
             .status
@@ -137,6 +138,36 @@ fn passphrase_protected_key() {
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"));
     let missing = key_cmd(d, &["info", "--key", "p.kfk"], None);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("KEYFLEET_KEY_PASSPHRASE"));
+}
+
+#[test]
+fn the_file_key_is_kept_in_the_file_keys_directory() {
+    let dir = Dir::new("file-key");
+    let d = dir.0.as_path();
+    std::fs::create_dir(d.join("keys")).unwrap();
+    let made = key_cmd(d, &["new", "--model", "nfc-key", "--out", "keys/k.kfk"], None);
+    assert!(made.status.success());
+    let said = String::from_utf8_lossy(&made.stderr);
+    assert!(
+        said.contains(&format!("its file key is in {}", d.join("file-keys").display())),
+        "{said}"
+    );
+    let beside: Vec<_> = std::fs::read_dir(d.join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(beside, ["k.kfk", "k.kfk.lock"], "no key material beside the key file");
+    assert_eq!(std::fs::read_dir(d.join("file-keys")).unwrap().count(), 1);
+    ok(d, &["info", "--key", "keys/k.kfk"]);
+    // Another file-keys directory (another user, another machine) cannot open it; the error
+    // names the file key it looked for.
+    let err = fails(d, &["info", "--key", "keys/k.kfk", "--file-keys-dir", "elsewhere"]);
+    assert!(
+        err.contains("its file key elsewhere/") && err.contains("--file-keys-dir"),
+        "{err}"
+    );
 }
 
 #[test]
