@@ -66,6 +66,7 @@ pub async fn list_audit(
         until: time_param("until", q.until)?,
         before_id: q.before,
         limit: q.limit.unwrap_or(100),
+        ..AuditQuery::default()
     };
     let page = audit::list(&c, &p, query).await?;
     Ok(axum::Json(AuditPage {

@@ -146,6 +146,7 @@ fn build_query(text: &mut FilterText, before: &str) -> Result<AuditQuery, BadFil
         until,
         before_id,
         limit: PAGE_SIZE,
+        ..AuditQuery::default()
     })
 }
 
