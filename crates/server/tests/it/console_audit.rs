@@ -1,6 +1,6 @@
 //! The console's audit log as people read it (issue 10): the user filter (by username or
 //! id, as actor or target), names beside ids (also of what was deleted), one entry's page,
-//! and who may read them.
+//! the CSV and JSON-lines downloads, and who may read them.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
@@ -9,6 +9,7 @@ use keyfleet_core::audit::{Detail, KeyRef};
 use keyfleet_domain::audit::{Action, Actor, AuditEvent, AuditQuery, NewAuditEvent, Target};
 use keyfleet_domain::user::{Role, User};
 use keyfleet_server::web::page::csrf_token;
+use serde_json::Value;
 
 use crate::harness::{Auth, Backend, ORIGIN, Resp, TestApp};
 use crate::on_both_stores;
@@ -19,6 +20,9 @@ on_both_stores!(
     deleted_targets_keep_their_recorded_name,
     entry_page_shows_every_field_with_names_and_links,
     entry_page_is_404_for_unknown_or_malformed_ids,
+    csv_export_quotes_neutralises_and_filters,
+    csv_export_streams_every_batch_without_overlap,
+    jsonl_export_is_one_api_object_per_line,
     helpdesk_reads_and_exports_workers_are_refused,
 );
 
@@ -116,6 +120,102 @@ async fn newest(app: &TestApp, action: &str) -> AuditEvent {
     app.state.stores.audit.list(&q).await.unwrap().remove(0)
 }
 
+/// An RFC 4180 reader: records of fields, quotes undone. Strict: it fails on anything else.
+fn parse_csv(body: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut chars = body.chars().peekable();
+    let mut quoted = false;
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => {
+                    quoted = false;
+                    let next = chars.peek().copied();
+                    assert!(matches!(next, Some(',' | '\r') | None), "text after a closing quote");
+                }
+                c => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if at_start => {
+                quoted = true;
+                at_start = false;
+            }
+            '"' => panic!("a quote inside an unquoted field: {field}"),
+            ',' => {
+                record.push(std::mem::take(&mut field));
+                at_start = true;
+            }
+            '\r' => {
+                assert_eq!(chars.next(), Some('\n'), "CR without LF outside quotes");
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+                at_start = true;
+            }
+            '\n' => panic!("LF without CR outside quotes"),
+            c => {
+                field.push(c);
+                at_start = false;
+            }
+        }
+    }
+    assert!(!quoted, "unterminated quote");
+    assert!(field.is_empty() && record.is_empty(), "the last record has no CRLF");
+    records
+}
+
+const HEADER: [&str; 11] = [
+    "id",
+    "at",
+    "actor",
+    "actorName",
+    "action",
+    "target",
+    "targetName",
+    "keyNickname",
+    "outcome",
+    "requestId",
+    "detail",
+];
+
+/// The CSV download at `path`: checks the answer's headers and the header row; the records
+/// after it, each as (column name → value).
+async fn csv(app: &TestApp, cookie: &str, path: &str) -> Vec<std::collections::HashMap<&'static str, String>> {
+    let r = get(app, cookie, path).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", html(&r));
+    assert_eq!(
+        r.headers[header::CONTENT_TYPE],
+        "text/csv; charset=utf-8; header=present"
+    );
+    let disposition = r.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    let name = disposition
+        .strip_prefix("attachment; filename=\"keyfleet-audit-")
+        .and_then(|n| n.strip_suffix(".csv\""))
+        .unwrap_or_else(|| panic!("{disposition}"));
+    assert!(
+        name.len() == 16 && name.ends_with('Z') && name.as_bytes()[8] == b'T',
+        "a UTC time in the name: {name}"
+    );
+    assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
+    let body = String::from_utf8(r.body).unwrap();
+    let mut records = parse_csv(&body).into_iter();
+    assert_eq!(records.next().unwrap(), HEADER, "the header row");
+    records
+        .map(|r| {
+            assert_eq!(r.len(), HEADER.len(), "{r:?}");
+            HEADER.iter().copied().zip(r).collect()
+        })
+        .collect()
+}
+
 // ---- the user filter -------------------------------------------------------------------
 
 async fn user_filter_matches_actor_or_target_by_name_or_id(b: Backend) {
@@ -193,8 +293,12 @@ async fn user_filter_matches_actor_or_target_by_name_or_id(b: Backend) {
         row.contains("user.<wbr>disable"),
         "the stable name wraps at its dot: {row}"
     );
-    // The form keeps what was typed.
+    // The form keeps what was typed; the downloads carry the same filters.
     assert!(page.contains("value=\"wendy\""), "{page}");
+    assert!(
+        page.contains("href=\"/admin/audit/export.csv?user=wendy&#38;action=user.\""),
+        "{page}"
+    );
 }
 
 async fn unknown_username_is_a_clear_422(b: Backend) {
@@ -209,6 +313,11 @@ async fn unknown_username_is_a_clear_422(b: Backend) {
         assert!(event_ids(&page).is_empty(), "no table, not an empty one");
         assert!(!page.contains("<b>"));
     }
+    // The same for a download: an error page, no file.
+    let r = get(&app, &cookie, "/admin/audit/export.csv?user=nobody").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.headers.get(header::CONTENT_DISPOSITION).is_none());
+    assert!(html(&r).contains("No user named “nobody”."), "{}", html(&r));
 }
 
 async fn deleted_targets_keep_their_recorded_name(b: Backend) {
@@ -393,7 +502,180 @@ async fn entry_page_is_404_for_unknown_or_malformed_ids(b: Backend) {
     );
 }
 
-// ---- who may read ----------------------------------------------------------------------
+// ---- downloads ---------------------------------------------------------------------------
+
+async fn csv_export_quotes_neutralises_and_filters(b: Backend) {
+    let app = TestApp::new(b, &[]).await;
+    let (ann, cookie) = staff(&app, "ann", Role::Admin).await;
+    // A group named like a formula, created by a request whose id (ours to choose: the middleware keeps a plain one) starts like one.
+    let formula = "=HYPERLINK(\"http://evil.example/\",\"open\")";
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/groups",
+        &[("name", formula), ("description", "")],
+        "-sum.1",
+    )
+    .await;
+    assert!(r.status.is_redirection(), "{}", html(&r));
+    // A key whose nickname holds a comma, a double quote and a line break.
+    let nickname = "Ann's key, \"blue\"\nsecond line";
+    let lost = NewAuditEvent::new(
+        app.state.now(),
+        &Actor::User(ann.id),
+        Action::CredentialLost,
+        Some(Target::User(ann.id)),
+        None,
+    )
+    .with_detail(KeyRef::new(b"key-1", Some(nickname)).to_json());
+    app.state.stores.audit.append(&lost).await.unwrap();
+
+    let rows = csv(&app, &cookie, "/admin/audit/export.csv").await;
+    let all = store_ids(&app, AuditQuery::default()).await;
+    assert_eq!(
+        rows.iter().map(|r| r["id"].parse::<i64>().unwrap()).collect::<Vec<_>>(),
+        all
+    );
+
+    let key_row = rows.iter().find(|r| r["action"] == "credential.lost").unwrap();
+    assert_eq!(key_row["keyNickname"], nickname, "quoted, and read back unchanged");
+    assert_eq!(key_row["actor"], format!("user:{}", ann.id));
+    assert_eq!(key_row["actorName"], "ann");
+    assert_eq!(key_row["targetName"], "ann");
+    assert_eq!(key_row["outcome"], "success");
+    assert_eq!(key_row["requestId"], "");
+    let detail: Value = serde_json::from_str(&key_row["detail"]).unwrap();
+    assert_eq!(detail["nickname"], nickname);
+
+    let group_row = rows.iter().find(|r| r["action"] == "group.create").unwrap();
+    assert_eq!(
+        group_row["targetName"],
+        format!("'{formula}"),
+        "a formula is neutralised"
+    );
+    assert_eq!(group_row["requestId"], "'-sum.1");
+    let at = &group_row["at"];
+    assert!(
+        at.ends_with('Z') && keyfleet_server::state::parse_rfc3339(at).is_some(),
+        "{at}"
+    );
+    // The raw body has the quoting RFC 4180 asks for.
+    let r = get(&app, &cookie, "/admin/audit/export.csv?action=credential.").await;
+    let body = String::from_utf8(r.body).unwrap();
+    assert!(body.contains(",\"Ann's key, \"\"blue\"\"\nsecond line\","), "{body}");
+
+    // Filters apply: only group entries; only this request's; a time range with none.
+    let groups = csv(&app, &cookie, "/admin/audit/export.csv?action=group.").await;
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["action"], "group.create");
+    let by_request = csv(&app, &cookie, "/admin/audit/export.csv?request=-sum.1").await;
+    assert_eq!(by_request.len(), 1);
+    let by_user = csv(&app, &cookie, "/admin/audit/export.csv?user=ann").await;
+    let expected = store_ids(
+        &app,
+        AuditQuery {
+            involving: Some(format!("user:{}", ann.id)),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        by_user
+            .iter()
+            .map(|r| r["id"].parse::<i64>().unwrap())
+            .collect::<Vec<_>>(),
+        expected
+    );
+    let none = csv(&app, &cookie, "/admin/audit/export.csv?to=2000-01-01T00%3A00").await;
+    assert!(none.is_empty(), "a header row and nothing else");
+    // A bad filter is an error page, not a file.
+    let r = get(&app, &cookie, "/admin/audit/export.csv?from=soon").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.headers.get(header::CONTENT_DISPOSITION).is_none());
+}
+
+async fn csv_export_streams_every_batch_without_overlap(b: Backend) {
+    let app = TestApp::new(b, &[]).await;
+    let (_, cookie) = staff(&app, "ann", Role::Admin).await;
+    // More than two of the export's batches (500 each).
+    let now = app.state.now();
+    for i in 0..1_100 {
+        let e =
+            NewAuditEvent::new(now, &Actor::System, Action::JobRun, None, None).with_detail(format!("{{\"n\":{i}}}"));
+        app.state.stores.audit.append(&e).await.unwrap();
+    }
+    let rows = csv(&app, &cookie, "/admin/audit/export.csv?action=job.run").await;
+    assert_eq!(rows.len(), 1_100);
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].parse().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
+    let ns: std::collections::BTreeSet<i64> = rows
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(&r["detail"]).unwrap()["n"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ns.len(), 1_100, "every entry once");
+    // `before` starts below an id, as on the page.
+    let below = csv(
+        &app,
+        &cookie,
+        &format!("/admin/audit/export.csv?action=job.run&before={}", ids[99]),
+    )
+    .await;
+    assert_eq!(below.len(), 1_000);
+}
+
+async fn jsonl_export_is_one_api_object_per_line(b: Backend) {
+    let app = TestApp::new(b, &[]).await;
+    let (ann, cookie) = staff(&app, "ann", Role::Admin).await;
+    // The API client first: creating it and its token are entries too.
+    let token = app.bearer(&["audit:read"]).await;
+    post(
+        &app,
+        &cookie,
+        "/admin/groups",
+        &[("name", "Ops"), ("description", "")],
+        "req-g",
+    )
+    .await;
+    let r = get(&app, &cookie, "/admin/audit/export.jsonl?action=group.").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/jsonl; charset=utf-8");
+    let disposition = r.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"keyfleet-audit-") && disposition.ends_with(".jsonl\""),
+        "{disposition}"
+    );
+    let body = String::from_utf8(r.body).unwrap();
+    assert!(body.ends_with('\n'));
+    let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1);
+    let e = &lines[0];
+    assert_eq!(e["action"], "group.create");
+    assert_eq!(e["actor"], format!("user:{}", ann.id));
+    assert_eq!(e["actorName"], "ann");
+    assert_eq!(e["targetName"], "Ops");
+    assert_eq!(e["outcome"], "success");
+    assert_eq!(e["requestId"], "req-g");
+    assert_eq!(e["detail"]["name"], "Ops", "the detail is an object, not text");
+    assert!(keyfleet_server::state::parse_rfc3339(e["at"].as_str().unwrap()).is_some());
+
+    // Every line of the whole log is the object the API returns for the same entry.
+    let r = get(&app, &cookie, "/admin/audit/export.jsonl").await;
+    let lines: Vec<Value> = String::from_utf8(r.body)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let api = app
+        .call(Method::GET, "/api/v1/audit?limit=500", Auth::Bearer(&token), None)
+        .await;
+    let api_events = api.json()["events"].as_array().unwrap().clone();
+    assert!(lines.len() >= 5, "{lines:?}");
+    assert_eq!(&lines, &api_events);
+}
 
 async fn helpdesk_reads_and_exports_workers_are_refused(b: Backend) {
     let app = TestApp::new(b, &[]).await;
@@ -403,6 +685,8 @@ async fn helpdesk_reads_and_exports_workers_are_refused(b: Backend) {
     let paths = [
         "/admin/audit".to_owned(),
         format!("/admin/audit/{some}"),
+        "/admin/audit/export.csv".to_owned(),
+        "/admin/audit/export.jsonl".to_owned(),
         "/admin/audit?user=wendy".to_owned(),
     ];
     for path in &paths {

@@ -7,12 +7,14 @@
 //! that says which one and why, never a 500. The store does the filtering, as it does for
 //! `GET /api/v1/audit`; names beside ids come from `keyfleet_core::audit`.
 //!
-//! `entry.rs` is one entry's page (`/admin/audit/{id}`), `labels.rs` actions in plain words.
+//! `entry.rs` is one entry's page (`/admin/audit/{id}`), `export.rs` the CSV and JSON-lines
+//! downloads of the same filters, `labels.rs` actions in plain words.
 //!
 //! The user filter is the address a user's page links to: `/admin/audit?user=<username>`
 //! (or `?user=<user id>`; both percent-encoded).
 
 mod entry;
+mod export;
 pub mod labels;
 
 use axum::Router;
@@ -43,10 +45,12 @@ const DETAIL_CHARS: usize = 160;
 /// The longest actor, target or action filter accepted.
 const MAX_FILTER_CHARS: usize = 256;
 
-/// Routes of this section.
+/// Routes of this section. The two downloads are fixed paths, so they win over `{id}`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/audit", get(page))
+        .route("/admin/audit/export.csv", get(export::csv))
+        .route("/admin/audit/export.jsonl", get(export::json_lines))
         .route("/admin/audit/{id}", get(entry::page))
 }
 
@@ -429,6 +433,9 @@ struct AuditPage {
     older: Option<String>,
     /// Back to the newest entries (shown on older pages).
     newest: Option<String>,
+    /// The downloads of these filters.
+    csv: String,
+    jsonl: String,
 }
 
 impl AuditPage {
@@ -436,6 +443,8 @@ impl AuditPage {
         AuditPage {
             nav,
             filtered: filters.any(),
+            csv: filters.href_at("/admin/audit/export.csv", None),
+            jsonl: filters.href_at("/admin/audit/export.jsonl", None),
             filters,
             error: None,
             user: None,
@@ -554,6 +563,10 @@ mod tests {
         assert_eq!(q.request_id.as_deref(), Some("r-1"));
         assert_eq!(q.involving, None, "the core resolves the user");
         assert_eq!(f.href(None), "/admin/audit?user=ann&action=tap.&request=r-1");
+        assert_eq!(
+            f.href_at("/admin/audit/export.csv", None),
+            "/admin/audit/export.csv?user=ann&action=tap.&request=r-1"
+        );
         assert!(read_filters(Some("user=a%00b")).1.is_err());
         assert!(read_filters(Some(&format!("request={}", "r".repeat(257)))).1.is_err());
     }
