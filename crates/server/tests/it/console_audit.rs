@@ -24,6 +24,7 @@ on_both_stores!(
     csv_export_streams_every_batch_without_overlap,
     jsonl_export_is_one_api_object_per_line,
     helpdesk_reads_and_exports_workers_are_refused,
+    api_filters_by_user_and_request_id,
 );
 
 // ---- helpers ---------------------------------------------------------------------------
@@ -725,4 +726,64 @@ async fn helpdesk_reads_and_exports_workers_are_refused(b: Backend) {
             .iter()
             .all(|e| e.actor == format!("user:{}", wendy.id))
     );
+}
+
+async fn api_filters_by_user_and_request_id(b: Backend) {
+    let app = TestApp::new(b, &[]).await;
+    let (_, cookie) = staff(&app, "ann", Role::Admin).await;
+    let wendy = app.user("wendy", Role::Worker).await;
+    post(
+        &app,
+        &cookie,
+        &format!("/admin/users/{}/enabled", wendy.id),
+        &[("enabled", "false")],
+        "req-api",
+    )
+    .await;
+    let token = app.bearer(&["audit:read"]).await;
+    let call = |path: String| {
+        let (app, token) = (&app, &token);
+        async move { app.call(Method::GET, &path, Auth::Bearer(token), None).await }
+    };
+    let r = call("/api/v1/audit?user=wendy".into()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let events = r.json()["events"].as_array().unwrap().clone();
+    let reference = format!("user:{}", wendy.id);
+    assert!(events.len() >= 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["actor"] == reference || e["target"] == reference),
+        "{events:?}"
+    );
+    let by_id = call(format!("/api/v1/audit?user={}", wendy.id)).await;
+    assert_eq!(by_id.json()["events"], r.json()["events"]);
+    let r = call("/api/v1/audit?requestId=req-api".into()).await;
+    let events = r.json()["events"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["action"], "user.disable");
+    let r = call("/api/v1/audit?user=nobody".into()).await;
+    let p = r.problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_user");
+    assert!(
+        p["detail"].as_str().unwrap().starts_with("No user named “nobody”."),
+        "{p}"
+    );
+    // The OpenAPI document names the two parameters as the route reads them.
+    let doc = app
+        .call(Method::GET, "/api/openapi.json", Auth::None, None)
+        .await
+        .json();
+    let params = doc["paths"]["/api/v1/audit"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for name in ["user", "requestId"] {
+        assert!(params.iter().any(|p| p["name"] == name), "{name}: {params:?}");
+    }
+    // A client without audit:read learns nothing about usernames either.
+    let other = app.bearer(&["users:read"]).await;
+    let r = app
+        .call(Method::GET, "/api/v1/audit?user=nobody", Auth::Bearer(&other), None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
