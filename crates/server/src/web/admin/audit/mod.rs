@@ -325,6 +325,8 @@ struct Party {
     reference: String,
     /// The name people know it by, when known.
     name: Option<String>,
+    /// The name, cut where a line may break (a username's dots and underscores).
+    name_parts: Vec<String>,
     /// It no longer exists (the name, if any, is the one recorded at the time).
     gone: bool,
     /// The log filtered by this reference.
@@ -338,6 +340,7 @@ impl Party {
         Party {
             reference: reference.to_owned(),
             name: name.map(str::to_owned),
+            name_parts: name.map(break_after_separators).unwrap_or_default(),
             gone,
             href: filter_href(field, reference),
             parts: break_after_separators(reference),
