@@ -6,7 +6,8 @@
 #      on SQLite and PostgreSQL, HTTP tests on both stores, process-level tests of the binary;
 #   2. `keyfleet verify` over the WebAuthn conformance corpus (every case must give its verdict);
 #   3. the software authenticator against python-fido2 through a private pcscd + vpcd;
-#   4. the WebAuthn ceremonies in headless Chromium with its virtual authenticator;
+#   4. the WebAuthn ceremonies and the pages (with an accessibility check of each) in headless
+#      Chromium with its virtual authenticator;
 #   5. a build of every fuzz target;
 #   6. the README's run command, as written there, answering /healthz (a release build).
 #
@@ -48,7 +49,7 @@ export KEYFLEET_BIN=$TARGET/debug/keyfleet
 
 step "WebAuthn conformance corpus (keyfleet verify)" "$KEYFLEET_BIN" verify --corpus "$CORPUS"
 step "software authenticator via python-fido2, pcscd and vpcd" scripts/interop.sh
-step "WebAuthn ceremonies in headless Chromium" tests/browser/run.sh
+step "WebAuthn ceremonies, pages and accessibility in headless Chromium" tests/browser/run.sh
 step "fuzz targets build" scripts/fuzz-build.sh
 step "README run command answers /healthz" scripts/readme-run.sh
 

@@ -1,5 +1,5 @@
 // What the browser tests share: starting `keyfleet serve` on a fresh SQLite file, launching
-// Debian's Chromium, a context with a CDP virtual authenticator, screenshots.
+// Debian's Chromium, a person (a context with a CDP virtual authenticator), test steps.
 //
 // Environment: KEYFLEET_BIN (required: the keyfleet binary), KEYFLEET_CHROMIUM
 // (/usr/bin/chromium), KEYFLEET_E2E_SCREENSHOTS (<repo>/target/e2e-screenshots).
@@ -145,6 +145,41 @@ export class Keyfleet {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// people in the browser
+
+/**
+ * A person: a browser context (cookie jar) at desktop or phone size, a page, and a CDP
+ * virtual authenticator (`p.addAuthenticator(transport)` adds another). Page script errors
+ * and console errors (CSP violations among them) are collected in `p.errors`: a defect.
+ * An error status of a page the test expects, such as a 403, is reported by Chromium as
+ * "Failed to load resource" and left to the test to check. `context`: more options for
+ * browser.newContext (time zone, permissions, …).
+ */
+export async function newPerson(browser, who, { phone = false, transport = 'usb', context: more = {} } = {}) {
+  const viewport = phone ? { width: 390, height: 844 } : { width: 1280, height: 860 };
+  const context = await browser.newContext({ viewport, isMobile: phone, hasTouch: phone, ...more });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const p = { who, context, page, cdp, errors: [] };
+  p.addAuthenticator = async (t = transport) => {
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: t, hasResidentKey: true,
+        hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+      },
+    });
+    p.authenticatorId = authenticatorId;
+    return authenticatorId;
+  };
+  await p.addAuthenticator();
+  page.on('pageerror', (e) => p.errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) p.errors.push(`console: ${m.text()}`);
+  });
+  return p;
+}
 
 /**
  * A story told in steps: `step(name, fn)` is a test that records its time and outcome;

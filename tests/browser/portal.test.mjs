@@ -32,7 +32,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { chromium } from 'playwright-core';
-import { ARGS, BIN, CHROMIUM, Keyfleet, SHOTS, log, story, watchdog } from './lib.mjs';
+import { ARGS, BIN, CHROMIUM, Keyfleet, SHOTS, log, newPerson, story, watchdog } from './lib.mjs';
 
 const T0 = performance.now();
 watchdog(360_000, 'the portal browser test');
@@ -45,32 +45,10 @@ let shotNo = 0;
 const shots = [];
 
 /** A person: a browser context (cookie jar), a page, and a virtual authenticator. */
-async function person(who, { phone = false, transport = 'usb' } = {}) {
-  const viewport = phone ? { width: 390, height: 844 } : { width: 1280, height: 860 };
-  const context = await browser.newContext({ viewport, isMobile: phone, hasTouch: phone });
-  const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  const p = { who, context, page, cdp, errors: [] };
-  p.addAuthenticator = async (t = transport) => {
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: t, hasResidentKey: true,
-        hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
-      },
-    });
-    p.authenticatorId = authenticatorId;
-    return authenticatorId;
-  };
-  await p.addAuthenticator();
-  // A page script error or a CSP violation is a defect (an error status of a page the test
-  // expects, such as a 403, is reported as "Failed to load resource" and checked by the step).
-  page.on('pageerror', (e) => p.errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) p.errors.push(`console: ${m.text()}`);
-  });
-  return p;
-}
+// Berlin, not UTC: the pages must show local time with the zone (UTC on hover).
+const person = (who, opts) => newPerson(browser, who, {
+  ...opts, context: { timezoneId: 'Europe/Berlin', permissions: ['clipboard-read', 'clipboard-write'] },
+});
 
 /** Saves a screenshot of the page as it is now. */
 async function shot(p, name) {
@@ -141,8 +119,15 @@ async function createUser(admin, { username, displayName, role }) {
   await admin.page.locator('#issue-tap').click();
   await admin.page.waitForLoadState('load');
   await shot(admin, `tap-${username}`);
-  const code = await text(admin, '#tap-code');
+  const code = await admin.page.locator('#tap-code').getAttribute('data-code');
   assert.match(code, /^\S{16,}$/, 'the TAP is shown');
+  // Issue 10: read out in blocks of four, with a copy button that copies the code itself.
+  const blocks = await admin.page.locator('#tap-code .code-block').allInnerTexts();
+  assert.equal(blocks.join(''), code);
+  assert.ok(blocks.every((b) => b.length === 4), `blocks of four: ${blocks}`);
+  await admin.page.locator('#copy-tap').click();
+  await admin.page.locator('#copy-status').filter({ hasText: 'Copied' }).waitFor();
+  assert.equal(await admin.page.evaluate(() => navigator.clipboard.readText()), code);
   // Issue 10: reloading the page shows the pass's status, never a new code.
   await admin.page.reload();
   await shot(admin, `tap-reloaded-${username}`);
@@ -367,6 +352,29 @@ describe('portal and admin console in headless Chromium against keyfleet serve (
     await shot(wendy, 'after-lost');
   });
 
+  step('the console and the portal say the key was reported lost; times are local', async () => {
+    const { userUrl } = need('wendy');
+    await visit(admin, userUrl, 'user-wendy-lost');
+    assert.match(await text(admin, '#lost-note'), /reported the key “Blue key[^”]*” lost/);
+    const record = admin.page.locator('#retired');
+    assert.match(await record.innerText(), /Reported lost or stolen/);
+    assert.match(await record.innerText(), /Green key/, 'the key removed earlier is listed too');
+    // Local time with the zone, UTC on hover.
+    const when = admin.page.locator('#retired time').first();
+    assert.match(await when.getAttribute('title'), /UTC$/);
+    assert.match(await when.innerText(), /GMT\+1|CET/, 'Berlin time in December');
+    // A new pass, and the portal names the loss instead of "no key yet".
+    await admin.page.locator('#issue-tap').click();
+    await admin.page.waitForURL(/\/tap$/);
+    const code = await admin.page.locator('#tap-code').getAttribute('data-code');
+    await visit(wendy, '/login', 'login-again');
+    await wendy.page.locator('#tap-username').fill('wendy');
+    await wendy.page.locator('#tap-code').fill(code);
+    await wendy.page.getByRole('button', { name: 'Sign in with the pass' }).click();
+    await arrived(wendy, '/security-info', 'security-info-after-lost');
+    assert.match(await text(wendy, '#lost-key'), /Blue key.* was reported lost/);
+  });
+
   step('another worker registers a key with his TAP', async () => {
     const { code } = need('walt');
     walt = await person('walt');
@@ -397,23 +405,58 @@ describe('portal and admin console in headless Chromium against keyfleet serve (
     await hank.page.locator('#confirm-button').click();
     await hank.page.waitForURL(/\/admin\/users\/[0-9a-f-]{36}(\?.*)?$/);
     await shot(hank, 'reset-done');
-    assert.doesNotMatch(await text(hank, 'main'), /Walt key/);
+    assert.ok(await hank.page.locator('#no-keys').isVisible(), 'no key left');
+    assert.match(await text(hank, '#retired'), /Walt key\s+Removed when all keys were reset\s+Hank Helpdesk/);
     // Walt's TAP session ended with the reset.
     await walt.page.goto(`${server.origin}/security-info`);
     assert.equal(new URL(walt.page.url()).pathname, '/login');
     await shot(walt, 'after-reset');
   });
 
-  step('the helpdesk user is refused an administrator\'s page and the API-clients section', async () => {
+  step('the helpdesk user sees an administrator read-only and is refused the API-clients section', async () => {
     const adminUrl = need('adminUrl');
     assert.ok(hank, 'an earlier step failed: no helpdesk session');
-    await visit(hank, adminUrl, 'admin-page-refused', 403);
+    // Issue 10: what helpdesk may see, they see read-only, without links to what is refused.
+    await visit(hank, adminUrl, 'admin-page-read-only');
+    assert.ok(await hank.page.locator('#read-only').isVisible());
+    assert.equal(await hank.page.locator(`main form[action^="${adminUrl}"]`).count(), 0, 'no form acts on the administrator');
+    assert.equal(await hank.page.locator('#disable-user, #reset-keys, #issue-tap').count(), 0);
+    await visit(hank, `${adminUrl}/reset`, 'admin-reset-refused', 403);
     assert.match(await text(hank, 'h1'), /Not allowed/);
+    // The error page keeps the navigation and sign-out.
+    assert.ok(await hank.page.getByRole('button', { name: 'Sign out' }).isVisible());
+    assert.ok(await hank.page.getByRole('link', { name: 'Users' }).isVisible());
     await visit(hank, '/admin/clients', 'clients-refused', 403);
     assert.equal(await hank.page.getByRole('link', { name: 'API clients' }).count(), 0, 'no link to it either');
+    // Groups are readable, without forms.
+    await hank.page.getByRole('link', { name: 'Groups' }).click();
+    await arrived(hank, '/admin/groups', 'groups-read-only');
+    assert.ok(await hank.page.locator('#read-only').isVisible());
+    assert.equal(await hank.page.locator('main form').count(), 0);
+    // An unknown page in a browser: the HTML error page, with the navigation.
+    await visit(hank, '/admin/no-such-page', 'not-found', 404);
+    assert.match(await text(hank, 'h1'), /Not found/);
+    assert.ok(await hank.page.getByRole('button', { name: 'Sign out' }).isVisible());
     // The administrator sees the refusals in the audit log.
     await visit(admin, '/admin/audit?action=access.denied', 'audit-denied');
     assert.match(await text(admin, 'main'), /access\.denied/);
+  });
+
+  step('an administrator disables the helpdesk user after a confirmation; at sign-in he is told why', async () => {
+    const { userUrl } = need('hank');
+    assert.ok(hank, 'an earlier step failed: no helpdesk session');
+    await visit(admin, userUrl, 'user-hank');
+    await admin.page.locator('#disable-user').click();
+    await arrived(admin, `${userUrl}/disable`, 'confirm-disable');
+    assert.match(await text(admin, 'main'), /can no longer sign in/);
+    await admin.page.locator('#confirm-button').click();
+    await arrived(admin, userUrl, 'user-hank-disabled', 'done=disabled');
+    assert.match(await text(admin, 'h1'), /Disabled/);
+    await hank.page.goto(`${server.origin}/security-info`);
+    assert.equal(new URL(hank.page.url()).pathname, '/login', 'his session ended');
+    await hank.page.getByRole('button', { name: 'Sign in with a security key' }).click();
+    await hank.page.locator('#signin-status.error').filter({ hasText: 'Your account is disabled' }).waitFor({ timeout: 15_000 });
+    await shot(hank, 'signin-disabled');
   });
 });
 

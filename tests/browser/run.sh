@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # keyfleet in a real browser: Debian's headless Chromium with its CDP virtual authenticator,
 # driven by playwright-core, against `keyfleet serve` on SQLite: the WebAuthn ceremonies
-# (ceremonies.test.mjs) and the portal and admin console pages (portal.test.mjs).
+# (ceremonies.test.mjs), the portal and admin console pages (portal.test.mjs), and every page's
+# accessibility (axe-core) and phone-width layout (a11y.test.mjs).
 #
 #   tests/browser/run.sh            # installs what is missing, builds keyfleet, runs the test
 #   KEYFLEET_BIN=path/to/keyfleet tests/browser/run.sh   # skips the build
 #
 # Installs idempotently (quick when present): Debian's `chromium` (never a browser downloaded
-# by a test tool) and `npm ci` of the pinned playwright-core. Nothing is skipped: if Chromium
-# cannot be installed or cannot start, this fails.
+# by a test tool) and `npm ci` of the pinned playwright-core and axe-core. Nothing is skipped:
+# if Chromium cannot be installed or cannot start, this fails.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -27,14 +28,16 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 [ -x "$CHROMIUM" ] || { log "no Chromium at $CHROMIUM"; exit 1; }
 
-# 2. playwright-core, exactly as locked (npm ci only when missing or the lockfile changed).
+# 2. playwright-core and axe-core, exactly as locked (npm ci only when one is missing or the
+#    lockfile changed).
 if ! command -v npm >/dev/null 2>&1; then
   log "npm is missing: install Node.js 20 and npm (apt-get install nodejs npm)"
   exit 1
 fi
 LOCK_SUM=$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)
 STAMP="$HERE/node_modules/.keyfleet-lock.sha256"
-if [ ! -d "$HERE/node_modules/playwright-core" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
+if [ ! -d "$HERE/node_modules/playwright-core" ] || [ ! -f "$HERE/node_modules/axe-core/axe.min.js" ] \
+  || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
   log "npm ci"
   # Playwright must never fetch a browser of its own.
   (cd "$HERE" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
@@ -53,11 +56,12 @@ export KEYFLEET_BIN KEYFLEET_CHROMIUM=$CHROMIUM
 export KEYFLEET_E2E_SCREENSHOTS=${KEYFLEET_E2E_SCREENSHOTS:-$ROOT/target/e2e-screenshots}
 log "setup took $((SECONDS - START))s"
 
-# 4. The tests (the ceremonies over the JSON API, then the portal and console pages).
+# 4. The tests (the ceremonies over the JSON API, the portal and console pages, then every
+#    page's accessibility and phone width).
 # `node --test` exits non-zero when any test fails.
 T0=$SECONDS
 cd "$HERE"
 status=0
-node --test --test-reporter=spec ceremonies.test.mjs portal.test.mjs || status=$?
+node --test --test-reporter=spec ceremonies.test.mjs portal.test.mjs a11y.test.mjs || status=$?
 log "node --test took $((SECONDS - T0))s (whole script $((SECONDS - START))s), exit $status"
 exit $status

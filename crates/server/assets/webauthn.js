@@ -122,6 +122,8 @@
         case 'too_many_attempts':
         case 'too_many_requests':
           return 'Too many attempts from this device. Wait a few minutes, then try again.';
+        case 'account_disabled':
+          return 'Your account is disabled, so you cannot sign in. If you think this is a mistake, ask your administrator or helpdesk to enable it.';
         case 'session_expired':
         case 'unauthenticated':
           return 'Your session has ended. Sign in again to continue.';
@@ -210,6 +212,11 @@
 
   // Shows a message in a live region; kind is 'error', 'ok' or 'busy'.
   function say(el, text, kind) {
+    // A new message replaces the page's earlier ones (a success banner from the last
+    // change must not stand beside a new error).
+    document.querySelectorAll('#notice, #page-error').forEach(function (old) {
+      if (old !== el) old.hidden = true;
+    });
     el.textContent = text;
     el.className = 'status ' + (kind || '');
     el.hidden = !text;

@@ -71,6 +71,10 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::web::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::page::with_navigation,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), cross_site_guard))
         .with_state(state)
         .layer(middleware::from_fn(run_to_completion))

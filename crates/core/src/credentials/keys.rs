@@ -5,12 +5,13 @@
 //! Removal order: the key is deleted first and its sessions are ended afterwards, so no new
 //! session can be opened with a lost key between the two steps.
 
-use keyfleet_domain::UserId;
-use keyfleet_domain::audit::{Action, Target};
+use keyfleet_domain::audit::{Action, AuditQuery, Outcome, Target};
 use keyfleet_domain::credential::{Credential, validate_nickname};
+use keyfleet_domain::{Timestamp, UserId};
+use serde::Serialize;
 
 use crate::access::{Permission, Principal, authorize, require_full_session};
-use crate::audit::KeyRef;
+use crate::audit::{Detail, KeyRef};
 use crate::identity::users::get_for_change;
 use crate::{CoreError, Ctx};
 
@@ -164,9 +165,151 @@ pub async fn remove_for_user(
 /// roles); returns how many keys went.
 pub async fn reset(ctx: &Ctx<'_>, principal: &Principal, user: UserId) -> Result<u64, CoreError> {
     let user = get_for_change(ctx, principal, user).await?.id;
-    let audit = ctx.audit(Action::CredentialReset, Some(Target::User(user)));
+    // The keys by name in the audit detail, so the record of retired keys can say which went.
+    let before = ctx.stores.credentials.list_user_credentials(user).await?;
+    let detail = KeysReset {
+        keys: before.iter().map(|k| KeyRef::new(&k.id, Some(&k.nickname))).collect(),
+    };
+    let audit = ctx.audit_with(Action::CredentialReset, Some(Target::User(user)), &detail);
     let removed = ctx.stores.credentials.delete_user_credentials(user, &audit).await?;
     let audit = ctx.audit(Action::SessionRevokeAll, Some(Target::User(user)));
     ctx.stores.sessions.revoke_user_sessions(user, &audit).await?;
     Ok(removed)
+}
+
+/// The audit detail of a reset: every key it removed.
+#[derive(Debug, Serialize)]
+struct KeysReset<'a> {
+    keys: Vec<KeyRef<'a>>,
+}
+impl Detail for KeysReset<'_> {}
+
+/// How a key stopped being registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retirement {
+    /// Removed (by its owner or by staff).
+    Removed,
+    /// Reported lost or stolen by its owner.
+    Lost,
+    /// Removed with every other key of the user by a reset.
+    Reset,
+}
+
+/// Who retired a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetiredBy {
+    /// The key's owner.
+    Owner,
+    /// Another person (their display name, when they still exist).
+    Person(Option<String>),
+    /// An API client (its name, when it still exists).
+    Client(Option<String>),
+    /// keyfleet itself or its command line (the audit actor as written).
+    Operator(String),
+}
+
+/// A key that is no longer registered, from the audit log: when, how, by whom.
+#[derive(Debug, Clone)]
+pub struct RetiredKey {
+    /// When.
+    pub at: Timestamp,
+    /// How (which is also why: an ordinary removal, a loss, a reset).
+    pub how: Retirement,
+    /// The key's nickname then, when recorded.
+    pub nickname: Option<String>,
+    /// The credential id (base64url), when recorded.
+    pub credential_id: Option<String>,
+    /// Who did it.
+    pub by: RetiredBy,
+}
+
+/// How many retirements are read back (the newest).
+const RETIRED_SHOWN: u32 = 50;
+
+/// The caller's own retired keys, newest first (any session, a TAP session too: someone who
+/// reported their only key lost signs in with a pass and should be told so).
+pub async fn retired_own(ctx: &Ctx<'_>, principal: &Principal) -> Result<Vec<RetiredKey>, CoreError> {
+    match principal {
+        Principal::Person { user, .. } => retired(ctx, *user).await,
+        _ => Err(CoreError::forbidden("session_required", "this is for signed-in people")),
+    }
+}
+
+/// A user's retired keys, newest first, for staff (`ReadUsers`).
+pub async fn retired_for_user(
+    ctx: &Ctx<'_>,
+    principal: &Principal,
+    user: UserId,
+) -> Result<Vec<RetiredKey>, CoreError> {
+    authorize(ctx, principal, Permission::ReadUsers).await?;
+    retired(ctx, user).await
+}
+
+async fn retired(ctx: &Ctx<'_>, user: UserId) -> Result<Vec<RetiredKey>, CoreError> {
+    let query = AuditQuery {
+        target: Some(Target::User(user).to_string()),
+        action: Some("credential.".to_owned()),
+        limit: 200,
+        ..AuditQuery::default()
+    };
+    let events = ctx.stores.audit.list(&query).await?;
+    let mut out = Vec::new();
+    let mut names: std::collections::HashMap<String, RetiredBy> = std::collections::HashMap::new();
+    for ev in events.iter().filter(|e| e.outcome == Outcome::Success) {
+        let how = match Action::parse(&ev.action) {
+            Some(Action::CredentialDelete) => Retirement::Removed,
+            Some(Action::CredentialLost) => Retirement::Lost,
+            Some(Action::CredentialReset) => Retirement::Reset,
+            _ => continue,
+        };
+        let by = match names.get(&ev.actor) {
+            Some(b) => b.clone(),
+            None => {
+                let b = retired_by(ctx, user, &ev.actor).await?;
+                names.insert(ev.actor.clone(), b.clone());
+                b
+            }
+        };
+        let detail: serde_json::Value = ev
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        let key_of = |v: &serde_json::Value| {
+            (
+                v.get("nickname").and_then(|n| n.as_str()).map(str::to_owned),
+                v.get("credentialId").and_then(|n| n.as_str()).map(str::to_owned),
+            )
+        };
+        let keys: Vec<_> = match detail.get("keys").and_then(|k| k.as_array()) {
+            Some(list) => list.iter().map(key_of).collect(),
+            None => vec![key_of(&detail)],
+        };
+        for (nickname, credential_id) in keys {
+            out.push(RetiredKey {
+                at: ev.at,
+                how,
+                nickname,
+                credential_id,
+                by: by.clone(),
+            });
+        }
+        if out.len() >= RETIRED_SHOWN as usize {
+            break;
+        }
+    }
+    out.truncate(RETIRED_SHOWN as usize);
+    Ok(out)
+}
+
+async fn retired_by(ctx: &Ctx<'_>, owner: UserId, actor: &str) -> Result<RetiredBy, CoreError> {
+    Ok(match actor.split_once(':') {
+        Some(("user", id)) => match id.parse::<UserId>() {
+            Ok(id) if id == owner => RetiredBy::Owner,
+            Ok(id) => RetiredBy::Person(ctx.stores.users.get_user(id).await?.map(|u| u.display_name)),
+            Err(_) => RetiredBy::Operator(actor.to_owned()),
+        },
+        Some(("client", id)) => RetiredBy::Client(ctx.stores.clients.get_client(id).await?.map(|c| c.name)),
+        _ => RetiredBy::Operator(actor.to_owned()),
+    })
 }

@@ -315,7 +315,7 @@ async fn verify_and_sign_in(
     let target = Some(Target::User(cred.user_id));
     let fail = |e: CeremonyError| (e, target.clone());
     // A3: a user identified beforehand must own the credential.
-    if ceremony.user_id.is_some_and(|u| u != owner.id) || !owner.enabled {
+    if ceremony.user_id.is_some_and(|u| u != owner.id) {
         return Err(fail(unauthenticated()));
     }
     if cred.possibly_cloned {
@@ -386,6 +386,16 @@ async fn verify_and_sign_in(
             )));
         }
     };
+    // A disabled account is refused only now, after the assertion proved possession of the
+    // key: its holder is told why (and whom to ask) instead of a generic failure, and nobody
+    // without the key learns whether an account is disabled.
+    if !owner.enabled {
+        return Err(fail(CeremonyError::new(
+            FailureClass::Unauthenticated,
+            "account_disabled",
+            "this account is disabled; ask your administrator or helpdesk",
+        )));
+    }
     let lifetimes = ctx.config.sessions.lifetimes;
     let mut new = session::open(owner.id, SessionKind::Full, lifetimes, None, ctx.now, &mut OsRng);
     new.session.client_addr = Some(client_addr.to_owned());

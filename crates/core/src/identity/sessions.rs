@@ -102,3 +102,26 @@ pub async fn end_all_for_user(ctx: &Ctx<'_>, principal: &Principal, user: UserId
     let ended = ctx.stores.sessions.revoke_user_sessions(user.id, &audit).await?;
     Ok(ended)
 }
+
+/// Ends one live session of a user (`WriteUsers` and the rules on roles). `NotFound` for a
+/// session that is not this user's or no longer live.
+pub async fn end_one_for_user(
+    ctx: &Ctx<'_>,
+    principal: &Principal,
+    user: UserId,
+    id: SessionId,
+) -> Result<(), CoreError> {
+    let live = list_for_user(ctx, principal, user).await?;
+    let Some(session) = live.iter().find(|s| s.id == id) else {
+        return Err(CoreError::NotFound);
+    };
+    let audit = ctx.audit_with(
+        Action::SessionRevoke,
+        Some(Target::User(session.user_id)),
+        &SessionRef {
+            session_id: id.to_string(),
+        },
+    );
+    ctx.stores.sessions.revoke_session(id, &audit).await?;
+    Ok(())
+}

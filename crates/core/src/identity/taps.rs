@@ -49,8 +49,11 @@ pub async fn issue(
 pub enum TapSignInError {
     /// Too many failures; retry after the given number of seconds.
     Limited(u64),
-    /// Wrong username, wrong code, expired, used up, or a disabled user.
+    /// Wrong username, wrong code, expired or used up.
     Invalid,
+    /// The right code of a disabled account: its holder is told why (only someone holding the
+    /// pass learns that the account is disabled).
+    Disabled,
     /// The store failed.
     Store(StoreError),
 }
@@ -161,6 +164,9 @@ async fn fail(ctx: &Ctx<'_>, user: Option<UserId>, reason: &'static str) -> Resu
         .audit_with(Action::TapRedeem, user.map(Target::User), &Reason { reason })
         .with_outcome(Outcome::Failure);
     ctx.stores.audit.append(&event).await?;
+    if reason == "user_disabled" {
+        return Err(TapSignInError::Disabled);
+    }
     Err(TapSignInError::Invalid)
 }
 

@@ -106,6 +106,12 @@ pub async fn create(ctx: &Ctx<'_>, principal: &Principal, input: CreateUser) -> 
     Ok(user)
 }
 
+/// Whether `principal` may change `user` (`WriteUsers` and the rules on roles), for pages to
+/// offer only what the use cases would allow; the use cases still decide (and audit).
+pub fn may_change(principal: &Principal, user: &User) -> bool {
+    principal.may(Permission::WriteUsers) && check_target(principal.authority(), user).is_ok()
+}
+
 /// Loads a user `principal` may change (`WriteUsers`, and the rules on roles).
 pub async fn get_for_change(ctx: &Ctx<'_>, principal: &Principal, id: UserId) -> Result<User, CoreError> {
     let authority = authorize(ctx, principal, Permission::WriteUsers).await?;

@@ -34,6 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 200, body = MeJson, description = "Signed in; the session cookie is set"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json",
+            description = "`account_disabled`: the pass is right but the account is disabled"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn tap_sign_in(
     State(state): State<AppState>,
@@ -71,6 +73,10 @@ pub async fn tap_sign_in(
         Err(TapSignInError::Invalid) => Err(ApiError::unauthorized(
             "invalid_tap",
             "the username or temporary access pass is not valid",
+        )),
+        Err(TapSignInError::Disabled) => Err(ApiError::forbidden(
+            "account_disabled",
+            "this account is disabled; ask your administrator or helpdesk",
         )),
         Err(TapSignInError::Limited(retry)) => Err(ApiError::too_many("too_many_attempts", retry)),
         Err(TapSignInError::Store(e)) => Err(e.into()),

@@ -32,6 +32,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../assets/security-info.js"),
     ),
+    (
+        "copy.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/copy.js"),
+    ),
+    (
+        "localtime.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/localtime.js"),
+    ),
     ("icon.svg", "image/svg+xml", include_str!("../../assets/icon.svg")),
 ];
 

@@ -131,6 +131,13 @@ pub async fn tap(
                 .to_owned(),
             None,
         ),
+        Err(TapSignInError::Disabled) => (
+            StatusCode::FORBIDDEN,
+            "Your account is disabled, so you cannot sign in. If you think this is a mistake, ask your \
+             administrator or helpdesk to enable it."
+                .to_owned(),
+            None,
+        ),
         Err(TapSignInError::Limited(retry)) => (
             StatusCode::TOO_MANY_REQUESTS,
             if retry < 60 {

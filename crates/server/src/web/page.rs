@@ -318,7 +318,7 @@ impl From<StoreError> for PageError {
 }
 
 /// The error page.
-#[derive(askama::Template)]
+#[derive(askama::Template, Clone)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
     /// Navigation (anonymous: error pages do not look the viewer up again).
@@ -352,6 +352,8 @@ impl IntoResponse for PageError {
                     status: status.as_u16(),
                 };
                 let mut res = html_status(status, &page);
+                // [`with_navigation`] renders it again with the viewer's navigation.
+                res.extensions_mut().insert(ShownError(page));
                 if let Some(e) = source {
                     // Turning the API error into a response logs a 5xx cause (inside the
                     // request span); the page says nothing of it. Keep Retry-After.
@@ -408,4 +410,38 @@ where
 /// The request id the middleware put on the request.
 pub fn request_id(parts_headers: &axum::http::HeaderMap) -> Option<String> {
     crate::auth::request_id(parts_headers)
+}
+
+/// An error page in a response, to be given the viewer's navigation.
+#[derive(Clone)]
+struct ShownError(ErrorPage);
+
+/// Middleware: an error page keeps the navigation and "Sign out" of whoever is signed in
+/// (the page that failed may not have looked them up, e.g. an unknown address). Runs the
+/// viewer lookup only for error pages.
+pub async fn with_navigation(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = session_cookie(req.headers()).is_some().then(|| req.headers().clone());
+    let mut res = next.run(req).await;
+    let (Some(headers), Some(ShownError(mut page))) = (headers, res.extensions_mut().remove::<ShownError>()) else {
+        return res;
+    };
+    let mut probe = axum::http::Request::new(());
+    *probe.headers_mut() = headers;
+    let (mut parts, ()) = probe.into_parts();
+    let Ok(viewer) = <Viewer as FromRequestParts<AppState>>::from_request_parts(&mut parts, &state).await else {
+        return res;
+    };
+    page.nav = viewer.nav("");
+    let mut shown = html_status(res.status(), &page);
+    let own: Vec<header::HeaderName> = shown.headers().keys().cloned().collect();
+    for (name, value) in res.headers() {
+        if *name != header::CONTENT_LENGTH && !own.contains(name) {
+            shown.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    shown
 }

@@ -91,6 +91,8 @@ struct SecurityInfoPage {
     notice: Option<&'static str>,
     error: Option<String>,
     after_add: String,
+    /// The newest key retirement was a loss, and no key was added since: what to say.
+    lost: Option<String>,
 }
 
 fn notice(done: Option<&str>) -> Option<&'static str> {
@@ -137,6 +139,28 @@ async fn render(
         )
     };
     let after_add = "/security-info?done=added".to_owned();
+    let retired = keys::retired_own(&viewer.ctx(state, None), &viewer.principal()).await?;
+    let newest_key = if tap {
+        None
+    } else {
+        keys::list_own(&viewer.ctx(state, None), &viewer.principal())
+            .await?
+            .iter()
+            .map(|k| k.created_at)
+            .max()
+    };
+    let lost = retired
+        .first()
+        .filter(|r| r.how == keys::Retirement::Lost && newest_key.is_none_or(|k| k < r.at) && !tap_key_added)
+        .map(|r| {
+            format!(
+                "Your key “{}” was reported lost on {}. It no longer works.",
+                r.nickname.as_deref().unwrap_or("(no nickname)"),
+                when(r.at)
+            )
+        });
+    // A new error replaces an earlier success message: never both at once.
+    let notice = if error.is_some() { None } else { notice };
     let page = SecurityInfoPage {
         nav: viewer.nav("security-info"),
         tap,
@@ -146,6 +170,7 @@ async fn render(
         notice,
         error,
         after_add,
+        lost,
     };
     Ok(html_status(status, &page))
 }

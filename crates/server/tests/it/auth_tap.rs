@@ -212,7 +212,11 @@ async fn disabled_users_lose_sessions_and_taps(b: Backend) {
     app.call(Method::GET, "/api/v1/me", Auth::Cookie(&cookie), None)
         .await
         .problem(StatusCode::UNAUTHORIZED, "session_expired");
+    // The holder of the right pass is told why (issue 10); a wrong code learns nothing.
     app.tap_sign_in("erin", &code)
+        .await
+        .problem(StatusCode::FORBIDDEN, "account_disabled");
+    app.tap_sign_in("erin", "WRONGWRONGWRONGWRONG")
         .await
         .problem(StatusCode::UNAUTHORIZED, "invalid_tap");
     // Issuing a pass to a disabled user is refused.

@@ -40,7 +40,7 @@ on_both_stores!(
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-fn text(r: &Resp) -> String {
+pub(crate) fn text(r: &Resp) -> String {
     String::from_utf8_lossy(&r.body).into_owned()
 }
 
@@ -54,7 +54,7 @@ fn named_refs(html: &str) -> String {
         .replace("&#39;", "&apos;")
 }
 
-fn location(r: &Resp) -> String {
+pub(crate) fn location(r: &Resp) -> String {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text(r));
     r.headers[header::LOCATION].to_str().unwrap().to_owned()
 }
@@ -65,7 +65,7 @@ fn csrf(app: &TestApp, cookie: &str) -> String {
     csrf_token(&app.state.csrf_key, Some(value))
 }
 
-async fn get(app: &TestApp, path: &str, cookie: &str) -> Resp {
+pub(crate) async fn get(app: &TestApp, path: &str, cookie: &str) -> Resp {
     let req = Request::builder()
         .uri(path)
         .header(header::COOKIE, cookie)
@@ -76,7 +76,7 @@ async fn get(app: &TestApp, path: &str, cookie: &str) -> Resp {
 }
 
 /// A form POST as a browser on our page sends it: our Origin, the form's `_csrf` token.
-async fn post(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
+pub(crate) async fn post(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
     let token = csrf(app, cookie);
     let mut all = vec![("_csrf", token.as_str())];
     all.extend_from_slice(fields);
@@ -95,15 +95,15 @@ async fn post_raw(app: &TestApp, path: &str, cookie: &str, origin: &str, fields:
     app.send(req).await
 }
 
-async fn stored_user(app: &TestApp, id: UserId) -> Option<User> {
+pub(crate) async fn stored_user(app: &TestApp, id: UserId) -> Option<User> {
     app.state.stores.users.get_user(id).await.unwrap()
 }
 
-async fn denied(app: &TestApp) -> usize {
+pub(crate) async fn denied(app: &TestApp) -> usize {
     audit_actions(app, "access.denied").await.len()
 }
 
-async fn live_sessions(app: &TestApp, id: UserId) -> usize {
+pub(crate) async fn live_sessions(app: &TestApp, id: UserId) -> usize {
     app.state
         .stores
         .sessions
@@ -114,27 +114,27 @@ async fn live_sessions(app: &TestApp, id: UserId) -> usize {
 }
 
 /// Asserts a 403 page that was audited as `access.denied`.
-async fn assert_refused(app: &TestApp, r: &Resp, before: usize) {
+pub(crate) async fn assert_refused(app: &TestApp, r: &Resp, before: usize) {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(r));
     assert!(text(r).contains("Not allowed"), "{}", text(r));
     assert_eq!(denied(app).await, before + 1, "the refusal is audited once");
 }
 
 /// The text of the element with this id (no nested elements).
-fn element(html: &str, id: &str) -> Option<String> {
+pub(crate) fn element(html: &str, id: &str) -> Option<String> {
     let start = html.find(&format!("id=\"{id}\""))?;
     let open = start + html[start..].find('>')? + 1;
     let close = open + html[open..].find('<')?;
     Some(html[open..close].to_owned())
 }
 
-async fn staff(app: &TestApp, username: &str, role: Role) -> (User, String) {
+pub(crate) async fn staff(app: &TestApp, username: &str, role: Role) -> (User, String) {
     let u = app.user(username, role).await;
     let cookie = app.full_session(&u).await;
     (u, cookie)
 }
 
-async fn group(app: &TestApp, name: &str) -> Group {
+pub(crate) async fn group(app: &TestApp, name: &str) -> Group {
     let r = app
         .call(
             Method::POST,
@@ -155,7 +155,7 @@ async fn member_of(app: &TestApp, user: UserId) -> Vec<String> {
 
 /// A worker with one registered key (an NFC model the AAGUID table names) and a full session
 /// opened with it: (user, key, full-session cookie).
-async fn worker_with_key(app: &TestApp, username: &str) -> (User, TestKey, String) {
+pub(crate) async fn worker_with_key(app: &TestApp, username: &str) -> (User, TestKey, String) {
     let (user, tap_cookie) = app.tap_session(username).await;
     let mut key = TestKey::from_seed(format!("{username} key").as_bytes());
     key.aaguid = *uuid::Uuid::parse_str(NFC_AAGUID).unwrap().as_bytes();
@@ -349,7 +349,8 @@ async fn admin_issues_a_pass_shown_once_that_signs_in(b: Backend) {
         "{cleared}"
     );
     let html = text(&r);
-    let code = element(&html, "tap-code").expect("the code");
+    let start = html.find("data-code=\"").expect("the code") + "data-code=\"".len();
+    let code = html[start..start + html[start..].find('"').unwrap()].to_owned();
     assert_eq!(code.len(), 20);
     assert_eq!(html.matches(code.as_str()).count(), 1, "the code appears exactly once");
     assert!(html.contains("class=\"secret\" id=\"tap-code\""));
@@ -431,17 +432,23 @@ async fn user_page_lists_keys_with_model_and_aaguid(b: Backend) {
     let r = get(&app, &format!("/admin/users/{}", worker.id), &admin).await;
     assert_eq!(r.status, StatusCode::OK);
     let html = text(&r);
-    assert!(html.contains("<td>keyfleet NFC security key (software)</td>"), "{html}");
-    assert!(html.contains(&format!("<td class=\"mono\">{NFC_AAGUID}</td>")));
-    assert!(html.contains("<td>Blue key</td>"));
-    assert!(html.contains("<td>packed / not_evaluated</td>") && html.contains("<td>NFC</td>"));
+    assert!(
+        html.contains("<td data-label=\"Model\">keyfleet NFC security key (software)</td>"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("<dd class=\"mono\">{NFC_AAGUID}</dd>")));
+    assert!(html.contains("<strong>Blue key</strong>"));
+    assert!(
+        html.contains("<dd class=\"mono\">packed (not_evaluated)</dd>")
+            && html.contains("<td data-label=\"Connects by\">NFC</td>")
+    );
     assert!(html.contains(&format!(
         "/admin/users/{}/keys/{}/remove",
         worker.id,
         b64(&key.credential_id)
     )));
     assert!(!html.contains("Possibly cloned"));
-    assert!(html.contains("<th scope=\"col\">Nickname</th>") && html.contains("<caption"));
+    assert!(html.contains("<th scope=\"col\">Key</th>") && html.contains("<caption"));
     assert_eq!(html.matches("<h1").count(), 1);
     // A key flagged as possibly cloned carries the warning.
     let audit = app
@@ -471,7 +478,7 @@ async fn user_page_lists_keys_with_model_and_aaguid(b: Backend) {
         .await
         .unwrap();
     let html = text(&get(&app, &format!("/admin/users/{}", worker.id), &admin).await);
-    assert!(html.contains("<span class=\"badge warn\">Possibly cloned</span>"));
+    assert!(html.contains("<span class=\"badge warn\">Possibly cloned: blocked</span>"));
 }
 
 async fn removing_a_key_ends_its_sessions(b: Backend) {
@@ -636,7 +643,11 @@ async fn profile_edits_and_enable_disable(b: Backend) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(audit_actions(&app, "user.disable").await.len(), 1);
     let html = text(&get(&app, &format!("{path}?done=disabled"), &admin).await);
-    assert!(html.contains("<span class=\"badge warn\">disabled</span>") && html.contains("id=\"enable-user\""));
+    assert!(
+        html.contains("<span class=\"badge warn\">disabled</span>")
+            && html.contains("id=\"enable-user\"")
+            && html.contains("<span class=\"badge warn\">Disabled</span></h1>")
+    );
     let r = post(&app, &format!("{path}/enabled"), &admin, &[("enabled", "true")]).await;
     assert_eq!(location(&r), format!("{path}?done=enabled"));
     assert!(stored_user(&app, worker.id).await.unwrap().enabled);
@@ -727,13 +738,15 @@ async fn helpdesk_is_refused_on_administrators_and_helpdesk_users(b: Backend) {
     let colleague = app.user("desk2", Role::Helpdesk).await;
     for target in [boss.id, colleague.id, desk_user.id] {
         let path = format!("/admin/users/{target}");
-        let gets = [path.clone(), format!("{path}/reset")];
+        // The page itself is readable (read-only, see console_people.rs); what changes is not.
+        let gets = [format!("{path}/reset"), format!("{path}/disable")];
         for p in &gets {
             let before = denied(&app).await;
             assert_refused(&app, &get(&app, p, &desk).await, before).await;
         }
-        let posts: [(String, &[(&str, &str)]); 5] = [
+        let posts: [(String, &[(&str, &str)]); 6] = [
             (path.clone(), &[("display_name", "Hacked"), ("email", "h@example.com")]),
+            (format!("{path}/tap/revoke"), &[]),
             (format!("{path}/enabled"), &[("enabled", "false")]),
             (format!("{path}/tap"), &[("lifetime_minutes", "60")]),
             (format!("{path}/reset"), &[]),

@@ -10,6 +10,7 @@ mod bad_input;
 mod clients;
 mod console_admin;
 mod console_audit;
+mod console_people;
 mod console_users;
 mod openapi;
 mod page_speed;

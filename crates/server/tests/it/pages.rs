@@ -103,7 +103,7 @@ fn form_req(path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Reques
 }
 
 /// A form POST as our page sends it: the right `_csrf` first, then `fields`.
-async fn post_page(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Resp {
+pub(crate) async fn post_page(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Resp {
     let t = csrf(app, cookie);
     let mut all = vec![("_csrf", t.as_str())];
     all.extend_from_slice(fields);
@@ -582,7 +582,10 @@ async fn key_list_shows_keys_models_and_this_sign_in(b: Backend) {
     assert!(a.contains(&format!("action=\"/security-info/keys/{}/rename\"", k.a_id)));
     assert!(page.contains("id=\"signout-everywhere\""));
     assert!(page.contains("this browser"));
-    assert!(page.contains("<td>security key</td>") && page.contains("<td>temporary access pass</td>"));
+    assert!(
+        page.contains("<td data-label=\"With\">security key</td>")
+            && page.contains("<td data-label=\"With\">temporary access pass</td>")
+    );
 
     // From the other key's session, the badge moves.
     let page = html(

@@ -1,8 +1,10 @@
-//! Console: groups, for administrators only. The list with a create form, a group's page
-//! with its members (add by username, remove), and deletion after a confirmation.
+//! Console: groups. The list with a create form, a group's page with its members (add by
+//! username, remove), and deletion after a confirmation.
 //!
-//! Every page checks `ManageGroups` ([`Staff::require`]), so a helpdesk user is refused with
-//! 403 and an `access.denied` audit entry; every change is the use case the JSON routes call
+//! Staff with `ReadGroups` (helpdesk users too) see the list and a group's members,
+//! read-only; the forms are offered only with `ManageGroups` (administrators), and every
+//! change checks it again ([`Staff::require`]: a refusal is 403 and an `access.denied` audit
+//! entry). Every change is the use case the JSON routes call
 //! (`keyfleet_core::identity::groups`), with the same rules and audit.
 
 use axum::Router;
@@ -25,8 +27,10 @@ use keyfleet_core::CoreError;
 use keyfleet_core::access::Permission;
 use keyfleet_core::identity::groups;
 
-/// What the group pages need (administrators; helpdesk staff are refused and audited).
+/// What changing groups needs (administrators; helpdesk staff are refused and audited).
 const WHAT: Permission = Permission::ManageGroups;
+/// What looking at groups needs (administrators and helpdesk staff).
+const READ: Permission = Permission::ReadGroups;
 
 /// Routes of this section.
 pub fn router() -> Router<AppState> {
@@ -120,6 +124,8 @@ impl From<&User> for MemberRow {
 #[template(path = "admin/groups.html")]
 struct GroupsPage {
     nav: Nav,
+    /// The viewer may create groups and change membership.
+    manage: bool,
     groups: Vec<GroupRow>,
     notice: Option<&'static str>,
     error: Option<String>,
@@ -146,6 +152,7 @@ async fn render_list(
     let groups = state.stores.groups.list_groups().await?;
     let page = GroupsPage {
         nav: staff.viewer.nav("groups"),
+        manage: staff.principal().may(WHAT),
         groups: groups.iter().map(GroupRow::from).collect(),
         notice,
         error,
@@ -156,7 +163,7 @@ async fn render_list(
 
 /// `GET /admin/groups`.
 async fn list(State(state): State<AppState>, staff: Staff, Query(q): Query<Done>) -> Result<Response, PageError> {
-    staff.require(&state, WHAT).await?;
+    staff.require(&state, READ).await?;
     let n = notice(q.done.as_deref());
     render_list(&state, &staff, StatusCode::OK, n, None, CreateForm::default()).await
 }
@@ -182,6 +189,8 @@ async fn create(
 #[template(path = "admin/group.html")]
 struct GroupPage {
     nav: Nav,
+    /// The viewer may change membership and delete the group.
+    manage: bool,
     group: GroupRow,
     members: Vec<MemberRow>,
     notice: Option<&'static str>,
@@ -215,6 +224,7 @@ async fn render_group(
     let members = state.stores.groups.list_members(group.id).await?;
     let page = GroupPage {
         nav: staff.viewer.nav("groups"),
+        manage: staff.principal().may(WHAT),
         group: GroupRow::from(&group),
         members: members.iter().map(MemberRow::from).collect(),
         notice,
@@ -231,7 +241,7 @@ async fn show(
     Path(id): Path<String>,
     Query(q): Query<Done>,
 ) -> Result<Response, PageError> {
-    staff.require(&state, WHAT).await?;
+    staff.require(&state, READ).await?;
     let n = notice(q.done.as_deref());
     render_group(&state, &staff, &id, StatusCode::OK, n, None, String::new()).await
 }

@@ -212,11 +212,20 @@ struct TapPage {
     user_id: String,
     username: String,
     display_name: String,
+    /// The code in blocks of four characters, for reading out.
+    code_groups: Vec<String>,
+    /// The code as one word, for the copy button.
     code: String,
     expires: String,
     expires_iso: String,
     one_time: bool,
     lifetime_minutes: u32,
+}
+
+/// A code in blocks of four (`ABCD EFGH …`): easier to read out and to check.
+fn blocks_of_four(code: &str) -> Vec<String> {
+    let chars: Vec<char> = code.chars().collect();
+    chars.chunks(4).map(|c| c.iter().collect()).collect()
 }
 
 fn lifetime_rule() -> String {
@@ -304,7 +313,7 @@ struct TapStatusPage {
     expires: String,
     expires_iso: String,
     one_time: bool,
-    use_count: i64,
+    uses: String,
     lifetime: u32,
     min_lifetime: u32,
     max_lifetime: u32,
@@ -330,6 +339,7 @@ pub(super) async fn show_tap(
             user_id: user.id.to_string(),
             username: user.username.as_str().to_owned(),
             display_name: user.display_name.clone(),
+            code_groups: blocks_of_four(&code),
             code,
             expires: when(tap.expires_at),
             expires_iso: rfc3339(tap.expires_at),
@@ -345,7 +355,7 @@ pub(super) async fn show_tap(
             expires: when(tap.expires_at),
             expires_iso: rfc3339(tap.expires_at),
             one_time: tap.one_time,
-            use_count: tap.use_count,
+            uses: super::uses_text(tap.use_count),
             lifetime: DEFAULT_LIFETIME_MINUTES,
             min_lifetime: MIN_LIFETIME_MINUTES,
             max_lifetime: MAX_LIFETIME_MINUTES,
@@ -408,4 +418,100 @@ pub(super) async fn revoke_sessions(
     let user = target(&state, &staff, &id).await?;
     sessions::end_all_for_user(&staff.ctx(&state), &staff.principal(), user.id).await?;
     back(&state, &staff, &user_path(user.id, "sessions-ended")).await
+}
+
+/// `POST /admin/users/{id}/sessions/{session}/end`: ends one session of the user.
+pub(super) async fn end_session(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, session)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    let session = parse_id(&session)?;
+    sessions::end_one_for_user(&staff.ctx(&state), &staff.principal(), user.id, session).await?;
+    back(&state, &staff, &user_path(user.id, "session-ended")).await
+}
+
+/// `POST /admin/users/{id}/tap/revoke`: the pass stops working at once.
+pub(super) async fn revoke_tap(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    match taps::revoke(&staff.ctx(&state), &staff.principal(), user.id).await {
+        Ok(()) => back(&state, &staff, &user_path(user.id, "tap-revoked")).await,
+        Err(CoreError::NotFound) => Ok(see_other(&user_path(user.id, "no-tap"))),
+        Err(e) => Err(refused(e)),
+    }
+}
+
+/// `GET /admin/users/{id}/disable`: what disabling does, and the button (the form posts to
+/// `/admin/users/{id}/enabled` with `enabled=false`).
+pub(super) async fn confirm_disable(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = target(&state, &staff, &id).await?;
+    if !user.enabled {
+        return Ok(see_other(&format!("/admin/users/{}", user.id)));
+    }
+    let live = state
+        .stores
+        .sessions
+        .list_user_sessions(user.id, state.now())
+        .await?
+        .len();
+    let sessions = match live {
+        0 => "They have no open session.".to_owned(),
+        1 => "Their 1 open session ends now.".to_owned(),
+        n => format!("Their {n} open sessions end now."),
+    };
+    let mut lines = vec![
+        format!(
+            "{} can no longer sign in: not with a security key, not with a temporary access pass. {sessions}",
+            user.display_name
+        ),
+        "Their keys, groups and history stay. At sign-in they are told that their account is disabled.".to_owned(),
+        "You can enable the account again at any time.".to_owned(),
+    ];
+    if user.id == staff.viewer.user.id {
+        lines.push("This is your own account: you will be signed out and cannot sign in again.".to_owned());
+    }
+    let page = DisablePage {
+        nav: staff.viewer.nav("users"),
+        title: format!("Disable {}?", user.display_name),
+        user_id: user.id.to_string(),
+        lines,
+        facts: user_facts(&user),
+    };
+    Ok(html(&page))
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/user_disable.html")]
+struct DisablePage {
+    nav: Nav,
+    title: String,
+    user_id: String,
+    lines: Vec<String>,
+    facts: Vec<Fact>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_read_out_in_blocks_of_four() {
+        assert_eq!(
+            blocks_of_four("ABCDEFGHJKMNPQRSTUVW"),
+            ["ABCD", "EFGH", "JKMN", "PQRS", "TUVW"]
+        );
+        assert_eq!(blocks_of_four("ABCDEF"), ["ABCD", "EF"]);
+        assert_eq!(super::super::uses_text(0), "not used yet");
+        assert_eq!(super::super::uses_text(1), "used 1 time");
+        assert_eq!(super::super::uses_text(2), "used 2 times");
+    }
 }

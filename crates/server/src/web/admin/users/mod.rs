@@ -22,9 +22,10 @@ use serde::Deserialize;
 use keyfleet_core::CoreError;
 use keyfleet_core::access::Permission;
 use keyfleet_core::credentials::ceremony::{b64, unb64};
-use keyfleet_core::credentials::keys;
+use keyfleet_core::credentials::keys::{self, RetiredBy, RetiredKey, Retirement};
 use keyfleet_core::identity::users::{self, CreateUser, UpdateUser};
 use keyfleet_core::identity::{groups, sessions, taps};
+use keyfleet_domain::session::{Session, SessionKind};
 
 use super::{EnabledForm, Staff};
 use crate::routes::{clear_cookie, parse_id};
@@ -38,8 +39,8 @@ use crate::web::page::{Nav, PageError, html, html_status, see_other};
 mod actions;
 
 use actions::{
-    add_group, confirm_delete, confirm_remove_key, confirm_reset, delete, issue_tap, remove_group, remove_key, reset,
-    revoke_sessions, show_tap,
+    add_group, confirm_delete, confirm_disable, confirm_remove_key, confirm_reset, delete, end_session, issue_tap,
+    remove_group, remove_key, reset, revoke_sessions, revoke_tap, show_tap,
 };
 
 /// Users listed per page.
@@ -52,15 +53,18 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/new", get(new_form).post(create))
         .route("/admin/users/{id}", get(show).post(update))
         .route("/admin/users/{id}/enabled", post(set_enabled))
+        .route("/admin/users/{id}/disable", get(confirm_disable))
         .route(
             "/admin/users/{id}/keys/{key}/remove",
             get(confirm_remove_key).post(remove_key),
         )
         .route("/admin/users/{id}/reset", get(confirm_reset).post(reset))
         .route("/admin/users/{id}/tap", get(show_tap).post(issue_tap))
+        .route("/admin/users/{id}/tap/revoke", post(revoke_tap))
         .route("/admin/users/{id}/groups", post(add_group))
         .route("/admin/users/{id}/groups/{group}/remove", post(remove_group))
         .route("/admin/users/{id}/sessions/revoke", post(revoke_sessions))
+        .route("/admin/users/{id}/sessions/{session}/end", post(end_session))
         .route("/admin/users/{id}/delete", get(confirm_delete).post(delete))
 }
 
@@ -365,7 +369,8 @@ impl EditForm {
     }
 }
 
-/// One key as the console shows it.
+/// One key as the console shows it: plain words first, the technical values behind a
+/// "details" toggle.
 pub struct KeyRow {
     id: String,
     nickname: String,
@@ -374,10 +379,27 @@ pub struct KeyRow {
     added: String,
     added_iso: String,
     last_used: String,
+    last_used_iso: String,
     sign_count: u32,
+    /// Whether the maker's attestation was checked against a trusted root.
+    attested: bool,
+    /// What the attestation check means, in words.
+    verified: &'static str,
+    /// The attestation statement's format and trust, as recorded.
     attestation: String,
     transports: String,
     cloned: bool,
+}
+
+/// The attestation outcome in words: `trusted` means the key proved it was made by its
+/// maker (a chain to a trusted root); anything else means keyfleet could not tell.
+fn verified_text(trust: &str) -> &'static str {
+    match trust {
+        "trusted" => "Attested by the maker",
+        "none" => "Not verified: the key sent no attestation",
+        "self" => "Not verified: the key vouched for itself",
+        _ => "Not verified",
+    }
 }
 
 impl KeyRow {
@@ -390,22 +412,87 @@ impl KeyRow {
             added: when(c.created_at),
             added_iso: rfc3339(c.created_at),
             last_used: when_or(c.last_used_at, "never"),
+            last_used_iso: c.last_used_at.map(rfc3339).unwrap_or_default(),
             sign_count: c.sign_count,
-            attestation: format!("{} / {}", c.attestation_format, c.attestation_trust),
+            attested: c.attestation_trust == "trusted",
+            verified: verified_text(&c.attestation_trust),
+            attestation: format!("{} ({})", c.attestation_format, c.attestation_trust),
             transports: transports(&c.transports),
             cloned: c.possibly_cloned,
         }
     }
 }
 
+/// A key that is no longer registered, as the user's page lists it.
+pub struct RetiredRow {
+    at: String,
+    at_iso: String,
+    nickname: String,
+    what: &'static str,
+    lost: bool,
+    by: String,
+}
+
+impl RetiredRow {
+    fn new(r: &RetiredKey) -> Self {
+        RetiredRow {
+            at: when(r.at),
+            at_iso: rfc3339(r.at),
+            nickname: r
+                .nickname
+                .clone()
+                .unwrap_or_else(|| "(no nickname recorded)".to_owned()),
+            what: match r.how {
+                Retirement::Removed => "Removed",
+                Retirement::Lost => "Reported lost or stolen",
+                Retirement::Reset => "Removed when all keys were reset",
+            },
+            lost: r.how == Retirement::Lost,
+            by: match &r.by {
+                RetiredBy::Owner => "the user".to_owned(),
+                RetiredBy::Person(Some(name)) => name.clone(),
+                RetiredBy::Person(None) => "a deleted user".to_owned(),
+                RetiredBy::Client(Some(name)) => format!("API client “{name}”"),
+                RetiredBy::Client(None) => "a deleted API client".to_owned(),
+                RetiredBy::Operator(actor) => match actor.strip_prefix("cli:") {
+                    Some(who) => format!("the command line ({who})"),
+                    None => "keyfleet".to_owned(),
+                },
+            },
+        }
+    }
+}
+
+/// One live session of the user.
+pub struct SessionRow {
+    id: String,
+    created: String,
+    created_iso: String,
+    last_seen: String,
+    last_seen_iso: String,
+    address: String,
+    method: String,
+}
+
 /// The current pass, without its code.
 pub struct TapRow {
     issued: String,
+    issued_iso: String,
     expires: String,
     expires_iso: String,
     one_time: bool,
-    use_count: i64,
+    /// "not used yet", "used 1 time", "used 3 times".
+    uses: String,
     state: &'static str,
+}
+
+/// How often a pass was used, in words.
+pub(super) fn uses_text(count: i64) -> String {
+    match count {
+        0 => "not used yet".to_owned(),
+        1 => "used 1 time".to_owned(),
+        n => format!("used {n} times"),
+    }
 }
 
 impl TapRow {
@@ -419,10 +506,11 @@ impl TapRow {
         };
         TapRow {
             issued: when(t.created_at),
+            issued_iso: rfc3339(t.created_at),
             expires: when(t.expires_at),
             expires_iso: rfc3339(t.expires_at),
             one_time: t.one_time,
-            use_count: t.use_count,
+            uses: uses_text(t.use_count),
             state,
         }
     }
@@ -442,14 +530,19 @@ struct UserPage {
     edit: EditForm,
     roles: Vec<RoleOption>,
     admin: bool,
+    /// The viewer may change this user (else the page is read-only).
+    may_change: bool,
     keys: Vec<KeyRow>,
+    retired: Vec<RetiredRow>,
+    /// The newest retirement was a loss and no key was added since.
+    lost_recently: Option<String>,
     tap: Option<TapRow>,
     lifetime: String,
     min_lifetime: u32,
     max_lifetime: u32,
     groups: Vec<GroupRow>,
     addable: Vec<GroupRow>,
-    sessions: usize,
+    sessions: Vec<SessionRow>,
     notice: Option<&'static str>,
     error: Option<String>,
 }
@@ -498,6 +591,9 @@ fn user_notice(done: Option<&str>) -> Option<&'static str> {
         "group-added" => Some("The user was added to the group."),
         "group-removed" => Some("The user was removed from the group."),
         "sessions-ended" => Some("All of the user's sessions ended."),
+        "session-ended" => Some("The session ended."),
+        "tap-revoked" => Some("The temporary access pass was revoked. It no longer works."),
+        "no-tap" => Some("The user has no temporary access pass."),
         _ => None,
     }
 }
@@ -536,12 +632,55 @@ fn profile(staff: &Staff, u: &User) -> Profile {
     }
 }
 
+fn session_row(s: &Session, keys: &[Credential]) -> SessionRow {
+    let method = match (&s.credential_id, s.kind) {
+        (_, SessionKind::Tap) => "Temporary access pass".to_owned(),
+        (Some(id), _) => match keys.iter().find(|k| &k.id == id) {
+            Some(k) => format!("Key “{}”", k.nickname),
+            None => "A key since removed".to_owned(),
+        },
+        (None, _) => "Other".to_owned(),
+    };
+    SessionRow {
+        id: s.id.to_string(),
+        created: when(s.created_at),
+        created_iso: rfc3339(s.created_at),
+        last_seen: when(s.last_seen_at),
+        last_seen_iso: rfc3339(s.last_seen_at),
+        address: s.client_addr.clone().unwrap_or_else(|| "unknown".to_owned()),
+        method,
+    }
+}
+
 async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown) -> Result<Response, PageError> {
     let now = state.now();
+    let may_change = users::may_change(&staff.principal(), user);
     let keys = state.stores.credentials.list_user_credentials(user.id).await?;
     let tap = state.stores.taps.find_tap(user.id).await?;
     let (groups, addable) = group_rows(state, staff, user).await?;
-    let sessions = state.stores.sessions.list_user_sessions(user.id, now).await?.len();
+    let sessions = if may_change {
+        let live = state.stores.sessions.list_user_sessions(user.id, now).await?;
+        live.iter().map(|s| session_row(s, &keys)).collect()
+    } else {
+        Vec::new()
+    };
+    let retired = keys::retired_for_user(&staff.ctx(state), &staff.principal(), user.id).await?;
+    let newest_key = keys.iter().map(|k| k.created_at).max();
+    let lost_recently = retired
+        .first()
+        .filter(|r| r.how == Retirement::Lost && newest_key.is_none_or(|k| k < r.at))
+        .map(|r| {
+            format!(
+                "{} reported the key “{}” lost on {}.",
+                if matches!(r.by, RetiredBy::Owner) {
+                    user.display_name.as_str()
+                } else {
+                    "Someone"
+                },
+                r.nickname.as_deref().unwrap_or("(no nickname)"),
+                when(r.at)
+            )
+        });
     let edit = shown.edit.unwrap_or_else(|| EditForm::of(user));
     let role = parse_role(edit.role.as_deref()).ok().flatten().unwrap_or(user.role);
     let page = UserPage {
@@ -550,7 +689,10 @@ async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown)
         roles: role_options(staff, role),
         edit,
         admin: staff.is_admin(),
+        may_change,
         keys: keys.iter().map(KeyRow::new).collect(),
+        retired: retired.iter().map(RetiredRow::new).collect(),
+        lost_recently,
         tap: tap.as_ref().map(|t| TapRow::new(t, now)),
         lifetime: shown.lifetime.unwrap_or_else(|| DEFAULT_LIFETIME_MINUTES.to_string()),
         min_lifetime: MIN_LIFETIME_MINUTES,
@@ -571,7 +713,9 @@ async fn show(
     Path(id): Path<String>,
     Query(q): Query<Done>,
 ) -> Result<Response, PageError> {
-    let user = target(&state, &staff, &id).await?;
+    // Anyone on the console may look (read-only where they may not change this user).
+    let id: UserId = parse_id(&id)?;
+    let user = users::get(&staff.ctx(&state), &staff.principal(), id).await?;
     render_user(&state, &staff, &user, Shown::notice(q.done.as_deref())).await
 }
 
