@@ -2,11 +2,16 @@
 //!
 //! Every event's detail is one of the structs here, serialised to a small JSON object; a
 //! secret never has a field. [`list`] reads a page of the log and resolves the ids it names
-//! (users, clients, groups, keys) to the names people know them by.
+//! (users, clients, groups, keys) to the names people know them by; when what an entry names
+//! was deleted since, the name recorded in its detail (a [`UserRef`]'s username, a
+//! [`GroupRef`]'s or client's name) stands in. [`get`] reads one entry with its detail's
+//! fields resolved as well, and [`involving`] turns a username or user id, as people type
+//! it into a filter, into the reference the log holds.
 
 use std::collections::HashMap;
 
-use keyfleet_domain::audit::{AuditEvent, AuditQuery};
+use keyfleet_domain::audit::{AuditEvent, AuditQuery, clean_text};
+use keyfleet_domain::user::Username;
 use keyfleet_domain::{GroupId, UserId};
 use serde::Serialize;
 
@@ -231,8 +236,13 @@ pub struct AuditEntry {
     pub event: AuditEvent,
     /// The actor's name (a username or client name), when it still exists.
     pub actor_name: Option<String>,
-    /// The target's name (a username, client or group name), when known.
+    /// The actor was a user or client that no longer exists.
+    pub actor_gone: bool,
+    /// The target's name (a username, client or group name): its current name, or, when
+    /// [`target_gone`](Self::target_gone), the one recorded in the detail, if any.
     pub target_name: Option<String>,
+    /// The target was a user, group or client that no longer exists.
+    pub target_gone: bool,
     /// The nickname of the key the event names, when known.
     pub key_nickname: Option<String>,
 }
@@ -245,11 +255,14 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
+/// The largest page [`list`] reads.
+pub const MAX_PAGE: u32 = 500;
+
 /// A page of the audit log (`ReadAudit`), with names resolved. `query.limit` is the page
-/// size (1 to 500).
+/// size (1 to [`MAX_PAGE`]).
 pub async fn list(ctx: &Ctx<'_>, principal: &Principal, mut query: AuditQuery) -> Result<AuditPage, CoreError> {
     authorize(ctx, principal, Permission::ReadAudit).await?;
-    let limit = query.limit.clamp(1, 500);
+    let limit = query.limit.clamp(1, MAX_PAGE);
     query.limit = limit + 1;
     let mut events = ctx.stores.audit.list(&query).await?;
     let next_before = (events.len() > limit as usize).then(|| {
@@ -259,29 +272,155 @@ pub async fn list(ctx: &Ctx<'_>, principal: &Principal, mut query: AuditQuery) -
     let mut names = Names::default();
     let mut entries = Vec::with_capacity(events.len());
     for event in events {
-        let actor_name = names.of(ctx, &event.actor).await?;
-        let target_name = match &event.target {
-            Some(t) => names.of(ctx, t).await?,
-            None => None,
-        };
-        let key_nickname = names.key_nickname(ctx, event.detail.as_deref()).await?;
-        entries.push(AuditEntry {
-            event,
-            actor_name,
-            target_name,
-            key_nickname,
-        });
+        entries.push(names.entry(ctx, event).await?);
     }
     Ok(AuditPage { entries, next_before })
 }
 
-/// Names looked up once per page.
+/// One field of an entry's detail, with the name of what it names.
+#[derive(Debug, Clone)]
+pub struct DetailField {
+    /// The field's name as stored (`credentialId`, `username`, …).
+    pub key: String,
+    /// Its value.
+    pub value: serde_json::Value,
+    /// What the value names, as a log reference (`user:ID`), when it names a user.
+    pub reference: Option<String>,
+    /// The name of what it names: a user's username, a key's nickname, when known.
+    pub name: Option<String>,
+}
+
+/// One entry with every field of its detail.
+#[derive(Debug, Clone)]
+pub struct AuditEntryDetail {
+    /// The entry, names resolved as [`list`] resolves them.
+    pub entry: AuditEntry,
+    /// The detail's fields in stored order; empty when there is no detail or it is not a
+    /// JSON object (the event's `detail` still holds the text).
+    pub fields: Vec<DetailField>,
+}
+
+/// One entry of the audit log by id (`ReadAudit`), with its detail's fields resolved;
+/// `NotFound` when there is no such entry.
+pub async fn get(ctx: &Ctx<'_>, principal: &Principal, id: i64) -> Result<AuditEntryDetail, CoreError> {
+    authorize(ctx, principal, Permission::ReadAudit).await?;
+    let event = ctx.stores.audit.get(id).await?.ok_or(CoreError::NotFound)?;
+    let mut names = Names::default();
+    let detail = event
+        .detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(d).ok());
+    let entry = names.entry(ctx, event).await?;
+    let mut fields = Vec::new();
+    for (key, value) in detail.into_iter().flatten() {
+        let (reference, name) = match (key.as_str(), value.as_str()) {
+            ("userId", Some(id)) => {
+                let reference = format!("user:{id}");
+                let name = names.of(ctx, &reference).await?;
+                (Some(reference), name)
+            }
+            ("credentialId", Some(_)) => (None, entry.key_nickname.clone()),
+            _ => (None, None),
+        };
+        fields.push(DetailField {
+            key,
+            value,
+            reference,
+            name,
+        });
+    }
+    Ok(AuditEntryDetail { entry, fields })
+}
+
+/// A user named in a filter, as the log refers to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvolvedUser {
+    /// Their id.
+    pub id: UserId,
+    /// The reference the log holds as actor or target (`user:ID`).
+    pub reference: String,
+    /// Their current username; `None` for the id of a user who no longer exists.
+    pub username: Option<String>,
+}
+
+/// The user a filter names (`ReadAudit`): `text` is a username, a user id, or `user:ID`.
+/// An id of an existing user wins, then a username; an id nobody has any more is still
+/// taken (a deleted user's entries stay in the log). Anything else is `Invalid`
+/// (`unknown_user`), with a message that names what was typed.
+pub async fn involving(ctx: &Ctx<'_>, principal: &Principal, text: &str) -> Result<InvolvedUser, CoreError> {
+    authorize(ctx, principal, Permission::ReadAudit).await?;
+    let text = text.trim();
+    let id = text.strip_prefix("user:").unwrap_or(text).parse::<UserId>().ok();
+    if let Some(id) = id
+        && let Some(user) = ctx.stores.users.get_user(id).await?
+    {
+        return Ok(InvolvedUser::new(id, Some(user.username.as_str().to_owned())));
+    }
+    if let Ok(username) = Username::parse(text)
+        && let Some(user) = ctx.stores.users.find_user_by_username(&username).await?
+    {
+        return Ok(InvolvedUser::new(user.id, Some(username.as_str().to_owned())));
+    }
+    match id {
+        Some(id) => Ok(InvolvedUser::new(id, None)),
+        None => Err(CoreError::invalid(
+            "unknown_user",
+            format!(
+                "No user named “{}”. A deleted user's entries are found by their user id, which \
+                 their user.delete entry shows.",
+                clean_text(text)
+            ),
+        )),
+    }
+}
+
+impl InvolvedUser {
+    fn new(id: UserId, username: Option<String>) -> Self {
+        InvolvedUser {
+            id,
+            reference: format!("user:{id}"),
+            username,
+        }
+    }
+}
+
+/// Names looked up once per page: `None` for a reference to something that does not exist
+/// (or that is no user, group or client).
 #[derive(Default)]
 struct Names {
     seen: HashMap<String, Option<String>>,
 }
 
 impl Names {
+    /// An event with the names of its actor, target and key.
+    async fn entry(&mut self, ctx: &Ctx<'_>, event: AuditEvent) -> Result<AuditEntry, CoreError> {
+        let detail = event
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+        let actor_name = self.of(ctx, &event.actor).await?;
+        let actor_gone = actor_name.is_none() && named_kind(&event.actor).is_some();
+        let (target_name, target_gone) = match &event.target {
+            Some(t) => match self.of(ctx, t).await? {
+                Some(name) => (Some(name), false),
+                None => match named_kind(t) {
+                    Some(kind) => (recorded_name(kind, detail.as_ref()), true),
+                    None => (None, false),
+                },
+            },
+            None => (None, false),
+        };
+        let key_nickname = self.key_nickname(ctx, detail.as_ref()).await?;
+        Ok(AuditEntry {
+            event,
+            actor_name,
+            actor_gone,
+            target_name,
+            target_gone,
+            key_nickname,
+        })
+    }
+
     async fn of(&mut self, ctx: &Ctx<'_>, reference: &str) -> Result<Option<String>, CoreError> {
         if let Some(name) = self.seen.get(reference) {
             return Ok(name.clone());
@@ -307,8 +446,12 @@ impl Names {
         Ok(name)
     }
 
-    async fn key_nickname(&mut self, ctx: &Ctx<'_>, detail: Option<&str>) -> Result<Option<String>, CoreError> {
-        let Some(detail) = detail.and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()) else {
+    async fn key_nickname(
+        &mut self,
+        ctx: &Ctx<'_>,
+        detail: Option<&serde_json::Value>,
+    ) -> Result<Option<String>, CoreError> {
+        let Some(detail) = detail else {
             return Ok(None);
         };
         if let Some(n) = detail.get("nickname").and_then(|n| n.as_str()) {
@@ -327,5 +470,88 @@ impl Names {
         };
         self.seen.insert(reference, name.clone());
         Ok(name)
+    }
+}
+
+/// The kinds of reference that name something with a name: users, groups and clients (not
+/// jobs, not `system`, not kinds this version does not know).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NamedKind {
+    User,
+    Group,
+    Client,
+}
+
+fn named_kind(reference: &str) -> Option<NamedKind> {
+    match reference.split_once(':')?.0 {
+        "user" => Some(NamedKind::User),
+        "group" => Some(NamedKind::Group),
+        "client" => Some(NamedKind::Client),
+        _ => None,
+    }
+}
+
+/// The name a detail recorded for the event's target: a user's `username` ([`UserRef`],
+/// [`TapRefused`]; not a [`Member`]'s, whose target is the group), a group's or client's
+/// `name` ([`GroupRef`], [`ClientRef`], [`ClientCreated`]).
+fn recorded_name(kind: NamedKind, detail: Option<&serde_json::Value>) -> Option<String> {
+    let detail = detail?;
+    let field = match kind {
+        NamedKind::User if detail.get("userId").is_none() => "username",
+        NamedKind::User => return None,
+        NamedKind::Group | NamedKind::Client => "name",
+    };
+    detail.get(field)?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(d: &impl Detail) -> serde_json::Value {
+        serde_json::from_str(&d.to_json()).unwrap()
+    }
+
+    #[test]
+    fn recorded_names_come_from_the_details_that_name_the_target() {
+        let user = json(&UserRef {
+            username: "ann",
+            role: Some("worker"),
+        });
+        assert_eq!(recorded_name(NamedKind::User, Some(&user)).as_deref(), Some("ann"));
+        let refused = json(&TapRefused {
+            reason: "wrong_code",
+            username: "bob",
+        });
+        assert_eq!(recorded_name(NamedKind::User, Some(&refused)).as_deref(), Some("bob"));
+        let group = json(&GroupRef { name: "Ops" });
+        assert_eq!(recorded_name(NamedKind::Group, Some(&group)).as_deref(), Some("Ops"));
+        let client = json(&ClientCreated {
+            name: "HR sync",
+            scopes: vec!["users:read"],
+            secret_id: "s1".into(),
+        });
+        assert_eq!(
+            recorded_name(NamedKind::Client, Some(&client)).as_deref(),
+            Some("HR sync")
+        );
+        // A membership names the member, not its target (the group).
+        let member = json(&Member {
+            user_id: "u1".into(),
+            username: "cy",
+        });
+        assert_eq!(recorded_name(NamedKind::User, Some(&member)), None);
+        assert_eq!(recorded_name(NamedKind::Group, Some(&member)), None);
+        assert_eq!(recorded_name(NamedKind::User, None), None);
+    }
+
+    #[test]
+    fn only_users_groups_and_clients_have_names() {
+        assert_eq!(named_kind("user:1"), Some(NamedKind::User));
+        assert_eq!(named_kind("group:1"), Some(NamedKind::Group));
+        assert_eq!(named_kind("client:kfc_1"), Some(NamedKind::Client));
+        for other in ["system", "anonymous", "job:cleanup", "cli:root", ""] {
+            assert_eq!(named_kind(other), None, "{other}");
+        }
     }
 }

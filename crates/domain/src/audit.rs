@@ -302,6 +302,10 @@ pub struct AuditQuery {
     pub target: Option<String>,
     /// Exact action, or a prefix ending in `.` (`user.`).
     pub action: Option<String>,
+    /// Exact actor *or* exact target (`user:ID`): everything someone did or had done to them.
+    pub involving: Option<String>,
+    /// Exact request id: everything one request did.
+    pub request_id: Option<String>,
     /// Events at or after this time.
     pub since: Option<Timestamp>,
     /// Events before this time.

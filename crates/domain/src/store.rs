@@ -288,6 +288,8 @@ pub trait AuditStore: Send + Sync {
     async fn append(&self, event: &NewAuditEvent) -> StoreResult<()>;
     /// A page of events, newest first.
     async fn list(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+    /// One event by its id.
+    async fn get(&self, id: i64) -> StoreResult<Option<AuditEvent>>;
 }
 
 /// Fixed-window counters for rate limits, shared by every process on the database.

@@ -261,8 +261,11 @@ pub(crate) static SQL: Sql = Sql {
                    AND ($5::bigint IS NULL OR at >= $5)
                    AND ($6::bigint IS NULL OR at < $6)
                    AND ($7::bigint IS NULL OR id < $7)
+                   AND ($8::text IS NULL OR actor = $8 OR target = $8)
+                   AND ($9::text IS NULL OR request_id = $9)
                  ORDER BY id DESC
-                 LIMIT $8",
+                 LIMIT $10",
+    get_audit: "SELECT id, at, actor, action, target, outcome, request_id, detail FROM audit_events WHERE id = $1",
 
     // Every SET expression sees the row as it was before this statement; the upsert locks
     // the row, so concurrent hits never lose a count.

@@ -32,10 +32,17 @@ impl<B: Backend> AuditStore for SqlStore<B> {
             Arg::Int(query.since.map(Timestamp::as_millis)),
             Arg::Int(query.until.map(Timestamp::as_millis)),
             Arg::Int(query.before_id),
+            Arg::Key(query.involving.as_deref()),
+            Arg::Key(query.request_id.as_deref()),
             int(i64::from(query.limit)),
         ];
         let found = exec::all::<B>(&mut *self.conn().await?, B::SQL.list_audit, &args).await?;
         found.iter().map(rows::audit_event::<B>).collect()
+    }
+
+    async fn get(&self, id: i64) -> StoreResult<Option<AuditEvent>> {
+        let found = exec::optional::<B>(&mut *self.conn().await?, B::SQL.get_audit, &[int(id)]).await?;
+        found.as_ref().map(rows::audit_event::<B>).transpose()
     }
 }
 

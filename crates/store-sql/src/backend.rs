@@ -224,8 +224,11 @@ pub struct Sql {
     /// Appends an audit event: at, actor, action, target, outcome, request_id, detail.
     pub insert_audit: &'static str,
     /// A page of audit events, newest first: actor, target, exact action, action prefix,
-    /// since, until, before_id, limit (each filter NULL when unused).
+    /// since, until, before_id, actor-or-target, request_id, limit (each filter NULL when
+    /// unused).
     pub list_audit: &'static str,
+    /// One audit event: id.
+    pub get_audit: &'static str,
 
     /// Counts a hit, restarting a passed window, returning the count: key, now, window_ms.
     pub hit: &'static str,

@@ -257,8 +257,11 @@ pub(crate) static SQL: Sql = Sql {
                    AND ($5 IS NULL OR at >= $5)
                    AND ($6 IS NULL OR at < $6)
                    AND ($7 IS NULL OR id < $7)
+                   AND ($8 IS NULL OR actor = $8 OR target = $8)
+                   AND ($9 IS NULL OR request_id = $9)
                  ORDER BY id DESC
-                 LIMIT $8",
+                 LIMIT $10",
+    get_audit: "SELECT id, at, actor, action, target, outcome, request_id, detail FROM audit_events WHERE id = $1",
 
     // Every SET expression sees the row as it was before this statement.
     hit: "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)

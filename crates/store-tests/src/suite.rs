@@ -1330,8 +1330,8 @@ pub async fn client_secret_upgrade(s: &Stores) {
     );
 }
 
-/// Filters (actor, target, exact action, action prefix, time range), newest-first order
-/// and keyset paging.
+/// Filters (actor, target, exact action, action prefix, time range, actor-or-target,
+/// request id), newest-first order, keyset paging, and reading one event by id.
 pub async fn audit_filters_and_paging(s: &Stores) {
     let (a, u1, u2) = (
         UserId::new_random(&mut OsRng),
@@ -1349,16 +1349,25 @@ pub async fn audit_filters_and_paging(s: &Stores) {
     };
     let events = [
         mk(0, Actor::System, Action::UserCreate, Some(Target::User(u1))),
-        mk(1, Actor::User(a), Action::UserUpdate, Some(Target::User(u1))),
-        mk(2, Actor::User(a), Action::GroupCreate, None),
+        NewAuditEvent {
+            request_id: Some("req-a".into()),
+            ..mk(1, Actor::User(a), Action::UserUpdate, Some(Target::User(u1)))
+        },
+        NewAuditEvent {
+            request_id: Some("req-a".into()),
+            ..mk(2, Actor::User(a), Action::GroupCreate, None)
+        },
         mk(
             3,
             Actor::Client("c".into()),
             Action::GroupMemberAdd,
             Some(Target::User(u2)),
         ),
-        mk(4, Actor::Anonymous, Action::AuthWebauthn, None).with_outcome(Outcome::Failure),
-        mk(5, Actor::User(a), Action::UserDelete, Some(Target::User(u2))).with_outcome(Outcome::Denied),
+        mk(4, Actor::User(u1), Action::AuthWebauthn, None).with_outcome(Outcome::Failure),
+        NewAuditEvent {
+            request_id: Some("req-b".into()),
+            ..mk(5, Actor::User(a), Action::UserDelete, Some(Target::User(u2))).with_outcome(Outcome::Denied)
+        },
         mk(6, Actor::System, Action::SystemBootstrap, None),
     ];
     for e in &events {
@@ -1440,6 +1449,35 @@ pub async fn audit_filters_and_paging(s: &Stores) {
         [5, 1],
         "filters combine"
     );
+    assert_eq!(
+        query(&|q| q.involving = Some(format!("user:{u1}"))).await,
+        [4, 1, 0],
+        "involving: as actor or as target"
+    );
+    assert_eq!(query(&|q| q.involving = Some(format!("user:{u2}"))).await, [5, 3]);
+    assert_eq!(
+        query(&|q| {
+            q.involving = Some(format!("user:{u1}"));
+            q.actor = Some(format!("user:{a}"));
+        })
+        .await,
+        [1],
+        "involving combines with the other filters"
+    );
+    assert_eq!(query(&|q| q.request_id = Some("req-a".into())).await, [2, 1]);
+    assert_eq!(
+        query(&|q| q.request_id = Some("req-".into())).await,
+        Vec::<i64>::new(),
+        "exact"
+    );
+
+    // One event by id; an id that was never written is none.
+    for e in &all {
+        assert_eq!(s.audit.get(e.id).await.unwrap().as_ref(), Some(e));
+    }
+    let past_the_end = all[0].id + 1;
+    assert_eq!(s.audit.get(past_the_end).await.unwrap(), None);
+    assert_eq!(s.audit.get(-1).await.unwrap(), None);
 
     // Keyset paging: pages of 3 by before_id.
     let mut pages = Vec::new();

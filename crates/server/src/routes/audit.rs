@@ -30,6 +30,12 @@ pub struct AuditParams {
     pub target: Option<String>,
     /// Exact action, or a prefix ending in `.` (`tap.`).
     pub action: Option<String>,
+    /// A user by username, user id or `user:ID`: the events they are the actor or the target
+    /// of. An unknown username is a 422 `unknown_user`.
+    pub user: Option<String>,
+    /// Exact request id: everything one request did.
+    #[serde(rename = "requestId")]
+    pub request_id: Option<String>,
     /// From this time (RFC 3339).
     pub since: Option<String>,
     /// Before this time (RFC 3339).
@@ -50,7 +56,8 @@ fn time_param(name: &str, v: Option<String>) -> Result<Option<keyfleet_domain::T
 
 /// A page of the audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = AuditPage), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = AuditPage), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_audit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -58,12 +65,20 @@ pub async fn list_audit(
     Query(q): Query<AuditParams>,
 ) -> Result<axum::Json<AuditPage>, ApiError> {
     let (c, p) = ctx(&state, &caller, &headers);
+    let since = time_param("since", q.since)?;
+    let until = time_param("until", q.until)?;
+    let involving = match q.user.as_deref() {
+        Some(u) => Some(audit::involving(&c, &p, u).await?.reference),
+        None => None,
+    };
     let query = AuditQuery {
         actor: q.actor,
         target: q.target,
         action: q.action,
-        since: time_param("since", q.since)?,
-        until: time_param("until", q.until)?,
+        involving,
+        request_id: q.request_id,
+        since,
+        until,
         before_id: q.before,
         limit: q.limit.unwrap_or(100),
     };

@@ -9,6 +9,7 @@ mod auth_tap;
 mod bad_input;
 mod clients;
 mod console_admin;
+mod console_audit;
 mod console_people;
 mod console_users;
 mod openapi;

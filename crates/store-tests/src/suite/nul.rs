@@ -105,6 +105,14 @@ pub async fn nul_lookups_match_nothing(s: &Stores) {
             action: Some("user.\0".into()),
             ..AuditQuery::default()
         },
+        AuditQuery {
+            involving: Some("user:\0".into()),
+            ..AuditQuery::default()
+        },
+        AuditQuery {
+            request_id: Some("r\0".into()),
+            ..AuditQuery::default()
+        },
     ] {
         let q = AuditQuery { limit: 10, ..q };
         assert_eq!(s.audit.list(&q).await.unwrap(), [], "{q:?}");
