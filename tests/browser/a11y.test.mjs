@@ -359,6 +359,9 @@ const PAGES = [
   ['audit-filtered',             'admin',    '/admin/audit?action=user.'],
   ['audit-no-match',             'admin',    '/admin/audit?actor=user:nobody'],
   ['audit-filter-error',         'admin',    '/admin/audit?from=2030-01-01T00:00:00&to=2020-01-01T00:00:00', { status: 422 }],
+  ['audit-entry',                'admin',    go((s) => `/admin/audit/${s.eventId}`)],
+  ['audit-user-history',         'admin',    '/admin/audit?user=wendy'],
+  ['audit-unknown-user',         'admin',    '/admin/audit?user=nobody-here', { status: 422 }],
   ['error-404-user',             'admin',    '/admin/users/00000000-0000-4000-8000-000000000000', { status: 404 }],
 
   ['helpdesk-users',             'helpdesk', '/admin/users'],
