@@ -296,6 +296,55 @@ pub(crate) static SQL: Sql = Sql {
     // every sign-in from one address (an office behind one NAT) would wait for the last.
     release_in_transaction: None,
 
+    // One statement, so the figures come from one snapshot and add up. Each count reads an
+    // index (migration 0005): the AAGUID, activity (last use or registration), possibly
+    // cloned (partial), TAP expiry and audit action indexes.
+    count_fleet: "SELECT
+          (SELECT COUNT(*) FROM users) AS users,
+          (SELECT COUNT(*) FROM users WHERE enabled) AS users_enabled,
+          (SELECT COUNT(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id))
+              AS users_without_key,
+          (SELECT COUNT(*) FROM credentials) AS keys_total,
+          (SELECT COUNT(*) FROM credentials WHERE COALESCE(last_used_at, created_at) < $1) AS keys_unused,
+          (SELECT COUNT(DISTINCT user_id) FROM credentials WHERE COALESCE(last_used_at, created_at) < $1)
+              AS users_with_unused_key,
+          (SELECT COUNT(*) FROM credentials WHERE possibly_cloned) AS keys_cloned,
+          (SELECT COUNT(DISTINCT user_id) FROM credentials WHERE possibly_cloned) AS users_with_cloned_key,
+          (SELECT COUNT(*) FROM taps WHERE expires_at > $2 AND (NOT one_time OR use_count = 0)) AS pending_taps,
+          (SELECT COUNT(*) FROM audit_events WHERE action = $4 AND at >= $3) AS lost_keys",
+    count_keys_by_model: "SELECT aaguid, COUNT(*) AS key_count FROM credentials
+                          GROUP BY aaguid ORDER BY key_count DESC, aaguid",
+    // Walks users in username order (the unique index, from `after` on) and stops at the
+    // limit; each filter is a probe of the user's keys or pass. The per-user figures (one
+    // lateral aggregate over the user's keys) are computed only for the rows that pass.
+    list_registrations: "SELECT u.id, u.username, u.display_name, u.email, u.manager_email, u.shipping_address,
+                                u.enabled, u.role, u.user_handle, u.created_at, u.updated_at,
+                                k.key_count, k.models, k.first_key_at, k.last_used_at, k.possibly_cloned,
+                                EXISTS (SELECT 1 FROM taps t WHERE t.user_id = u.id AND t.expires_at > $9
+                                        AND (NOT t.one_time OR t.use_count = 0)) AS pending_tap
+         FROM users u
+         CROSS JOIN LATERAL (
+             SELECT COUNT(*) AS key_count,
+                    string_agg(DISTINCT encode(c.aaguid, 'hex'), ',') AS models,
+                    MIN(c.created_at) AS first_key_at,
+                    MAX(c.last_used_at) AS last_used_at,
+                    COALESCE(bool_or(c.possibly_cloned), FALSE) AS possibly_cloned
+             FROM credentials c WHERE c.user_id = u.id) k
+         WHERE u.username > $2
+           AND ($1::text IS NULL OR u.username ILIKE $1 ESCAPE '\\' OR u.display_name ILIKE $1 ESCAPE '\\'
+                OR u.email ILIKE $1 ESCAPE '\\')
+           AND ($5::bigint IS NULL OR ($5 = 1) = EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id))
+           AND (NOT $7 OR EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND c.possibly_cloned))
+           AND (NOT $8 OR EXISTS (SELECT 1 FROM taps t WHERE t.user_id = u.id AND t.expires_at > $9
+                                  AND (NOT t.one_time OR t.use_count = 0)))
+           AND ($6::bigint IS NULL OR EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id
+                                              AND COALESCE(c.last_used_at, c.created_at) < $6))
+           AND ($3::text IS NULL OR EXISTS (
+                   SELECT 1 FROM credentials c WHERE c.user_id = u.id
+                   AND (encode(c.aaguid, 'hex') IN (SELECT jsonb_array_elements_text($3::jsonb))) = $4))
+         ORDER BY u.username
+         LIMIT $10",
+
     ensure_job: "INSERT INTO jobs (job, due_at) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING",
     claim_job: "UPDATE jobs SET lease_holder = $2, lease_until = $4
                 WHERE job = $1 AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)

@@ -1,0 +1,92 @@
+//! The console's reports: the dashboard's figures and the registration report, counted and
+//! filtered by the database.
+
+use async_trait::async_trait;
+use keyfleet_domain::audit::Action;
+use keyfleet_domain::report::{FleetCounts, FleetQuery, ModelCount, ModelFilter, RegistrationQuery, RegistrationRow};
+use keyfleet_domain::store::{ReportStore, StoreResult};
+use keyfleet_domain::{StoreError, Timestamp};
+
+use crate::backend::Backend;
+use crate::exec::{self, Arg, int, key, ms};
+use crate::rows;
+use crate::store::SqlStore;
+use crate::users::escape_like;
+
+/// The model filter as the statement takes it: a JSON array of lower-case hex AAGUIDs (or
+/// none), and whether a key must be of one of them (or of none of them).
+fn models_arg(filter: &ModelFilter) -> (Option<String>, bool) {
+    let list = |aaguids: &[[u8; 16]]| {
+        let items: Vec<String> = aaguids.iter().map(|a| format!("\"{}\"", rows::aaguid_hex(a))).collect();
+        format!("[{}]", items.join(","))
+    };
+    match filter {
+        ModelFilter::Any => (None, true),
+        ModelFilter::OneOf(a) => (Some(list(a)), true),
+        ModelFilter::NoneOf(a) => (Some(list(a)), false),
+    }
+}
+
+#[async_trait]
+impl<B: Backend> ReportStore for SqlStore<B> {
+    async fn count_fleet(&self, query: &FleetQuery) -> StoreResult<FleetCounts> {
+        let args = [
+            ms(query.unused_before),
+            ms(query.now),
+            ms(query.lost_since),
+            key(Action::CredentialLost.as_str()),
+        ];
+        let row = exec::optional::<B>(&mut *self.conn().await?, B::SQL.count_fleet, &args).await?;
+        let row = row.ok_or_else(|| StoreError::Corrupt("count_fleet: no row".into()))?;
+        rows::fleet_counts::<B>(&row)
+    }
+
+    async fn count_keys_by_model(&self) -> StoreResult<Vec<ModelCount>> {
+        let found = exec::all::<B>(&mut *self.conn().await?, B::SQL.count_keys_by_model, &[]).await?;
+        found.iter().map(rows::model_count::<B>).collect()
+    }
+
+    async fn list_registrations(&self, query: &RegistrationQuery) -> StoreResult<Vec<RegistrationRow>> {
+        let f = &query.filter;
+        let pattern = f.search.as_deref().map(|s| format!("%{}%", escape_like(s)));
+        let (models, one_of) = models_arg(&f.models);
+        let args = [
+            Arg::Key(pattern.as_deref()),
+            key(query.after.as_deref().unwrap_or("")),
+            Arg::Key(models.as_deref()),
+            Arg::Bool(one_of),
+            Arg::Int(f.has_key.map(i64::from)),
+            Arg::Int(f.unused_before.map(Timestamp::as_millis)),
+            Arg::Bool(f.cloned),
+            Arg::Bool(f.pending_tap),
+            ms(query.now),
+            int(i64::from(query.limit)),
+        ];
+        let found = exec::all::<B>(&mut *self.conn().await?, B::SQL.list_registrations, &args).await?;
+        found.iter().map(rows::registration::<B>).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_filters_become_a_json_list_and_a_direction() {
+        assert_eq!(models_arg(&ModelFilter::Any), (None, true));
+        let a = [0xab; 16];
+        let b = [0; 16];
+        assert_eq!(
+            models_arg(&ModelFilter::OneOf(vec![a])),
+            (Some("[\"abababababababababababababababab\"]".to_owned()), true)
+        );
+        assert_eq!(
+            models_arg(&ModelFilter::NoneOf(vec![a, b])),
+            (
+                Some("[\"abababababababababababababababab\",\"00000000000000000000000000000000\"]".to_owned()),
+                false
+            )
+        );
+        assert_eq!(models_arg(&ModelFilter::NoneOf(vec![])), (Some("[]".to_owned()), false));
+    }
+}
