@@ -74,6 +74,8 @@ pub enum ModelFilter {
 pub struct RegistrationFilter {
     /// Case-insensitive substring of the username, display name or email.
     pub search: Option<String>,
+    /// `Some(true)`: enabled users only; `Some(false)`: disabled users only.
+    pub enabled: Option<bool>,
     /// The models their keys include.
     pub models: ModelFilter,
     /// `Some(true)`: users with at least one key; `Some(false)`: users with none.

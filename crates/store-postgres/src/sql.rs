@@ -331,6 +331,7 @@ pub(crate) static SQL: Sql = Sql {
                     COALESCE(bool_or(c.possibly_cloned), FALSE) AS possibly_cloned
              FROM credentials c WHERE c.user_id = u.id) k
          WHERE u.username > $2
+           AND ($11::bigint IS NULL OR u.enabled = ($11 = 1))
            AND ($1::text IS NULL OR u.username ILIKE $1 ESCAPE '\\' OR u.display_name ILIKE $1 ESCAPE '\\'
                 OR u.email ILIKE $1 ESCAPE '\\')
            AND ($5::bigint IS NULL OR ($5 = 1) = EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id))

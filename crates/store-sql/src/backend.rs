@@ -260,7 +260,7 @@ pub struct Sql {
     /// (escaped `LIKE`, or NULL), after (username; empty for the first page), models (a JSON
     /// array of lower-case hex AAGUIDs, or NULL), whether a key must be of one of those
     /// models (true) or of none of them (false), has_key (1, 0 or NULL), unused_before (or
-    /// NULL), cloned only, pending TAP only, now, limit.
+    /// NULL), cloned only, pending TAP only, now, limit, enabled (1, 0 or NULL).
     pub list_registrations: &'static str,
 
     /// Registers a job unless known: job, first_due.

@@ -61,6 +61,7 @@ impl<B: Backend> ReportStore for SqlStore<B> {
             Arg::Bool(f.pending_tap),
             ms(query.now),
             int(i64::from(query.limit)),
+            Arg::Int(f.enabled.map(i64::from)),
         ];
         let found = exec::all::<B>(&mut *self.conn().await?, B::SQL.list_registrations, &args).await?;
         found.iter().map(rows::registration::<B>).collect()

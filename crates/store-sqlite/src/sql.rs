@@ -317,6 +317,7 @@ pub(crate) static SQL: Sql = Sql {
           EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND c.possibly_cloned = 1) AS possibly_cloned
          FROM users u
          WHERE u.username > $2
+           AND ($11 IS NULL OR u.enabled = $11)
            AND ($1 IS NULL OR u.username LIKE $1 ESCAPE '\\' OR u.display_name LIKE $1 ESCAPE '\\'
                 OR u.email LIKE $1 ESCAPE '\\')
            AND ($5 IS NULL OR ($5 = 1) = EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id))

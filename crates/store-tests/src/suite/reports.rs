@@ -322,6 +322,21 @@ pub async fn report_registration_filters(s: &Stores) {
         ),
         (
             RegistrationFilter {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            vec!["carol"],
+        ),
+        (
+            RegistrationFilter {
+                enabled: Some(true),
+                has_key: Some(true),
+                ..Default::default()
+            },
+            vec!["alice", "dave"],
+        ),
+        (
+            RegistrationFilter {
                 has_key: Some(true),
                 ..Default::default()
             },
