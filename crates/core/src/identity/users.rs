@@ -70,6 +70,12 @@ fn check_target(authority: Authority, target: &User) -> Result<(), CoreError> {
     Ok(())
 }
 
+/// Whether `principal` may open and change `target` (a user's console page): for a page to
+/// decide what to link, never to allow; the use cases decide that ([`get_for_change`]).
+pub fn may_change(principal: &Principal, target: &User) -> bool {
+    principal.may(Permission::WriteUsers) && check_target(principal.authority(), target).is_ok()
+}
+
 /// Validates and creates a user.
 pub async fn create(ctx: &Ctx<'_>, principal: &Principal, input: CreateUser) -> Result<User, CoreError> {
     let authority = authorize(ctx, principal, Permission::WriteUsers).await?;
