@@ -13,6 +13,7 @@ mod console_users;
 mod openapi;
 mod page_speed;
 mod pages;
+mod reports;
 mod signin_limits;
 mod users;
 mod webauthn;
