@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use keyfleet_domain::Timestamp;
 use keyfleet_domain::report::{
-    FleetCounts, FleetQuery, ModelCount, ModelFilter, RegistrationFilter, RegistrationQuery, RegistrationRow,
+    Aaguid, FleetCounts, FleetQuery, ModelCount, RegistrationFilter, RegistrationQuery, RegistrationRow,
 };
 use keyfleet_domain::store::Stores;
 use keyfleet_domain::user::has_forbidden_formatting;
@@ -119,8 +119,8 @@ pub struct ReportFilter {
     pub search: Option<String>,
     /// Enabled (`Some(true)`) or disabled (`Some(false)`) users only.
     pub enabled: Option<bool>,
-    /// The models their keys include.
-    pub models: ModelFilter,
+    /// Holding a key of one of these models.
+    pub models: Option<Vec<Aaguid>>,
     /// With at least one key (`Some(true)`) or none (`Some(false)`).
     pub has_key: Option<bool>,
     /// Holding a key unused for this long.

@@ -56,18 +56,6 @@ pub struct ModelCount {
     pub keys: u64,
 }
 
-/// Which models a user's keys must include.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum ModelFilter {
-    /// Any model, or no key at all.
-    #[default]
-    Any,
-    /// At least one key of one of these models.
-    OneOf(Vec<Aaguid>),
-    /// At least one key of a model that is none of these (the models without a name).
-    NoneOf(Vec<Aaguid>),
-}
-
 /// Which users the registration report lists. Every condition must hold, each on its own: a
 /// user with a model-A key and another, unused key matches "model A" and "unused" together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,8 +64,8 @@ pub struct RegistrationFilter {
     pub search: Option<String>,
     /// `Some(true)`: enabled users only; `Some(false)`: disabled users only.
     pub enabled: Option<bool>,
-    /// The models their keys include.
-    pub models: ModelFilter,
+    /// Users holding a key of one of these models (`None`: any model, or no key).
+    pub models: Option<Vec<Aaguid>>,
     /// `Some(true)`: users with at least one key; `Some(false)`: users with none.
     pub has_key: Option<bool>,
     /// Users holding a key unused since this time (last use, or registration when never

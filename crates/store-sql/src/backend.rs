@@ -258,8 +258,7 @@ pub struct Sql {
     /// (lower-case hex AAGUIDs separated by commas, NULL without a key), `first_key_at`,
     /// `last_used_at`, `pending_tap`, `possibly_cloned`, by username. Parameters: pattern
     /// (escaped `LIKE`, or NULL), after (username; empty for the first page), models (a JSON
-    /// array of lower-case hex AAGUIDs, or NULL), whether a key must be of one of those
-    /// models (true) or of none of them (false), has_key (1, 0 or NULL), unused_before (or
+    /// array of lower-case hex AAGUIDs, or NULL), has_key (1, 0 or NULL), unused_before (or
     /// NULL), cloned only, pending TAP only, now, limit, enabled (1, 0 or NULL).
     pub list_registrations: &'static str,
 

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use keyfleet_domain::audit::Action;
-use keyfleet_domain::report::{FleetCounts, FleetQuery, ModelCount, ModelFilter, RegistrationQuery, RegistrationRow};
+use keyfleet_domain::report::{Aaguid, FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use keyfleet_domain::store::{ReportStore, StoreResult};
 use keyfleet_domain::{StoreError, Timestamp};
 
@@ -13,18 +13,10 @@ use crate::rows;
 use crate::store::SqlStore;
 use crate::users::escape_like;
 
-/// The model filter as the statement takes it: a JSON array of lower-case hex AAGUIDs (or
-/// none), and whether a key must be of one of them (or of none of them).
-fn models_arg(filter: &ModelFilter) -> (Option<String>, bool) {
-    let list = |aaguids: &[[u8; 16]]| {
-        let items: Vec<String> = aaguids.iter().map(|a| format!("\"{}\"", rows::aaguid_hex(a))).collect();
-        format!("[{}]", items.join(","))
-    };
-    match filter {
-        ModelFilter::Any => (None, true),
-        ModelFilter::OneOf(a) => (Some(list(a)), true),
-        ModelFilter::NoneOf(a) => (Some(list(a)), false),
-    }
+/// The models as the statement takes them: a JSON array of lower-case hex AAGUIDs.
+fn models_arg(models: &[Aaguid]) -> String {
+    let items: Vec<String> = models.iter().map(|a| format!("\"{}\"", rows::aaguid_hex(a))).collect();
+    format!("[{}]", items.join(","))
 }
 
 #[async_trait]
@@ -49,12 +41,11 @@ impl<B: Backend> ReportStore for SqlStore<B> {
     async fn list_registrations(&self, query: &RegistrationQuery) -> StoreResult<Vec<RegistrationRow>> {
         let f = &query.filter;
         let pattern = f.search.as_deref().map(|s| format!("%{}%", escape_like(s)));
-        let (models, one_of) = models_arg(&f.models);
+        let models = f.models.as_deref().map(models_arg);
         let args = [
             Arg::Key(pattern.as_deref()),
             key(query.after.as_deref().unwrap_or("")),
             Arg::Key(models.as_deref()),
-            Arg::Bool(one_of),
             Arg::Int(f.has_key.map(i64::from)),
             Arg::Int(f.unused_before.map(Timestamp::as_millis)),
             Arg::Bool(f.cloned),
@@ -63,7 +54,10 @@ impl<B: Backend> ReportStore for SqlStore<B> {
             int(i64::from(query.limit)),
             Arg::Int(f.enabled.map(i64::from)),
         ];
-        let found = exec::all::<B>(&mut *self.conn().await?, B::SQL.list_registrations, &args).await?;
+        // Which filters are set decides the plan (start from the few flagged keys, or walk the
+        // users in order): planned for each call's filters.
+        let mut conn = self.conn().await?;
+        let found = exec::all_planned_per_call::<B>(&mut conn, B::SQL.list_registrations, &args).await?;
         found.iter().map(rows::registration::<B>).collect()
     }
 }
@@ -73,21 +67,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn model_filters_become_a_json_list_and_a_direction() {
-        assert_eq!(models_arg(&ModelFilter::Any), (None, true));
-        let a = [0xab; 16];
-        let b = [0; 16];
+    fn models_become_a_json_list() {
+        assert_eq!(models_arg(&[[0xab; 16]]), "[\"abababababababababababababababab\"]");
         assert_eq!(
-            models_arg(&ModelFilter::OneOf(vec![a])),
-            (Some("[\"abababababababababababababababab\"]".to_owned()), true)
+            models_arg(&[[0xab; 16], [0; 16]]),
+            "[\"abababababababababababababababab\",\"00000000000000000000000000000000\"]"
         );
-        assert_eq!(
-            models_arg(&ModelFilter::NoneOf(vec![a, b])),
-            (
-                Some("[\"abababababababababababababababab\",\"00000000000000000000000000000000\"]".to_owned()),
-                false
-            )
-        );
-        assert_eq!(models_arg(&ModelFilter::NoneOf(vec![])), (Some("[]".to_owned()), false));
+        assert_eq!(models_arg(&[]), "[]");
     }
 }

@@ -2,12 +2,15 @@
 -- store-postgres/migrations/0005_reports.sql. Every figure of the dashboard is counted from
 -- one of these (or an earlier index) rather than by reading every row.
 
--- Keys by model: a GROUP BY over this index alone.
-CREATE INDEX credentials_aaguid_idx ON credentials (aaguid);
--- Keys unused for N days: a key's last activity is its last use or, never used, its
--- registration. The user id makes "held by how many users" an index-only count too.
-CREATE INDEX credentials_activity_idx ON credentials (COALESCE(last_used_at, created_at), user_id);
--- Keys flagged as possibly cloned: few, so a partial index; by user for the report's probe.
+-- Keys by model: a GROUP BY over this index alone; the report's model filter finds the
+-- holders of a model's keys in it.
+CREATE INDEX credentials_aaguid_idx ON credentials (aaguid, user_id);
+-- Every figure about keys per user (how many, unused since, flagged, models, first and last
+-- use): one pass over this index in user order counts the whole fleet, and the report reads a
+-- user's row from it alone.
+CREATE INDEX credentials_report_idx ON credentials (user_id, aaguid, last_used_at, created_at, possibly_cloned);
+-- Keys flagged as possibly cloned: few, so a partial index, from which the report's "cloned"
+-- filter can start.
 CREATE INDEX credentials_cloned_idx ON credentials (user_id) WHERE possibly_cloned = 1;
 -- Pending temporary access passes: unexpired ones.
 CREATE INDEX taps_expires_idx ON taps (expires_at);

@@ -22,14 +22,14 @@ use axum::routing::get;
 use keyfleet_core::CoreError;
 use keyfleet_core::identity::users::may_change;
 use keyfleet_core::reports::{self, MAX_UNUSED_DAYS, RegistrationExport, ReportFilter, UNUSED_DAY_CHOICES, UnusedDays};
-use keyfleet_domain::report::{Aaguid, ModelCount, ModelFilter, RegistrationRow};
+use keyfleet_domain::report::{Aaguid, ModelCount, RegistrationRow};
 use tokio::sync::mpsc;
 
 use super::Staff;
 use crate::state::{AppState, rfc3339};
 use crate::web::csv;
 use crate::web::format::{day, role_name, when, when_or};
-use crate::web::models::{aaguid_text, model_label, model_name, named_aaguids};
+use crate::web::models::{aaguid_text, model_label, model_name};
 use crate::web::page::{Nav, PageError, html_status, see_other};
 
 /// Users per page.
@@ -122,8 +122,9 @@ fn yes_no(name: &str, v: &str) -> Result<bool, BadFilter> {
     }
 }
 
-/// The query string read into the filters as typed, the `after` position, and the filters.
-fn read_filters(raw: Option<&str>) -> (FilterText, String, Result<ReportFilter, BadFilter>) {
+/// The query string read into the filters as typed, the `after` position, and the filters;
+/// `in_use` (the models keys are of) tells which models "other" means.
+fn read_filters(raw: Option<&str>, in_use: &[ModelCount]) -> (FilterText, String, Result<ReportFilter, BadFilter>) {
     let mut text = FilterText::default();
     let mut after = String::new();
     let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or("")) else {
@@ -144,13 +145,24 @@ fn read_filters(raw: Option<&str>) -> (FilterText, String, Result<ReportFilter, 
             _ => {}
         }
     }
-    let filter = build_filter(&mut text);
+    let filter = build_filter(&mut text, in_use);
     (text, after, filter)
 }
 
+/// The models in use without a name: what "Other / not disclosed" stands for. Read from the
+/// keys at the time (a key of yet another unnamed model registered a moment later is not
+/// included until the next view).
+fn unnamed(in_use: &[ModelCount]) -> Vec<Aaguid> {
+    in_use
+        .iter()
+        .filter(|m| model_name(&m.aaguid).is_none())
+        .map(|m| m.aaguid)
+        .collect()
+}
+
 /// Checks the typed filters and turns them into the core's; yes/no values are rewritten as
-/// `1` or left empty so links carry one spelling.
-fn build_filter(text: &mut FilterText) -> Result<ReportFilter, BadFilter> {
+/// `1` or left empty, an AAGUID in its hyphenated form, so links carry one spelling.
+fn build_filter(text: &mut FilterText, in_use: &[ModelCount]) -> Result<ReportFilter, BadFilter> {
     let enabled = match text.enabled.as_str() {
         "" => None,
         "yes" => Some(true),
@@ -164,11 +176,17 @@ fn build_filter(text: &mut FilterText) -> Result<ReportFilter, BadFilter> {
         _ => return Err(BadFilter("“Keys” must be with or without.".to_owned())),
     };
     let models = match text.model.as_str() {
-        "" => ModelFilter::Any,
-        OTHER_MODELS => ModelFilter::NoneOf(named_aaguids()),
-        m => ModelFilter::OneOf(vec![parse_aaguid(m).ok_or_else(|| {
-            BadFilter("“Model” must be an AAGUID (such as 3559c435-ff17-4bc9-b942-325c1f348b94) or “other”.".to_owned())
-        })?]),
+        "" => None,
+        OTHER_MODELS => Some(unnamed(in_use)),
+        m => {
+            let aaguid = parse_aaguid(m).ok_or_else(|| {
+                BadFilter(
+                    "“Model” must be an AAGUID (such as 3559c435-ff17-4bc9-b942-325c1f348b94) or “other”.".to_owned(),
+                )
+            })?;
+            text.model = aaguid_text(&aaguid);
+            Some(vec![aaguid])
+        }
     };
     let unused = if text.unused_days.is_empty() {
         None
@@ -186,9 +204,6 @@ fn build_filter(text: &mut FilterText) -> Result<ReportFilter, BadFilter> {
     text.pending_tap = if pending_tap { "1".into() } else { String::new() };
     if let Some(u) = unused {
         text.unused_days = u.days().to_string();
-    }
-    if let ModelFilter::OneOf(m) = &models {
-        text.model = m.first().map(aaguid_text).unwrap_or_default();
     }
     Ok(ReportFilter {
         search: Some(text.q.clone()).filter(|q| !q.is_empty()),
@@ -368,18 +383,12 @@ impl ReportPage {
 }
 
 /// The report page with the filters as typed and why they were refused (422).
-async fn refused_filters(
-    state: &AppState,
-    staff: &Staff,
-    filters: FilterText,
-    msg: String,
-) -> Result<Response, PageError> {
-    let in_use = reports::models_in_use(&staff.ctx(state), &staff.principal()).await?;
+fn refused_filters(staff: &Staff, filters: FilterText, in_use: &[ModelCount], msg: String) -> Response {
     let page = ReportPage {
         error: Some(msg),
-        ..ReportPage::new(staff, filters, &in_use)
+        ..ReportPage::new(staff, filters, in_use)
     };
-    Ok(html_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+    html_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
 /// The core's refusal of a filter, for people.
@@ -389,22 +398,22 @@ fn invalid_filter(message: &str) -> String {
 
 /// `GET /admin/reports/registration`.
 async fn page(State(state): State<AppState>, staff: Staff, RawQuery(raw): RawQuery) -> Result<Response, PageError> {
-    let (filters, after, filter) = read_filters(raw.as_deref());
-    let filter = match filter {
-        Ok(f) => f,
-        Err(BadFilter(msg)) => return refused_filters(&state, &staff, filters, msg).await,
-    };
     let ctx = staff.ctx(&state);
     let principal = staff.principal();
+    let in_use = reports::models_in_use(&ctx, &principal).await?;
+    let (filters, after, filter) = read_filters(raw.as_deref(), &in_use);
+    let filter = match filter {
+        Ok(f) => f,
+        Err(BadFilter(msg)) => return Ok(refused_filters(&staff, filters, &in_use, msg)),
+    };
     let after = Some(after.as_str()).filter(|a| !a.is_empty());
     let found = match reports::registrations(&ctx, &principal, &filter, after, PAGE_SIZE).await {
         Ok(found) => found,
         Err(CoreError::Invalid { message, .. }) => {
-            return refused_filters(&state, &staff, filters, invalid_filter(&message)).await;
+            return Ok(refused_filters(&staff, filters, &in_use, invalid_filter(&message)));
         }
         Err(e) => return Err(e.into()),
     };
-    let in_use = reports::models_in_use(&ctx, &principal).await?;
     let page = ReportPage {
         rows: found.rows.iter().map(|r| ReportRow::new(&staff, r)).collect(),
         next: found
@@ -510,15 +519,18 @@ async fn write_csv(mut export: RegistrationExport, tx: mpsc::Sender<Result<Bytes
 
 /// `GET /admin/reports/registration.csv`: the filtered report as a CSV attachment.
 async fn export(State(state): State<AppState>, staff: Staff, RawQuery(raw): RawQuery) -> Result<Response, PageError> {
-    let (filters, _, filter) = read_filters(raw.as_deref());
+    let ctx = staff.ctx(&state);
+    let principal = staff.principal();
+    let in_use = reports::models_in_use(&ctx, &principal).await?;
+    let (filters, _, filter) = read_filters(raw.as_deref(), &in_use);
     let filter = match filter {
         Ok(f) => f,
-        Err(BadFilter(msg)) => return refused_filters(&state, &staff, filters, msg).await,
+        Err(BadFilter(msg)) => return Ok(refused_filters(&staff, filters, &in_use, msg)),
     };
-    let export = match reports::export(&staff.ctx(&state), &staff.principal(), &filter).await {
+    let export = match reports::export(&ctx, &principal, &filter).await {
         Ok(export) => export,
         Err(CoreError::Invalid { message, .. }) => {
-            return refused_filters(&state, &staff, filters, invalid_filter(&message)).await;
+            return Ok(refused_filters(&staff, filters, &in_use, invalid_filter(&message)));
         }
         Err(e) => return Err(e.into()),
     };
@@ -543,9 +555,10 @@ mod tests {
 
     #[test]
     fn filters_are_read_and_spelled_one_way() {
-        let (text, after, f) = read_filters(Some(
-            "q=+ann+&cloned=on&pending_tap=0&unused_days=090&keys=with&enabled=no&after=bob",
-        ));
+        let (text, after, f) = read_filters(
+            Some("q=+ann+&cloned=on&pending_tap=0&unused_days=090&keys=with&enabled=no&after=bob"),
+            &[],
+        );
         let f = f.ok().unwrap();
         assert_eq!(f.search.as_deref(), Some("ann"));
         assert!(f.cloned && !f.pending_tap);
@@ -561,12 +574,26 @@ mod tests {
 
     #[test]
     fn models_by_aaguid_or_other() {
-        let (text, _, f) = read_filters(Some("model=3559C435FF174BC9B942325C1F348B94"));
         let nfc = parse_aaguid("3559c435-ff17-4bc9-b942-325c1f348b94").unwrap();
-        assert_eq!(f.ok().unwrap().models, ModelFilter::OneOf(vec![nfc]));
+        let in_use = [
+            ModelCount { aaguid: nfc, keys: 3 },
+            ModelCount {
+                aaguid: [0; 16],
+                keys: 2,
+            },
+            ModelCount {
+                aaguid: [0xee; 16],
+                keys: 1,
+            },
+        ];
+        let (text, _, f) = read_filters(Some("model=3559C435FF174BC9B942325C1F348B94"), &in_use);
+        assert_eq!(f.ok().unwrap().models, Some(vec![nfc]));
         assert_eq!(text.model, "3559c435-ff17-4bc9-b942-325c1f348b94");
-        let (_, _, f) = read_filters(Some("model=other"));
-        assert_eq!(f.ok().unwrap().models, ModelFilter::NoneOf(named_aaguids()));
+        let (text, _, f) = read_filters(Some("model=Other"), &in_use);
+        assert_eq!(f.ok().unwrap().models, Some(vec![[0; 16], [0xee; 16]]));
+        assert_eq!(text.model, OTHER_MODELS);
+        let (_, _, f) = read_filters(Some("model=other"), &in_use[..1]);
+        assert_eq!(f.ok().unwrap().models, Some(vec![]), "no unnamed model in use: nobody");
     }
 
     #[test]
@@ -580,7 +607,7 @@ mod tests {
             "keys=some",
             "enabled=perhaps",
         ] {
-            assert!(read_filters(Some(bad)).2.is_err(), "{bad}");
+            assert!(read_filters(Some(bad), &[]).2.is_err(), "{bad}");
         }
     }
 
