@@ -1,6 +1,7 @@
 //! HTTP-level tests of keyfleet's server, in process, against SQLite and PostgreSQL.
 
 mod architecture;
+mod big_fleet;
 mod harness;
 mod issue9;
 mod jobs;
