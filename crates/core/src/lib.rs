@@ -13,6 +13,7 @@
 //! - [`clients`]: API clients, their secrets, access tokens.
 //! - [`limits`]: the one place for rate limits and back-off (TAP, WebAuthn, token requests).
 //! - [`audit`]: typed event details, and the log as people read it (names beside ids).
+//! - [`reports`]: the dashboard's figures and the registration report, counted by the store.
 //! - [`jobs`]: the scheduled work (housekeeping); the server runs it under a lease.
 //!
 //! Architecture invariant: nothing here knows about HTTP (no axum, tower or hyper; a test
@@ -36,6 +37,7 @@ pub mod error;
 pub mod identity;
 pub mod jobs;
 pub mod limits;
+pub mod reports;
 pub mod secrets;
 
 pub use config::CoreConfig;

@@ -19,6 +19,7 @@ use crate::client::{ApiClient, ClientSecret};
 use crate::credential::Credential;
 use crate::group::Group;
 use crate::ids::{CeremonyId, SecretId, SessionId};
+use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
 use crate::signing_key::StoredSigningKey;
 use crate::tap::Tap;
@@ -292,6 +293,19 @@ pub trait AuditStore: Send + Sync {
     async fn get(&self, id: i64) -> StoreResult<Option<AuditEvent>>;
 }
 
+/// The console's reports: figures counted by the database, and the registration report.
+/// Reads only; each method is one statement, so its figures come from one snapshot.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// The dashboard's figures (see [`FleetCounts`]).
+    async fn count_fleet(&self, query: &FleetQuery) -> StoreResult<FleetCounts>;
+    /// How many keys of each model exist, most first (ties by AAGUID).
+    async fn count_keys_by_model(&self) -> StoreResult<Vec<ModelCount>>;
+    /// A page of users with what they hold, ordered by username, filtered by
+    /// [`RegistrationQuery::filter`].
+    async fn list_registrations(&self, query: &RegistrationQuery) -> StoreResult<Vec<RegistrationRow>>;
+}
+
 /// Fixed-window counters for rate limits, shared by every process on the database.
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
@@ -428,6 +442,8 @@ pub struct Stores {
     pub ceremonies: Arc<dyn CeremonyStore>,
     /// Scheduled jobs.
     pub jobs: Arc<dyn JobStore>,
+    /// Reports.
+    pub reports: Arc<dyn ReportStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -447,6 +463,7 @@ impl Stores {
             + CredentialStore
             + CeremonyStore
             + JobStore
+            + ReportStore
             + HealthStore
             + 'static,
     {
@@ -463,6 +480,7 @@ impl Stores {
             credentials: s.clone(),
             ceremonies: s.clone(),
             jobs: s.clone(),
+            reports: s.clone(),
             health: s,
         }
     }

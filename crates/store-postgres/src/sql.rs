@@ -299,6 +299,66 @@ pub(crate) static SQL: Sql = Sql {
     // every sign-in from one address (an office behind one NAT) would wait for the last.
     release_in_transaction: None,
 
+    // One statement, so the figures come from one snapshot and add up. The key figures are
+    // one pass over credentials (an index-only scan of credentials_report_idx once vacuumed),
+    // grouped per user and summed; users without a key are the users less those with one
+    // (every key has its user: a foreign key). Passes are counted from taps_expires_idx, lost
+    // keys from audit_events_action_idx.
+    count_fleet: "SELECT u.users, u.users_enabled, u.users - k.users_with_key AS users_without_key,
+                         k.keys_total, k.keys_unused, k.users_with_unused_key, k.keys_cloned,
+                         k.users_with_cloned_key,
+                         (SELECT COUNT(*) FROM taps WHERE expires_at > $2 AND (NOT one_time OR use_count = 0))
+                             AS pending_taps,
+                         (SELECT COUNT(*) FROM audit_events WHERE action = $4 AND at >= $3) AS lost_keys
+                  FROM (SELECT COUNT(*) AS users, COUNT(*) FILTER (WHERE enabled) AS users_enabled FROM users) u
+                  CROSS JOIN (
+                      SELECT COUNT(*) AS users_with_key, COALESCE(SUM(n), 0)::bigint AS keys_total,
+                             COALESCE(SUM(unused), 0)::bigint AS keys_unused,
+                             COUNT(*) FILTER (WHERE unused > 0) AS users_with_unused_key,
+                             COALESCE(SUM(cloned), 0)::bigint AS keys_cloned,
+                             COUNT(*) FILTER (WHERE cloned > 0) AS users_with_cloned_key
+                      FROM (SELECT COUNT(*) AS n,
+                                   COUNT(*) FILTER (WHERE COALESCE(last_used_at, created_at) < $1) AS unused,
+                                   COUNT(*) FILTER (WHERE possibly_cloned) AS cloned
+                            FROM credentials GROUP BY user_id) per_user) k",
+    count_keys_by_model: "SELECT aaguid, COUNT(*) AS key_count FROM credentials
+                          GROUP BY aaguid ORDER BY key_count DESC, aaguid",
+    // Walks users in username order (the unique index, from `after` on) and stops at the
+    // limit; the per-user figures (one lateral aggregate over credentials_report_idx) are
+    // computed only for the rows that pass. PostgreSQL plans a prepared statement with its
+    // parameters' values, so an unused filter folds away; a used key filter is a hashed subplan,
+    // built once per query from an index (the user's keys, the few flagged keys, the keys of the
+    // chosen models through credentials_aaguid_idx), so a rare filter does not probe every user.
+    list_registrations: "SELECT u.id, u.username, u.display_name, u.email, u.manager_email, u.shipping_address,
+                                u.enabled, u.role, u.user_handle, u.created_at, u.updated_at,
+                                k.key_count, k.models, k.first_key_at, k.last_used_at, k.possibly_cloned,
+                                COALESCE(t.expires_at > $8 AND (NOT t.one_time OR t.use_count = 0), FALSE)
+                                    AS pending_tap
+         FROM users u
+         LEFT JOIN taps t ON t.user_id = u.id
+         CROSS JOIN LATERAL (
+             SELECT COUNT(*) AS key_count,
+                    string_agg(DISTINCT encode(c.aaguid, 'hex'), ',') AS models,
+                    MIN(c.created_at) AS first_key_at,
+                    MAX(c.last_used_at) AS last_used_at,
+                    COALESCE(bool_or(c.possibly_cloned), FALSE) AS possibly_cloned
+             FROM credentials c WHERE c.user_id = u.id) k
+         WHERE u.username > $2
+           AND ($10::bigint IS NULL OR u.enabled = ($10 = 1))
+           AND ($1::text IS NULL OR u.username ILIKE $1 ESCAPE '\\' OR u.display_name ILIKE $1 ESCAPE '\\'
+                OR u.email ILIKE $1 ESCAPE '\\')
+           AND ($4::bigint IS DISTINCT FROM 1 OR EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id))
+           AND ($4::bigint IS DISTINCT FROM 0 OR NOT EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id))
+           AND (NOT $6 OR EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND c.possibly_cloned))
+           AND (NOT $7 OR (t.expires_at > $8 AND (NOT t.one_time OR t.use_count = 0)))
+           AND ($5::bigint IS NULL OR EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id
+                                              AND COALESCE(c.last_used_at, c.created_at) < $5))
+           AND ($3::text IS NULL OR EXISTS (
+                   SELECT 1 FROM credentials c WHERE c.user_id = u.id
+                   AND c.aaguid = ANY (ARRAY(SELECT decode(m, 'hex') FROM jsonb_array_elements_text($3::jsonb) AS m))))
+         ORDER BY u.username
+         LIMIT $9",
+
     ensure_job: "INSERT INTO jobs (job, due_at) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING",
     claim_job: "UPDATE jobs SET lease_holder = $2, lease_until = $4
                 WHERE job = $1 AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)

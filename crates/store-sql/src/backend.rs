@@ -250,6 +250,21 @@ pub struct Sql {
     /// then gives the attempt back with [`Sql::release`] right after it commits.
     pub release_in_transaction: Option<&'static str>,
 
+    /// The dashboard's figures in one statement, as columns `users`, `users_enabled`,
+    /// `users_without_key`, `keys_total`, `keys_unused`, `users_with_unused_key`,
+    /// `keys_cloned`, `users_with_cloned_key`, `pending_taps`, `lost_keys`: unused_before,
+    /// now, lost_since, the lost-key audit action.
+    pub count_fleet: &'static str,
+    /// Keys per model (`aaguid`, `key_count`), most first, ties by AAGUID.
+    pub count_keys_by_model: &'static str,
+    /// A page of the registration report: the user's columns and `key_count`, `models`
+    /// (lower-case hex AAGUIDs separated by commas, NULL without a key), `first_key_at`,
+    /// `last_used_at`, `pending_tap`, `possibly_cloned`, by username. Parameters: pattern
+    /// (escaped `LIKE`, or NULL), after (username; empty for the first page), models (a JSON
+    /// array of lower-case hex AAGUIDs, or NULL), has_key (1, 0 or NULL), unused_before (or
+    /// NULL), cloned only, pending TAP only, now, limit, enabled (1, 0 or NULL).
+    pub list_registrations: &'static str,
+
     /// Registers a job unless known: job, first_due.
     pub ensure_job: &'static str,
     /// Takes a due, unleased run, returning its due time: job, holder, now, lease_until.

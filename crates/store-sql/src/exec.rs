@@ -11,6 +11,7 @@ use std::pin::Pin;
 
 use keyfleet_domain::StoreError;
 use keyfleet_domain::store::StoreResult;
+use sqlx::database::HasStatementCache;
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
 
@@ -106,6 +107,8 @@ pub trait Driver: Database {
     fn bind_bool<'q>(q: Bound<'q, Self>, v: bool) -> Bound<'q, Self>;
     /// Binds bytes.
     fn bind_bytes<'q>(q: Bound<'q, Self>, v: Option<&'q [u8]>) -> Bound<'q, Self>;
+    /// The same statement, not kept prepared: planned anew for each call's parameters.
+    fn unprepared(q: Bound<'_, Self>) -> Bound<'_, Self>;
     /// Runs `q`; the database's result (rows affected).
     fn execute<'e>(
         conn: &'e mut Self::Connection,
@@ -133,7 +136,7 @@ pub trait Driver: Database {
 
 impl<DB> Driver for DB
 where
-    DB: Database,
+    DB: Database + HasStatementCache,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
@@ -165,6 +168,10 @@ where
 
     fn bind_bytes<'q>(q: Bound<'q, Self>, v: Option<&'q [u8]>) -> Bound<'q, Self> {
         q.bind(v)
+    }
+
+    fn unprepared(q: Bound<'_, Self>) -> Bound<'_, Self> {
+        q.persistent(false)
     }
 
     fn execute<'e>(
@@ -255,6 +262,21 @@ pub async fn all<B: Backend>(conn: &mut Connection<B>, sql: &str, args: &[Arg<'_
         return Ok(Vec::new());
     };
     B::Db::fetch_all(conn, q).await.map_err(map_err::<B>)
+}
+
+/// Runs `sql` on `conn` without keeping it prepared, so the database plans it for this
+/// call's parameters; all its rows. For a statement whose best plan depends on which of its
+/// optional filters are set: kept prepared, PostgreSQL settles after five calls on one generic
+/// plan for every combination, which can be ten times slower for some of them.
+pub async fn all_planned_per_call<B: Backend>(
+    conn: &mut Connection<B>,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> StoreResult<Vec<DbRow<B>>> {
+    let Some(q) = bind::<B>(sql, args)? else {
+        return Ok(Vec::new());
+    };
+    B::Db::fetch_all(conn, B::Db::unprepared(q)).await.map_err(map_err::<B>)
 }
 
 /// Runs `sql` on `conn`; the integer in the first column of its first row (`None` without

@@ -29,6 +29,7 @@ pub mod exec;
 mod jobs;
 pub mod nul;
 pub mod rate_limit;
+mod reports;
 mod rows;
 pub mod schema;
 mod sessions;

@@ -8,6 +8,7 @@ use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
 use keyfleet_domain::client::{ApiClient, ClientSecret, Scope};
 use keyfleet_domain::credential::Credential;
 use keyfleet_domain::group::Group;
+use keyfleet_domain::report::{Aaguid, FleetCounts, ModelCount, RegistrationRow};
 use keyfleet_domain::session::{Session, SessionKind};
 use keyfleet_domain::signing_key::StoredSigningKey;
 use keyfleet_domain::store::{JobState, StoreResult};
@@ -179,6 +180,83 @@ pub(crate) fn user<B: Backend>(row: &DbRow<B>, prefix: &str) -> StoreResult<User
     })
 }
 
+/// A count column: never negative.
+fn count<B: Backend>(c: &Cols<'_, B>, name: &str) -> StoreResult<u64> {
+    u64::try_from(c.int(name)?).map_err(|e| corrupt(name, e))
+}
+
+/// An AAGUID as 32 hexadecimal digits (either case).
+pub(crate) fn aaguid_from_hex(text: &str) -> Option<Aaguid> {
+    let digits = text.as_bytes();
+    if digits.len() != 32 {
+        return None;
+    }
+    let nibble = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut out = [0u8; 16];
+    for (i, pair) in digits.chunks_exact(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+/// An AAGUID as 32 lower-case hexadecimal digits (how the report statements compare them).
+pub(crate) fn aaguid_hex(aaguid: &Aaguid) -> String {
+    aaguid.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The dashboard's figures.
+pub(crate) fn fleet_counts<B: Backend>(row: &DbRow<B>) -> StoreResult<FleetCounts> {
+    let c = Cols::<B>::new(row, "");
+    Ok(FleetCounts {
+        users: count(&c, "users")?,
+        users_enabled: count(&c, "users_enabled")?,
+        users_without_key: count(&c, "users_without_key")?,
+        keys: count(&c, "keys_total")?,
+        keys_unused: count(&c, "keys_unused")?,
+        users_with_unused_key: count(&c, "users_with_unused_key")?,
+        keys_cloned: count(&c, "keys_cloned")?,
+        users_with_cloned_key: count(&c, "users_with_cloned_key")?,
+        pending_taps: count(&c, "pending_taps")?,
+        lost_keys: count(&c, "lost_keys")?,
+    })
+}
+
+/// How many keys of one model exist.
+pub(crate) fn model_count<B: Backend>(row: &DbRow<B>) -> StoreResult<ModelCount> {
+    let c = Cols::<B>::new(row, "");
+    let aaguid = c.bytes("aaguid")?;
+    Ok(ModelCount {
+        aaguid: aaguid
+            .try_into()
+            .map_err(|b: Vec<u8>| corrupt("aaguid", format!("{} bytes, expected 16", b.len())))?,
+        keys: count(&c, "key_count")?,
+    })
+}
+
+/// A user of the registration report with what they hold; `models` is the AAGUIDs in hex,
+/// separated by commas (NULL without a key).
+pub(crate) fn registration<B: Backend>(row: &DbRow<B>) -> StoreResult<RegistrationRow> {
+    let c = Cols::<B>::new(row, "");
+    let mut models = c
+        .opt_text("models")?
+        .unwrap_or_default()
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(|m| aaguid_from_hex(m).ok_or_else(|| corrupt("models", m)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    models.sort_unstable();
+    models.dedup();
+    Ok(RegistrationRow {
+        user: user::<B>(row, "")?,
+        keys: count(&c, "key_count")?,
+        models,
+        first_key_at: c.opt_time("first_key_at")?,
+        last_used_at: c.opt_time("last_used_at")?,
+        pending_tap: c.flag("pending_tap")?,
+        possibly_cloned: c.flag("possibly_cloned")?,
+    })
+}
+
 /// A group.
 pub(crate) fn group<B: Backend>(row: &DbRow<B>) -> StoreResult<Group> {
     let c = Cols::<B>::new(row, "");
@@ -310,4 +388,27 @@ pub(crate) fn applied<B: Backend>(row: &DbRow<B>) -> StoreResult<Applied> {
 /// A table name from the catalog (column `name`).
 pub(crate) fn table_name<B: Backend>(row: &DbRow<B>) -> StoreResult<String> {
     Cols::<B>::new(row, "").text("name")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aaguids_round_trip_through_hex() {
+        let a: Aaguid = [
+            0x35, 0x59, 0xc4, 0x35, 0xff, 0x17, 0x4b, 0xc9, 0xb9, 0x42, 0x32, 0x5c, 0x1f, 0x34, 0x8b, 0x94,
+        ];
+        assert_eq!(aaguid_hex(&a), "3559c435ff174bc9b942325c1f348b94");
+        assert_eq!(aaguid_from_hex(&aaguid_hex(&a)), Some(a));
+        assert_eq!(aaguid_from_hex("3559C435FF174BC9B942325C1F348B94"), Some(a));
+        for bad in [
+            "",
+            "3559c435",
+            "3559c435ff174bc9b942325c1f348b9g",
+            "+559c435ff174bc9b942325c1f348b94",
+        ] {
+            assert_eq!(aaguid_from_hex(bad), None, "{bad}");
+        }
+    }
 }

@@ -285,6 +285,56 @@ pub(crate) static SQL: Sql = Sql {
         "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0 AND $2 - window_start < $3",
     ),
 
+    // One statement, so the figures come from one read snapshot and add up. The key figures
+    // are one pass over credentials_report_idx in user order (a covering index: no key row is
+    // read), grouped per user and summed; users without a key are the users less those with
+    // one (every key has its user: a foreign key). Users are counted from users_enabled_idx,
+    // passes from taps_expires_idx, lost keys from audit_events_action_idx.
+    count_fleet: "SELECT u.users, u.users_enabled, u.users - k.users_with_key AS users_without_key,
+                         k.keys_total, k.keys_unused, k.users_with_unused_key, k.keys_cloned,
+                         k.users_with_cloned_key,
+                         (SELECT COUNT(*) FROM taps WHERE expires_at > $2 AND (one_time = 0 OR use_count = 0))
+                             AS pending_taps,
+                         (SELECT COUNT(*) FROM audit_events WHERE action = $4 AND at >= $3) AS lost_keys
+                  FROM (SELECT COUNT(*) AS users, COALESCE(SUM(enabled), 0) AS users_enabled FROM users) u,
+                       (SELECT COUNT(*) AS users_with_key, COALESCE(SUM(n), 0) AS keys_total,
+                               COALESCE(SUM(unused), 0) AS keys_unused,
+                               COALESCE(SUM(unused > 0), 0) AS users_with_unused_key,
+                               COALESCE(SUM(cloned), 0) AS keys_cloned,
+                               COALESCE(SUM(cloned > 0), 0) AS users_with_cloned_key
+                        FROM (SELECT COUNT(*) AS n, SUM(COALESCE(last_used_at, created_at) < $1) AS unused,
+                                     SUM(possibly_cloned) AS cloned
+                              FROM credentials GROUP BY user_id)) k",
+    count_keys_by_model: "SELECT aaguid, COUNT(*) AS key_count FROM credentials
+                          GROUP BY aaguid ORDER BY key_count DESC, aaguid",
+    // Walks users in username order (the unique index, from `after` on) and stops at the
+    // limit. Each key filter is a probe of credentials_report_idx for that user (covering), the
+    // pass one lookup by user; the per-user figures are read the same way, only for the rows
+    // returned. LIKE is case-insensitive for ASCII letters.
+    list_registrations: "SELECT u.id, u.username, u.display_name, u.email, u.manager_email, u.shipping_address,
+                                u.enabled, u.role, u.user_handle, u.created_at, u.updated_at,
+          (SELECT COUNT(*) FROM credentials c WHERE c.user_id = u.id) AS key_count,
+          (SELECT group_concat(m, ',') FROM
+              (SELECT DISTINCT lower(hex(c.aaguid)) AS m FROM credentials c WHERE c.user_id = u.id)) AS models,
+          (SELECT MIN(c.created_at) FROM credentials c WHERE c.user_id = u.id) AS first_key_at,
+          (SELECT MAX(c.last_used_at) FROM credentials c WHERE c.user_id = u.id) AS last_used_at,
+          COALESCE(t.expires_at > $8 AND (t.one_time = 0 OR t.use_count = 0), 0) AS pending_tap,
+          EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND c.possibly_cloned = 1) AS possibly_cloned
+         FROM users u LEFT JOIN taps t ON t.user_id = u.id
+         WHERE u.username > $2
+           AND ($10 IS NULL OR u.enabled = $10)
+           AND ($1 IS NULL OR u.username LIKE $1 ESCAPE '\\' OR u.display_name LIKE $1 ESCAPE '\\'
+                OR u.email LIKE $1 ESCAPE '\\')
+           AND ($4 IS NULL OR ($4 = 1) = EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id))
+           AND ($6 = 0 OR EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND c.possibly_cloned = 1))
+           AND ($7 = 0 OR (t.expires_at > $8 AND (t.one_time = 0 OR t.use_count = 0)))
+           AND ($5 IS NULL OR EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id
+                                      AND COALESCE(c.last_used_at, c.created_at) < $5))
+           AND ($3 IS NULL OR EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id
+                                      AND lower(hex(c.aaguid)) IN (SELECT value FROM json_each($3))))
+         ORDER BY u.username
+         LIMIT $9",
+
     ensure_job: "INSERT INTO jobs (job, due_at) VALUES ($1, $2) ON CONFLICT (job) DO NOTHING",
     claim_job: "UPDATE jobs SET lease_holder = $2, lease_until = $4
                 WHERE job = $1 AND due_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)

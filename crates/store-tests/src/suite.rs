@@ -20,6 +20,7 @@ use crate::fixtures::{self, HOUR, MINUTE, T0, all_audit, at, audit_actions, even
 
 mod limits;
 mod nul;
+mod reports;
 mod webauthn;
 
 pub use limits::{
@@ -27,6 +28,9 @@ pub use limits::{
     rate_limit_reserve_race,
 };
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
+pub use reports::{
+    report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
+};
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
     finish_authentication_race, finish_authentication_refusals, finish_authentication_releases_its_attempt,
@@ -103,6 +107,10 @@ pub const CASES: &[&str] = &[
     "finish_authentication_releases_its_attempt",
     "nul_lookups_match_nothing",
     "nul_writes_are_invalid",
+    "report_fleet_counts",
+    "report_keys_by_model",
+    "report_registration_rows_and_paging",
+    "report_registration_filters",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue
@@ -154,7 +162,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 4 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 5 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

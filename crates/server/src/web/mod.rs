@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod assets;
 pub mod csrf;
+pub mod csv;
 pub mod format;
 pub mod login;
 pub mod models;

@@ -96,7 +96,8 @@ pub struct Nav {
     pub admin: bool,
     /// CSRF token for forms on the page.
     pub csrf: String,
-    /// Which section is current (`security-info`, `users`, `groups`, `clients`, `audit`).
+    /// Which section is current (`security-info`, `dashboard`, `users`, `reports`, `groups`,
+    /// `clients`, `audit`).
     pub current: &'static str,
 }
 

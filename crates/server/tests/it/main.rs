@@ -1,6 +1,7 @@
 //! HTTP-level tests of keyfleet's server, in process, against SQLite and PostgreSQL.
 
 mod architecture;
+mod big_fleet;
 mod harness;
 mod issue9;
 mod jobs;
@@ -15,6 +16,7 @@ mod console_users;
 mod openapi;
 mod page_speed;
 mod pages;
+mod reports;
 mod signin_limits;
 mod users;
 mod webauthn;

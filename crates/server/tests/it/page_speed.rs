@@ -1,129 +1,53 @@
-//! Page render time on the server with 1 000 users and 3 000 keys in the database (issue 4:
-//! every page under 50 ms at the 95th percentile). Each page is requested through the whole
-//! router (middleware, session lookup, store queries, template) 60 times after 5 warm-ups;
-//! the test prints the figures and fails when a page's p95 reaches the budget.
+//! Page render time on the server with 10 000 users and 30 000 keys in the database (issue 4
+//! set the budget, every page under 50 ms at the 95th percentile, with 1 000 users; issue 10
+//! raised the fleet tenfold and added the dashboard, the registration report and its CSV
+//! export). The fleet ([`crate::big_fleet`]) is written in one transaction of multi-row
+//! inserts; on PostgreSQL it is then analysed, as autovacuum would within a minute of such a
+//! load. Each page is requested through the whole router (middleware, session lookup, store
+//! queries, template) 40 times after 3 warm-ups, one request at a time; the export of all
+//! 10 001 users 8 times after one warm-up. The test prints a table of p50 and p95 and fails
+//! when a page's p95 reaches its budget: a regression guard, as issue 4 asked, with budgets
+//! far enough above the figures (docs/performance.md) that a busy machine does not trip it.
 //!
 //! Run with `cargo nextest run -p keyfleet-server page_speed --no-capture` to see the table.
-//! A debug build measures an upper bound (the release binary is faster).
+//! A debug build measures an upper bound (the release binary is faster); nextest runs this
+//! test alone (`.config/nextest.toml`).
 
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use keyfleet_core::credentials::ceremony::new_ceremony;
-use keyfleet_domain::audit::{Action, Target};
-use keyfleet_domain::ceremony::CeremonyKind;
-use keyfleet_domain::credential::Credential;
-use keyfleet_domain::user::{NewUser, Role, Username};
-use rand_core::{OsRng, RngCore};
+use keyfleet_domain::audit::Action;
+use keyfleet_domain::user::{Role, Username};
+use keyfleet_store_postgres::PgStore;
+use keyfleet_store_sql::exec;
+use keyfleet_store_sqlite::SqliteStore;
+use keyfleet_store_tests::postgres::throwaway_postgres;
+use keyfleet_store_tests::sqlite::TempSqlite;
+use rand_core::OsRng;
 
+use crate::big_fleet::{self, Placeholders, USERS};
 use crate::harness::{Backend, TestApp};
 use crate::on_both_stores;
 
-on_both_stores!(every_page_renders_within_50_ms_at_p95_with_1000_users_and_3000_keys);
+on_both_stores!(every_page_renders_within_budget_with_10000_users_and_30000_keys);
 
-const USERS: usize = 1000;
-const KEYS_PER_USER: usize = 3;
+/// Every page: 50 ms at p95 (issue 4).
 const BUDGET: Duration = Duration::from_millis(50);
+/// The CSV export of every user (10 001 rows, about 2 MB): it reads 21 batches and writes
+/// every row, so it is measured against its own budget (see docs/performance.md).
+const EXPORT_BUDGET: Duration = Duration::from_millis(2_500);
+const WARM_UPS: usize = 3;
+const SAMPLES: usize = 40;
+const EXPORT_SAMPLES: usize = 8;
 
-const AAGUIDS: [[u8; 16]; 3] = [
-    // keyfleet nfc-key, keyfleet band, and "not disclosed".
-    [
-        0x35, 0x59, 0xc4, 0x35, 0xff, 0x17, 0x4b, 0xc9, 0xb9, 0x42, 0x32, 0x5c, 0x1f, 0x34, 0x8b, 0x94,
-    ],
-    [
-        0x9b, 0x74, 0x93, 0xdd, 0xe2, 0x2e, 0x43, 0x69, 0xbb, 0xdf, 0x25, 0x17, 0x7d, 0x6e, 0xb5, 0x96,
-    ],
-    [0; 16],
-];
-
-/// Creates 1 000 users with 3 keys each, 8 at a time; returns their ids in username order.
-async fn seed(app: &TestApp) -> Vec<keyfleet_domain::UserId> {
-    let mut ids = Vec::with_capacity(USERS);
-    let mut tasks = tokio::task::JoinSet::new();
-    for chunk in 0..8 {
-        let state = app.state.clone();
-        tasks.spawn(async move {
-            let mut made = Vec::new();
-            for i in (chunk..USERS).step_by(8) {
-                let now = state.now();
-                let user = NewUser {
-                    username: Username::parse(&format!("user{i:04}")).unwrap(),
-                    display_name: format!("User {i:04} Example"),
-                    email: format!("user{i:04}@example.com"),
-                    manager_email: Some("manager@example.com".into()),
-                    shipping_address: None,
-                    role: if i % 100 == 0 { Role::Helpdesk } else { Role::Worker },
-                }
-                .into_user(now, &mut OsRng);
-                let audit = keyfleet_domain::audit::NewAuditEvent::new(
-                    now,
-                    &keyfleet_domain::audit::Actor::System,
-                    Action::UserCreate,
-                    Some(Target::User(user.id)),
-                    None,
-                );
-                state.stores.users.create_user(&user, &audit).await.unwrap();
-                for k in 0..KEYS_PER_USER {
-                    let ceremony = new_ceremony(
-                        CeremonyKind::Registration,
-                        Some(user.id),
-                        None,
-                        Vec::new(),
-                        &state.core.config.ceremonies,
-                        now,
-                    );
-                    state.stores.ceremonies.create_ceremony(&ceremony).await.unwrap();
-                    let mut id = vec![0u8; 32];
-                    OsRng.fill_bytes(&mut id);
-                    let cred = Credential {
-                        id,
-                        user_id: user.id,
-                        public_key: vec![0xa5; 77],
-                        alg: -7,
-                        sign_count: u32::try_from(i * 3 + k).unwrap(),
-                        aaguid: AAGUIDS[k % AAGUIDS.len()],
-                        transports: vec!["nfc".into(), "usb".into()],
-                        backup_eligible: false,
-                        backup_state: false,
-                        uv_initialized: true,
-                        attestation_format: "packed".into(),
-                        attestation_trust: "not_evaluated".into(),
-                        attestation_object: vec![0; 600],
-                        nickname: format!("Key {k} of user {i:04}"),
-                        created_at: now,
-                        last_used_at: (k == 0).then_some(now),
-                        possibly_cloned: k == 2 && i % 50 == 0,
-                    };
-                    let audit = keyfleet_domain::audit::NewAuditEvent::new(
-                        now,
-                        &keyfleet_domain::audit::Actor::User(user.id),
-                        Action::CredentialRegister,
-                        Some(Target::User(user.id)),
-                        None,
-                    );
-                    state
-                        .stores
-                        .ceremonies
-                        .finish_registration(ceremony.id, &cred, &audit)
-                        .await
-                        .unwrap();
-                }
-                made.push((i, user.id));
-            }
-            made
-        });
-    }
-    let mut all = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        all.extend(done.unwrap());
-    }
-    all.sort_by_key(|(i, _)| *i);
-    ids.extend(all.into_iter().map(|(_, id)| id));
-    ids
+/// The `q`-th quantile of sorted `times` (nearest rank).
+fn quantile(times: &[Duration], q: f64) -> Duration {
+    let rank = (q * times.len() as f64).ceil() as usize;
+    times[rank.clamp(1, times.len()) - 1]
 }
 
-async fn timed(app: &TestApp, path: &str, cookie: &str) -> Duration {
+async fn timed(app: &TestApp, path: &str, cookie: &str) -> (Duration, Vec<u8>) {
     let req = Request::get(path)
         .header(header::COOKIE, cookie)
         .header(header::ACCEPT, "text/html")
@@ -133,30 +57,69 @@ async fn timed(app: &TestApp, path: &str, cookie: &str) -> Duration {
     let r = app.send(req).await;
     let took = t.elapsed();
     assert_eq!(r.status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&r.body));
+    let kind = r.headers[header::CONTENT_TYPE].to_str().unwrap();
     assert!(
-        r.headers[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html"),
-        "{path}"
+        kind.starts_with("text/html") || kind.starts_with("text/csv"),
+        "{path}: {kind}"
     );
-    took
+    (took, r.body)
 }
 
-async fn every_page_renders_within_50_ms_at_p95_with_1000_users_and_3000_keys(b: Backend) {
-    let app = TestApp::new(b, &[]).await;
+/// The fleet on a fresh database of `b`, and the app on it; how long seeding took.
+async fn fleet_app(b: Backend, file: &TempSqlite) -> (TestApp, Duration, big_fleet::Seeded) {
+    let now = keyfleet_server::state::now();
     let t = Instant::now();
-    let ids = seed(&app).await;
-    let seeded = t.elapsed();
+    let (url, db, seeded) = match b {
+        Backend::Sqlite => {
+            let store = SqliteStore::connect(&file.url()).await.unwrap();
+            let seeded = big_fleet::seed(&store, now, Placeholders::Question).await;
+            store.close().await;
+            (file.url(), None, seeded)
+        }
+        Backend::Postgres => {
+            let (url, db) = throwaway_postgres().await;
+            let store = PgStore::connect(&url).await.unwrap();
+            let seeded = big_fleet::seed(&store, now, Placeholders::Dollar).await;
+            let mut conn = store.pool().acquire().await.unwrap();
+            exec::execute::<keyfleet_store_postgres::PgBackend>(&mut conn, "VACUUM ANALYZE", &[])
+                .await
+                .unwrap();
+            drop(conn);
+            store.close().await;
+            (url, Some(db), seeded)
+        }
+    };
+    let took = t.elapsed();
+    (TestApp::on_url(url, db, &[], None).await, took, seeded)
+}
+
+async fn every_page_renders_within_budget_with_10000_users_and_30000_keys(b: Backend) {
+    let file = TempSqlite::new();
+    let (app, seeded_in, seeded) = fleet_app(b, &file).await;
     assert_eq!(app.state.stores.users.count_users().await.unwrap(), USERS as u64);
-    assert_eq!(
-        app.state.stores.credentials.count_credentials().await.unwrap(),
-        (USERS * KEYS_PER_USER) as u64
-    );
+    assert_eq!(app.state.stores.credentials.count_credentials().await.unwrap(), 30_000);
+
     let admin = app.user("root", Role::Admin).await;
     let admin_cookie = app.full_session(&admin).await;
-    let worker = app.state.stores.users.get_user(ids[517]).await.unwrap().unwrap();
+    // user05005 holds five keys (5005 % 8 == 5) and is enabled.
+    let worker = app
+        .state
+        .stores
+        .users
+        .find_user_by_username(&Username::parse(&big_fleet::username(5005)).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let worker_cookie = app.full_session(&worker).await;
+    let worker_keys = app
+        .state
+        .stores
+        .credentials
+        .list_user_credentials(worker.id)
+        .await
+        .unwrap();
+    assert_eq!(worker_keys.len(), 5);
+    let key = keyfleet_core::credentials::ceremony::b64(&worker_keys[0].id);
     let group = keyfleet_domain::group::Group {
         id: keyfleet_domain::GroupId::new_random(&mut OsRng),
         name: "Field staff".into(),
@@ -166,57 +129,135 @@ async fn every_page_renders_within_50_ms_at_p95_with_1000_users_and_3000_keys(b:
     };
     let audit = app.system().audit(Action::GroupCreate, None);
     app.state.stores.groups.create_group(&group, &audit).await.unwrap();
-    for id in ids.iter().take(200) {
+    for i in 0..200 {
+        let member = app
+            .state
+            .stores
+            .users
+            .find_user_by_username(&Username::parse(&big_fleet::username(i * 37)).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         let audit = app.system().audit(Action::GroupMemberAdd, None);
-        app.state.stores.groups.add_member(group.id, *id, &audit).await.unwrap();
+        app.state
+            .stores
+            .groups
+            .add_member(group.id, member.id, &audit)
+            .await
+            .unwrap();
     }
 
-    let user_page = format!("/admin/users/{}", ids[517]);
-    let group_page = format!("/admin/groups/{}", group.id);
-    let pages: Vec<(&str, &str)> = vec![
-        ("/login", ""),
-        ("/security-info", worker_cookie.as_str()),
-        ("/admin/users", admin_cookie.as_str()),
-        ("/admin/users?q=user05", admin_cookie.as_str()),
-        ("/admin/users?q=example.com&after=user0500", admin_cookie.as_str()),
-        (user_page.as_str(), admin_cookie.as_str()),
-        ("/admin/groups", admin_cookie.as_str()),
-        (group_page.as_str(), admin_cookie.as_str()),
-        ("/admin/clients", admin_cookie.as_str()),
-        ("/admin/audit", admin_cookie.as_str()),
-        ("/admin/audit?action=credential.", admin_cookie.as_str()),
+    let lost_since = keyfleet_server::state::rfc3339(app.state.now().minus(Duration::from_secs(30 * 86_400)));
+    let nfc = "3559c435-ff17-4bc9-b942-325c1f348b94";
+    let paths: Vec<(String, &str)> = vec![
+        ("/login".into(), ""),
+        ("/security-info".into(), worker_cookie.as_str()),
+        (format!("/security-info/keys/{key}/remove"), worker_cookie.as_str()),
+        (format!("/security-info/keys/{key}/lost"), worker_cookie.as_str()),
+        ("/admin".into(), admin_cookie.as_str()),
+        ("/admin?unused_days=30".into(), admin_cookie.as_str()),
+        ("/admin/users".into(), admin_cookie.as_str()),
+        ("/admin/users?q=user05".into(), admin_cookie.as_str()),
+        (
+            "/admin/users?q=example.com&after=user05000".into(),
+            admin_cookie.as_str(),
+        ),
+        (format!("/admin/users/{}", worker.id), admin_cookie.as_str()),
+        ("/admin/groups".into(), admin_cookie.as_str()),
+        (format!("/admin/groups/{}", group.id), admin_cookie.as_str()),
+        ("/admin/clients".into(), admin_cookie.as_str()),
+        ("/admin/audit".into(), admin_cookie.as_str()),
+        ("/admin/audit?action=credential.".into(), admin_cookie.as_str()),
+        (
+            format!(
+                "/admin/audit?action=credential.lost&from={}",
+                lost_since.replace(':', "%3A")
+            ),
+            admin_cookie.as_str(),
+        ),
+        ("/admin/reports/registration".into(), admin_cookie.as_str()),
+        (
+            "/admin/reports/registration?after=user05000".into(),
+            admin_cookie.as_str(),
+        ),
+        ("/admin/reports/registration?q=user05".into(), admin_cookie.as_str()),
+        ("/admin/reports/registration?enabled=no".into(), admin_cookie.as_str()),
+        ("/admin/reports/registration?keys=without".into(), admin_cookie.as_str()),
+        (
+            "/admin/reports/registration?unused_days=90".into(),
+            admin_cookie.as_str(),
+        ),
+        ("/admin/reports/registration?cloned=1".into(), admin_cookie.as_str()),
+        (
+            "/admin/reports/registration?pending_tap=1".into(),
+            admin_cookie.as_str(),
+        ),
+        (
+            format!("/admin/reports/registration?model={nfc}"),
+            admin_cookie.as_str(),
+        ),
+        ("/admin/reports/registration?model=other".into(), admin_cookie.as_str()),
+        (
+            "/admin/reports/registration?cloned=1&enabled=no&pending_tap=1".into(),
+            admin_cookie.as_str(),
+        ),
     ];
+    let (_, dashboard) = timed(&app, "/admin", &admin_cookie).await;
+    let dashboard = String::from_utf8(dashboard).unwrap();
+    assert!(dashboard.contains("id=\"users-total\" href=\"/admin/reports/registration\">10,001</a>"));
+    assert!(dashboard.contains(">30,000</a>"));
+
     let mut report = format!(
-        "{b:?}: {USERS} users, {} keys, seeded in {:.1} s\n{:<46} {:>8} {:>8} {:>8}\n",
-        USERS * KEYS_PER_USER,
-        seeded.as_secs_f64(),
+        "{b:?}: {USERS} users, {} keys, {} audit events, seeded in {:.1} s\n{:<72} {:>8} {:>8} {:>8}\n",
+        seeded.keys,
+        seeded.events,
+        seeded_in.as_secs_f64(),
         "page",
         "p50 ms",
         "p95 ms",
         "max ms"
     );
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mut over = Vec::new();
-    for (path, cookie) in &pages {
-        for _ in 0..5 {
-            timed(&app, path, cookie).await;
-        }
-        let mut times = Vec::with_capacity(60);
-        for _ in 0..60 {
-            times.push(timed(&app, path, cookie).await);
-        }
+    let mut measure = |path: &str, times: &mut Vec<Duration>, budget: Duration| {
         times.sort();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let (p50, p95, max) = (times[29], times[56], times[59]);
+        let (p50, p95, max) = (quantile(times, 0.5), quantile(times, 0.95), times[times.len() - 1]);
         report.push_str(&format!(
-            "{path:<46} {:>8.2} {:>8.2} {:>8.2}\n",
+            "{path:<72} {:>8.2} {:>8.2} {:>8.2}\n",
             ms(p50),
             ms(p95),
             ms(max)
         ));
-        if p95 >= BUDGET {
-            over.push(format!("{path}: p95 {:.1} ms", ms(p95)));
+        if p95 >= budget {
+            over.push(format!(
+                "{path}: p95 {:.1} ms (budget {} ms)",
+                ms(p95),
+                budget.as_millis()
+            ));
         }
+    };
+    for (path, cookie) in &paths {
+        for _ in 0..WARM_UPS {
+            timed(&app, path, cookie).await;
+        }
+        let mut times = Vec::with_capacity(SAMPLES);
+        for _ in 0..SAMPLES {
+            times.push(timed(&app, path, cookie).await.0);
+        }
+        measure(path, &mut times, BUDGET);
     }
+
+    // The export: every user once (the fleet and root), in one attachment.
+    let export = "/admin/reports/registration.csv";
+    let (_, body) = timed(&app, export, admin_cookie.as_str()).await;
+    let records = String::from_utf8(body).unwrap().matches("\r\n").count();
+    assert_eq!(records, USERS + 2, "a header and every user");
+    let mut times = Vec::with_capacity(EXPORT_SAMPLES);
+    for _ in 0..EXPORT_SAMPLES {
+        times.push(timed(&app, export, admin_cookie.as_str()).await.0);
+    }
+    measure(export, &mut times, EXPORT_BUDGET);
+
     eprintln!("{report}");
-    assert!(over.is_empty(), "pages over the 50 ms p95 budget: {over:?}\n{report}");
+    assert!(over.is_empty(), "pages over budget: {over:?}\n{report}");
 }

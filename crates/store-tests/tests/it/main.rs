@@ -99,6 +99,10 @@ conformance!(
     finish_authentication_releases_its_attempt,
     nul_lookups_match_nothing,
     nul_writes_are_invalid,
+    report_fleet_counts,
+    report_keys_by_model,
+    report_registration_rows_and_paging,
+    report_registration_filters,
 );
 
 #[test]

@@ -1,5 +1,5 @@
-//! The admin console (`/admin/…`): users and a user's page (keys, TAP, groups, sessions),
-//! groups, API clients, and the audit log.
+//! The admin console (`/admin/…`): the dashboard (`/admin`), users and a user's page (keys,
+//! TAP, groups, sessions), the registration report, groups, API clients, and the audit log.
 //!
 //! Every console page takes a [`Staff`] viewer: an administrator or helpdesk user with a full
 //! session. Anyone else is refused with 403 and an `access.denied` audit entry. Pages only an
@@ -9,28 +9,30 @@
 
 pub mod audit;
 pub mod clients;
+pub mod dashboard;
 pub mod groups;
+pub mod reports;
 pub mod users;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::get;
 use keyfleet_domain::user::Role;
 
 use keyfleet_core::Ctx;
 use keyfleet_core::access::{self, Authority, Permission, Principal};
 
-use super::page::{PageError, Viewer, request_id, see_other};
+use super::page::{PageError, Viewer, request_id};
 use crate::auth::Caller;
 use crate::state::AppState;
 
 /// Every console route.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(|_: Staff| async { see_other("/admin/users") }))
+        .merge(dashboard::router())
         .merge(users::router())
+        .merge(reports::router())
         .merge(groups::router())
         .merge(clients::router())
         .merge(audit::router())

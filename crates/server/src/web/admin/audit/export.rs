@@ -94,7 +94,7 @@ impl Format {
         match self {
             Format::Csv => {
                 let mut out = String::new();
-                push_record(&mut out, &COLUMNS);
+                crate::web::csv::record(&mut out, &COLUMNS);
                 out
             }
             Format::JsonLines => String::new(),
@@ -268,88 +268,12 @@ fn push_csv_entry(out: &mut String, entry: &AuditEntry) {
         text(&e.request_id),
         text(&e.detail),
     ];
-    push_record(out, &cells);
-}
-
-/// What a spreadsheet takes for the start of a formula (OWASP, "CSV injection").
-const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-/// Appends one RFC 4180 record (CRLF-terminated).
-fn push_record<S: AsRef<str>>(out: &mut String, cells: &[S]) {
-    for (i, cell) in cells.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_cell(out, cell.as_ref());
-    }
-    out.push_str("\r\n");
-}
-
-/// Appends one field: a leading `'` when it would start a formula, enclosed in double
-/// quotes (its own doubled) when it holds a comma, a double quote, CR or LF.
-fn push_cell(out: &mut String, value: &str) {
-    let quoted = value.contains([',', '"', '\r', '\n']);
-    if quoted {
-        out.push('"');
-    }
-    if value.starts_with(FORMULA_START) {
-        out.push('\'');
-    }
-    for c in value.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
-    }
-    if quoted {
-        out.push('"');
-    }
+    crate::web::csv::record(out, &cells);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn record(cells: &[&str]) -> String {
-        let mut out = String::new();
-        push_record(&mut out, cells);
-        out
-    }
-
-    #[test]
-    fn plain_fields_are_left_alone() {
-        assert_eq!(record(&["1", "user.create", "ann", ""]), "1,user.create,ann,\r\n");
-        assert_eq!(record(&[]), "\r\n");
-    }
-
-    #[test]
-    fn fields_with_separators_or_quotes_are_quoted_rfc_4180() {
-        assert_eq!(record(&["a,b"]), "\"a,b\"\r\n");
-        assert_eq!(record(&["say \"hi\""]), "\"say \"\"hi\"\"\"\r\n");
-        assert_eq!(record(&["two\nlines", "cr\rhere"]), "\"two\nlines\",\"cr\rhere\"\r\n");
-        assert_eq!(
-            record(&["{\"nickname\":\"a,b\"}"]),
-            "\"{\"\"nickname\"\":\"\"a,b\"\"}\"\r\n"
-        );
-    }
-
-    #[test]
-    fn formula_starts_are_neutralised() {
-        for start in ["=", "+", "-", "@", "\t"] {
-            assert_eq!(
-                record(&[&format!("{start}1+1")]),
-                format!("'{start}1+1\r\n"),
-                "{start:?}"
-            );
-        }
-        assert_eq!(record(&["\r1"]), "\"'\r1\"\r\n", "CR also forces quotes");
-        assert_eq!(
-            record(&["=HYPERLINK(\"http://x\",\"y\")"]),
-            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\r\n"
-        );
-        // Only at the start: inside a field these are plain text.
-        assert_eq!(record(&["a=b", "x-y", "me@example.com"]), "a=b,x-y,me@example.com\r\n");
-    }
 
     #[test]
     fn header_names_the_columns_once_each() {

@@ -38,7 +38,7 @@ fn user_facts(u: &User) -> Vec<Fact> {
     vec![
         fact("Username", u.username.as_str()),
         fact("Display name", u.display_name.as_str()),
-        fact("Role", role_label(u.role)),
+        fact("Role", role_name(u.role)),
     ]
 }
 

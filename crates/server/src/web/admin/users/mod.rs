@@ -30,7 +30,7 @@ use keyfleet_domain::session::{Session, SessionKind};
 use super::{EnabledForm, Staff};
 use crate::routes::{clear_cookie, parse_id};
 use crate::state::{AppState, rfc3339};
-use crate::web::format::{transports, when, when_or};
+use crate::web::format::{role_name, transports, when, when_or};
 use crate::web::models::{aaguid_text, model_label};
 use crate::web::page::Done;
 use crate::web::page::PageForm;
@@ -71,14 +71,6 @@ pub fn router() -> Router<AppState> {
 // ---------------------------------------------------------------------------------------
 // Shared helpers
 
-fn role_label(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "Administrator",
-        Role::Helpdesk => "Helpdesk",
-        Role::Worker => "Worker",
-    }
-}
-
 /// One choice of the role select.
 pub struct RoleOption {
     value: &'static str,
@@ -95,7 +87,7 @@ fn role_options(staff: &Staff, current: Role) -> Vec<RoleOption> {
         .into_iter()
         .map(|r| RoleOption {
             value: r.as_str(),
-            label: role_label(r),
+            label: role_name(r),
             selected: r == current,
         })
         .collect()
@@ -185,7 +177,7 @@ impl UserRow {
             username: u.username.as_str().to_owned(),
             display_name: u.display_name.clone(),
             email: u.email.clone(),
-            role: role_label(u.role),
+            role: role_name(u.role),
             enabled: u.enabled,
         }
     }
@@ -624,7 +616,7 @@ fn profile(staff: &Staff, u: &User) -> Profile {
         email: u.email.clone(),
         manager_email: u.manager_email.clone().unwrap_or_default(),
         shipping_address: u.shipping_address.clone().unwrap_or_default(),
-        role: role_label(u.role),
+        role: role_name(u.role),
         enabled: u.enabled,
         created: when(u.created_at),
         created_iso: rfc3339(u.created_at),
