@@ -210,7 +210,15 @@ function unlabelledCells(page) {
       if (!cells.length) continue;
       if (getComputedStyle(cells[0]).display !== 'block') {
         const head = table.querySelector('thead');
-        if (!head || head.getBoundingClientRect().height === 0) problems.push(`${name}: no visible header row`);
+        // A table of figures labels each row with its own header cell (<th scope="row">).
+        const rows = [...table.querySelectorAll('tbody tr')];
+        const rowHeaded = rows.every((tr) => {
+          const th = tr.querySelector('th[scope="row"]');
+          return th && th.getBoundingClientRect().height > 0;
+        });
+        if (!rowHeaded && (!head || head.getBoundingClientRect().height === 0)) {
+          problems.push(`${name}: no visible header row`);
+        }
         continue;
       }
       for (const td of cells) {

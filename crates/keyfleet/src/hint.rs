@@ -52,10 +52,11 @@ fn program() -> Vec<String> {
     }
 }
 
-/// Whether the parent process is cargo (`cargo run`).
+/// Whether `cargo run` started this program. Cargo replaces itself with the program (exec),
+/// so the parent is the shell, not cargo; what cargo leaves is the package's environment
+/// (`CARGO`, `CARGO_PKG_NAME=keyfleet`), which a shell does not have.
 fn started_by_cargo() -> bool {
-    let parent = std::os::unix::process::parent_id();
-    std::fs::read_to_string(format!("/proc/{parent}/comm")).is_ok_and(|name| name.trim_end() == "cargo")
+    std::env::var_os("CARGO").is_some() && std::env::var("CARGO_PKG_NAME").is_ok_and(|name| name == "keyfleet")
 }
 
 fn has_password(url: &str) -> bool {

@@ -78,14 +78,19 @@ pub async fn end_own(ctx: &Ctx<'_>, principal: &Principal, id: SessionId) -> Res
     let Some(session) = mine.iter().find(|s| s.id == id) else {
         return Err(CoreError::NotFound);
     };
+    end_one(ctx, session).await
+}
+
+/// Ends `session`, audited as `session.revoke` on its user.
+async fn end_one(ctx: &Ctx<'_>, session: &Session) -> Result<(), CoreError> {
     let audit = ctx.audit_with(
         Action::SessionRevoke,
         Some(Target::User(session.user_id)),
         &SessionRef {
-            session_id: id.to_string(),
+            session_id: session.id.to_string(),
         },
     );
-    ctx.stores.sessions.revoke_session(id, &audit).await?;
+    ctx.stores.sessions.revoke_session(session.id, &audit).await?;
     Ok(())
 }
 
@@ -115,13 +120,5 @@ pub async fn end_one_for_user(
     let Some(session) = live.iter().find(|s| s.id == id) else {
         return Err(CoreError::NotFound);
     };
-    let audit = ctx.audit_with(
-        Action::SessionRevoke,
-        Some(Target::User(session.user_id)),
-        &SessionRef {
-            session_id: id.to_string(),
-        },
-    );
-    ctx.stores.sessions.revoke_session(id, &audit).await?;
-    Ok(())
+    end_one(ctx, session).await
 }

@@ -52,6 +52,8 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     c.current_dir(dir)
         .args(args)
         .env_remove("RUST_LOG")
+        // As from a shell: not "started by cargo run" (nextest sets the package's env).
+        .env_remove("CARGO_PKG_NAME")
         .env("KEYFLEET_MASTER_KEY", MASTER_KEY);
     for (k, v) in env {
         c.env(k, v);
@@ -108,6 +110,8 @@ impl Server {
         c.current_dir(dir)
             .args(args)
             .env_remove("RUST_LOG")
+            // As from a shell: not "started by cargo run" (nextest sets the package's env).
+            .env_remove("CARGO_PKG_NAME")
             .env("KEYFLEET_LOG_FORMAT", "json")
             .env("KEYFLEET_MASTER_KEY", MASTER_KEY)
             .stdout(Stdio::piped())

@@ -23,6 +23,8 @@ struct ConfirmPage {
     lines: Vec<String>,
     facts: Vec<Fact>,
     action: String,
+    /// Hidden fields the form sends (name, value).
+    hidden: Vec<(&'static str, &'static str)>,
     button: &'static str,
 }
 
@@ -96,6 +98,7 @@ pub(super) async fn confirm_remove_key(
         lines,
         facts,
         action: format!("/admin/users/{}/keys/{}/remove", user.id, row.id),
+        hidden: Vec::new(),
         button: "Remove the key and end its sessions",
     };
     Ok(html(&page))
@@ -136,6 +139,7 @@ pub(super) async fn confirm_reset(
         lines,
         facts: user_facts(&user),
         action: format!("/admin/users/{}/reset", user.id),
+        hidden: Vec::new(),
         button: "Remove all keys and end all sessions",
     };
     Ok(html(&page))
@@ -174,6 +178,7 @@ pub(super) async fn confirm_delete(
         lines,
         facts: user_facts(&user),
         action: format!("/admin/users/{}/delete", user.id),
+        hidden: Vec::new(),
         button: "Delete the user",
     };
     Ok(html(&page))
@@ -479,24 +484,17 @@ pub(super) async fn confirm_disable(
     if user.id == staff.viewer.user.id {
         lines.push("This is your own account: you will be signed out and cannot sign in again.".to_owned());
     }
-    let page = DisablePage {
+    let page = ConfirmPage {
         nav: staff.viewer.nav("users"),
         title: format!("Disable {}?", user.display_name),
         user_id: user.id.to_string(),
         lines,
         facts: user_facts(&user),
+        action: format!("/admin/users/{}/enabled", user.id),
+        hidden: vec![("enabled", "false")],
+        button: "Disable the user and end their sessions",
     };
     Ok(html(&page))
-}
-
-#[derive(askama::Template)]
-#[template(path = "admin/user_disable.html")]
-struct DisablePage {
-    nav: Nav,
-    title: String,
-    user_id: String,
-    lines: Vec<String>,
-    facts: Vec<Fact>,
 }
 
 #[cfg(test)]
