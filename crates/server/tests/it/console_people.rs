@@ -25,6 +25,7 @@ on_both_stores!(
     helpdesk_sees_protected_users_read_only,
     helpdesk_reads_groups_without_forms,
     error_pages_keep_the_navigation,
+    an_administrator_with_a_pass_is_told_the_console_needs_a_key,
 );
 
 async fn keys_are_described_in_plain_words(b: Backend) {
@@ -377,4 +378,28 @@ async fn error_pages_keep_the_navigation(b: Backend) {
         )
         .await;
     assert_eq!(r.headers[header::CONTENT_TYPE], "application/problem+json");
+}
+
+async fn an_administrator_with_a_pass_is_told_the_console_needs_a_key(b: Backend) {
+    let app = TestApp::new(b, &[]).await;
+    let boss = app.user("boss", Role::Admin).await;
+    let code = app.tap(boss.id, true).await;
+    let r = app.tap_sign_in("boss", &code).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let cookie = r.cookie();
+    let before = denied(&app).await;
+    let r = get(&app, "/admin/users", &cookie).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let page = text(&r);
+    assert!(page.contains("Sign in with your security key"), "{page}");
+    assert!(
+        page.contains("needs a sign-in") && page.contains("with a security key"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("is for administrators"),
+        "not told the console is for administrators: {page}"
+    );
+    assert!(page.contains("action=\"/logout\""), "the error page keeps sign-out");
+    assert_eq!(denied(&app).await, before + 1, "the refusal is audited");
 }
