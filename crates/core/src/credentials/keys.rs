@@ -223,6 +223,15 @@ pub struct RetiredKey {
     pub by: RetiredBy,
 }
 
+/// The loss to tell people about: the newest retirement, when it was a loss and no key of
+/// `keys` (the user's current keys) was registered after it.
+pub fn unreplaced_loss<'a>(retired: &'a [RetiredKey], keys: &[Credential]) -> Option<&'a RetiredKey> {
+    let newest_key = keys.iter().map(|k| k.created_at).max();
+    retired
+        .first()
+        .filter(|r| r.how == Retirement::Lost && newest_key.is_none_or(|k| k < r.at))
+}
+
 /// How many retirements are read back (the newest).
 const RETIRED_SHOWN: u32 = 50;
 

@@ -425,13 +425,24 @@ pub async fn with_navigation(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let headers = session_cookie(req.headers()).is_some().then(|| req.headers().clone());
+    // Only the `Cookie` header is kept (the viewer is found by the session cookie alone), and
+    // only when there is a session cookie.
+    let cookies: Vec<HeaderValue> = if session_cookie(req.headers()).is_some() {
+        req.headers().get_all(header::COOKIE).iter().cloned().collect()
+    } else {
+        Vec::new()
+    };
     let mut res = next.run(req).await;
-    let (Some(headers), Some(ShownError(mut page))) = (headers, res.extensions_mut().remove::<ShownError>()) else {
+    if cookies.is_empty() {
+        return res;
+    }
+    let Some(ShownError(mut page)) = res.extensions_mut().remove::<ShownError>() else {
         return res;
     };
     let mut probe = axum::http::Request::new(());
-    *probe.headers_mut() = headers;
+    for value in cookies {
+        probe.headers_mut().append(header::COOKIE, value);
+    }
     let (mut parts, ()) = probe.into_parts();
     let Ok(viewer) = <Viewer as FromRequestParts<AppState>>::from_request_parts(&mut parts, &state).await else {
         return res;

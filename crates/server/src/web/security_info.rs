@@ -114,14 +114,14 @@ async fn render(
 ) -> Result<Response, PageError> {
     let tap = viewer.require_full().is_err();
     let tap_key_added = tap && keys::added_in_this_session(&viewer.ctx(state, None), &viewer.principal()).await? > 0;
-    let (keys, sessions) = if tap {
+    let (creds, sessions) = if tap {
         (Vec::new(), Vec::new())
     } else {
         let c = viewer.ctx(state, None);
         let creds = keys::list_own(&c, &viewer.principal()).await?;
         let sessions = sessions::list_own(&c, &viewer.principal()).await?;
         (
-            creds.iter().map(|c| KeyRow::new(c, &viewer.session)).collect(),
+            creds,
             sessions
                 .iter()
                 .map(|s| SessionRow {
@@ -138,20 +138,12 @@ async fn render(
                 .collect(),
         )
     };
+    let key_rows = creds.iter().map(|c| KeyRow::new(c, &viewer.session)).collect();
     let after_add = "/security-info?done=added".to_owned();
     let retired = keys::retired_own(&viewer.ctx(state, None), &viewer.principal()).await?;
-    let newest_key = if tap {
-        None
-    } else {
-        keys::list_own(&viewer.ctx(state, None), &viewer.principal())
-            .await?
-            .iter()
-            .map(|k| k.created_at)
-            .max()
-    };
-    let lost = retired
-        .first()
-        .filter(|r| r.how == keys::Retirement::Lost && newest_key.is_none_or(|k| k < r.at) && !tap_key_added)
+    // A TAP session lists no keys; a key it added replaces the loss.
+    let lost = keys::unreplaced_loss(&retired, &creds)
+        .filter(|_| !tap_key_added)
         .map(|r| {
             format!(
                 "Your key “{}” was reported lost on {}. It no longer works.",
@@ -165,7 +157,7 @@ async fn render(
         nav: viewer.nav("security-info"),
         tap,
         tap_key_added,
-        keys,
+        keys: key_rows,
         sessions,
         notice,
         error,

@@ -657,22 +657,18 @@ async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown)
         Vec::new()
     };
     let retired = keys::retired_for_user(&staff.ctx(state), &staff.principal(), user.id).await?;
-    let newest_key = keys.iter().map(|k| k.created_at).max();
-    let lost_recently = retired
-        .first()
-        .filter(|r| r.how == Retirement::Lost && newest_key.is_none_or(|k| k < r.at))
-        .map(|r| {
-            format!(
-                "{} reported the key “{}” lost on {}.",
-                if matches!(r.by, RetiredBy::Owner) {
-                    user.display_name.as_str()
-                } else {
-                    "Someone"
-                },
-                r.nickname.as_deref().unwrap_or("(no nickname)"),
-                when(r.at)
-            )
-        });
+    let lost_recently = keys::unreplaced_loss(&retired, &keys).map(|r| {
+        format!(
+            "{} reported the key “{}” lost on {}.",
+            if matches!(r.by, RetiredBy::Owner) {
+                user.display_name.as_str()
+            } else {
+                "Someone"
+            },
+            r.nickname.as_deref().unwrap_or("(no nickname)"),
+            when(r.at)
+        )
+    });
     let edit = shown.edit.unwrap_or_else(|| EditForm::of(user));
     let role = parse_role(edit.role.as_deref()).ok().flatten().unwrap_or(user.role);
     let page = UserPage {
