@@ -37,5 +37,5 @@ mod store;
 mod users;
 mod webauthn;
 
-pub use backend::{Backend, Sql};
+pub use backend::{AtOnce, Backend, Sql};
 pub use store::SqlStore;
