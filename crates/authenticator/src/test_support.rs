@@ -5,7 +5,7 @@ use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 
 use crate::cbor::{self, Value};
-use crate::pin_protocol::{KeyAgreementKey, SharedSecret};
+use crate::pin_protocol::{KeyAgreementKey, Protocol, SharedSecret};
 use crate::status::Status;
 use crate::{AttestationMaterial, Authenticator, Env, State, TestEnv, crypto, model_by_name};
 
@@ -91,14 +91,44 @@ impl Fixture {
 
     /// The platform side of key agreement: getKeyAgreement, then our own key pair.
     pub fn platform(&mut self) -> Platform {
-        let info = self.call(0x06, vec![(1, Value::Int(2)), (2, Value::Int(2))]).unwrap();
+        self.platform_with(Protocol::Two)
+    }
+
+    /// The platform side of key agreement for the given PIN/UV auth protocol.
+    pub fn platform_with(&mut self, protocol: Protocol) -> Platform {
+        let number = Value::Int(protocol.number().into());
+        let info = self.call(0x06, vec![(1, number), (2, Value::Int(2))]).unwrap();
         let auth_key = info.get_int_key(1).unwrap().clone();
         let mine = KeyAgreementKey::generate(self.env.rng());
-        let shared = mine.decapsulate(&auth_key).unwrap();
+        let shared = mine.decapsulate_with(protocol, &auth_key).unwrap();
         Platform {
             cose: mine.public_cose(),
             shared,
         }
+    }
+
+    /// getPinUvAuthTokenUsingPinWithPermissions (0x09) over the given protocol.
+    pub fn pin_token_with(
+        &mut self,
+        protocol: Protocol,
+        pin: &str,
+        permissions: u8,
+        rp_id: Option<&str>,
+    ) -> Result<[u8; 32], Status> {
+        let p = self.platform_with(protocol);
+        let pin_hash_enc = p.shared.encrypt(self.env.rng(), &pin_hash(pin));
+        let mut params = vec![
+            (1, Value::Int(protocol.number().into())),
+            (2, Value::Int(9)),
+            (3, p.cose.clone()),
+            (6, Value::Bytes(pin_hash_enc)),
+            (9, Value::Int(permissions.into())),
+        ];
+        if let Some(rp) = rp_id {
+            params.push((0x0A, Value::text(rp)));
+        }
+        let resp = self.call(0x06, params)?;
+        Ok(p.open_token(&resp))
     }
 
     /// setPIN as a platform would.
