@@ -169,7 +169,12 @@ impl Alg {
             Alg::EdDsa => {
                 use ed25519_dalek::Signer as _;
                 let seed: [u8; 32] = key.try_into().ok()?;
-                Some(ed25519_dalek::SigningKey::from_bytes(&seed).sign(message).to_bytes().to_vec())
+                Some(
+                    ed25519_dalek::SigningKey::from_bytes(&seed)
+                        .sign(message)
+                        .to_bytes()
+                        .to_vec(),
+                )
             }
             Alg::Es384 => {
                 let k = p384::ecdsa::SigningKey::from_slice(key).ok()?;

@@ -97,7 +97,13 @@ pub fn certificate(state: &State) -> Option<Vec<u8>> {
 fn printable(serial: &str) -> String {
     serial
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == ' ' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == ' ' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 

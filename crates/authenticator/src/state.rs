@@ -456,7 +456,10 @@ impl State {
             (19, band),
             (20, Value::bytes(&self.large_blob_array)),
             (21, Value::Bool(self.ep_enabled)),
-            (22, Value::Array(self.ep_rp_ids.iter().map(|s| Value::text(s)).collect())),
+            (
+                22,
+                Value::Array(self.ep_rp_ids.iter().map(|s| Value::text(s)).collect()),
+            ),
         ]);
         [MAGIC.as_slice(), &cbor::encode(&body)].concat()
     }
@@ -527,7 +530,12 @@ impl State {
                 Some(v) => bytes_of(v)?.to_vec(),
                 None => empty_large_blob_array(),
             },
-            ep_enabled: f.opt(21).map(|v| v.as_bool()).transpose().map_err(|_| StateError::Malformed("expected bool"))?.unwrap_or(false),
+            ep_enabled: f
+                .opt(21)
+                .map(|v| v.as_bool())
+                .transpose()
+                .map_err(|_| StateError::Malformed("expected bool"))?
+                .unwrap_or(false),
             ep_rp_ids: match f.opt(22) {
                 Some(v) => v
                     .as_array()

@@ -22,7 +22,8 @@ pub fn batch_cert() -> &'static [u8] {
     CERT.get_or_init(|| {
         use der::Encode;
         let key = p256::ecdsa::SigningKey::from_slice(&ATTESTATION_KEY).unwrap();
-        let name = x509_cert::name::Name::from_str("CN=Test Batch,OU=Authenticator Attestation,O=keyfleet,C=DE").unwrap();
+        let name =
+            x509_cert::name::Name::from_str("CN=Test Batch,OU=Authenticator Attestation,O=keyfleet,C=DE").unwrap();
         let validity = x509_cert::time::Validity {
             not_before: x509_cert::time::Time::UtcTime(
                 der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(1_700_000_000)).unwrap(),
@@ -357,7 +358,10 @@ pub struct AuthData {
     pub sign_count: u32,
     pub aaguid: Option<[u8; 16]>,
     pub credential_id: Option<Vec<u8>>,
+    /// The P-256 public point, for an ES256 credential.
     pub public_key: Option<[u8; 65]>,
+    /// The credential's COSE_Key, whatever its algorithm.
+    pub cose_key: Option<Value>,
     pub extensions: Option<Value>,
 }
 
@@ -370,6 +374,7 @@ pub fn parse_auth_data(data: &[u8]) -> AuthData {
         aaguid: None,
         credential_id: None,
         public_key: None,
+        cose_key: None,
         extensions: None,
     };
     let mut rest = &data[37..];
@@ -379,9 +384,12 @@ pub fn parse_auth_data(data: &[u8]) -> AuthData {
         out.credential_id = Some(rest[18..18 + len].to_vec());
         rest = &rest[18 + len..];
         let (cose, used) = first_item(rest);
-        let x = cose.get_int_key(-2).unwrap().as_bytes().unwrap();
-        let y = cose.get_int_key(-3).unwrap().as_bytes().unwrap();
-        out.public_key = Some([&[4u8][..], x, y].concat().try_into().unwrap());
+        if cose.get_int_key(3) == Some(&Value::Int(-7)) {
+            let x = cose.get_int_key(-2).unwrap().as_bytes().unwrap();
+            let y = cose.get_int_key(-3).unwrap().as_bytes().unwrap();
+            out.public_key = Some([&[4u8][..], x, y].concat().try_into().unwrap());
+        }
+        out.cose_key = Some(cose);
         rest = &rest[used..];
     }
     if out.flags & 0x80 != 0 {

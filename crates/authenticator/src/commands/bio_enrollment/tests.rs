@@ -55,7 +55,10 @@ fn enrol(fx: &mut Fixture, token: &[u8; 32]) -> Vec<u8> {
 
 fn info_option(fx: &mut Fixture, name: &str) -> Option<bool> {
     let info = fx.call(0x04, vec![]).unwrap();
-    info.get_int_key(4).unwrap().get_text_key(name).map(|v| v.as_bool().unwrap())
+    info.get_int_key(4)
+        .unwrap()
+        .get_text_key(name)
+        .map(|v| v.as_bool().unwrap())
 }
 
 #[test]
@@ -78,17 +81,27 @@ fn the_nfc_key_has_no_bio_enrollment() {
     assert_eq!(bio(&mut fx, None, 0x07, None).unwrap_err(), Status::InvalidCommand);
     assert_eq!(info_option(&mut fx, "bioEnroll"), None);
     fx.set_pin(PIN).unwrap();
-    assert_eq!(fx.pin_token(PIN, PERM_BE, None).unwrap_err(), Status::UnauthorizedPermission);
+    assert_eq!(
+        fx.pin_token(PIN, PERM_BE, None).unwrap_err(),
+        Status::UnauthorizedPermission
+    );
 }
 
 #[test]
 fn enrol_name_use_and_remove() {
     let (mut fx, token) = band();
     // No enrolment yet: enumerateEnrollments is CTAP2_ERR_INVALID_OPTION (§6.7.6).
-    assert_eq!(bio(&mut fx, Some(&token), 0x04, None).unwrap_err(), Status::InvalidOption);
+    assert_eq!(
+        bio(&mut fx, Some(&token), 0x04, None).unwrap_err(),
+        Status::InvalidOption
+    );
     let before_captures = fx.env.presence_requests();
     let id = enrol(&mut fx, &token);
-    assert_eq!(fx.env.presence_requests() - before_captures, CAPTURES_PER_ATTEMPT, "one touch per sample");
+    assert_eq!(
+        fx.env.presence_requests() - before_captures,
+        CAPTURES_PER_ATTEMPT,
+        "one touch per sample"
+    );
     assert!(fx.auth.take_dirty());
     assert_eq!(fx.auth.state().band().unwrap().template_id, id);
     assert_eq!(info_option(&mut fx, "bioEnroll"), Some(true));
@@ -101,16 +114,37 @@ fn enrol_name_use_and_remove() {
     assert_eq!(infos[0].get_int_key(2), Some(&Value::text("")));
     // setFriendlyName, up to maxTemplateFriendlyName bytes.
     let name = "Test".to_string() + &"!".repeat(28);
-    bio(&mut fx, Some(&token), 0x05, Some(vec![(1, Value::bytes(&id)), (2, Value::text(&name))])).unwrap();
+    bio(
+        &mut fx,
+        Some(&token),
+        0x05,
+        Some(vec![(1, Value::bytes(&id)), (2, Value::text(&name))]),
+    )
+    .unwrap();
     let list = bio(&mut fx, Some(&token), 0x04, None).unwrap();
-    assert_eq!(list.get_int_key(7).unwrap().as_array().unwrap()[0].get_int_key(2), Some(&Value::text(&name)));
+    assert_eq!(
+        list.get_int_key(7).unwrap().as_array().unwrap()[0].get_int_key(2),
+        Some(&Value::text(&name))
+    );
     let long = name.clone() + "!";
     assert_eq!(
-        bio(&mut fx, Some(&token), 0x05, Some(vec![(1, Value::bytes(&id)), (2, Value::text(&long))])).unwrap_err(),
+        bio(
+            &mut fx,
+            Some(&token),
+            0x05,
+            Some(vec![(1, Value::bytes(&id)), (2, Value::text(&long))])
+        )
+        .unwrap_err(),
         Status::InvalidParameter
     );
     assert_eq!(
-        bio(&mut fx, Some(&token), 0x05, Some(vec![(1, Value::bytes(b"nope")), (2, Value::text("x"))])).unwrap_err(),
+        bio(
+            &mut fx,
+            Some(&token),
+            0x05,
+            Some(vec![(1, Value::bytes(b"nope")), (2, Value::text("x"))])
+        )
+        .unwrap_err(),
         Status::InvalidOption
     );
     // The finger now verifies the wearer: a UV token and a makeCredential with UV.
@@ -120,7 +154,10 @@ fn enrol_name_use_and_remove() {
     // replaces the PIN's).
     let token = fx.uv_token(PERM_BE, None).unwrap();
     // A second enrolment does not fit (§6.7.3: CTAP2_ERR_FP_DATABASE_FULL).
-    assert_eq!(bio(&mut fx, Some(&token), 0x01, None).unwrap_err(), Status::FpDatabaseFull);
+    assert_eq!(
+        bio(&mut fx, Some(&token), 0x01, None).unwrap_err(),
+        Status::FpDatabaseFull
+    );
     // removeEnrollment: unknown ID → INVALID_OPTION; the right one removes it, revokes the UV
     // token, and built-in UV is no longer configured.
     assert_eq!(
@@ -152,7 +189,10 @@ fn poor_samples_are_retaken_and_a_timeout_ends_the_enrolment() {
         bio(&mut fx, Some(&token), 0x02, Some(vec![(1, Value::bytes(b"x"))])).unwrap_err(),
         Status::InvalidParameter
     );
-    assert_eq!(bio(&mut fx, Some(&token), 0x02, Some(vec![])).unwrap_err(), Status::MissingParameter);
+    assert_eq!(
+        bio(&mut fx, Some(&token), 0x02, Some(vec![])).unwrap_err(),
+        Status::MissingParameter
+    );
     // No finger: CTAP2_ERR_USER_ACTION_TIMEOUT, and the enrolment is over.
     fx.env.script_captures(&[None]);
     assert_eq!(
@@ -183,14 +223,20 @@ fn cancel_abandons_the_enrolment() {
 fn enrolment_needs_the_band_worn_and_not_see_admin() {
     let (mut fx, token) = band();
     fx.auth.band_take_off().unwrap();
-    assert_eq!(bio(&mut fx, Some(&token), 0x01, None).unwrap_err(), Status::OperationDenied);
+    assert_eq!(
+        bio(&mut fx, Some(&token), 0x01, None).unwrap_err(),
+        Status::OperationDenied
+    );
     fx.auth.band_wear().unwrap();
     let poor = [CaptureQuality::Poor; CAPTURES_PER_ATTEMPT];
     for _ in 0..3 {
         let _ = fx.auth.band_enrol_finger(&mut fx.env, &poor);
     }
     assert!(fx.auth.state().band().unwrap().see_admin);
-    assert_eq!(bio(&mut fx, Some(&token), 0x01, None).unwrap_err(), Status::OperationDenied);
+    assert_eq!(
+        bio(&mut fx, Some(&token), 0x01, None).unwrap_err(),
+        Status::OperationDenied
+    );
 }
 
 #[test]
@@ -204,18 +250,31 @@ fn authentication_rules() {
     let cm = fx.pin_token(PIN, PERM_CM, None).unwrap();
     assert_eq!(bio(&mut fx, Some(&cm), 0x01, None).unwrap_err(), Status::PinAuthInvalid);
     // A wrong key: PIN_AUTH_INVALID.
-    assert_eq!(bio(&mut fx, Some(&[9; 32]), 0x01, None).unwrap_err(), Status::PinAuthInvalid);
+    assert_eq!(
+        bio(&mut fx, Some(&[9; 32]), 0x01, None).unwrap_err(),
+        Status::PinAuthInvalid
+    );
     // Other modality, unknown subcommand, missing fields.
     let be = fx.pin_token(PIN, PERM_BE, None).unwrap();
     assert_eq!(
         fx.call(0x09, vec![(1, Value::Int(2)), (2, Value::Int(7))]).unwrap_err(),
         Status::InvalidParameter
     );
-    assert_eq!(bio(&mut fx, Some(&be), 0x08, None).unwrap_err(), Status::InvalidSubcommand);
-    assert_eq!(fx.call(0x09, vec![(2, Value::Int(7))]).unwrap_err(), Status::MissingParameter);
-    assert_eq!(fx.call(0x09, vec![(1, Value::Int(1))]).unwrap_err(), Status::MissingParameter);
     assert_eq!(
-        fx.call(0x09, vec![(1, Value::Int(1)), (2, Value::Int(7)), (3, Value::Int(0))]).unwrap_err(),
+        bio(&mut fx, Some(&be), 0x08, None).unwrap_err(),
+        Status::InvalidSubcommand
+    );
+    assert_eq!(
+        fx.call(0x09, vec![(2, Value::Int(7))]).unwrap_err(),
+        Status::MissingParameter
+    );
+    assert_eq!(
+        fx.call(0x09, vec![(1, Value::Int(1))]).unwrap_err(),
+        Status::MissingParameter
+    );
+    assert_eq!(
+        fx.call(0x09, vec![(1, Value::Int(1)), (2, Value::Int(7)), (3, Value::Int(0))])
+            .unwrap_err(),
         Status::CborUnexpectedType
     );
     assert_eq!(fx.state_bytes(), before);
@@ -226,7 +285,12 @@ fn authentication_rules() {
     assert_eq!(
         fx.call(
             0x09,
-            vec![(1, Value::Int(1)), (2, Value::Int(4)), (4, Value::Int(1)), (5, Value::Bytes(param))]
+            vec![
+                (1, Value::Int(1)),
+                (2, Value::Int(4)),
+                (4, Value::Int(1)),
+                (5, Value::Bytes(param))
+            ]
         )
         .unwrap_err(),
         Status::InvalidOption,
@@ -247,5 +311,8 @@ fn control_socket_enrolment_is_the_same_template() {
     let list = bio(&mut fx, Some(&be), 0x04, None).unwrap();
     let id = fx.auth.state().band().unwrap().template_id.clone();
     assert_eq!(id.len(), 4);
-    assert_eq!(list.get_int_key(7).unwrap().as_array().unwrap()[0].get_int_key(1), Some(&Value::bytes(&id)));
+    assert_eq!(
+        list.get_int_key(7).unwrap().as_array().unwrap()[0].get_int_key(1),
+        Some(&Value::bytes(&id))
+    );
 }

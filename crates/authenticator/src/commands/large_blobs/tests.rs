@@ -16,7 +16,13 @@ fn serialized(cbor_array: &[u8]) -> Vec<u8> {
 
 /// The pinUvAuthParam of a write fragment (§6.10.2): 32×0xff ‖ 0x0c 0x00 ‖ uint32LE(offset) ‖ SHA-256(set).
 fn write_param(token: &[u8; 32], offset: u32, set: &[u8]) -> Vec<u8> {
-    let message = [&[0xffu8; 32][..], &[0x0c, 0x00], &offset.to_le_bytes(), &crypto::sha256(set)].concat();
+    let message = [
+        &[0xffu8; 32][..],
+        &[0x0c, 0x00],
+        &offset.to_le_bytes(),
+        &crypto::sha256(set),
+    ]
+    .concat();
     auth_param(token, &message)
 }
 
@@ -25,7 +31,13 @@ fn read(fx: &mut Fixture, get: u64, offset: u64) -> Result<Vec<u8>, Status> {
     Ok(r.get_int_key(1).unwrap().as_bytes().unwrap().to_vec())
 }
 
-fn write(fx: &mut Fixture, token: Option<&[u8; 32]>, set: &[u8], offset: u32, length: Option<usize>) -> Result<(), Status> {
+fn write(
+    fx: &mut Fixture,
+    token: Option<&[u8; 32]>,
+    set: &[u8],
+    offset: u32,
+    length: Option<usize>,
+) -> Result<(), Status> {
     let mut params = vec![(2, Value::bytes(set)), (3, Value::Int(offset.into()))];
     if let Some(n) = length {
         params.push((4, Value::Int(n as i128)));
@@ -71,7 +83,10 @@ fn write_without_a_pin_then_read_back_in_pieces() {
     assert_eq!(back, data);
     // Reading at the end returns nothing; beyond it is INVALID_PARAMETER (reading, step 3).
     assert_eq!(read(&mut fx, 10, data.len() as u64).unwrap(), Vec::<u8>::new());
-    assert_eq!(read(&mut fx, 10, data.len() as u64 + 1).unwrap_err(), Status::InvalidParameter);
+    assert_eq!(
+        read(&mut fx, 10, data.len() as u64 + 1).unwrap_err(),
+        Status::InvalidParameter
+    );
 }
 
 #[test]
@@ -83,7 +98,10 @@ fn writing_needs_an_lbw_token_once_a_pin_is_set() {
     assert_eq!(write_all(&mut fx, None, &data).unwrap_err(), Status::PuatRequired);
     // A token without lbw: CTAP2_ERR_PIN_AUTH_INVALID.
     let cm = fx.pin_token("1234", PERM_CM, None).unwrap();
-    assert_eq!(write_all(&mut fx, Some(&cm), &data).unwrap_err(), Status::PinAuthInvalid);
+    assert_eq!(
+        write_all(&mut fx, Some(&cm), &data).unwrap_err(),
+        Status::PinAuthInvalid
+    );
     // A wrong pinUvAuthParam: PIN_AUTH_INVALID.
     let lbw = fx.pin_token("1234", PERM_LBW, None).unwrap();
     let bad = fx.call(
@@ -122,7 +140,13 @@ fn protocol_one_tokens_write_too() {
     fx.set_pin("1234").unwrap();
     let lbw = fx.pin_token_with(Protocol::One, "1234", PERM_LBW, None).unwrap();
     let data = serialized(&[0x80]);
-    let message = [&[0xffu8; 32][..], &[0x0c, 0x00], &0u32.to_le_bytes(), &crypto::sha256(&data)].concat();
+    let message = [
+        &[0xffu8; 32][..],
+        &[0x0c, 0x00],
+        &0u32.to_le_bytes(),
+        &crypto::sha256(&data),
+    ]
+    .concat();
     let param = Protocol::One.authenticate(&lbw, &message);
     assert_eq!(param.len(), 16);
     fx.call(
@@ -159,7 +183,12 @@ fn size_bounds() {
     let max = MAX_SERIALIZED_LARGE_BLOB_ARRAY;
     // A CBOR array of one byte string filling the space: 0x81 0x59 len16 ‖ bytes.
     let body_len = max - 16 - 4;
-    let array = [&[0x81, 0x59][..], &(body_len as u16).to_be_bytes(), &vec![1u8; body_len]].concat();
+    let array = [
+        &[0x81, 0x59][..],
+        &(body_len as u16).to_be_bytes(),
+        &vec![1u8; body_len],
+    ]
+    .concat();
     let data = serialized(&array);
     assert_eq!(data.len(), max);
     write_all(&mut fx, None, &data).unwrap();
@@ -208,7 +237,10 @@ fn parameter_errors() {
             Status::InvalidLength,
         ),
         // First fragment without length, or a length under 17.
-        (vec![(2, Value::bytes(&data)), (3, Value::Int(0))], Status::InvalidParameter),
+        (
+            vec![(2, Value::bytes(&data)), (3, Value::Int(0))],
+            Status::InvalidParameter,
+        ),
         (
             vec![(2, Value::bytes(&data[..16])), (3, Value::Int(0)), (4, Value::Int(16))],
             Status::InvalidParameter,
@@ -225,8 +257,14 @@ fn parameter_errors() {
             Status::InvalidParameter,
         ),
         // Wrong types.
-        (vec![(1, Value::text("x")), (3, Value::Int(0))], Status::CborUnexpectedType),
-        (vec![(1, Value::Int(1)), (3, Value::Int(-1))], Status::CborUnexpectedType),
+        (
+            vec![(1, Value::text("x")), (3, Value::Int(0))],
+            Status::CborUnexpectedType,
+        ),
+        (
+            vec![(1, Value::Int(1)), (3, Value::Int(-1))],
+            Status::CborUnexpectedType,
+        ),
     ];
     for (params, want) in cases {
         let got = fx.call(0x0C, params.clone()).err().unwrap_or(Status::Ok);
@@ -236,7 +274,10 @@ fn parameter_errors() {
     assert_eq!(fx.state_bytes(), before);
     // Overrun: announce 20 bytes, send 17, then 4 more.
     write(&mut fx, None, &data, 0, Some(20)).unwrap();
-    assert_eq!(write(&mut fx, None, &[0; 4], 17, None).unwrap_err(), Status::InvalidParameter);
+    assert_eq!(
+        write(&mut fx, None, &[0; 4], 17, None).unwrap_err(),
+        Status::InvalidParameter
+    );
     // Out of sequence.
     assert_eq!(write(&mut fx, None, &[0; 3], 18, None).unwrap_err(), Status::InvalidSeq);
 }
@@ -248,7 +289,14 @@ fn a_power_cycle_abandons_a_partial_write() {
     write(&mut fx, None, &data[..MAX_FRAGMENT_LENGTH], 0, Some(data.len())).unwrap();
     fx.power_cycle();
     assert_eq!(
-        write(&mut fx, None, &data[MAX_FRAGMENT_LENGTH..], MAX_FRAGMENT_LENGTH as u32, None).unwrap_err(),
+        write(
+            &mut fx,
+            None,
+            &data[MAX_FRAGMENT_LENGTH..],
+            MAX_FRAGMENT_LENGTH as u32,
+            None
+        )
+        .unwrap_err(),
         Status::InvalidSeq
     );
     assert_eq!(fx.auth.state().large_blob_array(), empty_large_blob_array().as_slice());
