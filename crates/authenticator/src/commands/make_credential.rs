@@ -353,11 +353,15 @@ fn packed_attestation(
         ]));
     }
     let sig = crypto::sign_es256(&a.state.attestation.private_key, &message).ok_or(Status::Other)?;
-    let mut x5c: Vec<Value> = Vec::with_capacity(chain.len() + 1);
-    if enterprise {
-        x5c.push(Value::Bytes(enterprise::certificate(&a.state).ok_or(Status::Other)?));
-    }
-    x5c.extend(chain.iter().map(|c| Value::bytes(c)));
+    let x5c: Vec<Value> = if enterprise {
+        enterprise::chain(&a.state)
+            .ok_or(Status::Other)?
+            .into_iter()
+            .map(Value::Bytes)
+            .collect()
+    } else {
+        chain.iter().map(|c| Value::bytes(c)).collect()
+    };
     Ok(Value::text_map(vec![
         ("alg", Value::Int(crypto::ES256)),
         ("sig", Value::Bytes(sig)),

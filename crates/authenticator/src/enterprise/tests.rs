@@ -154,3 +154,70 @@ fn not_capable_without_a_batch_certificate() {
     fx.auth.state.attestation.cert_chain_der = vec![b"\x30\x03\x02\x01\x01".to_vec()];
     assert_eq!(ep_option(&mut fx), None);
 }
+
+/// A certificate for `subject_key`'s public key, issued by a separate "factory CA" key.
+fn factory_issued(subject_key: &[u8; 32]) -> Vec<u8> {
+    use std::str::FromStr;
+    use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+    let ca = p256::ecdsa::SigningKey::from_slice(&[0x07; 32]).unwrap();
+    let subject = p256::ecdsa::SigningKey::from_slice(subject_key).unwrap();
+    let profile = Profile::Leaf {
+        issuer: x509_cert::name::Name::from_str("CN=Test Factory CA,O=keyfleet,C=DE").unwrap(),
+        enable_key_agreement: false,
+        enable_key_encipherment: false,
+    };
+    let name = x509_cert::name::Name::from_str(
+        "CN=keyfleet nfc-key KF-TEST-1,serialNumber=KF-TEST-1,OU=Authenticator Attestation,O=keyfleet,C=DE",
+    )
+    .unwrap();
+    let validity = Certificate::from_der(batch_cert()).unwrap().tbs_certificate.validity;
+    let spki = spki::SubjectPublicKeyInfoOwned::from_key(*subject.verifying_key()).unwrap();
+    let serial = x509_cert::serial_number::SerialNumber::new(&[9]).unwrap();
+    let builder = CertificateBuilder::new(profile, serial, validity, name, spki, &ca).unwrap();
+    builder.build::<p256::ecdsa::DerSignature>().unwrap().to_der().unwrap()
+}
+
+#[test]
+fn a_factory_issued_certificate_replaces_the_engines_own() {
+    let mut fx = enabled();
+    let cert = factory_issued(&ATTESTATION_KEY);
+    fx.auth.state.set_enterprise_certificate(Some(cert.clone())).unwrap();
+    let ep = make(&mut fx, RP, Some(2)).unwrap();
+    assert_eq!(x5c(&ep), vec![cert.clone()], "x5c = [the factory's device certificate]");
+    let raw = ep.get_int_key(2).unwrap().as_bytes().unwrap();
+    let sig = ep
+        .get_int_key(3)
+        .unwrap()
+        .get_text_key("sig")
+        .unwrap()
+        .as_bytes()
+        .unwrap();
+    assert!(verify_es256(&attestation_public_key(), &[raw, &CDH].concat(), sig));
+    // Ordinary attestation is untouched.
+    assert_eq!(x5c(&make(&mut fx, RP, None).unwrap()), vec![batch_cert().to_vec()]);
+    // Kept in the key file and by reset.
+    let back = crate::State::from_bytes(&fx.state_bytes()).unwrap();
+    assert_eq!(back.enterprise_certificate(), Some(cert.as_slice()));
+    fx.power_cycle();
+    fx.call(0x07, vec![]).unwrap();
+    assert_eq!(fx.auth.state().enterprise_certificate(), Some(cert.as_slice()));
+    // Cleared: back to the engine's own.
+    fx.auth.state.set_enterprise_certificate(None).unwrap();
+    assert_eq!(fx.auth.state().enterprise_certificate(), None);
+}
+
+#[test]
+fn a_certificate_for_another_key_is_refused() {
+    let mut fx = Fixture::new();
+    assert_eq!(
+        fx.auth
+            .state
+            .set_enterprise_certificate(Some(factory_issued(&[0x11; 32]))),
+        Err(crate::StateError::BadEnterpriseCertificate)
+    );
+    assert_eq!(
+        fx.auth.state.set_enterprise_certificate(Some(b"junk".to_vec())),
+        Err(crate::StateError::BadEnterpriseCertificate)
+    );
+    assert_eq!(fx.auth.state().enterprise_certificate(), None);
+}

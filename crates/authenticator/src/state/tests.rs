@@ -67,7 +67,7 @@ fn without(v: &Value, keys: &[i128]) -> Value {
 #[test]
 fn a_key_file_from_before_the_new_fields_still_loads() {
     // Version-1 files written before credential alg/credBlob (11, 12), the band template (5, 6),
-    // large blobs (20) and enterprise attestation (21, 22): rebuild one from today's output.
+    // large blobs (20) and enterprise attestation (21–23): rebuild one from today's output.
     let mut fx = Fixture::model("band");
     fx.auth.band_wear().unwrap();
     fx.auth
@@ -79,7 +79,7 @@ fn a_key_file_from_before_the_new_fields_still_loads() {
         .unwrap();
     let bytes = fx.state_bytes();
     let body = cbor::decode(&bytes[4..], 3).unwrap();
-    let mut old = without(&body, &[20, 21, 22]);
+    let mut old = without(&body, &[20, 21, 22, 23]);
     if let Value::Map(entries) = &mut old {
         for (k, v) in entries.iter_mut() {
             match k.as_int().unwrap() {
@@ -101,6 +101,7 @@ fn a_key_file_from_before_the_new_fields_still_loads() {
     assert_eq!(back.large_blob_array(), empty_large_blob_array().as_slice());
     assert!(!back.enterprise_attestation_enabled());
     assert!(back.enterprise_rp_ids().is_empty());
+    assert_eq!(back.enterprise_certificate(), None);
     let band = back.band().unwrap();
     assert!(band.enrolled);
     assert_eq!(band.template_id, vec![1], "an old enrolment gets template ID 0x01");
