@@ -94,7 +94,17 @@ fn platform_managed_carries_the_serial_number() {
     assert_eq!(chain[1], batch_cert());
     let cert = Certificate::from_der(&chain[0]).unwrap();
     let subject = cert.tbs_certificate.subject.to_string();
-    assert!(subject.contains("KF-TEST-1"), "{subject}");
+    // The X.520 serialNumber attribute (2.5.4.5) holds the device serial.
+    let serial_attr = cert
+        .tbs_certificate
+        .subject
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .find(|atv| atv.oid == der::asn1::ObjectIdentifier::new_unwrap("2.5.4.5"))
+        .expect("a serialNumber attribute");
+    assert_eq!(serial_attr.value.value(), b"KF-TEST-1");
+    assert!(subject.contains("CN=keyfleet nfc-key KF-TEST-1"), "{subject}");
     assert!(subject.contains("OU=Authenticator Attestation"), "{subject}");
     let batch = Certificate::from_der(batch_cert()).unwrap();
     assert_eq!(cert.tbs_certificate.issuer, batch.tbs_certificate.subject);
