@@ -51,3 +51,13 @@ fn attestation_from_pkcs8() {
         StateError::BadAttestationKey
     );
 }
+
+#[test]
+fn the_signature_counter_only_moves_up() {
+    let mut state = Fixture::new().auth.state().clone();
+    let start = state.sign_count();
+    state.raise_sign_count(start + 100);
+    assert_eq!(state.sign_count(), start + 100);
+    state.raise_sign_count(start + 5);
+    assert_eq!(state.sign_count(), start + 100, "never down");
+}
