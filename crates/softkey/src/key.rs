@@ -81,7 +81,21 @@ pub enum KeyError {
     Band(#[from] keyfleet_authenticator::BandError),
 }
 
+/// How many signature-counter values a save reserves ahead (see [`SoftKey::persist`]).
+pub const COUNTER_BLOCK: u32 = 256;
+
 /// An open software key: the engine, its environment, its key file and the lock on it.
+///
+/// # Signature counters without one fsync each
+///
+/// Every makeCredential and getAssertion moves the global signature counter, and a counter value
+/// must never be handed out twice, even after a crash. Instead of saving the key file for each
+/// value, a save writes the counter as a *high-water mark*: the current value plus
+/// [`COUNTER_BLOCK`]. Values up to the mark are then handed out from memory; the first value past
+/// it saves again (before the response leaves) with a new mark. A key opened after a crash starts
+/// from the saved mark, above every value it handed out before. Every other change of the
+/// persistent state (a PIN, a discoverable credential, a reset, a band enrolment) is still saved
+/// before the response.
 pub struct SoftKey {
     auth: Authenticator,
     /// The engine's environment.
@@ -89,6 +103,9 @@ pub struct SoftKey {
     file: KeyFile,
     _lock: KeyLock,
     saves: SaveStats,
+    /// The state as last saved, its counter being the high-water mark.
+    saved: State,
+    counter_block: u32,
 }
 
 /// How many times the key file was saved and how long that took (write, fsync, rename, fsync of
@@ -100,6 +117,8 @@ pub struct SaveStats {
     pub count: u64,
     /// Their total duration.
     pub total: Duration,
+    /// Changes of the signature counter alone that needed no save (below the high-water mark).
+    pub counter_only: u64,
 }
 
 impl SoftKey {
@@ -123,11 +142,13 @@ impl SoftKey {
         let state = State::factory_new(model, attestation, &mut rng);
         let file = KeyFile::create(path, protection, &state.to_bytes(), &mut rng)?;
         Ok(SoftKey {
+            saved: state.clone(),
             auth: Authenticator::new(state),
             env: SoftEnv::default(),
             file,
             _lock: lock,
             saves: SaveStats::default(),
+            counter_block: COUNTER_BLOCK,
         })
     }
 
@@ -137,14 +158,23 @@ impl SoftKey {
         let lock = KeyLock::acquire(path)?;
         let passphrase = passphrase_from_env();
         let (file, plaintext) = KeyFile::open(path, passphrase.as_deref().map(String::as_str), file_keys)?;
+        // The saved counter is the high-water mark: every value handed out before is at most it.
         let state = State::from_bytes(&plaintext)?;
         Ok(SoftKey {
+            saved: state.clone(),
             auth: Authenticator::new(state),
             env: SoftEnv::default(),
             file,
             _lock: lock,
             saves: SaveStats::default(),
+            counter_block: COUNTER_BLOCK,
         })
+    }
+
+    /// Reserves `block` counter values per save instead of [`COUNTER_BLOCK`] (tests; at least 1).
+    pub fn with_counter_block(mut self, block: u32) -> SoftKey {
+        self.counter_block = block.max(1);
+        self
     }
 
     /// The engine.
@@ -152,14 +182,34 @@ impl SoftKey {
         &self.auth
     }
 
-    /// Saves the key file if the engine's persistent state changed.
+    /// Saves the key file, before a response leaves, if the engine's persistent state changed in
+    /// more than its signature counter or the counter passed the saved high-water mark (see
+    /// [`SoftKey`]).
     pub fn persist(&mut self) -> Result<(), KeyError> {
-        if self.auth.take_dirty() {
-            let started = Instant::now();
-            self.file.save(&self.auth.state().to_bytes(), &mut OsRng)?;
-            self.saves.count += 1;
-            self.saves.total += started.elapsed();
+        if !self.auth.take_dirty() {
+            return Ok(());
         }
+        let current = self.auth.state();
+        let high_water = self.saved.sign_count();
+        if current.sign_count() <= high_water {
+            let mut probe = current.clone();
+            probe.raise_sign_count(high_water);
+            if probe == self.saved {
+                self.saves.counter_only += 1;
+                return Ok(());
+            }
+        }
+        let mut to_save = current.clone();
+        if current.sign_count() > high_water {
+            to_save.raise_sign_count(current.sign_count().saturating_add(self.counter_block));
+        } else {
+            to_save.raise_sign_count(high_water);
+        }
+        let started = Instant::now();
+        self.file.save(&to_save.to_bytes(), &mut OsRng)?;
+        self.saves.count += 1;
+        self.saves.total += started.elapsed();
+        self.saved = to_save;
         Ok(())
     }
 
@@ -280,10 +330,11 @@ impl ReaderKey for SoftKey {
     fn describe(&self) -> String {
         let saves = self.save_stats();
         format!(
-            "{} saves={} save_us={}",
+            "{} saves={} save_us={} counter_only={}",
             self.summary(),
             saves.count,
-            saves.total.as_micros()
+            saves.total.as_micros(),
+            saves.counter_only
         )
     }
 }
