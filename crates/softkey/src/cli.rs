@@ -136,8 +136,9 @@ pub enum KeyCommand {
         /// vpcd's address.
         #[arg(long, default_value = DEFAULT_ADDR)]
         addr: String,
-        /// Lift the key off the reader after this many power-offs; it comes back after
-        /// `--replace-after-ms` or on `place`.
+        /// Lift the key off the reader after the Nth power-off since it was placed; it comes back
+        /// after `--replace-after-ms` or on `place`. Once per placement: the automatic return does
+        /// not re-arm it, the next `place` does.
         #[arg(long)]
         lift_after_power_offs: Option<u32>,
         /// How long an automatically lifted key stays off the reader.
