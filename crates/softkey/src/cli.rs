@@ -118,6 +118,14 @@ pub enum KeyCommand {
         #[arg(long)]
         key: PathBuf,
     },
+    /// Band: reassign it to another wearer ("delete user data"): wipes every credential, the PIN
+    /// and the fingerprint, and leaves the band ready to enrol. Refused for other models. Works on
+    /// the key file, or through the control socket while `vpcd` runs.
+    Reassign {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Send a test-control command (`lift`, `place`, `status`, `advance MS`, …) to a running `vpcd`.
     Control {
         /// The key file.
@@ -210,6 +218,10 @@ pub fn run(args: KeyArgs) -> anyhow::Result<()> {
         }),
         KeyCommand::TakeOff { key } => band(dirs, &key, "take-off", |k| {
             Ok(k.band(|a, _| a.band_take_off()).map(|()| String::new())?)
+        }),
+        KeyCommand::Reassign { key } => band(dirs, &key, "reassign", |k| {
+            k.reassign()?;
+            Ok(String::new())
         }),
         KeyCommand::Control { key, command } => {
             let answer = send_control(&sibling(&key, ".ctl"), &command.join(" "))

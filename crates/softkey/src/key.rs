@@ -228,6 +228,13 @@ impl SoftKey {
         Ok(out)
     }
 
+    /// Band: reassign it to another wearer ("delete user data", seed 000): every credential, the
+    /// PIN, the configuration and the fingerprint are wiped, and the band is ready to enrol. Saved
+    /// before it returns. Refused on other models.
+    pub fn reassign(&mut self) -> Result<(), KeyError> {
+        self.band(|auth, env| auth.band_delete_user_data(env))
+    }
+
     /// One enrolment attempt from capture names (`good`/`poor`).
     pub fn enrol_finger(&mut self, captures: &[CaptureQuality]) -> Result<EnrolOutcome, KeyError> {
         self.band(|auth, env| auth.band_enrol_finger(env, captures))
@@ -303,6 +310,7 @@ impl ReaderKey for SoftKey {
         let result = match words {
             ["wear"] => self.band(|auth, _| auth.band_wear()).map(|()| String::new()),
             ["take-off"] => self.band(|auth, _| auth.band_take_off()).map(|()| String::new()),
+            ["reassign"] => self.reassign().map(|()| String::new()),
             ["enrol-finger", captures @ ..] => match parse_captures(captures) {
                 Ok(captures) => self.enrol_finger(&captures).map(|outcome| format!("{outcome:?}")),
                 Err(e) => return Some(Err(e)),

@@ -121,3 +121,28 @@ fn a_discoverable_credential_is_saved_before_the_response() {
     let key = SoftKey::open(&path, &file_keys).unwrap();
     assert_eq!(key.authenticator().state().credentials().len(), 1);
 }
+
+/// Reassigning a band wipes its discoverable credentials and enrolment, durably.
+#[test]
+fn reassign_wipes_a_band_durably() {
+    let dir = TempDir::new("key-reassign");
+    let path = dir.path().join("b.kfk");
+    let file_keys = dir.path().join("file-keys");
+    let factory = Factory::new(dir.path().join("factory"));
+    let mut key = SoftKey::create(&path, "band", &factory, Protection::FileKey(file_keys.clone())).unwrap();
+    key.power_on();
+    assert_eq!(key.control(&["wear"]), Some(Ok(String::new())));
+    assert_eq!(key.control(&["enrol-finger"]), Some(Ok("Enrolled".into())));
+    let mut rk = make_credential();
+    rk[1] = 0xa5;
+    // options {rk: true, uv: true}: the worn band verifies its wearer.
+    rk.extend_from_slice(b"\x07\xa2\x62rk\xf5\x62uv\xf5");
+    assert_eq!(key.ctap2(&rk)[0], 0x00);
+    assert_eq!(key.authenticator().state().credentials().len(), 1);
+    assert_eq!(key.control(&["reassign"]), Some(Ok(String::new())));
+    drop(key);
+    let key = SoftKey::open(&path, &file_keys).unwrap();
+    let status = key.authenticator().band_status().unwrap();
+    assert!(key.authenticator().state().credentials().is_empty());
+    assert!(!status.enrolled && status.worn && !key.authenticator().state().pin_is_set());
+}
