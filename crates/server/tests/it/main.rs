@@ -7,6 +7,7 @@ mod issue9;
 mod jobs;
 
 mod auth_tap;
+mod band_reassign;
 mod bad_input;
 mod clients;
 mod console_admin;
