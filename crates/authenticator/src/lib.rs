@@ -52,6 +52,7 @@ pub mod cbor;
 mod commands;
 mod credential;
 pub mod crypto;
+pub mod enterprise;
 mod env;
 mod extensions;
 pub mod pin_protocol;
@@ -71,7 +72,7 @@ pub use state::{
 pub use status::Status;
 
 use cbor::Value;
-use pin_protocol::{KeyAgreementKey, PROTOCOL_TWO};
+use pin_protocol::{KeyAgreementKey, Protocol};
 use token::Token;
 
 /// The authenticator: persistent [`State`] plus volatile (power-cycle) state.
@@ -91,6 +92,10 @@ pub(crate) struct Volatile {
     /// Consecutive wrong PINs since power-up (three → PIN_AUTH_BLOCKED until power cycle).
     pub pin_failures: u8,
     pub pending: commands::Pending,
+    /// A largeBlobs write in progress (§6.10.2: expectedLength, expectedNextOffset, buffer).
+    pub large_blob_write: Option<commands::large_blobs::PendingWrite>,
+    /// A fingerprint enrolment in progress (authenticatorBioEnrollment, §6.7.2).
+    pub enrollment: Option<commands::bio_enrollment::Enrollment>,
 }
 
 impl Authenticator {
@@ -183,11 +188,12 @@ impl Authenticator {
     pub(crate) fn verify_token(
         &mut self,
         env: &mut dyn Env,
+        protocol: Protocol,
         message: &[u8],
         param: &[u8],
     ) -> Result<&mut Token, Status> {
         let token = self.live_token(env).ok_or(Status::PinAuthInvalid)?;
-        if pin_protocol::verify(token.value.as_slice(), message, param) {
+        if protocol.verify(token.value.as_slice(), message, param) {
             Ok(token)
         } else {
             Err(Status::PinAuthInvalid)
@@ -206,14 +212,11 @@ impl Authenticator {
     }
 }
 
-/// Checks a `pinUvAuthProtocol` parameter: absent → MISSING_PARAMETER, not 2 → INVALID_PARAMETER.
-pub(crate) fn check_protocol(value: Option<&Value>) -> Result<(), Status> {
+/// Checks a `pinUvAuthProtocol` parameter: absent → MISSING_PARAMETER, neither 1 nor 2 →
+/// INVALID_PARAMETER.
+pub(crate) fn check_protocol(value: Option<&Value>) -> Result<Protocol, Status> {
     let v = value.ok_or(Status::MissingParameter)?.as_uint()?;
-    if v == PROTOCOL_TWO {
-        Ok(())
-    } else {
-        Err(Status::InvalidParameter)
-    }
+    Protocol::from_number(v).ok_or(Status::InvalidParameter)
 }
 
 /// Asks for a touch; a refusal or timeout is CTAP2_ERR_OPERATION_DENIED.

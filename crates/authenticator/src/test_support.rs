@@ -11,8 +11,32 @@ use crate::{AttestationMaterial, Authenticator, Env, State, TestEnv, crypto, mod
 
 /// The batch attestation scalar used by every fixture.
 pub const ATTESTATION_KEY: [u8; 32] = [0x42; 32];
-/// A stand-in DER certificate: the engine only copies it into x5c.
-pub const BATCH_CERT: &[u8] = b"\x30\x03\x02\x01\x01";
+/// The fixtures' batch certificate: a real X.509 certificate for [`ATTESTATION_KEY`] (self-signed,
+/// subject `CN=Test Batch,OU=Authenticator Attestation,O=keyfleet,C=DE`), made once, so that
+/// enterprise attestation can issue under it.
+pub fn batch_cert() -> &'static [u8] {
+    use std::str::FromStr;
+    use std::sync::OnceLock;
+    use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+    static CERT: OnceLock<Vec<u8>> = OnceLock::new();
+    CERT.get_or_init(|| {
+        use der::Encode;
+        let key = p256::ecdsa::SigningKey::from_slice(&ATTESTATION_KEY).unwrap();
+        let name = x509_cert::name::Name::from_str("CN=Test Batch,OU=Authenticator Attestation,O=keyfleet,C=DE").unwrap();
+        let validity = x509_cert::time::Validity {
+            not_before: x509_cert::time::Time::UtcTime(
+                der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(1_700_000_000)).unwrap(),
+            ),
+            not_after: x509_cert::time::Time::UtcTime(
+                der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(2_000_000_000)).unwrap(),
+            ),
+        };
+        let spki = spki::SubjectPublicKeyInfoOwned::from_key(*key.verifying_key()).unwrap();
+        let serial = x509_cert::serial_number::SerialNumber::new(&[1]).unwrap();
+        let builder = CertificateBuilder::new(Profile::Root, serial, validity, name, spki, &key).unwrap();
+        builder.build::<p256::ecdsa::DerSignature>().unwrap().to_der().unwrap()
+    })
+}
 /// The rp.id most tests use.
 pub const RP: &str = "example.com";
 /// A client data hash.
@@ -35,7 +59,7 @@ impl Fixture {
         let mut env = TestEnv::new(7);
         let attestation = AttestationMaterial {
             private_key: ATTESTATION_KEY.into(),
-            cert_chain_der: vec![BATCH_CERT.to_vec()],
+            cert_chain_der: vec![batch_cert().to_vec()],
             serial_number: "KF-TEST-1".into(),
         };
         let model = model_by_name(name).unwrap();
