@@ -58,6 +58,10 @@ pub enum KeyCommand {
         /// The key file to create.
         #[arg(long)]
         out: PathBuf,
+        /// An RP ID for which the key gives vendor-facilitated enterprise attestation (with its
+        /// serial number) once enterprise attestation is enabled; repeatable.
+        #[arg(long = "enterprise-rp-id")]
+        enterprise_rp_ids: Vec<String>,
     },
     /// Print what the key is and holds, as JSON.
     Info {
@@ -126,7 +130,10 @@ pub enum KeyCommand {
         #[arg(long)]
         key: PathBuf,
     },
-    /// Send a test-control command (`lift`, `place`, `status`, `advance MS`, …) to a running `vpcd`.
+    /// Send a test-control command to a running `vpcd`: `lift`, `place`, `status`, `advance MS`,
+    /// `presence grant|deny`, and for the band `wear`, `take-off`, `enrol-finger [CAPTURES]`,
+    /// `finger good|poor` (a finger on the sensor for the next authenticatorBioEnrollment
+    /// capture) and `reassign`.
     Control {
         /// The key file.
         #[arg(long)]
@@ -195,7 +202,11 @@ pub fn run(args: KeyArgs) -> anyhow::Result<()> {
             Ok(())
         }
         KeyCommand::FactoryCa { model } => factory_ca(dirs, model.as_deref()),
-        KeyCommand::New { model, out } => new_key(dirs, &model, &out),
+        KeyCommand::New {
+            model,
+            out,
+            enterprise_rp_ids,
+        } => new_key(dirs, &model, &out, enterprise_rp_ids),
         KeyCommand::Info { key } => info(dirs, &key),
         KeyCommand::SetPin { key, pin } => with_platform(dirs, &key, |p| Ok(p.set_pin(&pin)?)),
         KeyCommand::ChangePin { key, old, new } => with_platform(dirs, &key, |p| Ok(p.change_pin(&old, &new)?)),
@@ -259,7 +270,7 @@ pub fn run(args: KeyArgs) -> anyhow::Result<()> {
     }
 }
 
-fn new_key(dirs: &KeyDirs, model: &str, out: &Path) -> anyhow::Result<()> {
+fn new_key(dirs: &KeyDirs, model: &str, out: &Path, enterprise_rp_ids: Vec<String>) -> anyhow::Result<()> {
     let factory = Factory::new(dirs.factory()?);
     let file_keys = dirs.file_keys()?;
     let protection = Protection::from_env(&file_keys);
@@ -267,7 +278,8 @@ fn new_key(dirs: &KeyDirs, model: &str, out: &Path) -> anyhow::Result<()> {
         Protection::FileKey(dir) => format!("its file key is in {}", dir.display()),
         Protection::Passphrase(..) => "protected by KEYFLEET_KEY_PASSPHRASE".to_owned(),
     };
-    let key = SoftKey::create(out, model, &factory, protection).with_context(|| format!("making {}", out.display()))?;
+    let key = SoftKey::create_with_enterprise(out, model, &factory, protection, enterprise_rp_ids)
+        .with_context(|| format!("making {}", out.display()))?;
     eprintln!(
         "made {} ({}); {where_key}; factory CA in {}",
         out.display(),

@@ -17,13 +17,17 @@ const CTAP1_ERR_OTHER: u8 = 0x7F;
 const SW_UNKNOWN: u16 = 0x6F00;
 
 /// The engine's environment on a real machine: a monotonic clock that tests may push forward,
-/// the OS RNG, and user presence granted by default (on NFC, the tap is the presence).
+/// the OS RNG, user presence granted by default (on NFC, the tap is the presence), and the band's
+/// fingerprint sensor, which sees only the fingers put on it (`finger good|poor` on the control
+/// socket): with none waiting, a capture times out, as a real sensor nobody touches.
 pub struct SoftEnv {
     start: Instant,
     skew_ms: u64,
     rng: OsRng,
     /// The answer to the next user-presence checks.
     pub presence: bool,
+    /// Fingers put on the sensor and not yet captured, oldest first.
+    pub fingers: std::collections::VecDeque<CaptureQuality>,
 }
 
 impl Default for SoftEnv {
@@ -33,6 +37,7 @@ impl Default for SoftEnv {
             skew_ms: 0,
             rng: OsRng,
             presence: true,
+            fingers: std::collections::VecDeque::new(),
         }
     }
 }
@@ -57,6 +62,11 @@ impl Env for SoftEnv {
 
     fn user_presence(&mut self) -> bool {
         self.presence
+    }
+
+    /// authenticatorBioEnrollment's capture: the oldest finger put on the sensor, or a timeout.
+    fn fingerprint_capture(&mut self) -> Option<CaptureQuality> {
+        self.fingers.pop_front()
     }
 }
 
@@ -130,6 +140,18 @@ impl SoftKey {
         factory: &Factory,
         protection: Protection,
     ) -> Result<SoftKey, KeyError> {
+        Self::create_with_enterprise(path, model_name, factory, protection, Vec::new())
+    }
+
+    /// [`SoftKey::create`], with the RP IDs the factory allows vendor-facilitated enterprise
+    /// attestation for (CTAP 2.1 §7.1.1; the attestation then carries the key's serial number).
+    pub fn create_with_enterprise(
+        path: &Path,
+        model_name: &str,
+        factory: &Factory,
+        protection: Protection,
+        enterprise_rp_ids: Vec<String>,
+    ) -> Result<SoftKey, KeyError> {
         let model = model(model_name)?;
         let lock = KeyLock::acquire(path)?;
         let mut rng = OsRng;
@@ -139,7 +161,8 @@ impl SoftKey {
             vec![batch.cert_der],
             serial_number(&mut rng),
         )?;
-        let state = State::factory_new(model, attestation, &mut rng);
+        let mut state = State::factory_new(model, attestation, &mut rng);
+        state.set_enterprise_rp_ids(enterprise_rp_ids);
         let file = KeyFile::create(path, protection, &state.to_bytes(), &mut rng)?;
         Ok(SoftKey {
             saved: state.clone(),
@@ -321,6 +344,13 @@ impl ReaderKey for SoftKey {
                     Ok(String::new())
                 }
                 Err(_) => return Some(Err("advance takes milliseconds".into())),
+            },
+            ["finger", quality] => match quality.parse::<CaptureQuality>() {
+                Ok(q) => {
+                    self.env.fingers.push_back(q);
+                    Ok(String::new())
+                }
+                Err(e) => return Some(Err(e.to_string())),
             },
             ["presence", "grant"] => {
                 self.env.presence = true;

@@ -146,3 +146,21 @@ fn reassign_wipes_a_band_durably() {
     assert!(key.authenticator().state().credentials().is_empty());
     assert!(!status.enrolled && status.worn && !key.authenticator().state().pin_is_set());
 }
+
+/// The band's sensor sees only the fingers put on it through the control socket, in order; with
+/// none waiting a capture times out.
+#[test]
+fn fingers_on_the_sensor_are_captured_in_order() {
+    use keyfleet_authenticator::{CaptureQuality, Env};
+    let dir = TempDir::new("key-finger");
+    let factory = Factory::new(dir.path().join("factory"));
+    let protection = Protection::FileKey(dir.path().join("file-keys"));
+    let mut key = SoftKey::create(&dir.path().join("b.kfk"), "band", &factory, protection).unwrap();
+    assert_eq!(key.env.fingerprint_capture(), None, "nobody touched the sensor");
+    assert_eq!(key.control(&["finger", "good"]), Some(Ok(String::new())));
+    assert_eq!(key.control(&["finger", "poor"]), Some(Ok(String::new())));
+    assert!(matches!(key.control(&["finger", "wet"]), Some(Err(_))));
+    assert_eq!(key.env.fingerprint_capture(), Some(CaptureQuality::Good));
+    assert_eq!(key.env.fingerprint_capture(), Some(CaptureQuality::Poor));
+    assert_eq!(key.env.fingerprint_capture(), None);
+}
