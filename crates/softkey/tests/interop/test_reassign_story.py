@@ -184,6 +184,9 @@ def test_a_band_moves_from_one_worker_to_another(band, server):
         "POST", f"/api/v1/users/{ada_id}/credentials/{created['id']}/reassign", bearer=bearer
     )
     assert status == 204, problem
+    # The server no longer knows the credential: the band (not yet wiped) signs, the server refuses.
+    status, body = sign_in(server, band)
+    assert status != 200 and body.get("code"), body
     # ...and the band itself, wiped for its next wearer (through the running bridge).
     band.cli("reassign", "--key", band.path)
 
