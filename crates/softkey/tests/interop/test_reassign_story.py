@@ -6,7 +6,8 @@ a fingerprint enrolment). Staff reassign the band: through the JSON API
 (`POST /api/v1/users/{id}/credentials/{credentialId}/reassign`, an API client with users:write)
 and on the band itself (`keyfleet key reassign`, delete user data, through the control socket of
 the running bridge). A's credential is then gone everywhere: from the server, from the band, and
-A's sign-in fails. Worker B enrols a fingerprint, registers the same band and signs in.
+A's sign-in fails. Worker B enrols a fingerprint, registers the same band and signs in; then
+`keyfleet admin reassign-band` takes it from B (the same core use case as the API and the console).
 """
 
 import base64
@@ -204,3 +205,12 @@ def test_a_band_moves_from_one_worker_to_another(band, server):
     assert status == 200, body
     assert body["user"]["username"] == "bo"
     assert "credentials=1" in band.control("status"), "only bo's credential is on the band"
+
+    # The band moves on again, this time with the admin CLI (the same core use case).
+    bo_id = body["user"]["id"]
+    removed = json.loads(server.admin("reassign-band", "--username", "bo"))
+    assert removed == {"username": "bo", "bandCredentialsRemoved": 1}, removed
+    status, keys, _ = server.call("GET", f"/api/v1/users/{bo_id}/credentials", bearer=bearer)
+    assert status == 200 and keys == [], keys
+    status, body = sign_in(server, band)
+    assert status != 200, body
