@@ -245,7 +245,9 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
                 bail!("{} has no band credential", user.username.as_str());
             }
             for band in &bands {
-                keys::reassign_band(&ctx, &cli, user.id, &band.id).await.map_err(refusal)?;
+                keys::reassign_band(&ctx, &cli, user.id, &band.id)
+                    .await
+                    .map_err(refusal)?;
             }
             print_json(&json!({ "username": user.username.as_str(), "bandCredentialsRemoved": bands.len() }))?;
             eprintln!(

@@ -37,7 +37,9 @@ async fn exists(app: &TestApp, id: &[u8]) -> bool {
 }
 
 async fn me(app: &TestApp, cookie: &str) -> StatusCode {
-    app.call(Method::GET, "/api/v1/me", Auth::Cookie(cookie), None).await.status
+    app.call(Method::GET, "/api/v1/me", Auth::Cookie(cookie), None)
+        .await
+        .status
 }
 
 async fn the_console_reassigns_a_band_and_ends_its_sessions(b: Backend) {
@@ -48,20 +50,34 @@ async fn the_console_reassigns_a_band_and_ends_its_sessions(b: Backend) {
     let page = format!("/admin/users/{}", worker.id);
     let reassign = format!("{page}/keys/{}/reassign", b64(&band.credential_id));
     let html = text(&get(&app, &page, &admin).await);
-    assert_eq!(html.matches("Reassign band…").count(), 1, "offered on the band's row only");
+    assert_eq!(
+        html.matches("Reassign band…").count(),
+        1,
+        "offered on the band's row only"
+    );
     assert!(html.contains(&format!("href=\"{reassign}\"")));
 
     let r = get(&app, &reassign, &admin).await;
     assert_eq!(r.status, StatusCode::OK);
     let html = text(&r);
-    assert!(html.contains("Reassign the band") && html.contains("keyfleet key reassign"), "{html}");
-    assert!(exists(&app, &band.credential_id).await, "a confirmation page changes nothing");
+    assert!(
+        html.contains("Reassign the band") && html.contains("keyfleet key reassign"),
+        "{html}"
+    );
+    assert!(
+        exists(&app, &band.credential_id).await,
+        "a confirmation page changes nothing"
+    );
 
     let r = post(&app, &reassign, &admin, &[]).await;
     assert_eq!(location(&r), format!("{page}?done=band-reassigned"));
     assert!(!exists(&app, &band.credential_id).await, "the band credential is gone");
     assert!(exists(&app, &nfc.credential_id).await, "the worker's other key stays");
-    assert_eq!(me(&app, &band_cookie).await, StatusCode::UNAUTHORIZED, "its session ended");
+    assert_eq!(
+        me(&app, &band_cookie).await,
+        StatusCode::UNAUTHORIZED,
+        "its session ended"
+    );
     assert_eq!(me(&app, &nfc_cookie).await, StatusCode::OK, "other sessions live on");
     let events = audit_actions(&app, "credential.reassign").await;
     assert_eq!(events.len(), 1);
@@ -70,7 +86,10 @@ async fn the_console_reassigns_a_band_and_ends_its_sessions(b: Backend) {
     assert!(audit_actions(&app, "credential.delete").await.is_empty());
     let html = text(&get(&app, &format!("{page}?done=band-reassigned"), &admin).await);
     assert!(html.contains("The band was reassigned"));
-    assert!(html.contains("Band reassigned to another wearer"), "in the record of retired keys");
+    assert!(
+        html.contains("Band reassigned to another wearer"),
+        "in the record of retired keys"
+    );
     // The band's credential no longer signs anyone in.
     let mut band = band;
     let started = crate::webauthn_kit::sign_in_options(&app, None).await;
@@ -90,7 +109,11 @@ async fn only_a_band_is_offered_and_reassigned(b: Backend) {
     let r = post(&app, &reassign, &admin, &[]).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", text(&r));
     let token = app.bearer(&["users:write"]).await;
-    let api = format!("/api/v1/users/{}/credentials/{}/reassign", worker.id, b64(&nfc.credential_id));
+    let api = format!(
+        "/api/v1/users/{}/credentials/{}/reassign",
+        worker.id,
+        b64(&nfc.credential_id)
+    );
     app.call(Method::POST, &api, Auth::Bearer(&token), None)
         .await
         .problem(StatusCode::CONFLICT, "not_a_band");
@@ -102,7 +125,11 @@ async fn the_api_reassigns_a_band_with_users_write(b: Backend) {
     let app = TestApp::new(b, &[]).await;
     let (worker, _, cookie) = worker_with_key(&app, "kim").await;
     let (band, _) = add_band(&app, "kim", &cookie).await;
-    let api = format!("/api/v1/users/{}/credentials/{}/reassign", worker.id, b64(&band.credential_id));
+    let api = format!(
+        "/api/v1/users/{}/credentials/{}/reassign",
+        worker.id,
+        b64(&band.credential_id)
+    );
     let read_only = app.bearer(&["users:read"]).await;
     let r = app.call(Method::POST, &api, Auth::Bearer(&read_only), None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -132,7 +159,11 @@ async fn helpdesk_reassigns_a_workers_band_but_not_an_administrators(b: Backend)
     let boss = app.user("boss", Role::Admin).await;
     let boss_cookie = app.full_session(&boss).await;
     let (boss_band, _) = add_band(&app, "boss", &boss_cookie).await;
-    let path = format!("/admin/users/{}/keys/{}/reassign", boss.id, b64(&boss_band.credential_id));
+    let path = format!(
+        "/admin/users/{}/keys/{}/reassign",
+        boss.id,
+        b64(&boss_band.credential_id)
+    );
     let before = denied(&app).await;
     assert_refused(&app, &post(&app, &path, &desk, &[]).await, before).await;
     assert!(exists(&app, &boss_band.credential_id).await);

@@ -7,8 +7,8 @@ mod issue9;
 mod jobs;
 
 mod auth_tap;
-mod band_reassign;
 mod bad_input;
+mod band_reassign;
 mod clients;
 mod console_admin;
 mod console_audit;

@@ -39,8 +39,8 @@ use crate::web::page::{Nav, PageError, html, html_status, see_other};
 mod actions;
 
 use actions::{
-    add_group, confirm_delete, confirm_disable, confirm_reassign_band, confirm_remove_key, confirm_reset, delete, end_session, issue_tap,
-    reassign_band, remove_group, remove_key, reset, revoke_sessions, revoke_tap, show_tap,
+    add_group, confirm_delete, confirm_disable, confirm_reassign_band, confirm_remove_key, confirm_reset, delete,
+    end_session, issue_tap, reassign_band, remove_group, remove_key, reset, revoke_sessions, revoke_tap, show_tap,
 };
 
 /// Users listed per page.
