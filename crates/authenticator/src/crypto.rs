@@ -154,9 +154,10 @@ impl Alg {
 
     /// A fresh private key.
     pub fn generate(self, mut rng: &mut dyn CryptoRngCore) -> zeroize::Zeroizing<Vec<u8>> {
+        // The fixed-size intermediates are zeroized too.
         zeroize::Zeroizing::new(match self {
-            Alg::Es256 => new_p256_scalar(rng).to_vec(),
-            Alg::EdDsa => random::<32>(rng).to_vec(),
+            Alg::Es256 => zeroize::Zeroizing::new(new_p256_scalar(rng)).to_vec(),
+            Alg::EdDsa => zeroize::Zeroizing::new(random::<32>(rng)).to_vec(),
             Alg::Es384 => p384::SecretKey::random(&mut rng).to_bytes().to_vec(),
         })
     }
@@ -168,8 +169,13 @@ impl Alg {
             Alg::Es256 => sign_es256(key.try_into().ok()?, message),
             Alg::EdDsa => {
                 use ed25519_dalek::Signer as _;
-                let seed: [u8; 32] = key.try_into().ok()?;
-                Some(ed25519_dalek::SigningKey::from_bytes(&seed).sign(message).to_bytes().to_vec())
+                let seed = zeroize::Zeroizing::new(<[u8; 32]>::try_from(key).ok()?);
+                Some(
+                    ed25519_dalek::SigningKey::from_bytes(&seed)
+                        .sign(message)
+                        .to_bytes()
+                        .to_vec(),
+                )
             }
             Alg::Es384 => {
                 let k = p384::ecdsa::SigningKey::from_slice(key).ok()?;
@@ -184,7 +190,7 @@ impl Alg {
         match self {
             Alg::Es256 => Some(cose_p256(&public_point(key.try_into().ok()?)?, ES256)),
             Alg::EdDsa => {
-                let seed: [u8; 32] = key.try_into().ok()?;
+                let seed = zeroize::Zeroizing::new(<[u8; 32]>::try_from(key).ok()?);
                 let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
                 Some(Value::int_map(vec![
                     (1, Value::Int(1)),

@@ -22,8 +22,9 @@
 //! A relying party that wants the serial reads it from `x5c[0]`'s subject and checks that
 //! `x5c[0]` is signed by `x5c[1]`'s key and `x5c[1]` chains to the factory CA. A strict RFC 5280
 //! path validator does not accept the batch certificate as an issuer (it is not a CA); that is
-//! the price of not holding a CA key in the device. A factory-issued per-device certificate would
-//! avoid it and is a possible follow-up.
+//! the price of not holding a CA key in the device. The factory can avoid it: it issues the
+//! device certificate itself with its CA ([`State::set_enterprise_certificate`]), and enterprise
+//! attestations then present `x5c = [that certificate]`, which chains to the factory CA.
 
 use std::str::FromStr;
 
@@ -55,6 +56,30 @@ pub fn capable(state: &State) -> bool {
         .cert_chain_der
         .first()
         .is_some_and(|c| Certificate::from_der(c).is_ok())
+}
+
+/// Whether `der` is an X.509 certificate for the batch attestation key.
+pub fn certifies_batch_key(state: &State, der: &[u8]) -> bool {
+    let Ok(cert) = Certificate::from_der(der) else {
+        return false;
+    };
+    let Ok(key) = SigningKey::from_slice(state.attestation.private_key.as_slice()) else {
+        return false;
+    };
+    SubjectPublicKeyInfoOwned::from_key(*key.verifying_key())
+        .is_ok_and(|spki| spki == cert.tbs_certificate.subject_public_key_info)
+}
+
+/// The `x5c` of an enterprise attestation: the factory-issued device certificate alone if one
+/// was set, else the engine's own device certificate followed by the batch chain. `None` when the
+/// device is not capable.
+pub fn chain(state: &State) -> Option<Vec<Vec<u8>>> {
+    if let Some(cert) = &state.ep_certificate {
+        return Some(vec![cert.clone()]);
+    }
+    let mut chain = vec![certificate(state)?];
+    chain.extend(state.attestation.cert_chain_der.iter().cloned());
+    Some(chain)
 }
 
 /// The device certificate (DER) described in the module documentation; `None` when the device
@@ -97,7 +122,13 @@ pub fn certificate(state: &State) -> Option<Vec<u8>> {
 fn printable(serial: &str) -> String {
     serial
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == ' ' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == ' ' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 

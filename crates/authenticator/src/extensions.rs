@@ -119,7 +119,11 @@ pub fn prepare_hmac_secret(
 }
 
 /// Verifies one hmac-secret (or hmac-secret-mc) input map.
-pub fn prepare_hmac_secret_input(a: &mut Authenticator, env: &mut dyn Env, input: &Value) -> Result<HmacSecret, Status> {
+pub fn prepare_hmac_secret_input(
+    a: &mut Authenticator,
+    env: &mut dyn Env,
+    input: &Value,
+) -> Result<HmacSecret, Status> {
     input.as_map()?;
     let field = |k: i128| input.get_int_key(k).ok_or(Status::MissingParameter);
     let key_agreement = field(1)?;
@@ -157,7 +161,13 @@ impl HmacSecret {
     }
 
     /// The encrypted outputs for a credential key (hmac-secret-mc uses it before a `Found` exists).
-    pub fn output_for_key(&self, a: &Authenticator, rng: &mut dyn CryptoRngCore, private_key: &[u8], uv: bool) -> Value {
+    pub fn output_for_key(
+        &self,
+        a: &Authenticator,
+        rng: &mut dyn CryptoRngCore,
+        private_key: &[u8],
+        uv: bool,
+    ) -> Value {
         let cred_random = Zeroizing::new(a.state.cred_random(private_key, uv));
         let mut outputs = Zeroizing::new(Vec::with_capacity(64));
         for salt in self.salts.chunks(32) {
@@ -166,3 +176,6 @@ impl HmacSecret {
         Value::Bytes(self.shared.encrypt(rng, &outputs))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,12 +6,15 @@
 //!
 //! # API
 //!
-//! - [`Env`]: the clock (`now_ms`), randomness (`rng`) and user presence (`user_presence`) the
-//!   engine needs; [`TestEnv`] is a deterministic implementation (seeded RNG, `advance(ms)`,
-//!   scripted presence).
+//! - [`Env`]: the clock (`now_ms`), randomness (`rng`), user presence (`user_presence`) and, for
+//!   the band's bioEnrollment, finger captures (`fingerprint_capture`, by default a touch = a good
+//!   sample) the engine needs; [`TestEnv`] is a deterministic implementation (seeded RNG,
+//!   `advance(ms)`, scripted presence and captures).
 //! - [`State`]: all persistent state (model identity, attestation material, PIN hash and retries,
-//!   discoverable credentials, configuration, band enrolment). `State::factory_new(model,
-//!   attestation, rng)`, `to_bytes()`, `from_bytes()`. [`models()`] lists the [`Model`]s
+//!   discoverable credentials, large blobs, configuration, enterprise attestation, band
+//!   enrolment). `State::factory_new(model, attestation, rng)`, `to_bytes()`, `from_bytes()`
+//!   (older files without the newer optional fields load), `set_enterprise_rp_ids` (the factory's
+//!   list for vendor-facilitated enterprise attestation). [`models()`] lists the [`Model`]s
 //!   (`nfc-key`, `band`), each with its own AAGUID. [`AttestationMaterial`] carries the batch key and
 //!   the `x5c` chain (batch certificate first).
 //! - [`Authenticator`]: `new(state)`, `state()`, `take_dirty()` (persistent state changed: save the
@@ -20,7 +23,9 @@
 //!   `ctap2(env, command ‖ CBOR) → status ‖ CBOR`, `u2f(env, ins, p1, p2, data) → Ok(data) |
 //!   Err(status word)`, `u2f_enabled()` (false when alwaysUv is on: the SELECT answer is then
 //!   `FIDO_2_0`), and the band controls `band_wear`, `band_take_off`, `band_enrol_finger(env,
-//!   captures)`, `band_delete_user_data(env)`, `band_status()`.
+//!   captures)`, `band_delete_user_data(env)` (the reassign primitive: credentials, large blobs,
+//!   PIN, configuration and fingerprint gone), `band_status()`.
+//! - What is supported and what is left out: `docs/authenticator-features.md`.
 //! - [`Status`]: CTAP status codes (§8.2) with `u8` conversions both ways.
 //!
 //! # Example

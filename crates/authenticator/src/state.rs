@@ -120,6 +120,10 @@ pub enum StateError {
     /// The attestation private key is not a valid P-256 key.
     #[error("invalid attestation private key")]
     BadAttestationKey,
+    /// An enterprise-attestation certificate that does not parse or does not certify the batch
+    /// attestation key.
+    #[error("the enterprise attestation certificate does not certify the batch attestation key")]
+    BadEnterpriseCertificate,
 }
 
 /// A discoverable (resident) credential.
@@ -230,6 +234,9 @@ pub struct State {
     pub(crate) ep_enabled: bool,
     /// RP IDs for vendor-facilitated enterprise attestation (§7.1), set by the factory; kept by reset.
     pub(crate) ep_rp_ids: Vec<String>,
+    /// A device certificate for enterprise attestation issued by the factory (DER), used instead
+    /// of the one the engine makes itself (see [`crate::enterprise`]); kept by reset.
+    pub(crate) ep_certificate: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for State {
@@ -273,6 +280,7 @@ impl State {
             large_blob_array: empty_large_blob_array(),
             ep_enabled: false,
             ep_rp_ids: Vec::new(),
+            ep_certificate: None,
         };
         state.wipe_user_data(rng);
         state
@@ -397,6 +405,27 @@ impl State {
         self.ep_rp_ids = rp_ids;
     }
 
+    /// The factory-issued enterprise-attestation certificate, if one was set.
+    pub fn enterprise_certificate(&self) -> Option<&[u8]> {
+        self.ep_certificate.as_deref()
+    }
+
+    /// Sets (or with `None` clears) a factory-issued device certificate for enterprise
+    /// attestation: an X.509 certificate for the batch attestation key, naming the device's serial
+    /// number, issued by the factory CA. Enterprise attestations then present `x5c = [it]`, a
+    /// chain an RFC 5280 validator accepts against the factory CA, instead of the certificate the
+    /// engine issues under the batch certificate itself. Refused (`StateError::BadEnterpriseCertificate`)
+    /// unless it parses and certifies the batch attestation key.
+    pub fn set_enterprise_certificate(&mut self, der: Option<Vec<u8>>) -> Result<(), StateError> {
+        if let Some(der) = &der
+            && !crate::enterprise::certifies_batch_key(self, der)
+        {
+            return Err(StateError::BadEnterpriseCertificate);
+        }
+        self.ep_certificate = der;
+        Ok(())
+    }
+
     /// Serialises the state for the key file.
     pub fn to_bytes(&self) -> Vec<u8> {
         let opt_text = |s: &Option<String>| s.as_deref().map_or(Value::Null, Value::text);
@@ -463,7 +492,11 @@ impl State {
             (19, band),
             (20, Value::bytes(&self.large_blob_array)),
             (21, Value::Bool(self.ep_enabled)),
-            (22, Value::Array(self.ep_rp_ids.iter().map(|s| Value::text(s)).collect())),
+            (
+                22,
+                Value::Array(self.ep_rp_ids.iter().map(|s| Value::text(s)).collect()),
+            ),
+            (23, self.ep_certificate.as_deref().map_or(Value::Null, Value::bytes)),
         ]);
         [MAGIC.as_slice(), &cbor::encode(&body)].concat()
     }
@@ -528,13 +561,18 @@ impl State {
                 },
                 template_name: band.opt(6).map(text_of).transpose()?.unwrap_or_default(),
             },
-            // Fields 20–22 came with largeBlobs and enterprise attestation (version 1 files
+            // Fields 20–23 came with largeBlobs and enterprise attestation (version 1 files
             // without them load as factory defaults).
             large_blob_array: match f.opt(20) {
                 Some(v) => bytes_of(v)?.to_vec(),
                 None => empty_large_blob_array(),
             },
-            ep_enabled: f.opt(21).map(|v| v.as_bool()).transpose().map_err(|_| StateError::Malformed("expected bool"))?.unwrap_or(false),
+            ep_enabled: f
+                .opt(21)
+                .map(|v| v.as_bool())
+                .transpose()
+                .map_err(|_| StateError::Malformed("expected bool"))?
+                .unwrap_or(false),
             ep_rp_ids: match f.opt(22) {
                 Some(v) => v
                     .as_array()
@@ -543,6 +581,10 @@ impl State {
                     .map(text_of)
                     .collect::<Result<_, _>>()?,
                 None => Vec::new(),
+            },
+            ep_certificate: match f.opt(23) {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(bytes_of(v)?.to_vec()),
             },
         })
     }

@@ -66,7 +66,10 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Optio
     if let Some(v) = p.get(0x06)
         && v.as_bool()?
     {
-        return Ok(Some(Value::int_map(vec![(0x01, Value::Int(MODALITY_FINGERPRINT.into()))])));
+        return Ok(Some(Value::int_map(vec![(
+            0x01,
+            Value::Int(MODALITY_FINGERPRINT.into()),
+        )])));
     }
     let modality = p.require(0x01)?.as_uint()?;
     let sub = p.require(0x02)?.as_uint()?;

@@ -148,7 +148,12 @@ fn get_pin_token(a: &mut Authenticator, env: &mut dyn Env, protocol: Protocol, p
 }
 
 /// §6.5.5.7.2 getPinUvAuthTokenUsingPinWithPermissions.
-fn get_pin_token_with_permissions(a: &mut Authenticator, env: &mut dyn Env, protocol: Protocol, p: &Params) -> Result<Value, Status> {
+fn get_pin_token_with_permissions(
+    a: &mut Authenticator,
+    env: &mut dyn Env,
+    protocol: Protocol,
+    p: &Params,
+) -> Result<Value, Status> {
     let key_agreement = p.require(0x03)?;
     let pin_hash_enc = p.require(0x06)?.as_bytes()?;
     let (permissions, rp_id) = requested_permissions(a, p)?;

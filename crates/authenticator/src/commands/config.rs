@@ -32,7 +32,12 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<(), S
     // 1. vendorPrototype (0xFF) is not implemented; enableEnterpriseAttestation only on a
     //    capable device (getInfo then lists the "ep" option).
     let ep_capable = enterprise::capable(&a.state);
-    if !matches!(sub, TOGGLE_ALWAYS_UV | SET_MIN_PIN_LENGTH) && !(sub == ENABLE_ENTERPRISE_ATTESTATION && ep_capable) {
+    let known = match sub {
+        ENABLE_ENTERPRISE_ATTESTATION => ep_capable,
+        TOGGLE_ALWAYS_UV | SET_MIN_PIN_LENGTH => true,
+        _ => false,
+    };
+    if !known {
         return Err(Status::InvalidSubcommand);
     }
     // 2.–4. An authenticator protected by UV (or with alwaysUv on) needs an acfg token.

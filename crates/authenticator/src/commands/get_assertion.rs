@@ -218,7 +218,10 @@ pub fn assertion(
     let auth_data = credential::auth_data(&ctx.rp_id_hash, ctx.flags, a.state.sign_count, None, ext.as_ref());
     let sig = cred
         .alg
-        .sign(&cred.private_key, &[auth_data.as_slice(), &ctx.client_data_hash].concat())
+        .sign(
+            &cred.private_key,
+            &[auth_data.as_slice(), &ctx.client_data_hash].concat(),
+        )
         .ok_or(Status::Other)?;
     let mut response = vec![
         (

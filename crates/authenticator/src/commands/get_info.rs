@@ -41,10 +41,7 @@ pub fn run(a: &Authenticator) -> Value {
     versions.extend([Value::text("FIDO_2_0"), Value::text("FIDO_2_1")]);
     let mut entries = vec![
         (0x01, Value::Array(versions)),
-        (
-            0x02,
-            Value::Array(EXTENSIONS.into_iter().map(Value::text).collect()),
-        ),
+        (0x02, Value::Array(EXTENSIONS.into_iter().map(Value::text).collect())),
         (0x03, Value::bytes(&s.model.aaguid)),
         (0x04, options(a)),
         (0x05, Value::Int(MAX_MSG_SIZE.into())),

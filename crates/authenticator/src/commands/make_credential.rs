@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 use super::parse::{self, Options};
 use crate::cbor::{Params, Value};
 use crate::credential::{self, CRED_PROTECT_OPTIONAL, CRED_PROTECT_REQUIRED, FLAG_UP, FLAG_UV};
-use crate::env::Env;
 use crate::crypto::Alg;
+use crate::env::Env;
 use crate::extensions::{self, HmacSecret, McInputs};
 use crate::pin_protocol::Protocol;
 use crate::state::{MAX_RESIDENT_CREDENTIALS, ResidentCredential};
@@ -190,7 +190,17 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
     }
     flags |= FLAG_UP;
     // 15.–19. Create the credential, store it if discoverable, and attest it.
-    create(a, env, &req, Created { alg, rk, flags, hmac_secret_mc })
+    create(
+        a,
+        env,
+        &req,
+        Created {
+            alg,
+            rk,
+            flags,
+            hmac_secret_mc,
+        },
+    )
 }
 
 /// What steps 1–14 decided for credential creation.
@@ -273,7 +283,7 @@ fn create(a: &mut Authenticator, env: &mut dyn Env, req: &Request, c: Created) -
     // vendor-facilitated one for an RP ID the factory listed; otherwise the batch attestation.
     let enterprise = match req.enterprise_attestation {
         Some(enterprise::PLATFORM_MANAGED) => true,
-        Some(enterprise::VENDOR_FACILITATED) => a.state.ep_rp_ids.iter().any(|r| *r == req.rp_id),
+        Some(enterprise::VENDOR_FACILITATED) => a.state.ep_rp_ids.contains(&req.rp_id),
         _ => false,
     };
     let att_stmt = packed_attestation(a, &auth_data, &req.client_data_hash, c.alg, &private_key, enterprise)?;
@@ -343,11 +353,15 @@ fn packed_attestation(
         ]));
     }
     let sig = crypto::sign_es256(&a.state.attestation.private_key, &message).ok_or(Status::Other)?;
-    let mut x5c: Vec<Value> = Vec::with_capacity(chain.len() + 1);
-    if enterprise {
-        x5c.push(Value::Bytes(enterprise::certificate(&a.state).ok_or(Status::Other)?));
-    }
-    x5c.extend(chain.iter().map(|c| Value::bytes(c)));
+    let x5c: Vec<Value> = if enterprise {
+        enterprise::chain(&a.state)
+            .ok_or(Status::Other)?
+            .into_iter()
+            .map(Value::Bytes)
+            .collect()
+    } else {
+        chain.iter().map(|c| Value::bytes(c)).collect()
+    };
     Ok(Value::text_map(vec![
         ("alg", Value::Int(crypto::ES256)),
         ("sig", Value::Bytes(sig)),

@@ -41,10 +41,7 @@ fn protocol_and_subcommand_checks() {
     );
     // getPINRetries needs no protocol; without a PIN it answers PIN_NOT_SET (python-fido2's
     // test_clientpin.py::test_set_and_reset), with one the retries.
-    assert_eq!(
-        fx.call(0x06, vec![(2, Value::Int(1))]).unwrap_err(),
-        Status::PinNotSet
-    );
+    assert_eq!(fx.call(0x06, vec![(2, Value::Int(1))]).unwrap_err(), Status::PinNotSet);
     fx.set_pin("1234").unwrap();
     assert!(fx.call(0x06, vec![(2, Value::Int(1))]).is_ok());
 }
