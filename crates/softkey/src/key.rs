@@ -156,13 +156,17 @@ impl SoftKey {
         let lock = KeyLock::acquire(path)?;
         let mut rng = OsRng;
         let batch = factory.batch(model.name, model.aaguid, &mut rng)?;
+        let serial = serial_number(&mut rng);
+        let device_cert = factory.device_certificate(model.name, model.aaguid, &batch, &serial, &mut rng)?;
         let attestation = keyfleet_authenticator::AttestationMaterial::from_pkcs8_der(
             &batch.key_pkcs8()?,
-            vec![batch.cert_der],
-            serial_number(&mut rng),
+            vec![batch.cert_der.clone()],
+            serial,
         )?;
         let mut state = State::factory_new(model, attestation, &mut rng);
         state.set_enterprise_rp_ids(enterprise_rp_ids);
+        // Enterprise attestations present the factory's certificate naming this key's serial.
+        state.set_enterprise_certificate(Some(device_cert))?;
         let file = KeyFile::create(path, protection, &state.to_bytes(), &mut rng)?;
         Ok(SoftKey {
             saved: state.clone(),
