@@ -350,6 +350,13 @@ impl State {
         self.sign_count
     }
 
+    /// Moves the signature counter up to `at_least` (never down). The key file uses it to persist
+    /// a counter high-water mark ahead of the values handed out, so that a counter value is never
+    /// repeated after a crash even though counter-only changes are not saved one by one.
+    pub fn raise_sign_count(&mut self, at_least: u32) {
+        self.sign_count = self.sign_count.max(at_least);
+    }
+
     /// Discoverable credentials, oldest first.
     pub fn credentials(&self) -> &[ResidentCredential] {
         &self.credentials

@@ -52,6 +52,16 @@ fn attestation_from_pkcs8() {
     );
 }
 
+#[test]
+fn the_signature_counter_only_moves_up() {
+    let mut state = Fixture::new().auth.state().clone();
+    let start = state.sign_count();
+    state.raise_sign_count(start + 100);
+    assert_eq!(state.sign_count(), start + 100);
+    state.raise_sign_count(start + 5);
+    assert_eq!(state.sign_count(), start + 100, "never down");
+}
+
 /// Removes integer keys from a map value.
 fn without(v: &Value, keys: &[i128]) -> Value {
     Value::Map(
