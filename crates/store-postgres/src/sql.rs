@@ -300,7 +300,9 @@ pub(crate) static SQL: Sql = Sql {
     // Not in the sign-in's transaction: its row lock would be held until that commit, so
     // every sign-in from one address (an office behind one NAT) would wait for the last.
     release_in_transaction: None,
-    // A sign-in in one statement, one round trip, its own transaction. Each step feeds the
+    // A sign-in in one statement, one round trip, its own transaction. The removed keys'
+    // sessions are found through sessions_credential_idx (`= ANY (ARRAY(…))`, never a scan
+    // of every session: the pending list is nearly always empty). Each step feeds the
     // next (no counter swap, no session; no session, no audit event), and the final division
     // fails the whole statement, so it changes nothing, unless the audit event was written; a
     // spent ceremony fails it at once (unique key). The rate-limit attempt is given back after
@@ -325,8 +327,8 @@ pub(crate) static SQL: Sql = Sql {
               pending AS (SELECT credential_id FROM session_ends_pending WHERE user_id = $4),
               ended AS (
                   UPDATE sessions SET revoked_at = $9
-                   WHERE revoked_at IS NULL AND credential_id IN (SELECT credential_id FROM pending)
-                     AND EXISTS (SELECT 1 FROM opened)
+                   WHERE credential_id = ANY (ARRAY(SELECT credential_id FROM pending))
+                     AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM opened)
                RETURNING 1),
               cleared AS (
                   DELETE FROM session_ends_pending WHERE user_id = $4 AND EXISTS (SELECT 1 FROM opened)

@@ -36,8 +36,9 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{DerSignature, SigningKey};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+use p256::ecdsa::SigningKey;
 use rand_core::CryptoRngCore;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -192,7 +193,9 @@ pub struct Tweaks {
 #[derive(Clone)]
 pub struct TestKey {
     signing_key: SigningKey,
-    other_key: SigningKey,
+    /// The credential's key and a wrong one, for AWS-LC, which signs in about a tenth of the time: a load
+    /// generator on the server's cores must cost the server as little as it can.
+    fast: std::sync::Arc<(EcdsaKeyPair, EcdsaKeyPair)>,
     /// The credential id (32 bytes from the seed unless set).
     pub credential_id: Vec<u8>,
     /// The user handle learnt at registration (`user.id`), returned on sign-in.
@@ -227,6 +230,16 @@ impl fmt::Debug for TestKey {
     }
 }
 
+fn fast_key(key: &SigningKey) -> EcdsaKeyPair {
+    let public = key.verifying_key().to_encoded_point(false);
+    EcdsaKeyPair::from_private_key_and_public_key(
+        &ECDSA_P256_SHA256_ASN1_SIGNING,
+        &key.to_bytes(),
+        public.as_bytes(),
+    )
+    .expect("a valid P-256 key pair")
+}
+
 fn derive_key(label: &[u8], seed: &[u8]) -> SigningKey {
     let mut counter = 0u8;
     loop {
@@ -251,9 +264,11 @@ impl TestKey {
             .chain_update(seed)
             .finalize()
             .to_vec();
+        let signing_key = derive_key(b"keyfleet-testkey credential key", seed);
+        let other_key = derive_key(b"keyfleet-testkey wrong key", seed);
         Self {
-            signing_key: derive_key(b"keyfleet-testkey credential key", seed),
-            other_key: derive_key(b"keyfleet-testkey wrong key", seed),
+            fast: std::sync::Arc::new((fast_key(&signing_key), fast_key(&other_key))),
+            signing_key,
             credential_id,
             user_handle: None,
             aaguid: DEFAULT_AAGUID,
@@ -339,7 +354,7 @@ impl TestKey {
         let att_stmt = tweaks.att_stmt.clone().unwrap_or_else(|| match attestation {
             Attestation::None => cbor::map(&[]),
             Attestation::PackedSelf => {
-                let sig = sign(&self.signing_key, &auth_data, &client_data);
+                let sig = sign(&self.fast.0, &auth_data, &client_data);
                 cbor::map(&[
                     (cbor::text("alg"), cbor::int(alg)),
                     (cbor::text("sig"), cbor::bytes(&sig)),
@@ -415,9 +430,9 @@ impl TestKey {
         let mut auth_data = self.auth_data_head(tweaks, rp_id, false, count);
         auth_data_tail(tweaks, &mut auth_data);
         let key = if tweaks.wrong_signature_key {
-            &self.other_key
+            &self.fast.1
         } else {
-            &self.signing_key
+            &self.fast.0
         };
         let signature = tweaks
             .signature
@@ -520,10 +535,12 @@ fn client_data(tweaks: &Tweaks, type_: &str, challenge: &[u8], origin: &str) -> 
 }
 
 /// ECDSA over `authData ‖ SHA-256(clientDataJSON)`, DER-encoded (§6.3.3 step 11).
-fn sign(key: &SigningKey, auth_data: &[u8], client_data: &[u8]) -> Vec<u8> {
+fn sign(key: &EcdsaKeyPair, auth_data: &[u8], client_data: &[u8]) -> Vec<u8> {
     let signed = [auth_data, Sha256::digest(client_data).as_slice()].concat();
-    let sig: DerSignature = key.sign(&signed);
-    sig.as_bytes().to_vec()
+    key.sign(&SystemRandom::new(), &signed)
+        .expect("ECDSA signing with the system's randomness")
+        .as_ref()
+        .to_vec()
 }
 
 /// Unpadded base64url.
