@@ -19,6 +19,7 @@ use crate::client::{ApiClient, ClientSecret};
 use crate::credential::Credential;
 use crate::group::Group;
 use crate::ids::{CeremonyId, SecretId, SessionId};
+use crate::metadata::MetadataStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
 use crate::signing_key::StoredSigningKey;
@@ -444,6 +445,8 @@ pub struct Stores {
     pub jobs: Arc<dyn JobStore>,
     /// Reports.
     pub reports: Arc<dyn ReportStore>,
+    /// Authenticator metadata (the MDS BLOB and its entries).
+    pub metadata: Arc<dyn MetadataStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -464,6 +467,7 @@ impl Stores {
             + CeremonyStore
             + JobStore
             + ReportStore
+            + MetadataStore
             + HealthStore
             + 'static,
     {
@@ -481,6 +485,7 @@ impl Stores {
             ceremonies: s.clone(),
             jobs: s.clone(),
             reports: s.clone(),
+            metadata: s.clone(),
             health: s,
         }
     }

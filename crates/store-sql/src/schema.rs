@@ -25,6 +25,8 @@ pub const TABLES: &[&str] = &[
     "ceremonies",
     "session_ends_pending",
     "jobs",
+    "metadata_blob",
+    "metadata_entries",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

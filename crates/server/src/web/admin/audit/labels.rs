@@ -51,6 +51,8 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::CredentialCloneSuspected => "Key flagged as possibly cloned",
         Action::AuthWebauthn => "Sign-in with a security key",
         Action::JobRun => "Scheduled job ran",
+        Action::MetadataImport => "Authenticator metadata imported",
+        Action::MetadataRefused => "Authenticator metadata refused",
         _ => return None,
     })
 }
@@ -72,6 +74,7 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "credential." => "security keys",
         "auth." => "sign-ins",
         "job." => "scheduled jobs",
+        "metadata." => "authenticator metadata",
         _ => return None,
     })
 }
