@@ -56,7 +56,9 @@ impl<'a> Compact<'a> {
         let text = text.strip_suffix('\r').unwrap_or(text);
         let mut parts = text.split('.');
         let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(Refusal::Malformed("not a compact JWS (three dot-separated parts)".into()));
+            return Err(Refusal::Malformed(
+                "not a compact JWS (three dot-separated parts)".into(),
+            ));
         };
         let header_bytes = b64url(h, "header")?;
         let header: Header = serde_json::from_slice(&header_bytes)

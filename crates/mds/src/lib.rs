@@ -303,9 +303,27 @@ pub fn verify(blob: &[u8], verifier: &Verifier<'_>) -> Result<VerifiedBlob, Refu
     })
 }
 
+/// Whether a stored `nextUpdate` (`YYYY-MM-DD`) has passed at `at` (from 00:00 UTC of that
+/// day); `None` when the text is not such a date.
+pub fn next_update_passed(next_update: &str, at: SystemTime) -> Option<bool> {
+    payload::date(next_update, "nextUpdate")
+        .ok()
+        .map(|d| payload::is_past(d, at))
+}
+
+/// `nextUpdate` as stored (`YYYY-MM-DD`).
+pub fn format_date(date: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}
+
 /// The refusal for a header with `x5u` (MDS3 §3.2 step 3).
 fn x5u_refusal(x5u: &str, blob_url: Option<&str>) -> Refusal {
-    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin()).filter(url::Origin::is_tuple);
+    let origin = |u: &str| {
+        url::Url::parse(u)
+            .ok()
+            .map(|u| u.origin())
+            .filter(url::Origin::is_tuple)
+    };
     match (origin(x5u), blob_url.and_then(origin)) {
         (Some(a), Some(b)) if a == b => Refusal::X5uNotSupported,
         _ => Refusal::X5uForeignOrigin(clean(x5u)),

@@ -57,9 +57,18 @@ const STATUS_NAMES: &[(&str, AuthenticatorStatus)] = &[
     ("NOT_FIDO_CERTIFIED", AuthenticatorStatus::NotFidoCertified),
     ("FIDO_CERTIFIED", AuthenticatorStatus::FidoCertified),
     ("USER_VERIFICATION_BYPASS", AuthenticatorStatus::UserVerificationBypass),
-    ("ATTESTATION_KEY_COMPROMISE", AuthenticatorStatus::AttestationKeyCompromise),
-    ("USER_KEY_REMOTE_COMPROMISE", AuthenticatorStatus::UserKeyRemoteCompromise),
-    ("USER_KEY_PHYSICAL_COMPROMISE", AuthenticatorStatus::UserKeyPhysicalCompromise),
+    (
+        "ATTESTATION_KEY_COMPROMISE",
+        AuthenticatorStatus::AttestationKeyCompromise,
+    ),
+    (
+        "USER_KEY_REMOTE_COMPROMISE",
+        AuthenticatorStatus::UserKeyRemoteCompromise,
+    ),
+    (
+        "USER_KEY_PHYSICAL_COMPROMISE",
+        AuthenticatorStatus::UserKeyPhysicalCompromise,
+    ),
     ("UPDATE_AVAILABLE", AuthenticatorStatus::UpdateAvailable),
     ("REVOKED", AuthenticatorStatus::Revoked),
     ("SELF_ASSERTION_SUBMITTED", AuthenticatorStatus::SelfAssertionSubmitted),
@@ -280,8 +289,7 @@ pub(crate) fn is_past(day: Date, at: SystemTime) -> bool {
 
 /// Decodes the payload JSON.
 pub(crate) fn parse(json: &[u8]) -> Result<Payload, Refusal> {
-    let raw: RawPayload =
-        serde_json::from_slice(json).map_err(|e| malformed(format!("payload: {e}")))?;
+    let raw: RawPayload = serde_json::from_slice(json).map_err(|e| malformed(format!("payload: {e}")))?;
     let next_update = date(&raw.next_update, "nextUpdate")?;
     let mut entries = Vec::with_capacity(raw.entries.len());
     let mut seen = std::collections::HashSet::new();

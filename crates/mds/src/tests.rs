@@ -83,7 +83,12 @@ fn the_real_blob_verifies_at_its_time() {
     assert_eq!(blob.alg, JwsAlg::Rs256);
     assert_eq!(blob.revocation, RevocationChecked::Offline);
     assert_eq!(blob.signer, "mds.fidoalliance.org");
-    assert!(blob.legal_header.as_deref().unwrap().starts_with("Retrieval and use of this BLOB"));
+    assert!(
+        blob.legal_header
+            .as_deref()
+            .unwrap()
+            .starts_with("Retrieval and use of this BLOB")
+    );
     assert!(!blob.is_stale(real_at()));
     assert!(blob.is_stale(utc("2022-11-01T00:00:00Z")));
     let cryptnox = blob
@@ -93,7 +98,10 @@ fn the_real_blob_verifies_at_its_time() {
         .unwrap();
     assert_eq!(cryptnox.description.as_deref(), Some("Cryptnox FIDO2"));
     // Two reports of one date: the first listed is the latest.
-    assert_eq!(cryptnox.latest_status().unwrap().status, AuthenticatorStatus::FidoCertifiedL1);
+    assert_eq!(
+        cryptnox.latest_status().unwrap().status,
+        AuthenticatorStatus::FidoCertifiedL1
+    );
     assert!(!cryptnox.is_compromised());
     assert!(!cryptnox.attestation_roots.is_empty());
     // No entry of this BLOB was compromised.
@@ -209,7 +217,10 @@ fn rollback_is_refused() {
     assert_eq!(six.check_newer(None), Ok(()));
     assert_eq!(five.check_newer(Some(6)), Err(Refusal::Rollback { stored: 6, got: 5 }));
     let same = five.check_newer(Some(5)).unwrap_err();
-    assert_eq!((same.code(), same.to_string().as_str()), ("rollback", "BLOB number 5 is not greater than the stored 5"));
+    assert_eq!(
+        (same.code(), same.to_string().as_str()),
+        ("rollback", "BLOB number 5 is not greater than the stored 5")
+    );
 }
 
 #[test]
@@ -218,8 +229,16 @@ fn every_bad_blob_is_refused_with_its_reason() {
     let cases: [(&str, &[u8], &str); 6] = [
         ("tampered payload", data!("blob-bad-signature.jwt"), "bad_signature"),
         ("chain to another root", data!("blob-wrong-root.jwt"), "untrusted_chain"),
-        ("x5u on another host", data!("blob-x5u-foreign.jwt"), "x5u_foreign_origin"),
-        ("x5u on the BLOB's host", data!("blob-x5u-same-origin.jwt"), "x5u_not_supported"),
+        (
+            "x5u on another host",
+            data!("blob-x5u-foreign.jwt"),
+            "x5u_foreign_origin",
+        ),
+        (
+            "x5u on the BLOB's host",
+            data!("blob-x5u-same-origin.jwt"),
+            "x5u_not_supported",
+        ),
         ("truncated", data!("blob-truncated.jwt"), "malformed_blob"),
         ("alg none", data!("blob-alg-none.jwt"), "unsupported_algorithm"),
     ];
@@ -228,13 +247,20 @@ fn every_bad_blob_is_refused_with_its_reason() {
         assert_eq!(refusal.code(), code, "{what}: {refusal}");
         assert!(!refusal.to_string().contains('\n'), "{what}: one line");
     }
-    assert_eq!(verify_test(data!("blob-bad-signature.jwt"), &crls, test_at()).unwrap_err(), Refusal::BadSignature);
+    assert_eq!(
+        verify_test(data!("blob-bad-signature.jwt"), &crls, test_at()).unwrap_err(),
+        Refusal::BadSignature
+    );
 }
 
 #[test]
 fn x5u_is_foreign_without_a_blob_url_or_on_a_look_alike_host() {
     let roots = [test_root()];
-    for url in [None, Some("https://mds.test.keyfleet.invalid@mds.attacker.invalid/"), Some("not a url")] {
+    for url in [
+        None,
+        Some("https://mds.test.keyfleet.invalid@mds.attacker.invalid/"),
+        Some("not a url"),
+    ] {
         let verifier = Verifier {
             roots: &roots,
             at: test_at(),
@@ -250,10 +276,26 @@ fn x5u_is_foreign_without_a_blob_url_or_on_a_look_alike_host() {
 fn revocation_is_decided_from_crls_or_refused() {
     let root_crl = data!("crl-root.der").to_vec();
     let cases: [(&str, Vec<Vec<u8>>, &str); 5] = [
-        ("leaf revoked", vec![root_crl.clone(), data!("crl-ca-revoked.der").to_vec()], "certificate_revoked"),
-        ("CA's CRL stale", vec![root_crl.clone(), data!("crl-ca-stale.der").to_vec()], "revocation_unknown"),
-        ("CA's CRL forged", vec![root_crl.clone(), data!("crl-ca-forged.der").to_vec()], "revocation_unknown"),
-        ("root's CRL missing", vec![data!("crl-ca.der").to_vec()], "revocation_unknown"),
+        (
+            "leaf revoked",
+            vec![root_crl.clone(), data!("crl-ca-revoked.der").to_vec()],
+            "certificate_revoked",
+        ),
+        (
+            "CA's CRL stale",
+            vec![root_crl.clone(), data!("crl-ca-stale.der").to_vec()],
+            "revocation_unknown",
+        ),
+        (
+            "CA's CRL forged",
+            vec![root_crl.clone(), data!("crl-ca-forged.der").to_vec()],
+            "revocation_unknown",
+        ),
+        (
+            "root's CRL missing",
+            vec![data!("crl-ca.der").to_vec()],
+            "revocation_unknown",
+        ),
         ("garbage", vec![root_crl, b"not a CRL".to_vec()], "revocation_unknown"),
     ];
     for (what, crls, code) in cases {
@@ -294,12 +336,18 @@ fn validity_and_staleness_follow_the_verification_time() {
         blob_url: None,
     };
     let refusal = verify(data!("blob-no5-rs256.jwt"), &late).unwrap_err();
-    assert!(matches!(&refusal, Refusal::CertificateExpired(c) if c.contains("mds.test.keyfleet.invalid")), "{refusal}");
+    assert!(
+        matches!(&refusal, Refusal::CertificateExpired(c) if c.contains("mds.test.keyfleet.invalid")),
+        "{refusal}"
+    );
     let early = Verifier {
         at: utc("2025-06-01T00:00:00Z"),
         ..late
     };
-    assert_eq!(verify(data!("blob-no5-rs256.jwt"), &early).unwrap_err().code(), "certificate_not_yet_valid");
+    assert_eq!(
+        verify(data!("blob-no5-rs256.jwt"), &early).unwrap_err().code(),
+        "certificate_not_yet_valid"
+    );
 }
 
 #[test]
@@ -393,7 +441,12 @@ fn payload_status_names() -> Vec<(&'static str, AuthenticatorStatus)> {
 fn aaguids_parse_only_in_uuid_form() {
     let a = aaguid("9C835346-796B-4C27-8898-D6032F515CC5");
     assert_eq!(aaguid_to_string(&a), "9c835346-796b-4c27-8898-d6032f515cc5");
-    for bad in ["9c835346796b4c278898d6032f515cc5", "{9c835346-796b-4c27-8898-d6032f515cc5}", "", "x"] {
+    for bad in [
+        "9c835346796b4c278898d6032f515cc5",
+        "{9c835346-796b-4c27-8898-d6032f515cc5}",
+        "",
+        "x",
+    ] {
         assert_eq!(parse_aaguid(bad), None, "{bad}");
     }
 }
@@ -408,7 +461,11 @@ fn local_statements_name_keyfleets_models_and_carry_the_factory_root() {
         assert_eq!(local.entry.aaguid, Some(model.aaguid), "{}", model.name);
         assert_eq!(local.entry.description.as_deref(), Some(model.description));
         assert!(local.entry.status_reports.is_empty());
-        let roots = if model.name == "band" { vec![root.clone()] } else { Vec::new() };
+        let roots = if model.name == "band" {
+            vec![root.clone()]
+        } else {
+            Vec::new()
+        };
         assert_eq!(local.entry.attestation_roots, roots, "{}", model.name);
     }
     let bad = local::local_entries(&[("nfc-key".to_owned(), b"not a cert".to_vec())]).unwrap_err();

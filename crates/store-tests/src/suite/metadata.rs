@@ -52,7 +52,11 @@ pub async fn metadata_import_and_lookup(s: &Stores) {
     assert_eq!(s.metadata.metadata_blob().await.unwrap(), None);
     assert_eq!(s.metadata.metadata_blob_raw().await.unwrap(), None);
     assert_eq!(s.metadata.metadata_entry(&[1; 16]).await.unwrap(), None);
-    let entries = [entry(2, Some("REVOKED"), true), entry(1, Some("FIDO_CERTIFIED_L1"), false), local(3)];
+    let entries = [
+        entry(2, Some("REVOKED"), true),
+        entry(1, Some("FIDO_CERTIFIED_L1"), false),
+        local(3),
+    ];
     let raw = b"header.payload.signature\0\xff".to_vec();
     s.metadata
         .import_metadata(&blob(5), &raw, &entries, &event(Action::MetadataImport, None))
@@ -82,21 +86,38 @@ pub async fn metadata_rollback_keeps_last_good(s: &Stores) {
     for older in [6, 5, 0] {
         let r = s
             .metadata
-            .import_metadata(&blob(older), b"older", &[entry(7, None, false)], &event(Action::MetadataImport, None))
+            .import_metadata(
+                &blob(older),
+                b"older",
+                &[entry(7, None, false)],
+                &event(Action::MetadataImport, None),
+            )
             .await;
         assert_conflict(r, "metadata_no");
     }
     assert_eq!(s.metadata.metadata_blob().await.unwrap(), Some(blob(6)));
-    assert_eq!(s.metadata.metadata_blob_raw().await.unwrap().as_deref(), Some(&b"six"[..]));
+    assert_eq!(
+        s.metadata.metadata_blob_raw().await.unwrap().as_deref(),
+        Some(&b"six"[..])
+    );
     assert_eq!(s.metadata.list_metadata_entries().await.unwrap(), first);
-    assert_eq!(audit_actions(s).await, ["metadata.import"], "a refused import writes nothing");
+    assert_eq!(
+        audit_actions(s).await,
+        ["metadata.import"],
+        "a refused import writes nothing"
+    );
 
     // Text the database cannot hold refuses the whole import: nothing of it is kept.
     let mut bad = entry(8, None, false);
     bad.description = "a\0b".into();
     let r = s
         .metadata
-        .import_metadata(&blob(9), b"nine", &[entry(7, None, false), bad], &event(Action::MetadataImport, None))
+        .import_metadata(
+            &blob(9),
+            b"nine",
+            &[entry(7, None, false), bad],
+            &event(Action::MetadataImport, None),
+        )
         .await;
     assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
     assert_eq!(s.metadata.metadata_blob().await.unwrap(), Some(blob(6)));
@@ -109,7 +130,11 @@ pub async fn metadata_rollback_keeps_last_good(s: &Stores) {
         .unwrap();
     assert_eq!(s.metadata.metadata_blob().await.unwrap(), Some(blob(7)));
     assert_eq!(s.metadata.list_metadata_entries().await.unwrap(), newer);
-    assert_eq!(s.metadata.metadata_entry(&[1; 16]).await.unwrap(), None, "entries are replaced");
+    assert_eq!(
+        s.metadata.metadata_entry(&[1; 16]).await.unwrap(),
+        None,
+        "entries are replaced"
+    );
     assert_eq!(audit_actions(s).await, ["metadata.import", "metadata.import"]);
 }
 
