@@ -361,10 +361,10 @@ fn entry(raw: RawEntry) -> Result<Entry, String> {
 /// not parsed here: real BLOBs carry roots that strict DER parsers refuse (a negative serial
 /// number), and such a root simply never serves as an anchor when a key is verified.
 pub(crate) fn apply_statement(entry: &mut Entry, s: RawStatement) -> Result<(), String> {
-    if let (Some(outer), Some(inner)) = (entry.aaguid, s.aaguid.as_deref()) {
-        if parse_aaguid(inner) != Some(outer) {
-            return Err("metadataStatement.aaguid differs from the entry's".into());
-        }
+    if let (Some(outer), Some(inner)) = (entry.aaguid, s.aaguid.as_deref())
+        && parse_aaguid(inner) != Some(outer)
+    {
+        return Err("metadataStatement.aaguid differs from the entry's".into());
     }
     let mut roots = Vec::with_capacity(s.attestation_root_certificates.len());
     for (i, b64) in s.attestation_root_certificates.iter().enumerate() {
