@@ -13,7 +13,7 @@ use der::{Decode, Encode};
 use keyfleet_webauthn_rp::x509::{Cert, TrustAnchor};
 use x509_cert::crl::CertificateList;
 
-use crate::Refusal;
+use crate::{Refusal, clean};
 use crate::jws::verify_x509_signature;
 
 /// A CRL that parsed, with the bytes its signature covers.
@@ -87,11 +87,11 @@ pub(crate) fn check_chain(
         if usable.is_empty() {
             return Err(Refusal::RevocationUnknown(format!(
                 "no current CRL signed by the issuer of x5c[{i}] ({})",
-                cert.label()
+                clean(&cert.label())
             )));
         }
         if usable.iter().any(|c| c.lists(cert)) {
-            return Err(Refusal::CertificateRevoked(format!("x5c[{i}] ({})", cert.label())));
+            return Err(Refusal::CertificateRevoked(format!("x5c[{i}] ({})", clean(&cert.label()))));
         }
     }
     Ok(())

@@ -105,7 +105,7 @@ pub(crate) fn decode_x5c(x5c: &[String]) -> Result<Vec<Cert>, Refusal> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let refs: Vec<&[u8]> = ders.iter().map(Vec::as_slice).collect();
-    x509::parse_chain(&refs).map_err(|e| Refusal::Certificate(e.to_string()))
+    x509::parse_chain(&refs).map_err(|e| Refusal::Certificate(clean(&e.to_string())))
 }
 
 /// The signer's public key as the algorithm needs it: (curve or `rsa`, key bytes).

@@ -200,12 +200,14 @@ impl Refusal {
 }
 
 impl From<TrustError> for Refusal {
+    /// The certificate names in the messages come from the BLOB: cleaned, so that a refusal
+    /// stays one line.
     fn from(e: TrustError) -> Self {
         match e {
             TrustError::NotAnchored => Refusal::UntrustedChain,
-            TrustError::Expired(c) => Refusal::CertificateExpired(c),
-            TrustError::NotYetValid(c) => Refusal::CertificateNotYetValid(c),
-            TrustError::ChainInvalid(c) => Refusal::ChainInvalid(c),
+            TrustError::Expired(c) => Refusal::CertificateExpired(clean(&c)),
+            TrustError::NotYetValid(c) => Refusal::CertificateNotYetValid(clean(&c)),
+            TrustError::ChainInvalid(c) => Refusal::ChainInvalid(clean(&c)),
         }
     }
 }
@@ -298,7 +300,7 @@ pub fn verify(blob: &[u8], verifier: &Verifier<'_>) -> Result<VerifiedBlob, Refu
         legal_header: payload.legal_header,
         entries: payload.entries,
         alg,
-        signer: leaf.label(),
+        signer: clean(&leaf.label()),
         revocation,
     })
 }

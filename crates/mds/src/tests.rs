@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use keyfleet_webauthn_rp::x509::TrustAnchor;
+use keyfleet_webauthn_rp::x509::{TrustAnchor, TrustError};
 
 use super::*;
 
@@ -470,4 +470,11 @@ fn local_statements_name_keyfleets_models_and_carry_the_factory_root() {
     }
     let bad = local::local_entries(&[("nfc-key".to_owned(), b"not a cert".to_vec())]).unwrap_err();
     assert!(matches!(bad, local::LocalError::Root(m, _) if m == "nfc-key"));
+}
+
+#[test]
+fn certificate_names_from_the_blob_cannot_break_the_refusal_line() {
+    let refusal = Refusal::from(TrustError::Expired("x5c[0] (evil\nkeyfleet: ok)".into()));
+    assert_eq!(refusal.code(), "certificate_expired");
+    assert!(!refusal.to_string().contains('\n'), "{refusal}");
 }

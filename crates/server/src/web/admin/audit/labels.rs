@@ -162,7 +162,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 13,
+            Action::ALL.len() + 14,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {
