@@ -188,3 +188,21 @@ async fn rollback_and_tampering_are_refused_and_the_last_good_blob_is_kept() {
     let seven = mds_json(&dir, &strs(&import_test_args("blob-no7-es256.jwt")));
     assert_eq!(seven["no"], 7);
 }
+
+#[test]
+fn docs_cli_md_describes_every_mds_command() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md")).unwrap();
+    let help = crate::process::run_ok(&std::env::temp_dir(), &["mds", "--help"], &[]);
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert_eq!(commands, ["import", "show"], "{help}");
+    for c in commands {
+        assert!(doc.contains(&format!("| `mds {c} ")), "docs/cli.md does not describe `mds {c}`");
+    }
+}
