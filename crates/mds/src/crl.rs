@@ -13,8 +13,8 @@ use der::{Decode, Encode};
 use keyfleet_webauthn_rp::x509::{Cert, TrustAnchor};
 use x509_cert::crl::CertificateList;
 
-use crate::{Refusal, clean};
 use crate::jws::verify_x509_signature;
+use crate::{Refusal, clean};
 
 /// A CRL that parsed, with the bytes its signature covers.
 struct Crl<'a> {
@@ -91,7 +91,10 @@ pub(crate) fn check_chain(
             )));
         }
         if usable.iter().any(|c| c.lists(cert)) {
-            return Err(Refusal::CertificateRevoked(format!("x5c[{i}] ({})", clean(&cert.label()))));
+            return Err(Refusal::CertificateRevoked(format!(
+                "x5c[{i}] ({})",
+                clean(&cert.label())
+            )));
         }
     }
     Ok(())

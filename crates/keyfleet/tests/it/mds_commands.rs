@@ -203,6 +203,9 @@ fn docs_cli_md_describes_every_mds_command() {
         .collect();
     assert_eq!(commands, ["import", "show"], "{help}");
     for c in commands {
-        assert!(doc.contains(&format!("| `mds {c} ")), "docs/cli.md does not describe `mds {c}`");
+        assert!(
+            doc.contains(&format!("| `mds {c} ")),
+            "docs/cli.md does not describe `mds {c}`"
+        );
     }
 }
