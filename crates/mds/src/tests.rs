@@ -478,3 +478,18 @@ fn certificate_names_from_the_blob_cannot_break_the_refusal_line() {
     assert_eq!(refusal.code(), "certificate_expired");
     assert!(!refusal.to_string().contains('\n'), "{refusal}");
 }
+
+#[test]
+fn a_stored_next_update_is_read_back_for_the_staleness_check() {
+    let day = time::macros::date!(2022 - 11 - 01);
+    assert_eq!(format_date(day), "2022-11-01");
+    assert_eq!(
+        next_update_passed("2022-11-01", utc("2022-10-31T23:59:59Z")),
+        Some(false)
+    );
+    assert_eq!(
+        next_update_passed("2022-11-01", utc("2022-11-01T00:00:00Z")),
+        Some(true)
+    );
+    assert_eq!(next_update_passed("1 Nov 2022", real_at()), None);
+}
