@@ -5,7 +5,9 @@
 #   1. the Rust workspace tests with cargo-nextest: unit tests, the store conformance suite
 #      on SQLite and PostgreSQL, HTTP tests on both stores, process-level tests of the binary;
 #   2. `keyfleet verify` over the WebAuthn conformance corpus (every case must give its verdict);
-#   3. the software authenticator against python-fido2 through a private pcscd + vpcd;
+#   3. the software authenticator against python-fido2 through a private pcscd + vpcd, then
+#      python-fido2's own device suite against a fresh nfc-key and a fresh band (about 10 s each
+#      once the venv and the suite are cached; docs/device-suite.md);
 #   4. the WebAuthn ceremonies and the pages (with an accessibility check of each) in headless
 #      Chromium with its virtual authenticator;
 #   5. a build of every fuzz target;
@@ -49,6 +51,8 @@ export KEYFLEET_BIN=$TARGET/debug/keyfleet
 
 step "WebAuthn conformance corpus (keyfleet verify)" "$KEYFLEET_BIN" verify --corpus "$CORPUS"
 step "software authenticator via python-fido2, pcscd and vpcd" scripts/interop.sh
+step "python-fido2 device suite on a fresh nfc-key (pcscd + vpcd)" scripts/interop.sh --device-suite nfc-key
+step "python-fido2 device suite on a fresh band (pcscd + vpcd)" scripts/interop.sh --device-suite band
 step "WebAuthn ceremonies, pages and accessibility in headless Chromium" tests/browser/run.sh
 step "fuzz targets build" scripts/fuzz-build.sh
 step "README run command answers /healthz" scripts/readme-run.sh

@@ -136,10 +136,63 @@ SEEDS = {
 }
 
 
+# Seeds of the per-command targets (fuzz_targets/harness.rs): flags byte, then operations.
+# Flags: bit 0 band, bit 1 protocol one, bit 5 PIN and token, bit 6 worn.
+H_NFC_PIN = 0x20
+H_BAND_WORN_PIN = 0x61
+H_NFC_PIN_V1 = 0x22
+
+
+def body(op, params):
+    """Operation 4 (as given) or 5 (signed by the harness) with CBOR parameters."""
+    b = enc(params)
+    return bytes([op]) + struct.pack(">H", len(b)) + b
+
+
+def serialized(array_cbor):
+    return array_cbor + hashlib.sha256(array_cbor).digest()[:16]
+
+
+BLOB = serialized(b"\x81\x59\x0b\xb8" + b"\x07" * 3000)
+LARGE_BLOBS_SEEDS = {
+    "read": bytes([0]) + body(4, {1: 1024, 3: 0}),
+    "write_one": bytes([H_NFC_PIN]) + body(5, {2: serialized(b"\x80"), 3: 0, 4: 17}) + body(4, {1: 100, 3: 0}),
+    "write_fragments": bytes([H_NFC_PIN])
+    + body(5, {2: BLOB[:1984], 3: 0, 4: len(BLOB)})
+    + body(5, {2: BLOB[1984:], 3: 1984}),
+    "write_v1_bad_checksum": bytes([H_NFC_PIN_V1]) + body(5, {2: b"\x80" + b"\0" * 16, 3: 0, 4: 17}),
+    "unsigned_write": bytes([H_NFC_PIN]) + body(4, {2: serialized(b"\x80"), 3: 0, 4: 17}),
+}
+BIO_SEEDS = {
+    "sensor_info": bytes([1]) + body(4, {6: True}) + body(4, {1: 1, 2: 7}),
+    "enrol_all": bytes([H_BAND_WORN_PIN])
+    + body(5, {1: 1, 2: 1})
+    + b"".join(body(5, {1: 1, 2: 2, 3: {1: b"\0\0\0\0"}}) for _ in range(14))
+    + body(5, {1: 1, 2: 4}),
+    "poor_timeout_cancel": bytes([H_BAND_WORN_PIN])
+    + b"\x03\x01"
+    + body(5, {1: 1, 2: 1})
+    + b"\x03\x02"
+    + body(5, {1: 1, 2: 2, 3: {1: b"\0\0\0\0"}})
+    + body(4, {1: 1, 2: 3}),
+    "off_wrist": bytes([H_BAND_WORN_PIN]) + b"\x02" + body(5, {1: 1, 2: 1}),
+}
+CONFIG_SEEDS = {
+    "enable_ep": bytes([H_NFC_PIN]) + body(5, {1: 1}),
+    "always_uv": bytes([H_NFC_PIN_V1]) + body(5, {1: 2}) + body(5, {1: 2}),
+    "min_pin_length": bytes([H_NFC_PIN]) + body(5, {1: 3, 2: {1: 6, 2: ["example.com"], 3: True}}),
+    "unsigned": bytes([0]) + body(4, {1: 3, 2: {1: 5}}),
+}
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    for target in ("ctap2_request", "cbor_decode"):
+    for target in ("ctap2_request", "cbor_decode", "large_blobs", "bio_enrollment", "config"):
         os.makedirs(os.path.join(here, "corpus", target), exist_ok=True)
+    for target, seeds in (("large_blobs", LARGE_BLOBS_SEEDS), ("bio_enrollment", BIO_SEEDS), ("config", CONFIG_SEEDS)):
+        for name, data in seeds.items():
+            with open(os.path.join(here, "corpus", target, f"seed-{name}"), "wb") as f:
+                f.write(data)
     for name, data in SEEDS.items():
         with open(os.path.join(here, "corpus", "ctap2_request", f"seed-{name}"), "wb") as f:
             f.write(data)
@@ -147,7 +200,10 @@ def main():
     for i, body in enumerate(bodies):
         with open(os.path.join(here, "corpus", "cbor_decode", f"seed-{i}"), "wb") as f:
             f.write(b"\x04" + body[1:])
-    print(f"wrote {len(SEEDS)} ctap2_request and {len(bodies)} cbor_decode seeds")
+    print(
+        f"wrote {len(SEEDS)} ctap2_request, {len(bodies)} cbor_decode, {len(LARGE_BLOBS_SEEDS)} large_blobs, "
+        f"{len(BIO_SEEDS)} bio_enrollment and {len(CONFIG_SEEDS)} config seeds"
+    )
 
 
 if __name__ == "__main__":

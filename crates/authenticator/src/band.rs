@@ -124,7 +124,7 @@ impl Authenticator {
     /// One enrolment attempt of exactly [`CAPTURES_PER_ATTEMPT`] captures.
     pub fn band_enrol_finger(
         &mut self,
-        _env: &mut dyn Env,
+        env: &mut dyn Env,
         captures: &[CaptureQuality],
     ) -> Result<EnrolOutcome, BandError> {
         self.band_check()?;
@@ -142,10 +142,14 @@ impl Authenticator {
             return Err(BandError::WrongCaptureCount);
         }
         let good = captures.iter().all(|c| *c == CaptureQuality::Good);
+        let template_id = crate::crypto::random::<4>(env.rng()).to_vec();
+        self.vol.enrollment = None;
         Ok(self.tracked(|a| {
             let band = &mut a.state.band;
             if good {
                 band.enrolled = true;
+                band.template_id = template_id;
+                band.template_name = String::new();
                 band.failed_attempts = 0;
                 a.state.uv_retries = crate::state::MAX_UV_RETRIES;
                 return EnrolOutcome::Enrolled;
@@ -162,11 +166,13 @@ impl Authenticator {
         }))
     }
 
-    /// "Delete user data": a full reset of credentials, PIN, configuration and enrolment.
+    /// "Delete user data": a full reset of credentials (discoverable ones deleted, every
+    /// non-discoverable one dead with the old wrapping key), large blobs, PIN, configuration and
+    /// the fingerprint template, leaving the band ready to enrol its next wearer. This is the
+    /// "reassign" primitive.
     pub fn band_delete_user_data(&mut self, env: &mut dyn Env) -> Result<(), BandError> {
         self.band_check()?;
         self.tracked(|a| commands::reset::wipe(a, env));
-        self.vol.pending = commands::Pending::None;
         Ok(())
     }
 

@@ -1,8 +1,9 @@
 //! Credential sources and authenticator data (WebAuthn §6.1, CTAP 2.1 §6.1.2 step 17).
 //!
 //! Discoverable credentials live in [`State`] with 32 random bytes as their ID. A
-//! non-discoverable credential stores nothing: its ID is `0x01 ‖ AES-256-GCM(wrapKey, nonce,
-//! private key ‖ credProtect ‖ flags, aad = rpIdHash)`, so only this authenticator can open it and
+//! non-discoverable credential stores nothing: its ID is `0x02 ‖ AES-256-GCM(wrapKey, nonce,
+//! alg ‖ credProtect ‖ flags ‖ credBlob length ‖ private key ‖ credBlob, aad = rpIdHash)` (see
+//! [`wrap`]; format `0x01` of earlier versions is still accepted), so only this authenticator can open it and
 //! only for the RP it was made for. U2F key handles use the same format, with the application
 //! parameter as rpIdHash.
 
@@ -10,7 +11,7 @@ use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
 use crate::cbor::{self, Value};
-use crate::crypto;
+use crate::crypto::{self, Alg};
 use crate::state::{ResidentCredential, State};
 
 /// Flag UP: user present.
@@ -22,8 +23,10 @@ pub const FLAG_AT: u8 = 0x40;
 /// Flag ED: extension data included.
 pub const FLAG_ED: u8 = 0x80;
 
-const WRAPPED_VERSION: u8 = 0x01;
+const WRAPPED_VERSION_1: u8 = 0x01;
+const WRAPPED_VERSION: u8 = 0x02;
 const FLAG_HMAC_SECRET: u8 = 0x01;
+const FLAG_CRED_BLOB: u8 = 0x02;
 
 /// credProtect level userVerificationOptional.
 pub const CRED_PROTECT_OPTIONAL: u8 = 1;
@@ -45,9 +48,12 @@ pub struct ResidentUser {
 #[derive(Clone)]
 pub struct Found {
     pub id: Vec<u8>,
-    pub private_key: Zeroizing<[u8; 32]>,
+    pub alg: Alg,
+    pub private_key: Zeroizing<Vec<u8>>,
     pub cred_protect: u8,
     pub hmac_secret: bool,
+    /// The credBlob stored at creation (§12.2), if any.
+    pub cred_blob: Option<Vec<u8>>,
     pub resident: Option<ResidentUser>,
 }
 
@@ -67,9 +73,11 @@ impl From<&ResidentCredential> for Found {
     fn from(c: &ResidentCredential) -> Found {
         Found {
             id: c.id.clone(),
+            alg: c.alg,
             private_key: c.private_key.clone(),
             cred_protect: c.cred_protect,
             hmac_secret: c.hmac_secret,
+            cred_blob: c.cred_blob.clone(),
             resident: Some(ResidentUser {
                 user_id: c.user_id.clone(),
                 name: c.user_name.clone(),
@@ -80,17 +88,32 @@ impl From<&ResidentCredential> for Found {
     }
 }
 
-/// Makes a non-discoverable credential ID.
-pub fn wrap(
-    state: &State,
-    rng: &mut dyn CryptoRngCore,
-    rp_id_hash: &[u8; 32],
-    private_key: &[u8; 32],
-    cred_protect: u8,
-    hmac_secret: bool,
-) -> Vec<u8> {
-    let flags = if hmac_secret { FLAG_HMAC_SECRET } else { 0 };
-    let plaintext = Zeroizing::new([private_key.as_slice(), &[cred_protect, flags]].concat());
+/// What a non-discoverable credential ID seals besides the RP binding.
+pub struct Wrapped<'a> {
+    pub alg: Alg,
+    pub private_key: &'a [u8],
+    pub cred_protect: u8,
+    pub hmac_secret: bool,
+    pub cred_blob: Option<&'a [u8]>,
+}
+
+/// Makes a non-discoverable credential ID. Format 2: `0x02 ‖ AES-256-GCM(alg code ‖ credProtect
+/// ‖ flags ‖ credBlob length ‖ private key ‖ credBlob)`. Format 1 (ES256 only, no credBlob) is
+/// still opened, so that IDs issued by earlier versions keep working.
+pub fn wrap(state: &State, rng: &mut dyn CryptoRngCore, rp_id_hash: &[u8; 32], w: &Wrapped<'_>) -> Vec<u8> {
+    let mut flags = if w.hmac_secret { FLAG_HMAC_SECRET } else { 0 };
+    if w.cred_blob.is_some() {
+        flags |= FLAG_CRED_BLOB;
+    }
+    let blob = w.cred_blob.unwrap_or_default();
+    let plaintext = Zeroizing::new(
+        [
+            &[w.alg.code(), w.cred_protect, flags, blob.len() as u8][..],
+            w.private_key,
+            blob,
+        ]
+        .concat(),
+    );
     let sealed = crypto::aead_seal(&state.wrap_key, rng, rp_id_hash, &plaintext);
     [&[WRAPPED_VERSION][..], &sealed].concat()
 }
@@ -98,20 +121,40 @@ pub fn wrap(
 /// Opens a non-discoverable credential ID made by this authenticator for `rp_id_hash`.
 pub fn unwrap(state: &State, rp_id_hash: &[u8; 32], id: &[u8]) -> Option<Found> {
     let (&version, sealed) = id.split_first()?;
-    if version != WRAPPED_VERSION {
+    let plain = match version {
+        WRAPPED_VERSION_1 | WRAPPED_VERSION => Zeroizing::new(crypto::aead_open(&state.wrap_key, rp_id_hash, sealed)?),
+        _ => return None,
+    };
+    if version == WRAPPED_VERSION_1 {
+        // private key (32) ‖ credProtect ‖ flags
+        if plain.len() != 34 {
+            return None;
+        }
+        return Some(Found {
+            id: id.to_vec(),
+            alg: Alg::Es256,
+            private_key: Zeroizing::new(plain[..32].to_vec()),
+            cred_protect: plain[32],
+            hmac_secret: plain[33] & FLAG_HMAC_SECRET != 0,
+            cred_blob: None,
+            resident: None,
+        });
+    }
+    let [code, cred_protect, flags, blob_len, rest @ ..] = plain.as_slice() else {
+        return None;
+    };
+    let alg = Alg::from_code(*code)?;
+    if rest.len() != alg.key_len() + usize::from(*blob_len) {
         return None;
     }
-    let plain = Zeroizing::new(crypto::aead_open(&state.wrap_key, rp_id_hash, sealed)?);
-    if plain.len() != 34 {
-        return None;
-    }
-    let mut key = Zeroizing::new([0u8; 32]);
-    key.copy_from_slice(&plain[..32]);
+    let (key, blob) = rest.split_at(alg.key_len());
     Some(Found {
         id: id.to_vec(),
-        private_key: key,
-        cred_protect: plain[32],
-        hmac_secret: plain[33] & FLAG_HMAC_SECRET != 0,
+        alg,
+        private_key: Zeroizing::new(key.to_vec()),
+        cred_protect: *cred_protect,
+        hmac_secret: flags & FLAG_HMAC_SECRET != 0,
+        cred_blob: (flags & FLAG_CRED_BLOB != 0).then(|| blob.to_vec()),
         resident: None,
     })
 }

@@ -94,3 +94,126 @@ pub fn aead_open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
         .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
         .ok()
 }
+
+/// COSE algorithm identifier of EdDSA (Ed25519 here).
+pub const EDDSA: i128 = -8;
+/// COSE algorithm identifier of ES384 (ECDSA w/ SHA-384 on P-384).
+pub const ES384: i128 = -35;
+
+/// A credential's signature algorithm (CTAP 2.1 §6.1.2 step 3: the first of pubKeyCredParams
+/// the authenticator supports). The private key bytes are: ES256 a P-256 scalar (32 bytes),
+/// EdDSA an Ed25519 seed (32 bytes), ES384 a P-384 scalar (48 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Alg {
+    /// ECDSA P-256 with SHA-256 (COSE -7).
+    Es256,
+    /// Ed25519 (COSE -8).
+    EdDsa,
+    /// ECDSA P-384 with SHA-384 (COSE -35).
+    Es384,
+}
+
+impl Alg {
+    /// Every supported algorithm, in getInfo order (preferred first).
+    pub const ALL: [Alg; 3] = [Alg::Es256, Alg::EdDsa, Alg::Es384];
+
+    /// The COSE algorithm identifier.
+    pub fn cose(self) -> i128 {
+        match self {
+            Alg::Es256 => ES256,
+            Alg::EdDsa => EDDSA,
+            Alg::Es384 => ES384,
+        }
+    }
+
+    /// The algorithm with this COSE identifier, if supported.
+    pub fn from_cose(alg: i128) -> Option<Alg> {
+        Alg::ALL.into_iter().find(|a| a.cose() == alg)
+    }
+
+    /// A one-byte code for wrapped credential IDs.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Alg::Es256 => 1,
+            Alg::EdDsa => 2,
+            Alg::Es384 => 3,
+        }
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<Alg> {
+        Alg::ALL.into_iter().find(|a| a.code() == code)
+    }
+
+    /// The private key length in bytes.
+    pub fn key_len(self) -> usize {
+        match self {
+            Alg::Es256 | Alg::EdDsa => 32,
+            Alg::Es384 => 48,
+        }
+    }
+
+    /// A fresh private key.
+    pub fn generate(self, mut rng: &mut dyn CryptoRngCore) -> zeroize::Zeroizing<Vec<u8>> {
+        // The fixed-size intermediates are zeroized too.
+        zeroize::Zeroizing::new(match self {
+            Alg::Es256 => zeroize::Zeroizing::new(new_p256_scalar(rng)).to_vec(),
+            Alg::EdDsa => zeroize::Zeroizing::new(random::<32>(rng)).to_vec(),
+            Alg::Es384 => p384::SecretKey::random(&mut rng).to_bytes().to_vec(),
+        })
+    }
+
+    /// Signs `message`: ASN.1 DER for ECDSA, the 64-byte signature for EdDSA. `None` only for
+    /// an invalid stored key.
+    pub fn sign(self, key: &[u8], message: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Alg::Es256 => sign_es256(key.try_into().ok()?, message),
+            Alg::EdDsa => {
+                use ed25519_dalek::Signer as _;
+                let seed = zeroize::Zeroizing::new(<[u8; 32]>::try_from(key).ok()?);
+                Some(
+                    ed25519_dalek::SigningKey::from_bytes(&seed)
+                        .sign(message)
+                        .to_bytes()
+                        .to_vec(),
+                )
+            }
+            Alg::Es384 => {
+                let k = p384::ecdsa::SigningKey::from_slice(key).ok()?;
+                let sig: p384::ecdsa::Signature = k.sign(message);
+                Some(sig.to_der().as_bytes().to_vec())
+            }
+        }
+    }
+
+    /// The COSE_Key of the public key (RFC 8152 / RFC 8037).
+    pub fn cose_public_key(self, key: &[u8]) -> Option<Value> {
+        match self {
+            Alg::Es256 => Some(cose_p256(&public_point(key.try_into().ok()?)?, ES256)),
+            Alg::EdDsa => {
+                let seed = zeroize::Zeroizing::new(<[u8; 32]>::try_from(key).ok()?);
+                let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+                Some(Value::int_map(vec![
+                    (1, Value::Int(1)),
+                    (3, Value::Int(EDDSA)),
+                    (-1, Value::Int(6)),
+                    (-2, Value::bytes(public.as_bytes())),
+                ]))
+            }
+            Alg::Es384 => {
+                let k = p384::ecdsa::SigningKey::from_slice(key).ok()?;
+                let point = k.verifying_key().to_encoded_point(false);
+                let bytes = point.as_bytes();
+                if bytes.len() != 97 {
+                    return None;
+                }
+                Some(Value::int_map(vec![
+                    (1, Value::Int(2)),
+                    (3, Value::Int(ES384)),
+                    (-1, Value::Int(2)),
+                    (-2, Value::bytes(&bytes[1..49])),
+                    (-3, Value::bytes(&bytes[49..97])),
+                ]))
+            }
+        }
+    }
+}

@@ -9,6 +9,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_core::CryptoRngCore;
 
+use crate::band::CaptureQuality;
+
 /// The authenticator's environment.
 pub trait Env {
     /// Milliseconds on a monotonic clock (the engine measures the 10-second reset window, token lifetimes).
@@ -17,6 +19,16 @@ pub trait Env {
     fn rng(&mut self) -> &mut dyn CryptoRngCore;
     /// Ask for user presence (a touch). Return false = denied/timeout.
     fn user_presence(&mut self) -> bool;
+
+    /// Wait for a finger on the band's sensor and return the sample's quality; `None` = nobody
+    /// put a finger on it before the timeout (authenticatorBioEnrollment's captures).
+    ///
+    /// The default treats the sensor like the touch it also is: a granted presence is a good
+    /// sample, a refused one a timeout, so a transport that only knows presence can drive an
+    /// enrolment; a transport with a finger model of its own overrides this.
+    fn fingerprint_capture(&mut self) -> Option<CaptureQuality> {
+        self.user_presence().then_some(CaptureQuality::Good)
+    }
 }
 
 /// A deterministic environment for tests: seeded RNG, a clock that only moves with
@@ -27,6 +39,7 @@ pub struct TestEnv {
     presence_script: VecDeque<bool>,
     presence_default: bool,
     presence_requests: usize,
+    capture_script: VecDeque<Option<CaptureQuality>>,
 }
 
 impl TestEnv {
@@ -38,6 +51,7 @@ impl TestEnv {
             presence_script: VecDeque::new(),
             presence_default: true,
             presence_requests: 0,
+            capture_script: VecDeque::new(),
         }
     }
 
@@ -54,6 +68,12 @@ impl TestEnv {
     /// The answer given when no scripted answer is left.
     pub fn set_presence_default(&mut self, granted: bool) {
         self.presence_default = granted;
+    }
+
+    /// Queues fingerprint samples (`None` = timeout) for the next captures; after they run out,
+    /// captures follow presence (the [`Env::fingerprint_capture`] default).
+    pub fn script_captures(&mut self, samples: &[Option<CaptureQuality>]) {
+        self.capture_script.extend(samples);
     }
 
     /// How many times the engine asked for user presence so far.
@@ -74,5 +94,12 @@ impl Env for TestEnv {
     fn user_presence(&mut self) -> bool {
         self.presence_requests += 1;
         self.presence_script.pop_front().unwrap_or(self.presence_default)
+    }
+
+    fn fingerprint_capture(&mut self) -> Option<CaptureQuality> {
+        match self.capture_script.pop_front() {
+            Some(sample) => sample,
+            None => self.user_presence().then_some(CaptureQuality::Good),
+        }
     }
 }

@@ -1,4 +1,6 @@
-//! Extensions (CTAP 2.1 §12): credProtect (§12.1), hmac-secret (§12.5) and minPinLength (§12.4).
+//! Extensions (CTAP 2.1 §12): credProtect (§12.1), credBlob (§12.2), largeBlobKey (§12.3),
+//! minPinLength (§12.4), hmac-secret (§12.5) and hmac-secret-mc (CTAP 2.2 §12.7: hmac-secret
+//! outputs at registration, what WebAuthn's PRF extension uses to evaluate at creation).
 //! Unknown extensions are ignored, as the spec requires.
 
 use rand_core::CryptoRngCore;
@@ -9,7 +11,8 @@ use crate::cbor::Value;
 use crate::credential::{CRED_PROTECT_OPTIONAL, CRED_PROTECT_REQUIRED, Found};
 use crate::crypto;
 use crate::env::Env;
-use crate::pin_protocol::{PROTOCOL_TWO, SharedSecret};
+use crate::pin_protocol::{Protocol, SharedSecret};
+use crate::state::MAX_CRED_BLOB_LENGTH;
 use crate::status::Status;
 
 /// makeCredential extension inputs.
@@ -21,6 +24,12 @@ pub struct McInputs {
     pub hmac_secret: bool,
     /// minPinLength: true.
     pub min_pin_length: bool,
+    /// credBlob: the bytes to store (kept only if at most `MAX_CRED_BLOB_LENGTH`).
+    pub cred_blob: Option<Vec<u8>>,
+    /// largeBlobKey: true.
+    pub large_blob_key: bool,
+    /// hmac-secret-mc: the salt input, verified by [`prepare_hmac_secret_input`].
+    pub hmac_secret_mc: Option<Value>,
 }
 
 /// Parses makeCredential's extensions map.
@@ -45,17 +54,43 @@ pub fn parse_mc(extensions: Option<&Value>) -> Result<McInputs, Status> {
     if let Some(v) = ext.get_text_key("minPinLength") {
         out.min_pin_length = v.as_bool()?;
     }
+    if let Some(v) = ext.get_text_key("credBlob") {
+        out.cred_blob = Some(v.as_bytes()?.to_vec());
+    }
+    if let Some(v) = ext.get_text_key("largeBlobKey") {
+        // §12.3: the only valid input is true; false is CTAP2_ERR_INVALID_OPTION.
+        if !v.as_bool()? {
+            return Err(Status::InvalidOption);
+        }
+        out.large_blob_key = true;
+    }
+    if let Some(v) = ext.get_text_key("hmac-secret-mc") {
+        v.as_map()?;
+        out.hmac_secret_mc = Some(v.clone());
+    }
     Ok(out)
 }
 
+/// Whether a credBlob fits (§12.2: longer ones are not stored and the output is false).
+pub fn cred_blob_fits(blob: &[u8]) -> bool {
+    blob.len() <= MAX_CRED_BLOB_LENGTH
+}
+
 /// makeCredential extension outputs for authenticator data (`None` = no ED flag).
-pub fn mc_outputs(a: &Authenticator, inputs: &McInputs, rp_id: &str) -> Option<Value> {
+/// `hmac_secret_mc` is the encrypted hmac-secret-mc output, when asked for.
+pub fn mc_outputs(a: &Authenticator, inputs: &McInputs, rp_id: &str, hmac_secret_mc: Option<Value>) -> Option<Value> {
     let mut out = Vec::new();
     if let Some(level) = inputs.cred_protect {
         out.push(("credProtect", Value::Int(level.into())));
     }
+    if let Some(blob) = &inputs.cred_blob {
+        out.push(("credBlob", Value::Bool(cred_blob_fits(blob))));
+    }
     if inputs.hmac_secret {
         out.push(("hmac-secret", Value::Bool(true)));
+    }
+    if let Some(v) = hmac_secret_mc {
+        out.push(("hmac-secret-mc", v));
     }
     // minPinLength is only disclosed to RPs the authenticatorConfig allow-list names (§12.4).
     if inputs.min_pin_length && a.state.min_pin_length_rp_ids.iter().any(|r| r == rp_id) {
@@ -80,20 +115,27 @@ pub fn prepare_hmac_secret(
     let Some(input) = extensions.and_then(|e| e.get_text_key("hmac-secret")) else {
         return Ok(None);
     };
+    prepare_hmac_secret_input(a, env, input).map(Some)
+}
+
+/// Verifies one hmac-secret (or hmac-secret-mc) input map.
+pub fn prepare_hmac_secret_input(
+    a: &mut Authenticator,
+    env: &mut dyn Env,
+    input: &Value,
+) -> Result<HmacSecret, Status> {
     input.as_map()?;
     let field = |k: i128| input.get_int_key(k).ok_or(Status::MissingParameter);
     let key_agreement = field(1)?;
     let salt_enc = field(2)?.as_bytes()?;
     let salt_auth = field(3)?.as_bytes()?;
-    // "If pinUvAuthProtocol is absent and a pinUvAuthProtocol value of 1 is not supported by the
-    // authenticator, then return CTAP2_ERR_PIN_AUTH_INVALID." A present but unsupported protocol
-    // is CTAP1_ERR_INVALID_PARAMETER, as everywhere else.
-    match input.get_int_key(4).map(Value::as_uint).transpose()? {
-        None => return Err(Status::PinAuthInvalid),
-        Some(PROTOCOL_TWO) => {}
-        Some(_) => return Err(Status::InvalidParameter),
-    }
-    let shared = a.key_agreement(env).decapsulate(key_agreement)?;
+    // An absent pinUvAuthProtocol means protocol one (§12.5, for CTAP 2.0 platforms). A present
+    // but unsupported protocol is CTAP1_ERR_INVALID_PARAMETER, as everywhere else.
+    let protocol = match input.get_int_key(4).map(Value::as_uint).transpose()? {
+        None => Protocol::One,
+        Some(n) => Protocol::from_number(n).ok_or(Status::InvalidParameter)?,
+    };
+    let shared = a.key_agreement(env).decapsulate_with(protocol, key_agreement)?;
     // "verify(shared secret, saltEnc, saltAuth). If the verification fails, return
     // CTAP2_ERR_PIN_AUTH_INVALID."
     if !shared.verify(salt_enc, salt_auth) {
@@ -105,7 +147,7 @@ pub fn prepare_hmac_secret(
     if salts.len() != 32 && salts.len() != 64 {
         return Err(Status::InvalidParameter);
     }
-    Ok(Some(HmacSecret { shared, salts }))
+    Ok(HmacSecret { shared, salts })
 }
 
 impl HmacSecret {
@@ -115,11 +157,25 @@ impl HmacSecret {
         if !cred.hmac_secret {
             return None;
         }
-        let cred_random = Zeroizing::new(a.state.cred_random(&cred.private_key, uv));
+        Some(self.output_for_key(a, rng, &cred.private_key, uv))
+    }
+
+    /// The encrypted outputs for a credential key (hmac-secret-mc uses it before a `Found` exists).
+    pub fn output_for_key(
+        &self,
+        a: &Authenticator,
+        rng: &mut dyn CryptoRngCore,
+        private_key: &[u8],
+        uv: bool,
+    ) -> Value {
+        let cred_random = Zeroizing::new(a.state.cred_random(private_key, uv));
         let mut outputs = Zeroizing::new(Vec::with_capacity(64));
         for salt in self.salts.chunks(32) {
             outputs.extend_from_slice(&crypto::hmac_sha256(cred_random.as_slice(), &[salt]));
         }
-        Some(Value::Bytes(self.shared.encrypt(rng, &outputs)))
+        Value::Bytes(self.shared.encrypt(rng, &outputs))
     }
 }
+
+#[cfg(test)]
+mod tests;

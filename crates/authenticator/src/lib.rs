@@ -6,12 +6,15 @@
 //!
 //! # API
 //!
-//! - [`Env`]: the clock (`now_ms`), randomness (`rng`) and user presence (`user_presence`) the
-//!   engine needs; [`TestEnv`] is a deterministic implementation (seeded RNG, `advance(ms)`,
-//!   scripted presence).
+//! - [`Env`]: the clock (`now_ms`), randomness (`rng`), user presence (`user_presence`) and, for
+//!   the band's bioEnrollment, finger captures (`fingerprint_capture`, by default a touch = a good
+//!   sample) the engine needs; [`TestEnv`] is a deterministic implementation (seeded RNG,
+//!   `advance(ms)`, scripted presence and captures).
 //! - [`State`]: all persistent state (model identity, attestation material, PIN hash and retries,
-//!   discoverable credentials, configuration, band enrolment). `State::factory_new(model,
-//!   attestation, rng)`, `to_bytes()`, `from_bytes()`. [`models()`] lists the [`Model`]s
+//!   discoverable credentials, large blobs, configuration, enterprise attestation, band
+//!   enrolment). `State::factory_new(model, attestation, rng)`, `to_bytes()`, `from_bytes()`
+//!   (older files without the newer optional fields load), `set_enterprise_rp_ids` (the factory's
+//!   list for vendor-facilitated enterprise attestation). [`models()`] lists the [`Model`]s
 //!   (`nfc-key`, `band`), each with its own AAGUID. [`AttestationMaterial`] carries the batch key and
 //!   the `x5c` chain (batch certificate first).
 //! - [`Authenticator`]: `new(state)`, `state()`, `take_dirty()` (persistent state changed: save the
@@ -20,7 +23,9 @@
 //!   `ctap2(env, command ‖ CBOR) → status ‖ CBOR`, `u2f(env, ins, p1, p2, data) → Ok(data) |
 //!   Err(status word)`, `u2f_enabled()` (false when alwaysUv is on: the SELECT answer is then
 //!   `FIDO_2_0`), and the band controls `band_wear`, `band_take_off`, `band_enrol_finger(env,
-//!   captures)`, `band_delete_user_data(env)`, `band_status()`.
+//!   captures)`, `band_delete_user_data(env)` (the reassign primitive: credentials, large blobs,
+//!   PIN, configuration and fingerprint gone), `band_status()`.
+//! - What is supported and what is left out: `docs/authenticator-features.md`.
 //! - [`Status`]: CTAP status codes (§8.2) with `u8` conversions both ways.
 //!
 //! # Example
@@ -52,6 +57,7 @@ pub mod cbor;
 mod commands;
 mod credential;
 pub mod crypto;
+pub mod enterprise;
 mod env;
 mod extensions;
 pub mod pin_protocol;
@@ -71,7 +77,7 @@ pub use state::{
 pub use status::Status;
 
 use cbor::Value;
-use pin_protocol::{KeyAgreementKey, PROTOCOL_TWO};
+use pin_protocol::{KeyAgreementKey, Protocol};
 use token::Token;
 
 /// The authenticator: persistent [`State`] plus volatile (power-cycle) state.
@@ -91,6 +97,10 @@ pub(crate) struct Volatile {
     /// Consecutive wrong PINs since power-up (three → PIN_AUTH_BLOCKED until power cycle).
     pub pin_failures: u8,
     pub pending: commands::Pending,
+    /// A largeBlobs write in progress (§6.10.2: expectedLength, expectedNextOffset, buffer).
+    pub large_blob_write: Option<commands::large_blobs::PendingWrite>,
+    /// A fingerprint enrolment in progress (authenticatorBioEnrollment, §6.7.2).
+    pub enrollment: Option<commands::bio_enrollment::Enrollment>,
 }
 
 impl Authenticator {
@@ -183,11 +193,12 @@ impl Authenticator {
     pub(crate) fn verify_token(
         &mut self,
         env: &mut dyn Env,
+        protocol: Protocol,
         message: &[u8],
         param: &[u8],
     ) -> Result<&mut Token, Status> {
         let token = self.live_token(env).ok_or(Status::PinAuthInvalid)?;
-        if pin_protocol::verify(token.value.as_slice(), message, param) {
+        if protocol.verify(token.value.as_slice(), message, param) {
             Ok(token)
         } else {
             Err(Status::PinAuthInvalid)
@@ -206,14 +217,11 @@ impl Authenticator {
     }
 }
 
-/// Checks a `pinUvAuthProtocol` parameter: absent → MISSING_PARAMETER, not 2 → INVALID_PARAMETER.
-pub(crate) fn check_protocol(value: Option<&Value>) -> Result<(), Status> {
+/// Checks a `pinUvAuthProtocol` parameter: absent → MISSING_PARAMETER, neither 1 nor 2 →
+/// INVALID_PARAMETER.
+pub(crate) fn check_protocol(value: Option<&Value>) -> Result<Protocol, Status> {
     let v = value.ok_or(Status::MissingParameter)?.as_uint()?;
-    if v == PROTOCOL_TWO {
-        Ok(())
-    } else {
-        Err(Status::InvalidParameter)
-    }
+    Protocol::from_number(v).ok_or(Status::InvalidParameter)
 }
 
 /// Asks for a touch; a refusal or timeout is CTAP2_ERR_OPERATION_DENIED.

@@ -7,7 +7,7 @@ use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
 use crate::cbor::{self, Value};
-use crate::crypto;
+use crate::crypto::{self, Alg};
 
 /// Which kind of device a model is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,6 +120,10 @@ pub enum StateError {
     /// The attestation private key is not a valid P-256 key.
     #[error("invalid attestation private key")]
     BadAttestationKey,
+    /// An enterprise-attestation certificate that does not parse or does not certify the batch
+    /// attestation key.
+    #[error("the enterprise attestation certificate does not certify the batch attestation key")]
+    BadEnterpriseCertificate,
 }
 
 /// A discoverable (resident) credential.
@@ -137,11 +141,15 @@ pub struct ResidentCredential {
     pub user_name: Option<String>,
     /// User display name, if given.
     pub user_display_name: Option<String>,
-    pub(crate) private_key: Zeroizing<[u8; 32]>,
+    /// The signature algorithm (key files before it was recorded hold ES256 keys).
+    pub alg: Alg,
+    pub(crate) private_key: Zeroizing<Vec<u8>>,
     /// credProtect level (1, 2 or 3).
     pub cred_protect: u8,
     /// Whether the hmac-secret extension was enabled at creation.
     pub hmac_secret: bool,
+    /// The credBlob given at creation (CTAP 2.1 §12.2), at most `MAX_CRED_BLOB_LENGTH` bytes.
+    pub cred_blob: Option<Vec<u8>>,
     /// Creation order (higher = newer).
     pub created: u64,
 }
@@ -167,6 +175,10 @@ pub struct BandState {
     pub failed_attempts: u8,
     /// After three failed enrolment attempts the band shows "See Admin" until delete user data.
     pub see_admin: bool,
+    /// The enrolled template's ID (authenticatorBioEnrollment templateId), when enrolled.
+    pub template_id: Vec<u8>,
+    /// The enrolled template's friendly name ("" until named).
+    pub template_name: String,
 }
 
 /// Default and factory minimum PIN length, in Unicode code points.
@@ -177,6 +189,17 @@ pub const MAX_PIN_RETRIES: u8 = 8;
 pub const MAX_UV_RETRIES: u8 = 8;
 /// How many discoverable credentials fit.
 pub const MAX_RESIDENT_CREDENTIALS: usize = 50;
+/// maxCredBlobLength (CTAP 2.1 §12.2: at least 32).
+pub const MAX_CRED_BLOB_LENGTH: usize = 32;
+/// maxSerializedLargeBlobArray (CTAP 2.1 §6.10: at least 1024).
+pub const MAX_SERIALIZED_LARGE_BLOB_ARRAY: usize = 4096;
+
+/// The initial serialized large-blob array: an empty CBOR array (0x80) and LEFT(SHA-256(0x80), 16)
+/// (CTAP 2.1 §6.10.2).
+pub fn empty_large_blob_array() -> Vec<u8> {
+    let digest = crypto::sha256(&[0x80]);
+    [&[0x80u8][..], &digest[..16]].concat()
+}
 
 /// All persistent state.
 #[derive(Clone, PartialEq, Eq)]
@@ -204,6 +227,16 @@ pub struct State {
     pub(crate) next_created: u64,
     pub(crate) credentials: Vec<ResidentCredential>,
     pub(crate) band: BandState,
+    /// The serialized large-blob array with its 16-byte checksum (CTAP 2.1 §6.10.2).
+    pub(crate) large_blob_array: Vec<u8>,
+    /// Whether enterprise attestation is enabled (authenticatorConfig enableEnterpriseAttestation,
+    /// §6.11.1); reset disables it.
+    pub(crate) ep_enabled: bool,
+    /// RP IDs for vendor-facilitated enterprise attestation (§7.1), set by the factory; kept by reset.
+    pub(crate) ep_rp_ids: Vec<String>,
+    /// A device certificate for enterprise attestation issued by the factory (DER), used instead
+    /// of the one the engine makes itself (see [`crate::enterprise`]); kept by reset.
+    pub(crate) ep_certificate: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for State {
@@ -244,6 +277,10 @@ impl State {
             next_created: 0,
             credentials: Vec::new(),
             band: BandState::default(),
+            large_blob_array: empty_large_blob_array(),
+            ep_enabled: false,
+            ep_rp_ids: Vec::new(),
+            ep_certificate: None,
         };
         state.wipe_user_data(rng);
         state
@@ -265,6 +302,8 @@ impl State {
         self.force_pin_change = false;
         self.always_uv = false;
         self.credentials.clear();
+        self.large_blob_array = empty_large_blob_array();
+        self.ep_enabled = false;
         self.band = BandState {
             worn: self.band.worn,
             ..BandState::default()
@@ -311,6 +350,13 @@ impl State {
         self.sign_count
     }
 
+    /// Moves the signature counter up to `at_least` (never down). The key file uses it to persist
+    /// a counter high-water mark ahead of the values handed out, so that a counter value is never
+    /// repeated after a crash even though counter-only changes are not saved one by one.
+    pub fn raise_sign_count(&mut self, at_least: u32) {
+        self.sign_count = self.sign_count.max(at_least);
+    }
+
     /// Discoverable credentials, oldest first.
     pub fn credentials(&self) -> &[ResidentCredential] {
         &self.credentials
@@ -328,8 +374,56 @@ impl State {
     }
 
     /// The hmac-secret CredRandom of a credential (CTAP 2.1 §12.5): derived, not stored.
-    pub(crate) fn cred_random(&self, private_key: &[u8; 32], with_uv: bool) -> [u8; 32] {
+    pub(crate) fn cred_random(&self, private_key: &[u8], with_uv: bool) -> [u8; 32] {
         crypto::hmac_sha256(self.cred_random_key.as_slice(), &[&[u8::from(with_uv)], private_key])
+    }
+
+    /// A credential's largeBlobKey (CTAP 2.1 §12.3): derived from the credential's private key
+    /// under the per-reset `cred_random_key`, so it dies with a reset and needs no storage. The
+    /// label's first byte differs from CredRandom's 0/1 prefix, keeping the two apart.
+    pub(crate) fn large_blob_key(&self, private_key: &[u8]) -> [u8; 32] {
+        crypto::hmac_sha256(self.cred_random_key.as_slice(), &[b"largeBlobKey", private_key])
+    }
+
+    /// The serialized large-blob array (with its checksum).
+    pub fn large_blob_array(&self) -> &[u8] {
+        &self.large_blob_array
+    }
+
+    /// Whether enterprise attestation is enabled.
+    pub fn enterprise_attestation_enabled(&self) -> bool {
+        self.ep_enabled
+    }
+
+    /// The RP IDs that get vendor-facilitated enterprise attestation.
+    pub fn enterprise_rp_ids(&self) -> &[String] {
+        &self.ep_rp_ids
+    }
+
+    /// Sets the RP IDs for vendor-facilitated enterprise attestation (the factory's job, §7.1.1).
+    pub fn set_enterprise_rp_ids(&mut self, rp_ids: Vec<String>) {
+        self.ep_rp_ids = rp_ids;
+    }
+
+    /// The factory-issued enterprise-attestation certificate, if one was set.
+    pub fn enterprise_certificate(&self) -> Option<&[u8]> {
+        self.ep_certificate.as_deref()
+    }
+
+    /// Sets (or with `None` clears) a factory-issued device certificate for enterprise
+    /// attestation: an X.509 certificate for the batch attestation key, naming the device's serial
+    /// number, issued by the factory CA. Enterprise attestations then present `x5c = [it]`, a
+    /// chain an RFC 5280 validator accepts against the factory CA, instead of the certificate the
+    /// engine issues under the batch certificate itself. Refused (`StateError::BadEnterpriseCertificate`)
+    /// unless it parses and certifies the batch attestation key.
+    pub fn set_enterprise_certificate(&mut self, der: Option<Vec<u8>>) -> Result<(), StateError> {
+        if let Some(der) = &der
+            && !crate::enterprise::certifies_batch_key(self, der)
+        {
+            return Err(StateError::BadEnterpriseCertificate);
+        }
+        self.ep_certificate = der;
+        Ok(())
     }
 
     /// Serialises the state for the key file.
@@ -350,6 +444,8 @@ impl State {
                     (8, Value::Int(c.cred_protect.into())),
                     (9, Value::Bool(c.hmac_secret)),
                     (10, Value::Int(c.created.into())),
+                    (11, Value::Int(c.alg.cose())),
+                    (12, c.cred_blob.as_deref().map_or(Value::Null, Value::bytes)),
                 ])
             })
             .collect();
@@ -358,6 +454,8 @@ impl State {
             (2, Value::Bool(self.band.enrolled)),
             (3, Value::Int(self.band.failed_attempts.into())),
             (4, Value::Bool(self.band.see_admin)),
+            (5, Value::bytes(&self.band.template_id)),
+            (6, Value::text(&self.band.template_name)),
         ]);
         let body = Value::int_map(vec![
             (0, Value::Int(VERSION.into())),
@@ -392,6 +490,13 @@ impl State {
             (17, Value::Int(self.next_created.into())),
             (18, Value::Array(creds)),
             (19, band),
+            (20, Value::bytes(&self.large_blob_array)),
+            (21, Value::Bool(self.ep_enabled)),
+            (
+                22,
+                Value::Array(self.ep_rp_ids.iter().map(|s| Value::text(s)).collect()),
+            ),
+            (23, self.ep_certificate.as_deref().map_or(Value::Null, Value::bytes)),
         ]);
         [MAGIC.as_slice(), &cbor::encode(&body)].concat()
     }
@@ -447,6 +552,39 @@ impl State {
                 enrolled: band.bool(2)?,
                 failed_attempts: band.small(3)?,
                 see_admin: band.bool(4)?,
+                // Fields 5 and 6 came with authenticatorBioEnrollment; older files enrolled
+                // through the control socket only, with template ID 0x01 and no name.
+                template_id: match band.opt(5) {
+                    Some(v) => bytes_of(v)?.to_vec(),
+                    None if band.bool(2)? => vec![1],
+                    None => Vec::new(),
+                },
+                template_name: band.opt(6).map(text_of).transpose()?.unwrap_or_default(),
+            },
+            // Fields 20–23 came with largeBlobs and enterprise attestation (version 1 files
+            // without them load as factory defaults).
+            large_blob_array: match f.opt(20) {
+                Some(v) => bytes_of(v)?.to_vec(),
+                None => empty_large_blob_array(),
+            },
+            ep_enabled: f
+                .opt(21)
+                .map(|v| v.as_bool())
+                .transpose()
+                .map_err(|_| StateError::Malformed("expected bool"))?
+                .unwrap_or(false),
+            ep_rp_ids: match f.opt(22) {
+                Some(v) => v
+                    .as_array()
+                    .map_err(|_| StateError::Malformed("expected array"))?
+                    .iter()
+                    .map(text_of)
+                    .collect::<Result<_, _>>()?,
+                None => Vec::new(),
+            },
+            ep_certificate: match f.opt(23) {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(bytes_of(v)?.to_vec()),
             },
         })
     }
@@ -454,6 +592,16 @@ impl State {
 
 fn credential_from(v: &Value) -> Result<ResidentCredential, StateError> {
     let f = Fields(v);
+    // Field 11 (the COSE algorithm) came with EdDSA and ES384; older credentials are ES256.
+    let alg = match f.opt(11) {
+        Some(v) => Alg::from_cose(v.as_int().map_err(|_| StateError::Malformed("expected int"))?)
+            .ok_or(StateError::Malformed("unknown algorithm"))?,
+        None => Alg::Es256,
+    };
+    let key = bytes_of(f.get(7)?)?;
+    if key.len() != alg.key_len() {
+        return Err(StateError::Malformed("credential key length"));
+    }
     Ok(ResidentCredential {
         id: bytes_of(f.get(1)?)?.to_vec(),
         rp_id: f.text(2)?,
@@ -461,10 +609,15 @@ fn credential_from(v: &Value) -> Result<ResidentCredential, StateError> {
         user_id: bytes_of(f.get(4)?)?.to_vec(),
         user_name: f.opt_text(5)?,
         user_display_name: f.opt_text(6)?,
-        private_key: Zeroizing::new(f.key32(7)?),
+        alg,
+        private_key: Zeroizing::new(key.to_vec()),
         cred_protect: f.small(8)?,
         hmac_secret: f.bool(9)?,
         created: f.uint(10)?,
+        cred_blob: match f.opt(12) {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(bytes_of(v)?.to_vec()),
+        },
     })
 }
 
@@ -484,6 +637,10 @@ struct Fields<'a>(&'a Value);
 impl Fields<'_> {
     fn get(&self, key: i128) -> Result<&Value, StateError> {
         self.0.get_int_key(key).ok_or(StateError::Malformed("missing field"))
+    }
+    /// A field added after version 1's first release: absent in older files.
+    fn opt(&self, key: i128) -> Option<&Value> {
+        self.0.get_int_key(key)
     }
     fn uint(&self, key: i128) -> Result<u64, StateError> {
         self.get(key)?

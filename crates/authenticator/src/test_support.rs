@@ -5,14 +5,39 @@ use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 
 use crate::cbor::{self, Value};
-use crate::pin_protocol::{KeyAgreementKey, SharedSecret};
+use crate::pin_protocol::{KeyAgreementKey, Protocol, SharedSecret};
 use crate::status::Status;
 use crate::{AttestationMaterial, Authenticator, Env, State, TestEnv, crypto, model_by_name};
 
 /// The batch attestation scalar used by every fixture.
 pub const ATTESTATION_KEY: [u8; 32] = [0x42; 32];
-/// A stand-in DER certificate: the engine only copies it into x5c.
-pub const BATCH_CERT: &[u8] = b"\x30\x03\x02\x01\x01";
+/// The fixtures' batch certificate: a real X.509 certificate for [`ATTESTATION_KEY`] (self-signed,
+/// subject `CN=Test Batch,OU=Authenticator Attestation,O=keyfleet,C=DE`), made once, so that
+/// enterprise attestation can issue under it.
+pub fn batch_cert() -> &'static [u8] {
+    use std::str::FromStr;
+    use std::sync::OnceLock;
+    use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+    static CERT: OnceLock<Vec<u8>> = OnceLock::new();
+    CERT.get_or_init(|| {
+        use der::Encode;
+        let key = p256::ecdsa::SigningKey::from_slice(&ATTESTATION_KEY).unwrap();
+        let name =
+            x509_cert::name::Name::from_str("CN=Test Batch,OU=Authenticator Attestation,O=keyfleet,C=DE").unwrap();
+        let validity = x509_cert::time::Validity {
+            not_before: x509_cert::time::Time::UtcTime(
+                der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(1_700_000_000)).unwrap(),
+            ),
+            not_after: x509_cert::time::Time::UtcTime(
+                der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(2_000_000_000)).unwrap(),
+            ),
+        };
+        let spki = spki::SubjectPublicKeyInfoOwned::from_key(*key.verifying_key()).unwrap();
+        let serial = x509_cert::serial_number::SerialNumber::new(&[1]).unwrap();
+        let builder = CertificateBuilder::new(Profile::Root, serial, validity, name, spki, &key).unwrap();
+        builder.build::<p256::ecdsa::DerSignature>().unwrap().to_der().unwrap()
+    })
+}
 /// The rp.id most tests use.
 pub const RP: &str = "example.com";
 /// A client data hash.
@@ -35,7 +60,7 @@ impl Fixture {
         let mut env = TestEnv::new(7);
         let attestation = AttestationMaterial {
             private_key: ATTESTATION_KEY.into(),
-            cert_chain_der: vec![BATCH_CERT.to_vec()],
+            cert_chain_der: vec![batch_cert().to_vec()],
             serial_number: "KF-TEST-1".into(),
         };
         let model = model_by_name(name).unwrap();
@@ -67,14 +92,44 @@ impl Fixture {
 
     /// The platform side of key agreement: getKeyAgreement, then our own key pair.
     pub fn platform(&mut self) -> Platform {
-        let info = self.call(0x06, vec![(1, Value::Int(2)), (2, Value::Int(2))]).unwrap();
+        self.platform_with(Protocol::Two)
+    }
+
+    /// The platform side of key agreement for the given PIN/UV auth protocol.
+    pub fn platform_with(&mut self, protocol: Protocol) -> Platform {
+        let number = Value::Int(protocol.number().into());
+        let info = self.call(0x06, vec![(1, number), (2, Value::Int(2))]).unwrap();
         let auth_key = info.get_int_key(1).unwrap().clone();
         let mine = KeyAgreementKey::generate(self.env.rng());
-        let shared = mine.decapsulate(&auth_key).unwrap();
+        let shared = mine.decapsulate_with(protocol, &auth_key).unwrap();
         Platform {
             cose: mine.public_cose(),
             shared,
         }
+    }
+
+    /// getPinUvAuthTokenUsingPinWithPermissions (0x09) over the given protocol.
+    pub fn pin_token_with(
+        &mut self,
+        protocol: Protocol,
+        pin: &str,
+        permissions: u8,
+        rp_id: Option<&str>,
+    ) -> Result<[u8; 32], Status> {
+        let p = self.platform_with(protocol);
+        let pin_hash_enc = p.shared.encrypt(self.env.rng(), &pin_hash(pin));
+        let mut params = vec![
+            (1, Value::Int(protocol.number().into())),
+            (2, Value::Int(9)),
+            (3, p.cose.clone()),
+            (6, Value::Bytes(pin_hash_enc)),
+            (9, Value::Int(permissions.into())),
+        ];
+        if let Some(rp) = rp_id {
+            params.push((0x0A, Value::text(rp)));
+        }
+        let resp = self.call(0x06, params)?;
+        Ok(p.open_token(&resp))
     }
 
     /// setPIN as a platform would.
@@ -303,7 +358,10 @@ pub struct AuthData {
     pub sign_count: u32,
     pub aaguid: Option<[u8; 16]>,
     pub credential_id: Option<Vec<u8>>,
+    /// The P-256 public point, for an ES256 credential.
     pub public_key: Option<[u8; 65]>,
+    /// The credential's COSE_Key, whatever its algorithm.
+    pub cose_key: Option<Value>,
     pub extensions: Option<Value>,
 }
 
@@ -316,6 +374,7 @@ pub fn parse_auth_data(data: &[u8]) -> AuthData {
         aaguid: None,
         credential_id: None,
         public_key: None,
+        cose_key: None,
         extensions: None,
     };
     let mut rest = &data[37..];
@@ -325,9 +384,12 @@ pub fn parse_auth_data(data: &[u8]) -> AuthData {
         out.credential_id = Some(rest[18..18 + len].to_vec());
         rest = &rest[18 + len..];
         let (cose, used) = first_item(rest);
-        let x = cose.get_int_key(-2).unwrap().as_bytes().unwrap();
-        let y = cose.get_int_key(-3).unwrap().as_bytes().unwrap();
-        out.public_key = Some([&[4u8][..], x, y].concat().try_into().unwrap());
+        if cose.get_int_key(3) == Some(&Value::Int(-7)) {
+            let x = cose.get_int_key(-2).unwrap().as_bytes().unwrap();
+            let y = cose.get_int_key(-3).unwrap().as_bytes().unwrap();
+            out.public_key = Some([&[4u8][..], x, y].concat().try_into().unwrap());
+        }
+        out.cose_key = Some(cose);
         rest = &rest[used..];
     }
     if out.flags & 0x80 != 0 {

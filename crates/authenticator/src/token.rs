@@ -12,14 +12,14 @@ pub const PERM_MC: u8 = 0x01;
 pub const PERM_GA: u8 = 0x02;
 /// Permission cm: authenticatorCredentialManagement.
 pub const PERM_CM: u8 = 0x04;
-/// Permission be: authenticatorBioEnrollment (not offered).
+/// Permission be: authenticatorBioEnrollment (the band only).
 pub const PERM_BE: u8 = 0x08;
-/// Permission lbw: largeBlobs write (not offered).
+/// Permission lbw: largeBlobs write.
 pub const PERM_LBW: u8 = 0x10;
 /// Permission acfg: authenticatorConfig.
 pub const PERM_ACFG: u8 = 0x20;
-/// The permissions this authenticator can grant.
-pub const SUPPORTED_PERMISSIONS: u8 = PERM_MC | PERM_GA | PERM_CM | PERM_ACFG;
+/// The permissions every model can grant (the band adds `be`).
+pub const SUPPORTED_PERMISSIONS: u8 = PERM_MC | PERM_GA | PERM_CM | PERM_LBW | PERM_ACFG;
 /// Every permission CTAP 2.1 defines (§6.5.5.7); other bits of a request are ignored.
 pub const DEFINED_PERMISSIONS: u8 = PERM_MC | PERM_GA | PERM_CM | PERM_BE | PERM_LBW | PERM_ACFG;
 

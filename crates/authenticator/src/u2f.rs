@@ -53,7 +53,14 @@ fn register(a: &mut Authenticator, env: &mut dyn Env, data: &[u8]) -> Result<Vec
     }
     let key = zeroize::Zeroizing::new(crypto::new_p256_scalar(env.rng()));
     let point = crypto::public_point(&key).ok_or(SW_UNKNOWN)?;
-    let handle = credential::wrap(&a.state, env.rng(), application, &key, CRED_PROTECT_OPTIONAL, false);
+    let wrapped = credential::Wrapped {
+        alg: crypto::Alg::Es256,
+        private_key: key.as_slice(),
+        cred_protect: CRED_PROTECT_OPTIONAL,
+        hmac_secret: false,
+        cred_blob: None,
+    };
+    let handle = credential::wrap(&a.state, env.rng(), application, &wrapped);
     let signed = [&[0x00][..], application, challenge, &handle, &point].concat();
     let sig = crypto::sign_es256(&a.state.attestation.private_key, &signed).ok_or(SW_UNKNOWN)?;
     let handle_len = u8::try_from(handle.len()).map_err(|_| SW_UNKNOWN)?;
@@ -69,7 +76,7 @@ fn authenticate(a: &mut Authenticator, env: &mut dyn Env, p1: u8, data: &[u8]) -
     let challenge = &data[..32];
     let application: &[u8; 32] = data[32..64].try_into().map_err(|_| SW_WRONG_LENGTH)?;
     let found = credential::unwrap(&a.state, application, &data[65..])
-        .filter(|c| c.cred_protect != CRED_PROTECT_REQUIRED)
+        .filter(|c| c.cred_protect != CRED_PROTECT_REQUIRED && c.alg == crypto::Alg::Es256)
         .ok_or(SW_WRONG_DATA)?;
     let presence = match p1 {
         CHECK_ONLY => return Err(SW_CONDITIONS_NOT_SATISFIED),
@@ -81,7 +88,7 @@ fn authenticate(a: &mut Authenticator, env: &mut dyn Env, p1: u8, data: &[u8]) -
     a.state.sign_count = a.state.sign_count.wrapping_add(1);
     let counter = a.state.sign_count.to_be_bytes();
     let signed = [application.as_slice(), &[presence], &counter, challenge].concat();
-    let sig = crypto::sign_es256(&found.private_key, &signed).ok_or(SW_UNKNOWN)?;
+    let sig = found.alg.sign(&found.private_key, &signed).ok_or(SW_UNKNOWN)?;
     Ok([&[presence][..], &counter, &sig].concat())
 }
 

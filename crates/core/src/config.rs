@@ -36,6 +36,8 @@ pub struct CeremonyConfig {
     pub anchors: Vec<TrustAnchor>,
     /// Key for the stand-in credential ids given for unknown usernames.
     pub decoy_key: [u8; 32],
+    /// Key sign-in ceremonies are sealed under (they are held by the client, not stored).
+    pub seal_key: crate::credentials::sealed::SealKey,
 }
 
 impl TrustAnchorProvider for CeremonyConfig {

@@ -179,6 +179,8 @@ actions! {
     CredentialReset => "credential.reset",
     /// A key's counter went backwards: it was flagged as possibly cloned.
     CredentialCloneSuspected => "credential.clone_suspected",
+    /// A band was taken from its wearer to be given to another: their band credential removed.
+    CredentialReassign => "credential.reassign",
     /// A sign-in with a security key (success, failure or refusal).
     AuthWebauthn => "auth.webauthn",
     /// A scheduled job ran.

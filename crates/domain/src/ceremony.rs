@@ -1,7 +1,8 @@
 //! WebAuthn ceremonies in progress: the challenge the server issued and the options it was
 //! issued with, kept until the response comes back (or the ceremony expires).
 //!
-//! A challenge is single-use: finishing a ceremony deletes it in the same transaction that
+//! A challenge is single-use: finishing a ceremony deletes it (a registration) or records it
+//! as spent (a sign-in, whose ceremony the client holds sealed) in the same transaction that
 //! stores the outcome, and every failure path consumes it too, so a response can never be
 //! replayed.
 
@@ -80,6 +81,8 @@ impl Ceremony {
 pub struct FinishAssertion<'a> {
     /// The ceremony whose challenge was signed.
     pub ceremony_id: CeremonyId,
+    /// When it expires: its record of being spent is kept until then.
+    pub ceremony_expires_at: Timestamp,
     /// The credential that signed.
     pub credential_id: &'a [u8],
     /// The counter as read before verification (the compare of compare-and-swap).
@@ -97,6 +100,9 @@ pub struct FinishAssertion<'a> {
     /// A rate-limit attempt reserved for this sign-in, given back in the same transaction
     /// (see [`RateLimitStore::release`](crate::store::RateLimitStore::release)).
     pub release: Option<AttemptRelease<'a>>,
+    /// The audit event of ending sessions opened with keys removed since (written only
+    /// when there are such sessions).
+    pub removed_key_sessions: &'a crate::audit::NewAuditEvent,
 }
 
 /// A reserved rate-limit attempt to give back.

@@ -118,12 +118,6 @@ pub trait SessionStore: Send + Sync {
     /// Revokes every session opened with the credential `credential_id` (a lost or stolen
     /// key); returns how many were live at the event's time. Other sessions are untouched.
     async fn revoke_credential_sessions(&self, credential_id: &[u8], audit: &NewAuditEvent) -> StoreResult<u64>;
-    /// Revokes the user's sessions that were opened with a key removed by
-    /// [`CredentialStore::delete_credential`] while they were live (an ordinary removal leaves
-    /// them alive until the next sign-in, which calls this). Returns how many were live at the
-    /// event's time; writes the audit event only when a removal left something to end. The
-    /// common case (nothing pending) is one primary-key read, whatever the number of sessions.
-    async fn revoke_sessions_of_removed_keys(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64>;
     /// The user's unrevoked sessions that are live at `now`, newest first.
     async fn list_user_sessions(&self, user: UserId, now: Timestamp) -> StoreResult<Vec<Session>>;
     /// Deletes sessions that ended before `before` (revoked or expired); returns how many.
@@ -209,7 +203,7 @@ pub trait CredentialStore: Send + Sync {
     /// Deletes a credential. `NotFound` unless `user` owns `id`. Sessions opened with it are
     /// not revoked (see [`SessionStore::revoke_credential_sessions`]); if any are live, they
     /// are marked to end at the user's next sign-in
-    /// ([`SessionStore::revoke_sessions_of_removed_keys`]).
+    /// ([`CeremonyStore::finish_authentication`] ends them).
     async fn delete_credential(&self, user: UserId, id: &[u8], audit: &NewAuditEvent) -> StoreResult<()>;
     /// Deletes every credential of a user; returns how many.
     async fn delete_user_credentials(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64>;
@@ -241,34 +235,43 @@ pub trait CeremonyStore: Send + Sync {
         credential: &Credential,
         audit: &NewAuditEvent,
     ) -> StoreResult<()>;
-    /// Finishes an authentication in one transaction: deletes the ceremony, compares and
-    /// swaps the credential's counter (setting `backup_state`, ORing `uv_initialized`,
-    /// setting `last_used_at`), inserts the session, appends the audit event.
+    /// Records a sign-in ceremony (kept by the client, sealed: the store never saw it start)
+    /// as spent until it expires; true when this call spent it. Failure paths call it so a
+    /// challenge is consumed whether the sign-in succeeds or fails.
+    async fn spend_ceremony(&self, id: CeremonyId, expires_at: Timestamp) -> StoreResult<bool>;
+    /// Whether the sign-in ceremony `id` is recorded as spent (and not yet purged).
+    async fn ceremony_spent(&self, id: CeremonyId) -> StoreResult<bool>;
+    /// Finishes an authentication in one transaction: records the ceremony as spent,
+    /// compares and swaps the credential's counter (setting `backup_state`, ORing
+    /// `uv_initialized`, setting `last_used_at`), inserts the session, ends the sessions
+    /// waiting for the user's next sign-in because their key was removed (their audit event
+    /// in `finish.removed_key_sessions`), appends the audit event.
     ///
-    /// `Conflict("ceremony_used")` when the ceremony is gone, is not an authentication, or was
-    /// started for another user than the session's (a username-less one fits any user);
+    /// `Conflict("ceremony_used")` when the ceremony was already spent;
     /// `Conflict("sign_count")` when the stored counter is no longer `old_sign_count`
     /// (another sign-in with this key won the race); `NotFound` when the credential is gone
     /// or is not the session user's. Nothing is written on error, the ceremony included.
     async fn finish_authentication(&self, finish: &FinishAssertion<'_>, audit: &NewAuditEvent) -> StoreResult<()>;
     /// WebAuthn L3 §7.2 step 21 (A13): an authentic assertion whose counter did not increase.
-    /// In one transaction: deletes the ceremony and, only when this call deleted it (it was
-    /// still unspent) and the credential's stored counter is still `seen_sign_count`, flags
-    /// the credential as possibly cloned and appends the audit event.
+    /// In one transaction: records the ceremony as spent and, only when this call spent it
+    /// (it was still unspent) and the credential's stored counter is still
+    /// `seen_sign_count`, flags the credential as possibly cloned and appends the audit event.
     ///
-    /// `Conflict("ceremony_used")` when the ceremony was already gone (a double submission
+    /// `Conflict("ceremony_used")` when the ceremony was already spent (a double submission
     /// of one assertion whose first copy signed in): nothing changes, the key is not flagged.
     /// `Conflict("sign_count")` when the counter moved since it was read (another sign-in
-    /// with the key committed meanwhile): the ceremony is consumed, the key is not flagged.
-    /// `NotFound` when the credential is gone (the ceremony is consumed).
+    /// with the key committed meanwhile): the ceremony is spent, the key is not flagged.
+    /// `NotFound` when the credential is gone (the ceremony is spent).
     async fn flag_possible_clone(
         &self,
         ceremony_id: CeremonyId,
+        expires_at: Timestamp,
         credential_id: &[u8],
         seen_sign_count: u32,
         audit: &NewAuditEvent,
     ) -> StoreResult<()>;
-    /// Deletes ceremonies that expired before `before`; returns how many.
+    /// Deletes ceremonies, and records of spent ones, that expired before `before`; returns
+    /// how many.
     async fn purge_ceremonies(&self, before: Timestamp) -> StoreResult<u64>;
 }
 

@@ -70,6 +70,14 @@ pub enum AdminCommand {
         #[arg(long)]
         username: String,
     },
+    /// A band taken from a user to be given to another wearer: removes the user's credentials
+    /// made with a keyfleet band and ends their sessions (then wipe the band with `keyfleet key
+    /// reassign`).
+    ReassignBand {
+        /// Username.
+        #[arg(long)]
+        username: String,
+    },
     /// Issue a temporary access pass; prints the code alone on standard output.
     IssueTap {
         /// Username.
@@ -222,6 +230,30 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
             eprintln!(
                 "removed {removed} security key{} of {} and ended their sessions",
                 if removed == 1 { "" } else { "s" },
+                user.username.as_str()
+            );
+        }
+        AdminCommand::ReassignBand { username } => {
+            let user = user_named(&stores, &username).await?;
+            let bands: Vec<_> = keys::list_for_user(&ctx, &cli, user.id)
+                .await
+                .map_err(refusal)?
+                .into_iter()
+                .filter(keys::is_band)
+                .collect();
+            if bands.is_empty() {
+                bail!("{} has no band credential", user.username.as_str());
+            }
+            for band in &bands {
+                keys::reassign_band(&ctx, &cli, user.id, &band.id)
+                    .await
+                    .map_err(refusal)?;
+            }
+            print_json(&json!({ "username": user.username.as_str(), "bandCredentialsRemoved": bands.len() }))?;
+            eprintln!(
+                "removed {} band credential{} of {} and ended their sessions; wipe the band with `keyfleet key reassign`",
+                bands.len(),
+                if bands.len() == 1 { "" } else { "s" },
                 user.username.as_str()
             );
         }

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use keyfleet_core::bootstrap::{Bootstrap, bootstrap};
 use keyfleet_core::clients::tokens::TokenKeys;
 use keyfleet_core::config::{CeremonyConfig, ClientConfig, SessionConfig};
+use keyfleet_core::credentials::sealed::SealKey;
 use keyfleet_core::limits::{LimitConfig, SignInLimits, TapLimits, TokenLimits};
 use keyfleet_core::secrets::MasterKey;
 use keyfleet_core::{Core, CoreConfig};
@@ -112,6 +113,7 @@ pub fn core_config(settings: &Settings, master: &MasterKey) -> anyhow::Result<Co
             require_trusted_attestation: settings.require_trusted_attestation,
             anchors,
             decoy_key: master.derive("webauthn-decoy-credential"),
+            seal_key: SealKey::new(&master.derive("webauthn-sign-in-ceremony-seal")),
         },
         sessions: SessionConfig {
             lifetimes: settings.session_lifetimes(),

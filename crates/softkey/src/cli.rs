@@ -58,6 +58,10 @@ pub enum KeyCommand {
         /// The key file to create.
         #[arg(long)]
         out: PathBuf,
+        /// An RP ID for which the key gives vendor-facilitated enterprise attestation (with its
+        /// serial number) once enterprise attestation is enabled; repeatable.
+        #[arg(long = "enterprise-rp-id")]
+        enterprise_rp_ids: Vec<String>,
     },
     /// Print what the key is and holds, as JSON.
     Info {
@@ -118,7 +122,18 @@ pub enum KeyCommand {
         #[arg(long)]
         key: PathBuf,
     },
-    /// Send a test-control command (`lift`, `place`, `status`, `advance MS`, …) to a running `vpcd`.
+    /// Band: reassign it to another wearer ("delete user data"): wipes every credential, the PIN
+    /// and the fingerprint, and leaves the band ready to enrol. Refused for other models. Works on
+    /// the key file, or through the control socket while `vpcd` runs.
+    Reassign {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Send a test-control command to a running `vpcd`: `lift`, `place`, `status`, `advance MS`,
+    /// `presence grant|deny`, and for the band `wear`, `take-off`, `enrol-finger [CAPTURES]`,
+    /// `finger good|poor` (a finger on the sensor for the next authenticatorBioEnrollment
+    /// capture) and `reassign`.
     Control {
         /// The key file.
         #[arg(long)]
@@ -136,8 +151,9 @@ pub enum KeyCommand {
         /// vpcd's address.
         #[arg(long, default_value = DEFAULT_ADDR)]
         addr: String,
-        /// Lift the key off the reader after this many power-offs; it comes back after
-        /// `--replace-after-ms` or on `place`.
+        /// Lift the key off the reader after the Nth power-off since it was placed; it comes back
+        /// after `--replace-after-ms` or on `place`. Once per placement: the automatic return does
+        /// not re-arm it, the next `place` does.
         #[arg(long)]
         lift_after_power_offs: Option<u32>,
         /// How long an automatically lifted key stays off the reader.
@@ -186,7 +202,11 @@ pub fn run(args: KeyArgs) -> anyhow::Result<()> {
             Ok(())
         }
         KeyCommand::FactoryCa { model } => factory_ca(dirs, model.as_deref()),
-        KeyCommand::New { model, out } => new_key(dirs, &model, &out),
+        KeyCommand::New {
+            model,
+            out,
+            enterprise_rp_ids,
+        } => new_key(dirs, &model, &out, enterprise_rp_ids),
         KeyCommand::Info { key } => info(dirs, &key),
         KeyCommand::SetPin { key, pin } => with_platform(dirs, &key, |p| Ok(p.set_pin(&pin)?)),
         KeyCommand::ChangePin { key, old, new } => with_platform(dirs, &key, |p| Ok(p.change_pin(&old, &new)?)),
@@ -209,6 +229,10 @@ pub fn run(args: KeyArgs) -> anyhow::Result<()> {
         }),
         KeyCommand::TakeOff { key } => band(dirs, &key, "take-off", |k| {
             Ok(k.band(|a, _| a.band_take_off()).map(|()| String::new())?)
+        }),
+        KeyCommand::Reassign { key } => band(dirs, &key, "reassign", |k| {
+            k.reassign()?;
+            Ok(String::new())
         }),
         KeyCommand::Control { key, command } => {
             let answer = send_control(&sibling(&key, ".ctl"), &command.join(" "))
@@ -246,7 +270,7 @@ pub fn run(args: KeyArgs) -> anyhow::Result<()> {
     }
 }
 
-fn new_key(dirs: &KeyDirs, model: &str, out: &Path) -> anyhow::Result<()> {
+fn new_key(dirs: &KeyDirs, model: &str, out: &Path, enterprise_rp_ids: Vec<String>) -> anyhow::Result<()> {
     let factory = Factory::new(dirs.factory()?);
     let file_keys = dirs.file_keys()?;
     let protection = Protection::from_env(&file_keys);
@@ -254,7 +278,8 @@ fn new_key(dirs: &KeyDirs, model: &str, out: &Path) -> anyhow::Result<()> {
         Protection::FileKey(dir) => format!("its file key is in {}", dir.display()),
         Protection::Passphrase(..) => "protected by KEYFLEET_KEY_PASSPHRASE".to_owned(),
     };
-    let key = SoftKey::create(out, model, &factory, protection).with_context(|| format!("making {}", out.display()))?;
+    let key = SoftKey::create_with_enterprise(out, model, &factory, protection, enterprise_rp_ids)
+        .with_context(|| format!("making {}", out.display()))?;
     eprintln!(
         "made {} ({}); {where_key}; factory CA in {}",
         out.display(),

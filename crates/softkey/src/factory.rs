@@ -153,6 +153,39 @@ impl Factory {
         })
     }
 
+    /// A key's own enterprise-attestation certificate (CTAP 2.1 §7.1): the batch attestation key of
+    /// `batch`, named for the key's serial number (`CN=keyfleet MODEL SERIAL, serialNumber=SERIAL,
+    /// OU=Authenticator Attestation, O=keyfleet, C=DE`), with the AAGUID extension, issued by the
+    /// model's factory CA. Given to the engine (`State::set_enterprise_certificate`), it is the
+    /// whole `x5c` of an enterprise attestation, which then chains to the factory CA like any
+    /// attestation and tells the relying party which key (by serial) registered.
+    pub fn device_certificate(
+        &self,
+        model: &str,
+        aaguid: [u8; 16],
+        batch: &Issued,
+        serial: &str,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Vec<u8>, FactoryError> {
+        if serial.is_empty() || !serial.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(FactoryError::Certificate(format!("bad serial number {serial:?}")));
+        }
+        let root = self.root(model, rng)?;
+        let issuer = Certificate::from_der(&root.cert_der)
+            .map_err(|_| FactoryError::Damaged(self.dir.join(format!("factory-ca-{model}.der"))))?
+            .tbs_certificate
+            .subject;
+        let subject = name(&format!(
+            "CN=keyfleet {model} {serial},serialNumber={serial},OU=Authenticator Attestation,O=keyfleet,C=DE"
+        ))?;
+        let profile = Profile::Leaf {
+            issuer,
+            enable_key_agreement: false,
+            enable_key_encipherment: false,
+        };
+        build(profile, subject, &batch.key, &root.key, rng, Some(aaguid))
+    }
+
     fn load_or_create(
         &self,
         stem: &str,

@@ -17,13 +17,17 @@ const CTAP1_ERR_OTHER: u8 = 0x7F;
 const SW_UNKNOWN: u16 = 0x6F00;
 
 /// The engine's environment on a real machine: a monotonic clock that tests may push forward,
-/// the OS RNG, and user presence granted by default (on NFC, the tap is the presence).
+/// the OS RNG, user presence granted by default (on NFC, the tap is the presence), and the band's
+/// fingerprint sensor, which sees only the fingers put on it (`finger good|poor` on the control
+/// socket): with none waiting, a capture times out, as a real sensor nobody touches.
 pub struct SoftEnv {
     start: Instant,
     skew_ms: u64,
     rng: OsRng,
     /// The answer to the next user-presence checks.
     pub presence: bool,
+    /// Fingers put on the sensor and not yet captured, oldest first.
+    pub fingers: std::collections::VecDeque<CaptureQuality>,
 }
 
 impl Default for SoftEnv {
@@ -33,6 +37,7 @@ impl Default for SoftEnv {
             skew_ms: 0,
             rng: OsRng,
             presence: true,
+            fingers: std::collections::VecDeque::new(),
         }
     }
 }
@@ -58,6 +63,11 @@ impl Env for SoftEnv {
     fn user_presence(&mut self) -> bool {
         self.presence
     }
+
+    /// authenticatorBioEnrollment's capture: the oldest finger put on the sensor, or a timeout.
+    fn fingerprint_capture(&mut self) -> Option<CaptureQuality> {
+        self.fingers.pop_front()
+    }
 }
 
 /// Why a key could not be made or opened.
@@ -81,7 +91,21 @@ pub enum KeyError {
     Band(#[from] keyfleet_authenticator::BandError),
 }
 
+/// How many signature-counter values a save reserves ahead (see [`SoftKey::persist`]).
+pub const COUNTER_BLOCK: u32 = 256;
+
 /// An open software key: the engine, its environment, its key file and the lock on it.
+///
+/// # Signature counters without one fsync each
+///
+/// Every makeCredential and getAssertion moves the global signature counter, and a counter value
+/// must never be handed out twice, even after a crash. Instead of saving the key file for each
+/// value, a save writes the counter as a *high-water mark*: the current value plus
+/// [`COUNTER_BLOCK`]. Values up to the mark are then handed out from memory; the first value past
+/// it saves again (before the response leaves) with a new mark. A key opened after a crash starts
+/// from the saved mark, above every value it handed out before. Every other change of the
+/// persistent state (a PIN, a discoverable credential, a reset, a band enrolment) is still saved
+/// before the response.
 pub struct SoftKey {
     auth: Authenticator,
     /// The engine's environment.
@@ -89,6 +113,9 @@ pub struct SoftKey {
     file: KeyFile,
     _lock: KeyLock,
     saves: SaveStats,
+    /// The state as last saved, its counter being the high-water mark.
+    saved: State,
+    counter_block: u32,
 }
 
 /// How many times the key file was saved and how long that took (write, fsync, rename, fsync of
@@ -100,6 +127,8 @@ pub struct SaveStats {
     pub count: u64,
     /// Their total duration.
     pub total: Duration,
+    /// Changes of the signature counter alone that needed no save (below the high-water mark).
+    pub counter_only: u64,
 }
 
 impl SoftKey {
@@ -111,23 +140,42 @@ impl SoftKey {
         factory: &Factory,
         protection: Protection,
     ) -> Result<SoftKey, KeyError> {
+        Self::create_with_enterprise(path, model_name, factory, protection, Vec::new())
+    }
+
+    /// [`SoftKey::create`], with the RP IDs the factory allows vendor-facilitated enterprise
+    /// attestation for (CTAP 2.1 §7.1.1; the attestation then carries the key's serial number).
+    pub fn create_with_enterprise(
+        path: &Path,
+        model_name: &str,
+        factory: &Factory,
+        protection: Protection,
+        enterprise_rp_ids: Vec<String>,
+    ) -> Result<SoftKey, KeyError> {
         let model = model(model_name)?;
         let lock = KeyLock::acquire(path)?;
         let mut rng = OsRng;
         let batch = factory.batch(model.name, model.aaguid, &mut rng)?;
+        let serial = serial_number(&mut rng);
+        let device_cert = factory.device_certificate(model.name, model.aaguid, &batch, &serial, &mut rng)?;
         let attestation = keyfleet_authenticator::AttestationMaterial::from_pkcs8_der(
             &batch.key_pkcs8()?,
-            vec![batch.cert_der],
-            serial_number(&mut rng),
+            vec![batch.cert_der.clone()],
+            serial,
         )?;
-        let state = State::factory_new(model, attestation, &mut rng);
+        let mut state = State::factory_new(model, attestation, &mut rng);
+        state.set_enterprise_rp_ids(enterprise_rp_ids);
+        // Enterprise attestations present the factory's certificate naming this key's serial.
+        state.set_enterprise_certificate(Some(device_cert))?;
         let file = KeyFile::create(path, protection, &state.to_bytes(), &mut rng)?;
         Ok(SoftKey {
+            saved: state.clone(),
             auth: Authenticator::new(state),
             env: SoftEnv::default(),
             file,
             _lock: lock,
             saves: SaveStats::default(),
+            counter_block: COUNTER_BLOCK,
         })
     }
 
@@ -137,14 +185,23 @@ impl SoftKey {
         let lock = KeyLock::acquire(path)?;
         let passphrase = passphrase_from_env();
         let (file, plaintext) = KeyFile::open(path, passphrase.as_deref().map(String::as_str), file_keys)?;
+        // The saved counter is the high-water mark: every value handed out before is at most it.
         let state = State::from_bytes(&plaintext)?;
         Ok(SoftKey {
+            saved: state.clone(),
             auth: Authenticator::new(state),
             env: SoftEnv::default(),
             file,
             _lock: lock,
             saves: SaveStats::default(),
+            counter_block: COUNTER_BLOCK,
         })
+    }
+
+    /// Reserves `block` counter values per save instead of [`COUNTER_BLOCK`] (tests; at least 1).
+    pub fn with_counter_block(mut self, block: u32) -> SoftKey {
+        self.counter_block = block.max(1);
+        self
     }
 
     /// The engine.
@@ -152,14 +209,34 @@ impl SoftKey {
         &self.auth
     }
 
-    /// Saves the key file if the engine's persistent state changed.
+    /// Saves the key file, before a response leaves, if the engine's persistent state changed in
+    /// more than its signature counter or the counter passed the saved high-water mark (see
+    /// [`SoftKey`]).
     pub fn persist(&mut self) -> Result<(), KeyError> {
-        if self.auth.take_dirty() {
-            let started = Instant::now();
-            self.file.save(&self.auth.state().to_bytes(), &mut OsRng)?;
-            self.saves.count += 1;
-            self.saves.total += started.elapsed();
+        if !self.auth.take_dirty() {
+            return Ok(());
         }
+        let current = self.auth.state();
+        let high_water = self.saved.sign_count();
+        if current.sign_count() <= high_water {
+            let mut probe = current.clone();
+            probe.raise_sign_count(high_water);
+            if probe == self.saved {
+                self.saves.counter_only += 1;
+                return Ok(());
+            }
+        }
+        let mut to_save = current.clone();
+        if current.sign_count() > high_water {
+            to_save.raise_sign_count(current.sign_count().saturating_add(self.counter_block));
+        } else {
+            to_save.raise_sign_count(high_water);
+        }
+        let started = Instant::now();
+        self.file.save(&to_save.to_bytes(), &mut OsRng)?;
+        self.saves.count += 1;
+        self.saves.total += started.elapsed();
+        self.saved = to_save;
         Ok(())
     }
 
@@ -176,6 +253,13 @@ impl SoftKey {
         let out = f(&mut self.auth, &mut self.env)?;
         self.persist()?;
         Ok(out)
+    }
+
+    /// Band: reassign it to another wearer ("delete user data", seed 000): every credential, the
+    /// PIN, the configuration and the fingerprint are wiped, and the band is ready to enrol. Saved
+    /// before it returns. Refused on other models.
+    pub fn reassign(&mut self) -> Result<(), KeyError> {
+        self.band(|auth, env| auth.band_delete_user_data(env))
     }
 
     /// One enrolment attempt from capture names (`good`/`poor`).
@@ -253,6 +337,7 @@ impl ReaderKey for SoftKey {
         let result = match words {
             ["wear"] => self.band(|auth, _| auth.band_wear()).map(|()| String::new()),
             ["take-off"] => self.band(|auth, _| auth.band_take_off()).map(|()| String::new()),
+            ["reassign"] => self.reassign().map(|()| String::new()),
             ["enrol-finger", captures @ ..] => match parse_captures(captures) {
                 Ok(captures) => self.enrol_finger(&captures).map(|outcome| format!("{outcome:?}")),
                 Err(e) => return Some(Err(e)),
@@ -263,6 +348,13 @@ impl ReaderKey for SoftKey {
                     Ok(String::new())
                 }
                 Err(_) => return Some(Err("advance takes milliseconds".into())),
+            },
+            ["finger", quality] => match quality.parse::<CaptureQuality>() {
+                Ok(q) => {
+                    self.env.fingers.push_back(q);
+                    Ok(String::new())
+                }
+                Err(e) => return Some(Err(e.to_string())),
             },
             ["presence", "grant"] => {
                 self.env.presence = true;
@@ -280,10 +372,11 @@ impl ReaderKey for SoftKey {
     fn describe(&self) -> String {
         let saves = self.save_stats();
         format!(
-            "{} saves={} save_us={}",
+            "{} saves={} save_us={} counter_only={}",
             self.summary(),
             saves.count,
-            saves.total.as_micros()
+            saves.total.as_micros(),
+            saves.counter_only
         )
     }
 }

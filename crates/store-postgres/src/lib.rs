@@ -55,7 +55,7 @@ pub fn map_sqlx_error(e: sqlx::Error) -> StoreError {
 }
 
 /// Connects to `url` (`postgres://user@host:port/database`) and applies pending migrations.
-async fn open(url: &str) -> StoreResult<PgPool> {
+async fn open(url: &str) -> StoreResult<(PgPool, PgPool)> {
     let pool = PgPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(10))
@@ -63,7 +63,8 @@ async fn open(url: &str) -> StoreResult<PgPool> {
         .await
         .map_err(map_err::<PgBackend>)?;
     MIGRATOR.run(&pool).await.map_err(map_migrate_err::<PgBackend>)?;
-    Ok(pool)
+    // PostgreSQL runs writers concurrently: one pool for reads and writes.
+    Ok((pool.clone(), pool))
 }
 
 impl Backend for PgBackend {
@@ -77,7 +78,7 @@ impl Backend for PgBackend {
         &MIGRATOR
     }
 
-    fn open(url: &str) -> impl Future<Output = StoreResult<PgPool>> + Send {
+    fn open(url: &str) -> impl Future<Output = StoreResult<(PgPool, PgPool)>> + Send {
         open(url)
     }
 

@@ -10,7 +10,7 @@
 //! transactions finishing one ceremony the second waits, then finds it gone), and
 //! `SELECT … FOR UPDATE` on the client before counting its secrets.
 
-use keyfleet_store_sql::Sql;
+use keyfleet_store_sql::{AtOnce, Sql};
 
 /// Columns of `users`, in the order they are read (by name).
 macro_rules! user_columns {
@@ -247,8 +247,10 @@ pub(crate) static SQL: Sql = Sql {
     take_ceremony: "DELETE FROM ceremonies
                     WHERE id = $1 AND kind = $2
                       AND (user_id = $3 OR (user_id IS NULL AND kind = 'authentication'))",
-    take_authentication: "DELETE FROM ceremonies WHERE id = $1 AND kind = 'authentication'",
+    spend_ceremony: "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
     purge_ceremonies: "DELETE FROM ceremonies WHERE expires_at < $1",
+    ceremony_spent: "SELECT 1 FROM spent_ceremonies WHERE id = $1",
+    purge_spent_ceremonies: "DELETE FROM spent_ceremonies WHERE expires_at < $1",
 
     insert_audit: "INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
                    VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -298,6 +300,47 @@ pub(crate) static SQL: Sql = Sql {
     // Not in the sign-in's transaction: its row lock would be held until that commit, so
     // every sign-in from one address (an office behind one NAT) would wait for the last.
     release_in_transaction: None,
+    // A sign-in in one statement, one round trip, its own transaction. Each step feeds the
+    // next (no counter swap, no session; no session, no audit event), and the final division
+    // fails the whole statement, so it changes nothing, unless the audit event was written; a
+    // spent ceremony fails it at once (unique key). The rate-limit attempt is given back after
+    // it commits (see release_in_transaction).
+    finish_authentication_at_once: Some(AtOnce {
+        sql: "WITH spent AS (INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) RETURNING 1),
+              swapped AS (
+                  UPDATE credentials
+                     SET sign_count = $6, backup_state = $7, uv_initialized = (uv_initialized OR $8),
+                         last_used_at = $9
+                   WHERE id = $3 AND user_id = $4 AND sign_count = $5 AND EXISTS (SELECT 1 FROM spent)
+               RETURNING 1),
+              opened AS (
+                  INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
+                                        idle_timeout_ms, client_addr, credential_id)
+                  SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3 FROM swapped
+               RETURNING 1),
+              audited AS (
+                  INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+                  SELECT $18, $19, $20, $21, $22, $23, $24 FROM opened
+               RETURNING 1),
+              pending AS (SELECT credential_id FROM session_ends_pending WHERE user_id = $4),
+              ended AS (
+                  UPDATE sessions SET revoked_at = $9
+                   WHERE revoked_at IS NULL AND credential_id IN (SELECT credential_id FROM pending)
+                     AND EXISTS (SELECT 1 FROM opened)
+               RETURNING 1),
+              cleared AS (
+                  DELETE FROM session_ends_pending WHERE user_id = $4 AND EXISTS (SELECT 1 FROM opened)
+               RETURNING 1),
+              noted AS (
+                  INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+                  SELECT $25, $26, $27, $28, $29, $30, $31
+                   WHERE EXISTS (SELECT 1 FROM pending) AND EXISTS (SELECT 1 FROM opened)
+               RETURNING 1)
+              SELECT 1 / (SELECT count(*) FROM audited)::int AS ok,
+                     (SELECT count(*) FROM ended) + (SELECT count(*) FROM cleared) + (SELECT count(*) FROM noted)
+                         AS extra",
+        in_transaction_min_rows: None,
+    }),
 
     // One statement, so the figures come from one snapshot and add up. The key figures are
     // one pass over credentials (an index-only scan of credentials_report_idx once vacuumed),

@@ -14,7 +14,7 @@ use crate::store::{SqlStore, insert_audit};
 #[async_trait]
 impl<B: Backend> AuditStore for SqlStore<B> {
     async fn append(&self, event: &NewAuditEvent) -> StoreResult<()> {
-        insert_audit::<B>(&mut *self.conn().await?, event).await
+        insert_audit::<B>(&mut *self.write_conn().await?, event).await
     }
 
     async fn list(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
@@ -52,7 +52,7 @@ impl<B: Backend> RateLimitStore for SqlStore<B> {
         // One statement: SQLite serialises writers and PostgreSQL's upsert locks the row, so
         // concurrent hits never lose a count.
         let args = [text(k), ms(now), int(window_ms)];
-        let n = exec::optional_int::<B>(&mut *self.conn().await?, B::SQL.hit, &args).await?;
+        let n = exec::optional_int::<B>(&mut *self.write_conn().await?, B::SQL.hit, &args).await?;
         Ok(count(n.unwrap_or(0)))
     }
 
@@ -80,7 +80,7 @@ impl<B: Backend> RateLimitStore for SqlStore<B> {
         // the count is below the limit: no row back means refused. Racing reservations queue
         // on the row (SQLite's single writer, PostgreSQL's upsert lock, which evaluates the
         // condition on the row's latest version), so at most `limit` are granted.
-        let mut conn = self.conn().await?;
+        let mut conn = self.write_conn().await?;
         let args = [text(k), ms(now), int(window_ms), int(i64::from(limit))];
         if let Some(n) = exec::optional_int::<B>(&mut conn, B::SQL.reserve, &args).await? {
             return Ok(Reservation::Granted { count: count(n) });

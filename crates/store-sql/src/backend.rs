@@ -25,9 +25,12 @@ pub trait Backend: Send + Sync + 'static {
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;
 
-    /// Opens a connection pool to `url`, configured for this database, and applies pending
-    /// migrations.
-    fn open(url: &str) -> impl Future<Output = StoreResult<Pool<Self::Db>>> + Send;
+    /// Opens `url`, configured for this database, and applies pending migrations. Returns
+    /// two pools: the one reads use, and the one write transactions use. A database with one
+    /// writer at a time (SQLite) gets a writers' pool of one connection, so writers queue in
+    /// the process, in order, instead of sleeping in the database's busy handler; a database
+    /// that runs writers concurrently (PostgreSQL) uses one pool for both.
+    fn open(url: &str) -> impl Future<Output = StoreResult<Pools<Self::Db>>> + Send;
 
     /// How many rows a statement changed.
     fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
@@ -50,6 +53,20 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Reads a list of byte strings written by [`Self::bind_blobs`].
     fn blobs(row: &DbRow<Self>, column: &str) -> Result<Vec<Vec<u8>>, String>;
+}
+
+/// The readers' pool and the writers' pool of one database (see [`Backend::open`]).
+pub type Pools<Db> = (Pool<Db>, Pool<Db>);
+
+/// How [`Sql::finish_authentication_at_once`] runs.
+#[derive(Debug, Clone, Copy)]
+pub struct AtOnce {
+    /// The statement (or statements).
+    pub sql: &'static str,
+    /// `Some(n)`: several statements, run inside the caller's transaction, which commits only
+    /// when they changed at least `n` rows together. `None`: one statement that fails (and so
+    /// changes nothing) unless it succeeds whole, run on its own.
+    pub in_transaction_min_rows: Option<u64>,
 }
 
 /// Every statement of the store, by what it does. Parameters are `$1`, `$2`, … in the order
@@ -219,10 +236,14 @@ pub struct Sql {
     /// Deletes a ceremony of a kind started for the user (or, for an authentication, for
     /// nobody): id, kind, user.
     pub take_ceremony: &'static str,
-    /// Deletes an authentication ceremony: id.
-    pub take_authentication: &'static str,
+    /// Records a sign-in ceremony as spent, unless it already is (0 rows): id, expires_at.
+    pub spend_ceremony: &'static str,
+    /// Whether a sign-in ceremony is recorded as spent: id.
+    pub ceremony_spent: &'static str,
     /// Deletes expired ceremonies: before.
     pub purge_ceremonies: &'static str,
+    /// Deletes the records of spent ceremonies that have expired: before.
+    pub purge_spent_ceremonies: &'static str,
 
     /// Appends an audit event: at, actor, action, target, outcome, request_id, detail.
     pub insert_audit: &'static str,
@@ -252,6 +273,16 @@ pub struct Sql {
     /// would serialise every sign-in from one address (PostgreSQL's row locks); the sign-in
     /// then gives the attempt back with [`Sql::release`] right after it commits.
     pub release_in_transaction: Option<&'static str>,
+    /// A successful sign-in's whole transaction in one round trip to the database, or `None`
+    /// to run it step by step. Parameters: ceremony id, ceremony expiry; credential id, user,
+    /// old count, new count, backup_state, uv, now; session id, token hash, kind, created_at,
+    /// last_seen_at, expires_at, idle_timeout_ms, client_addr; the sign-in's audit event (at,
+    /// actor, action, target, outcome, request_id, detail); the removed-key sessions' audit
+    /// event (the same seven); the rate-limit key to give back (NULL: none) and its window.
+    /// It writes everything or nothing: anything short of a whole success (a spent ceremony,
+    /// a moved counter, a missing key) writes nothing, and the caller runs the steps, which
+    /// say precisely what went wrong.
+    pub finish_authentication_at_once: Option<AtOnce>,
 
     /// The dashboard's figures in one statement, as columns `users`, `users_enabled`,
     /// `users_without_key`, `keys_total`, `keys_unused`, `users_with_unused_key`,

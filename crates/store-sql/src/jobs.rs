@@ -27,7 +27,7 @@ impl<B: Backend> JobStore for SqlStore<B> {
         // PostgreSQL's row lock with the condition re-checked on the committed row), so
         // exactly one finds the lease free.
         let args = [key(job), text(holder), ms(now), ms(lease_until)];
-        let due = exec::optional_int::<B>(&mut *self.conn().await?, B::SQL.claim_job, &args).await?;
+        let due = exec::optional_int::<B>(&mut *self.write_conn().await?, B::SQL.claim_job, &args).await?;
         Ok(due.map(Timestamp::from_millis))
     }
 

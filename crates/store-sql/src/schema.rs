@@ -25,6 +25,7 @@ pub const TABLES: &[&str] = &[
     "ceremonies",
     "session_ends_pending",
     "jobs",
+    "spent_ceremonies",
     "metadata_blob",
     "metadata_entries",
 ];

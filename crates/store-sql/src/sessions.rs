@@ -16,7 +16,7 @@ use keyfleet_domain::{StoreError, Timestamp, UserId};
 use crate::backend::Backend;
 use crate::exec::{self, Arg, Connection, bytes, int, key, ms, text};
 use crate::rows;
-use crate::store::{SqlStore, audit_and_commit, one_row};
+use crate::store::{SqlStore, audit_and_commit, insert_audit, one_row};
 
 /// Inserts a session on `conn`. An unknown user is `NotFound` (foreign key).
 pub(crate) async fn insert_session<B: Backend>(conn: &mut Connection<B>, s: &Session) -> StoreResult<()> {
@@ -106,21 +106,6 @@ impl<B: Backend> SessionStore for SqlStore<B> {
             .await
     }
 
-    async fn revoke_sessions_of_removed_keys(&self, user: UserId, audit: &NewAuditEvent) -> StoreResult<u64> {
-        let user = user.to_string();
-        // A primary-key lookup, nearly always empty: ordinary sign-ins take no write lock.
-        let pending = exec::exists::<B>(&mut *self.conn().await?, B::SQL.removed_keys_pending, &[key(&user)]).await?;
-        if !pending {
-            return Ok(0);
-        }
-        let mut tx = self.begin().await?;
-        let live =
-            exec::all_ints::<B>(&mut tx, B::SQL.revoke_removed_key_sessions, &[key(&user), ms(audit.at)]).await?;
-        exec::execute::<B>(&mut tx, B::SQL.clear_removed_keys, &[key(&user)]).await?;
-        audit_and_commit::<B>(tx, audit).await?;
-        Ok(live.iter().filter(|&&l| l == 1).count() as u64)
-    }
-
     async fn list_user_sessions(&self, user: UserId, now: Timestamp) -> StoreResult<Vec<Session>> {
         let user = user.to_string();
         let args = [key(&user), ms(now)];
@@ -165,4 +150,22 @@ impl<B: Backend> TapStore for SqlStore<B> {
         self.change_one(B::SQL.delete_tap, &[key(&user.to_string())], audit)
             .await
     }
+}
+
+/// Ends, on `conn`, the sessions of `user` opened with keys removed since (they last until the
+/// user's next sign-in, which is now), with `audit`; how many were still live. A primary-key
+/// lookup first, nearly always empty: an ordinary sign-in writes nothing for it.
+pub(crate) async fn end_sessions_of_removed_keys<B: Backend>(
+    conn: &mut Connection<B>,
+    user: UserId,
+    audit: &NewAuditEvent,
+) -> StoreResult<u64> {
+    let user = user.to_string();
+    if !exec::exists::<B>(conn, B::SQL.removed_keys_pending, &[key(&user)]).await? {
+        return Ok(0);
+    }
+    let live = exec::all_ints::<B>(conn, B::SQL.revoke_removed_key_sessions, &[key(&user), ms(audit.at)]).await?;
+    exec::execute::<B>(conn, B::SQL.clear_removed_keys, &[key(&user)]).await?;
+    insert_audit::<B>(conn, audit).await?;
+    Ok(live.iter().filter(|&&l| l == 1).count() as u64)
 }

@@ -19,6 +19,7 @@ pub(crate) type Tx<B> = Transaction<'static, <B as Backend>::Db>;
 /// Every keyfleet store trait on one database of backend `B`.
 pub struct SqlStore<B: Backend> {
     pool: Pool<B::Db>,
+    writer: Pool<B::Db>,
     backend: PhantomData<fn() -> B>,
 }
 
@@ -28,8 +29,10 @@ impl<B: Backend> SqlStore<B> {
     /// Errors: `Unavailable` when the URL is malformed or the database cannot be reached,
     /// `Corrupt` when the database holds migrations this build does not know.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        let (pool, writer) = B::open(url).await?;
         Ok(Self {
-            pool: B::open(url).await?,
+            pool,
+            writer,
             backend: PhantomData,
         })
     }
@@ -41,12 +44,18 @@ impl<B: Backend> SqlStore<B> {
 
     /// Closes every connection; later calls fail with `Unavailable`.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
-    /// Starts a transaction that writes (the backend's `BEGIN`).
+    /// Starts a transaction that writes (the backend's `BEGIN`), on the writers' pool.
     pub(crate) async fn begin(&self) -> StoreResult<Tx<B>> {
-        self.pool.begin_with(B::SQL.begin).await.map_err(map_err::<B>)
+        self.writer.begin_with(B::SQL.begin).await.map_err(map_err::<B>)
+    }
+
+    /// A connection for one statement that writes, outside a transaction.
+    pub(crate) async fn write_conn(&self) -> StoreResult<PoolConnection<B::Db>> {
+        self.writer.acquire().await.map_err(map_err::<B>)
     }
 
     /// A connection from the pool, for statements outside a transaction.
@@ -54,9 +63,9 @@ impl<B: Backend> SqlStore<B> {
         self.pool.acquire().await.map_err(map_err::<B>)
     }
 
-    /// Runs one statement outside a transaction; how many rows it changed.
+    /// Runs one statement that writes, outside a transaction; how many rows it changed.
     pub(crate) async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        exec::execute::<B>(&mut *self.conn().await?, sql, args).await
+        exec::execute::<B>(&mut *self.write_conn().await?, sql, args).await
     }
 }
 
@@ -64,6 +73,7 @@ impl<B: Backend> Clone for SqlStore<B> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            writer: self.writer.clone(),
             backend: PhantomData,
         }
     }

@@ -1,9 +1,11 @@
 //! WebAuthn credentials, ceremonies, and the transactions that finish a ceremony.
 //!
-//! Both finishing transactions, and the clone flag, start by deleting the ceremony. The
-//! backends make that deletion a queue: SQLite's `BEGIN IMMEDIATE` serialises writers, and
-//! PostgreSQL's `DELETE` locks the row, so of two requests finishing one ceremony the second
-//! finds it gone (`ceremony_used`). The counter's compare-and-swap is an
+//! Both finishing transactions, and the clone flag, start by consuming the ceremony: a
+//! registration's is deleted, a sign-in's (sealed, held by the client) is recorded as spent.
+//! The backends make that a queue: SQLite's `BEGIN IMMEDIATE` serialises writers,
+//! PostgreSQL's `DELETE` locks the row and its unique index makes a second insert of one id
+//! wait for the first, so of two requests finishing one ceremony the second finds it taken
+//! (`ceremony_used`). The counter's compare-and-swap is an
 //! `UPDATE … WHERE sign_count = old`, which PostgreSQL re-checks (READ COMMITTED) after a
 //! concurrent writer commits. An error drops the transaction, which rolls the deletion back.
 
@@ -19,7 +21,7 @@ use keyfleet_domain::{StoreError, Timestamp, UserId};
 use crate::backend::Backend;
 use crate::exec::{self, Arg, Connection, bytes, int, key, ms, opt_ms, text};
 use crate::rows;
-use crate::sessions::insert_session;
+use crate::sessions::{end_sessions_of_removed_keys, insert_session};
 use crate::store::{SqlStore, audit_and_commit, commit, one_row};
 
 /// Inserts a credential on `conn`. A taken id is `Conflict("credential_id")`, an unknown
@@ -61,6 +63,17 @@ async fn take_ceremony<B: Backend>(
     let (id, user) = (id.to_string(), user.to_string());
     let args = [key(&id), key(kind.as_str()), key(&user)];
     if exec::execute::<B>(conn, B::SQL.take_ceremony, &args).await? == 0 {
+        return Err(StoreError::Conflict("ceremony_used"));
+    }
+    Ok(())
+}
+
+/// Records the sign-in ceremony `id` as spent on `conn`: `Conflict("ceremony_used")` when it
+/// already was. Of two transactions spending one ceremony, the second waits for the first's
+/// key (SQLite: the write lock; PostgreSQL: the unique index entry) and then finds it taken.
+async fn spend<B: Backend>(conn: &mut Connection<B>, id: CeremonyId, expires_at: Timestamp) -> StoreResult<()> {
+    let id = id.to_string();
+    if exec::execute::<B>(conn, B::SQL.spend_ceremony, &[text(&id), ms(expires_at)]).await? == 0 {
         return Err(StoreError::Conflict("ceremony_used"));
     }
     Ok(())
@@ -144,6 +157,78 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
     }
 }
 
+impl<B: Backend> SqlStore<B> {
+    /// A sign-in's transaction in one go ([`crate::Sql::finish_authentication_at_once`]):
+    /// `Ok(true)` when it committed, `Ok(false)` when it wrote nothing and the steps should
+    /// run to tell what went wrong.
+    async fn finish_authentication_at_once(
+        &self,
+        at_once: crate::AtOnce,
+        f: &FinishAssertion<'_>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool> {
+        let s = f.session;
+        let (ceremony, user, session) = (f.ceremony_id.to_string(), s.user_id.to_string(), s.id.to_string());
+        let (actor, target) = (audit.actor.to_string(), audit.target.as_ref().map(ToString::to_string));
+        let ended = f.removed_key_sessions;
+        let (ended_actor, ended_target) = (ended.actor.to_string(), ended.target.as_ref().map(ToString::to_string));
+        let args = [
+            text(&ceremony),
+            ms(f.ceremony_expires_at),
+            bytes(f.credential_id),
+            key(&user),
+            int(i64::from(f.old_sign_count)),
+            int(i64::from(f.new_sign_count)),
+            Arg::Bool(f.backup_state),
+            Arg::Bool(f.uv_initialized),
+            ms(f.now),
+            text(&session),
+            bytes(&s.token_hash),
+            text(s.kind.as_str()),
+            ms(s.created_at),
+            ms(s.last_seen_at),
+            ms(s.expires_at),
+            int(s.idle_timeout_ms),
+            Arg::Text(s.client_addr.as_deref()),
+            ms(audit.at),
+            text(&actor),
+            text(audit.action.as_str()),
+            Arg::Text(target.as_deref()),
+            text(audit.outcome.as_str()),
+            Arg::Text(audit.request_id.as_deref()),
+            Arg::Text(audit.detail.as_deref()),
+            ms(ended.at),
+            text(&ended_actor),
+            text(ended.action.as_str()),
+            Arg::Text(ended_target.as_deref()),
+            text(ended.outcome.as_str()),
+            Arg::Text(ended.request_id.as_deref()),
+            Arg::Text(ended.detail.as_deref()),
+            Arg::Key(f.release.map(|r| r.key)),
+            Arg::Int(f.release.map(|r| r.window_ms)),
+        ];
+        if s.credential_id.as_deref() != Some(f.credential_id) {
+            // The steps store the session as given; this statement names the key once.
+            return Ok(false);
+        }
+        let Some(min_rows) = at_once.in_transaction_min_rows else {
+            // One statement that changes nothing unless it succeeds whole.
+            return Ok(exec::execute::<B>(&mut *self.write_conn().await?, at_once.sql, &args)
+                .await
+                .is_ok());
+        };
+        let mut tx = self.begin().await?;
+        match exec::execute::<B>(&mut tx, at_once.sql, &args).await {
+            Ok(changed) if changed >= min_rows => {
+                commit::<B>(tx).await?;
+                Ok(true)
+            }
+            // Dropping the transaction rolls it back.
+            _ => Ok(false),
+        }
+    }
+}
+
 #[async_trait]
 impl<B: Backend> CeremonyStore for SqlStore<B> {
     async fn create_ceremony(&self, c: &Ceremony) -> StoreResult<()> {
@@ -178,6 +263,19 @@ impl<B: Backend> CeremonyStore for SqlStore<B> {
         Ok(self.execute(B::SQL.delete_ceremony, &[key(&id.to_string())]).await? == 1)
     }
 
+    async fn ceremony_spent(&self, id: CeremonyId) -> StoreResult<bool> {
+        let id = id.to_string();
+        exec::exists::<B>(&mut *self.conn().await?, B::SQL.ceremony_spent, &[key(&id)]).await
+    }
+
+    async fn spend_ceremony(&self, id: CeremonyId, expires_at: Timestamp) -> StoreResult<bool> {
+        let id = id.to_string();
+        Ok(self
+            .execute(B::SQL.spend_ceremony, &[text(&id), ms(expires_at)])
+            .await?
+            == 1)
+    }
+
     async fn finish_registration(
         &self,
         ceremony_id: CeremonyId,
@@ -191,11 +289,24 @@ impl<B: Backend> CeremonyStore for SqlStore<B> {
     }
 
     async fn finish_authentication(&self, finish: &FinishAssertion<'_>, audit: &NewAuditEvent) -> StoreResult<()> {
+        if let Some(at_once) = B::SQL.finish_authentication_at_once
+            && self.finish_authentication_at_once(at_once, finish, audit).await?
+        {
+            if B::SQL.release_in_transaction.is_none()
+                && let Some(r) = finish.release
+            {
+                let _ = self
+                    .execute(B::SQL.release, &[key(r.key), ms(finish.now), int(r.window_ms)])
+                    .await;
+            }
+            return Ok(());
+        }
+        // Step by step: the way every failure is told apart (and written nowhere).
         let mut tx = self.begin().await?;
-        let user = finish.session.user_id;
-        take_ceremony::<B>(&mut tx, finish.ceremony_id, CeremonyKind::Authentication, user).await?;
+        spend::<B>(&mut tx, finish.ceremony_id, finish.ceremony_expires_at).await?;
         swap_counter::<B>(&mut tx, finish).await?;
         insert_session::<B>(&mut tx, finish.session).await?;
+        end_sessions_of_removed_keys::<B>(&mut tx, finish.session.user_id, finish.removed_key_sessions).await?;
         let Some(r) = finish.release else {
             return audit_and_commit::<B>(tx, audit).await;
         };
@@ -214,21 +325,19 @@ impl<B: Backend> CeremonyStore for SqlStore<B> {
     async fn flag_possible_clone(
         &self,
         ceremony_id: CeremonyId,
+        expires_at: Timestamp,
         credential_id: &[u8],
         seen_sign_count: u32,
         audit: &NewAuditEvent,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let taken = exec::execute::<B>(&mut tx, B::SQL.take_authentication, &[key(&ceremony_id.to_string())]).await?;
-        if taken == 0 {
-            return Err(StoreError::Conflict("ceremony_used"));
-        }
+        spend::<B>(&mut tx, ceremony_id, expires_at).await?;
         let args = [bytes(credential_id), int(i64::from(seen_sign_count))];
         if exec::execute::<B>(&mut tx, B::SQL.flag_clone, &args).await? == 1 {
             return audit_and_commit::<B>(tx, audit).await;
         }
         let exists = exec::exists::<B>(&mut tx, B::SQL.credential_exists, &[bytes(credential_id)]).await?;
-        // The ceremony stays consumed; the key is not flagged.
+        // The ceremony stays spent; the key is not flagged.
         commit::<B>(tx).await?;
         Err(if exists {
             StoreError::Conflict("sign_count")
@@ -238,6 +347,7 @@ impl<B: Backend> CeremonyStore for SqlStore<B> {
     }
 
     async fn purge_ceremonies(&self, before: Timestamp) -> StoreResult<u64> {
-        self.execute(B::SQL.purge_ceremonies, &[ms(before)]).await
+        let stored = self.execute(B::SQL.purge_ceremonies, &[ms(before)]).await?;
+        Ok(stored + self.execute(B::SQL.purge_spent_ceremonies, &[ms(before)]).await?)
     }
 }

@@ -52,8 +52,19 @@ static MIGRATOR: Migrator = sqlx::migrate!();
 /// How long a statement waits for another connection's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connections in a file database's pool (WAL allows many readers and one writer).
+/// Connections in a file database's readers' pool (WAL lets readers run beside the writer).
 const MAX_CONNECTIONS: u32 = 8;
+
+/// How long a write waits for its turn on the writers' connection.
+const WRITE_WAIT: Duration = Duration::from_secs(10);
+
+/// Durability of a commit. In WAL mode, `NORMAL` makes a committed transaction survive the
+/// process being killed at any point (`kill -9`, a crash, an out-of-memory kill): the commit
+/// is in the WAL file, in the operating system's cache, before it returns. A power cut or a
+/// kernel crash may lose the last transactions before the next checkpoint's fsync; `FULL`
+/// would fsync the WAL on every commit to survive those too, at one disk flush per commit.
+/// See docs/performance.md ("Sign-in at the hardware limit") for the choice and its cost.
+const SYNCHRONOUS: SqliteSynchronous = SqliteSynchronous::Normal;
 
 /// Every keyfleet store trait on one SQLite database.
 pub type SqliteStore = SqlStore<SqliteBackend>;
@@ -68,34 +79,53 @@ fn is_memory_url(url: &str) -> bool {
 }
 
 /// Opens the database at `url` (`sqlite://path.db`, created when missing, or
-/// `sqlite::memory:`) and applies pending migrations.
-async fn open(url: &str) -> StoreResult<SqlitePool> {
+/// `sqlite::memory:`) and applies pending migrations. Returns the readers' pool and the
+/// writers' pool (see [`Backend::open`]); an in-memory database has one connection for both.
+async fn open(url: &str) -> StoreResult<(SqlitePool, SqlitePool)> {
     let memory = is_memory_url(url);
-    let mut options = SqliteConnectOptions::from_str(url)
+    let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Unavailable(format!("invalid SQLite URL: {e}")))?
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
-    let pool_options = if memory {
+    if memory {
         // An in-memory database lives as long as its last connection: pin exactly one.
-        SqlitePoolOptions::new()
+        let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-    } else {
-        options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal);
-        SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS)
-    };
-    let pool = pool_options
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(map_err::<SqliteBackend>)?;
+        MIGRATOR.run(&pool).await.map_err(map_migrate_err::<SqliteBackend>)?;
+        return Ok((pool.clone(), pool));
+    }
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SYNCHRONOUS);
+    // SQLite has one writer at a time. Writers of this process take turns on one connection,
+    // in the order they asked, instead of each retrying the database lock in SQLite's busy
+    // handler (which sleeps 1 to 100 ms between tries); the busy timeout is then left for
+    // other processes (`keyfleet admin`) writing at the same moment.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(WRITE_WAIT)
+        .connect_with(options.clone())
+        .await
+        .map_err(map_err::<SqliteBackend>)?;
+    MIGRATOR.run(&writer).await.map_err(map_migrate_err::<SqliteBackend>)?;
+    let readers = SqlitePoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
         .map_err(map_err::<SqliteBackend>)?;
-    MIGRATOR.run(&pool).await.map_err(map_migrate_err::<SqliteBackend>)?;
-    Ok(pool)
+    Ok((readers, writer))
 }
 
 /// Reads a list column written by [`encode_list`].
@@ -115,7 +145,7 @@ impl Backend for SqliteBackend {
         &MIGRATOR
     }
 
-    fn open(url: &str) -> impl Future<Output = StoreResult<SqlitePool>> + Send {
+    fn open(url: &str) -> impl Future<Output = StoreResult<(SqlitePool, SqlitePool)>> + Send {
         open(url)
     }
 

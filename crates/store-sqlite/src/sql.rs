@@ -7,7 +7,7 @@
 //! another writer, in this process or another. Single statements (`hit`, `reserve`,
 //! `claim_job`) are atomic for the same reason: SQLite has one writer at a time.
 
-use keyfleet_store_sql::Sql;
+use keyfleet_store_sql::{AtOnce, Sql};
 
 /// Columns of `users`, in the order they are read (by name).
 macro_rules! user_columns {
@@ -243,8 +243,10 @@ pub(crate) static SQL: Sql = Sql {
     take_ceremony: "DELETE FROM ceremonies
                     WHERE id = $1 AND kind = $2
                       AND (user_id = $3 OR (user_id IS NULL AND kind = 'authentication'))",
-    take_authentication: "DELETE FROM ceremonies WHERE id = $1 AND kind = 'authentication'",
+    spend_ceremony: "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
     purge_ceremonies: "DELETE FROM ceremonies WHERE expires_at < $1",
+    ceremony_spent: "SELECT 1 FROM spent_ceremonies WHERE id = $1",
+    purge_spent_ceremonies: "DELETE FROM spent_ceremonies WHERE expires_at < $1",
 
     insert_audit: "INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
                    VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -284,6 +286,36 @@ pub(crate) static SQL: Sql = Sql {
     release_in_transaction: Some(
         "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0 AND $2 - window_start < $3",
     ),
+    // A sign-in in one call to SQLite's thread (each statement is otherwise a round trip
+    // between threads), inside the store's BEGIN IMMEDIATE. The session row is written only
+    // when the counter moved (changes() = 1), the audit event only when the session was, and
+    // what follows only when the session exists: anything short of success changes 1 row in
+    // all (the spent ceremony) and the caller rolls back; success changes at least 4.
+    finish_authentication_at_once: Some(AtOnce {
+        sql: "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2);
+              UPDATE credentials
+                 SET sign_count = $6, backup_state = $7, uv_initialized = (uv_initialized OR $8), last_used_at = $9
+               WHERE id = $3 AND user_id = $4 AND sign_count = $5;
+              INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
+                                    idle_timeout_ms, client_addr, credential_id)
+                   SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3 WHERE changes() = 1;
+              INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+                   SELECT $18, $19, $20, $21, $22, $23, $24 WHERE changes() = 1;
+              UPDATE rate_limits SET count = count - 1
+               WHERE key = $32 AND count > 0 AND $9 - window_start < $33
+                 AND EXISTS (SELECT 1 FROM sessions WHERE id = $10);
+              UPDATE sessions SET revoked_at = $9
+               WHERE revoked_at IS NULL
+                 AND credential_id IN (SELECT credential_id FROM session_ends_pending WHERE user_id = $4)
+                 AND EXISTS (SELECT 1 FROM sessions WHERE id = $10);
+              INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+                   SELECT $25, $26, $27, $28, $29, $30, $31
+                    WHERE EXISTS (SELECT 1 FROM session_ends_pending WHERE user_id = $4)
+                      AND EXISTS (SELECT 1 FROM sessions WHERE id = $10);
+              DELETE FROM session_ends_pending
+               WHERE user_id = $4 AND EXISTS (SELECT 1 FROM sessions WHERE id = $10)",
+        in_transaction_min_rows: Some(4),
+    }),
 
     // One statement, so the figures come from one read snapshot and add up. The key figures
     // are one pass over credentials_report_idx in user order (a covering index: no key row is

@@ -205,3 +205,73 @@ fn band_state_survives_the_key_file() {
     assert_eq!(back.band(), fx.auth.state().band());
     assert!(back.band().unwrap().enrolled);
 }
+
+#[test]
+fn delete_user_data_wipes_credentials_large_blobs_and_the_finger() {
+    // The "reassign" primitive: nothing of the previous wearer may survive.
+    let mut fx = enrolled_band();
+    fx.set_pin("1234").unwrap();
+    let token = fx.pin_token("1234", 0x01 | 0x10, Some(RP)).unwrap();
+    let resp = fx.make_credential(RP, b"worker-a", true, Some(&token), vec![]).unwrap();
+    let resident_id = parse_auth_data(resp.get_int_key(2).unwrap().as_bytes().unwrap())
+        .credential_id
+        .unwrap();
+    let wrapped = fx.make_credential(RP, b"worker-a", false, None, vec![]).unwrap();
+    let wrapped_id = parse_auth_data(wrapped.get_int_key(2).unwrap().as_bytes().unwrap())
+        .credential_id
+        .unwrap();
+    // A large blob written with the lbw permission the token kept.
+    let array = [
+        &[0x81u8, 0x43, 1, 2, 3][..],
+        &crate::crypto::sha256(&[0x81, 0x43, 1, 2, 3])[..16],
+    ]
+    .concat();
+    let message = [
+        &[0xffu8; 32][..],
+        &[0x0c, 0x00],
+        &0u32.to_le_bytes(),
+        &crate::crypto::sha256(&array),
+    ]
+    .concat();
+    fx.call(
+        0x0C,
+        vec![
+            (2, crate::cbor::Value::bytes(&array)),
+            (3, crate::cbor::Value::Int(0)),
+            (4, crate::cbor::Value::Int(array.len() as i128)),
+            (5, crate::cbor::Value::bytes(&auth_param(&token, &message))),
+            (6, crate::cbor::Value::Int(2)),
+        ],
+    )
+    .unwrap();
+    assert_eq!(fx.auth.state().large_blob_array(), array.as_slice());
+    fx.auth.state.set_enterprise_rp_ids(vec!["corp.example".into()]);
+    fx.auth.take_dirty();
+
+    fx.auth.band_delete_user_data(&mut fx.env).unwrap();
+    assert!(fx.auth.take_dirty());
+    let s = fx.auth.state();
+    assert!(s.credentials().is_empty());
+    assert_eq!(s.large_blob_array(), crate::state::empty_large_blob_array().as_slice());
+    assert!(!s.pin_is_set());
+    let band = s.band().unwrap();
+    assert!(!band.enrolled && band.template_id.is_empty() && band.template_name.is_empty());
+    assert!(band.worn, "still on the wrist, ready to enrol");
+    assert_eq!(
+        s.enterprise_rp_ids(),
+        ["corp.example".to_owned()],
+        "factory configuration stays"
+    );
+    // Neither credential works any more, discoverable or not.
+    for id in [resident_id, wrapped_id] {
+        assert_eq!(
+            fx.get_assertion(RP, Some(&[id]), None, vec![]).unwrap_err(),
+            Status::NoCredentials
+        );
+    }
+    // And the band enrols its next wearer.
+    assert_eq!(
+        fx.auth.band_enrol_finger(&mut fx.env, &GOOD),
+        Ok(EnrolOutcome::Enrolled)
+    );
+}

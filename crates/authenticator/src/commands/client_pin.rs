@@ -1,4 +1,4 @@
-//! authenticatorClientPIN (0x06), CTAP 2.1 §6.5, with PIN/UV auth protocol two only.
+//! authenticatorClientPIN (0x06), CTAP 2.1 §6.5, with PIN/UV auth protocols one and two.
 //!
 //! Request keys: 0x01 pinUvAuthProtocol, 0x02 subCommand, 0x03 keyAgreement, 0x04 pinUvAuthParam,
 //! 0x05 newPinEnc, 0x06 pinHashEnc, 0x09 permissions, 0x0A rpId. Response keys: 0x01
@@ -12,10 +12,10 @@ use zeroize::Zeroizing;
 
 use crate::cbor::{Params, Value};
 use crate::env::Env;
-use crate::pin_protocol::SharedSecret;
+use crate::pin_protocol::{Protocol, SharedSecret};
 use crate::state::{MAX_PIN_RETRIES, ModelKind};
 use crate::status::Status;
-use crate::token::{DEFINED_PERMISSIONS, PERM_GA, PERM_MC, SUPPORTED_PERMISSIONS, Token};
+use crate::token::{DEFINED_PERMISSIONS, PERM_BE, PERM_GA, PERM_MC, SUPPORTED_PERMISSIONS, Token};
 use crate::{Authenticator, check_protocol, crypto};
 
 const GET_PIN_RETRIES: u64 = 0x01;
@@ -35,28 +35,38 @@ pub const MAX_PIN_BYTES: usize = 63;
 /// Runs one ClientPIN subcommand.
 pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Option<Value>, Status> {
     let sub = p.require(0x02)?.as_uint()?;
-    if !matches!(sub, GET_PIN_RETRIES | GET_UV_RETRIES) {
-        check_protocol(p.get(0x01))?;
-    }
+    let protocol = if matches!(sub, GET_PIN_RETRIES | GET_UV_RETRIES) {
+        Protocol::Two
+    } else {
+        check_protocol(p.get(0x01))?
+    };
     match sub {
-        GET_PIN_RETRIES => Ok(Some(get_pin_retries(a))),
+        GET_PIN_RETRIES => get_pin_retries(a).map(Some),
         GET_KEY_AGREEMENT => Ok(Some(Value::int_map(vec![(0x01, a.key_agreement(env).public_cose())]))),
-        SET_PIN => set_pin(a, env, p).map(|()| None),
-        CHANGE_PIN => change_pin(a, env, p).map(|()| None),
-        GET_PIN_TOKEN => get_pin_token(a, env, p).map(Some),
-        GET_UV_TOKEN => get_uv_token(a, env, p).map(Some),
+        SET_PIN => set_pin(a, env, protocol, p).map(|()| None),
+        CHANGE_PIN => change_pin(a, env, protocol, p).map(|()| None),
+        GET_PIN_TOKEN => get_pin_token(a, env, protocol, p).map(Some),
+        GET_UV_TOKEN => get_uv_token(a, env, protocol, p).map(Some),
         GET_UV_RETRIES => get_uv_retries(a).map(Some),
-        GET_PIN_TOKEN_WITH_PERMISSIONS => get_pin_token_with_permissions(a, env, p).map(Some),
+        GET_PIN_TOKEN_WITH_PERMISSIONS => get_pin_token_with_permissions(a, env, protocol, p).map(Some),
         _ => Err(Status::InvalidSubcommand),
     }
 }
 
 /// §6.5.5.2 getPINRetries: pinRetries and powerCycleState.
-fn get_pin_retries(a: &Authenticator) -> Value {
-    Value::int_map(vec![
+///
+/// Without a PIN the answer is CTAP2_ERR_PIN_NOT_SET. CTAP 2.1 does not list that error for
+/// getPINRetries, but shipping keys (YubiKey 5, Solo, OpenSK since 2.1) answer it and
+/// python-fido2's device suite (`test_clientpin.py::test_set_and_reset`) requires it; a platform
+/// learns "no PIN" from getInfo's clientPin option either way.
+fn get_pin_retries(a: &Authenticator) -> Result<Value, Status> {
+    if !a.state.pin_is_set() {
+        return Err(Status::PinNotSet);
+    }
+    Ok(Value::int_map(vec![
         (0x03, Value::Int(a.state.pin_retries.into())),
         (0x04, Value::Bool(a.vol.pin_failures >= MAX_CONSECUTIVE_PIN_FAILURES)),
-    ])
+    ]))
 }
 
 /// §6.5.5.3 getUVRetries.
@@ -68,7 +78,7 @@ fn get_uv_retries(a: &Authenticator) -> Result<Value, Status> {
 }
 
 /// §6.5.5.5 setPIN.
-fn set_pin(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<(), Status> {
+fn set_pin(a: &mut Authenticator, env: &mut dyn Env, protocol: Protocol, p: &Params) -> Result<(), Status> {
     // 1. The mandatory parameters must be present.
     let key_agreement = p.require(0x03)?;
     let new_pin_enc = p.require(0x05)?.as_bytes()?;
@@ -78,7 +88,7 @@ fn set_pin(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<(), S
         return Err(Status::PinAuthInvalid);
     }
     // 3. sharedSecret = decapsulate(keyAgreement); an error is CTAP1_ERR_INVALID_PARAMETER.
-    let shared = a.key_agreement(env).decapsulate(key_agreement)?;
+    let shared = a.key_agreement(env).decapsulate_with(protocol, key_agreement)?;
     // 4. verify(sharedSecret, newPinEnc, pinUvAuthParam), else CTAP2_ERR_PIN_AUTH_INVALID.
     if !shared.verify(new_pin_enc, param) {
         return Err(Status::PinAuthInvalid);
@@ -90,7 +100,7 @@ fn set_pin(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<(), S
 }
 
 /// §6.5.5.6 changePIN.
-fn change_pin(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<(), Status> {
+fn change_pin(a: &mut Authenticator, env: &mut dyn Env, protocol: Protocol, p: &Params) -> Result<(), Status> {
     // 1. The mandatory parameters must be present.
     let key_agreement = p.require(0x03)?;
     let pin_hash_enc = p.require(0x06)?.as_bytes()?;
@@ -99,7 +109,7 @@ fn change_pin(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<()
     // 2. The PIN must be set and not blocked.
     check_pin_usable(a)?;
     // 3. sharedSecret = decapsulate(keyAgreement).
-    let shared = a.key_agreement(env).decapsulate(key_agreement)?;
+    let shared = a.key_agreement(env).decapsulate_with(protocol, key_agreement)?;
     // 4. verify(sharedSecret, newPinEnc ‖ pinHashEnc, pinUvAuthParam).
     if !shared.verify(&[new_pin_enc, pin_hash_enc].concat(), param) {
         return Err(Status::PinAuthInvalid);
@@ -120,7 +130,7 @@ fn change_pin(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<()
 }
 
 /// §6.5.5.7.1 getPinToken (superseded by 0x09, kept for CTAP 2.0 platforms).
-fn get_pin_token(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value, Status> {
+fn get_pin_token(a: &mut Authenticator, env: &mut dyn Env, protocol: Protocol, p: &Params) -> Result<Value, Status> {
     let key_agreement = p.require(0x03)?;
     let pin_hash_enc = p.require(0x06)?.as_bytes()?;
     // Permissions and rpId belong to subcommand 0x09 only.
@@ -128,7 +138,7 @@ fn get_pin_token(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result
         return Err(Status::InvalidParameter);
     }
     check_pin_usable(a)?;
-    let shared = a.key_agreement(env).decapsulate(key_agreement)?;
+    let shared = a.key_agreement(env).decapsulate_with(protocol, key_agreement)?;
     check_pin_hash(a, env, &shared, pin_hash_enc)?;
     if a.state.force_pin_change {
         return Err(Status::PinInvalid);
@@ -138,12 +148,17 @@ fn get_pin_token(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result
 }
 
 /// §6.5.5.7.2 getPinUvAuthTokenUsingPinWithPermissions.
-fn get_pin_token_with_permissions(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value, Status> {
+fn get_pin_token_with_permissions(
+    a: &mut Authenticator,
+    env: &mut dyn Env,
+    protocol: Protocol,
+    p: &Params,
+) -> Result<Value, Status> {
     let key_agreement = p.require(0x03)?;
     let pin_hash_enc = p.require(0x06)?.as_bytes()?;
-    let (permissions, rp_id) = requested_permissions(p)?;
+    let (permissions, rp_id) = requested_permissions(a, p)?;
     check_pin_usable(a)?;
-    let shared = a.key_agreement(env).decapsulate(key_agreement)?;
+    let shared = a.key_agreement(env).decapsulate_with(protocol, key_agreement)?;
     check_pin_hash(a, env, &shared, pin_hash_enc)?;
     if a.state.force_pin_change {
         return Err(Status::PinPolicyViolation);
@@ -152,9 +167,9 @@ fn get_pin_token_with_permissions(a: &mut Authenticator, env: &mut dyn Env, p: &
 }
 
 /// §6.5.5.7.3 getPinUvAuthTokenUsingUvWithPermissions: the band's fingerprint UV.
-fn get_uv_token(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value, Status> {
+fn get_uv_token(a: &mut Authenticator, env: &mut dyn Env, protocol: Protocol, p: &Params) -> Result<Value, Status> {
     let key_agreement = p.require(0x03)?;
-    let (permissions, rp_id) = requested_permissions(p)?;
+    let (permissions, rp_id) = requested_permissions(a, p)?;
     if a.state.model.kind != ModelKind::Band {
         // No built-in UV method at all: the subcommand is not implemented here.
         return Err(Status::InvalidSubcommand);
@@ -166,7 +181,7 @@ fn get_uv_token(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<
     if a.state.uv_retries == 0 {
         return Err(Status::UvBlocked);
     }
-    let shared = a.key_agreement(env).decapsulate(key_agreement)?;
+    let shared = a.key_agreement(env).decapsulate_with(protocol, key_agreement)?;
     // performBuiltInUv(): the band verifies its wearer while it stays on the wrist. Off the
     // wrist there is nobody to verify; that is not a wrong finger, so uvRetries is untouched.
     if !a.builtin_uv_ready() {
@@ -177,18 +192,23 @@ fn get_uv_token(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<
 }
 
 /// Permission checks shared by 0x06 and 0x09.
-fn requested_permissions(p: &Params) -> Result<(u8, Option<String>), Status> {
+fn requested_permissions(a: &Authenticator, p: &Params) -> Result<(u8, Option<String>), Status> {
     let permissions = p.require(0x09)?.as_uint()?;
     let rp_id = p.get(0x0A).map(|v| v.as_text().map(str::to_owned)).transpose()?;
     // If permissions is 0, return CTAP1_ERR_INVALID_PARAMETER.
     if permissions == 0 {
         return Err(Status::InvalidParameter);
     }
-    // Defined permissions we cannot grant (be: no bioEnroll, lbw: no largeBlobs) are
+    // Defined permissions we cannot grant (be on a model without a fingerprint sensor) are
     // CTAP2_ERR_UNAUTHORIZED_PERMISSION. Bits CTAP 2.1 does not define are dropped: "Assign the
     // requested permissions to the pinUvAuthToken, ignoring any undefined permissions" (§6.5.5.7.2).
     let permissions = (permissions & u64::from(DEFINED_PERMISSIONS)) as u8;
-    if permissions & !SUPPORTED_PERMISSIONS != 0 {
+    let supported = if a.state.model.kind == ModelKind::Band {
+        SUPPORTED_PERMISSIONS | PERM_BE
+    } else {
+        SUPPORTED_PERMISSIONS
+    };
+    if permissions & !supported != 0 {
         return Err(Status::UnauthorizedPermission);
     }
     // mc and ga need a permissions RP ID.

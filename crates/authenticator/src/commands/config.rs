@@ -1,4 +1,6 @@
-//! authenticatorConfig (0x0D), CTAP 2.1 §6.11: toggleAlwaysUv and setMinPINLength.
+//! authenticatorConfig (0x0D), CTAP 2.1 §6.11: enableEnterpriseAttestation (on an
+//! enterprise-attestation capable device, see [`crate::enterprise`]), toggleAlwaysUv and
+//! setMinPINLength.
 //!
 //! Request keys: 0x01 subCommand, 0x02 subCommandParams, 0x03 pinUvAuthProtocol, 0x04
 //! pinUvAuthParam = authenticate(pinUvAuthToken, 32×0xff ‖ 0x0d ‖ uint8(subCommand) ‖
@@ -10,11 +12,12 @@ use crate::cbor::{Params, Value};
 use crate::env::Env;
 use crate::status::Status;
 use crate::token::PERM_ACFG;
-use crate::{Authenticator, check_protocol};
+use crate::{Authenticator, check_protocol, enterprise};
 
 use super::client_pin::MAX_PIN_BYTES;
 use super::get_info::MAX_RP_IDS_FOR_SET_MIN_PIN_LENGTH;
 
+const ENABLE_ENTERPRISE_ATTESTATION: u64 = 0x01;
 const TOGGLE_ALWAYS_UV: u64 = 0x02;
 const SET_MIN_PIN_LENGTH: u64 = 0x03;
 
@@ -26,8 +29,15 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<(), S
         sp.as_map()?;
     }
     let param = parse::pin_uv_auth(p, 0x04, 0x03)?;
-    // 1. enableEnterpriseAttestation (0x01) and vendorPrototype (0xFF) are not implemented.
-    if !matches!(sub, TOGGLE_ALWAYS_UV | SET_MIN_PIN_LENGTH) {
+    // 1. vendorPrototype (0xFF) is not implemented; enableEnterpriseAttestation only on a
+    //    capable device (getInfo then lists the "ep" option).
+    let ep_capable = enterprise::capable(&a.state);
+    let known = match sub {
+        ENABLE_ENTERPRISE_ATTESTATION => ep_capable,
+        TOGGLE_ALWAYS_UV | SET_MIN_PIN_LENGTH => true,
+        _ => false,
+    };
+    if !known {
         return Err(Status::InvalidSubcommand);
     }
     // 2.–4. An authenticator protected by UV (or with alwaysUv on) needs an acfg token.
@@ -35,15 +45,20 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<(), S
         None if a.state.uv_protected() || a.state.always_uv => return Err(Status::PuatRequired),
         None => {}
         Some(param) => {
-            check_protocol(p.get(0x03))?;
+            let protocol = check_protocol(p.get(0x03))?;
             let message = [&[0xffu8; 32][..], &[0x0d, sub as u8], p.raw(0x02).unwrap_or_default()].concat();
-            let token = a.verify_token(env, &message, &param)?;
+            let token = a.verify_token(env, protocol, &message, &param)?;
             if token.permissions & PERM_ACFG == 0 {
                 return Err(Status::PinAuthInvalid);
             }
         }
     }
     match sub {
+        ENABLE_ENTERPRISE_ATTESTATION => {
+            // §6.11.1: enable (again); already enabled is fine.
+            a.state.ep_enabled = true;
+            Ok(())
+        }
         TOGGLE_ALWAYS_UV => {
             // §6.11.2: flip alwaysUv. While on, U2F is off and makeCredUvNotRqd is false.
             a.state.always_uv = !a.state.always_uv;

@@ -70,9 +70,9 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params, pending: Pendin
 /// token's permissions RP ID.
 fn authorize(a: &mut Authenticator, env: &mut dyn Env, p: &Params, sub: u64) -> Result<Option<String>, Status> {
     let param = p.get(0x04).ok_or(Status::PuatRequired)?.as_bytes()?;
-    check_protocol(p.get(0x03))?;
+    let protocol = check_protocol(p.get(0x03))?;
     let message = [&[sub as u8][..], p.raw(0x02).unwrap_or_default()].concat();
-    let token = a.verify_token(env, &message, param)?;
+    let token = a.verify_token(env, protocol, &message, param)?;
     if token.permissions & PERM_CM == 0 {
         return Err(Status::PinAuthInvalid);
     }
@@ -162,14 +162,14 @@ fn credential_entry(c: &ResidentCredential) -> Result<Vec<(i128, Value)>, Status
     if let Some(d) = &c.user_display_name {
         user.push(("displayName", Value::text(d)));
     }
-    let point = crypto::public_point(&c.private_key).ok_or(Status::Other)?;
+    let public_key = c.alg.cose_public_key(&c.private_key).ok_or(Status::Other)?;
     Ok(vec![
         (0x06, Value::text_map(user)),
         (
             0x07,
             Value::text_map(vec![("id", Value::bytes(&c.id)), ("type", Value::text("public-key"))]),
         ),
-        (0x08, crypto::cose_p256(&point, crypto::ES256)),
+        (0x08, public_key),
         (0x0A, Value::Int(c.cred_protect.into())),
     ])
 }

@@ -2,7 +2,7 @@
 //!
 //! Request keys: 0x01 rpId, 0x02 clientDataHash, 0x03 allowList, 0x04 extensions, 0x05 options,
 //! 0x06 pinUvAuthParam, 0x07 pinUvAuthProtocol. Response keys: 0x01 credential, 0x02 authData,
-//! 0x03 signature, 0x04 user, 0x05 numberOfCredentials.
+//! 0x03 signature, 0x04 user, 0x05 numberOfCredentials, 0x07 largeBlobKey.
 
 use super::Pending;
 use super::get_next_assertion::PendingAssertions;
@@ -12,6 +12,7 @@ use crate::cbor::{Params, Value};
 use crate::credential::{self, FLAG_UP, FLAG_UV, Found};
 use crate::env::Env;
 use crate::extensions::{self, HmacSecret};
+use crate::pin_protocol::Protocol;
 use crate::status::Status;
 use crate::token::PERM_GA;
 use crate::{Authenticator, collect_user_presence, crypto};
@@ -42,17 +43,33 @@ pub struct Context {
     pub client_data_hash: Vec<u8>,
     pub flags: u8,
     pub hmac_secret: Option<HmacSecret>,
+    /// credBlob: true (§12.2): return each credential's credBlob.
+    pub cred_blob: bool,
+    /// largeBlobKey: true (§12.3): return each discoverable credential's largeBlobKey.
+    pub large_blob_key: bool,
 }
 
 /// Runs authenticatorGetAssertion.
 pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value, Status> {
+    let mut cred_blob = false;
+    let mut large_blob_key = false;
     if let Some(ext) = p.get(0x04) {
         ext.as_map()?;
+        if let Some(v) = ext.get_text_key("credBlob") {
+            cred_blob = v.as_bool()?;
+        }
+        if let Some(v) = ext.get_text_key("largeBlobKey") {
+            // §12.3: the only valid input is true.
+            if !v.as_bool()? {
+                return Err(Status::InvalidOption);
+            }
+            large_blob_key = true;
+        }
     }
     let req = Request::parse(p)?;
     let param = req.pin_uv_auth_param.as_deref();
     // 1.–2. Zero-length pinUvAuthParam (touch to select) and pinUvAuthProtocol.
-    parse::pin_uv_auth_preamble(a, env, param, p.get(0x07))?;
+    let protocol = parse::pin_uv_auth_preamble(a, env, param, p.get(0x07))?;
     // 3.–4. Options: "rk" is not an assertion option; "up" defaults to true.
     if req.options.rk.is_some() {
         return Err(Status::UnsupportedOption);
@@ -81,7 +98,7 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
     let mut flags = 0u8;
     let mut up_done = false;
     if let Some(param) = param {
-        authorize_token(a, env, &req, param)?;
+        authorize_token(a, env, protocol.unwrap_or(Protocol::Two), &req, param)?;
         flags |= FLAG_UV;
     } else if uv_option {
         perform_builtin_uv(a)?;
@@ -115,6 +132,8 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
         client_data_hash: req.client_data_hash,
         flags,
         hmac_secret,
+        cred_blob,
+        large_blob_key,
     };
     // 10.–12. Sign with the first credential; keep the rest for authenticatorGetNextAssertion.
     let first = creds.remove(0);
@@ -131,8 +150,14 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
 }
 
 /// Step 6.1: verify pinUvAuthParam with the token, its ga permission and its RP ID.
-fn authorize_token(a: &mut Authenticator, env: &mut dyn Env, req: &Request, param: &[u8]) -> Result<(), Status> {
-    let token = a.verify_token(env, &req.client_data_hash, param)?;
+fn authorize_token(
+    a: &mut Authenticator,
+    env: &mut dyn Env,
+    protocol: Protocol,
+    req: &Request,
+    param: &[u8],
+) -> Result<(), Status> {
+    let token = a.verify_token(env, protocol, &req.client_data_hash, param)?;
     if token.permissions & PERM_GA == 0 || !token.user_verified {
         return Err(Status::PinAuthInvalid);
     }
@@ -180,18 +205,24 @@ pub fn assertion(
     number_of_credentials: Option<usize>,
 ) -> Result<Value, Status> {
     let uv = ctx.flags & FLAG_UV != 0;
-    let ext = ctx
-        .hmac_secret
-        .as_ref()
-        .and_then(|h| h.output(a, env.rng(), cred, uv))
-        .map(|out| Value::text_map(vec![("hmac-secret", out)]));
+    let mut ext = Vec::new();
+    if ctx.cred_blob {
+        // §12.2: the stored blob, or an empty byte string when there is none.
+        ext.push(("credBlob", Value::bytes(cred.cred_blob.as_deref().unwrap_or_default())));
+    }
+    if let Some(out) = ctx.hmac_secret.as_ref().and_then(|h| h.output(a, env.rng(), cred, uv)) {
+        ext.push(("hmac-secret", out));
+    }
+    let ext = (!ext.is_empty()).then(|| Value::text_map(ext));
     a.state.sign_count = a.state.sign_count.wrapping_add(1);
     let auth_data = credential::auth_data(&ctx.rp_id_hash, ctx.flags, a.state.sign_count, None, ext.as_ref());
-    let sig = crypto::sign_es256(
-        &cred.private_key,
-        &[auth_data.as_slice(), &ctx.client_data_hash].concat(),
-    )
-    .ok_or(Status::Other)?;
+    let sig = cred
+        .alg
+        .sign(
+            &cred.private_key,
+            &[auth_data.as_slice(), &ctx.client_data_hash].concat(),
+        )
+        .ok_or(Status::Other)?;
     let mut response = vec![
         (
             0x01,
@@ -218,6 +249,9 @@ pub fn assertion(
     }
     if let Some(n) = number_of_credentials {
         response.push((0x05, Value::Int(n as i128)));
+    }
+    if ctx.large_blob_key && cred.resident.is_some() {
+        response.push((0x07, Value::bytes(&a.state.large_blob_key(&cred.private_key))));
     }
     Ok(Value::int_map(response))
 }

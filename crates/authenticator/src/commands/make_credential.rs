@@ -2,19 +2,22 @@
 //!
 //! Request keys: 0x01 clientDataHash, 0x02 rp, 0x03 user, 0x04 pubKeyCredParams, 0x05
 //! excludeList, 0x06 extensions, 0x07 options, 0x08 pinUvAuthParam, 0x09 pinUvAuthProtocol, 0x0A
-//! enterpriseAttestation. Response: {0x01 fmt, 0x02 authData, 0x03 attStmt}, `packed` attestation.
+//! enterpriseAttestation. Response: {0x01 fmt, 0x02 authData, 0x03 attStmt, 0x04 epAtt, 0x05
+//! largeBlobKey}, `packed` attestation (enterprise attestation: see [`crate::enterprise`]).
 
 use zeroize::Zeroizing;
 
 use super::parse::{self, Options};
 use crate::cbor::{Params, Value};
 use crate::credential::{self, CRED_PROTECT_OPTIONAL, CRED_PROTECT_REQUIRED, FLAG_UP, FLAG_UV};
+use crate::crypto::Alg;
 use crate::env::Env;
-use crate::extensions::{self, McInputs};
+use crate::extensions::{self, HmacSecret, McInputs};
+use crate::pin_protocol::Protocol;
 use crate::state::{MAX_RESIDENT_CREDENTIALS, ResidentCredential};
 use crate::status::Status;
 use crate::token::PERM_MC;
-use crate::{Authenticator, collect_user_presence, crypto};
+use crate::{Authenticator, collect_user_presence, crypto, enterprise};
 
 /// Longest user handle (WebAuthn: at most 64 bytes).
 const MAX_USER_ID_LENGTH: usize = 64;
@@ -27,12 +30,13 @@ struct Request {
     user_id: Vec<u8>,
     user_name: Option<String>,
     user_display_name: Option<String>,
-    es256_offered: bool,
+    /// The first pubKeyCredParams algorithm we support (step 3).
+    alg: Option<Alg>,
     exclude_list: Vec<Vec<u8>>,
     extensions: McInputs,
     options: Options,
     pin_uv_auth_param: Option<Vec<u8>>,
-    enterprise_attestation: bool,
+    enterprise_attestation: Option<u64>,
 }
 
 impl Request {
@@ -57,24 +61,27 @@ impl Request {
             user_id,
             user_name: parse::opt_text(user, "name")?,
             user_display_name: parse::opt_text(user, "displayName")?,
-            es256_offered: es256_offered(p.require(0x04)?)?,
+            alg: first_supported_alg(p.require(0x04)?)?,
             exclude_list: parse::descriptor_list(p.get(0x05))?,
             extensions: extensions::parse_mc(p.get(0x06))?,
             options: parse::options(p.get(0x07))?,
             pin_uv_auth_param: parse::pin_uv_auth(p, 0x08, 0x09)?,
-            enterprise_attestation: p.get(0x0A).map(Value::as_uint).transpose()?.is_some(),
+            enterprise_attestation: p.get(0x0A).map(Value::as_uint).transpose()?,
         })
     }
 }
 
-/// Whether pubKeyCredParams offers {type: "public-key", alg: -7}; every element must be well formed.
-fn es256_offered(params: &Value) -> Result<bool, Status> {
-    let mut found = false;
+/// The first {type: "public-key", alg} of pubKeyCredParams whose alg we support (the platform
+/// lists them in the RP's order of preference); every element must be well formed.
+fn first_supported_alg(params: &Value) -> Result<Option<Alg>, Status> {
+    let mut found = None;
     for p in params.as_array()? {
         p.as_map()?;
         let kind = p.get_text_key("type").ok_or(Status::MissingParameter)?.as_text()?;
         let alg = p.get_text_key("alg").ok_or(Status::MissingParameter)?.as_int()?;
-        found |= kind == "public-key" && alg == crypto::ES256;
+        if found.is_none() && kind == "public-key" {
+            found = Alg::from_cose(alg);
+        }
     }
     Ok(found)
 }
@@ -84,11 +91,11 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
     let req = Request::parse(p)?;
     let param = req.pin_uv_auth_param.as_deref();
     // 1.–2. Zero-length pinUvAuthParam (touch to select) and pinUvAuthProtocol.
-    parse::pin_uv_auth_preamble(a, env, param, p.get(0x09))?;
-    // 3. Only ES256 is supported.
-    if !req.es256_offered {
+    let protocol = parse::pin_uv_auth_preamble(a, env, param, p.get(0x09))?;
+    // 3. ES256, EdDSA or ES384: the first of pubKeyCredParams we support.
+    let Some(alg) = req.alg else {
         return Err(Status::UnsupportedAlgorithm);
-    }
+    };
     // 4.–5. Options. pinUvAuthParam takes precedence over "uv"; "up": false is invalid here.
     let rk = req.options.rk.unwrap_or(false);
     let uv_option = param.is_none() && req.options.uv.unwrap_or(false);
@@ -96,6 +103,10 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
         return Err(Status::InvalidOption);
     }
     if req.options.up == Some(false) {
+        return Err(Status::InvalidOption);
+    }
+    // §12.3: largeBlobKey is for discoverable credentials only.
+    if req.extensions.large_blob_key && !rk {
         return Err(Status::InvalidOption);
     }
     // 6. alwaysUv (makeCredUvNotRqd then counts as false): an authenticator not protected by any
@@ -116,16 +127,22 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
             Status::OperationDenied
         });
     }
-    // 9. enterpriseAttestation: not enterprise-attestation capable → CTAP1_ERR_INVALID_PARAMETER.
-    if req.enterprise_attestation {
-        return Err(Status::InvalidParameter);
+    // 9. enterpriseAttestation: not capable or not enabled → CTAP1_ERR_INVALID_PARAMETER; a
+    //    value other than 1 (vendor-facilitated) or 2 (platform-managed) → CTAP2_ERR_INVALID_OPTION.
+    if let Some(ep) = req.enterprise_attestation {
+        if !enterprise::capable(&a.state) || !a.state.ep_enabled {
+            return Err(Status::InvalidParameter);
+        }
+        if !matches!(ep, enterprise::VENDOR_FACILITATED | enterprise::PLATFORM_MANAGED) {
+            return Err(Status::InvalidOption);
+        }
     }
     // 10.–11. User verification, by pinUvAuthToken (11.1) or the band's built-in UV (11.2). Step
     //    10 (nothing to verify) is the fall-through.
     let mut flags = 0u8;
     let mut up_done = false;
     if let Some(param) = param {
-        authorize_token(a, env, &req, param)?;
+        authorize_token(a, env, protocol.unwrap_or(Protocol::Two), &req, param)?;
         flags |= FLAG_UV;
     } else if uv_option {
         perform_builtin_uv(a)?;
@@ -153,6 +170,12 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
     if rk && !replaces && a.state.credentials.len() >= MAX_RESIDENT_CREDENTIALS {
         return Err(Status::KeyStoreFull);
     }
+    // hmac-secret-mc input (CTAP 2.2 §12.7): verified before the touch, so that a bad input
+    // fails without one. It only makes sense together with hmac-secret: true.
+    let hmac_secret_mc = match (&req.extensions.hmac_secret_mc, req.extensions.hmac_secret) {
+        (Some(input), true) => Some(extensions::prepare_hmac_secret_input(a, env, input)?),
+        _ => None,
+    };
     // 13.–14. User presence, unless built-in UV (step 13) or the token already provided it; then
     //    the token is spent (14.4: clearUserPresentFlag(), clearUserVerifiedFlag(),
     //    clearPinUvAuthTokenPermissionsExceptLbw()).
@@ -167,12 +190,36 @@ pub fn run(a: &mut Authenticator, env: &mut dyn Env, p: &Params) -> Result<Value
     }
     flags |= FLAG_UP;
     // 15.–19. Create the credential, store it if discoverable, and attest it.
-    create(a, env, &req, rk, flags)
+    create(
+        a,
+        env,
+        &req,
+        Created {
+            alg,
+            rk,
+            flags,
+            hmac_secret_mc,
+        },
+    )
+}
+
+/// What steps 1–14 decided for credential creation.
+struct Created {
+    alg: Alg,
+    rk: bool,
+    flags: u8,
+    hmac_secret_mc: Option<HmacSecret>,
 }
 
 /// Step 11.1: verify pinUvAuthParam with the token, its mc permission and its RP ID.
-fn authorize_token(a: &mut Authenticator, env: &mut dyn Env, req: &Request, param: &[u8]) -> Result<(), Status> {
-    let token = a.verify_token(env, &req.client_data_hash, param)?;
+fn authorize_token(
+    a: &mut Authenticator,
+    env: &mut dyn Env,
+    protocol: Protocol,
+    req: &Request,
+    param: &[u8],
+) -> Result<(), Status> {
+    let token = a.verify_token(env, protocol, &req.client_data_hash, param)?;
     if token.permissions & PERM_MC == 0 || !token.user_verified {
         return Err(Status::PinAuthInvalid);
     }
@@ -198,40 +245,72 @@ pub(crate) fn perform_builtin_uv(a: &Authenticator) -> Result<(), Status> {
     }
 }
 
-fn create(a: &mut Authenticator, env: &mut dyn Env, req: &Request, rk: bool, flags: u8) -> Result<Value, Status> {
+fn create(a: &mut Authenticator, env: &mut dyn Env, req: &Request, c: Created) -> Result<Value, Status> {
     let rp_id_hash = crypto::sha256(req.rp_id.as_bytes());
-    let private_key = Zeroizing::new(crypto::new_p256_scalar(env.rng()));
-    let point = crypto::public_point(&private_key).ok_or(Status::Other)?;
+    let private_key = c.alg.generate(env.rng());
+    let cose_key = c.alg.cose_public_key(&private_key).ok_or(Status::Other)?;
     let cred_protect = req.extensions.cred_protect.unwrap_or(CRED_PROTECT_OPTIONAL);
-    let id = if rk {
+    // §12.2: a credBlob longer than maxCredBlobLength is not stored (the output says false).
+    let cred_blob = req
+        .extensions
+        .cred_blob
+        .as_deref()
+        .filter(|b| extensions::cred_blob_fits(b));
+    let id = if c.rk {
         let id = crypto::random::<32>(env.rng()).to_vec();
-        store_resident(a, req, &id, &private_key, cred_protect);
+        store_resident(a, req, &id, c.alg, &private_key, cred_protect, cred_blob);
         id
     } else {
-        credential::wrap(
-            &a.state,
-            env.rng(),
-            &rp_id_hash,
-            &private_key,
+        let wrapped = credential::Wrapped {
+            alg: c.alg,
+            private_key: &private_key,
             cred_protect,
-            req.extensions.hmac_secret,
-        )
+            hmac_secret: req.extensions.hmac_secret,
+            cred_blob,
+        };
+        credential::wrap(&a.state, env.rng(), &rp_id_hash, &wrapped)
     };
     a.state.sign_count = a.state.sign_count.wrapping_add(1);
-    let attested =
-        credential::attested_credential_data(&a.state.model.aaguid, &id, &crypto::cose_p256(&point, crypto::ES256));
-    let ext = extensions::mc_outputs(a, &req.extensions, &req.rp_id);
-    let auth_data = credential::auth_data(&rp_id_hash, flags, a.state.sign_count, Some(&attested), ext.as_ref());
-    let att_stmt = packed_attestation(a, &auth_data, &req.client_data_hash, &private_key)?;
-    Ok(Value::int_map(vec![
+    let attested = credential::attested_credential_data(&a.state.model.aaguid, &id, &cose_key);
+    let uv = c.flags & FLAG_UV != 0;
+    let mc_output = c
+        .hmac_secret_mc
+        .as_ref()
+        .map(|h| h.output_for_key(a, env.rng(), &private_key, uv));
+    let ext = extensions::mc_outputs(a, &req.extensions, &req.rp_id, mc_output);
+    let auth_data = credential::auth_data(&rp_id_hash, c.flags, a.state.sign_count, Some(&attested), ext.as_ref());
+    // Step 19 with §7.1: enterprise attestation for a platform-managed request, or a
+    // vendor-facilitated one for an RP ID the factory listed; otherwise the batch attestation.
+    let enterprise = match req.enterprise_attestation {
+        Some(enterprise::PLATFORM_MANAGED) => true,
+        Some(enterprise::VENDOR_FACILITATED) => a.state.ep_rp_ids.contains(&req.rp_id),
+        _ => false,
+    };
+    let att_stmt = packed_attestation(a, &auth_data, &req.client_data_hash, c.alg, &private_key, enterprise)?;
+    let mut response = vec![
         (0x01, Value::text("packed")),
         (0x02, Value::Bytes(auth_data)),
         (0x03, att_stmt),
-    ]))
+    ];
+    if enterprise {
+        response.push((0x04, Value::Bool(true)));
+    }
+    if req.extensions.large_blob_key {
+        response.push((0x05, Value::bytes(&a.state.large_blob_key(&private_key))));
+    }
+    Ok(Value::int_map(response))
 }
 
 /// Stores a discoverable credential, replacing any for the same RP and user handle (step 18).
-fn store_resident(a: &mut Authenticator, req: &Request, id: &[u8], key: &[u8; 32], cred_protect: u8) {
+fn store_resident(
+    a: &mut Authenticator,
+    req: &Request,
+    id: &[u8],
+    alg: Alg,
+    key: &[u8],
+    cred_protect: u8,
+    cred_blob: Option<&[u8]>,
+) {
     a.state
         .credentials
         .retain(|c| !(c.rp_id == req.rp_id && c.user_id == req.user_id));
@@ -243,29 +322,51 @@ fn store_resident(a: &mut Authenticator, req: &Request, id: &[u8], key: &[u8; 32
         user_id: req.user_id.clone(),
         user_name: req.user_name.as_deref().map(credential::truncate64),
         user_display_name: req.user_display_name.as_deref().map(credential::truncate64),
-        private_key: Zeroizing::new(*key),
+        alg,
+        private_key: Zeroizing::new(key.to_vec()),
         cred_protect: cred_protect.min(CRED_PROTECT_REQUIRED),
         hmac_secret: req.extensions.hmac_secret,
+        cred_blob: cred_blob.map(<[u8]>::to_vec),
         created: a.state.next_created,
     });
 }
 
 /// `packed` attestation (WebAuthn §8.2): ES256 over authData ‖ clientDataHash with the batch key
-/// and x5c, or self attestation with the credential key when no certificate was provisioned.
-fn packed_attestation(a: &Authenticator, auth_data: &[u8], cdh: &[u8], cred_key: &[u8; 32]) -> Result<Value, Status> {
+/// and x5c (for enterprise attestation, the device's own certificate first: see
+/// [`crate::enterprise`]), or self attestation with the credential key when no certificate was
+/// provisioned.
+fn packed_attestation(
+    a: &Authenticator,
+    auth_data: &[u8],
+    cdh: &[u8],
+    cred_alg: Alg,
+    cred_key: &[u8],
+    enterprise: bool,
+) -> Result<Value, Status> {
     let message = [auth_data, cdh].concat();
     let chain = &a.state.attestation.cert_chain_der;
-    let signer = if chain.is_empty() {
-        cred_key
-    } else {
-        &*a.state.attestation.private_key
-    };
-    let sig = crypto::sign_es256(signer, &message).ok_or(Status::Other)?;
-    let mut stmt = vec![("alg", Value::Int(crypto::ES256)), ("sig", Value::Bytes(sig))];
-    if !chain.is_empty() {
-        stmt.push(("x5c", Value::Array(chain.iter().map(|c| Value::bytes(c)).collect())));
+    if chain.is_empty() {
+        let sig = cred_alg.sign(cred_key, &message).ok_or(Status::Other)?;
+        return Ok(Value::text_map(vec![
+            ("alg", Value::Int(cred_alg.cose())),
+            ("sig", Value::Bytes(sig)),
+        ]));
     }
-    Ok(Value::text_map(stmt))
+    let sig = crypto::sign_es256(&a.state.attestation.private_key, &message).ok_or(Status::Other)?;
+    let x5c: Vec<Value> = if enterprise {
+        enterprise::chain(&a.state)
+            .ok_or(Status::Other)?
+            .into_iter()
+            .map(Value::Bytes)
+            .collect()
+    } else {
+        chain.iter().map(|c| Value::bytes(c)).collect()
+    };
+    Ok(Value::text_map(vec![
+        ("alg", Value::Int(crypto::ES256)),
+        ("sig", Value::Bytes(sig)),
+        ("x5c", Value::Array(x5c)),
+    ]))
 }
 
 #[cfg(test)]

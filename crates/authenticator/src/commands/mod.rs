@@ -1,11 +1,13 @@
 //! One module per CTAP 2.1 command (§6), and the dispatcher.
 
+pub mod bio_enrollment;
 pub mod client_pin;
 pub mod config;
 pub mod credential_management;
 pub mod get_assertion;
 pub mod get_info;
 pub mod get_next_assertion;
+pub mod large_blobs;
 pub mod make_credential;
 mod parse;
 pub mod reset;
@@ -28,10 +30,14 @@ pub const CLIENT_PIN: u8 = 0x06;
 pub const RESET: u8 = 0x07;
 /// authenticatorGetNextAssertion.
 pub const GET_NEXT_ASSERTION: u8 = 0x08;
+/// authenticatorBioEnrollment.
+pub const BIO_ENROLLMENT: u8 = 0x09;
 /// authenticatorCredentialManagement.
 pub const CREDENTIAL_MANAGEMENT: u8 = 0x0A;
 /// authenticatorSelection.
 pub const SELECTION: u8 = 0x0B;
+/// authenticatorLargeBlobs.
+pub const LARGE_BLOBS: u8 = 0x0C;
 /// authenticatorConfig.
 pub const CONFIG: u8 = 0x0D;
 
@@ -65,6 +71,8 @@ pub fn dispatch(a: &mut Authenticator, env: &mut dyn Env, request: &[u8]) -> Res
         CLIENT_PIN => client_pin::run(a, env, &Params::decode(body)?),
         CREDENTIAL_MANAGEMENT => credential_management::run(a, env, &Params::decode(body)?, pending),
         CONFIG => config::run(a, env, &Params::decode(body)?).map(|()| None),
+        BIO_ENROLLMENT => bio_enrollment::run(a, env, &Params::decode(body)?),
+        LARGE_BLOBS => large_blobs::run(a, env, &Params::decode(body)?),
         _ => Err(Status::InvalidCommand),
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::cbor::{Params, Value};
 use crate::env::Env;
+use crate::pin_protocol::Protocol;
 use crate::status::Status;
 use crate::{Authenticator, check_protocol, collect_user_presence};
 
@@ -80,7 +81,7 @@ pub fn pin_uv_auth_preamble(
     env: &mut dyn Env,
     param: Option<&[u8]>,
     protocol: Option<&Value>,
-) -> Result<(), Status> {
+) -> Result<Option<Protocol>, Status> {
     match param {
         Some([]) => {
             collect_user_presence(env)?;
@@ -90,7 +91,7 @@ pub fn pin_uv_auth_preamble(
                 Status::PinNotSet
             })
         }
-        Some(_) => check_protocol(protocol),
-        None => Ok(()),
+        Some(_) => check_protocol(protocol).map(Some),
+        None => Ok(None),
     }
 }

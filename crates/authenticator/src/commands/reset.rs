@@ -31,6 +31,9 @@ pub fn wipe(a: &mut Authenticator, env: &mut dyn Env) {
     a.state.wipe_user_data(env.rng());
     a.vol.token = None;
     a.vol.pin_failures = 0;
+    a.vol.pending = super::Pending::None;
+    a.vol.large_blob_write = None;
+    a.vol.enrollment = None;
     a.vol.key_agreement = Some(crate::pin_protocol::KeyAgreementKey::generate(env.rng()));
 }
 

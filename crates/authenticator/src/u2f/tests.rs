@@ -16,8 +16,8 @@ fn register(fx: &mut Fixture) -> (Vec<u8>, [u8; 65]) {
     let pk: [u8; 65] = resp[1..66].try_into().unwrap();
     let handle = resp[67..67 + usize::from(resp[66])].to_vec();
     let rest = &resp[67 + handle.len()..];
-    assert_eq!(&rest[..BATCH_CERT.len()], BATCH_CERT);
-    let sig = &rest[BATCH_CERT.len()..];
+    assert_eq!(&rest[..batch_cert().len()], batch_cert());
+    let sig = &rest[batch_cert().len()..];
     let signed = [&[0u8][..], &app(), &CHALLENGE, &handle, &pk].concat();
     assert!(verify_es256(&attestation_public_key(), &signed, sig));
     (handle, pk)

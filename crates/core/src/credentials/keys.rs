@@ -161,6 +161,45 @@ pub async fn remove_for_user(
     Ok(Removed { sessions_ended })
 }
 
+/// The AAGUID of keyfleet's wearable band (the `band` model of `keyfleet key`,
+/// `9b7493dd-e22e-4369-bbdf-25177d6eb596`, as in the server's `data/aaguids.tsv`).
+pub const BAND_AAGUID: [u8; 16] = [
+    0x9b, 0x74, 0x93, 0xdd, 0xe2, 0x2e, 0x43, 0x69, 0xbb, 0xdf, 0x25, 0x17, 0x7d, 0x6e, 0xb5, 0x96,
+];
+
+/// Whether `key` was registered with a wearable band (by its attested model).
+pub fn is_band(key: &Credential) -> bool {
+    key.aaguid == BAND_AAGUID
+}
+
+/// A band taken from `user` to be given to another worker (seed 000): removes `user`'s
+/// credential `id` made with the band and ends the sessions opened with it, audited as
+/// `credential.reassign`. Who may: whoever may remove the user's keys (`get_for_change`: staff
+/// with `WriteUsers`, within the rules on roles). A key that is not a band is refused
+/// (`Conflict("not_a_band")`) and nothing changes. The band itself is wiped with `keyfleet key
+/// reassign` (delete user data) before its next wearer enrols.
+pub async fn reassign_band(
+    ctx: &Ctx<'_>,
+    principal: &Principal,
+    user: UserId,
+    id: &[u8],
+) -> Result<Removed, CoreError> {
+    let user = get_for_change(ctx, principal, user).await?.id;
+    let key = get_own(ctx, user, id).await?;
+    if !is_band(&key) {
+        return Err(CoreError::conflict(
+            "not_a_band",
+            "this key is not a wearable band: remove it instead",
+        ));
+    }
+    let detail = KeyRef::new(id, Some(&key.nickname));
+    let audit = ctx.audit_with(Action::CredentialReassign, Some(Target::User(user)), &detail);
+    ctx.stores.credentials.delete_credential(user, id, &audit).await?;
+    let audit = ctx.audit_with(Action::SessionRevokeCredential, Some(Target::User(user)), &detail);
+    let sessions_ended = ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?;
+    Ok(Removed { sessions_ended })
+}
+
 /// Removes every key of `user` and ends all their sessions (`WriteUsers` and the rules on
 /// roles); returns how many keys went.
 pub async fn reset(ctx: &Ctx<'_>, principal: &Principal, user: UserId) -> Result<u64, CoreError> {
@@ -193,6 +232,8 @@ pub enum Retirement {
     Lost,
     /// Removed with every other key of the user by a reset.
     Reset,
+    /// A band taken from the user to be given to another wearer.
+    Reassigned,
 }
 
 /// Who retired a key.
@@ -269,6 +310,7 @@ async fn retired(ctx: &Ctx<'_>, user: UserId) -> Result<Vec<RetiredKey>, CoreErr
             Some(Action::CredentialDelete) => Retirement::Removed,
             Some(Action::CredentialLost) => Retirement::Lost,
             Some(Action::CredentialReset) => Retirement::Reset,
+            Some(Action::CredentialReassign) => Retirement::Reassigned,
             _ => continue,
         };
         let by = match names.get(&ev.actor) {

@@ -3,4 +3,5 @@
 pub mod ceremony;
 pub mod keys;
 pub mod registration;
+pub mod sealed;
 pub mod sign_in;

@@ -140,6 +140,10 @@ async fn finish_parsed(
     session: &Session,
     input: Finish<'_>,
 ) -> Result<Credential, CeremonyError> {
+    if ctx.config.ceremonies.seal_key.open(input.ceremony_id).is_some() {
+        // A sign-in ceremony of this server: not one to register with (and not spent here).
+        return Err(reject("ceremony_mismatch", "not a registration ceremony"));
+    }
     let id: CeremonyId = input
         .ceremony_id
         .parse()

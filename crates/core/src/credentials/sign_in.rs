@@ -2,8 +2,9 @@
 //! `allowCredentials`) or username-less (discoverable credentials, owner found through
 //! `userHandle`).
 //!
-//! The ceremony is consumed exactly once: by the transaction that updates the counter and
-//! opens the session, or by the failure path. A counter that goes backwards flags the key as
+//! Starting a sign-in writes nothing: the ceremony is sealed into the id the client sends
+//! back ([`super::sealed`]). It is spent exactly once: by the transaction that updates the
+//! counter and opens the session, or by the failure path. A counter that goes backwards flags the key as
 //! possibly cloned, but only in a transaction that also consumes a still-unspent ceremony: a
 //! second copy of an assertion that already signed in (a double click, a client retry) finds
 //! its ceremony spent and gets `challenge_used`, changing nothing.
@@ -18,7 +19,6 @@ use keyfleet_domain::UserId;
 use keyfleet_domain::audit::{Action, Actor, Outcome, Target};
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
 use keyfleet_domain::credential::Credential;
-use keyfleet_domain::ids::CeremonyId;
 use keyfleet_domain::session::{self, NewSession, SessionKind};
 use keyfleet_domain::user::{User, Username};
 use keyfleet_webauthn_rp::{
@@ -35,12 +35,13 @@ use crate::{CeremonyError, CoreError, Ctx, FailureClass};
 
 /// Starts a sign-in from `client_addr` (counted against the per-minute limit). With a
 /// username, `allowCredentials` lists that user's keys, or stand-ins that look the same.
-/// Without one, the list is empty (discoverable).
+/// Without one, the list is empty (discoverable). Returns the ceremony's id, which is the
+/// ceremony itself sealed ([`super::sealed`]): nothing is written.
 pub async fn start(
     ctx: &Ctx<'_>,
     username: Option<&str>,
     client_addr: &str,
-) -> Result<(Ceremony, serde_json::Value), CeremonyError> {
+) -> Result<(String, serde_json::Value), CeremonyError> {
     if let Err(e) = limits::count_sign_in_start(ctx, client_addr).await {
         return Err(limited(ctx, e).await?);
     }
@@ -64,9 +65,9 @@ pub async fn start(
             }
         }
     };
+    let allow: Vec<_> = allow.into_iter().take(super::sealed::MAX_ALLOWED).collect();
     let ids = allow.iter().map(|(id, _)| id.clone()).collect();
     let ceremony = new_ceremony(CeremonyKind::Authentication, user, None, ids, config, ctx.now);
-    ctx.stores.ceremonies.create_ceremony(&ceremony).await?;
     let options = PublicKeyCredentialRequestOptions {
         timeout: timeout(config),
         allow_credentials: allow
@@ -78,7 +79,7 @@ pub async fn start(
     };
     let options = serde_json::to_value(&options)
         .map_err(|e| CeremonyError::new(FailureClass::Store, "options", e.to_string()))?;
-    Ok((ceremony, options))
+    Ok((config.seal_key.seal(&ceremony), options))
 }
 
 async fn known_user(ctx: &Ctx<'_>, raw: &str) -> Result<Option<User>, StoreError> {
@@ -218,35 +219,31 @@ async fn finish_reserved(
             "no such ceremony; it was used, or it expired",
         )
     };
-    let id: CeremonyId = body.ceremony_id.parse().map_err(|_| unknown())?;
-    let ceremony = ctx.stores.ceremonies.get_ceremony(id).await?.ok_or_else(unknown)?;
-    if ceremony.kind != CeremonyKind::Authentication {
-        return Err(CeremonyError::new(
-            FailureClass::Rejected,
-            "ceremony_mismatch",
-            "not a sign-in ceremony",
-        ));
+    // The id is the ceremony, sealed: one that does not open (forged, tampered, another
+    // server's, a registration's) names no ceremony.
+    let Some(ceremony) = ctx.config.ceremonies.seal_key.open(&body.ceremony_id) else {
+        // A registration's id is not spent here (it is not this ceremony's to spend).
+        let registration = match body.ceremony_id.parse::<keyfleet_domain::ids::CeremonyId>() {
+            Ok(id) => ctx.stores.ceremonies.get_ceremony(id).await?,
+            Err(_) => None,
+        };
+        return Err(match registration {
+            Some(_) => CeremonyError::new(FailureClass::Rejected, "ceremony_mismatch", "not a sign-in ceremony"),
+            None => unknown(),
+        });
+    };
+    // A spent one is answered like one never issued, before anything is evaluated (the
+    // finishing transaction would refuse it anyway: this is the answer, not the guard).
+    if ctx.stores.ceremonies.ceremony_spent(ceremony.id).await? {
+        return Err(unknown());
     }
     match verify_and_sign_in(ctx, &ceremony, response, client_addr, attempt).await {
-        Ok(done) => {
-            // Sessions opened with a key removed since then last until this sign-in (an
-            // ordinary removal, as NHSmail's guide describes it); they end now. The sign-in
-            // itself is already committed, so a failure here is logged, not returned.
-            let audit = ctx
-                .as_actor(Actor::User(done.user.id))
-                .audit(Action::SessionRevokeRemovedKeys, Some(Target::User(done.user.id)));
-            if let Err(e) = ctx
-                .stores
-                .sessions
-                .revoke_sessions_of_removed_keys(done.user.id, &audit)
-                .await
-            {
-                tracing::warn!(error = %e, "could not end the sessions of removed keys");
-            }
-            Ok(done)
-        }
+        Ok(done) => Ok(done),
         Err((e, target)) => {
-            ctx.stores.ceremonies.consume_ceremony(ceremony.id).await?;
+            ctx.stores
+                .ceremonies
+                .spend_ceremony(ceremony.id, ceremony.expires_at)
+                .await?;
             let detail = CeremonyFailed {
                 code: e.code,
                 credential_id: Some(b64(&response.raw_id.0)),
@@ -264,15 +261,9 @@ async fn finish_reserved(
 /// body has the wrong shape, A1): every failure consumes the challenge and is audited. A
 /// ceremony of another kind is left alone, as [`finish`] leaves it.
 async fn abandon(ctx: &Ctx<'_>, ceremony_id: &str, code: &'static str) -> Result<(), CeremonyError> {
-    let Ok(id) = ceremony_id.parse::<CeremonyId>() else {
+    let Some(ceremony) = ctx.config.ceremonies.seal_key.open(ceremony_id) else {
         return Ok(());
     };
-    let Some(ceremony) = ctx.stores.ceremonies.get_ceremony(id).await? else {
-        return Ok(());
-    };
-    if ceremony.kind != CeremonyKind::Authentication {
-        return Ok(());
-    }
     let detail = CeremonyFailed {
         code,
         credential_id: None,
@@ -280,7 +271,15 @@ async fn abandon(ctx: &Ctx<'_>, ceremony_id: &str, code: &'static str) -> Result
     let event = ctx
         .audit_with(Action::AuthWebauthn, None, &detail)
         .with_outcome(Outcome::Failure);
-    Ok(super::ceremony::spend(ctx, ceremony.id, event).await?)
+    if ctx
+        .stores
+        .ceremonies
+        .spend_ceremony(ceremony.id, ceremony.expires_at)
+        .await?
+    {
+        ctx.stores.audit.append(&event).await?;
+    }
+    Ok(())
 }
 
 type Failure = (CeremonyError, Option<Target>);
@@ -364,7 +363,7 @@ async fn verify_and_sign_in(
             return match ctx
                 .stores
                 .ceremonies
-                .flag_possible_clone(ceremony.id, &cred.id, cred.sign_count, &audit)
+                .flag_possible_clone(ceremony.id, ceremony.expires_at, &cred.id, cred.sign_count, &audit)
                 .await
             {
                 Ok(()) => Err(fail(CeremonyError::new(
@@ -400,8 +399,14 @@ async fn verify_and_sign_in(
     let mut new = session::open(owner.id, SessionKind::Full, lifetimes, None, ctx.now, &mut OsRng);
     new.session.client_addr = Some(client_addr.to_owned());
     new.session.credential_id = Some(cred.id.clone());
+    // Sessions opened with a key removed since then last until this sign-in (an ordinary
+    // removal, as NHSmail's guide describes it); the sign-in's transaction ends them.
+    let removed_key_sessions = ctx
+        .as_actor(Actor::User(owner.id))
+        .audit(Action::SessionRevokeRemovedKeys, Some(Target::User(owner.id)));
     let finish = FinishAssertion {
         ceremony_id: ceremony.id,
+        ceremony_expires_at: ceremony.expires_at,
         credential_id: &cred.id,
         old_sign_count: cred.sign_count,
         new_sign_count: verified.new_sign_count,
@@ -410,6 +415,7 @@ async fn verify_and_sign_in(
         now: ctx.now,
         session: &new.session,
         release: attempt.release_in_transaction(),
+        removed_key_sessions: &removed_key_sessions,
     };
     let detail = SignedInDetail {
         credential_id: b64(&cred.id),

@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(report_my_credential_lost))
         .routes(routes!(user_credentials, reset_user_credentials))
         .routes(routes!(delete_user_credential))
+        .routes(routes!(reassign_user_band))
 }
 
 fn credential_id(text: &str) -> Result<Vec<u8>, ApiError> {
@@ -171,6 +172,26 @@ pub async fn delete_user_credential(
     let (c, p) = ctx(&state, &caller, &headers);
     let cred_id = credential_id(&credential)?;
     keys::remove_for_user(&c, &p, parse_id(&id)?, &cred_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A band taken from the user to be given to another wearer: removes the user's credential made
+/// with it and ends the sessions opened with it (audited `credential.reassign`). Needs
+/// `users:write`; a key that is not a band is refused (409 `not_a_band`).
+#[utoipa::path(post, path = "/api/v1/users/{id}/credentials/{credentialId}/reassign", tag = "credentials",
+    params(("id" = String, Path), ("credentialId" = String, Path, description = "Credential id (base64url)")),
+    responses((status = 204),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, description = "not a band", content_type = "application/problem+json")))]
+pub async fn reassign_user_band(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path((id, credential)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (c, p) = ctx(&state, &caller, &headers);
+    let cred_id = credential_id(&credential)?;
+    keys::reassign_band(&c, &p, parse_id(&id)?, &cred_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

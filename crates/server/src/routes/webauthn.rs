@@ -37,9 +37,9 @@ pub async fn sign_in_options(
 ) -> Result<axum::Json<CeremonyOptions>, ApiError> {
     let body = body.unwrap_or_default();
     let c = state.ctx(Actor::Anonymous, &headers);
-    let (ceremony, options) = sign_in::start(&c, body.username.as_deref(), &peer.ip().to_string()).await?;
+    let (ceremony_id, options) = sign_in::start(&c, body.username.as_deref(), &peer.ip().to_string()).await?;
     Ok(axum::Json(CeremonyOptions {
-        ceremony_id: ceremony.id.to_string(),
+        ceremony_id,
         public_key: options,
     }))
 }

@@ -462,7 +462,6 @@ async fn user_page_lists_keys_with_model_and_aaguid(b: Backend) {
         &app.state.core.config.ceremonies,
         app.state.now(),
     );
-    app.state.stores.ceremonies.create_ceremony(&ceremony).await.unwrap();
     let stored = app
         .state
         .stores
@@ -474,7 +473,13 @@ async fn user_page_lists_keys_with_model_and_aaguid(b: Backend) {
     app.state
         .stores
         .ceremonies
-        .flag_possible_clone(ceremony.id, &key.credential_id, stored.sign_count, &audit)
+        .flag_possible_clone(
+            ceremony.id,
+            ceremony.expires_at,
+            &key.credential_id,
+            stored.sign_count,
+            &audit,
+        )
         .await
         .unwrap();
     let html = text(&get(&app, &format!("/admin/users/{}", worker.id), &admin).await);

@@ -8,6 +8,7 @@ mod jobs;
 
 mod auth_tap;
 mod bad_input;
+mod band_reassign;
 mod clients;
 mod console_admin;
 mod console_audit;

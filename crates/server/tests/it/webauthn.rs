@@ -7,7 +7,9 @@
 //!
 //! Every refusal asserts the typed problem (status + `code`), nothing stored (credential
 //! count, credentials with counters and flags, live sessions), and the challenge consumed (a
-//! correct response for the same ceremony afterwards gets `unknown_ceremony`), except
+//! correct response for the same ceremony afterwards gets `unknown_ceremony`: a
+//! registration's ceremony is deleted, a sign-in's, sealed in its id, is recorded as spent),
+//! except
 //! `ceremony_mismatch` (another session's ceremony), which must not consume it.
 //!
 //! Not covered here, and why:
@@ -382,11 +384,19 @@ async fn replayed_responses_are_refused(b: Backend) {
 
 /// Ages a stored ceremony so its challenge expired a minute ago (the shortest configurable
 /// timeout is 30 s; the store keeps expiry as data, so an aged copy is the same as waiting).
-async fn age(app: &TestApp, id: &str) {
+async fn age(app: &TestApp, id: &mut String) {
+    let minute = std::time::Duration::from_secs(60);
+    let seal = &app.state.core.config.ceremonies.seal_key;
+    if let Some(mut c) = seal.open(id) {
+        // A sign-in ceremony lives in its id: an aged copy is a new id.
+        c.created_at = app.state.now().minus(minute * 6);
+        c.expires_at = app.state.now().minus(minute);
+        *id = seal.seal(&c);
+        return;
+    }
     let stores = &app.state.stores;
     let mut c = stored_ceremony(app, id).await.expect("ceremony");
     assert!(stores.ceremonies.consume_ceremony(c.id).await.unwrap());
-    let minute = std::time::Duration::from_secs(60);
     c.created_at = app.state.now().minus(minute * 6);
     c.expires_at = app.state.now().minus(minute);
     stores.ceremonies.create_ceremony(&c).await.unwrap();
@@ -399,8 +409,8 @@ async fn expired_ceremonies_are_refused_and_consumed(b: Backend) {
     let users = [user.id];
 
     let mut fresh = TestKey::from_seed(b"fresh");
-    let c = reg_options(&app, &tap).await;
-    age(&app, &c.id).await;
+    let mut c = reg_options(&app, &tap).await;
+    age(&app, &mut c.id).await;
     let cred = fresh.register(&c.options, ORIGIN).unwrap();
     refused_registration_response(
         &app,
@@ -414,8 +424,8 @@ async fn expired_ceremonies_are_refused_and_consumed(b: Backend) {
     )
     .await;
 
-    let c = sign_in_options(&app, None).await;
-    age(&app, &c.id).await;
+    let mut c = sign_in_options(&app, None).await;
+    age(&app, &mut c.id).await;
     let cred = key.sign_in(&c.options, ORIGIN).unwrap();
     refused_sign_in_response(
         &app,

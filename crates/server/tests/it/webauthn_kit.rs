@@ -132,14 +132,22 @@ pub async fn stored(app: &TestApp, id: &[u8]) -> Credential {
         .expect("stored credential")
 }
 
-/// The stored ceremony named by a ceremony id from the options.
+/// The ceremony named by a ceremony id from the options, while it can still be used: a
+/// registration's as stored, a sign-in's (sealed in its id) until it is recorded as spent.
 pub async fn stored_ceremony(app: &TestApp, id: &str) -> Option<StoredCeremony> {
-    app.state
-        .stores
-        .ceremonies
-        .get_ceremony(id.parse().unwrap())
-        .await
-        .unwrap()
+    let ceremonies = &app.state.stores.ceremonies;
+    if keyfleet_core::credentials::sealed::is_sealed(id) {
+        let c = app
+            .state
+            .core
+            .config
+            .ceremonies
+            .seal_key
+            .open(id)
+            .expect("a sealed ceremony of this server");
+        return (!ceremonies.ceremony_spent(c.id).await.unwrap()).then_some(c);
+    }
+    ceremonies.get_ceremony(id.parse().unwrap()).await.unwrap()
 }
 
 /// A registration that `tweaks` breaks: the answer is `status`/`code`, nothing changes, and
@@ -237,7 +245,7 @@ pub async fn refused_sign_in_response(
     assert_consumed_sign_in(app, users, key, c).await;
 }
 
-/// The sign-in ceremony is gone: a correct response for it is refused, nothing changes.
+/// The sign-in ceremony is spent: a correct response for it is refused, nothing changes.
 pub async fn assert_consumed_sign_in(app: &TestApp, users: &[UserId], key: &mut TestKey, c: &Started) {
     assert!(stored_ceremony(app, &c.id).await.is_none(), "ceremony still stored");
     let before = snapshot(app, users).await;

@@ -201,3 +201,47 @@ fn serial_numbers_are_distinct() {
     assert_ne!(a, b);
     assert!(a.starts_with("KF-") && a.len() == 15, "{a}");
 }
+
+/// A key's enterprise-attestation certificate: the batch key, named for the serial, with the
+/// AAGUID, signed by the model's factory CA (so it chains like any attestation).
+#[test]
+fn device_certificates_name_the_serial_and_chain_to_the_factory_ca() {
+    let dir = TempDir::new("factory-device");
+    let factory = Factory::new(dir.path());
+    let mut rng = StdRng::seed_from_u64(7);
+    let batch = factory.batch("nfc-key", AAGUID, &mut rng).unwrap();
+    let root = factory.root("nfc-key", &mut rng).unwrap();
+    let der = factory
+        .device_certificate("nfc-key", AAGUID, &batch, "KF-0123456789AB", &mut rng)
+        .unwrap();
+    let cert = Certificate::from_der(&der).unwrap();
+    let serial_oid = ObjectIdentifier::new_unwrap("2.5.4.5");
+    let cn_oid = ObjectIdentifier::new_unwrap("2.5.4.3");
+    assert_eq!(subject_attr(&cert, serial_oid).as_deref(), Some("KF-0123456789AB"));
+    assert_eq!(
+        subject_attr(&cert, cn_oid).as_deref(),
+        Some("keyfleet nfc-key KF-0123456789AB")
+    );
+    let batch_cert = Certificate::from_der(&batch.cert_der).unwrap();
+    assert_eq!(
+        cert.tbs_certificate.subject_public_key_info, batch_cert.tbs_certificate.subject_public_key_info,
+        "it certifies the batch attestation key"
+    );
+    assert!(verifies(&der, &root.cert_der), "signed by the factory CA");
+    assert!(!verifies(&der, &batch.cert_der));
+    let aaguid_ext = cert
+        .tbs_certificate
+        .extensions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|e| e.extn_id == AAGUID_OID)
+        .unwrap();
+    assert_eq!(aaguid_ext.extn_value.as_bytes()[2..], AAGUID);
+    assert!(
+        factory
+            .device_certificate("nfc-key", AAGUID, &batch, "KF 1,CN=x", &mut rng)
+            .is_err(),
+        "a serial that would change the name is refused"
+    );
+}

@@ -16,7 +16,9 @@
 //!
 //! The key can be lifted off the reader and put back ([`Bridge::lift`], [`Bridge::place`]) from
 //! the control socket ([`serve_control`]), and on its own after the Nth power-off
-//! ([`BridgeConfig::lift_after_power_offs`]).
+//! ([`BridgeConfig::lift_after_power_offs`]). The automatic lift happens once per placement: the
+//! key comes back by itself after [`BridgeConfig::replace_after`], and that return does not
+//! re-arm it; the next `place` (or a new bridge) does.
 
 #[cfg(test)]
 mod tests;
@@ -68,7 +70,8 @@ pub trait ReaderKey: Applet + Send + 'static {
 pub struct BridgeConfig {
     /// vpcd's address.
     pub addr: String,
-    /// Lift the key off the reader after this many power-offs since it was placed.
+    /// Lift the key off the reader after this many power-offs since it was placed, once per
+    /// placement (the automatic return after `replace_after` does not re-arm it).
     pub lift_after_power_offs: Option<u32>,
     /// How long an automatically lifted key stays off the reader before it comes back.
     pub replace_after: Duration,
@@ -107,6 +110,8 @@ struct State<K> {
     stream: Option<TcpStream>,
     connected: bool,
     power_offs_since_placed: u32,
+    /// Whether the automatic lift is still to come since the key was last placed.
+    auto_lift_armed: bool,
     stop: bool,
     stats: Stats,
 }
@@ -148,6 +153,7 @@ impl<K: ReaderKey> Bridge<K> {
             stream: None,
             connected: false,
             power_offs_since_placed: 0,
+            auto_lift_armed: true,
             stop: false,
             stats: Stats::default(),
         };
@@ -222,7 +228,9 @@ impl<K: ReaderKey> Bridge<K> {
             let now = Instant::now();
             state = match state.auto_place_at {
                 Some(at) if at <= now => {
-                    place_locked(&mut state);
+                    // The automatic return: back on the reader, the automatic lift not re-armed.
+                    state.lifted = false;
+                    state.auto_place_at = None;
                     self.shared.changed.notify_all();
                     return true;
                 }
@@ -289,7 +297,8 @@ impl<K: ReaderKey> Bridge<K> {
                 state.stats.power_offs += 1;
                 state.power_offs_since_placed += 1;
                 let limit = self.shared.config.lift_after_power_offs;
-                if limit.is_some_and(|n| state.power_offs_since_placed >= n) {
+                if state.auto_lift_armed && limit.is_some_and(|n| state.power_offs_since_placed >= n) {
+                    state.auto_lift_armed = false;
                     state.lifted = true;
                     state.auto_place_at = Some(Instant::now() + self.shared.config.replace_after);
                     self.shared.changed.notify_all();
@@ -424,10 +433,13 @@ impl<K: ReaderKey> Bridge<K> {
     }
 }
 
+/// Puts the key on the reader as a person does: the power-off count starts afresh and the
+/// automatic lift is armed again.
 fn place_locked<K>(state: &mut State<K>) {
     state.lifted = false;
     state.auto_place_at = None;
     state.power_offs_since_placed = 0;
+    state.auto_lift_armed = true;
 }
 
 /// Reads one length-prefixed frame, re-arming `TCP_QUICKACK` before each read.

@@ -241,7 +241,7 @@ fn lift_and_place() {
 }
 
 #[test]
-fn lifts_itself_after_n_power_offs_and_comes_back() {
+fn lifts_itself_once_after_n_power_offs_and_comes_back() {
     let vpcd = FakeVpcd::new();
     let (bridge, _, _, thread) = start(BridgeConfig {
         lift_after_power_offs: Some(2),
@@ -253,14 +253,37 @@ fn lifts_itself_after_n_power_offs_and_comes_back() {
     conn.send(&[POWER_ON]);
     assert_eq!(conn.transmit(&SELECT), b"FIDO_2_0\x90\x00");
     conn.send(&[POWER_OFF]);
-    assert!(conn.closed());
-    // It comes back on its own after `replace_after`, with the count started afresh.
+    assert!(conn.closed(), "lifted at the second power-off");
+    // It comes back on its own after `replace_after`, and does not lift again: once per placement.
     let mut conn = vpcd.accept();
     conn.power_up_and_select();
+    for _ in 0..4 {
+        conn.send(&[POWER_OFF]);
+        conn.send(&[POWER_ON]);
+        assert_eq!(conn.transmit(&SELECT), b"FIDO_2_0\x90\x00", "still on the reader");
+    }
+    assert_eq!(bridge.stats().connections, 2);
+    // Lifted and placed by hand: armed again, lifts at the second power-off since the placing.
+    assert_eq!(bridge.control_line("lift"), "ok lifted");
+    assert!(conn.closed());
+    let placer = {
+        let bridge = bridge.clone();
+        std::thread::spawn(move || bridge.control_line("place"))
+    };
+    let mut conn = vpcd.accept();
+    conn.power_up_and_select();
+    assert_eq!(placer.join().unwrap(), "ok placed");
     conn.send(&[POWER_OFF]);
     conn.send(&[POWER_ON]);
     assert_eq!(conn.transmit(&SELECT), b"FIDO_2_0\x90\x00");
-    assert_eq!(bridge.stats().connections, 2);
+    conn.send(&[POWER_OFF]);
+    assert!(
+        conn.closed(),
+        "lifted again after the second power-off since the placing"
+    );
+    let mut conn = vpcd.accept();
+    conn.power_up_and_select();
+    assert_eq!(bridge.stats().connections, 4);
     bridge.stop();
     thread.join().unwrap();
 }

@@ -6,6 +6,7 @@ The key's control socket (FILE.ctl) lifts it off the reader and puts it back (a 
 its clock forward and controls the band.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -23,10 +24,12 @@ _counter = [0]
 class Key:
     """One software key running `keyfleet key vpcd`."""
 
-    def __init__(self, model, extra_args=()):
+    def __init__(self, model, extra_args=(), new_args=()):
         _counter[0] += 1
         self.path = os.path.join(WORK, f"key{_counter[0]}.kfk")
-        self.cli("new", "--model", model, "--out", self.path)
+        self.cli("new", "--model", model, "--out", self.path, *new_args)
+        # What the factory made (serial number, AAGUID), read before the bridge locks the file.
+        self.info = json.loads(self.cli("info", "--key", self.path))
         self.extra_args = extra_args
         self.start()
 
@@ -109,8 +112,8 @@ class Key:
 def make_key():
     keys = []
 
-    def make(model="nfc-key", extra_args=()):
-        key = Key(model, extra_args)
+    def make(model="nfc-key", extra_args=(), new_args=()):
+        key = Key(model, extra_args, new_args)
         keys.append(key)
         return key
 

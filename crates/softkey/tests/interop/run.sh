@@ -3,6 +3,14 @@
 # real pcscd and vsmartcard's vpcd driver, isolated in private mount, network and PID namespaces.
 #
 # Usage: crates/softkey/tests/interop/run.sh [pytest args...]
+#        crates/softkey/tests/interop/run.sh --device-suite nfc-key|band [pytest args...]
+#
+# The second form runs python-fido2's own destructive device test suite (`tests/device` of the
+# fido2 sdist on PyPI, the version pinned below, checked by its sha256 and cached under the target
+# dir) against one factory-fresh software key of that model on the same private pcscd + vpcd. The
+# suite's prompts to its operator (remove / place the key, touch, press a finger) are answered
+# through the key's control socket by device-suite/keyfleet_operator.py, which also fails the run
+# on a skip not listed in device-suite/skips.tsv (see docs/device-suite.md).
 #
 # Needs root (apt-get, unshare) on Debian 12; works unattended (CI=true, no stdin). Idempotent and
 # quick when everything is installed already. It never skips: anything missing is installed, and
@@ -18,7 +26,19 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../../../.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 VENV="${KEYFLEET_INTEROP_VENV:-$TARGET/interop-venv}"
-PY_REQUIREMENTS="fido2>=2,<3 pytest>=7,<9"
+# One python-fido2 for the interop tests and the device suite.
+FIDO2_VERSION=2.2.1
+# sha256 of fido2-2.2.1.tar.gz as published on PyPI (the device suite's source).
+FIDO2_SDIST_SHA256=85787428a94c3f8eaf72f0ff30afba983b559a1b1b795c93318c81b4ad4062c4
+# cryptography >= 45: the suite's previewSign tests need it to get as far as asking the key (with
+# Debian's older cryptography they skip for the client's sake, not the key's).
+PY_REQUIREMENTS="fido2==$FIDO2_VERSION pytest>=7,<9 cryptography>=45"
+SUITE_DIR="$TARGET/fido2-device-suite-$FIDO2_VERSION"
+# The RP ID the suite's test_ep_vendor asks vendor-facilitated enterprise attestation for; the key
+# is made with it in its factory list (`keyfleet key new --enterprise-rp-id`).
+SUITE_EP_RP_ID="ep.example.com"
+# vpcd's first reader (Debian's /etc/reader.conf.d/vpcd, port 35963, where `keyfleet key vpcd` goes).
+SUITE_READER="Virtual PCD 00 00"
 APT_PACKAGES=(pcscd vsmartcard-vpcd python3-pyscard python3-venv iproute2)
 
 log() { printf 'interop: %s\n' "$*" >&2; }
@@ -68,11 +88,50 @@ ensure_venv() {
     printf '%s\n' "$want" >"$stamp"
 }
 
+# python-fido2's tests/device from the fido2 sdist on PyPI, checked against FIDO2_SDIST_SHA256,
+# extracted once into $SUITE_DIR (tests/__init__.py, tests/conftest.py with the suite's options,
+# tests/device/).
+ensure_device_suite() {
+    local stamp="$SUITE_DIR/.keyfleet-sdist-sha256" sdist_dir="$TARGET/fido2-sdist" sdist got
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$FIDO2_SDIST_SHA256" ] && [ -f "$SUITE_DIR/tests/device/conftest.py" ]; then
+        return 0
+    fi
+    sdist="$sdist_dir/fido2-$FIDO2_VERSION.tar.gz"
+    if [ ! -f "$sdist" ]; then
+        log "downloading the fido2 $FIDO2_VERSION sdist (python-fido2's device suite)"
+        mkdir -p "$sdist_dir"
+        PIP_NO_INPUT=1 "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-binary :all: --no-deps \
+            "fido2==$FIDO2_VERSION" -d "$sdist_dir" >/dev/null ||
+            die "pip download fido2==$FIDO2_VERSION failed"
+    fi
+    got="$(sha256sum "$sdist" | cut -d' ' -f1)"
+    [ "$got" = "$FIDO2_SDIST_SHA256" ] || {
+        rm -f "$sdist"
+        die "fido2-$FIDO2_VERSION.tar.gz has sha256 $got, expected $FIDO2_SDIST_SHA256"
+    }
+    rm -rf "$SUITE_DIR"
+    mkdir -p "$SUITE_DIR"
+    tar -xzf "$sdist" -C "$SUITE_DIR" --strip-components=1 \
+        "fido2-$FIDO2_VERSION/tests/__init__.py" "fido2-$FIDO2_VERSION/tests/conftest.py" \
+        "fido2-$FIDO2_VERSION/tests/device" || die "cannot extract tests/device from $sdist"
+    printf '%s\n' "$FIDO2_SDIST_SHA256" >"$stamp"
+}
+
+SUITE_MODEL=""
+if [ "${1:-}" = "--device-suite" ]; then
+    SUITE_MODEL="${2:-}"
+    case "$SUITE_MODEL" in
+    nfc-key | band) ;;
+    *) die "--device-suite takes a model: nfc-key or band" ;;
+    esac
+fi
+
 if [ "${1:-}" != "--inside-namespace" ]; then
     [ "$(id -u)" -eq 0 ] || die "must run as root (apt-get, unshare, a private pcscd)"
     command -v cargo >/dev/null || die "cargo not found"
     install_system_packages
     ensure_venv
+    [ -z "$SUITE_MODEL" ] || ensure_device_suite
     # The real binary: `keyfleet key …` from the keyfleet package (KEYFLEET_BIN when the
     # caller built it already, as scripts/test.sh does).
     if [ -z "${KEYFLEET_BIN:-}" ]; then
@@ -157,6 +216,42 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 [ -S /run/pcscd/pcscd.comm ] || die "pcscd did not start"
+
+# python-fido2's device suite against one fresh key of $1, prompts answered by the operator plugin.
+run_device_suite() {
+    local model=$1 key
+    shift
+    key="$WORK/suite-$model.kfk"
+    "$KEYFLEET_BIN" key new --model "$model" --out "$key" --enterprise-rp-id "$SUITE_EP_RP_ID" \
+        2>>"$WORK/suite-key.log" || die "keyfleet key new failed"
+    if [ "$model" = band ]; then
+        # The operator wears the band, as the person enrolling would (not enrolled: no UV yet).
+        "$KEYFLEET_BIN" key wear --key "$key" 2>>"$WORK/suite-key.log" || die "keyfleet key wear failed"
+    fi
+    "$KEYFLEET_BIN" key vpcd --key "$key" >"$WORK/suite-bridge.log" 2>&1 </dev/null &
+    for _ in $(seq 1 200); do
+        [ -S "$key.ctl" ] && break
+        sleep 0.05
+    done
+    [ -S "$key.ctl" ] || die "keyfleet key vpcd did not start"
+    cd "$SUITE_DIR"
+    local started=$SECONDS
+    KEYFLEET_SUITE_KEY="$key" KEYFLEET_SUITE_MODEL="$model" KEYFLEET_SUITE_SKIPS="$HERE/device-suite/skips.tsv" \
+        PYTHONPATH="$HERE/device-suite:$SUITE_DIR" \
+        "$KEYFLEET_INTEROP_VENV/bin/python" -m pytest -p no:cacheprovider -p keyfleet_operator -q -rfE \
+        --reader "$SUITE_READER" --ep-rp-id "$SUITE_EP_RP_ID" "$@" tests/device &
+    local status=0
+    wait $! || status=$?
+    log "device suite on a fresh $model: exit $status after $((SECONDS - started)) s"
+    return "$status"
+}
+
+if [ "${1:-}" = "--device-suite" ]; then
+    model=$2
+    shift 2
+    run_device_suite "$model" "$@"
+    exit $?
+fi
 
 cd "$HERE"
 # In the background, so that a signal runs the traps at once (bash defers traps until a foreground

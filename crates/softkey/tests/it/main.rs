@@ -123,6 +123,39 @@ fn band_enrolment_and_wearing() {
 }
 
 #[test]
+fn reassigning_a_band_wipes_its_wearer_and_leaves_it_ready_to_enrol() {
+    let dir = Dir::new("reassign");
+    let d = dir.0.as_path();
+    ok(d, &["new", "--model", "band", "--out", "b.kfk"]);
+    ok(d, &["wear", "--key", "b.kfk"]);
+    ok(d, &["enrol-finger", "--key", "b.kfk"]);
+    ok(d, &["set-pin", "--key", "b.kfk", "--pin", "246813"]);
+    let info = ok(d, &["info", "--key", "b.kfk"]);
+    assert!(
+        info.contains("\"pinSet\": true") && info.contains("\"enrolled\": true"),
+        "{info}"
+    );
+    ok(d, &["reassign", "--key", "b.kfk"]);
+    let info = ok(d, &["info", "--key", "b.kfk"]);
+    for field in [
+        "\"pinSet\": false",
+        "\"enrolled\": false",
+        "\"credentials\": 0",
+        "\"worn\": true",
+    ] {
+        assert!(info.contains(field), "{field} in {info}");
+    }
+    // Ready for the next wearer: a new fingerprint enrols at once.
+    assert!(ok(d, &["enrol-finger", "--key", "b.kfk"]).contains("Enrolled"));
+    // Not a band: refused, with the reason, and the key file untouched.
+    ok(d, &["new", "--model", "nfc-key", "--out", "k.kfk"]);
+    ok(d, &["set-pin", "--key", "k.kfk", "--pin", "246813"]);
+    let before = std::fs::read(d.join("k.kfk")).unwrap();
+    assert!(fails(d, &["reassign", "--key", "k.kfk"]).contains("not a band"));
+    assert_eq!(std::fs::read(d.join("k.kfk")).unwrap(), before);
+}
+
+#[test]
 fn passphrase_protected_key() {
     let dir = Dir::new("pass");
     let d = dir.0.as_path();

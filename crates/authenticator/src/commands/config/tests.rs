@@ -59,8 +59,8 @@ fn needs_an_acfg_token_once_protected() {
     );
     assert_eq!(
         config(&mut fx, None, 0x01, None).unwrap_err(),
-        Status::InvalidSubcommand,
-        "no enterprise attestation"
+        Status::PuatRequired,
+        "enableEnterpriseAttestation exists (a batch certificate is provisioned) and needs a token"
     );
     assert_eq!(
         config(&mut fx, None, 0xff, None).unwrap_err(),

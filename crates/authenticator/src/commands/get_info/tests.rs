@@ -24,7 +24,14 @@ fn reports_the_nfc_key() {
     assert_eq!(texts(i.get_int_key(1).unwrap()), ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]);
     assert_eq!(
         texts(i.get_int_key(2).unwrap()),
-        ["credProtect", "hmac-secret", "minPinLength"]
+        [
+            "credBlob",
+            "credProtect",
+            "hmac-secret",
+            "hmac-secret-mc",
+            "largeBlobKey",
+            "minPinLength"
+        ]
     );
     assert_eq!(
         i.get_int_key(3).unwrap().as_bytes().unwrap(),
@@ -41,16 +48,34 @@ fn reports_the_nfc_key() {
         ("makeCredUvNotRqd", true),
         ("pinUvAuthToken", true),
         ("alwaysUv", false),
+        ("largeBlobs", true),
+        ("ep", false),
     ] {
         assert_eq!(option(&i, name), Some(value), "{name}");
     }
     assert_eq!(option(&i, "uv"), None, "the NFC key has no built-in UV");
     assert_eq!(option(&i, "bioEnroll"), None);
-    assert_eq!(i.get_int_key(6), Some(&Value::Array(vec![Value::Int(2)])));
+    assert_eq!(
+        i.get_int_key(6),
+        Some(&Value::Array(vec![Value::Int(2), Value::Int(1)]))
+    );
     assert_eq!(texts(i.get_int_key(9).unwrap()), ["nfc"]);
-    let alg = &i.get_int_key(0x0A).unwrap().as_array().unwrap()[0];
-    assert_eq!(alg.get_text_key("alg"), Some(&Value::Int(-7)));
-    assert_eq!(alg.get_text_key("type"), Some(&Value::text("public-key")));
+    let algs = i.get_int_key(0x0A).unwrap().as_array().unwrap();
+    let ids: Vec<i128> = algs
+        .iter()
+        .map(|a| a.get_text_key("alg").unwrap().as_int().unwrap())
+        .collect();
+    assert_eq!(ids, [-7, -8, -35], "ES256, EdDSA, ES384");
+    assert!(
+        algs.iter()
+            .all(|a| a.get_text_key("type") == Some(&Value::text("public-key")))
+    );
+    assert_eq!(
+        i.get_int_key(0x0B),
+        Some(&Value::Int(4096)),
+        "maxSerializedLargeBlobArray"
+    );
+    assert_eq!(i.get_int_key(0x0F), Some(&Value::Int(32)), "maxCredBlobLength");
     assert_eq!(i.get_int_key(0x0C), Some(&Value::Bool(false)));
     assert_eq!(i.get_int_key(0x0D), Some(&Value::Int(4)));
     assert_eq!(i.get_int_key(0x0E), Some(&Value::Int(0x0001_0000)));
@@ -82,7 +107,7 @@ fn response_is_canonical_cbor() {
         .iter()
         .map(|(k, _)| k.as_text().unwrap())
         .collect();
-    assert_eq!(opts[..3], ["rk", "up", "plat"]);
+    assert_eq!(opts[..4], ["ep", "rk", "up", "plat"]);
 }
 
 #[test]

@@ -20,7 +20,7 @@ fn packed_attestation_verifies() {
     assert_eq!(stmt.get_text_key("alg"), Some(&Value::Int(-7)));
     assert_eq!(
         stmt.get_text_key("x5c"),
-        Some(&Value::Array(vec![Value::bytes(BATCH_CERT)]))
+        Some(&Value::Array(vec![Value::bytes(batch_cert())]))
     );
     let sig = stmt.get_text_key("sig").unwrap().as_bytes().unwrap();
     let signed = [raw_auth_data, &CDH].concat();
@@ -175,7 +175,7 @@ fn protocol_checks() {
         Status::MissingParameter
     );
     assert_eq!(
-        fx.make_credential(RP, b"u", true, None, vec![(8, param), (9, Value::Int(1))])
+        fx.make_credential(RP, b"u", true, None, vec![(8, param), (9, Value::Int(3))])
             .unwrap_err(),
         Status::InvalidParameter
     );

@@ -49,6 +49,7 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::CredentialLost => "Key reported lost",
         Action::CredentialReset => "All keys of a user removed",
         Action::CredentialCloneSuspected => "Key flagged as possibly cloned",
+        Action::CredentialReassign => "Band reassigned to another wearer",
         Action::AuthWebauthn => "Sign-in with a security key",
         Action::JobRun => "Scheduled job ran",
         Action::MetadataImport => "Authenticator metadata imported",

@@ -115,6 +115,69 @@ pub(super) async fn remove_key(
     back(&state, &staff, &user_path(user.id, "key-removed")).await
 }
 
+/// `GET /admin/users/{id}/keys/{key}/reassign`: what reassigning a band does, and the button.
+/// A key that is not a band is not offered (the page would refuse it anyway).
+pub(super) async fn confirm_reassign_band(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (user, cred) = user_key(&state, &staff, &id, &key).await?;
+    if !keys::is_band(&cred) {
+        return Err(PageError::not_found());
+    }
+    let lines = vec![
+        format!(
+            "The band “{}” is taken from {} to be given to another wearer.",
+            cred.nickname, user.display_name
+        ),
+        format!(
+            "{}'s credential on it is removed now: nobody can sign in as {} with this band any more, \
+             and every session opened with it ends.",
+            user.display_name, user.display_name
+        ),
+        "Then wipe the band itself (keyfleet key reassign: its credentials and fingerprint are deleted) \
+         so that the next wearer can enrol."
+            .to_owned(),
+    ];
+    let row = KeyRow::new(&cred);
+    let mut facts = user_facts(&user);
+    facts.extend([
+        fact("Band", row.nickname),
+        fact("Model", row.model),
+        Fact {
+            label: "AAGUID",
+            value: row.aaguid,
+            mono: true,
+        },
+        fact("Added", row.added),
+        fact("Last used", row.last_used),
+    ]);
+    let page = ConfirmPage {
+        nav: staff.viewer.nav("users"),
+        title: format!("Reassign the band “{}”?", cred.nickname),
+        user_id: user.id.to_string(),
+        lines,
+        facts,
+        action: format!("/admin/users/{}/keys/{}/reassign", user.id, row.id),
+        hidden: Vec::new(),
+        button: "Reassign the band",
+    };
+    Ok(html(&page))
+}
+
+/// `POST /admin/users/{id}/keys/{key}/reassign`: removes the user's band credential and ends its
+/// sessions (`keys::reassign_band`).
+pub(super) async fn reassign_band(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (user, cred) = user_key(&state, &staff, &id, &key).await?;
+    keys::reassign_band(&staff.ctx(&state), &staff.principal(), user.id, &cred.id).await?;
+    back(&state, &staff, &user_path(user.id, "band-reassigned")).await
+}
+
 /// `GET /admin/users/{id}/reset`: what a reset does, and the button.
 pub(super) async fn confirm_reset(
     State(state): State<AppState>,

@@ -39,8 +39,8 @@ use crate::web::page::{Nav, PageError, html, html_status, see_other};
 mod actions;
 
 use actions::{
-    add_group, confirm_delete, confirm_disable, confirm_remove_key, confirm_reset, delete, end_session, issue_tap,
-    remove_group, remove_key, reset, revoke_sessions, revoke_tap, show_tap,
+    add_group, confirm_delete, confirm_disable, confirm_reassign_band, confirm_remove_key, confirm_reset, delete,
+    end_session, issue_tap, reassign_band, remove_group, remove_key, reset, revoke_sessions, revoke_tap, show_tap,
 };
 
 /// Users listed per page.
@@ -57,6 +57,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/users/{id}/keys/{key}/remove",
             get(confirm_remove_key).post(remove_key),
+        )
+        .route(
+            "/admin/users/{id}/keys/{key}/reassign",
+            get(confirm_reassign_band).post(reassign_band),
         )
         .route("/admin/users/{id}/reset", get(confirm_reset).post(reset))
         .route("/admin/users/{id}/tap", get(show_tap).post(issue_tap))
@@ -381,6 +385,8 @@ pub struct KeyRow {
     attestation: String,
     transports: String,
     cloned: bool,
+    /// A wearable band: it can be reassigned to another wearer.
+    band: bool,
 }
 
 /// The attestation outcome in words: `trusted` means the key proved it was made by its
@@ -411,6 +417,7 @@ impl KeyRow {
             attestation: format!("{} ({})", c.attestation_format, c.attestation_trust),
             transports: transports(&c.transports),
             cloned: c.possibly_cloned,
+            band: keys::is_band(c),
         }
     }
 }
@@ -438,6 +445,7 @@ impl RetiredRow {
                 Retirement::Removed => "Removed",
                 Retirement::Lost => "Reported lost or stolen",
                 Retirement::Reset => "Removed when all keys were reset",
+                Retirement::Reassigned => "Band reassigned to another wearer",
             },
             lost: r.how == Retirement::Lost,
             by: match &r.by {
@@ -577,6 +585,10 @@ fn user_notice(done: Option<&str>) -> Option<&'static str> {
         "enabled" => Some("The user was enabled. They can sign in again."),
         "disabled" => Some("The user was disabled. Their sessions ended."),
         "key-removed" => Some("The key was removed and the sessions opened with it ended."),
+        "band-reassigned" => Some(
+            "The band was reassigned: its credential for this user was removed and the sessions opened with it ended. \
+             Wipe the band (keyfleet key reassign) before its next wearer enrols.",
+        ),
         "reset" => Some(
             "All keys were removed and every session ended. The user needs a temporary access pass to add a new key.",
         ),
