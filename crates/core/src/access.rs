@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | the local CLI ([`Principal::System`]) | all |
 //! | administrator, full session | all |
-//! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log |
+//! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log, read the authenticator metadata |
 //! | worker, or any TAP session | none (their own keys and sessions only) |
 //! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log |
 
@@ -67,6 +67,10 @@ pub enum Permission {
     ManageClients,
     /// Read the audit log.
     ReadAudit,
+    /// Import a FIDO Metadata Service BLOB (administrators and the CLI).
+    ManageMetadata,
+    /// Read the authenticator metadata (its status and entries).
+    ReadMetadata,
 }
 
 impl Permission {
@@ -76,14 +80,18 @@ impl Permission {
             Permission::ReadUsers | Permission::ReadGroups => Some(Scope::UsersRead),
             Permission::WriteUsers | Permission::DeleteUsers | Permission::ManageGroups => Some(Scope::UsersWrite),
             Permission::ReadAudit => Some(Scope::AuditRead),
-            Permission::ManageClients => None,
+            Permission::ManageClients | Permission::ManageMetadata | Permission::ReadMetadata => None,
         }
     }
 
     fn helpdesk_may(self) -> bool {
         matches!(
             self,
-            Permission::ReadUsers | Permission::WriteUsers | Permission::ReadGroups | Permission::ReadAudit
+            Permission::ReadUsers
+                | Permission::WriteUsers
+                | Permission::ReadGroups
+                | Permission::ReadAudit
+                | Permission::ReadMetadata
         )
     }
 }
@@ -190,7 +198,10 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
         | Principal::Person { role: Role::Worker, .. }
             if matches!(
                 permission,
-                Permission::ManageClients | Permission::ManageGroups | Permission::DeleteUsers
+                Permission::ManageClients
+                    | Permission::ManageGroups
+                    | Permission::DeleteUsers
+                    | Permission::ManageMetadata
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -208,6 +219,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::ManageClients => "only an administrator may manage API clients",
         Permission::ManageGroups => "only an administrator may change groups",
         Permission::DeleteUsers => "only an administrator may delete users",
+        Permission::ManageMetadata => "only an administrator may import authenticator metadata",
         _ => "only an administrator may do this",
     }
 }

@@ -13,6 +13,8 @@
 //! - [`clients`]: API clients, their secrets, access tokens.
 //! - [`limits`]: the one place for rate limits and back-off (TAP, WebAuthn, token requests).
 //! - [`audit`]: typed event details, and the log as people read it (names beside ids).
+//! - [`metadata`]: the FIDO Metadata Service BLOB: import (verified by `keyfleet-mds`),
+//!   status, entries, and the relying party's lookup of roots and status by AAGUID.
 //! - [`reports`]: the dashboard's figures and the registration report, counted by the store.
 //! - [`jobs`]: the scheduled work (housekeeping); the server runs it under a lease.
 //!
@@ -37,6 +39,7 @@ pub mod error;
 pub mod identity;
 pub mod jobs;
 pub mod limits;
+pub mod metadata;
 pub mod reports;
 pub mod secrets;
 

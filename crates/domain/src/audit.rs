@@ -185,6 +185,10 @@ actions! {
     AuthWebauthn => "auth.webauthn",
     /// A scheduled job ran.
     JobRun => "job.run",
+    /// A FIDO Metadata Service BLOB was verified and stored.
+    MetadataImport => "metadata.import",
+    /// A FIDO Metadata Service BLOB was refused (the last good one is kept): the alarm.
+    MetadataRefused => "metadata.refused",
 }
 
 /// What an action was done to. Shown as `kind:id` (`user:…`, `client:…`).

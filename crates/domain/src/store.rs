@@ -19,6 +19,7 @@ use crate::client::{ApiClient, ClientSecret};
 use crate::credential::Credential;
 use crate::group::Group;
 use crate::ids::{CeremonyId, SecretId, SessionId};
+use crate::metadata::MetadataStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
 use crate::signing_key::StoredSigningKey;
@@ -447,6 +448,8 @@ pub struct Stores {
     pub jobs: Arc<dyn JobStore>,
     /// Reports.
     pub reports: Arc<dyn ReportStore>,
+    /// Authenticator metadata (the MDS BLOB and its entries).
+    pub metadata: Arc<dyn MetadataStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -467,6 +470,7 @@ impl Stores {
             + CeremonyStore
             + JobStore
             + ReportStore
+            + MetadataStore
             + HealthStore
             + 'static,
     {
@@ -484,6 +488,7 @@ impl Stores {
             ceremonies: s.clone(),
             jobs: s.clone(),
             reports: s.clone(),
+            metadata: s.clone(),
             health: s,
         }
     }

@@ -156,7 +156,7 @@ fn refusal(e: CoreError) -> anyhow::Error {
 }
 
 /// Who ran this command: the operating-system user, as the audit log's actor.
-fn os_user() -> String {
+pub(crate) fn os_user() -> String {
     let named = ["SUDO_USER", "USER", "LOGNAME"]
         .into_iter()
         .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()));

@@ -1,5 +1,5 @@
-//! The `keyfleet` binary: `serve`, administrative commands on the database, key tools and
-//! offline verification.
+//! The `keyfleet` binary: `serve`, administrative commands on the database, the metadata
+//! BLOB (`mds`), key tools and offline verification.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod admin;
 mod hint;
+mod mds;
 mod verify;
 
 /// keyfleet: FIDO2 security keys for a whole organisation.
@@ -48,6 +49,13 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// The FIDO Metadata Service BLOB: verify and import it, show an entry (on the database).
+    Mds {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(subcommand)]
+        command: mds::MdsCommand,
+    },
     /// Software security keys: make, inspect, and put them on pcscd's reader.
     Key(keyfleet_softkey::KeyArgs),
     /// Run WebAuthn conformance cases through keyfleet's verification code (no database).
@@ -59,7 +67,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let (listen, config) = match cli.command {
         Command::Serve { ref listen, ref config } => (listen.clone(), config.clone()),
-        Command::Admin { ref config, .. } => (None, config.clone()),
+        Command::Admin { ref config, .. } | Command::Mds { ref config, .. } => (None, config.clone()),
         // Key tools work on key files only: no server configuration, no runtime.
         Command::Key(args) => return report(keyfleet_softkey::run(args)),
         Command::Verify(args) => return report(verify::run(&args)),
@@ -91,6 +99,7 @@ fn main() -> ExitCode {
                 keyfleet_server::serve::run(settings, started, &admin).await
             }
             Command::Admin { command, .. } => admin::run(command, settings).await,
+            Command::Mds { command, .. } => mds::run(command, settings).await,
             // Returned above; kept for exhaustiveness, and it would work here too.
             Command::Key(args) => keyfleet_softkey::run(args),
             Command::Verify(args) => verify::run(&args),

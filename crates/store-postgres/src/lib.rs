@@ -21,6 +21,7 @@
 //! ```
 
 mod error;
+mod metadata_sql;
 mod sql;
 
 use std::time::Duration;
@@ -29,7 +30,7 @@ use keyfleet_domain::StoreError;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_store_sql::error::{map_err, map_migrate_err};
 use keyfleet_store_sql::exec::{Bound, DbRow};
-use keyfleet_store_sql::{Backend, Sql, SqlStore};
+use keyfleet_store_sql::{Backend, MetadataSql, Sql, SqlStore};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
@@ -70,6 +71,8 @@ impl Backend for PgBackend {
     type Db = Postgres;
 
     const SQL: &'static Sql = &sql::SQL;
+
+    const METADATA_SQL: &'static MetadataSql = &metadata_sql::METADATA_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -19,6 +19,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Every statement the store runs, in this database's dialect.
     const SQL: &'static Sql;
 
+    /// The authenticator-metadata statements, in this database's dialect.
+    const METADATA_SQL: &'static crate::MetadataSql;
+
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;
 

@@ -27,6 +27,7 @@ mod clients;
 pub mod error;
 pub mod exec;
 mod jobs;
+mod metadata;
 pub mod nul;
 pub mod rate_limit;
 mod reports;
@@ -38,4 +39,5 @@ mod users;
 mod webauthn;
 
 pub use backend::{AtOnce, Backend, Sql};
+pub use metadata::MetadataSql;
 pub use store::SqlStore;

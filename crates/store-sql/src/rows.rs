@@ -390,6 +390,45 @@ pub(crate) fn table_name<B: Backend>(row: &DbRow<B>) -> StoreResult<String> {
     Cols::<B>::new(row, "").text("name")
 }
 
+/// A row of `metadata_blob` (without the bytes).
+pub(crate) fn metadata_blob<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::metadata::MetadataBlob> {
+    let c = Cols::<B>::new(row, "");
+    Ok(keyfleet_domain::metadata::MetadataBlob {
+        no: c.int("no")?,
+        next_update: c.text("next_update")?,
+        entry_count: c.int("entry_count")?,
+        imported_at: c.time("imported_at")?,
+        verified_at: c.time("verified_at")?,
+        revocation: c.text("revocation")?,
+    })
+}
+
+/// The `blob` column of `metadata_blob`.
+pub(crate) fn metadata_blob_raw<B: Backend>(row: &DbRow<B>) -> StoreResult<Vec<u8>> {
+    Cols::<B>::new(row, "").bytes("blob")
+}
+
+/// A row of `metadata_entries`.
+pub(crate) fn metadata_entry<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::metadata::MetadataEntry> {
+    use keyfleet_domain::metadata::{EntrySource, MetadataEntry};
+    let c = Cols::<B>::new(row, "");
+    let aaguid = c.bytes("aaguid")?;
+    let source = c.text("source")?;
+    Ok(MetadataEntry {
+        aaguid: aaguid
+            .try_into()
+            .map_err(|b: Vec<u8>| corrupt("aaguid", format!("{} bytes, expected 16", b.len())))?,
+        description: c.text("description")?,
+        status: c.opt_text("status")?,
+        status_date: c.opt_text("status_date")?,
+        certification_level: c.opt_text("certification_level")?,
+        compromised: c.flag("compromised")?,
+        attestation_roots: c.blobs("attestation_roots")?,
+        icon: c.opt_text("icon")?,
+        source: EntrySource::parse(&source).ok_or_else(|| corrupt("source", source))?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

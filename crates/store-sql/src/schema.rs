@@ -26,6 +26,8 @@ pub const TABLES: &[&str] = &[
     "session_ends_pending",
     "jobs",
     "spent_ceremonies",
+    "metadata_blob",
+    "metadata_entries",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

@@ -28,6 +28,7 @@
 
 mod error;
 mod lists;
+mod metadata_sql;
 mod sql;
 
 use std::str::FromStr;
@@ -37,7 +38,7 @@ use keyfleet_domain::StoreError;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_store_sql::error::{map_err, map_migrate_err};
 use keyfleet_store_sql::exec::{Bound, DbRow};
-use keyfleet_store_sql::{Backend, Sql, SqlStore};
+use keyfleet_store_sql::{Backend, MetadataSql, Sql, SqlStore};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
@@ -137,6 +138,8 @@ impl Backend for SqliteBackend {
     type Db = Sqlite;
 
     const SQL: &'static Sql = &sql::SQL;
+
+    const METADATA_SQL: &'static MetadataSql = &metadata_sql::METADATA_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -19,6 +19,7 @@ use rand_core::OsRng;
 use crate::fixtures::{self, HOUR, MINUTE, T0, all_audit, at, audit_actions, event, user, user_target};
 
 mod limits;
+mod metadata;
 mod nul;
 mod reports;
 mod webauthn;
@@ -27,6 +28,7 @@ pub use limits::{
     job_claim_race, job_claim_race_one_handle, job_lease_rules, rate_limit_release, rate_limit_reserve,
     rate_limit_reserve_race,
 };
+pub use metadata::{metadata_import_and_lookup, metadata_import_race, metadata_rollback_keeps_last_good};
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
@@ -111,6 +113,9 @@ pub const CASES: &[&str] = &[
     "report_keys_by_model",
     "report_registration_rows_and_paging",
     "report_registration_filters",
+    "metadata_import_and_lookup",
+    "metadata_rollback_keeps_last_good",
+    "metadata_import_race",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue
@@ -162,7 +167,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 6 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 7 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

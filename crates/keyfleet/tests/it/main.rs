@@ -8,4 +8,5 @@ mod ceremony_two_processes;
 mod cli_and_serve;
 mod config_errors;
 mod key_tools;
+mod mds_commands;
 mod secrets_in_logs;

@@ -103,6 +103,9 @@ conformance!(
     report_keys_by_model,
     report_registration_rows_and_paging,
     report_registration_filters,
+    metadata_import_and_lookup,
+    metadata_rollback_keeps_last_good,
+    metadata_import_race,
 );
 
 #[test]

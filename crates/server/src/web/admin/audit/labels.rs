@@ -52,6 +52,8 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::CredentialReassign => "Band reassigned to another wearer",
         Action::AuthWebauthn => "Sign-in with a security key",
         Action::JobRun => "Scheduled job ran",
+        Action::MetadataImport => "Authenticator metadata imported",
+        Action::MetadataRefused => "Authenticator metadata refused",
         _ => return None,
     })
 }
@@ -73,6 +75,7 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "credential." => "security keys",
         "auth." => "sign-ins",
         "job." => "scheduled jobs",
+        "metadata." => "authenticator metadata",
         _ => return None,
     })
 }
@@ -160,7 +163,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 13,
+            Action::ALL.len() + 14,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {
