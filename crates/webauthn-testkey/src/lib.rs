@@ -34,10 +34,10 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::SigningKey;
 use rand_core::CryptoRngCore;
 use serde_json::{Value, json};
@@ -232,12 +232,8 @@ impl fmt::Debug for TestKey {
 
 fn fast_key(key: &SigningKey) -> EcdsaKeyPair {
     let public = key.verifying_key().to_encoded_point(false);
-    EcdsaKeyPair::from_private_key_and_public_key(
-        &ECDSA_P256_SHA256_ASN1_SIGNING,
-        &key.to_bytes(),
-        public.as_bytes(),
-    )
-    .expect("a valid P-256 key pair")
+    EcdsaKeyPair::from_private_key_and_public_key(&ECDSA_P256_SHA256_ASN1_SIGNING, &key.to_bytes(), public.as_bytes())
+        .expect("a valid P-256 key pair")
 }
 
 fn derive_key(label: &[u8], seed: &[u8]) -> SigningKey {

@@ -8,12 +8,13 @@
 
 use std::collections::HashMap;
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyfleet_domain::Timestamp;
 use keyfleet_domain::signing_key::StoredSigningKey;
 use keyfleet_domain::store::{SigningKeyStore, StoreError};
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
@@ -83,7 +84,8 @@ struct Header {
 /// The keys that sign and verify access tokens.
 pub struct TokenKeys {
     active_kid: String,
-    signing: SigningKey,
+    /// The active key, for AWS-LC (its P-256 is several times faster than RustCrypto's).
+    signing: EcdsaKeyPair,
     verifying: HashMap<String, VerifyingKey>,
 }
 
@@ -152,7 +154,11 @@ impl TokenKeys {
             .find(|k| k.active)
             .ok_or_else(|| KeyLoadError::Corrupt("(no active key)".into()))?;
         let secret = master.decrypt(&active.encrypted_private_key, &signing_key_aad(&active.kid))?;
-        let signing = SigningKey::from_slice(&secret).map_err(|_| KeyLoadError::Corrupt(active.kid.clone()))?;
+        let parsed = SigningKey::from_slice(&secret).map_err(|_| KeyLoadError::Corrupt(active.kid.clone()))?;
+        let public = parsed.verifying_key().to_encoded_point(false);
+        let signing =
+            EcdsaKeyPair::from_private_key_and_public_key(&ECDSA_P256_SHA256_FIXED_SIGNING, &secret, public.as_bytes())
+                .map_err(|_| KeyLoadError::Corrupt(active.kid.clone()))?;
         let mut verifying = HashMap::new();
         for k in keys {
             let vk = VerifyingKey::from_sec1_bytes(&k.public_key).map_err(|_| KeyLoadError::Corrupt(k.kid.clone()))?;
@@ -176,7 +182,12 @@ impl TokenKeys {
         let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serialises"));
         let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialise"));
         let input = format!("{h}.{p}");
-        let sig: Signature = self.signing.sign(input.as_bytes());
+        let fixed = self
+            .signing
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .expect("ECDSA signing with the system's randomness");
+        let sig = Signature::from_slice(fixed.as_ref()).expect("a P-256 signature is r ‖ s");
+        // Low S only (see verify): the other of the two equivalent encodings is refused.
         let sig = sig.normalize_s().unwrap_or(sig);
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
     }
@@ -203,7 +214,9 @@ impl TokenKeys {
             return Err(TokenError::Signature);
         }
         let input_len = h.len() + 1 + p.len();
-        key.verify(&token.as_bytes()[..input_len], &sig)
+        let point = key.to_encoded_point(false);
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point.as_bytes())
+            .verify(&token.as_bytes()[..input_len], &sig.to_bytes())
             .map_err(|_| TokenError::Signature)?;
         let claims: AccessClaims = serde_json::from_slice(&decode(p)?).map_err(|_| TokenError::Malformed)?;
         if claims.iss != issuer || claims.aud != audience {

@@ -4,9 +4,15 @@ fn keys() -> TokenKeys {
     let signing = SigningKey::random(&mut OsRng);
     let mut verifying = HashMap::new();
     verifying.insert("k1".to_owned(), *signing.verifying_key());
+    let public = signing.verifying_key().to_encoded_point(false);
     TokenKeys {
         active_kid: "k1".into(),
-        signing,
+        signing: EcdsaKeyPair::from_private_key_and_public_key(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &signing.to_bytes(),
+            public.as_bytes(),
+        )
+        .unwrap(),
         verifying,
     }
 }
