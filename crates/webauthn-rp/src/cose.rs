@@ -730,7 +730,7 @@ fn ec_point(algorithm: &'static lc::EcdsaVerificationAlgorithm, x: &[u8], y: &[u
 /// Calls `f` with the concatenation of `parts`, on the stack when it is small (an assertion's
 /// authenticatorData ‖ clientDataHash is usually 69 bytes).
 fn with_message<R>(parts: &[&[u8]], f: impl FnOnce(&[u8]) -> R) -> R {
-    const STACK: usize = 512;
+    const STACK: usize = 256;
     if let [only] = parts {
         return f(only);
     }
