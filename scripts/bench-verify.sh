@@ -5,7 +5,8 @@
 #      assertions (ES256, ES384, ES512, EdDSA, RS256, PS256) to target/bench-verify/assertions.json,
 #      and runs it: per algorithm, full `verify_authentication` and the raw aws-lc-rs verify;
 #   2. installs py_webauthn (PyPI `webauthn`, pinned) into a venv under target/ (once);
-#   3. times py_webauthn verifying the very same assertions;
+#   3. times py_webauthn verifying the very same assertions, alone and in batches alternating
+#      with keyfleet's (the bench binary in serve mode), so both see the same load;
 #   4. prints one table (and writes it to target/bench-verify/table.md).
 # Both timed parts run pinned to CPU 1 with taskset when it is available.
 #
@@ -53,6 +54,6 @@ log "criterion: full verification vs raw aws-lc-rs verify"
         "${PIN[@]}" "$BIN" --bench "$@") | tee "$OUT/criterion.txt"
 
 log "py_webauthn on the same assertions"
-"${PIN[@]}" "$VENV/bin/python" "$ROOT/scripts/bench/py_webauthn_verify.py" "$OUT/assertions.json" "$OUT/py_webauthn.json"
+"${PIN[@]}" "$VENV/bin/python" "$ROOT/scripts/bench/py_webauthn_verify.py" "$OUT/assertions.json" "$OUT/py_webauthn.json" "$BIN"
 
 python3 "$ROOT/scripts/bench/table.py" "$OUT" | tee "$OUT/table.md"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times py_webauthn's verify_authentication_response on the assertions the Rust bench wrote.
 
-Usage: py_webauthn_verify.py ASSERTIONS.json OUT.json
+Usage: py_webauthn_verify.py ASSERTIONS.json OUT.json [BENCH_BINARY]
 
 For each case: the credential is parsed from JSON once (as the Rust bench starts from a
 parsed AuthenticationResponseJSON); each timed call is one verify_authentication_response
@@ -10,6 +10,11 @@ require_user_verification=True. The result is the median of 7 batches, in µs pe
 Also timed, as "raw_us": py_webauthn's own verify_signature (cryptography, i.e. OpenSSL) of
 authenticatorData ‖ SHA-256(clientDataJSON) with the key decoded beforehand: Python's floor.
 Algorithms py_webauthn does not support are reported with the error and no time.
+
+With BENCH_BINARY (the Rust bench), it is started with KEYFLEET_BENCH_SERVE=1 and, per case,
+21 rounds alternate a batch of py_webauthn calls with a batch of keyfleet's full
+verify_authentication (about 0.1 s each, order alternating): "interleaved" gives the medians
+of both and the median of the per-round speed-ups, which a changing machine load does not skew.
 """
 
 import base64
@@ -18,6 +23,8 @@ import sys
 import time
 
 import hashlib
+import os
+import subprocess
 
 import webauthn
 from webauthn.helpers import (
@@ -32,7 +39,54 @@ def b64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def time_case(doc: dict, case: dict) -> dict:
+class RustTimer:
+    """The Rust bench in serve mode: times `full|raw <group> <n>` on request."""
+
+    def __init__(self, binary: str, assertions: str):
+        env = dict(os.environ, KEYFLEET_BENCH_SERVE="1", KEYFLEET_BENCH_LOAD=assertions)
+        env.pop("KEYFLEET_BENCH_ASSERTIONS", None)
+        self.proc = subprocess.Popen(
+            [binary], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+
+    def per_call_us(self, what: str, group: str, n: int) -> float:
+        self.proc.stdin.write(f"{what} {group} {n}\n")
+        self.proc.stdin.flush()
+        return float(self.proc.stdout.readline()) / n / 1000.0
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def interleaved(rust: "RustTimer", group: str, call) -> dict:
+    """21 rounds of a py_webauthn batch and a keyfleet batch, alternating which goes first."""
+    py_n = max(1, int(0.1 / (median_us(call, batches=1)[0] / 1e6)))
+    rust_probe = rust.per_call_us("full", group, 50)
+    rust_n = max(10, int(0.1 / (rust_probe / 1e6)))
+    py, rs, speedups = [], [], []
+    for round_ in range(21):
+        if round_ % 2 == 0:
+            p = batch_us(call, py_n)
+            r = rust.per_call_us("full", group, rust_n)
+        else:
+            r = rust.per_call_us("full", group, rust_n)
+            p = batch_us(call, py_n)
+        py.append(p)
+        rs.append(r)
+        speedups.append(p / r)
+    med = lambda v: sorted(v)[len(v) // 2]
+    return {"py_us": med(py), "keyfleet_us": med(rs), "speedup": med(speedups), "rounds": 21}
+
+
+def batch_us(call, n: int) -> float:
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        call()
+    return (time.perf_counter_ns() - t0) / n / 1000.0
+
+
+def time_case(doc: dict, case: dict, rust) -> dict:
     credential = parse_authentication_credential_json(json.dumps(case["credential"]))
     args = dict(
         credential=credential,
@@ -59,11 +113,14 @@ def time_case(doc: dict, case: dict) -> dict:
     raw = dict(public_key=public_key, signature_alg=decoded.alg, signature=response.signature, data=data)
     verify_signature(**raw)
     raw_us, _ = median_us(lambda: verify_signature(**raw))
-    return {"alg": case["alg"], "us": us, "raw_us": raw_us, "calls_per_batch": n}
+    result = {"alg": case["alg"], "us": us, "raw_us": raw_us, "calls_per_batch": n}
+    if rust is not None:
+        result["interleaved"] = interleaved(rust, case["group"], lambda: verify(**args))
+    return result
 
 
-def median_us(call) -> tuple:
-    """Median µs per call over 7 batches of about 0.3 s, after 200 warm-up calls."""
+def median_us(call, batches: int = 7) -> tuple:
+    """Median µs per call over `batches` batches of about 0.3 s, after 200 warm-up calls."""
     for _ in range(200):
         call()
     start = time.perf_counter()
@@ -71,24 +128,26 @@ def median_us(call) -> tuple:
     while time.perf_counter() - start < 0.3:
         call()
         n += 1
-    batches = []
-    for _ in range(7):
-        t0 = time.perf_counter_ns()
-        for _ in range(n):
-            call()
-        batches.append((time.perf_counter_ns() - t0) / n / 1000.0)
-    batches.sort()
-    return batches[len(batches) // 2], n
+    times = sorted(batch_us(call, n) for _ in range(batches))
+    return times[len(times) // 2], n
 
 
 def main() -> None:
     source, out = sys.argv[1], sys.argv[2]
     with open(source) as f:
         doc = json.load(f)
-    results = [time_case(doc, case) for case in doc["cases"]]
+    rust = RustTimer(sys.argv[3], source) if len(sys.argv) > 3 else None
+    results = [time_case(doc, case, rust) for case in doc["cases"]]
+    if rust is not None:
+        rust.close()
     for r in results:
         if "us" in r:
-            print(r["alg"], f'{r["us"]:.2f} µs (its signature check alone: {r["raw_us"]:.2f} µs)', file=sys.stderr)
+            line = f'{r["us"]:.2f} µs (its signature check alone: {r["raw_us"]:.2f} µs)'
+            if "interleaved" in r:
+                i = r["interleaved"]
+                line += (f'; interleaved with keyfleet: {i["py_us"]:.2f} µs vs {i["keyfleet_us"]:.2f} µs, '
+                         f'speed-up {i["speedup"]:.2f}')
+            print(r["alg"], line, file=sys.stderr)
         else:
             print(r["alg"], r["error"], file=sys.stderr)
     with open(out, "w") as f:

@@ -22,6 +22,13 @@
 //! its ECDSA nonces itself, so that one signature differs between runs). With
 //! `KEYFLEET_BENCH_ASSERTIONS=path`, the assertions are written to `path` as JSON for
 //! `scripts/bench/py_webauthn_verify.py` (see `scripts/bench-verify.sh`).
+//!
+//! With `KEYFLEET_BENCH_SERVE=1` the binary benchmarks nothing: it verifies the assertions of
+//! `KEYFLEET_BENCH_LOAD=path` (a file it wrote, so ES512's signature is the one the Python side
+//! has too), reads requests
+//! `full|raw <group> <iterations>` on standard input and answers each with the nanoseconds
+//! that many verifications took. The Python side uses it to time py_webauthn and keyfleet in
+//! alternating batches, so that both see the same machine load.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -392,11 +399,75 @@ fn bench_case(c: &mut Criterion, case: &Case) {
     group.finish();
 }
 
+/// Replaces each case's response and signature by those `path` (written by
+/// [`write_assertions`]) holds for its group; the keys are the same, being derived from fixed bytes.
+fn load_assertions(path: &str, cases: &mut [Case]) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    for entry in doc["cases"].as_array().expect("cases") {
+        let Some(case) = cases.iter_mut().find(|c| entry["group"] == c.group) else {
+            continue;
+        };
+        assert_eq!(
+            entry["credentialPublicKey"].as_str(),
+            Some(Base64UrlBytes::encode(&case.cose_key).as_str()),
+            "{}: the file's key is not this bench's",
+            case.group
+        );
+        let response: AuthenticationResponseJSON =
+            serde_json::from_value(entry["credential"].clone()).expect("credential");
+        case.signature = response.response.signature.0.clone();
+        case.response = response;
+    }
+}
+
+/// Answers `full|raw <group> <iterations>` lines with elapsed nanoseconds, until end of input.
+fn serve(cases: &[Case]) {
+    use std::io::{BufRead, Write};
+    let keys: Vec<CredentialPublicKey> = cases
+        .iter()
+        .map(|c| CredentialPublicKey::from_cose(&c.cose_key).expect("COSE key"))
+        .collect();
+    let stdout = std::io::stdout();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("stdin");
+        let mut words = line.split_whitespace();
+        let (Some(what), Some(group), Some(n)) = (words.next(), words.next(), words.next()) else {
+            panic!("bad request {line:?}")
+        };
+        let n: u32 = n.parse().expect("iterations");
+        let i = cases.iter().position(|c| c.group == group).expect("known group");
+        let (case, expected) = (&cases[i], expectations(&cases[i], &keys[i]));
+        let ns = match what {
+            "full" => time_batch(n, &mut || {
+                verify_authentication(black_box(&expected), black_box(&case.response)).expect("valid");
+            }),
+            "raw" => time_batch(n, &mut || {
+                black_box(&case.raw_key)
+                    .verify_sig(black_box(&case.message), black_box(&case.signature))
+                    .expect("valid")
+            }),
+            _ => panic!("bad request {line:?}"),
+        } * f64::from(n);
+        let mut out = stdout.lock();
+        writeln!(out, "{ns}").expect("stdout");
+        out.flush().expect("stdout");
+    }
+}
+
 fn main() {
     let rsa = rsa_key();
     let cases = [es256(), es384(), es512(), eddsa(), rs256(&rsa), ps256(&rsa)];
     if let Ok(path) = std::env::var("KEYFLEET_BENCH_ASSERTIONS") {
         write_assertions(&path, &cases);
+    }
+    if std::env::var_os("KEYFLEET_BENCH_SERVE").is_some() {
+        let mut cases = cases;
+        if let Ok(path) = std::env::var("KEYFLEET_BENCH_LOAD") {
+            load_assertions(&path, &mut cases);
+        }
+        serve(&cases);
+        return;
     }
     let dir = criterion_dir();
     let mut c = Criterion::default().output_directory(&dir).configure_from_args();
