@@ -179,9 +179,27 @@ impl HashAlg {
 }
 
 /// A validated EC public key: the uncompressed SEC1 point `0x04 ‖ x ‖ y`, on its curve.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It keeps the point as aws-lc parsed it when validating it, for ECDSA with the curve's own
+/// hash (ES256, ES384, ES512), so that a credential key is decoded once.
+#[derive(Clone)]
 pub struct EcPublicKey {
     point: Box<[u8]>,
+    parsed: ParsedPublicKey,
+}
+
+impl PartialEq for EcPublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.point == other.point
+    }
+}
+
+impl Eq for EcPublicKey {}
+
+impl std::fmt::Debug for EcPublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EcPublicKey").field("point", &self.point).finish()
+    }
 }
 
 impl EcPublicKey {
@@ -526,14 +544,14 @@ impl PublicKey {
 
     /// A key from a SEC1 point (uncompressed or compressed) on the curve of `algorithm`.
     pub(crate) fn ec_from_sec1(curve: EcCurve, sec1: &[u8]) -> Option<Self> {
-        let algorithm = curve.natural_algorithm();
+        // aws-lc decodes the point (decompressing a compressed one) and checks it is on the curve.
+        let parsed = ParsedPublicKey::new(curve.natural_algorithm(), sec1).ok()?;
         let point = match sec1.first() {
-            Some(0x04) => ParsedPublicKey::new(algorithm, sec1).ok().map(|_| sec1.to_vec())?,
-            // A compressed point: aws-lc decompresses it; keep the uncompressed form (the last
-            // 1 + 2·len bytes of the SubjectPublicKeyInfo it marshals back).
+            Some(0x04) => sec1.to_vec(),
+            // A compressed point: keep the uncompressed form (the last 1 + 2·len bytes of the
+            // SubjectPublicKeyInfo aws-lc marshals back).
             Some(0x02 | 0x03) => {
                 use aws_lc_rs::encoding::AsDer;
-                let parsed = ParsedPublicKey::new(algorithm, sec1).ok()?;
                 let spki = parsed.as_der().ok()?;
                 let spki = spki.as_ref();
                 let len = 1 + 2 * curve.field_len();
@@ -544,7 +562,10 @@ impl PublicKey {
         if point.len() != 1 + 2 * curve.field_len() || point[0] != 0x04 {
             return None;
         }
-        let key = EcPublicKey { point: point.into() };
+        let key = EcPublicKey {
+            point: point.into(),
+            parsed,
+        };
         Some(match curve {
             EcCurve::P256 => PublicKey::P256(key),
             EcCurve::P384 => PublicKey::P384(key),
@@ -555,15 +576,9 @@ impl PublicKey {
     /// Parses the key into aws-lc for `alg`; `None` if they do not fit together.
     fn parsed_for(&self, alg: CoseAlgorithm) -> Option<ParsedPublicKey> {
         match (self, alg) {
-            (PublicKey::P256(k), CoseAlgorithm::Es256) => {
-                ParsedPublicKey::new(&lc::ECDSA_P256_SHA256_ASN1, &k.point).ok()
-            }
-            (PublicKey::P384(k), CoseAlgorithm::Es384) => {
-                ParsedPublicKey::new(&lc::ECDSA_P384_SHA384_ASN1, &k.point).ok()
-            }
-            (PublicKey::P521(k), CoseAlgorithm::Es512) => {
-                ParsedPublicKey::new(&lc::ECDSA_P521_SHA512_ASN1, &k.point).ok()
-            }
+            (PublicKey::P256(k), CoseAlgorithm::Es256)
+            | (PublicKey::P384(k), CoseAlgorithm::Es384)
+            | (PublicKey::P521(k), CoseAlgorithm::Es512) => Some(k.parsed.clone()),
             (PublicKey::Ed25519(k), CoseAlgorithm::EdDsa | CoseAlgorithm::Ed25519) => {
                 ParsedPublicKey::new(&lc::ED25519, k.0).ok()
             }
@@ -574,32 +589,32 @@ impl PublicKey {
 
     /// Verifies `signature` over the concatenation of `message` parts with `alg`.
     pub fn verify(&self, alg: CoseAlgorithm, message: &[&[u8]], signature: &[u8]) -> Result<(), SignatureError> {
-        let algorithm: &'static dyn lc::VerificationAlgorithm = match (self, alg) {
-            (PublicKey::P256(_), CoseAlgorithm::Es256) => &lc::ECDSA_P256_SHA256_ASN1,
-            (PublicKey::P384(_), CoseAlgorithm::Es384) => &lc::ECDSA_P384_SHA384_ASN1,
-            (PublicKey::P521(_), CoseAlgorithm::Es512) => &lc::ECDSA_P521_SHA512_ASN1,
-            (PublicKey::Ed25519(_), CoseAlgorithm::EdDsa | CoseAlgorithm::Ed25519) => &lc::ED25519,
+        let invalid = |_| SignatureError::Invalid;
+        match (self, alg) {
+            (PublicKey::P256(k), CoseAlgorithm::Es256)
+            | (PublicKey::P384(k), CoseAlgorithm::Es384)
+            | (PublicKey::P521(k), CoseAlgorithm::Es512) => {
+                check_signature_encoding(self, signature)?;
+                with_message(message, |message| {
+                    k.parsed.verify_sig(message, signature).map_err(invalid)
+                })
+            }
+            (PublicKey::Ed25519(k), CoseAlgorithm::EdDsa | CoseAlgorithm::Ed25519) => {
+                check_signature_encoding(self, signature)?;
+                with_message(message, |message| {
+                    UnparsedPublicKey::new(&lc::ED25519, &k.0)
+                        .verify(message, signature)
+                        .map_err(invalid)
+                })
+            }
             (PublicKey::Rsa(key), alg) => {
                 let params = alg.rsa_parameters().ok_or(SignatureError::AlgorithmKeyMismatch)?;
-                return with_message(message, |message| {
-                    key.components()
-                        .verify(params, message, signature)
-                        .map_err(|_| SignatureError::Invalid)
-                });
+                with_message(message, |message| {
+                    key.components().verify(params, message, signature).map_err(invalid)
+                })
             }
-            _ => return Err(SignatureError::AlgorithmKeyMismatch),
-        };
-        check_signature_encoding(self, signature)?;
-        let key_bytes: &[u8] = match self {
-            PublicKey::P256(k) | PublicKey::P384(k) | PublicKey::P521(k) => &k.point,
-            PublicKey::Ed25519(k) => &k.0,
-            PublicKey::Rsa(_) => return Err(SignatureError::AlgorithmKeyMismatch),
-        };
-        with_message(message, |message| {
-            UnparsedPublicKey::new(algorithm, key_bytes)
-                .verify(message, signature)
-                .map_err(|_| SignatureError::Invalid)
-        })
+            _ => Err(SignatureError::AlgorithmKeyMismatch),
+        }
     }
 
     /// Verifies an ECDSA signature over a precomputed SHA-1/256/384/512 digest (certificate
@@ -723,8 +738,11 @@ fn ec_point(algorithm: &'static lc::EcdsaVerificationAlgorithm, x: &[u8], y: &[u
     point.extend_from_slice(x);
     point.extend_from_slice(y);
     // aws-lc decodes the point and checks that it is on the curve (coordinates below p).
-    ParsedPublicKey::new(algorithm, &point).ok()?;
-    Some(EcPublicKey { point: point.into() })
+    let parsed = ParsedPublicKey::new(algorithm, &point).ok()?;
+    Some(EcPublicKey {
+        point: point.into(),
+        parsed,
+    })
 }
 
 /// Calls `f` with the concatenation of `parts`, on the stack when it is small (an assertion's
