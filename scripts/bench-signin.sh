@@ -15,7 +15,10 @@
 # Knobs (environment): BIN_DIR ($CARGO_TARGET_DIR/release or target/bench/release),
 #   CONCURRENCY ("1 4 16"), DURATION (20), WARMUP (3), POSTGRES_ADMIN_URL
 #   (postgres://postgres@127.0.0.1:5432/postgres; SKIP_POSTGRES=1 skips), KEYFLEET_LOG_LEVEL
-#   (server; default warn, so logging does not dominate).
+#   (server; default warn, so logging does not dominate), RATE (open loop: sign-ins started per
+#   second over all workers, latency counted from each sign-in's due time; default: closed
+#   loop, back to back), SEED_USERS (ballast users of 3 keys each written into the database
+#   before the server starts, by scripts/bench/seed-fleet.sh; default 0).
 #
 # Needs: curl, psql (PostgreSQL part). Binds 127.0.0.1 only; the server, the scratch
 # directory and the database are removed on exit. One JSON line per run on stdout (the
@@ -32,6 +35,8 @@ DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-3}
 POSTGRES_ADMIN_URL=${POSTGRES_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 SKIP_POSTGRES=${SKIP_POSTGRES:-0}
+RATE=${RATE:-0}
+SEED_USERS=${SEED_USERS:-0}
 
 # A fixed test master key (base64 of 32 bytes 0x00..0x1f). Never use it for real data.
 export KEYFLEET_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
@@ -89,6 +94,12 @@ free_port() {
 run() {
   local label=$1 url=$2 port c
   port=$(free_port)
+  if [[ $SEED_USERS != 0 ]]; then
+    "$BIN" admin list-users --database-url "$url" >/dev/null  # creates the schema
+    local t0=$SECONDS
+    scripts/bench/seed-fleet.sh "$url" "$SEED_USERS"
+    log "$label: seeded $SEED_USERS users and $((3 * SEED_USERS)) keys in $((SECONDS - t0)) s"
+  fi
   "$BIN" serve --listen "127.0.0.1:$port" --database-url "$url" >"$SCRATCH/$label.out" 2>"$SCRATCH/$label.log" </dev/null &
   SERVER_PID=$!
   for _ in $(seq 3000); do
@@ -99,7 +110,7 @@ run() {
   for c in $CONCURRENCY; do
     log "$label: $c concurrent workers, ${DURATION} s (+${WARMUP} s warm-up)"
     "$LOADGEN" --addr "127.0.0.1:$port" --keyfleet "$BIN" --database-url "$url" \
-      --concurrency "$c" --duration "$DURATION" --warmup "$WARMUP" --prefix "$label-c$c-" |
+      --concurrency "$c" --duration "$DURATION" --warmup "$WARMUP" --prefix "$label-c$c-" --rate "$RATE" |
       sed "s/^{/{\"store\":\"$label\",/"
   done
   stop_server

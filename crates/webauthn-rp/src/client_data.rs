@@ -198,9 +198,15 @@ fn challenge_matches(sent: &str, issued: &[u8]) -> bool {
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
     );
-    match ENGINE.decode(sent) {
-        Ok(bytes) => bytes.len() == issued.len() && bool::from(bytes.ct_eq(issued)),
-        Err(_) => false,
+    // Decoded on the stack: a challenge is usually 16–64 bytes.
+    let mut buf = [0u8; 96];
+    match ENGINE.decode_slice(sent, &mut buf) {
+        Ok(n) => n == issued.len() && bool::from(buf[..n].ct_eq(issued)),
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => match ENGINE.decode(sent) {
+            Ok(bytes) => bytes.len() == issued.len() && bool::from(bytes.ct_eq(issued)),
+            Err(_) => false,
+        },
+        Err(base64::DecodeSliceError::DecodeError(_)) => false,
     }
 }
 

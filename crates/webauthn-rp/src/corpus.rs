@@ -24,6 +24,7 @@ use crate::x509::TrustAnchor;
 pub const ALL_CREDENTIAL_ALGS: &[CoseAlgorithm] = &[
     CoseAlgorithm::Es256,
     CoseAlgorithm::Es384,
+    CoseAlgorithm::Es512,
     CoseAlgorithm::EdDsa,
     CoseAlgorithm::Ed25519,
     CoseAlgorithm::Rs256,

@@ -11,6 +11,9 @@
 //!   built.
 //! - [`corpus::run_case`]: runs one case of keyfleet's WebAuthn conformance corpus.
 //!
+//! Every signature (assertions, attestation statements, certificate chains) is verified with
+//! aws-lc-rs, in [`cose`]; ES256, ES384, ES512 (P-521), EdDSA, RS256/384/512 and PS256/384/512.
+//!
 //! **Architecture invariant:** this crate does no IO. Time, trust anchors and stored
 //! credentials come in as arguments; nothing is fetched, read or written, and nothing is
 //! random. Every check failure is a typed error with a stable `code()`.

@@ -16,7 +16,7 @@ use thiserror::Error;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 
-use crate::cose::{self, CoseAlgorithm, HashAlg, PublicKey, SignatureError};
+use crate::cose::{self, CoseAlgorithm, EcCurve, HashAlg, PublicKey, SignatureError};
 
 /// Longest `x5c` accepted (leaf plus intermediates).
 pub const MAX_CHAIN_LEN: usize = 8;
@@ -399,19 +399,26 @@ fn spki_to_key(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<PublicKey, Cert
                 .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
                 .map(|o| o.to_string())
                 .unwrap_or_default();
-            match curve.as_str() {
-                "1.2.840.10045.3.1.7" => p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
-                    .map(PublicKey::P256)
-                    .map_err(|_| CertError::UnsupportedKey("invalid P-256 point".into())),
-                "1.3.132.0.34" => p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
-                    .map(PublicKey::P384)
-                    .map_err(|_| CertError::UnsupportedKey("invalid P-384 point".into())),
-                other => Err(CertError::UnsupportedKey(format!("EC curve {other}"))),
-            }
+            let curve = match curve.as_str() {
+                "1.2.840.10045.3.1.7" => EcCurve::P256,
+                "1.3.132.0.34" => EcCurve::P384,
+                "1.3.132.0.35" => EcCurve::P521,
+                other => return Err(CertError::UnsupportedKey(format!("EC curve {other}"))),
+            };
+            PublicKey::ec_from_sec1(curve, key_bytes).ok_or_else(|| {
+                CertError::UnsupportedKey(
+                    match curve {
+                        EcCurve::P256 => "invalid P-256 point",
+                        EcCurve::P384 => "invalid P-384 point",
+                        EcCurve::P521 => "invalid P-521 point",
+                    }
+                    .into(),
+                )
+            })
         }
-        // rsaEncryption: RSAPublicKey ::= SEQUENCE { modulus, publicExponent }.
+        // rsaEncryption: RSAPublicKey ::= SEQUENCE { modulus, publicExponent } (RFC 8017 A.1.1).
         "1.2.840.113549.1.1.1" => {
-            let key = rsa::pkcs1::RsaPublicKey::from_der(key_bytes)
+            let key = pkcs1::RsaPublicKey::from_der(key_bytes)
                 .map_err(|e| CertError::UnsupportedKey(format!("RSA key: {e}")))?;
             cose::rsa_key(key.modulus.as_bytes(), key.public_exponent.as_bytes())
                 .map_err(|e| CertError::UnsupportedKey(e.to_string()))

@@ -123,8 +123,25 @@ fn decode_json(b64: &str) -> Result<serde_json::Value, AttestationError> {
     serde_json::from_slice(&bytes).map_err(|_| AttestationError::SafetyNet("JWS part is not JSON"))
 }
 
-/// JWS ES256 signatures are r ‖ s; convert to ASN.1 DER for the verifier.
+/// JWS ES256 signatures are r ‖ s (RFC 7518 §3.4); convert to ASN.1 DER for the verifier,
+/// which then checks 1 ≤ r, s < n.
 fn jose_to_der(sig: &[u8]) -> Result<Vec<u8>, AttestationError> {
-    let sig = p256::ecdsa::Signature::from_slice(sig).map_err(|_| AttestationError::SignatureInvalid)?;
-    Ok(sig.to_der().as_bytes().to_vec())
+    if sig.len() != 64 {
+        return Err(AttestationError::SignatureInvalid);
+    }
+    let integer = |half: &[u8]| {
+        let first = half.iter().position(|b| *b != 0).unwrap_or(half.len() - 1);
+        let value = &half[first..];
+        let pad = usize::from(value[0] & 0x80 != 0);
+        let mut out = vec![0x02, (value.len() + pad) as u8];
+        out.extend(std::iter::repeat_n(0u8, pad));
+        out.extend_from_slice(value);
+        out
+    };
+    let (r, s) = (integer(&sig[..32]), integer(&sig[32..]));
+    // At most 2 × (2 + 33) = 70 content bytes: the short length form.
+    let mut der = vec![0x30, (r.len() + s.len()) as u8];
+    der.extend_from_slice(&r);
+    der.extend_from_slice(&s);
+    Ok(der)
 }

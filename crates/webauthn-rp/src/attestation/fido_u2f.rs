@@ -44,14 +44,13 @@ pub fn verify(input: &StatementInput<'_>) -> Result<StatementOutcome, Attestatio
             "fido-u2f credential key must be ES256 on P-256",
         ));
     };
-    let point = credential.to_encoded_point(false);
     // 5. Let verificationData be 0x00 ‖ rpIdHash ‖ clientDataHash ‖ credentialId ‖ publicKeyU2F.
     let verification_data: [&[u8]; 5] = [
         &[0x00],
         input.auth_data.rp_id_hash,
         input.client_data_hash,
         attested.credential_id,
-        point.as_bytes(),
+        credential.uncompressed(),
     ];
     // 6. Verify the sig using verificationData and the certificate public key per SEC1 with SHA-256.
     cert_key

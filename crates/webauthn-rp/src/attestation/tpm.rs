@@ -229,12 +229,12 @@ impl<'a> PubArea<'a> {
 
     /// True if `parameters` and `unique` describe `key`.
     fn matches(&self, key: &PublicKey) -> bool {
-        use rsa::traits::PublicKeyParts;
         match (&self.key, key) {
             (TpmKey::Rsa { exponent, modulus }, PublicKey::Rsa(k)) => {
                 // An exponent of zero means the default, 2^16 + 1.
                 let e = if *exponent == 0 { 65537 } else { *exponent };
-                rsa::BigUint::from_bytes_be(modulus) == *k.n() && rsa::BigUint::from(e) == *k.e()
+                let e = e.to_be_bytes();
+                strip_zeros(modulus) == k.n() && strip_zeros(&e) == k.e()
             }
             (
                 TpmKey::Ecc {
@@ -243,24 +243,24 @@ impl<'a> PubArea<'a> {
                     y,
                 },
                 PublicKey::P256(k),
-            ) => {
-                let point = k.to_encoded_point(false);
-                point.x().map(|v| &v[..]) == Some(*x) && point.y().map(|v| &v[..]) == Some(*y)
-            }
-            (
+            )
+            | (
                 TpmKey::Ecc {
                     curve: TPM_ECC_NIST_P384,
                     x,
                     y,
                 },
                 PublicKey::P384(k),
-            ) => {
-                let point = k.to_encoded_point(false);
-                point.x().map(|v| &v[..]) == Some(*x) && point.y().map(|v| &v[..]) == Some(*y)
-            }
+            ) => k.x() == *x && k.y() == *y,
             _ => false,
         }
     }
+}
+
+/// A big-endian integer without its leading zero bytes.
+fn strip_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
 }
 
 /// TPMT_SYM_DEF_OBJECT: an algorithm, then keyBits and mode unless it is TPM_ALG_NULL.

@@ -395,3 +395,27 @@ fn assertion_auth_data_is_structurally_checked() {
     };
     assert_eq!(code_with(&ext, &expected), "unsolicited_extension");
 }
+
+#[test]
+fn id_must_be_the_unpadded_base64url_of_raw_id_at_any_length() {
+    // Lengths around the 48-byte chunks the comparison works in, and past the old 1400-byte buffer.
+    for len in [0, 1, 2, 3, 47, 48, 49, 96, 97, 1023, 1100] {
+        let raw: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+        let id = Base64UrlBytes::encode(&raw);
+        assert!(id_encodes_raw_id(&id, &raw), "len {len}");
+        // Padded, truncated, one character longer, a change in the last chunk.
+        if len % 3 != 0 {
+            assert!(!id_encodes_raw_id(&format!("{id}="), &raw), "len {len}");
+        }
+        if len > 0 {
+            assert!(!id_encodes_raw_id(&id[..id.len() - 1], &raw), "len {len}");
+            let mut changed = raw.clone();
+            changed[len - 1] ^= 0x40;
+            assert!(!id_encodes_raw_id(&id, &changed), "len {len}");
+        }
+        assert!(!id_encodes_raw_id(&format!("{id}A"), &raw), "len {len}");
+        // Standard base64 ('+', '/') is not base64url.
+        let standard = id.replace('-', "+").replace('_', "/");
+        assert_eq!(id_encodes_raw_id(&standard, &raw), standard == id, "len {len}");
+    }
+}

@@ -134,3 +134,22 @@ fn cross_origin_policy() {
     // crossOrigin false is fine under Deny.
     assert!(verify_json(&OK.replace('}', r#","crossOrigin":false}"#)).is_ok());
 }
+
+#[test]
+fn challenges_of_any_length_are_compared_whole() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    // Short, the usual 32 bytes, and longer than the 96-byte stack buffer.
+    for len in [1, 16, 32, 64, 72, 96, 97, 200] {
+        let issued: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+        assert!(challenge_matches(&b64(&issued), &issued), "len {len}");
+        assert!(!challenge_matches(&b64(&issued[..len - 1]), &issued), "len {len}");
+        let mut other = issued.clone();
+        other[len - 1] ^= 1;
+        assert!(!challenge_matches(&b64(&other), &issued), "len {len}");
+        // Padding and the standard alphabet are refused.
+        let padded = base64::engine::general_purpose::URL_SAFE.encode(&issued);
+        assert_eq!(challenge_matches(&padded, &issued), !padded.ends_with('='), "len {len}");
+        assert!(!challenge_matches(&format!("{}!", b64(&issued)), &issued), "len {len}");
+    }
+}

@@ -36,11 +36,13 @@ struct Args {
     duration: Duration,
     warmup: Duration,
     prefix: String,
+    /// Open loop: sign-ins started per second over all workers (0: each worker back to back).
+    rate: f64,
 }
 
 const USAGE: &str = "usage: keyfleet-loadgen --addr HOST:PORT --keyfleet PATH --database-url URL \
 [--origin http://localhost:8080] [--users N (default: concurrency)] [--concurrency 16] \
-[--duration 20] [--warmup 3] [--prefix lg]";
+[--duration 20] [--warmup 3] [--prefix lg] [--rate SIGN_INS_PER_SECOND]";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
@@ -72,6 +74,9 @@ fn parse_args() -> Result<Args, String> {
         duration: Duration::from_secs(num("duration", 20)?),
         warmup: Duration::from_secs(num("warmup", 3)?),
         prefix: get.get("prefix").cloned().unwrap_or_else(|| "lg".into()),
+        rate: get
+            .get("rate")
+            .map_or(Ok(0.0), |v| v.parse::<f64>().map_err(|_| format!("--rate: not a number: {v}")))?,
     })
 }
 
@@ -277,11 +282,31 @@ struct Tally {
     latencies_us: Vec<u64>,
 }
 
-async fn worker(mut key: TestKey, args: (SocketAddr, String), start: Instant, warmup: Duration, end: Instant) -> Tally {
+/// One worker's sign-ins. With `every` (open loop), the n-th sign-in is due at
+/// `first + n × every` and its latency counts from then, so a slow server is charged for the
+/// sign-ins that waited (no coordinated omission); without, sign-ins run back to back.
+async fn worker(
+    mut key: TestKey,
+    args: (SocketAddr, String),
+    (start, warmup, end): (Instant, Duration, Instant),
+    pacing: Option<(Instant, Duration)>,
+) -> Tally {
     let mut conn = Conn::new(args.0, &args.1);
     let mut t = Tally::default();
+    let mut n = 0u32;
     while Instant::now() < end {
-        let began = Instant::now();
+        let began = match pacing {
+            Some((first, every)) => {
+                let due = first + every * n;
+                n += 1;
+                if due >= end {
+                    break;
+                }
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            None => Instant::now(),
+        };
         let r = sign_in(&mut conn, &mut key, &args.1).await;
         if began < start + warmup {
             continue;
@@ -324,9 +349,15 @@ async fn run(args: Args) -> Result<Value, String> {
     let start = Instant::now();
     let end = start + args.warmup + args.duration;
     let mut tasks = Vec::new();
-    for key in keys.into_iter().take(args.concurrency) {
+    let workers = args.concurrency.max(1);
+    for (i, key) in keys.into_iter().take(args.concurrency).enumerate() {
         let target = (args.addr, args.origin.clone());
-        tasks.push(tokio::spawn(worker(key, target, start, args.warmup, end)));
+        // Workers' schedules are interleaved evenly across one period.
+        let pacing = (args.rate > 0.0).then(|| {
+            let every = Duration::from_secs_f64(workers as f64 / args.rate);
+            (start + every.mul_f64(i as f64 / workers as f64), every)
+        });
+        tasks.push(tokio::spawn(worker(key, target, (start, args.warmup, end), pacing)));
     }
     let mut all = Tally::default();
     for t in tasks {
@@ -342,6 +373,7 @@ async fn run(args: Args) -> Result<Value, String> {
     let secs = args.duration.as_secs_f64();
     Ok(json!({
         "concurrency": args.concurrency,
+        "rate": (args.rate > 0.0).then_some(args.rate),
         "durationSeconds": secs,
         "signIns": all.ok,
         "errors": all.errors,
