@@ -10,7 +10,7 @@
 //! transactions finishing one ceremony the second waits, then finds it gone), and
 //! `SELECT … FOR UPDATE` on the client before counting its secrets.
 
-use keyfleet_store_sql::{AtOnce, Sql};
+use keyfleet_store_sql::Sql;
 
 /// Columns of `users`, in the order they are read (by name).
 macro_rules! user_columns {
@@ -76,6 +76,7 @@ macro_rules! live_at_2 {
 /// The statements.
 pub(crate) static SQL: Sql = Sql {
     begin: "BEGIN",
+    rollback: "ROLLBACK",
     ping: "SELECT 1",
     list_tables: "SELECT tablename::text AS name FROM pg_catalog.pg_tables WHERE schemaname = current_schema()",
     applied_migrations: "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version",
@@ -307,8 +308,8 @@ pub(crate) static SQL: Sql = Sql {
     // fails the whole statement, so it changes nothing, unless the audit event was written; a
     // spent ceremony fails it at once (unique key). The rate-limit attempt is given back after
     // it commits (see release_in_transaction).
-    finish_authentication_at_once: Some(AtOnce {
-        sql: "WITH spent AS (INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) RETURNING 1),
+    finish_authentication_at_once: Some(
+        "WITH spent AS (INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) RETURNING 1),
               swapped AS (
                   UPDATE credentials
                      SET sign_count = $6, backup_state = $7, uv_initialized = (uv_initialized OR $8),
@@ -341,8 +342,7 @@ pub(crate) static SQL: Sql = Sql {
               SELECT 1 / (SELECT count(*) FROM audited)::int AS ok,
                      (SELECT count(*) FROM ended) + (SELECT count(*) FROM cleared) + (SELECT count(*) FROM noted)
                          AS extra",
-        in_transaction_min_rows: None,
-    }),
+    ),
 
     // One statement, so the figures come from one snapshot and add up. The key figures are
     // one pass over credentials (an index-only scan of credentials_report_idx once vacuumed),

@@ -58,17 +58,6 @@ pub trait Backend: Send + Sync + 'static {
 /// The readers' pool and the writers' pool of one database (see [`Backend::open`]).
 pub type Pools<Db> = (Pool<Db>, Pool<Db>);
 
-/// How [`Sql::finish_authentication_at_once`] runs.
-#[derive(Debug, Clone, Copy)]
-pub struct AtOnce {
-    /// The statement (or statements).
-    pub sql: &'static str,
-    /// `Some(n)`: several statements, run inside the caller's transaction, which commits only
-    /// when they changed at least `n` rows together. `None`: one statement that fails (and so
-    /// changes nothing) unless it succeeds whole, run on its own.
-    pub in_transaction_min_rows: Option<u64>,
-}
-
 /// Every statement of the store, by what it does. Parameters are `$1`, `$2`, … in the order
 /// the store logic binds them (given on each field); rows are read by column name, with the
 /// `u_` and `s_` prefixes where users and sessions are joined.
@@ -76,6 +65,8 @@ pub struct AtOnce {
 pub struct Sql {
     /// Starts a transaction that writes.
     pub begin: &'static str,
+    /// Ends a transaction without its changes (harmless when none is open).
+    pub rollback: &'static str,
     /// A trivial query (`ping`).
     pub ping: &'static str,
     /// The names of the tables in the store's schema (one text column).
@@ -279,10 +270,12 @@ pub struct Sql {
     /// last_seen_at, expires_at, idle_timeout_ms, client_addr; the sign-in's audit event (at,
     /// actor, action, target, outcome, request_id, detail); the removed-key sessions' audit
     /// event (the same seven); the rate-limit key to give back (NULL: none) and its window.
-    /// It writes everything or nothing: anything short of a whole success (a spent ceremony,
-    /// a moved counter, a missing key) writes nothing, and the caller runs the steps, which
-    /// say precisely what went wrong.
-    pub finish_authentication_at_once: Option<AtOnce>,
+    /// It is its own transaction and writes everything or nothing: anything short of a whole
+    /// success (a spent ceremony, a moved counter, a missing key) is an error that leaves
+    /// nothing written (the caller sends `ROLLBACK` on the same connection, in case the
+    /// statements began a transaction), and the caller then runs the steps, which say
+    /// precisely what went wrong.
+    pub finish_authentication_at_once: Option<&'static str>,
 
     /// The dashboard's figures in one statement, as columns `users`, `users_enabled`,
     /// `users_without_key`, `keys_total`, `keys_unused`, `users_with_unused_key`,

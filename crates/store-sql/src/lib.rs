@@ -38,6 +38,6 @@ mod store;
 mod users;
 mod webauthn;
 
-pub use backend::{AtOnce, Backend, Sql};
+pub use backend::{Backend, Sql};
 pub use metadata::MetadataSql;
 pub use store::SqlStore;

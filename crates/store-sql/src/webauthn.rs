@@ -163,7 +163,7 @@ impl<B: Backend> SqlStore<B> {
     /// run to tell what went wrong.
     async fn finish_authentication_at_once(
         &self,
-        at_once: crate::AtOnce,
+        sql: &str,
         f: &FinishAssertion<'_>,
         audit: &NewAuditEvent,
     ) -> StoreResult<bool> {
@@ -211,20 +211,14 @@ impl<B: Backend> SqlStore<B> {
             // The steps store the session as given; this statement names the key once.
             return Ok(false);
         }
-        let Some(min_rows) = at_once.in_transaction_min_rows else {
-            // One statement that changes nothing unless it succeeds whole.
-            return Ok(exec::execute::<B>(&mut *self.write_conn().await?, at_once.sql, &args)
-                .await
-                .is_ok());
-        };
-        let mut tx = self.begin().await?;
-        match exec::execute::<B>(&mut tx, at_once.sql, &args).await {
-            Ok(changed) if changed >= min_rows => {
-                commit::<B>(tx).await?;
-                Ok(true)
+        let mut conn = self.write_conn().await?;
+        match exec::execute::<B>(&mut conn, sql, &args).await {
+            Ok(_) => Ok(true),
+            Err(_) => {
+                // Whatever it began is undone before the connection goes back to the pool.
+                exec::execute::<B>(&mut conn, B::SQL.rollback, &[]).await.ok();
+                Ok(false)
             }
-            // Dropping the transaction rolls it back.
-            _ => Ok(false),
         }
     }
 }

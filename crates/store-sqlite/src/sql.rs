@@ -7,7 +7,7 @@
 //! another writer, in this process or another. Single statements (`hit`, `reserve`,
 //! `claim_job`) are atomic for the same reason: SQLite has one writer at a time.
 
-use keyfleet_store_sql::{AtOnce, Sql};
+use keyfleet_store_sql::Sql;
 
 /// Columns of `users`, in the order they are read (by name).
 macro_rules! user_columns {
@@ -73,6 +73,7 @@ macro_rules! live_at_2 {
 /// The statements.
 pub(crate) static SQL: Sql = Sql {
     begin: "BEGIN IMMEDIATE",
+    rollback: "ROLLBACK",
     ping: "SELECT 1",
     list_tables: "SELECT name FROM sqlite_master WHERE type = 'table'",
     applied_migrations: "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version",
@@ -286,36 +287,34 @@ pub(crate) static SQL: Sql = Sql {
     release_in_transaction: Some(
         "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0 AND $2 - window_start < $3",
     ),
-    // A sign-in in one call to SQLite's thread (each statement is otherwise a round trip
-    // between threads), inside the store's BEGIN IMMEDIATE. The session row is written only
-    // when the counter moved (changes() = 1), the audit event only when the session was, and
-    // what follows only when the session exists: anything short of success changes 1 row in
-    // all (the spent ceremony) and the caller rolls back; success changes at least 4.
-    finish_authentication_at_once: Some(AtOnce {
-        sql: "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2);
-              UPDATE credentials
-                 SET sign_count = $6, backup_state = $7, uv_initialized = (uv_initialized OR $8), last_used_at = $9
-               WHERE id = $3 AND user_id = $4 AND sign_count = $5;
-              INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
-                                    idle_timeout_ms, client_addr, credential_id)
-                   SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3 WHERE changes() = 1;
-              INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
-                   SELECT $18, $19, $20, $21, $22, $23, $24 WHERE changes() = 1;
-              UPDATE rate_limits SET count = count - 1
-               WHERE key = $32 AND count > 0 AND $9 - window_start < $33
-                 AND EXISTS (SELECT 1 FROM sessions WHERE id = $10);
-              UPDATE sessions SET revoked_at = $9
-               WHERE revoked_at IS NULL
-                 AND credential_id IN (SELECT credential_id FROM session_ends_pending WHERE user_id = $4)
-                 AND EXISTS (SELECT 1 FROM sessions WHERE id = $10);
-              INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
-                   SELECT $25, $26, $27, $28, $29, $30, $31
-                    WHERE EXISTS (SELECT 1 FROM session_ends_pending WHERE user_id = $4)
-                      AND EXISTS (SELECT 1 FROM sessions WHERE id = $10);
-              DELETE FROM session_ends_pending
-               WHERE user_id = $4 AND EXISTS (SELECT 1 FROM sessions WHERE id = $10)",
-        in_transaction_min_rows: Some(4),
-    }),
+    // A sign-in in one call to SQLite's thread, its own BEGIN IMMEDIATE … COMMIT (each
+    // statement, BEGIN and COMMIT would otherwise be a round trip between threads). Each step
+    // feeds the next through changes() (no counter swap, no session; no session, no audit
+    // event); if the audit event was not written, the ceremony's id is inserted a second time,
+    // whose unique key stops the batch before COMMIT and the caller rolls back. A spent
+    // ceremony stops it at the first statement.
+    finish_authentication_at_once: Some(
+        "BEGIN IMMEDIATE;
+         INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2);
+         UPDATE credentials
+            SET sign_count = $6, backup_state = $7, uv_initialized = (uv_initialized OR $8), last_used_at = $9
+          WHERE id = $3 AND user_id = $4 AND sign_count = $5;
+         INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
+                               idle_timeout_ms, client_addr, credential_id)
+              SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3 WHERE changes() = 1;
+         INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+              SELECT $18, $19, $20, $21, $22, $23, $24 WHERE changes() = 1;
+         INSERT INTO spent_ceremonies (id, expires_at) SELECT $1, $2 WHERE changes() = 0;
+         UPDATE rate_limits SET count = count - 1 WHERE key = $32 AND count > 0 AND $9 - window_start < $33;
+         INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+              SELECT $25, $26, $27, $28, $29, $30, $31
+               WHERE EXISTS (SELECT 1 FROM session_ends_pending WHERE user_id = $4);
+         UPDATE sessions SET revoked_at = $9
+          WHERE revoked_at IS NULL
+            AND credential_id IN (SELECT credential_id FROM session_ends_pending WHERE user_id = $4);
+         DELETE FROM session_ends_pending WHERE user_id = $4;
+         COMMIT",
+    ),
 
     // One statement, so the figures come from one read snapshot and add up. The key figures
     // are one pass over credentials_report_idx in user order (a covering index: no key row is

@@ -74,9 +74,9 @@ fn parse_args() -> Result<Args, String> {
         duration: Duration::from_secs(num("duration", 20)?),
         warmup: Duration::from_secs(num("warmup", 3)?),
         prefix: get.get("prefix").cloned().unwrap_or_else(|| "lg".into()),
-        rate: get
-            .get("rate")
-            .map_or(Ok(0.0), |v| v.parse::<f64>().map_err(|_| format!("--rate: not a number: {v}")))?,
+        rate: get.get("rate").map_or(Ok(0.0), |v| {
+            v.parse::<f64>().map_err(|_| format!("--rate: not a number: {v}"))
+        })?,
     })
 }
 
