@@ -95,7 +95,8 @@ run() {
   local label=$1 url=$2 port c
   port=$(free_port)
   if [[ $SEED_USERS != 0 ]]; then
-    "$BIN" admin list-users --database-url "$url" >/dev/null  # creates the schema
+    "$BIN" admin list-users --database-url "$url" >/dev/null 2>&1 ||
+      die "keyfleet admin list-users failed (it creates the schema before seeding)"
     local t0=$SECONDS
     scripts/bench/seed-fleet.sh "$url" "$SEED_USERS"
     log "$label: seeded $SEED_USERS users and $((3 * SEED_USERS)) keys in $((SECONDS - t0)) s"

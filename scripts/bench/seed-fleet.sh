@@ -20,7 +20,7 @@ sqlite://*)
     db=${url#sqlite://}
     db=${db%%\?*}
     command -v sqlite3 >/dev/null || { echo "seed-fleet: sqlite3 is required (apt-get install sqlite3)" >&2; exit 1; }
-    sqlite3 "$db" <<SQL
+    sqlite3 "$db" >/dev/null <<SQL
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = OFF;
 BEGIN;
