@@ -78,26 +78,14 @@ pub(super) async fn confirm_remove_key(
             user.display_name
         ));
     }
-    let row = KeyRow::new(&cred);
-    let mut facts = user_facts(&user);
-    facts.extend([
-        fact("Key", row.nickname),
-        fact("Model", row.model),
-        Fact {
-            label: "AAGUID",
-            value: row.aaguid,
-            mono: true,
-        },
-        fact("Added", row.added),
-        fact("Last used", row.last_used),
-    ]);
+    let (key_id, facts) = key_facts(&user, &cred, "Key");
     let page = ConfirmPage {
         nav: staff.viewer.nav("users"),
         title: format!("Remove the key “{}”?", cred.nickname),
         user_id: user.id.to_string(),
         lines,
         facts,
-        action: format!("/admin/users/{}/keys/{}/remove", user.id, row.id),
+        action: format!("/admin/users/{}/keys/{}/remove", user.id, key_id),
         hidden: Vec::new(),
         button: "Remove the key and end its sessions",
     };
@@ -140,26 +128,14 @@ pub(super) async fn confirm_reassign_band(
          so that the next wearer can enrol."
             .to_owned(),
     ];
-    let row = KeyRow::new(&cred);
-    let mut facts = user_facts(&user);
-    facts.extend([
-        fact("Band", row.nickname),
-        fact("Model", row.model),
-        Fact {
-            label: "AAGUID",
-            value: row.aaguid,
-            mono: true,
-        },
-        fact("Added", row.added),
-        fact("Last used", row.last_used),
-    ]);
+    let (key_id, facts) = key_facts(&user, &cred, "Band");
     let page = ConfirmPage {
         nav: staff.viewer.nav("users"),
         title: format!("Reassign the band “{}”?", cred.nickname),
         user_id: user.id.to_string(),
         lines,
         facts,
-        action: format!("/admin/users/{}/keys/{}/reassign", user.id, row.id),
+        action: format!("/admin/users/{}/keys/{}/reassign", user.id, key_id),
         hidden: Vec::new(),
         button: "Reassign the band",
     };
@@ -558,6 +534,25 @@ pub(super) async fn confirm_disable(
         button: "Disable the user and end their sessions",
     };
     Ok(html(&page))
+}
+
+/// The facts a confirmation about one of the user's keys shows: the user's, then the key's
+/// (`label` names it: "Key", "Band").
+fn key_facts(user: &User, cred: &Credential, label: &'static str) -> (String, Vec<Fact>) {
+    let row = KeyRow::new(cred);
+    let mut facts = user_facts(user);
+    facts.extend([
+        fact(label, row.nickname),
+        fact("Model", row.model),
+        Fact {
+            label: "AAGUID",
+            value: row.aaguid,
+            mono: true,
+        },
+        fact("Added", row.added),
+        fact("Last used", row.last_used),
+    ]);
+    (row.id, facts)
 }
 
 #[cfg(test)]
