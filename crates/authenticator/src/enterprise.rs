@@ -46,8 +46,9 @@ pub const VENDOR_FACILITATED: u64 = 1;
 /// enterpriseAttestation value of platform-managed enterprise attestation.
 pub const PLATFORM_MANAGED: u64 = 2;
 
-/// id-fido-gen-ce-aaguid.
-const AAGUID_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.45724.1.1.4");
+/// id-fido-gen-ce-aaguid: the attestation certificate extension naming the model's AAGUID
+/// (WebAuthn L3 §8.2.1).
+pub const AAGUID_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.45724.1.1.4");
 
 /// Whether this device can give enterprise attestation: it has a parseable batch certificate.
 pub fn capable(state: &State) -> bool {
@@ -132,8 +133,9 @@ fn printable(serial: &str) -> String {
         .collect()
 }
 
-/// The extension carrying the model's AAGUID.
-struct AaguidExtension([u8; 16]);
+/// The extension carrying a model's AAGUID, for every attestation certificate keyfleet makes
+/// (the factory's batch and device certificates, and the engine's own).
+pub struct AaguidExtension(pub [u8; 16]);
 
 impl der::oid::AssociatedOid for AaguidExtension {
     const OID: ObjectIdentifier = AAGUID_OID;

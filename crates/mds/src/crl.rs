@@ -25,7 +25,7 @@ struct Crl<'a> {
 impl<'a> Crl<'a> {
     fn parse(der: &'a [u8]) -> Option<Self> {
         let list = CertificateList::from_der(der).ok()?;
-        let tbs = tbs_bytes(der)?;
+        let tbs = der.get(keyfleet_webauthn_rp::x509::tbs_range(der)?)?;
         Some(Self { list, tbs })
     }
 
@@ -98,30 +98,4 @@ pub(crate) fn check_chain(
         }
     }
     Ok(())
-}
-
-/// The DER of TBSCertList inside CertificateList ::= SEQUENCE { tbsCertList, alg, sig }, as
-/// received (the signed bytes).
-fn tbs_bytes(der: &[u8]) -> Option<&[u8]> {
-    let (outer_header, _) = header(der)?;
-    let inner = der.get(outer_header..)?;
-    let (tbs_header, tbs_len) = header(inner)?;
-    inner.get(..tbs_header.checked_add(tbs_len)?)
-}
-
-/// A DER tag and definite length at the start of `data`: (header length, content length).
-fn header(data: &[u8]) -> Option<(usize, usize)> {
-    let first_len = *data.get(1)?;
-    if first_len < 0x80 {
-        return Some((2, usize::from(first_len)));
-    }
-    let n = usize::from(first_len & 0x7f);
-    if n == 0 || n > 4 {
-        return None;
-    }
-    let mut len = 0usize;
-    for b in data.get(2..2 + n)? {
-        len = (len << 8) | usize::from(*b);
-    }
-    Some((2 + n, len))
 }

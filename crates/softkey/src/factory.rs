@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use der::asn1::{ObjectIdentifier, OctetString};
 use der::{Decode, Encode};
 use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
@@ -30,15 +29,14 @@ use rand_core::CryptoRngCore;
 use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::Certificate;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
-use x509_cert::ext::AsExtension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 use zeroize::Zeroizing;
 
 use crate::keyfile::{StdFs, create_private_dir, write_atomically};
-/// id-fido-gen-ce-aaguid.
-pub const AAGUID_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.45724.1.1.4");
+pub use keyfleet_authenticator::enterprise::AAGUID_OID;
+use keyfleet_authenticator::enterprise::AaguidExtension;
 /// How long factory certificates are valid.
 const VALIDITY: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
 
@@ -60,30 +58,6 @@ pub enum FactoryError {
     /// Building a certificate failed.
     #[error("certificate: {0}")]
     Certificate(String),
-}
-
-/// The extension carrying a model's AAGUID.
-struct AaguidExtension([u8; 16]);
-
-impl der::oid::AssociatedOid for AaguidExtension {
-    const OID: ObjectIdentifier = AAGUID_OID;
-}
-
-impl Encode for AaguidExtension {
-    fn encoded_len(&self) -> der::Result<der::Length> {
-        OctetString::new(self.0.as_slice())?.encoded_len()
-    }
-
-    fn encode(&self, writer: &mut impl der::Writer) -> der::Result<()> {
-        OctetString::new(self.0.as_slice())?.encode(writer)
-    }
-}
-
-impl AsExtension for AaguidExtension {
-    fn critical(&self, _subject: &Name, _extensions: &[x509_cert::ext::Extension]) -> bool {
-        // WebAuthn: "This extension MUST NOT be marked as critical."
-        false
-    }
 }
 
 /// A signing key with its certificate.

@@ -445,8 +445,10 @@ pub(crate) fn der_header(data: &[u8]) -> Option<(usize, usize)> {
     Some((2 + n, len))
 }
 
-/// The byte range of TBSCertificate inside Certificate ::= SEQUENCE { tbs, alg, sig }.
-fn tbs_range(der: &[u8]) -> Option<std::ops::Range<usize>> {
+/// The byte range of the signed part of a SIGNED{…} structure, `SEQUENCE { tbs, alg, sig }`:
+/// TBSCertificate inside a Certificate, TBSCertList inside a CertificateList (RFC 5280 §4.1,
+/// §5.1).
+pub fn tbs_range(der: &[u8]) -> Option<std::ops::Range<usize>> {
     let (outer_header, _) = der_header(der)?;
     let (tbs_header, tbs_len) = der_header(der.get(outer_header..)?)?;
     let end = outer_header.checked_add(tbs_header)?.checked_add(tbs_len)?;
