@@ -158,6 +158,24 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
 }
 
 impl<B: Backend> SqlStore<B> {
+    /// A sign-in's transaction step by step, the rate-limit attempt given back inside it
+    /// where the backend does that (`Sql::release_in_transaction`).
+    async fn finish_authentication_steps(
+        &self,
+        finish: &FinishAssertion<'_>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        spend::<B>(&mut tx, finish.ceremony_id, finish.ceremony_expires_at).await?;
+        swap_counter::<B>(&mut tx, finish).await?;
+        insert_session::<B>(&mut tx, finish.session).await?;
+        end_sessions_of_removed_keys::<B>(&mut tx, finish.session.user_id, finish.removed_key_sessions).await?;
+        if let (Some(r), Some(sql)) = (finish.release, B::SQL.release_in_transaction) {
+            exec::execute::<B>(&mut tx, sql, &[key(r.key), ms(finish.now), int(r.window_ms)]).await?;
+        }
+        audit_and_commit::<B>(tx, audit).await
+    }
+
     /// A sign-in's transaction in one go ([`crate::Sql::finish_authentication_at_once`]):
     /// `Ok(true)` when it committed, `Ok(false)` when it wrote nothing and the steps should
     /// run to tell what went wrong.
@@ -283,36 +301,23 @@ impl<B: Backend> CeremonyStore for SqlStore<B> {
     }
 
     async fn finish_authentication(&self, finish: &FinishAssertion<'_>, audit: &NewAuditEvent) -> StoreResult<()> {
-        if let Some(at_once) = B::SQL.finish_authentication_at_once
-            && self.finish_authentication_at_once(at_once, finish, audit).await?
-        {
-            if B::SQL.release_in_transaction.is_none()
-                && let Some(r) = finish.release
-            {
-                let _ = self
-                    .execute(B::SQL.release, &[key(r.key), ms(finish.now), int(r.window_ms)])
-                    .await;
-            }
-            return Ok(());
-        }
-        // Step by step: the way every failure is told apart (and written nowhere).
-        let mut tx = self.begin().await?;
-        spend::<B>(&mut tx, finish.ceremony_id, finish.ceremony_expires_at).await?;
-        swap_counter::<B>(&mut tx, finish).await?;
-        insert_session::<B>(&mut tx, finish.session).await?;
-        end_sessions_of_removed_keys::<B>(&mut tx, finish.session.user_id, finish.removed_key_sessions).await?;
-        let Some(r) = finish.release else {
-            return audit_and_commit::<B>(tx, audit).await;
+        let at_once = match B::SQL.finish_authentication_at_once {
+            Some(sql) => self.finish_authentication_at_once(sql, finish, audit).await?,
+            None => false,
         };
-        let args = [key(r.key), ms(finish.now), int(r.window_ms)];
-        if let Some(sql) = B::SQL.release_in_transaction {
-            exec::execute::<B>(&mut tx, sql, &args).await?;
-            return audit_and_commit::<B>(tx, audit).await;
+        if !at_once {
+            // Step by step: the way every failure is told apart (and written nowhere).
+            self.finish_authentication_steps(finish, audit).await?;
         }
-        audit_and_commit::<B>(tx, audit).await?;
-        // The sign-in is committed; if giving the attempt back fails, the address's count
-        // stays one higher until its window passes, which refuses nobody early.
-        let _ = self.execute(B::SQL.release, &args).await;
+        if B::SQL.release_in_transaction.is_none()
+            && let Some(r) = finish.release
+        {
+            // The sign-in is committed; if giving the attempt back fails, the address's count
+            // stays one higher until its window passes, which refuses nobody early.
+            let _ = self
+                .execute(B::SQL.release, &[key(r.key), ms(finish.now), int(r.window_ms)])
+                .await;
+        }
         Ok(())
     }
 

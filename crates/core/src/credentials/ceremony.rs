@@ -39,9 +39,16 @@ pub fn invalid_shape(e: &serde_json::Error) -> CeremonyError {
 }
 
 /// Spends a ceremony on a failure path and records the failure, once: only the call that
-/// consumed it writes `event` (a ceremony already spent has been accounted for).
-pub async fn spend(ctx: &crate::Ctx<'_>, id: CeremonyId, event: NewAuditEvent) -> Result<(), StoreError> {
-    if ctx.stores.ceremonies.consume_ceremony(id).await? {
+/// consumed it writes `event` (a ceremony already spent has been accounted for). A
+/// registration's ceremony is deleted; a sign-in's, held sealed by the client, is recorded as
+/// spent until it expires.
+pub async fn spend(ctx: &crate::Ctx<'_>, ceremony: &Ceremony, event: NewAuditEvent) -> Result<(), StoreError> {
+    let store = &ctx.stores.ceremonies;
+    let spent_now = match ceremony.kind {
+        CeremonyKind::Registration => store.consume_ceremony(ceremony.id).await?,
+        CeremonyKind::Authentication => store.spend_ceremony(ceremony.id, ceremony.expires_at).await?,
+    };
+    if spent_now {
         ctx.stores.audit.append(&event).await?;
     }
     Ok(())

@@ -212,7 +212,7 @@ async fn abandon(
     let event = ctx
         .audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail)
         .with_outcome(Outcome::Failure);
-    Ok(super::ceremony::spend(ctx, ceremony.id, event).await?)
+    Ok(super::ceremony::spend(ctx, &ceremony, event).await?)
 }
 
 async fn verify_and_store(

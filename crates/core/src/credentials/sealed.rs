@@ -241,15 +241,20 @@ mod tests {
     #[test]
     fn parse_rejects_trailing_bytes_and_bad_user_tags() {
         let key = SealKey::new(&[1; 32]);
-        let c = ceremony(None, vec![]);
-        let mut plain = Vec::new();
-        plain.extend_from_slice(c.id.as_uuid().as_bytes());
-        plain.extend_from_slice(&1i64.to_be_bytes());
-        plain.extend_from_slice(&2i64.to_be_bytes());
-        plain.push(7);
-        assert!(parse(&plain).is_none());
-        let sealed = key.seal(&c);
-        let opened = key.open(&sealed).unwrap();
-        assert_eq!(opened.expires_at, c.expires_at);
+        let c = ceremony(None, vec![vec![5; 8]]);
+        let raw = unb64(&key.seal(&c)[PREFIX.len()..]).unwrap();
+        let (nonce, sealed) = raw.split_at(12);
+        let plain = key
+            .0
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: AAD })
+            .unwrap();
+        assert_eq!(parse(&plain), Some(c));
+        let mut trailing = plain.clone();
+        trailing.push(0);
+        assert_eq!(parse(&trailing), None, "a trailing byte");
+        let mut bad_tag = plain.clone();
+        bad_tag[16 + 8 + 8] = 7;
+        assert_eq!(parse(&bad_tag), None, "a user tag other than 0 or 1");
+        assert_eq!(parse(&plain[..plain.len() - 1]), None, "truncated");
     }
 }

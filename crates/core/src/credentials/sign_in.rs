@@ -271,15 +271,7 @@ async fn abandon(ctx: &Ctx<'_>, ceremony_id: &str, code: &'static str) -> Result
     let event = ctx
         .audit_with(Action::AuthWebauthn, None, &detail)
         .with_outcome(Outcome::Failure);
-    if ctx
-        .stores
-        .ceremonies
-        .spend_ceremony(ceremony.id, ceremony.expires_at)
-        .await?
-    {
-        ctx.stores.audit.append(&event).await?;
-    }
-    Ok(())
+    Ok(super::ceremony::spend(ctx, &ceremony, event).await?)
 }
 
 type Failure = (CeremonyError, Option<Target>);
