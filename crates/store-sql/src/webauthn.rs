@@ -186,6 +186,10 @@ impl<B: Backend> SqlStore<B> {
         audit: &NewAuditEvent,
     ) -> StoreResult<bool> {
         let s = f.session;
+        if s.credential_id.as_deref() != Some(f.credential_id) {
+            // The steps store the session as given; this statement names the key once.
+            return Ok(false);
+        }
         let (ceremony, user, session) = (f.ceremony_id.to_string(), s.user_id.to_string(), s.id.to_string());
         let (actor, target) = (audit.actor.to_string(), audit.target.as_ref().map(ToString::to_string));
         let ended = f.removed_key_sessions;
@@ -225,10 +229,6 @@ impl<B: Backend> SqlStore<B> {
             Arg::Key(f.release.map(|r| r.key)),
             Arg::Int(f.release.map(|r| r.window_ms)),
         ];
-        if s.credential_id.as_deref() != Some(f.credential_id) {
-            // The steps store the session as given; this statement names the key once.
-            return Ok(false);
-        }
         let mut conn = self.write_conn().await?;
         match exec::execute::<B>(&mut conn, sql, &args).await {
             Ok(_) => Ok(true),

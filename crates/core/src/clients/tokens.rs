@@ -86,7 +86,8 @@ pub struct TokenKeys {
     active_kid: String,
     /// The active key, for AWS-LC (its P-256 is several times faster than RustCrypto's).
     signing: EcdsaKeyPair,
-    verifying: HashMap<String, VerifyingKey>,
+    /// Every key's public point, uncompressed SEC1 (validated when loaded), by `kid`.
+    verifying: HashMap<String, Vec<u8>>,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -162,7 +163,7 @@ impl TokenKeys {
         let mut verifying = HashMap::new();
         for k in keys {
             let vk = VerifyingKey::from_sec1_bytes(&k.public_key).map_err(|_| KeyLoadError::Corrupt(k.kid.clone()))?;
-            verifying.insert(k.kid.clone(), vk);
+            verifying.insert(k.kid.clone(), vk.to_encoded_point(false).as_bytes().to_vec());
         }
         Ok(Self {
             active_kid: active.kid.clone(),
@@ -214,8 +215,7 @@ impl TokenKeys {
             return Err(TokenError::Signature);
         }
         let input_len = h.len() + 1 + p.len();
-        let point = key.to_encoded_point(false);
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point.as_bytes())
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key)
             .verify(&token.as_bytes()[..input_len], &sig.to_bytes())
             .map_err(|_| TokenError::Signature)?;
         let claims: AccessClaims = serde_json::from_slice(&decode(p)?).map_err(|_| TokenError::Malformed)?;
@@ -237,12 +237,12 @@ impl TokenKeys {
         let mut keys: Vec<_> = self
             .verifying
             .iter()
-            .map(|(kid, vk)| {
-                let point = vk.to_encoded_point(false);
+            .map(|(kid, point)| {
+                // 0x04 ‖ x (32) ‖ y (32), as loaded.
                 serde_json::json!({
                     "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
-                    "x": URL_SAFE_NO_PAD.encode(point.x().expect("uncompressed point")),
-                    "y": URL_SAFE_NO_PAD.encode(point.y().expect("uncompressed point")),
+                    "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                    "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
                 })
             })
             .collect();

@@ -3,7 +3,8 @@ use super::*;
 fn keys() -> TokenKeys {
     let signing = SigningKey::random(&mut OsRng);
     let mut verifying = HashMap::new();
-    verifying.insert("k1".to_owned(), *signing.verifying_key());
+    let point = signing.verifying_key().to_encoded_point(false);
+    verifying.insert("k1".to_owned(), point.as_bytes().to_vec());
     let public = signing.verifying_key().to_encoded_point(false);
     TokenKeys {
         active_kid: "k1".into(),
