@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | the local CLI ([`Principal::System`]) | all |
 //! | administrator, full session | all |
-//! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log, read the authenticator metadata |
+//! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log, read the authenticator metadata, read policies and authentication strengths |
 //! | worker, or any TAP session | none (their own keys and sessions only) |
 //! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log |
 
@@ -71,6 +71,11 @@ pub enum Permission {
     ManageMetadata,
     /// Read the authenticator metadata (its status and entries).
     ReadMetadata,
+    /// Create, change and delete group policies and authentication strengths
+    /// (administrators and the CLI).
+    ManagePolicies,
+    /// Read group policies and authentication strengths (administrators and helpdesk).
+    ReadPolicies,
 }
 
 impl Permission {
@@ -80,7 +85,11 @@ impl Permission {
             Permission::ReadUsers | Permission::ReadGroups => Some(Scope::UsersRead),
             Permission::WriteUsers | Permission::DeleteUsers | Permission::ManageGroups => Some(Scope::UsersWrite),
             Permission::ReadAudit => Some(Scope::AuditRead),
-            Permission::ManageClients | Permission::ManageMetadata | Permission::ReadMetadata => None,
+            Permission::ManageClients
+            | Permission::ManageMetadata
+            | Permission::ReadMetadata
+            | Permission::ManagePolicies
+            | Permission::ReadPolicies => None,
         }
     }
 
@@ -92,6 +101,7 @@ impl Permission {
                 | Permission::ReadGroups
                 | Permission::ReadAudit
                 | Permission::ReadMetadata
+                | Permission::ReadPolicies
         )
     }
 }
@@ -202,6 +212,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::ManageGroups
                     | Permission::DeleteUsers
                     | Permission::ManageMetadata
+                    | Permission::ManagePolicies
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -220,6 +231,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::ManageGroups => "only an administrator may change groups",
         Permission::DeleteUsers => "only an administrator may delete users",
         Permission::ManageMetadata => "only an administrator may import authenticator metadata",
+        Permission::ManagePolicies => "only an administrator may change policies and authentication strengths",
         _ => "only an administrator may do this",
     }
 }

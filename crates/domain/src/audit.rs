@@ -189,6 +189,12 @@ actions! {
     MetadataImport => "metadata.import",
     /// A FIDO Metadata Service BLOB was refused (the last good one is kept): the alarm.
     MetadataRefused => "metadata.refused",
+    /// An authentication strength was created.
+    StrengthCreate => "strength.create",
+    /// An authentication strength was changed.
+    StrengthUpdate => "strength.update",
+    /// An authentication strength was deleted.
+    StrengthDelete => "strength.delete",
 }
 
 /// What an action was done to. Shown as `kind:id` (`user:…`, `client:…`).
@@ -202,6 +208,8 @@ pub enum Target {
     Client(String),
     /// A scheduled job, by name.
     Job(&'static str),
+    /// An authentication strength, by id.
+    Strength(String),
 }
 
 impl fmt::Display for Target {
@@ -211,6 +219,7 @@ impl fmt::Display for Target {
             Target::Group(id) => write!(f, "group:{id}"),
             Target::Client(id) => write!(f, "client:{id}"),
             Target::Job(name) => write!(f, "job:{name}"),
+            Target::Strength(id) => write!(f, "strength:{id}"),
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::metadata::MetadataStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
 use crate::signing_key::StoredSigningKey;
+use crate::strength::StrengthStore;
 use crate::tap::Tap;
 use crate::user::{User, UserQuery, Username};
 use crate::{GroupId, Timestamp, UserId};
@@ -450,6 +451,8 @@ pub struct Stores {
     pub reports: Arc<dyn ReportStore>,
     /// Authenticator metadata (the MDS BLOB and its entries).
     pub metadata: Arc<dyn MetadataStore>,
+    /// Administrators' authentication strengths.
+    pub strengths: Arc<dyn StrengthStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -471,6 +474,7 @@ impl Stores {
             + JobStore
             + ReportStore
             + MetadataStore
+            + StrengthStore
             + HealthStore
             + 'static,
     {
@@ -489,6 +493,7 @@ impl Stores {
             jobs: s.clone(),
             reports: s.clone(),
             metadata: s.clone(),
+            strengths: s.clone(),
             health: s,
         }
     }

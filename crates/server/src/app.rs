@@ -33,6 +33,7 @@ pub fn api_router() -> (Router<AppState>, OpenApi) {
         .merge(routes::clients::router())
         .merge(routes::audit::router())
         .merge(routes::oauth::router())
+        .merge(routes::strengths::router())
         .split_for_parts();
     api.info.title = "keyfleet".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();

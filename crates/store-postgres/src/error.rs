@@ -25,6 +25,9 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("credentials_pkey", "credential_id"),
     ("ceremonies_pkey", "ceremony"),
     ("jobs_pkey", "job"),
+    ("authentication_strengths_pkey", "strength_id"),
+    ("authentication_strengths_name_key", "strength_name"),
+    ("authentication_strengths_acr_key", "strength_acr"),
 ];
 
 /// The rule a constraint enforces, or `unique` for one this table lacks.

@@ -23,6 +23,7 @@
 mod error;
 mod metadata_sql;
 mod sql;
+mod strengths_sql;
 
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ use keyfleet_domain::StoreError;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_store_sql::error::{map_err, map_migrate_err};
 use keyfleet_store_sql::exec::{Bound, DbRow};
-use keyfleet_store_sql::{Backend, MetadataSql, Sql, SqlStore};
+use keyfleet_store_sql::{Backend, MetadataSql, Sql, SqlStore, StrengthSql};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
@@ -73,6 +74,7 @@ impl Backend for PgBackend {
     const SQL: &'static Sql = &sql::SQL;
 
     const METADATA_SQL: &'static MetadataSql = &metadata_sql::METADATA_SQL;
+    const STRENGTH_SQL: &'static StrengthSql = &strengths_sql::STRENGTH_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

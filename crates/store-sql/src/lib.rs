@@ -35,9 +35,11 @@ mod rows;
 pub mod schema;
 mod sessions;
 mod store;
+mod strengths;
 mod users;
 mod webauthn;
 
 pub use backend::{Backend, Sql};
 pub use metadata::MetadataSql;
 pub use store::SqlStore;
+pub use strengths::StrengthSql;

@@ -28,6 +28,7 @@ pub const TABLES: &[&str] = &[
     "spent_ceremonies",
     "metadata_blob",
     "metadata_entries",
+    "authentication_strengths",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

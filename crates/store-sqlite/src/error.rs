@@ -21,6 +21,9 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("credentials.id", "credential_id"),
     ("ceremonies.id", "ceremony"),
     ("jobs.job", "job"),
+    ("authentication_strengths.id", "strength_id"),
+    ("authentication_strengths.name", "strength_name"),
+    ("authentication_strengths.acr", "strength_acr"),
 ];
 
 /// The rule a unique-violation message names, or `unique` for one this table lacks.

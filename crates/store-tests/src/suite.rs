@@ -22,6 +22,7 @@ mod limits;
 mod metadata;
 mod nul;
 mod reports;
+mod strengths;
 mod webauthn;
 
 pub use limits::{
@@ -33,6 +34,7 @@ pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
 };
+pub use strengths::{session_records_user_verification, strength_crud, strength_uniqueness};
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
     finish_authentication_race, finish_authentication_refusals, finish_authentication_releases_its_attempt,
@@ -116,6 +118,9 @@ pub const CASES: &[&str] = &[
     "metadata_import_and_lookup",
     "metadata_rollback_keeps_last_good",
     "metadata_import_race",
+    "strength_crud",
+    "strength_uniqueness",
+    "session_records_user_verification",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue
@@ -167,7 +172,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 7 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 9 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

@@ -106,6 +106,9 @@ conformance!(
     metadata_import_and_lookup,
     metadata_rollback_keeps_last_good,
     metadata_import_race,
+    strength_crud,
+    strength_uniqueness,
+    session_records_user_verification,
 );
 
 #[test]

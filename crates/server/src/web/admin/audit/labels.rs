@@ -54,6 +54,9 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::JobRun => "Scheduled job ran",
         Action::MetadataImport => "Authenticator metadata imported",
         Action::MetadataRefused => "Authenticator metadata refused",
+        Action::StrengthCreate => "Authentication strength created",
+        Action::StrengthUpdate => "Authentication strength changed",
+        Action::StrengthDelete => "Authentication strength deleted",
         _ => return None,
     })
 }
@@ -76,6 +79,7 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "auth." => "sign-ins",
         "job." => "scheduled jobs",
         "metadata." => "authenticator metadata",
+        "strength." => "authentication strengths",
         _ => return None,
     })
 }
