@@ -141,7 +141,7 @@ fn aaguids(list: &[String]) -> Result<Vec<Aaguid>, ApiError> {
         .map(|(i, s)| {
             uuid::Uuid::parse_str(s).map(|u| *u.as_bytes()).map_err(|_| {
                 ApiError::new(
-                    StatusCode::BAD_REQUEST,
+                    StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_field",
                     format!("allowedAaguids[{i}] is not an AAGUID (a UUID)"),
                 )

@@ -19,6 +19,7 @@ mod page_speed;
 mod pages;
 mod reports;
 mod signin_limits;
+mod strengths;
 mod users;
 mod webauthn;
 mod webauthn_kit;
