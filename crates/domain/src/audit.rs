@@ -189,6 +189,12 @@ actions! {
     MetadataImport => "metadata.import",
     /// A FIDO Metadata Service BLOB was refused (the last good one is kept): the alarm.
     MetadataRefused => "metadata.refused",
+    /// A group policy was created.
+    PolicyCreate => "policy.create",
+    /// A group policy was replaced (its detail holds the before/after diff).
+    PolicyUpdate => "policy.update",
+    /// A group policy was deleted.
+    PolicyDelete => "policy.delete",
 }
 
 /// What an action was done to. Shown as `kind:id` (`user:…`, `client:…`).
@@ -202,6 +208,8 @@ pub enum Target {
     Client(String),
     /// A scheduled job, by name.
     Job(&'static str),
+    /// A group policy.
+    Policy(crate::ids::PolicyId),
 }
 
 impl fmt::Display for Target {
@@ -211,6 +219,7 @@ impl fmt::Display for Target {
             Target::Group(id) => write!(f, "group:{id}"),
             Target::Client(id) => write!(f, "client:{id}"),
             Target::Job(name) => write!(f, "job:{name}"),
+            Target::Policy(id) => write!(f, "policy:{id}"),
         }
     }
 }
