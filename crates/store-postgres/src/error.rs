@@ -25,6 +25,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("credentials_pkey", "credential_id"),
     ("ceremonies_pkey", "ceremony"),
     ("jobs_pkey", "job"),
+    ("policies_name_key_key", "policy_name"),
+    ("policies_pkey", "policy_id"),
 ];
 
 /// The rule a constraint enforces, or `unique` for one this table lacks.

@@ -21,6 +21,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("credentials.id", "credential_id"),
     ("ceremonies.id", "ceremony"),
     ("jobs.job", "job"),
+    ("policies.name_key", "policy_name"),
+    ("policies.id", "policy_id"),
 ];
 
 /// The rule a unique-violation message names, or `unique` for one this table lacks.

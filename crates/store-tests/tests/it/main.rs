@@ -106,6 +106,8 @@ conformance!(
     metadata_import_and_lookup,
     metadata_rollback_keeps_last_good,
     metadata_import_race,
+    policy_crud,
+    policy_sign_in_read,
 );
 
 #[test]
