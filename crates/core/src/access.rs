@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | the local CLI ([`Principal::System`]) | all |
 //! | administrator, full session | all |
-//! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log, read the authenticator metadata |
+//! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log, read the authenticator metadata, read group policies |
 //! | worker, or any TAP session | none (their own keys and sessions only) |
 //! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log |
 
@@ -71,6 +71,10 @@ pub enum Permission {
     ManageMetadata,
     /// Read the authenticator metadata (its status and entries).
     ReadMetadata,
+    /// Read group policies, a user's effective policy, and preview a change.
+    ReadPolicies,
+    /// Create, replace and delete group policies (administrators and the CLI).
+    ManagePolicies,
 }
 
 impl Permission {
@@ -80,7 +84,11 @@ impl Permission {
             Permission::ReadUsers | Permission::ReadGroups => Some(Scope::UsersRead),
             Permission::WriteUsers | Permission::DeleteUsers | Permission::ManageGroups => Some(Scope::UsersWrite),
             Permission::ReadAudit => Some(Scope::AuditRead),
-            Permission::ManageClients | Permission::ManageMetadata | Permission::ReadMetadata => None,
+            Permission::ManageClients
+            | Permission::ManageMetadata
+            | Permission::ReadMetadata
+            | Permission::ReadPolicies
+            | Permission::ManagePolicies => None,
         }
     }
 
@@ -92,6 +100,7 @@ impl Permission {
                 | Permission::ReadGroups
                 | Permission::ReadAudit
                 | Permission::ReadMetadata
+                | Permission::ReadPolicies
         )
     }
 }
@@ -202,6 +211,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::ManageGroups
                     | Permission::DeleteUsers
                     | Permission::ManageMetadata
+                    | Permission::ManagePolicies
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -220,6 +230,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::ManageGroups => "only an administrator may change groups",
         Permission::DeleteUsers => "only an administrator may delete users",
         Permission::ManageMetadata => "only an administrator may import authenticator metadata",
+        Permission::ManagePolicies => "only an administrator may change group policies",
         _ => "only an administrator may do this",
     }
 }

@@ -15,6 +15,8 @@
 //! - [`audit`]: typed event details, and the log as people read it (names beside ids).
 //! - [`metadata`]: the FIDO Metadata Service BLOB: import (verified by `keyfleet-mds`),
 //!   status, entries, and the relying party's lookup of roots and status by AAGUID.
+//! - [`policies`]: group policies (the built-in default from the settings), a user's
+//!   effective policy, the lock-out preview, and the checks registration and sign-in call.
 //! - [`reports`]: the dashboard's figures and the registration report, counted by the store.
 //! - [`jobs`]: the scheduled work (housekeeping); the server runs it under a lease.
 //!
@@ -40,6 +42,7 @@ pub mod identity;
 pub mod jobs;
 pub mod limits;
 pub mod metadata;
+pub mod policies;
 pub mod reports;
 pub mod secrets;
 

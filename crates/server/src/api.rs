@@ -1,6 +1,8 @@
 //! JSON shapes of the HTTP API (camelCase, as product.md fixes). Wire types only: domain
 //! types never derive `Serialize`, and these never reach the store.
 
+pub mod policies;
+
 use keyfleet_core::audit::AuditEntry;
 use keyfleet_domain::client::{ApiClient, ClientSecret};
 use keyfleet_domain::group::Group;

@@ -54,6 +54,9 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::JobRun => "Scheduled job ran",
         Action::MetadataImport => "Authenticator metadata imported",
         Action::MetadataRefused => "Authenticator metadata refused",
+        Action::PolicyCreate => "Group policy created",
+        Action::PolicyUpdate => "Group policy changed",
+        Action::PolicyDelete => "Group policy deleted",
         _ => return None,
     })
 }
@@ -76,6 +79,7 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "auth." => "sign-ins",
         "job." => "scheduled jobs",
         "metadata." => "authenticator metadata",
+        "policy." => "group policies",
         _ => return None,
     })
 }
@@ -163,7 +167,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 14,
+            Action::ALL.len() + 15,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {
