@@ -73,6 +73,20 @@ fn targeting_follows_groups_and_exclusions() {
     }
 }
 
+/// (groups, key, uv flag, keys held, self-service, registration, sign-in).
+type Case = (
+    &'static [GroupId],
+    KeyFacts,
+    bool,
+    usize,
+    bool,
+    Result<(), Refusal>,
+    Result<(), Refusal>,
+);
+
+/// A change to a good draft.
+type Change = Box<dyn Fn(&mut PolicyDraft)>;
+
 #[test]
 fn decisions_table() {
     let policies = vec![
@@ -101,15 +115,7 @@ fn decisions_table() {
     ];
     let ok = Ok(());
     // (groups, key, uv flag, keys held, self-service, registration, sign-in)
-    let cases: Vec<(
-        &[GroupId],
-        KeyFacts,
-        bool,
-        usize,
-        bool,
-        Result<(), Refusal>,
-        Result<(), Refusal>,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         // Nobody's policy but the default: anything goes.
         (&[], key(OTHER, false, true, true), false, 5, true, ok, ok),
         // Engineers.
@@ -314,7 +320,7 @@ fn validation_accepts_a_good_draft() {
 #[test]
 fn validation_refuses_bad_fields() {
     let g = "00000000-0000-0000-0000-0000000000aa".to_owned();
-    let cases: Vec<(&str, Box<dyn Fn(&mut PolicyDraft)>)> = vec![
+    let cases: Vec<(&str, Change)> = vec![
         ("name", Box::new(|d| d.name = " ".into())),
         ("name", Box::new(|d| d.name = "a\u{202E}b".into())),
         ("includeGroups", Box::new(|d| d.include_groups = vec![])),
