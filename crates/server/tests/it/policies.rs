@@ -21,6 +21,7 @@ on_both_stores!(
     preview_numbers_and_confirmation,
     sign_in_refused_by_policy,
     registration_refused_by_policy,
+    console_pages,
 );
 
 const MODEL_A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
@@ -588,4 +589,94 @@ async fn registration_refused_by_policy(b: Backend) {
     app.call(Method::POST, crate::webauthn_kit::REG_OPTIONS, Auth::Cookie(&tap), None)
         .await
         .problem(StatusCode::BAD_REQUEST, "too_many_keys");
+}
+
+async fn page(app: &TestApp, path: &str, cookie: &str) -> (StatusCode, String) {
+    let req = axum::http::Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(axum::http::header::ACCEPT, "text/html")
+        .header(axum::http::header::COOKIE, cookie)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let r = app.send(req).await;
+    (r.status, String::from_utf8_lossy(&r.body).into_owned())
+}
+
+async fn stored_count(app: &TestApp) -> usize {
+    app.state.stores.policies.list_policies().await.unwrap().len()
+}
+
+async fn console_pages(b: Backend) {
+    let app = TestApp::new(b, &[]).await;
+    let cookie = admin(&app).await;
+    let helpdesk = app.user("help", Role::Helpdesk).await;
+    let help = app.full_session(&helpdesk).await;
+    let amy = app.user("amy", Role::Worker).await;
+    seed_key(&app, &amy, MODEL_B).await;
+    group(&app, "Engineers", &[&amy]).await;
+
+    // Helpdesk staff read, without forms.
+    let (status, body) = page(&app, "/admin/policies", &help).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Default") && body.contains("id=\"read-only\""));
+    assert!(!body.contains("/admin/policies/new"));
+
+    let fields = [
+        ("name", "No B"),
+        ("include", "engineers"),
+        ("user_verification", "preferred"),
+        ("attestation", "none"),
+        ("device_bound", "on"),
+        ("synced", "on"),
+        ("self_service", "on"),
+        ("enforcement", "block"),
+        ("aaguids", MODEL_B),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut f = fields.to_vec();
+        f.extend_from_slice(extra);
+        f
+    };
+    // The preview comes first and saves nothing.
+    let r = crate::pages::post_page(&app, "/admin/policies/new", Some(&cookie), &with(&[("action", "preview")])).await;
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    assert_eq!(r.status, StatusCode::OK, "{body}");
+    assert!(body.contains("1 key(s) in use now would be refused"), "{body}");
+    assert!(body.contains(">amy</a>") && body.contains("id=\"policy-confirm\""));
+    assert_eq!(stored_count(&app).await, 0);
+    // Saving a stranding change without the confirmation is refused.
+    let r = crate::pages::post_page(&app, "/admin/policies/new", Some(&cookie), &with(&[("action", "save")])).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(stored_count(&app).await, 0);
+    // A group nobody has is named back.
+    let mut unknown = with(&[("action", "save")]);
+    unknown[1] = ("include", "nobody's group");
+    let r = crate::pages::post_page(&app, "/admin/policies/new", Some(&cookie), &unknown).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(String::from_utf8_lossy(&r.body).contains("There is no group named"));
+    // Confirmed, it is saved.
+    let r = crate::pages::post_page(
+        &app,
+        "/admin/policies/new",
+        Some(&cookie),
+        &with(&[("action", "save"), ("confirm", "on")]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let to = r.headers[axum::http::header::LOCATION].to_str().unwrap().to_owned();
+    assert!(to.ends_with("?done=created"), "{to}");
+    let path = to.trim_end_matches("?done=created").to_owned();
+    assert_eq!(stored_count(&app).await, 1);
+
+    // Helpdesk staff see it read-only and are refused a change.
+    let (status, body) = page(&app, &path, &help).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Engineers") && !body.contains(&format!("action=\"{path}\"")));
+    let r = crate::pages::post_page(&app, &format!("{path}/delete"), Some(&help), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(stored_count(&app).await, 1);
+    let r = crate::pages::post_page(&app, &format!("{path}/delete"), Some(&cookie), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(stored_count(&app).await, 0);
 }
