@@ -463,6 +463,10 @@ async fn sign_in_refused_by_policy(b: Backend) {
         .await
         .json();
     assert_eq!(theirs[0]["notAllowedByPolicy"], true);
+    let (_, own_page) = page(&app, "/security-info", &session).await;
+    assert!(own_page.contains("Not allowed by policy"), "shown to the owner");
+    let (_, user_page) = page(&app, &format!("/admin/users/{}", user.id), &cookie).await;
+    assert!(user_page.contains("Not allowed by policy"), "shown in the console");
 
     // The sign-in is refused after the assertion verified, and changes nothing.
     let before = snapshot(&app, &[user.id]).await;
@@ -639,7 +643,13 @@ async fn console_pages(b: Backend) {
         f
     };
     // The preview comes first and saves nothing.
-    let r = crate::pages::post_page(&app, "/admin/policies/new", Some(&cookie), &with(&[("action", "preview")])).await;
+    let r = crate::pages::post_page(
+        &app,
+        "/admin/policies/new",
+        Some(&cookie),
+        &with(&[("action", "preview")]),
+    )
+    .await;
     let body = String::from_utf8_lossy(&r.body).into_owned();
     assert_eq!(r.status, StatusCode::OK, "{body}");
     assert!(body.contains("1 key(s) in use now would be refused"), "{body}");
