@@ -169,6 +169,21 @@ async function memberError(p, s) {
   await click(p, p.page.locator('#add-member'));
   await p.page.locator('#form-error').waitFor();
 }
+async function policyPreviewed(p) {
+  await p.goto('/admin/policies/new');
+  await p.page.getByLabel('Name', { exact: true }).fill('Night policy');
+  await p.page.getByLabel('Applies to').fill('Night shift');
+  await p.page.getByLabel('Key models').selectOption('block');
+  await p.page.getByLabel('Models (AAGUIDs, one per line)').fill('00000000-0000-4000-8000-0000000000aa');
+  await click(p, p.page.locator('#preview-policy'));
+  await p.page.locator('#preview').waitFor();
+}
+async function policyCreated(p, s) {
+  await policyPreviewed(p);
+  await click(p, p.page.locator('#save-policy'));
+  await waitPath(p, /^\/admin\/policies\/[^/]+\?done=created/);
+  s.policyUrl = new URL(p.page.url()).pathname;
+}
 async function clientCreateError(p) {
   await p.goto('/admin/clients');
   await p.page.getByLabel('Name').fill('No scopes');
@@ -355,6 +370,10 @@ const PAGES = [
   ['group-member-added',         'admin',    memberAdded],
   ['group-member-error',         'admin',    memberError, { status: 422 }],
   ['group-confirm-delete',       'admin',    go((s) => `${s.groupUrl}/delete`)],
+  ['policy-new',                 'admin',    '/admin/policies/new'],
+  ['policy-preview',             'admin',    policyPreviewed],
+  ['policy-created',             'admin',    policyCreated],
+  ['policies',                   'admin',    '/admin/policies'],
   ['clients-empty',              'admin',    '/admin/clients'],
   ['clients-create-error',       'admin',    clientCreateError, { status: 422 }],
   ['client-created',             'admin',    clientCreated],
@@ -384,6 +403,8 @@ const PAGES = [
   ['helpdesk-user-read-only',    'helpdesk', go((s) => s.adminUrl)],
   ['helpdesk-groups',            'helpdesk', '/admin/groups'],
   ['helpdesk-group',             'helpdesk', go((s) => s.groupUrl)],
+  ['helpdesk-policies',          'helpdesk', '/admin/policies'],
+  ['helpdesk-policy',            'helpdesk', go((s) => s.policyUrl)],
   ['helpdesk-audit',             'helpdesk', '/admin/audit'],
   ['error-403',                  'helpdesk', '/admin/clients', { status: 403 }],
 ];

@@ -413,6 +413,35 @@ describe('portal and admin console in headless Chromium against keyfleet serve (
     await shot(walt, 'after-reset');
   });
 
+  step('an administrator creates a group policy through its page: the preview first, then the confirmation', async () => {
+    await visit(admin, '/admin/policies', 'policies');
+    assert.match(await text(admin, '#policies'), /Default/);
+    await admin.page.locator('#new-policy').click();
+    await arrived(admin, '/admin/policies/new', 'policy-new');
+    await admin.page.getByLabel('Name', { exact: true }).fill('Only listed keys');
+    await admin.page.getByLabel('Key models').selectOption('allow');
+    await admin.page.getByLabel('Models (AAGUIDs, one per line)').fill('00000000-0000-4000-8000-0000000000aa');
+    await admin.page.locator('#preview-policy').click();
+    await admin.page.locator('#preview').waitFor();
+    await shot(admin, 'policy-preview');
+    // Nobody holds that model: every key in use would be refused, and its holders stranded.
+    assert.match(await text(admin, '#preview-refused'), /^[1-9]\d* key\(s\) in use now would be refused/);
+    assert.ok(await admin.page.locator('#stranded-users').isVisible());
+    // Saving without the confirmation saves nothing and says why.
+    await admin.page.locator('#save-policy').click();
+    await admin.page.locator('#form-error').waitFor();
+    assert.match(await text(admin, '#form-error'), /without a usable key/);
+    await shot(admin, 'policy-confirmation-needed');
+    await admin.page.locator('#policy-confirm').check();
+    await admin.page.locator('#save-policy').click();
+    await admin.page.waitForURL(/\/admin\/policies\/[0-9a-f-]{36}\?done=created$/);
+    await shot(admin, 'policy-created');
+    // Deleted again, so that the later steps' keys still sign in.
+    await admin.page.locator('#delete-policy').click();
+    await admin.page.waitForURL(/\/admin\/policies\?done=deleted$/);
+    assert.doesNotMatch(await text(admin, '#policies'), /Only listed keys/);
+  });
+
   step('the helpdesk user sees an administrator read-only and is refused the API-clients section', async () => {
     const adminUrl = need('adminUrl');
     assert.ok(hank, 'an earlier step failed: no helpdesk session');

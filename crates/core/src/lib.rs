@@ -17,6 +17,8 @@
 //!   status, entries, and the relying party's lookup of roots and status by AAGUID.
 //! - [`strengths`]: authentication strengths (two built in, the administrators' own) and
 //!   which of them a session's sign-in meets (for single sign-on's `acr`).
+//! - [`policies`]: group policies (the built-in default from the settings), a user's
+//!   effective policy, the lock-out preview, and the checks registration and sign-in call.
 //! - [`reports`]: the dashboard's figures and the registration report, counted by the store.
 //! - [`jobs`]: the scheduled work (housekeeping); the server runs it under a lease.
 //!
@@ -42,6 +44,7 @@ pub mod identity;
 pub mod jobs;
 pub mod limits;
 pub mod metadata;
+pub mod policies;
 pub mod reports;
 pub mod secrets;
 pub mod strengths;

@@ -195,6 +195,12 @@ actions! {
     StrengthUpdate => "strength.update",
     /// An authentication strength was deleted.
     StrengthDelete => "strength.delete",
+    /// A group policy was created.
+    PolicyCreate => "policy.create",
+    /// A group policy was replaced (its detail holds the before/after diff).
+    PolicyUpdate => "policy.update",
+    /// A group policy was deleted.
+    PolicyDelete => "policy.delete",
 }
 
 /// What an action was done to. Shown as `kind:id` (`user:…`, `client:…`).
@@ -210,6 +216,8 @@ pub enum Target {
     Job(&'static str),
     /// An authentication strength, by id.
     Strength(String),
+    /// A group policy.
+    Policy(crate::ids::PolicyId),
 }
 
 impl fmt::Display for Target {
@@ -220,6 +228,7 @@ impl fmt::Display for Target {
             Target::Client(id) => write!(f, "client:{id}"),
             Target::Job(name) => write!(f, "job:{name}"),
             Target::Strength(id) => write!(f, "strength:{id}"),
+            Target::Policy(id) => write!(f, "policy:{id}"),
         }
     }
 }

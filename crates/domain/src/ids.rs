@@ -66,6 +66,10 @@ uuid_id!(
     SecretId
 );
 uuid_id!(
+    /// The identifier of a group policy.
+    PolicyId
+);
+uuid_id!(
     /// The identifier of a WebAuthn ceremony (registration or authentication) in progress.
     CeremonyId
 );

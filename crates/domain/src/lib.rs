@@ -23,6 +23,7 @@ pub mod credential;
 pub mod group;
 pub mod ids;
 pub mod metadata;
+pub mod policy;
 pub mod report;
 pub mod secret;
 pub mod session;

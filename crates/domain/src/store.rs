@@ -20,6 +20,7 @@ use crate::credential::Credential;
 use crate::group::Group;
 use crate::ids::{CeremonyId, SecretId, SessionId};
 use crate::metadata::MetadataStore;
+use crate::policy::PolicyStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
 use crate::signing_key::StoredSigningKey;
@@ -453,6 +454,8 @@ pub struct Stores {
     pub metadata: Arc<dyn MetadataStore>,
     /// Administrators' authentication strengths.
     pub strengths: Arc<dyn StrengthStore>,
+    /// Group policies.
+    pub policies: Arc<dyn PolicyStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -475,6 +478,7 @@ impl Stores {
             + ReportStore
             + MetadataStore
             + StrengthStore
+            + PolicyStore
             + HealthStore
             + 'static,
     {
@@ -494,6 +498,7 @@ impl Stores {
             reports: s.clone(),
             metadata: s.clone(),
             strengths: s.clone(),
+            policies: s.clone(),
             health: s,
         }
     }

@@ -1,6 +1,8 @@
 //! JSON shapes of the HTTP API (camelCase, as product.md fixes). Wire types only: domain
 //! types never derive `Serialize`, and these never reach the store.
 
+pub mod policies;
+
 use keyfleet_core::audit::AuditEntry;
 use keyfleet_domain::client::{ApiClient, ClientSecret};
 use keyfleet_domain::group::Group;
@@ -538,6 +540,20 @@ pub struct CredentialJson {
     pub created_at: String,
     /// Last sign-in.
     pub last_used_at: Option<String>,
+    /// Whether the owner's group policy no longer allows this key (it cannot sign in).
+    pub not_allowed_by_policy: bool,
+    /// Why, when not allowed (`aaguid_blocked`, `passkey_type`, `compromised_model`, …).
+    pub policy_refusal: Option<String>,
+}
+
+impl From<&keyfleet_core::credentials::keys::HeldKey> for CredentialJson {
+    fn from(k: &keyfleet_core::credentials::keys::HeldKey) -> Self {
+        Self {
+            not_allowed_by_policy: k.not_allowed.is_some(),
+            policy_refusal: k.not_allowed.map(|r| r.reason().to_owned()),
+            ..Self::from(&k.credential)
+        }
+    }
 }
 
 impl From<&keyfleet_domain::credential::Credential> for CredentialJson {
@@ -557,6 +573,8 @@ impl From<&keyfleet_domain::credential::Credential> for CredentialJson {
             possibly_cloned: c.possibly_cloned,
             created_at: rfc3339(c.created_at),
             last_used_at: c.last_used_at.map(rfc3339),
+            not_allowed_by_policy: false,
+            policy_refusal: None,
         }
     }
 }

@@ -30,6 +30,7 @@ pub fn api_router() -> (Router<AppState>, OpenApi) {
         .merge(routes::me::router())
         .merge(routes::users::router())
         .merge(routes::groups::router())
+        .merge(routes::policies::router())
         .merge(routes::clients::router())
         .merge(routes::audit::router())
         .merge(routes::oauth::router())

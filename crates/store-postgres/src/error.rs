@@ -28,6 +28,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("authentication_strengths_pkey", "strength_id"),
     ("authentication_strengths_name_key", "strength_name"),
     ("authentication_strengths_acr_key", "strength_acr"),
+    ("policies_name_key_key", "policy_name"),
+    ("policies_pkey", "policy_id"),
 ];
 
 /// The rule a constraint enforces, or `unique` for one this table lacks.

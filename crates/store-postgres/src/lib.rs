@@ -22,6 +22,7 @@
 
 mod error;
 mod metadata_sql;
+mod policy_sql;
 mod sql;
 mod strengths_sql;
 
@@ -31,7 +32,7 @@ use keyfleet_domain::StoreError;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_store_sql::error::{map_err, map_migrate_err};
 use keyfleet_store_sql::exec::{Bound, DbRow};
-use keyfleet_store_sql::{Backend, MetadataSql, Sql, SqlStore, StrengthSql};
+use keyfleet_store_sql::{Backend, MetadataSql, PolicySql, Sql, SqlStore, StrengthSql};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
@@ -75,6 +76,8 @@ impl Backend for PgBackend {
 
     const METADATA_SQL: &'static MetadataSql = &metadata_sql::METADATA_SQL;
     const STRENGTH_SQL: &'static StrengthSql = &strengths_sql::STRENGTH_SQL;
+
+    const POLICY_SQL: &'static PolicySql = &policy_sql::POLICY_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

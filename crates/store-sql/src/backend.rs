@@ -24,6 +24,9 @@ pub trait Backend: Send + Sync + 'static {
     /// The authentication-strength statements, in this database's dialect.
     const STRENGTH_SQL: &'static crate::StrengthSql;
 
+    /// The group-policy statements, in this database's dialect.
+    const POLICY_SQL: &'static crate::PolicySql;
+
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;
 

@@ -29,6 +29,7 @@ pub mod exec;
 mod jobs;
 mod metadata;
 pub mod nul;
+mod policies;
 pub mod rate_limit;
 mod reports;
 mod rows;
@@ -41,5 +42,6 @@ mod webauthn;
 
 pub use backend::{Backend, Sql};
 pub use metadata::MetadataSql;
+pub use policies::PolicySql;
 pub use store::SqlStore;
 pub use strengths::StrengthSql;

@@ -430,6 +430,70 @@ pub(crate) fn metadata_entry<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet
     })
 }
 
+/// Comma-separated group ids (an aggregate column), NULL for none.
+fn group_list(c: &Cols<'_, impl Backend>, name: &str) -> StoreResult<Vec<keyfleet_domain::GroupId>> {
+    let mut ids = match c.opt_text(name)? {
+        None => Vec::new(),
+        Some(t) if t.is_empty() => Vec::new(),
+        Some(t) => t
+            .split(',')
+            .map(|id| id.parse().map_err(|e| corrupt(name, e)))
+            .collect::<StoreResult<Vec<_>>>()?,
+    };
+    ids.sort();
+    Ok(ids)
+}
+
+/// A row of `policies` with its `include_groups` and `exclude_groups` aggregated.
+pub(crate) fn policy<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::policy::Policy> {
+    use keyfleet_domain::policy::{
+        Attestation, Enforcement, KeyRestrictions, PasskeyTypes, Policy, PolicySettings, Targets, UserVerification,
+    };
+    let c = Cols::<B>::new(row, "");
+    let include = if c.flag("include_all")? {
+        Targets::All
+    } else {
+        Targets::Groups(group_list(&c, "include_groups")?)
+    };
+    let key_restrictions = match c.opt_text("enforcement")? {
+        None => None,
+        Some(e) => Some(KeyRestrictions {
+            enforcement: Enforcement::parse(&e).ok_or_else(|| corrupt("enforcement", e))?,
+            aaguids: c
+                .blobs("aaguids")?
+                .into_iter()
+                .map(|b| {
+                    b.try_into()
+                        .map_err(|b: Vec<u8>| corrupt("aaguids", format!("{} bytes, expected 16", b.len())))
+                })
+                .collect::<StoreResult<Vec<Aaguid>>>()?,
+        }),
+    };
+    let max = c.opt("max_keys_per_user", B::Db::int)?;
+    Ok(Policy {
+        id: c.parse("id")?,
+        name: c.text("name")?,
+        include,
+        exclude: group_list(&c, "exclude_groups")?,
+        settings: PolicySettings {
+            self_service_registration: c.flag("self_service_registration")?,
+            user_verification: c.named("user_verification", UserVerification::parse)?,
+            attestation: c.named("attestation", Attestation::parse)?,
+            passkey_types: PasskeyTypes {
+                device_bound: c.flag("allow_device_bound")?,
+                synced: c.flag("allow_synced")?,
+            },
+            key_restrictions,
+            block_compromised_models: c.flag("block_compromised_models")?,
+            max_keys_per_user: max
+                .map(|n| u32::try_from(n).map_err(|e| corrupt("max_keys_per_user", e)))
+                .transpose()?,
+        },
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
 /// A row of `authentication_strengths`.
 pub(crate) fn strength<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::strength::AuthenticationStrength> {
     let c = Cols::<B>::new(row, "");

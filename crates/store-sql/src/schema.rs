@@ -29,6 +29,8 @@ pub const TABLES: &[&str] = &[
     "metadata_blob",
     "metadata_entries",
     "authentication_strengths",
+    "policies",
+    "policy_groups",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

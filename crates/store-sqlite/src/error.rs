@@ -24,6 +24,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("authentication_strengths.id", "strength_id"),
     ("authentication_strengths.name", "strength_name"),
     ("authentication_strengths.acr", "strength_acr"),
+    ("policies.name_key", "policy_name"),
+    ("policies.id", "policy_id"),
 ];
 
 /// The rule a unique-violation message names, or `unique` for one this table lacks.

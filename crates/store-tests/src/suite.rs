@@ -21,6 +21,7 @@ use crate::fixtures::{self, HOUR, MINUTE, T0, all_audit, at, audit_actions, even
 mod limits;
 mod metadata;
 mod nul;
+mod policies;
 mod reports;
 mod strengths;
 mod webauthn;
@@ -31,6 +32,7 @@ pub use limits::{
 };
 pub use metadata::{metadata_import_and_lookup, metadata_import_race, metadata_rollback_keeps_last_good};
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
+pub use policies::{policy_crud, policy_sign_in_read};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
 };
@@ -121,6 +123,8 @@ pub const CASES: &[&str] = &[
     "strength_crud",
     "strength_uniqueness",
     "session_records_user_verification",
+    "policy_crud",
+    "policy_sign_in_read",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue

@@ -19,6 +19,8 @@ fn the_permission_table() {
         ManageGroups,
         ManageClients,
         ReadAudit,
+        ReadPolicies,
+        ManagePolicies,
     ];
     let admin = person(Role::Admin, SessionKind::Full);
     let helpdesk = person(Role::Helpdesk, SessionKind::Full);
@@ -35,12 +37,15 @@ fn the_permission_table() {
     assert!(!helpdesk.may(ManageGroups));
     assert!(!helpdesk.may(DeleteUsers));
     assert!(!helpdesk.may(ManageClients));
+    // Policies: helpdesk staff read them, only administrators change them.
+    assert!(helpdesk.may(ReadPolicies) && !helpdesk.may(ManagePolicies));
     let client = Principal::Client {
         client_id: "c".into(),
         scopes: vec![Scope::UsersWrite],
     };
     assert!(client.may(WriteUsers) && client.may(ManageGroups) && client.may(DeleteUsers));
     assert!(!client.may(ReadUsers) && !client.may(ManageClients) && !client.may(ReadAudit));
+    assert!(!client.may(ReadPolicies) && !client.may(ManagePolicies));
 }
 
 #[test]

@@ -77,6 +77,44 @@ pub async fn list_for_user(ctx: &Ctx<'_>, principal: &Principal, user: UserId) -
     Ok(ctx.stores.credentials.list_user_credentials(user).await?)
 }
 
+/// A key with its standing under its owner's policy.
+#[derive(Debug, Clone)]
+pub struct HeldKey {
+    /// The key.
+    pub credential: Credential,
+    /// Why the owner's policy no longer allows it (`None`: allowed); such a key cannot sign in.
+    pub not_allowed: Option<keyfleet_domain::policy::Refusal>,
+}
+
+async fn with_standing(ctx: &Ctx<'_>, user: UserId, keys: Vec<Credential>) -> Result<Vec<HeldKey>, CoreError> {
+    let standing = crate::policies::key_standing(ctx, user, &keys).await?;
+    Ok(keys
+        .into_iter()
+        .zip(standing)
+        .map(|(credential, not_allowed)| HeldKey {
+            credential,
+            not_allowed,
+        })
+        .collect())
+}
+
+/// The caller's own keys with their standing under the caller's policy (see [`list_own`]).
+pub async fn list_own_with_standing(ctx: &Ctx<'_>, principal: &Principal) -> Result<Vec<HeldKey>, CoreError> {
+    let user = own(ctx, principal).await?;
+    let keys = ctx.stores.credentials.list_user_credentials(user).await?;
+    with_standing(ctx, user, keys).await
+}
+
+/// A user's keys with their standing under the user's policy (see [`list_for_user`]).
+pub async fn list_for_user_with_standing(
+    ctx: &Ctx<'_>,
+    principal: &Principal,
+    user: UserId,
+) -> Result<Vec<HeldKey>, CoreError> {
+    let keys = list_for_user(ctx, principal, user).await?;
+    with_standing(ctx, user, keys).await
+}
+
 /// One of `user`'s keys, or `NotFound` (also for another user's key: the caller may not know
 /// it exists).
 pub async fn get_own(ctx: &Ctx<'_>, user: UserId, id: &[u8]) -> Result<Credential, CoreError> {

@@ -10,16 +10,17 @@ use keyfleet_domain::audit::{Action, Outcome, Target};
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind};
 use keyfleet_domain::credential::{Credential, validate_nickname};
 use keyfleet_domain::ids::CeremonyId;
+use keyfleet_domain::policy::{Attestation, KeyFacts, Refusal};
 use keyfleet_domain::session::Session;
 use keyfleet_domain::user::User;
 use keyfleet_webauthn_rp::{
     AttestationConveyance, AttestationPolicy, AuthenticatorSelection, CredentialDescriptor, CredentialParameter,
     CrossOriginPolicy, Extensions, PublicKeyCredentialCreationOptions, RegistrationContext, RegistrationResponseJSON,
-    RelyingParty, ResidentKeyRequirement, TrustOutcome, UserEntity,
+    RelyingParty, ResidentKeyRequirement, TrustOutcome, UserEntity, UserVerificationRequirement,
 };
 use serde::Serialize;
 
-use super::ceremony::{OFFERED_ALGS, b64, creation_state, new_ceremony, system_time, timeout, user_verification};
+use super::ceremony::{OFFERED_ALGS, b64, creation_state, new_ceremony, system_time, timeout};
 use crate::audit::{CeremonyFailed, Detail};
 use crate::{CeremonyError, Ctx, FailureClass};
 
@@ -43,8 +44,27 @@ pub async fn start(
 ) -> Result<(Ceremony, serde_json::Value), CeremonyError> {
     // §5.4.3 excludeCredentials: the user's keys, so one key is not registered twice.
     let existing = ctx.stores.credentials.list_user_credentials(user.id).await?;
+    // The owner's policy: self-service registration and the key limit are known before any
+    // key is asked for; user verification is asked for as strictly as the policy requires.
+    let policy = crate::policies::effective(ctx, user.id).await?;
+    if !policy.self_service_registration.value {
+        return Err(reject(
+            Refusal::SelfServiceDisabled.registration_code(),
+            "your policy does not allow registering keys yourself; ask your helpdesk",
+        ));
+    }
+    if policy
+        .max_keys_per_user
+        .value
+        .is_some_and(|max| existing.len() >= usize::try_from(max).unwrap_or(usize::MAX))
+    {
+        return Err(reject(
+            Refusal::TooManyKeys.registration_code(),
+            "you hold as many keys as your policy allows; remove one first",
+        ));
+    }
     let settings = &ctx.config.ceremonies;
-    let ceremony = new_ceremony(
+    let mut ceremony = new_ceremony(
         CeremonyKind::Registration,
         Some(user.id),
         Some(session.id),
@@ -52,6 +72,7 @@ pub async fn start(
         settings,
         ctx.now,
     );
+    ceremony.user_verification = policy.user_verification.value.as_str().to_owned();
     ctx.stores.ceremonies.create_ceremony(&ceremony).await?;
     let options = PublicKeyCredentialCreationOptions {
         timeout: timeout(settings),
@@ -62,7 +83,7 @@ pub async fn start(
         authenticator_selection: Some(AuthenticatorSelection {
             resident_key: Some(ResidentKeyRequirement::Preferred),
             require_resident_key: Some(false),
-            user_verification: user_verification(settings),
+            user_verification: UserVerificationRequirement::parse(&ceremony.user_verification),
             ..Default::default()
         }),
         attestation: Some(AttestationConveyance::Direct),
@@ -126,6 +147,20 @@ pub async fn finish(
         credential: &body.credential,
     };
     finish_parsed(ctx, user, session, input).await
+}
+
+/// What a person is told when their policy refuses a key.
+pub fn policy_message(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::SelfServiceDisabled => "your policy does not allow registering keys yourself",
+        Refusal::TooManyKeys => "you hold as many keys as your policy allows",
+        Refusal::UserVerification => "your policy requires the key to verify you (PIN or biometrics)",
+        Refusal::AttestationRequired => "your policy requires a key whose attestation reaches a trusted root",
+        Refusal::AaguidNotAllowed | Refusal::AaguidBlocked => "your policy does not allow this model of key",
+        Refusal::AaguidUnattested => "your policy allows only listed models, proven by a trusted attestation",
+        Refusal::PasskeyType => "your policy does not allow this kind of passkey (device-bound or synced)",
+        Refusal::Compromised => "the FIDO Alliance marks this model of key compromised",
+    }
 }
 
 fn reject(code: &'static str, message: impl Into<String>) -> CeremonyError {
@@ -228,6 +263,9 @@ async fn verify_and_store(
     }
     let nickname = validate_nickname(input.nickname)
         .map_err(|e| CeremonyError::new(FailureClass::Invalid, "invalid_nickname", e.to_string()))?;
+    // The owner's policy as it is now (it may have changed since the ceremony started).
+    let policy = crate::policies::effective(ctx, user.id).await?;
+    let attestation_required = policy.attestation.value == Attestation::Required;
     // The expectations borrow a trust-anchor provider that is not `Sync`, so they live only in
     // this block and never across an await.
     let verified = {
@@ -235,7 +273,7 @@ async fn verify_and_store(
         let attestation = if config.anchors.is_empty() {
             AttestationPolicy::StatementOnly
         } else {
-            let allow = !settings.require_trusted_attestation;
+            let allow = !attestation_required;
             AttestationPolicy::Trusted {
                 anchors: config,
                 allow_none: allow,
@@ -260,6 +298,27 @@ async fn verify_and_store(
         TrustOutcome::NoneAllowed => "none",
         TrustOutcome::SelfAllowed => "self",
     };
+    // The policy's rules on the key (R12, R14, R19, bad inputs 15, 17, 19): UV, attestation,
+    // passkey type, AAGUID lists, compromised models, the key limit.
+    let compromised = match verified.aaguid.0 {
+        a if policy.block_compromised_models.value => ctx
+            .stores
+            .metadata
+            .metadata_entry(&a)
+            .await?
+            .is_some_and(|e| e.compromised),
+        _ => false,
+    };
+    let facts = KeyFacts {
+        aaguid: verified.aaguid.0,
+        attested: trust == "trusted",
+        backup_eligible: verified.flags.backup_eligible,
+        compromised,
+    };
+    let held = ctx.stores.credentials.list_user_credentials(user.id).await?.len();
+    if let Err(refusal) = policy.may_register(&facts, verified.flags.user_verified, held, true) {
+        return Err(reject(refusal.registration_code(), policy_message(refusal)));
+    }
     let credential = Credential {
         id: verified.credential_id.clone(),
         user_id: user.id,

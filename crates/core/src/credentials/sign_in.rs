@@ -19,6 +19,7 @@ use keyfleet_domain::UserId;
 use keyfleet_domain::audit::{Action, Actor, Outcome, Target};
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
 use keyfleet_domain::credential::Credential;
+use keyfleet_domain::policy::Refusal;
 use keyfleet_domain::session::{self, NewSession, SessionKind};
 use keyfleet_domain::user::{User, Username};
 use keyfleet_webauthn_rp::{
@@ -386,6 +387,31 @@ async fn verify_and_sign_in(
             "account_disabled",
             "this account is disabled; ask your administrator or helpdesk",
         )));
+    }
+    // The owner's policy, also only now (the refusal tells nothing to someone without the
+    // key): a key it no longer allows is refused, and so is an assertion without UV where
+    // it requires UV (A10). One store read: the policies that target the owner and the
+    // model's compromised flag.
+    match crate::policies::check_sign_in(ctx, owner.id, &cred, verified.flags.user_verified).await {
+        Ok(Ok(())) => {}
+        Ok(Err(Refusal::UserVerification)) => {
+            return Err(fail(CeremonyError::new(
+                FailureClass::Rejected,
+                "uv_required",
+                "your policy requires the key to verify you (PIN or biometrics)",
+            )));
+        }
+        Ok(Err(refusal)) => {
+            return Err(fail(CeremonyError::new(
+                FailureClass::Unauthenticated,
+                "credential_not_allowed",
+                format!(
+                    "this security key is not allowed by your policy ({}); sign in with another key or ask your helpdesk",
+                    super::registration::policy_message(refusal)
+                ),
+            )));
+        }
+        Err(e) => return Err(store(e)),
     }
     let lifetimes = ctx.config.sessions.lifetimes;
     let mut new = session::open(owner.id, SessionKind::Full, lifetimes, None, ctx.now, &mut OsRng);

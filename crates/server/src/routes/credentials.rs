@@ -82,7 +82,7 @@ pub async fn my_credentials(
     caller: SessionCaller,
 ) -> Result<axum::Json<Vec<CredentialJson>>, ApiError> {
     let c = state.ctx(Actor::User(caller.user.id), &headers);
-    let creds = keys::list_own(&c, &caller.principal()).await?;
+    let creds = keys::list_own_with_standing(&c, &caller.principal()).await?;
     Ok(axum::Json(creds.iter().map(CredentialJson::from).collect()))
 }
 
@@ -155,7 +155,7 @@ pub async fn user_credentials(
     Path(id): Path<String>,
 ) -> Result<axum::Json<Vec<CredentialJson>>, ApiError> {
     let (c, p) = ctx(&state, &caller, &headers);
-    let creds = keys::list_for_user(&c, &p, parse_id(&id)?).await?;
+    let creds = keys::list_for_user_with_standing(&c, &p, parse_id(&id)?).await?;
     Ok(axum::Json(creds.iter().map(CredentialJson::from).collect()))
 }
 

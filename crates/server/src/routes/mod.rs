@@ -9,6 +9,7 @@ pub mod health;
 pub mod me;
 pub mod oauth;
 pub mod strengths;
+pub mod policies;
 pub mod users;
 pub mod webauthn;
 

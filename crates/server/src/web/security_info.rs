@@ -50,6 +50,8 @@ pub struct KeyRow {
     pub transports: String,
     /// Flagged as possibly cloned.
     pub cloned: bool,
+    /// The owner's group policy no longer allows it: it cannot sign in.
+    pub not_allowed: bool,
     /// This session was opened with it.
     pub this_session: bool,
 }
@@ -65,6 +67,7 @@ impl KeyRow {
             last_used: when_or(c.last_used_at, "never"),
             transports: transports(&c.transports),
             cloned: c.possibly_cloned,
+            not_allowed: false,
             this_session: session.credential_id.as_deref() == Some(c.id.as_slice()),
         }
     }
@@ -114,14 +117,14 @@ async fn render(
 ) -> Result<Response, PageError> {
     let tap = viewer.require_full().is_err();
     let tap_key_added = tap && keys::added_in_this_session(&viewer.ctx(state, None), &viewer.principal()).await? > 0;
-    let (creds, sessions) = if tap {
+    let (held, sessions) = if tap {
         (Vec::new(), Vec::new())
     } else {
         let c = viewer.ctx(state, None);
-        let creds = keys::list_own(&c, &viewer.principal()).await?;
+        let held = keys::list_own_with_standing(&c, &viewer.principal()).await?;
         let sessions = sessions::list_own(&c, &viewer.principal()).await?;
         (
-            creds,
+            held,
             sessions
                 .iter()
                 .map(|s| SessionRow {
@@ -138,7 +141,14 @@ async fn render(
                 .collect(),
         )
     };
-    let key_rows = creds.iter().map(|c| KeyRow::new(c, &viewer.session)).collect();
+    let key_rows = held
+        .iter()
+        .map(|h| KeyRow {
+            not_allowed: h.not_allowed.is_some(),
+            ..KeyRow::new(&h.credential, &viewer.session)
+        })
+        .collect();
+    let creds: Vec<Credential> = held.into_iter().map(|h| h.credential).collect();
     let after_add = "/security-info?done=added".to_owned();
     let retired = keys::retired_own(&viewer.ctx(state, None), &viewer.principal()).await?;
     // A TAP session lists no keys; a key it added replaces the loss.

@@ -17,6 +17,7 @@ mod console_users;
 mod openapi;
 mod page_speed;
 mod pages;
+mod policies;
 mod reports;
 mod signin_limits;
 mod strengths;

@@ -109,6 +109,8 @@ conformance!(
     strength_crud,
     strength_uniqueness,
     session_records_user_verification,
+    policy_crud,
+    policy_sign_in_read,
 );
 
 #[test]

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clients;
 pub mod dashboard;
 pub mod groups;
+pub mod policies;
 pub mod reports;
 pub mod users;
 
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(reports::router())
         .merge(groups::router())
+        .merge(policies::router())
         .merge(clients::router())
         .merge(audit::router())
 }

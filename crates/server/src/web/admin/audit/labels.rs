@@ -57,6 +57,9 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::StrengthCreate => "Authentication strength created",
         Action::StrengthUpdate => "Authentication strength changed",
         Action::StrengthDelete => "Authentication strength deleted",
+        Action::PolicyCreate => "Group policy created",
+        Action::PolicyUpdate => "Group policy changed",
+        Action::PolicyDelete => "Group policy deleted",
         _ => return None,
     })
 }
@@ -80,6 +83,7 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "job." => "scheduled jobs",
         "metadata." => "authenticator metadata",
         "strength." => "authentication strengths",
+        "policy." => "group policies",
         _ => return None,
     })
 }
@@ -167,7 +171,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 14,
+            Action::ALL.len() + 15,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {

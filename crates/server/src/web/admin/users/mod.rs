@@ -385,6 +385,8 @@ pub struct KeyRow {
     attestation: String,
     transports: String,
     cloned: bool,
+    /// The owner's group policy no longer allows it: it cannot sign in.
+    not_allowed: bool,
     /// A wearable band: it can be reassigned to another wearer.
     band: bool,
 }
@@ -417,6 +419,7 @@ impl KeyRow {
             attestation: format!("{} ({})", c.attestation_format, c.attestation_trust),
             transports: transports(&c.transports),
             cloned: c.possibly_cloned,
+            not_allowed: false,
             band: keys::is_band(c),
         }
     }
@@ -681,6 +684,7 @@ async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown)
             when(r.at)
         )
     });
+    let standing = keyfleet_core::policies::key_standing(&staff.ctx(state), user.id, &keys).await?;
     let edit = shown.edit.unwrap_or_else(|| EditForm::of(user));
     let role = parse_role(edit.role.as_deref()).ok().flatten().unwrap_or(user.role);
     let page = UserPage {
@@ -690,7 +694,14 @@ async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown)
         edit,
         admin: staff.is_admin(),
         may_change,
-        keys: keys.iter().map(KeyRow::new).collect(),
+        keys: keys
+            .iter()
+            .zip(&standing)
+            .map(|(k, refusal)| KeyRow {
+                not_allowed: refusal.is_some(),
+                ..KeyRow::new(k)
+            })
+            .collect(),
         retired: retired.iter().map(RetiredRow::new).collect(),
         lost_recently,
         tap: tap.as_ref().map(|t| TapRow::new(t, now)),
