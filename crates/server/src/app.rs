@@ -32,6 +32,7 @@ pub fn api_router() -> (Router<AppState>, OpenApi) {
         .merge(routes::groups::router())
         .merge(routes::clients::router())
         .merge(routes::audit::router())
+        .merge(routes::metadata::router())
         .merge(routes::oauth::router())
         .split_for_parts();
     api.info.title = "keyfleet".into();

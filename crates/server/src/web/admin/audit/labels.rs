@@ -54,6 +54,8 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::JobRun => "Scheduled job ran",
         Action::MetadataImport => "Authenticator metadata imported",
         Action::MetadataRefused => "Authenticator metadata refused",
+        Action::MetadataKeysFlagged => "Keys of a compromised model flagged",
+        Action::MetadataRefreshFailed => "Authenticator metadata refresh failed",
         _ => return None,
     })
 }
