@@ -65,7 +65,12 @@ impl Job {
     /// When the next run is due after one that ended at `done` (`ok` tells how): the
     /// interval, or sooner after an error ([`RETRY_AFTER_ERROR`]); the metadata refresh no
     /// later than the stored BLOB's `nextUpdate` (MDS3 §3.2 step 2).
-    pub async fn next_due(self, ctx: &Ctx<'_>, done: keyfleet_domain::Timestamp, ok: bool) -> keyfleet_domain::Timestamp {
+    pub async fn next_due(
+        self,
+        ctx: &Ctx<'_>,
+        done: keyfleet_domain::Timestamp,
+        ok: bool,
+    ) -> keyfleet_domain::Timestamp {
         let interval = if ok {
             self.interval()
         } else {

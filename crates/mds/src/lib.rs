@@ -49,8 +49,8 @@ use std::time::SystemTime;
 use keyfleet_webauthn_rp::x509::{self, TrustAnchor, TrustError};
 use thiserror::Error;
 
-pub use payload::{Aaguid, AuthenticatorStatus, Entry, StatusReport, aaguid_to_string, parse_aaguid};
 pub use crl::distribution_points;
+pub use payload::{Aaguid, AuthenticatorStatus, Entry, StatusReport, aaguid_to_string, parse_aaguid};
 
 /// Largest BLOB accepted, in bytes (the FIDO Alliance's is about 2 MB in 2022).
 pub const MAX_BLOB_LEN: usize = 32 * 1024 * 1024;

@@ -28,7 +28,9 @@ pub use limits::{
     job_claim_race, job_claim_race_one_handle, job_lease_rules, rate_limit_release, rate_limit_reserve,
     rate_limit_reserve_race,
 };
-pub use metadata::{metadata_import_and_lookup, metadata_import_race, metadata_rollback_keeps_last_good};
+pub use metadata::{
+    metadata_import_and_lookup, metadata_import_race, metadata_rollback_keeps_last_good, metadata_validators_round_trip,
+};
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
@@ -116,6 +118,7 @@ pub const CASES: &[&str] = &[
     "metadata_import_and_lookup",
     "metadata_rollback_keeps_last_good",
     "metadata_import_race",
+    "metadata_validators_round_trip",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue

@@ -62,13 +62,13 @@ pub async fn list_authenticators(
     let aaguid = q
         .aaguid
         .map(|a| {
-            uuid::Uuid::parse_str(a.trim())
-                .map(|u| *u.as_bytes())
-                .map_err(|_| ApiError::new(
-                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_aaguid",
-                        "aaguid must be a UUID (8-4-4-4-12 hex digits)",
-                    ))
+            uuid::Uuid::parse_str(a.trim()).map(|u| *u.as_bytes()).map_err(|_| {
+                ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_aaguid",
+                    "aaguid must be a UUID (8-4-4-4-12 hex digits)",
+                )
+            })
         })
         .transpose()?;
     let entries = metadata::authenticators(&c, &p, aaguid, q.compromised.unwrap_or(false)).await?;

@@ -51,7 +51,9 @@ const fn nibble(c: u8) -> u8 {
 }
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/mds").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/mds")
+        .join(name)
 }
 
 fn read(name: &str) -> Vec<u8> {
@@ -110,7 +112,10 @@ async fn mds_roots_anchor_the_model(b: Backend) {
 /// model, its key is refused until the metadata lists the model's root, then accepted; self
 /// attestation is still refused.
 async fn configured_roots_are_kept_beside_mds_roots(b: Backend) {
-    let dir = std::env::temp_dir().join(format!("keyfleet-mds-roots-{}", rand_core::RngCore::next_u64(&mut rand_core::OsRng)));
+    let dir = std::env::temp_dir().join(format!(
+        "keyfleet-mds-roots-{}",
+        rand_core::RngCore::next_u64(&mut rand_core::OsRng)
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     // Another root than the attestation root: the configured file must not be what anchors.
     let pem = format!(
@@ -180,7 +185,11 @@ async fn a_compromised_model_is_refused(b: Backend) {
     .await;
     let refusals = audit_actions(&app, "credential.register").await;
     assert!(
-        refusals[0].detail.as_deref().unwrap().contains("authenticator_compromised"),
+        refusals[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("authenticator_compromised"),
         "{:?}",
         refusals[0].detail
     );
@@ -202,7 +211,11 @@ async fn a_status_change_flags_stored_keys(b: Backend) {
     let admin = app.user("ada", Role::Admin).await;
     let admin_cookie = app.full_session(&admin).await;
     let owner = app.full_session(&user).await;
-    assert!(!page(&app, &owner, "/security-info").await.contains("Model reported compromised"));
+    assert!(
+        !page(&app, &owner, "/security-info")
+            .await
+            .contains("Model reported compromised")
+    );
     assert!(!page(&app, &admin_cookie, "/admin").await.contains("compromised-banner"));
     assert!(audit_actions(&app, "metadata.keys_flagged").await.is_empty());
 
@@ -218,10 +231,19 @@ async fn a_status_change_flags_stored_keys(b: Backend) {
     assert_eq!(detail["models"][0]["status"], "ATTESTATION_KEY_COMPROMISE");
 
     let mine = page(&app, &owner, "/security-info").await;
-    assert_eq!(mine.matches("Model reported compromised").count(), 1, "only the certified key");
+    assert_eq!(
+        mine.matches("Model reported compromised").count(),
+        1,
+        "only the certified key"
+    );
     assert!(mine.contains("ATTESTATION_KEY_COMPROMISE"));
     let console = page(&app, &admin_cookie, &format!("/admin/users/{}", user.id)).await;
-    assert_eq!(console.matches("Model compromised (ATTESTATION_KEY_COMPROMISE)").count(), 1);
+    assert_eq!(
+        console
+            .matches("Model compromised (ATTESTATION_KEY_COMPROMISE)")
+            .count(),
+        1
+    );
     let dashboard = page(&app, &admin_cookie, "/admin").await;
     assert!(dashboard.contains("compromised-banner"), "{dashboard}");
     assert!(dashboard.contains("Test Certified Key"));
@@ -257,15 +279,28 @@ async fn metadata_routes(b: Backend) {
         .await;
     assert_eq!(status.status, StatusCode::OK);
     let s = status.json();
-    assert!(s["no"].is_null() && s["alarm"] == false && s["lastFailure"].is_null(), "{s}");
+    assert!(
+        s["no"].is_null() && s["alarm"] == false && s["lastFailure"].is_null(),
+        "{s}"
+    );
 
     import(&app, "blob-no1.jwt").await.unwrap();
     let all = app
-        .call(Method::GET, "/api/v1/metadata/authenticators", Auth::Cookie(&helpdesk), None)
+        .call(
+            Method::GET,
+            "/api/v1/metadata/authenticators",
+            Auth::Cookie(&helpdesk),
+            None,
+        )
         .await;
     assert_eq!(all.status, StatusCode::OK);
     let all = all.json();
-    let aaguids: Vec<&str> = all.as_array().unwrap().iter().map(|e| e["aaguid"].as_str().unwrap()).collect();
+    let aaguids: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["aaguid"].as_str().unwrap())
+        .collect();
     // The BLOB's two models, then keyfleet's own (nfc-key, band).
     assert_eq!(all.as_array().unwrap().len(), 4, "{aaguids:?}");
     assert!(aaguids.contains(&"6b66a001-0000-4000-8000-0000000000a1"));
@@ -356,25 +391,80 @@ async fn the_real_blob_names_models(b: Backend) {
         blob_url: None,
         local_roots: Vec::new(),
     };
-    let imported = metadata::import(&app.system(), &Principal::System, input).await.unwrap();
+    let imported = metadata::import(&app.system(), &Principal::System, input)
+        .await
+        .unwrap();
     assert_eq!(imported.no, 20);
     assert_eq!(imported.entries, 126);
 
     let html = page(&app, &owner, "/security-info").await;
-    assert!(html.contains(r#"<span class="model-name">YubiKey Bio Series</span>"#), "{html}");
+    assert!(
+        html.contains(r#"<span class="model-name">YubiKey Bio Series</span>"#),
+        "{html}"
+    );
     let icon = format!("/models/{YUBIKEY_BIO}/icon");
     assert!(html.contains(&icon));
     let r = app.call(Method::GET, &icon, Auth::None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["content-type"], "image/png");
     assert!(r.body.starts_with(b"\x89PNG"));
-    for missing in ["/models/not-a-uuid/icon", "/models/6b66a001-0000-4000-8000-0000000000a1/icon"] {
+    for missing in [
+        "/models/not-a-uuid/icon",
+        "/models/6b66a001-0000-4000-8000-0000000000a1/icon",
+    ] {
         let r = app.call(Method::GET, missing, Auth::None, None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{missing}");
     }
 }
 
+/// keyfleet's own model: with the factory's root from `mds_factory_dir` (read as the
+/// scheduled refresh reads it) on the local nfc-key entry, a key made by the factory (batch
+/// certificate under the factory CA, nfc-key AAGUID) is trusted like a certified key.
+async fn a_factory_key_is_trusted_like_a_certified_one(b: Backend) {
+    let app = TestApp::new(b, &[]).await;
+    let (_, cookie) = app.tap_session("fay").await;
+    let nfc_key = *uuid::Uuid::parse_str("3559c435-ff17-4bc9-b942-325c1f348b94")
+        .unwrap()
+        .as_bytes();
+    let factory_key = |seed: &str| {
+        let mut key = TestKey::from_seed(seed.as_bytes());
+        key.aaguid = nfc_key;
+        key.attestation = Attestation::PackedFull;
+        key.batch = Some(
+            BatchAttestation::from_pkcs8(
+                &read("factory-batch-nfc-key.pk8"),
+                vec![read("factory-batch-nfc-key.der")],
+            )
+            .unwrap(),
+        );
+        key
+    };
+    let local_roots = keyfleet_server::mds_fetch::factory_roots(&data("")).unwrap();
+    assert_eq!(local_roots.len(), 1, "the nfc-key factory CA");
+    let input = ImportBlob {
+        blob: read("blob-no1.jwt"),
+        roots: vec![TrustAnchor::from_der(&read("mds-root.der")).unwrap()],
+        at: None,
+        revocation: RevocationInput::Offline,
+        blob_url: None,
+        local_roots,
+    };
+    metadata::import(&app.system(), &Principal::System, input)
+        .await
+        .unwrap();
+    let entry = metadata::show(&app.system(), &Principal::System, &nfc_key)
+        .await
+        .unwrap();
+    assert_eq!(entry.source, keyfleet_domain::metadata::EntrySource::Local);
+    assert_eq!(entry.attestation_roots, [read("factory-ca-nfc-key.der")]);
+    let mut key = factory_key("fay's band");
+    let c = register(&app, &cookie, &mut key).await;
+    let id = keyfleet_webauthn_testkey::unb64(c["id"].as_str().unwrap()).unwrap();
+    assert_eq!(stored(&app, &id).await.attestation_trust, "trusted");
+}
+
 crate::on_both_stores!(
+    a_factory_key_is_trusted_like_a_certified_one,
     mds_roots_anchor_the_model,
     configured_roots_are_kept_beside_mds_roots,
     a_compromised_model_is_refused,
@@ -398,7 +488,9 @@ async fn mds_server(served: Arc<Served>) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let served = served.clone();
             tokio::spawn(async move {
                 let mut req = Vec::new();
@@ -503,7 +595,10 @@ async fn scheduled_refresh_fetches_once_per_run(b: Backend) {
     });
     let url = mds_server(served.clone()).await;
     let root = data("mds-root.der");
-    let env = [("KEYFLEET_MDS_URL", url.as_str()), ("KEYFLEET_MDS_ROOT_FILE", root.to_str().unwrap())];
+    let env = [
+        ("KEYFLEET_MDS_URL", url.as_str()),
+        ("KEYFLEET_MDS_ROOT_FILE", root.to_str().unwrap()),
+    ];
     let clock = Arc::new(ManualClock::new(keyfleet_server::state::now()));
     let apps = Arc::new(instances(b, 2, clock.clone(), &env).await);
     let jobs: Arc<Vec<keyfleet_server::jobs::Jobs>> = Arc::new(
@@ -576,7 +671,9 @@ async fn scheduled_refresh_fetches_once_per_run(b: Backend) {
                 let mut settings = (*a.state.settings).clone();
                 settings.mds_url = Some("http://127.0.0.1:9/blob.jwt".to_owned());
                 keyfleet_server::jobs::Jobs {
-                    metadata: keyfleet_server::mds_fetch::refresh_setup(&settings).unwrap().map(Arc::new),
+                    metadata: keyfleet_server::mds_fetch::refresh_setup(&settings)
+                        .unwrap()
+                        .map(Arc::new),
                 }
             })
             .collect(),

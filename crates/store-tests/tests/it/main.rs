@@ -106,6 +106,7 @@ conformance!(
     metadata_import_and_lookup,
     metadata_rollback_keeps_last_good,
     metadata_import_race,
+    metadata_validators_round_trip,
 );
 
 #[test]

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Regenerates the server tests' metadata data: a test MDS root and BLOB signer, test BLOBs
 listing a test attestation root, and a batch attestation certificate and key under that root
-(so a test key can make a `packed` full attestation that chains to an MDS entry's root).
+(so a test key can make a `packed` full attestation that chains to an MDS entry's root); and a
+key factory's nfc-key CA with a batch certificate and key under it (keyfleet's own model).
 
 Run from anywhere:  python3 crates/server/tests/data/mds/make-test-data.py
 Needs: Python 3.9+ and the `cryptography` package (48.0 was used). Keys are made anew on each
@@ -29,6 +30,8 @@ AAGUID_OID = ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4")
 # The certified model (its entry lists the attestation root) and the revoked one.
 GOOD = "6b66a001-0000-4000-8000-0000000000a1"
 BAD = "6b66a001-0000-4000-8000-0000000000b1"
+# keyfleet's own NFC key model (crates/mds/statements/nfc-key.json).
+NFC_KEY = "3559c435-ff17-4bc9-b942-325c1f348b94"
 # A CRL distribution point nobody answers (port 9, discard): the refresh's "unreachable" case.
 CRL_URL = "http://127.0.0.1:9/keyfleet-mds-test.crl"
 
@@ -114,6 +117,19 @@ def main():
     batch_key = ec.generate_private_key(ec.SECP256R1())
     batch = cert(name("keyfleet server-test batch", "Authenticator Attestation"), batch_key, att_name, att_key,
                  False, aaguid=GOOD)
+
+    # A key factory as `keyfleet key` makes one: a factory CA for nfc-key and a batch
+    # certificate with that model's AAGUID.
+    factory_key = ec.generate_private_key(ec.SECP256R1())
+    factory_name = name("keyfleet nfc-key Factory CA", "Key Factory")
+    factory = cert(factory_name, factory_key, factory_name, factory_key, True)
+    factory_batch_key = ec.generate_private_key(ec.SECP256R1())
+    factory_batch = cert(name("keyfleet nfc-key Batch 1", "Authenticator Attestation"), factory_batch_key,
+                         factory_name, factory_key, False, aaguid=NFC_KEY)
+    write("factory-ca-nfc-key.der", der(factory))
+    write("factory-batch-nfc-key.der", der(factory_batch))
+    write("factory-batch-nfc-key.pk8", factory_batch_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
     write("mds-root.der", der(root))
     write("attestation-root.der", der(att_root))
