@@ -709,3 +709,26 @@ async fn refresh_failed(ctx: &Ctx<'_>, reason: &str, message: &str, url: &str) -
     }
     CoreError::invalid("metadata_fetch_failed", message.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::safe_icon;
+
+    #[test]
+    fn only_small_raster_data_urls_are_shown() {
+        assert!(safe_icon("data:image/png;base64,iVBORw0KGgo="));
+        assert!(safe_icon("data:image/jpeg;base64,/9j/4AAQ"));
+        for bad in [
+            "data:image/svg+xml;base64,PHN2Zz4=",
+            "data:text/html;base64,PHNjcmlwdD4=",
+            "javascript:alert(1)",
+            "https://example.com/icon.png",
+            "data:image/png,raw-not-base64",
+            "data:image/png;base64,AAAA\"><script>",
+        ] {
+            assert!(!safe_icon(bad), "{bad}");
+        }
+        let big = format!("data:image/png;base64,{}", "A".repeat(64 * 1024));
+        assert!(!safe_icon(&big));
+    }
+}
