@@ -4,30 +4,53 @@
 
 use std::time::Duration;
 
-use keyfleet_domain::StoreError;
 use keyfleet_domain::audit::{Action, Outcome, Target};
 
-use crate::Ctx;
 use crate::audit::JobRan;
+use crate::metadata::{MetadataSource, RefreshConfig};
+use crate::{CoreError, Ctx};
 
 /// The scheduled jobs this build runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
     /// Deletes sessions that ended a week ago and ceremonies that expired.
     Housekeeping,
+    /// Downloads the FIDO Metadata Service BLOB from `mds_url` (when it is set) and imports
+    /// it when it changed ([`crate::metadata::refresh`]).
+    MetadataRefresh,
 }
+
+/// What the jobs need from outside the core (the server fills it).
+#[derive(Clone, Copy, Default)]
+pub struct JobEnv<'a> {
+    /// The metadata download and its configuration; `None` when `mds_url` is not set.
+    pub metadata: Option<(&'a dyn MetadataSource, &'a RefreshConfig)>,
+}
+
+/// How soon a run that ended in error is tried again (at most: sooner when the job's
+/// interval is shorter).
+pub const RETRY_AFTER_ERROR: Duration = Duration::from_secs(3600);
 
 /// How long ended sessions are kept (they show in a user's history until then).
 pub const ENDED_SESSIONS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Job {
     /// Every job.
-    pub const ALL: [Job; 1] = [Job::Housekeeping];
+    pub const ALL: [Job; 2] = [Job::Housekeeping, Job::MetadataRefresh];
 
     /// The job's stable name (its row in the jobs table, its audit target).
     pub fn name(self) -> &'static str {
         match self {
             Job::Housekeeping => "housekeeping",
+            Job::MetadataRefresh => "metadata-refresh",
+        }
+    }
+
+    /// Whether this process runs the job at all (the metadata refresh needs `mds_url`).
+    pub fn enabled(self, env: &JobEnv<'_>) -> bool {
+        match self {
+            Job::Housekeeping => true,
+            Job::MetadataRefresh => env.metadata.is_some(),
         }
     }
 
@@ -35,12 +58,44 @@ impl Job {
     pub fn interval(self) -> Duration {
         match self {
             Job::Housekeeping => Duration::from_secs(3600),
+            Job::MetadataRefresh => Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// When the next run is due after one that ended at `done` (`ok` tells how): the
+    /// interval, or sooner after an error ([`RETRY_AFTER_ERROR`]); the metadata refresh no
+    /// later than the stored BLOB's `nextUpdate` (MDS3 §3.2 step 2).
+    pub async fn next_due(
+        self,
+        ctx: &Ctx<'_>,
+        done: keyfleet_domain::Timestamp,
+        ok: bool,
+    ) -> keyfleet_domain::Timestamp {
+        let interval = if ok {
+            self.interval()
+        } else {
+            self.interval().min(RETRY_AFTER_ERROR)
+        };
+        let next = done.plus(interval);
+        if self != Job::MetadataRefresh {
+            return next;
+        }
+        let Ok(Some(blob)) = ctx.stores.metadata.metadata_blob().await else {
+            return next;
+        };
+        match keyfleet_mds::next_update_millis(&blob.next_update) {
+            Some(at) if at > done.as_millis() && at < next.as_millis() => keyfleet_domain::Timestamp::from_millis(at),
+            _ => next,
         }
     }
 
     /// Does one run; returns what it did, as named counts.
-    pub async fn run(self, ctx: &Ctx<'_>) -> Result<Vec<(&'static str, u64)>, StoreError> {
+    pub async fn run(self, ctx: &Ctx<'_>, env: &JobEnv<'_>) -> Result<Vec<(&'static str, u64)>, CoreError> {
         match self {
+            Job::MetadataRefresh => match env.metadata {
+                Some((source, config)) => crate::metadata::refresh(ctx, source, config).await,
+                None => Ok(Vec::new()),
+            },
             Job::Housekeeping => {
                 let sessions = ctx
                     .stores
@@ -54,8 +109,8 @@ impl Job {
     }
 
     /// Runs once and audits the run (`job.run`, success or failure with the counts).
-    pub async fn run_audited(self, ctx: &Ctx<'_>) -> Result<Vec<(&'static str, u64)>, StoreError> {
-        let result = self.run(ctx).await;
+    pub async fn run_audited(self, ctx: &Ctx<'_>, env: &JobEnv<'_>) -> Result<Vec<(&'static str, u64)>, CoreError> {
+        let result = self.run(ctx, env).await;
         let (outcome, counts) = match &result {
             Ok(c) => (Outcome::Success, c.clone()),
             Err(_) => (Outcome::Failure, Vec::new()),

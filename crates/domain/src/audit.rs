@@ -201,6 +201,12 @@ actions! {
     PolicyUpdate => "policy.update",
     /// A group policy was deleted.
     PolicyDelete => "policy.delete",
+    /// An imported BLOB reported models compromised that keys are stored of: those keys are
+    /// flagged (one event per import, with the models and the number of keys).
+    MetadataKeysFlagged => "metadata.keys_flagged",
+    /// The scheduled metadata refresh could not download the BLOB (the last good one is
+    /// kept): an alarm.
+    MetadataRefreshFailed => "metadata.refresh_failed",
 }
 
 /// What an action was done to. Shown as `kind:id` (`user:…`, `client:…`).

@@ -77,6 +77,16 @@ pub struct MetadataEntry {
     pub source: EntrySource,
 }
 
+/// The HTTP validators of the last good BLOB as the scheduled refresh downloaded it, sent
+/// back as `If-None-Match` / `If-Modified-Since` (RFC 9110 §13.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchValidators {
+    /// The `ETag` it came with.
+    pub etag: Option<String>,
+    /// The `Last-Modified` it came with.
+    pub last_modified: Option<String>,
+}
+
 /// The last good BLOB and its entries.
 #[async_trait]
 pub trait MetadataStore: Send + Sync {
@@ -99,4 +109,8 @@ pub trait MetadataStore: Send + Sync {
     async fn metadata_entry(&self, aaguid: &Aaguid) -> StoreResult<Option<MetadataEntry>>;
     /// Every entry, by AAGUID.
     async fn list_metadata_entries(&self) -> StoreResult<Vec<MetadataEntry>>;
+    /// The validators of the last good BLOB's download (empty before the first one).
+    async fn metadata_validators(&self) -> StoreResult<FetchValidators>;
+    /// Replaces the validators (after a downloaded BLOB was stored).
+    async fn set_metadata_validators(&self, validators: &FetchValidators) -> StoreResult<()>;
 }

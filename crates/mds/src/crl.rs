@@ -99,3 +99,44 @@ pub(crate) fn check_chain(
     }
     Ok(())
 }
+
+/// The CRL distribution points of each certificate of a BLOB's `x5c` (signer first): the
+/// `http`/`https` URIs of the extension's full names (RFC 5280 §4.2.1.13), for a fetcher to
+/// fill [`crate::Revocation::Crls`]. A certificate without the extension, or with none of those
+/// URIs, gets an empty list. Does not verify anything; an unreadable BLOB or `x5c` is refused
+/// as [`crate::verify`] would refuse it.
+pub fn distribution_points(blob: &[u8]) -> Result<Vec<Vec<String>>, Refusal> {
+    use x509_cert::ext::pkix::CrlDistributionPoints;
+    use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+    const CRL_DISTRIBUTION_POINTS: &str = "2.5.29.31";
+    let compact = crate::jws::Compact::parse(blob)?;
+    let Some(x5c) = &compact.header.x5c else {
+        return Ok(Vec::new());
+    };
+    let certs = crate::jws::decode_x5c(x5c)?;
+    Ok(certs
+        .iter()
+        .map(|cert| {
+            let Some((_, value)) = cert.extension(CRL_DISTRIBUTION_POINTS) else {
+                return Vec::new();
+            };
+            let Ok(points) = CrlDistributionPoints::from_der(value) else {
+                return Vec::new();
+            };
+            points
+                .0
+                .iter()
+                .filter_map(|p| match &p.distribution_point {
+                    Some(DistributionPointName::FullName(names)) => Some(names),
+                    _ => None,
+                })
+                .flatten()
+                .filter_map(|n| match n {
+                    GeneralName::UniformResourceIdentifier(uri) => Some(uri.as_str().to_owned()),
+                    _ => None,
+                })
+                .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+                .collect()
+        })
+        .collect())
+}

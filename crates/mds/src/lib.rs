@@ -49,6 +49,7 @@ use std::time::SystemTime;
 use keyfleet_webauthn_rp::x509::{self, TrustAnchor, TrustError};
 use thiserror::Error;
 
+pub use crl::distribution_points;
 pub use payload::{Aaguid, AuthenticatorStatus, Entry, StatusReport, aaguid_to_string, parse_aaguid};
 
 /// Largest BLOB accepted, in bytes (the FIDO Alliance's is about 2 MB in 2022).
@@ -311,6 +312,14 @@ pub fn next_update_passed(next_update: &str, at: SystemTime) -> Option<bool> {
     payload::date(next_update, "nextUpdate")
         .ok()
         .map(|d| payload::is_past(d, at))
+}
+
+/// The start (00:00 UTC) of a stored `nextUpdate` (`YYYY-MM-DD`), in milliseconds since the
+/// Unix epoch; `None` when the text is not such a date.
+pub fn next_update_millis(next_update: &str) -> Option<i64> {
+    let d = payload::date(next_update, "nextUpdate").ok()?;
+    let secs = d.midnight().assume_utc().unix_timestamp();
+    secs.checked_mul(1000)
 }
 
 /// `nextUpdate` as stored (`YYYY-MM-DD`).

@@ -578,3 +578,115 @@ impl From<&keyfleet_domain::credential::Credential> for CredentialJson {
         }
     }
 }
+
+/// One authenticator model's metadata entry.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticatorJson {
+    /// The AAGUID (8-4-4-4-12 hex).
+    pub aaguid: String,
+    /// The model's description.
+    pub description: String,
+    /// The latest status report's status (MDS3 name).
+    pub status: Option<String>,
+    /// That report's effective date (`YYYY-MM-DD`).
+    pub status_date: Option<String>,
+    /// The latest certification status.
+    pub certification_level: Option<String>,
+    /// Whether the model is refused at registration and its keys flagged.
+    pub compromised: bool,
+    /// How many attestation roots the entry lists.
+    pub attestation_roots: usize,
+    /// The icon (a `data:` URL), as the metadata gives it.
+    pub icon: Option<String>,
+    /// `mds` (the BLOB) or `local` (keyfleet's own statement).
+    pub source: String,
+}
+
+impl From<&keyfleet_domain::metadata::MetadataEntry> for AuthenticatorJson {
+    fn from(e: &keyfleet_domain::metadata::MetadataEntry) -> Self {
+        Self {
+            aaguid: uuid::Uuid::from_bytes(e.aaguid).hyphenated().to_string(),
+            description: e.description.clone(),
+            status: e.status.clone(),
+            status_date: e.status_date.clone(),
+            certification_level: e.certification_level.clone(),
+            compromised: e.compromised,
+            attestation_roots: e.attestation_roots.len(),
+            icon: e.icon.clone(),
+            source: e.source.as_str().to_owned(),
+        }
+    }
+}
+
+/// The last failure to get a new metadata BLOB.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataFailureJson {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Stable reason (`rollback`, `bad_signature`, `fetch_failed`, …).
+    pub reason: String,
+    /// The reason in words.
+    pub message: String,
+}
+
+/// The metadata's state: the last good BLOB, the refresh's last run, the newest failure.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataStatusJson {
+    /// The last good BLOB's `no` (absent before the first import).
+    pub no: Option<u64>,
+    /// Its `nextUpdate` (`YYYY-MM-DD`).
+    pub next_update: Option<String>,
+    /// How many entries it holds.
+    pub entries: Option<u64>,
+    /// When it was imported (RFC 3339).
+    pub imported_at: Option<String>,
+    /// How revocation was decided for it (`crl`, `offline`).
+    pub revocation: Option<String>,
+    /// Whether it is past its `nextUpdate`.
+    pub stale: bool,
+    /// The last success: the import, or a later refresh that found it current (RFC 3339).
+    pub last_success_at: Option<String>,
+    /// When the scheduled refresh last finished (RFC 3339), if it ever ran.
+    pub last_check_at: Option<String>,
+    /// How it finished (`ok`, `error`).
+    pub last_check_outcome: Option<String>,
+    /// The newest failure (a refused BLOB or a failed download).
+    pub last_failure: Option<MetadataFailureJson>,
+    /// Whether administrators are alarmed: stale, or a failure after the last good import.
+    pub alarm: bool,
+}
+
+impl From<&keyfleet_core::metadata::MetadataReport> for MetadataStatusJson {
+    fn from(r: &keyfleet_core::metadata::MetadataReport) -> Self {
+        let blob = r.current.as_ref().map(|c| &c.blob);
+        let checked_ok = r
+            .last_check
+            .as_ref()
+            .filter(|(_, outcome)| outcome == "ok")
+            .map(|(at, _)| *at);
+        let last_success = match (blob.map(|b| b.imported_at), checked_ok) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Self {
+            no: blob.and_then(|b| u64::try_from(b.no).ok()),
+            next_update: blob.map(|b| b.next_update.clone()),
+            entries: blob.and_then(|b| u64::try_from(b.entry_count).ok()),
+            imported_at: blob.map(|b| rfc3339(b.imported_at)),
+            revocation: blob.map(|b| b.revocation.clone()),
+            stale: r.current.as_ref().is_some_and(|c| c.stale),
+            last_success_at: last_success.map(rfc3339),
+            last_check_at: r.last_check.as_ref().map(|(at, _)| rfc3339(*at)),
+            last_check_outcome: r.last_check.as_ref().map(|(_, o)| o.clone()),
+            last_failure: r.last_failure.as_ref().map(|f| MetadataFailureJson {
+                at: rfc3339(f.at),
+                reason: f.reason.clone(),
+                message: f.message.clone(),
+            }),
+            alarm: r.alarm,
+        }
+    }
+}

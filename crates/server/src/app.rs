@@ -33,6 +33,7 @@ pub fn api_router() -> (Router<AppState>, OpenApi) {
         .merge(routes::policies::router())
         .merge(routes::clients::router())
         .merge(routes::audit::router())
+        .merge(routes::metadata::router())
         .merge(routes::oauth::router())
         .merge(routes::strengths::router())
         .split_for_parts();

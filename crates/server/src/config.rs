@@ -151,6 +151,21 @@ pub const SETTINGS: &[SettingDoc] = &[
         help: "true: refuse keys whose attestation does not chain to attestation_roots_file.",
     },
     SettingDoc {
+        key: "mds_url",
+        default: "(unset)",
+        help: "URL of the FIDO Metadata Service BLOB (e.g. https://mds3.fidoalliance.org/); when set, the server downloads it daily (no later than its nextUpdate) with conditional requests and imports it when it changed.",
+    },
+    SettingDoc {
+        key: "mds_root_file",
+        default: "(bundled GlobalSign Root CA - R3)",
+        help: "Trust anchor (DER or PEM, one certificate) of the metadata BLOB's signing chain.",
+    },
+    SettingDoc {
+        key: "mds_factory_dir",
+        default: "(unset)",
+        help: "Directory holding the key factory's factory-ca-MODEL.der roots; each goes on keyfleet's own model's metadata entry at every refresh, so the factory's keys are trusted like certified ones.",
+    },
+    SettingDoc {
         key: "removal_ends_sessions",
         default: "false",
         help: "true: removing a key in the portal also ends the sessions opened with it; false: they last until they expire or the user signs in again (reporting a key lost always ends them).",
@@ -362,6 +377,12 @@ pub struct Settings {
     pub attestation_roots_file: Option<PathBuf>,
     /// Refuse keys without an attestation that chains to the roots.
     pub require_trusted_attestation: bool,
+    /// Where the metadata BLOB is downloaded from (the scheduled refresh), if anywhere.
+    pub mds_url: Option<String>,
+    /// The metadata BLOB's trust anchor file (default: the bundled GlobalSign root).
+    pub mds_root_file: Option<PathBuf>,
+    /// The key factory's directory (its `factory-ca-MODEL.der` roots).
+    pub mds_factory_dir: Option<PathBuf>,
     /// Whether removing a key in the portal also ends the sessions opened with it.
     pub removal_ends_sessions: bool,
     /// Failed WebAuthn sign-ins per client address per `rate_limit_window`.
@@ -524,6 +545,14 @@ impl Settings {
         if require_trusted_attestation && attestation_roots_file.is_none() {
             return Err(raw.invalid("require_trusted_attestation", "needs attestation_roots_file"));
         }
+        let mds_url = raw.values.get("mds_url").map(|(v, _)| v.trim().to_owned());
+        if let Some(u) = &mds_url
+            && !url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+        {
+            return Err(raw.invalid("mds_url", "expected an http or https URL"));
+        }
+        let mds_root_file = raw.values.get("mds_root_file").map(|(v, _)| PathBuf::from(v));
+        let mds_factory_dir = raw.values.get("mds_factory_dir").map(|(v, _)| PathBuf::from(v));
         Ok(Settings {
             listen,
             database_url,
@@ -556,6 +585,9 @@ impl Settings {
             user_verification,
             attestation_roots_file,
             require_trusted_attestation,
+            mds_url,
+            mds_root_file,
+            mds_factory_dir,
             removal_ends_sessions,
             signin_failures_per_address: raw.int("signin_failures_per_address", 1, 100_000)?,
             signin_starts_per_address_per_minute: raw.int("signin_starts_per_address_per_minute", 0, 1_000_000)?,

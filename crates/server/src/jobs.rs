@@ -5,8 +5,11 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use keyfleet_core::Core;
-use keyfleet_core::jobs::Job;
+use keyfleet_core::jobs::{Job, JobEnv};
+use keyfleet_core::metadata::RefreshConfig;
 use keyfleet_domain::audit::Actor;
 use rand_core::{OsRng, RngCore};
 
@@ -22,11 +25,37 @@ pub fn holder_name() -> String {
     format!("{host}:{}:{:08x}", std::process::id(), OsRng.next_u32())
 }
 
+/// What the jobs of this process need beyond the core: the metadata refresh's download and
+/// configuration (when `mds_url` is set).
+#[derive(Clone, Default)]
+pub struct Jobs {
+    /// The metadata refresh.
+    pub metadata: Option<Arc<(crate::mds_fetch::HttpSource, RefreshConfig)>>,
+}
+
+impl Jobs {
+    fn env(&self) -> JobEnv<'_> {
+        JobEnv {
+            metadata: self
+                .metadata
+                .as_deref()
+                .map(|(s, c)| (s as &dyn keyfleet_core::metadata::MetadataSource, c)),
+        }
+    }
+}
+
 /// Registers every job (its first run due at once) and claims and runs whatever is due.
 /// Returns the jobs this call ran.
 pub async fn run_due(core: &Core, holder: &str) -> Vec<Job> {
+    run_due_with(core, holder, &Jobs::default()).await
+}
+
+/// [`run_due`] with the jobs' needs: a job this process cannot run (the metadata refresh
+/// without `mds_url`) is not registered nor claimed by it.
+pub async fn run_due_with(core: &Core, holder: &str, jobs: &Jobs) -> Vec<Job> {
+    let env = jobs.env();
     let mut ran = Vec::new();
-    for job in Job::ALL {
+    for job in Job::ALL.into_iter().filter(|j| j.enabled(&env)) {
         let now = core.now();
         if let Err(e) = core.stores.jobs.ensure_job(job.name(), now).await {
             tracing::warn!(job = job.name(), error = %e, "could not register the job");
@@ -46,7 +75,7 @@ pub async fn run_due(core: &Core, holder: &str) -> Vec<Job> {
             }
         }
         let ctx = core.ctx(Actor::System, None);
-        let outcome = match job.run_audited(&ctx).await {
+        let outcome = match job.run_audited(&ctx, &env).await {
             Ok(counts) => {
                 tracing::info!(job = job.name(), ?counts, "job ran");
                 "ok"
@@ -57,10 +86,11 @@ pub async fn run_due(core: &Core, holder: &str) -> Vec<Job> {
             }
         };
         let done = core.now();
+        let next = job.next_due(&ctx, done, outcome == "ok").await;
         if let Err(e) = core
             .stores
             .jobs
-            .finish_job(job.name(), holder, done, done.plus(job.interval()), outcome)
+            .finish_job(job.name(), holder, done, next, outcome)
             .await
         {
             tracing::warn!(job = job.name(), error = %e, "could not record the job's run");
@@ -70,14 +100,14 @@ pub async fn run_due(core: &Core, holder: &str) -> Vec<Job> {
     ran
 }
 
-/// Runs [`run_due`] every [`POLL`] until the process ends.
-pub fn spawn(core: Core) {
+/// Runs [`run_due_with`] every [`POLL`] until the process ends.
+pub fn spawn(core: Core, jobs: Jobs) {
     tokio::spawn(async move {
         let holder = holder_name();
         let mut tick = tokio::time::interval(POLL);
         loop {
             tick.tick().await;
-            run_due(&core, &holder).await;
+            run_due_with(&core, &holder, &jobs).await;
         }
     });
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod logging;
+pub mod mds_fetch;
 pub mod routes;
 pub mod serve;
 pub mod state;

@@ -228,7 +228,10 @@ pub async fn run(settings: Settings, started: Instant, admin_command: &str) -> a
     if let Some(b) = boot {
         print_setup_banner(&b, &state.settings, admin_command);
     }
-    crate::jobs::spawn(state.core.clone());
+    let jobs = crate::jobs::Jobs {
+        metadata: crate::mds_fetch::refresh_setup(&state.settings)?.map(std::sync::Arc::new),
+    };
+    crate::jobs::spawn(state.core.clone(), jobs);
     let bound = listeners
         .iter()
         .map(TcpListener::local_addr)

@@ -29,4 +29,7 @@ pub(crate) static METADATA_SQL: MetadataSql = MetadataSql {
     blob_raw: "SELECT blob FROM metadata_blob WHERE id = 1",
     entry: concat!("SELECT ", entry_columns!(), " FROM metadata_entries WHERE aaguid = $1"),
     list_entries: concat!("SELECT ", entry_columns!(), " FROM metadata_entries ORDER BY aaguid"),
+    validators: "SELECT etag, last_modified FROM metadata_fetch WHERE id = 1",
+    set_validators: "INSERT INTO metadata_fetch (id, etag, last_modified) VALUES (1, $1, $2)
+                     ON CONFLICT (id) DO UPDATE SET etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified",
 };

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use keyfleet_domain::StoreError;
 use keyfleet_domain::audit::NewAuditEvent;
-use keyfleet_domain::metadata::{MetadataBlob, MetadataEntry, MetadataStore};
+use keyfleet_domain::metadata::{FetchValidators, MetadataBlob, MetadataEntry, MetadataStore};
 use keyfleet_domain::report::Aaguid;
 use keyfleet_domain::store::StoreResult;
 
@@ -33,6 +33,10 @@ pub struct MetadataSql {
     pub entry: &'static str,
     /// Every entry by AAGUID.
     pub list_entries: &'static str,
+    /// The download validators: `etag`, `last_modified`.
+    pub validators: &'static str,
+    /// Stores the download validators (one row): etag, last_modified.
+    pub set_validators: &'static str,
 }
 
 #[async_trait]
@@ -97,5 +101,24 @@ impl<B: Backend> MetadataStore for SqlStore<B> {
     async fn list_metadata_entries(&self) -> StoreResult<Vec<MetadataEntry>> {
         let found = exec::all::<B>(&mut *self.conn().await?, B::METADATA_SQL.list_entries, &[]).await?;
         found.iter().map(rows::metadata_entry::<B>).collect()
+    }
+
+    async fn metadata_validators(&self) -> StoreResult<FetchValidators> {
+        let found = exec::optional::<B>(&mut *self.conn().await?, B::METADATA_SQL.validators, &[]).await?;
+        Ok(found
+            .as_ref()
+            .map(rows::metadata_validators::<B>)
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    async fn set_metadata_validators(&self, validators: &FetchValidators) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let args = [
+            Arg::Text(validators.etag.as_deref()),
+            Arg::Text(validators.last_modified.as_deref()),
+        ];
+        exec::execute::<B>(&mut tx, B::METADATA_SQL.set_validators, &args).await?;
+        crate::store::commit::<B>(tx).await
     }
 }

@@ -409,6 +409,17 @@ pub(crate) fn metadata_blob_raw<B: Backend>(row: &DbRow<B>) -> StoreResult<Vec<u
     Cols::<B>::new(row, "").bytes("blob")
 }
 
+/// A row of `metadata_fetch`.
+pub(crate) fn metadata_validators<B: Backend>(
+    row: &DbRow<B>,
+) -> StoreResult<keyfleet_domain::metadata::FetchValidators> {
+    let c = Cols::<B>::new(row, "");
+    Ok(keyfleet_domain::metadata::FetchValidators {
+        etag: c.opt_text("etag")?,
+        last_modified: c.opt_text("last_modified")?,
+    })
+}
+
 /// A row of `metadata_entries`.
 pub(crate) fn metadata_entry<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::metadata::MetadataEntry> {
     use keyfleet_domain::metadata::{EntrySource, MetadataEntry};

@@ -30,7 +30,9 @@ pub use limits::{
     job_claim_race, job_claim_race_one_handle, job_lease_rules, rate_limit_release, rate_limit_reserve,
     rate_limit_reserve_race,
 };
-pub use metadata::{metadata_import_and_lookup, metadata_import_race, metadata_rollback_keeps_last_good};
+pub use metadata::{
+    metadata_import_and_lookup, metadata_import_race, metadata_rollback_keeps_last_good, metadata_validators_round_trip,
+};
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
 pub use policies::{policy_crud, policy_sign_in_read};
 pub use reports::{
@@ -125,6 +127,7 @@ pub const CASES: &[&str] = &[
     "session_records_user_verification",
     "policy_crud",
     "policy_sign_in_read",
+    "metadata_validators_round_trip",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue
@@ -176,7 +179,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 9 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 10 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

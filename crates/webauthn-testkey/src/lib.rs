@@ -72,6 +72,28 @@ pub enum Attestation {
     /// `fmt: "packed"` self attestation: `{alg, sig}` signed with the credential key.
     #[default]
     PackedSelf,
+    /// `fmt: "packed"` full attestation: `{alg, sig, x5c}` signed with the key's
+    /// [`BatchAttestation`] (a registration without one fails with [`Error::NoBatch`]).
+    PackedFull,
+}
+
+/// A batch attestation key and its certificate chain (leaf first), for
+/// [`Attestation::PackedFull`].
+#[derive(Clone)]
+pub struct BatchAttestation {
+    key: std::sync::Arc<EcdsaKeyPair>,
+    x5c: Vec<Vec<u8>>,
+}
+
+impl BatchAttestation {
+    /// A P-256 key (PKCS#8 DER) and its chain (DER, leaf first; the root is not sent).
+    pub fn from_pkcs8(pkcs8: &[u8], x5c: Vec<Vec<u8>>) -> Result<Self, Error> {
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8).map_err(|_| Error::NoBatch)?;
+        Ok(Self {
+            key: std::sync::Arc::new(key),
+            x5c,
+        })
+    }
 }
 
 /// Why the client refused to produce a response (as a browser or key would).
@@ -85,6 +107,8 @@ pub enum Error {
     NotAllowed,
     /// `pubKeyCredParams` does not offer ES256 (`NotSupportedError`).
     AlgorithmNotOffered,
+    /// A full attestation without a usable batch key.
+    NoBatch,
 }
 
 impl fmt::Display for Error {
@@ -94,6 +118,7 @@ impl fmt::Display for Error {
             Error::Excluded => f.write_str("this key is in excludeCredentials"),
             Error::NotAllowed => f.write_str("this key is not in allowCredentials"),
             Error::AlgorithmNotOffered => f.write_str("ES256 is not offered in pubKeyCredParams"),
+            Error::NoBatch => f.write_str("a full attestation needs a P-256 batch key"),
         }
     }
 }
@@ -219,6 +244,8 @@ pub struct TestKey {
     pub attestation: Attestation,
     /// `authenticatorAttachment` (default `cross-platform`).
     pub attachment: Option<String>,
+    /// The batch attestation key of [`Attestation::PackedFull`].
+    pub batch: Option<BatchAttestation>,
 }
 
 impl fmt::Debug for TestKey {
@@ -276,6 +303,7 @@ impl TestKey {
             transports: vec!["usb".into()],
             attestation: Attestation::PackedSelf,
             attachment: Some("cross-platform".into()),
+            batch: None,
         }
     }
 
@@ -347,19 +375,30 @@ impl TestKey {
         auth_data_tail(tweaks, &mut auth_data);
 
         let attestation = tweaks.attestation.unwrap_or(self.attestation);
-        let att_stmt = tweaks.att_stmt.clone().unwrap_or_else(|| match attestation {
-            Attestation::None => cbor::map(&[]),
-            Attestation::PackedSelf => {
+        let att_stmt = match (&tweaks.att_stmt, attestation) {
+            (Some(stmt), _) => stmt.clone(),
+            (None, Attestation::None) => cbor::map(&[]),
+            (None, Attestation::PackedSelf) => {
                 let sig = sign(&self.fast.0, &auth_data, &client_data);
                 cbor::map(&[
                     (cbor::text("alg"), cbor::int(alg)),
                     (cbor::text("sig"), cbor::bytes(&sig)),
                 ])
             }
-        });
+            (None, Attestation::PackedFull) => {
+                let batch = self.batch.as_ref().ok_or(Error::NoBatch)?;
+                let sig = sign(&batch.key, &auth_data, &client_data);
+                let x5c: Vec<Vec<u8>> = batch.x5c.iter().map(|c| cbor::bytes(c)).collect();
+                cbor::map(&[
+                    (cbor::text("alg"), cbor::int(ES256)),
+                    (cbor::text("sig"), cbor::bytes(&sig)),
+                    (cbor::text("x5c"), cbor::array(&x5c)),
+                ])
+            }
+        };
         let fmt = tweaks.fmt.clone().unwrap_or_else(|| match attestation {
             Attestation::None => "none".into(),
-            Attestation::PackedSelf => "packed".into(),
+            Attestation::PackedSelf | Attestation::PackedFull => "packed".into(),
         });
         let mut attestation_object = tweaks.attestation_object.clone().unwrap_or_else(|| {
             cbor::map(&[

@@ -13,15 +13,18 @@ use keyfleet_domain::ids::CeremonyId;
 use keyfleet_domain::policy::{Attestation, KeyFacts, Refusal};
 use keyfleet_domain::session::Session;
 use keyfleet_domain::user::User;
+use keyfleet_webauthn_rp::registration::AttestationObject;
 use keyfleet_webauthn_rp::{
-    AttestationConveyance, AttestationPolicy, AuthenticatorSelection, CredentialDescriptor, CredentialParameter,
-    CrossOriginPolicy, Extensions, PublicKeyCredentialCreationOptions, RegistrationContext, RegistrationResponseJSON,
-    RelyingParty, ResidentKeyRequirement, TrustOutcome, UserEntity, UserVerificationRequirement,
+    Aaguid, AttestationConveyance, AttestationFormat, AttestationPolicy, AuthenticatorData, AuthenticatorSelection,
+    CredentialDescriptor, CredentialParameter, CrossOriginPolicy, Extensions, PublicKeyCredentialCreationOptions,
+    RegistrationContext, RegistrationResponseJSON, RelyingParty, ResidentKeyRequirement, TrustAnchor,
+    TrustAnchorProvider, TrustOutcome, UserEntity, UserVerificationRequirement,
 };
 use serde::Serialize;
 
 use super::ceremony::{OFFERED_ALGS, b64, creation_state, new_ceremony, system_time, timeout};
 use crate::audit::{CeremonyFailed, Detail};
+use crate::metadata::AuthenticatorTrust;
 use crate::{CeremonyError, Ctx, FailureClass};
 
 /// A key registered.
@@ -266,16 +269,25 @@ async fn verify_and_store(
     // The owner's policy as it is now (it may have changed since the ceremony started).
     let policy = crate::policies::effective(ctx, user.id).await?;
     let attestation_required = policy.attestation.value == Attestation::Required;
+    // R18: the model's metadata entry, by the AAGUID the response claims. Its attestation
+    // roots join the configured ones as anchors for that AAGUID only, so a claim of a model
+    // the metadata knows must chain to that model's roots.
+    let claimed = claimed_aaguid(input.credential);
+    let model = match claimed {
+        Some(aaguid) => crate::metadata::trust_for_aaguid(ctx, &aaguid.0).await?,
+        None => None,
+    };
     // The expectations borrow a trust-anchor provider that is not `Sync`, so they live only in
     // this block and never across an await.
     let verified = {
         let origins: Vec<&str> = settings.origins.iter().map(String::as_str).collect();
-        let attestation = if config.anchors.is_empty() {
+        let anchors = ModelAnchors::new(&config.anchors, claimed, model.as_ref());
+        let attestation = if anchors.is_empty() {
             AttestationPolicy::StatementOnly
         } else {
             let allow = !attestation_required;
             AttestationPolicy::Trusted {
-                anchors: config,
+                anchors: &anchors,
                 allow_none: allow,
                 allow_self: allow,
             }
@@ -292,6 +304,17 @@ async fn verify_and_store(
             .verify(context, input.credential)
             .map_err(|e| reject(e.code(), e.to_string()))?
     };
+    // §1.4 step 7: a model whose latest status is a compromise is refused.
+    if let Some(m) = model.as_ref().filter(|m| m.compromised) {
+        return Err(CeremonyError::new(
+            FailureClass::Rejected,
+            "authenticator_compromised",
+            format!(
+                "this security key model is reported {} by the FIDO Metadata Service; use another key",
+                m.status.as_deref().unwrap_or("compromised")
+            ),
+        ));
+    }
     let trust = match verified.trust {
         TrustOutcome::NotEvaluated => "not_evaluated",
         TrustOutcome::Anchored { .. } => "trusted",
@@ -360,5 +383,56 @@ async fn verify_and_store(
         )),
         Err(StoreError::Conflict(_)) => Err(reject("challenge_used", "the ceremony was already used")),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The AAGUID a registration response claims, read before verification to look its model up;
+/// `None` when the response does not parse (verification then says why) or for the all-zero
+/// AAGUID, which names no model (an AAGUID-less key is never matched to an entry).
+fn claimed_aaguid(credential: &RegistrationResponseJSON) -> Option<Aaguid> {
+    let object = AttestationObject::parse(&credential.response.attestation_object.0).ok()?;
+    let auth_data = AuthenticatorData::parse(object.auth_data).ok()?;
+    let aaguid = auth_data.attested_credential_data?.aaguid;
+    (aaguid.0 != [0; 16]).then_some(aaguid)
+}
+
+/// The anchors of one registration: the configured roots for every model, plus the metadata
+/// entry's attestation roots for the AAGUID it was looked up by (an addition, not a
+/// replacement).
+struct ModelAnchors<'a> {
+    configured: &'a [TrustAnchor],
+    aaguid: Option<Aaguid>,
+    with_model: Vec<TrustAnchor>,
+}
+
+impl<'a> ModelAnchors<'a> {
+    fn new(configured: &'a [TrustAnchor], aaguid: Option<Aaguid>, model: Option<&AuthenticatorTrust>) -> Self {
+        let mut with_model = configured.to_vec();
+        // A root that does not parse was stored from a verified BLOB; it anchors nothing.
+        with_model.extend(
+            model
+                .iter()
+                .flat_map(|m| m.roots.iter())
+                .filter_map(|der| TrustAnchor::from_der(der).ok()),
+        );
+        Self {
+            configured,
+            aaguid,
+            with_model,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.with_model.is_empty()
+    }
+}
+
+impl TrustAnchorProvider for ModelAnchors<'_> {
+    fn anchors(&self, _: AttestationFormat, aaguid: Aaguid) -> &[TrustAnchor] {
+        if Some(aaguid) == self.aaguid {
+            &self.with_model
+        } else {
+            self.configured
+        }
     }
 }

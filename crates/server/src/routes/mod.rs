@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod groups;
 pub mod health;
 pub mod me;
+pub mod metadata;
 pub mod oauth;
 pub mod strengths;
 pub mod policies;

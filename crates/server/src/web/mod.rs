@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(admin::router())
         .layer(middleware::from_fn_with_state(state, csrf::guard))
         .merge(assets::router())
+        .merge(models::router())
 }
 
 /// `/`: the security-info page for someone with a session cookie, else sign-in.

@@ -12,7 +12,7 @@ use keyfleet_domain::session::Session;
 use serde::Deserialize;
 
 use super::format::{transports, when, when_or};
-use super::models::model_label;
+use super::models::Models;
 use super::page::{Nav, PageError, Viewer, html_status, request_id, see_other};
 use crate::routes::clear_cookie;
 use crate::state::{AppState, rfc3339};
@@ -40,6 +40,10 @@ pub struct KeyRow {
     pub nickname: String,
     /// Model name from the AAGUID.
     pub model: String,
+    /// The model's icon (`/models/…/icon`), when its metadata has one.
+    pub icon: Option<String>,
+    /// The status the metadata reports the model compromised with: the key is flagged.
+    pub compromised: Option<String>,
     /// When it was added.
     pub added: String,
     /// Same, RFC 3339.
@@ -57,11 +61,13 @@ pub struct KeyRow {
 }
 
 impl KeyRow {
-    fn new(c: &Credential, session: &Session) -> Self {
+    fn new(c: &Credential, session: &Session, models: &Models) -> Self {
         KeyRow {
             id: b64(&c.id),
             nickname: c.nickname.clone(),
-            model: model_label(&c.aaguid),
+            model: models.label(&c.aaguid),
+            icon: models.icon_url(&c.aaguid),
+            compromised: models.compromised(&c.aaguid),
             added: when(c.created_at),
             added_iso: rfc3339(c.created_at),
             last_used: when_or(c.last_used_at, "never"),
@@ -141,11 +147,13 @@ async fn render(
                 .collect(),
         )
     };
+    let aaguids: Vec<[u8; 16]> = held.iter().map(|h| h.credential.aaguid).collect();
+    let models = Models::load(&viewer.ctx(state, None), &aaguids).await?;
     let key_rows = held
         .iter()
         .map(|h| KeyRow {
             not_allowed: h.not_allowed.is_some(),
-            ..KeyRow::new(&h.credential, &viewer.session)
+            ..KeyRow::new(&h.credential, &viewer.session, &models)
         })
         .collect();
     let creds: Vec<Credential> = held.into_iter().map(|h| h.credential).collect();
@@ -250,9 +258,10 @@ async fn confirm(
     } else {
         StatusCode::OK
     };
+    let models = Models::load(&viewer.ctx(state, None), &[key.aaguid]).await?;
     let page = ConfirmPage {
         nav: viewer.nav("security-info"),
-        key: KeyRow::new(&key, &viewer.session),
+        key: KeyRow::new(&key, &viewer.session, &models),
         lost,
         last: count <= 1,
         ends_sessions: state.settings.removal_ends_sessions,

@@ -20,7 +20,7 @@
 //!   without MDS and without anchors by default, so `packed` self and `none` are the formats
 //!   a software key can make. The `require_trusted_attestation` policy is covered where the
 //!   anchors file is (configuration tests).
-//! - Row 18 and R18: the FIDO Metadata Service is not implemented yet.
+//! - Row 18 and R18: the FIDO Metadata Service's use at registration is in `metadata.rs`.
 //! - R22: positive (stored fields) in `tap_session_registers_a_key_with_every_field_stored`.
 //! - Row 3 (413) cannot consume the challenge: the body is refused before it is read, so the
 //!   ceremony id is unknown; the test asserts instead that nothing changed and that the

@@ -156,3 +156,30 @@ pub async fn metadata_import_race(s: &Stores) {
     assert_eq!(s.metadata.list_metadata_entries().await.unwrap(), [won]);
     assert_eq!(audit_actions(s).await, ["metadata.import"]);
 }
+
+/// The download validators: empty before any, stored, replaced (a value may go away), and
+/// kept apart from the BLOB (an import does not touch them).
+pub async fn metadata_validators_round_trip(s: &Stores) {
+    use keyfleet_domain::metadata::FetchValidators;
+    assert_eq!(
+        s.metadata.metadata_validators().await.unwrap(),
+        FetchValidators::default()
+    );
+    let first = FetchValidators {
+        etag: Some("\"abc\"".into()),
+        last_modified: Some("Sat, 22 Oct 2022 00:00:00 GMT".into()),
+    };
+    s.metadata.set_metadata_validators(&first).await.unwrap();
+    assert_eq!(s.metadata.metadata_validators().await.unwrap(), first);
+    s.metadata
+        .import_metadata(&blob(1), b"b", &[], &event(Action::MetadataImport, None))
+        .await
+        .unwrap();
+    assert_eq!(s.metadata.metadata_validators().await.unwrap(), first);
+    let second = FetchValidators {
+        etag: Some("W/\"def\"".into()),
+        last_modified: None,
+    };
+    s.metadata.set_metadata_validators(&second).await.unwrap();
+    assert_eq!(s.metadata.metadata_validators().await.unwrap(), second);
+}

@@ -111,6 +111,7 @@ conformance!(
     session_records_user_verification,
     policy_crud,
     policy_sign_in_read,
+    metadata_validators_round_trip,
 );
 
 #[test]

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use keyfleet_core::access::Permission;
+use keyfleet_core::metadata;
 use keyfleet_core::reports::{self, Dashboard, LOST_KEYS_DAYS, MAX_UNUSED_DAYS, UnusedDays};
 use keyfleet_domain::audit::Action;
 use keyfleet_domain::report::ModelCount;
@@ -67,10 +68,22 @@ pub struct ModelRow {
     href: String,
 }
 
+/// A model the metadata reports compromised that keys are stored of: the banner's line.
+pub struct CompromisedRow {
+    label: String,
+    status: String,
+    keys: String,
+    href: String,
+}
+
 #[derive(askama::Template)]
 #[template(path = "admin/dashboard.html")]
 struct DashboardPage {
     nav: Nav,
+    /// Models reported compromised with keys in use (the banner).
+    compromised: Vec<CompromisedRow>,
+    /// The metadata alarm (the last refresh failed, or the BLOB is past its nextUpdate).
+    metadata_alarm: Option<String>,
     users: Vec<Figure>,
     keys: Vec<Figure>,
     access: Vec<Figure>,
@@ -133,6 +146,8 @@ fn page_for(staff: &Staff, d: &Dashboard) -> DashboardPage {
     });
     DashboardPage {
         nav: staff.viewer.nav("dashboard"),
+        compromised: Vec::new(),
+        metadata_alarm: None,
         users: vec![
             Figure::new("users-total", "All users", c.users, Some(REPORT_PATH.to_owned())),
             Figure::new(
@@ -219,6 +234,18 @@ async fn page(State(state): State<AppState>, staff: Staff, RawQuery(raw): RawQue
     };
     let d = reports::dashboard(&staff.ctx(&state), &staff.principal(), window).await?;
     let mut page = page_for(&staff, &d);
+    let ctx = staff.ctx(&state);
+    page.compromised = metadata::compromised_in_use(&ctx, &staff.principal())
+        .await?
+        .into_iter()
+        .map(|m| CompromisedRow {
+            label: m.description,
+            status: m.status,
+            keys: count(m.keys),
+            href: report(|f| f.model = aaguid_text(&m.aaguid)).unwrap_or_default(),
+        })
+        .collect();
+    page.metadata_alarm = metadata::alarm(&ctx, &staff.principal()).await?;
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {

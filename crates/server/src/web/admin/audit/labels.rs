@@ -60,6 +60,8 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::PolicyCreate => "Group policy created",
         Action::PolicyUpdate => "Group policy changed",
         Action::PolicyDelete => "Group policy deleted",
+        Action::MetadataKeysFlagged => "Keys of a compromised model flagged",
+        Action::MetadataRefreshFailed => "Authenticator metadata refresh failed",
         _ => return None,
     })
 }

@@ -539,7 +539,8 @@ pub(super) async fn confirm_disable(
 /// The facts a confirmation about one of the user's keys shows: the user's, then the key's
 /// (`label` names it: "Key", "Band").
 fn key_facts(user: &User, cred: &Credential, label: &'static str) -> (String, Vec<Fact>) {
-    let row = KeyRow::new(cred);
+    // The community list's name (a confirmation does not look the metadata up).
+    let row = KeyRow::new(cred, &crate::web::models::Models::default());
     let mut facts = user_facts(user);
     facts.extend([
         fact(label, row.nickname),

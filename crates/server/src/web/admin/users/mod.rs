@@ -31,7 +31,7 @@ use super::{EnabledForm, Staff};
 use crate::routes::{clear_cookie, parse_id};
 use crate::state::{AppState, rfc3339};
 use crate::web::format::{role_name, transports, when, when_or};
-use crate::web::models::{aaguid_text, model_label};
+use crate::web::models::{Models, aaguid_text};
 use crate::web::page::Done;
 use crate::web::page::PageForm;
 use crate::web::page::{Nav, PageError, html, html_status, see_other};
@@ -371,6 +371,10 @@ pub struct KeyRow {
     id: String,
     nickname: String,
     model: String,
+    /// The model's icon, when its metadata has one.
+    icon: Option<String>,
+    /// The status the metadata reports the model compromised with: the key is flagged.
+    compromised: Option<String>,
     aaguid: String,
     added: String,
     added_iso: String,
@@ -403,11 +407,13 @@ fn verified_text(trust: &str) -> &'static str {
 }
 
 impl KeyRow {
-    fn new(c: &Credential) -> Self {
+    fn new(c: &Credential, models: &Models) -> Self {
         KeyRow {
             id: b64(&c.id),
             nickname: c.nickname.clone(),
-            model: model_label(&c.aaguid),
+            model: models.label(&c.aaguid),
+            icon: models.icon_url(&c.aaguid),
+            compromised: models.compromised(&c.aaguid),
             aaguid: aaguid_text(&c.aaguid),
             added: when(c.created_at),
             added_iso: rfc3339(c.created_at),
@@ -685,6 +691,8 @@ async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown)
         )
     });
     let standing = keyfleet_core::policies::key_standing(&staff.ctx(state), user.id, &keys).await?;
+    let aaguids: Vec<[u8; 16]> = keys.iter().map(|k| k.aaguid).collect();
+    let models = Models::load(&staff.ctx(state), &aaguids).await?;
     let edit = shown.edit.unwrap_or_else(|| EditForm::of(user));
     let role = parse_role(edit.role.as_deref()).ok().flatten().unwrap_or(user.role);
     let page = UserPage {
@@ -699,7 +707,7 @@ async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown)
             .zip(&standing)
             .map(|(k, refusal)| KeyRow {
                 not_allowed: refusal.is_some(),
-                ..KeyRow::new(k)
+                ..KeyRow::new(k, &models)
             })
             .collect(),
         retired: retired.iter().map(RetiredRow::new).collect(),
