@@ -10,7 +10,7 @@
 //! | administrator, full session | all |
 //! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log, read the authenticator metadata |
 //! | worker, or any TAP session | none (their own keys and sessions only) |
-//! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log |
+//! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log, `scim` is directory sync (users and groups over SCIM) |
 
 use keyfleet_domain::audit::{Action, Actor, Outcome};
 use keyfleet_domain::client::Scope;
@@ -71,6 +71,9 @@ pub enum Permission {
     ManageMetadata,
     /// Read the authenticator metadata (its status and entries).
     ReadMetadata,
+    /// Directory sync (SCIM): read, create, change and delete users (workers only, unless
+    /// an administrator) and groups.
+    Directory,
 }
 
 impl Permission {
@@ -80,6 +83,7 @@ impl Permission {
             Permission::ReadUsers | Permission::ReadGroups => Some(Scope::UsersRead),
             Permission::WriteUsers | Permission::DeleteUsers | Permission::ManageGroups => Some(Scope::UsersWrite),
             Permission::ReadAudit => Some(Scope::AuditRead),
+            Permission::Directory => Some(Scope::Scim),
             Permission::ManageClients | Permission::ManageMetadata | Permission::ReadMetadata => None,
         }
     }
@@ -202,6 +206,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::ManageGroups
                     | Permission::DeleteUsers
                     | Permission::ManageMetadata
+                    | Permission::Directory
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -220,6 +225,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::ManageGroups => "only an administrator may change groups",
         Permission::DeleteUsers => "only an administrator may delete users",
         Permission::ManageMetadata => "only an administrator may import authenticator metadata",
+        Permission::Directory => "only an administrator may use directory sync",
         _ => "only an administrator may do this",
     }
 }

@@ -16,6 +16,8 @@
 //! - [`metadata`]: the FIDO Metadata Service BLOB: import (verified by `keyfleet-mds`),
 //!   status, entries, and the relying party's lookup of roots and status by AAGUID.
 //! - [`reports`]: the dashboard's figures and the registration report, counted by the store.
+//! - [`directory`]: directory sync, the SCIM 2.0 service provider's use cases, and what
+//!   joiners and leavers do to sessions and keys.
 //! - [`jobs`]: the scheduled work (housekeeping); the server runs it under a lease.
 //!
 //! Architecture invariant: nothing here knows about HTTP (no axum, tower or hyper; a test
@@ -35,6 +37,7 @@ pub mod clients;
 pub mod config;
 mod context;
 pub mod credentials;
+pub mod directory;
 pub mod error;
 pub mod identity;
 pub mod jobs;

@@ -17,6 +17,7 @@ use crate::audit::{AuditEvent, AuditQuery, NewAuditEvent};
 use crate::ceremony::{Ceremony, FinishAssertion};
 use crate::client::{ApiClient, ClientSecret};
 use crate::credential::Credential;
+use crate::directory::DirectoryStore;
 use crate::group::Group;
 use crate::ids::{CeremonyId, SecretId, SessionId};
 use crate::metadata::MetadataStore;
@@ -450,6 +451,8 @@ pub struct Stores {
     pub reports: Arc<dyn ReportStore>,
     /// Authenticator metadata (the MDS BLOB and its entries).
     pub metadata: Arc<dyn MetadataStore>,
+    /// Directory sync (SCIM).
+    pub directory: Arc<dyn DirectoryStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -471,6 +474,7 @@ impl Stores {
             + JobStore
             + ReportStore
             + MetadataStore
+            + DirectoryStore
             + HealthStore
             + 'static,
     {
@@ -489,6 +493,7 @@ impl Stores {
             jobs: s.clone(),
             reports: s.clone(),
             metadata: s.clone(),
+            directory: s.clone(),
             health: s,
         }
     }

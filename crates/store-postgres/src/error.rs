@@ -25,6 +25,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("credentials_pkey", "credential_id"),
     ("ceremonies_pkey", "ceremony"),
     ("jobs_pkey", "job"),
+    ("directory_users_external_id_key", "external_id"),
+    ("directory_groups_external_id_key", "group_external_id"),
 ];
 
 /// The rule a constraint enforces, or `unique` for one this table lacks.

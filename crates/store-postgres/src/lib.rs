@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod directory_sql;
 mod error;
 mod metadata_sql;
 mod sql;
@@ -73,6 +74,7 @@ impl Backend for PgBackend {
     const SQL: &'static Sql = &sql::SQL;
 
     const METADATA_SQL: &'static MetadataSql = &metadata_sql::METADATA_SQL;
+    const DIRECTORY_SQL: &'static keyfleet_store_sql::DirectorySql = &directory_sql::DIRECTORY_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

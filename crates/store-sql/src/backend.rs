@@ -22,6 +22,9 @@ pub trait Backend: Send + Sync + 'static {
     /// The authenticator-metadata statements, in this database's dialect.
     const METADATA_SQL: &'static crate::MetadataSql;
 
+    /// The directory-sync statements, in this database's dialect.
+    const DIRECTORY_SQL: &'static crate::DirectorySql;
+
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;
 

@@ -24,6 +24,7 @@
 mod audit;
 mod backend;
 mod clients;
+mod directory;
 pub mod error;
 pub mod exec;
 mod jobs;
@@ -39,5 +40,6 @@ mod users;
 mod webauthn;
 
 pub use backend::{Backend, Sql};
+pub use directory::DirectorySql;
 pub use metadata::MetadataSql;
 pub use store::SqlStore;

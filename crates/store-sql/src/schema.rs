@@ -28,6 +28,8 @@ pub const TABLES: &[&str] = &[
     "spent_ceremonies",
     "metadata_blob",
     "metadata_entries",
+    "directory_users",
+    "directory_groups",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

@@ -21,6 +21,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("credentials.id", "credential_id"),
     ("ceremonies.id", "ceremony"),
     ("jobs.job", "job"),
+    ("directory_users.external_id", "external_id"),
+    ("directory_groups.external_id", "group_external_id"),
 ];
 
 /// The rule a unique-violation message names, or `unique` for one this table lacks.

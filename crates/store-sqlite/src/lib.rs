@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+mod directory_sql;
 mod error;
 mod lists;
 mod metadata_sql;
@@ -140,6 +141,7 @@ impl Backend for SqliteBackend {
     const SQL: &'static Sql = &sql::SQL;
 
     const METADATA_SQL: &'static MetadataSql = &metadata_sql::METADATA_SQL;
+    const DIRECTORY_SQL: &'static keyfleet_store_sql::DirectorySql = &directory_sql::DIRECTORY_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -8,6 +8,7 @@ pub mod groups;
 pub mod health;
 pub mod me;
 pub mod oauth;
+pub mod scim;
 pub mod users;
 pub mod webauthn;
 

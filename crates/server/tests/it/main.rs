@@ -18,6 +18,7 @@ mod openapi;
 mod page_speed;
 mod pages;
 mod reports;
+mod scim;
 mod signin_limits;
 mod users;
 mod webauthn;

@@ -106,6 +106,9 @@ conformance!(
     metadata_import_and_lookup,
     metadata_rollback_keeps_last_good,
     metadata_import_race,
+    directory_users_round_trip_and_filters,
+    directory_users_replace_delete_purge,
+    directory_groups,
 );
 
 #[test]
