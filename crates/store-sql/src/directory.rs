@@ -115,12 +115,12 @@ impl Where {
                 format!("({e} IS NOT NULL)")
             }
             Condition::Compare(attr, cmp, operand) => {
-                if let Some((template, member_attr)) = member {
-                    if std::mem::discriminant(attr) == std::mem::discriminant(&member_attr) {
-                        let p = self.bind(param(operand));
-                        let test = template.replace("{}", &p);
-                        return if *cmp == Cmp::Ne { format!("(NOT {test})") } else { test };
-                    }
+                if let Some((template, member_attr)) = member
+                    && std::mem::discriminant(attr) == std::mem::discriminant(&member_attr)
+                {
+                    let p = self.bind(param(operand));
+                    let test = template.replace("{}", &p);
+                    return if *cmp == Cmp::Ne { format!("(NOT {test})") } else { test };
                 }
                 self.compare(expr(*attr), *cmp, operand)
             }

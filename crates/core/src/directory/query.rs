@@ -104,12 +104,15 @@ fn parse_time(s: &str) -> Option<Timestamp> {
         .map(Timestamp::from_millis)
 }
 
+/// The two sides of `and` and `or`.
+type Pair<A> = (Box<Condition<A>>, Box<Condition<A>>);
+
 fn translate<A: Copy>(
     f: &Filter,
     attr_of: &dyn Fn(&AttrPath) -> Option<(A, Kind)>,
     value_path: &dyn Fn(&AttrPath, &Filter) -> ScimResult<Condition<A>>,
 ) -> ScimResult<Condition<A>> {
-    let both = |a: &Filter, b: &Filter| -> ScimResult<(Box<Condition<A>>, Box<Condition<A>>)> {
+    let both = |a: &Filter, b: &Filter| -> ScimResult<Pair<A>> {
         Ok((
             Box::new(translate(a, attr_of, value_path)?),
             Box::new(translate(b, attr_of, value_path)?),

@@ -160,10 +160,10 @@ fn answer(state: &AppState, status: StatusCode, r: Resource, kind: &str, q: &Has
     if let Ok(v) = HeaderValue::from_str(&etag) {
         res.headers_mut().insert(header::ETAG, v);
     }
-    if status == StatusCode::CREATED {
-        if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-            res.headers_mut().insert(header::LOCATION, v);
-        }
+    if status == StatusCode::CREATED
+        && let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok())
+    {
+        res.headers_mut().insert(header::LOCATION, v);
     }
     res
 }

@@ -626,15 +626,14 @@ async fn entity_tags_guard_changes(b: Backend) {
         let path = format!("/scim/v2/Users/{id}");
         let t = t.clone();
         async move {
-            let req = Request::builder()
+            Request::builder()
                 .method(Method::PATCH)
                 .uri(path)
                 .header(header::AUTHORIZATION, format!("Bearer {t}"))
                 .header(header::CONTENT_TYPE, "application/scim+json")
                 .header(header::IF_MATCH, etag)
                 .body(Body::from(body.to_string()))
-                .unwrap();
-            req
+                .unwrap()
         }
     };
     let r = app.send(send(v1.clone(), change("First")).await).await;
