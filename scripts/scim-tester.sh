@@ -45,7 +45,7 @@ run_against() {
     client=$("$BIN" admin create-client --database-url "$db" --name scim-tester --scope scim)
     secret=$(printf '%s' "$client" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
     client=$(printf '%s' "$client" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
-    KEYFLEET_ORIGINS="http://127.0.0.1:$port" "$BIN" serve --database-url "$db" --listen "127.0.0.1:$port" \
+    KEYFLEET_ORIGINS="http://localhost:$port" "$BIN" serve --database-url "$db" --listen "127.0.0.1:$port" \
         > "$work/serve.log" 2>&1 &
     pid=$!
     trap 'kill $pid 2>/dev/null || true' RETURN

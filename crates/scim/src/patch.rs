@@ -222,6 +222,23 @@ fn apply_at(
     core: &str,
 ) -> ScimResult<()> {
     let attr = &path.attr;
+    // The path is an extension's URN itself (`urn:…:enterprise:2.0:User`): the operation
+    // applies to the extension's object.
+    if let (Some(uri), None, None) = (&attr.uri, &attr.sub, &path.filter) {
+        let whole = format!("{uri}:{}", attr.name);
+        if whole.eq_ignore_ascii_case(crate::schema::ENTERPRISE_USER) {
+            return match op {
+                OpKind::Remove => {
+                    remove(root, &whole);
+                    Ok(())
+                }
+                OpKind::Add | OpKind::Replace => {
+                    let ext = child_object(root, crate::schema::ENTERPRISE_USER)?;
+                    apply_pathless(ext, op, value, core)
+                }
+            };
+        }
+    }
     if attr.uri.is_none() && attr.sub.is_none() && IGNORED_IN_VALUE[..2].iter().any(|n| attr.is(n, None)) {
         return Err(ScimError::mutability(format!("{} is read-only", attr.name)));
     }

@@ -185,14 +185,14 @@ pub struct UserView {
     pub user_name: String,
     /// externalId.
     pub external_id: Option<String>,
-    /// displayName.
-    pub display_name: String,
+    /// displayName (none: left out).
+    pub display_name: Option<String>,
     /// `name` as last sent, if any.
     pub name: Option<Value>,
     /// `emails`.
     pub emails: Vec<Value>,
-    /// active.
-    pub active: bool,
+    /// active (none: left out).
+    pub active: Option<bool>,
     /// `addresses`.
     pub addresses: Vec<Value>,
     /// The manager's id (`manager.value`).
@@ -214,11 +214,15 @@ impl UserView {
         if let Some(n) = &self.name {
             doc.insert("name".into(), n.clone());
         }
-        doc.insert("displayName".into(), json!(self.display_name));
+        if let Some(d) = &self.display_name {
+            doc.insert("displayName".into(), json!(d));
+        }
         if !self.emails.is_empty() {
             doc.insert("emails".into(), Value::Array(self.emails.clone()));
         }
-        doc.insert("active".into(), json!(self.active));
+        if let Some(a) = self.active {
+            doc.insert("active".into(), json!(a));
+        }
         if !self.addresses.is_empty() {
             doc.insert("addresses".into(), Value::Array(self.addresses.clone()));
         }
@@ -305,7 +309,7 @@ impl GroupView {
             let members = self
                 .members
                 .iter()
-                .map(|(id, name)| json!({"value": id, "display": name, "type": "User", "$ref": format!("../Users/{id}")}))
+                .map(|(id, _display)| json!({"value": id, "$ref": format!("../Users/{id}")}))
                 .collect();
             doc.insert("members".into(), Value::Array(members));
         }

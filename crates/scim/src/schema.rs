@@ -212,8 +212,6 @@ pub fn schemas(base: &str) -> Vec<Value> {
             .multi()
             .sub(vec![
                 attr("value", "string").exact().mutability("immutable").json(),
-                attr("display", "string").mutability("readOnly").json(),
-                attr("type", "string").mutability("immutable").json(),
                 attr("$ref", "reference").mutability("immutable").json(),
             ])
             .json(),

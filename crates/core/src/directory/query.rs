@@ -104,6 +104,14 @@ fn parse_time(s: &str) -> Option<Timestamp> {
         .map(Timestamp::from_millis)
 }
 
+/// `attr pr`: text attributes must also be non-empty (a user without an email holds "").
+fn present<A>(attr: A, kind: Kind) -> Condition<A> {
+    match kind {
+        Kind::Exact | Kind::Folded => Condition::Compare(attr, Cmp::Ne, Operand::Text(String::new())),
+        Kind::Flag | Kind::Time => Condition::Present(attr),
+    }
+}
+
 /// The two sides of `and` and `or`.
 type Pair<A> = (Box<Condition<A>>, Box<Condition<A>>);
 
@@ -129,14 +137,14 @@ fn translate<A: Copy>(
         }
         Filter::Not(a) => Condition::Not(Box::new(translate(a, attr_of, value_path)?)),
         Filter::Present(path) => {
-            let (attr, _) = attr_of(path).ok_or_else(|| unsupported(path))?;
-            Condition::Present(attr)
+            let (attr, kind) = attr_of(path).ok_or_else(|| unsupported(path))?;
+            present(attr, kind)
         }
         Filter::Compare(path, op, Value::Null) => {
-            let (attr, _) = attr_of(path).ok_or_else(|| unsupported(path))?;
-            let absent = Condition::Not(Box::new(Condition::Present(attr)));
+            let (attr, kind) = attr_of(path).ok_or_else(|| unsupported(path))?;
+            let absent = Condition::Not(Box::new(present(attr, kind)));
             if *op == CompareOp::Ne {
-                Condition::Present(attr)
+                present(attr, kind)
             } else {
                 absent
             }
@@ -249,7 +257,11 @@ mod tests {
             ),
             (
                 "externalId eq null",
-                Condition::Not(Box::new(Condition::Present(UserAttr::ExternalId))),
+                Condition::Not(Box::new(Condition::Compare(
+                    UserAttr::ExternalId,
+                    Cmp::Ne,
+                    Operand::Text(String::new()),
+                ))),
             ),
             (
                 r#"meta.lastModified gt "2026-01-01T00:00:00Z""#,

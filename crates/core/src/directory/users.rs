@@ -43,8 +43,12 @@ async fn fields(ctx: &Ctx<'_>, input: &UserInput, self_id: Option<UserId>) -> Di
             .is_ok()
             .then(|| input.user_name.clone())
     });
-    let email_raw = email_raw.ok_or_else(|| invalid("emails", "a work email is required"))?;
-    let email = validate_email(&email_raw, "emails").map_err(|e| invalid("emails", e))?;
+    // A directory may provision a user without an email (an HR system before the mailbox
+    // exists); keyfleet then holds none until one arrives.
+    let email = match email_raw {
+        Some(raw) => validate_email(&raw, "emails").map_err(|e| invalid("emails", e))?,
+        None => String::new(),
+    };
     let display_name = validate_display_name(&input.effective_display_name()).map_err(|e| invalid("displayName", e))?;
     let shipping_address = input
         .shipping_address()
@@ -61,6 +65,19 @@ async fn fields(ctx: &Ctx<'_>, input: &UserInput, self_id: Option<UserId>) -> Di
     }
     if !input.addresses.is_empty() {
         extra.insert("addresses".into(), Value::Array(input.addresses.clone()));
+    }
+    // Optional attributes the directory did not state are left out of the resource until the
+    // user changes elsewhere (RFC 7644 §3.5.2.2: a removed attribute is unassigned);
+    // keyfleet keeps its own value (the fallback display name, the current state).
+    let unstated: Vec<&str> = [
+        ("displayName", input.display_name.is_none()),
+        ("active", input.active.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(name, absent)| absent.then_some(name))
+    .collect();
+    if !unstated.is_empty() {
+        extra.insert("unstated".into(), json!({"names": unstated, "at": ctx.now.as_millis()}));
     }
     let attributes = (!extra.is_empty()).then(|| Value::Object(extra).to_string());
     if attributes.as_ref().is_some_and(|a| a.len() > ATTRIBUTES_MAX) {
@@ -121,6 +138,13 @@ pub(crate) async fn view(ctx: &Ctx<'_>, du: &DirectoryUser) -> DirectoryResult<U
     let extra = kept(link);
     let sent = |k: &str| extra.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
     let sent_emails = sent("emails");
+    // Left out while nothing changed since the directory left it unstated.
+    let unstated = |name: &str| {
+        extra.get("unstated").is_some_and(|u| {
+            u["at"].as_i64() == Some(user.updated_at.as_millis())
+                && u["names"].as_array().is_some_and(|n| n.iter().any(|x| x == name))
+        })
+    };
     let probe = UserInput {
         emails: sent_emails.clone(),
         addresses: sent("addresses"),
@@ -133,6 +157,8 @@ pub(crate) async fn view(ctx: &Ctx<'_>, du: &DirectoryUser) -> DirectoryResult<U
         .is_some_and(|e| e.eq_ignore_ascii_case(&user.email))
     {
         sent_emails
+    } else if user.email.is_empty() {
+        Vec::new()
     } else {
         vec![json!({"value": user.email, "type": "work", "primary": true})]
     };
@@ -146,10 +172,10 @@ pub(crate) async fn view(ctx: &Ctx<'_>, du: &DirectoryUser) -> DirectoryResult<U
         id: user.id.to_string(),
         user_name: user.username.as_str().to_owned(),
         external_id: link.external_id.clone(),
-        display_name: user.display_name.clone(),
+        display_name: (!unstated("displayName")).then(|| user.display_name.clone()),
         name: extra.get("name").cloned(),
         emails,
-        active: user.enabled,
+        active: (!unstated("active")).then_some(user.enabled),
         addresses,
         manager: link.manager_id.map(|m| m.to_string()),
         groups: groups.iter().map(|g| (g.id.to_string(), g.name.clone())).collect(),

@@ -78,6 +78,12 @@ fn applies_what_entra_and_okta_send() {
             "/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User/manager/value",
             json!("m2"),
         ),
+        // The extension's URN as the path.
+        (
+            json!([{"op": "add", "path": ENTERPRISE_USER, "value": {"manager": {"value": "m3"}}}]),
+            "/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User/manager/value",
+            json!("m3"),
+        ),
         // Remove a sub-attribute.
         (
             json!([{"op": "remove", "path": "emails[type eq \"work\"].primary"}]),

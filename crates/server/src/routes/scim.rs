@@ -44,6 +44,9 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2/Schemas", get(schemas))
         .route("/scim/v2/Schemas/{id}", get(schema_by_id))
         .route("/scim/v2/Users", get(list_users).post(create_user))
+        .route("/scim/v2/.search", axum::routing::post(search_everything))
+        .route("/scim/v2/Users/.search", axum::routing::post(search_users))
+        .route("/scim/v2/Groups/.search", axum::routing::post(search_groups))
         .route(
             "/scim/v2/Users/{id}",
             get(get_user).put(replace_user).patch(patch_user).delete(delete_user),
@@ -56,6 +59,26 @@ pub fn router() -> Router<AppState> {
                 .patch(patch_group)
                 .delete(delete_group),
         )
+        .route("/scim/v2", axum::routing::any(unknown))
+        .route("/scim/v2/{*rest}", axum::routing::any(unknown))
+}
+
+/// A search across every resource type (RFC 7644 §3.4.3): not offered; 501 as the RFC says.
+async fn search_everything() -> ScimFailure {
+    ScimFailure(ScimError {
+        status: 501,
+        scim_type: None,
+        detail: "search across resource types is not supported; search /Users or /Groups".into(),
+    })
+}
+
+/// Anything else under `/scim/v2`: 404 in SCIM's shape.
+async fn unknown() -> ScimFailure {
+    ScimFailure(ScimError {
+        status: 404,
+        scim_type: None,
+        detail: "no such endpoint".into(),
+    })
 }
 
 /// A SCIM error answer.
@@ -137,11 +160,30 @@ fn if_match(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Makes the relative `$ref`s of a document (`../Users/ID`) absolute under `base`.
+fn absolute_refs(v: &mut Value, base: &str) {
+    match v {
+        Value::Object(map) => {
+            for (k, item) in map.iter_mut() {
+                match item {
+                    Value::String(s) if k == "$ref" && s.starts_with("../") => *s = format!("{base}/{}", &s[3..]),
+                    other => absolute_refs(other, base),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| absolute_refs(i, base)),
+        _ => {}
+    }
+}
+
 /// A resource's document with `meta`, projected as the query asks.
 fn document(state: &AppState, r: Resource, kind: &str, q: &HashMap<String, String>) -> Value {
-    let location = format!("{}/{kind}s/{}", base(state), r.id);
+    let base = base(state);
+    let location = format!("{base}/{kind}s/{}", r.id);
+    let mut doc = r.doc;
+    absolute_refs(&mut doc, &base);
     let doc = with_meta(
-        r.doc,
+        doc,
         kind,
         &rfc3339(r.created),
         &rfc3339(r.last_modified),
@@ -255,6 +297,53 @@ fn listed(
 ) -> Response {
     let docs = out.resources.into_iter().map(|r| document(state, r, kind, q)).collect();
     scim_json(StatusCode::OK, &list_response(out.total, req.start(), docs))
+}
+
+/// A `SearchRequest` body (RFC 7644 §3.4.3) as the query parameters a `GET` would carry.
+fn search_query(bytes: &Bytes) -> Result<HashMap<String, String>, ScimFailure> {
+    let doc = body(bytes)?;
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| ScimFailure(ScimError::syntax("a search request is a JSON object")))?;
+    let mut q = HashMap::new();
+    for (k, v) in obj {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+            _ => continue,
+        };
+        if k != "schemas" {
+            q.insert(k.clone(), text);
+        }
+    }
+    Ok(q)
+}
+
+async fn search_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ScimCaller(caller): ScimCaller,
+    bytes: Bytes,
+) -> ScimResult {
+    let q = search_query(&bytes)?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    let req = list_request(&q)?;
+    let out = directory::users::list(&c, &p, &req).await?;
+    Ok(listed(&state, "User", &req, out, &q))
+}
+
+async fn search_groups(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ScimCaller(caller): ScimCaller,
+    bytes: Bytes,
+) -> ScimResult {
+    let q = search_query(&bytes)?;
+    let (c, p) = ctx(&state, &caller, &headers);
+    let req = list_request(&q)?;
+    let out = directory::groups::list(&c, &p, &req).await?;
+    Ok(listed(&state, "Group", &req, out, &q))
 }
 
 async fn list_users(

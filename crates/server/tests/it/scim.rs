@@ -295,7 +295,7 @@ async fn okta_provisioning_sequence(b: Backend) {
     assert_eq!(g["displayName"], "Test SCIMv2 renamed");
     assert_eq!(
         g["members"],
-        json!([{"value": other.id.to_string(), "display": "other Example", "type": "User", "$ref": format!("../Users/{}", other.id)}])
+        json!([{"value": other.id.to_string(), "$ref": format!("http://localhost:8080/scim/v2/Users/{}", other.id)}])
     );
     let r = scim(&app, Method::DELETE, &format!("/scim/v2/Groups/{gid}"), &t, None).await;
     expect(&r, StatusCode::NO_CONTENT);
@@ -412,7 +412,7 @@ async fn bad_requests_get_scim_errors(b: Backend) {
         (
             Method::POST,
             "/scim/v2/Users".into(),
-            Some(json!({"userName": "nomail"})),
+            Some(json!({"userName": "badmail", "emails": [{"value": "not an address"}]})),
             "invalidValue",
         ),
         (
@@ -743,5 +743,7 @@ async fn discovery_documents(b: Backend) {
     let r = app
         .call(Method::GET, "/scim/v2/ResourceTypes/Nope", Auth::None, None)
         .await;
+    expect_error(&r, StatusCode::NOT_FOUND, None);
+    let r = app.call(Method::GET, "/scim/v2/Nothing/here", Auth::None, None).await;
     expect_error(&r, StatusCode::NOT_FOUND, None);
 }
