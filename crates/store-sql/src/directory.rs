@@ -130,11 +130,18 @@ impl Where {
     fn compare(&mut self, e: &str, cmp: Cmp, operand: &Operand) -> String {
         let like = |pattern: String| Param::Text(pattern);
         match (cmp, operand) {
-            (Cmp::Co | Cmp::Sw | Cmp::Ew, Operand::Text(t)) => {
+            // A prefix as a range, which both databases answer from the attribute's index
+            // (SQLite's LIKE ignores case and so cannot use a binary index): every text
+            // starting with `t` sorts from `t` up to `t` followed by the last code point.
+            (Cmp::Sw, Operand::Text(t)) => {
+                let from = self.bind(Param::Text(t.clone()));
+                let to = self.bind(Param::Text(format!("{t}\u{10FFFF}")));
+                format!("({e} IS NOT NULL AND {e} >= {from} AND {e} < {to})")
+            }
+            (Cmp::Co | Cmp::Ew, Operand::Text(t)) => {
                 let escaped = escape_like(t);
                 let pattern = match cmp {
                     Cmp::Co => format!("%{escaped}%"),
-                    Cmp::Sw => format!("{escaped}%"),
                     _ => format!("%{escaped}"),
                 };
                 let p = self.bind(like(pattern));
