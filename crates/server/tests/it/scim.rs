@@ -21,6 +21,7 @@ on_both_stores!(
     entity_tags_guard_changes,
     deletion_is_recoverable_then_purged,
     discovery_documents,
+    keys_follow_the_lifecycle,
 );
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -747,4 +748,40 @@ async fn discovery_documents(b: Backend) {
     expect_error(&r, StatusCode::NOT_FOUND, None);
     let r = app.call(Method::GET, "/scim/v2/Nothing/here", Auth::None, None).await;
     expect_error(&r, StatusCode::NOT_FOUND, None);
+}
+
+/// Deactivation suspends the user's keys (a key cannot sign in, the console shows it
+/// suspended); reactivation restores them.
+async fn keys_follow_the_lifecycle(b: Backend) {
+    use crate::webauthn_kit::{enrolled, sign_in, sign_in_options, sign_in_verify};
+    let app = TestApp::new(b, &[]).await;
+    let t = app.bearer(&["scim"]).await;
+    let (user, _, mut key) = enrolled(&app, "kim").await;
+    sign_in(&app, Some("kim"), &mut key).await;
+    let admin = app.user("root", Role::Admin).await;
+    let admin_cookie = app.full_session(&admin).await;
+    let page = |app: &TestApp| {
+        let path = format!("/admin/users/{}", user.id);
+        let cookie = admin_cookie.clone();
+        async move {
+            let r = app.call(Method::GET, &path, Auth::Cookie(&cookie), None).await;
+            String::from_utf8(r.body).unwrap()
+        }
+    };
+    let badge = "<span class=\"badge warn\">Suspended: user disabled</span>";
+    assert!(!page(&app).await.contains(badge));
+
+    let path = format!("/scim/v2/Users/{}", user.id);
+    let off = ops(json!([{"op": "replace", "path": "active", "value": false}]));
+    expect(&scim(&app, Method::PATCH, &path, &t, Some(off)).await, StatusCode::OK);
+    let c = sign_in_options(&app, Some("kim")).await;
+    let cred = key.sign_in(&c.options, crate::harness::ORIGIN).expect("the key signs");
+    let r = sign_in_verify(&app, &c.id, cred).await;
+    assert_ne!(r.status, StatusCode::OK, "a suspended key cannot sign in");
+    assert!(page(&app).await.contains(badge), "the console shows the key suspended");
+
+    let on = ops(json!([{"op": "replace", "path": "active", "value": true}]));
+    expect(&scim(&app, Method::PATCH, &path, &t, Some(on)).await, StatusCode::OK);
+    sign_in(&app, Some("kim"), &mut key).await;
+    assert!(!page(&app).await.contains(badge), "reactivation restores the key");
 }
