@@ -53,6 +53,7 @@ step "WebAuthn conformance corpus (keyfleet verify)" "$KEYFLEET_BIN" verify --co
 step "software authenticator via python-fido2, pcscd and vpcd" scripts/interop.sh
 step "python-fido2 device suite on a fresh nfc-key (pcscd + vpcd)" scripts/interop.sh --device-suite nfc-key
 step "python-fido2 device suite on a fresh band (pcscd + vpcd)" scripts/interop.sh --device-suite band
+step "scim2-tester against keyfleet serve on SQLite and PostgreSQL" scripts/scim-tester.sh
 step "WebAuthn ceremonies, pages and accessibility in headless Chromium" tests/browser/run.sh
 step "fuzz targets build" scripts/fuzz-build.sh
 step "README run command answers /healthz" scripts/readme-run.sh

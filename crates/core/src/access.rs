@@ -10,7 +10,7 @@
 //! | administrator, full session | all |
 //! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log, read the authenticator metadata, read policies and authentication strengths |
 //! | worker, or any TAP session | none (their own keys and sessions only) |
-//! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log |
+//! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log, `scim` is directory sync (users and groups over SCIM) |
 
 use keyfleet_domain::audit::{Action, Actor, Outcome};
 use keyfleet_domain::client::Scope;
@@ -76,6 +76,9 @@ pub enum Permission {
     ManagePolicies,
     /// Read group policies and authentication strengths (administrators and helpdesk).
     ReadPolicies,
+    /// Directory sync (SCIM): read, create, change and delete users (workers only, unless
+    /// an administrator) and groups.
+    Directory,
 }
 
 impl Permission {
@@ -90,6 +93,7 @@ impl Permission {
             | Permission::ReadMetadata
             | Permission::ManagePolicies
             | Permission::ReadPolicies => None,
+            Permission::Directory => Some(Scope::Scim),
         }
     }
 
@@ -213,6 +217,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::DeleteUsers
                     | Permission::ManageMetadata
                     | Permission::ManagePolicies
+                    | Permission::Directory
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -232,6 +237,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::DeleteUsers => "only an administrator may delete users",
         Permission::ManageMetadata => "only an administrator may import authenticator metadata",
         Permission::ManagePolicies => "only an administrator may change policies and authentication strengths",
+        Permission::Directory => "only an administrator may use directory sync",
         _ => "only an administrator may do this",
     }
 }

@@ -16,6 +16,16 @@ pub struct CoreConfig {
     pub limits: crate::limits::LimitConfig,
     /// API clients and access tokens.
     pub clients: ClientConfig,
+    /// Directory sync (SCIM).
+    pub directory: DirectoryConfig,
+}
+
+/// Directory sync (SCIM).
+#[derive(Debug, Clone, Copy)]
+pub struct DirectoryConfig {
+    /// How long a user the directory deleted stays disabled and recoverable before the
+    /// housekeeping job removes them for good.
+    pub recovery: Duration,
 }
 
 /// The WebAuthn ceremonies.

@@ -13,7 +13,8 @@ use crate::{CoreError, Ctx};
 /// The scheduled jobs this build runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
-    /// Deletes sessions that ended a week ago and ceremonies that expired.
+    /// Deletes sessions that ended a week ago, ceremonies that expired, and users directory
+    /// sync deleted longer ago than the recovery period.
     Housekeeping,
     /// Downloads the FIDO Metadata Service BLOB from `mds_url` (when it is set) and imports
     /// it when it changed ([`crate::metadata::refresh`]).
@@ -103,7 +104,12 @@ impl Job {
                     .purge_sessions(ctx.now.minus(ENDED_SESSIONS_KEPT))
                     .await?;
                 let ceremonies = ctx.stores.ceremonies.purge_ceremonies(ctx.now).await?;
-                Ok(vec![("sessionsPurged", sessions), ("ceremoniesPurged", ceremonies)])
+                let users = crate::directory::lifecycle::purge(ctx).await?;
+                Ok(vec![
+                    ("sessionsPurged", sessions),
+                    ("ceremoniesPurged", ceremonies),
+                    ("deletedUsersPurged", users),
+                ])
             }
         }
     }

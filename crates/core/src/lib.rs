@@ -20,6 +20,8 @@
 //! - [`policies`]: group policies (the built-in default from the settings), a user's
 //!   effective policy, the lock-out preview, and the checks registration and sign-in call.
 //! - [`reports`]: the dashboard's figures and the registration report, counted by the store.
+//! - [`directory`]: directory sync, the SCIM 2.0 service provider's use cases, and what
+//!   joiners and leavers do to sessions and keys.
 //! - [`jobs`]: the scheduled work (housekeeping); the server runs it under a lease.
 //!
 //! Architecture invariant: nothing here knows about HTTP (no axum, tower or hyper; a test
@@ -39,6 +41,7 @@ pub mod clients;
 pub mod config;
 mod context;
 pub mod credentials;
+pub mod directory;
 pub mod error;
 pub mod identity;
 pub mod jobs;

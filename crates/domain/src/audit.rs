@@ -123,6 +123,13 @@ actions! {
     UserEnable => "user.enable",
     /// A user was deleted.
     UserDelete => "user.delete",
+    /// The directory (SCIM) deleted a user: disabled, sessions ended, kept for the recovery
+    /// period.
+    UserDirectoryDelete => "user.directory_delete",
+    /// A user the directory deleted was removed for good when the recovery period ended.
+    UserPurge => "user.purge",
+    /// A group's name or directory id changed.
+    GroupUpdate => "group.update",
     /// A group was created.
     GroupCreate => "group.create",
     /// A group was deleted.

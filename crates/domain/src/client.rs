@@ -25,16 +25,19 @@ pub enum Scope {
     Shipments,
     /// Read the audit log.
     AuditRead,
+    /// Directory sync (SCIM 2.0): provision users and groups.
+    Scim,
 }
 
 impl Scope {
     /// Every scope, in a stable order.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::UsersRead,
         Scope::UsersWrite,
         Scope::Provisioning,
         Scope::Shipments,
         Scope::AuditRead,
+        Scope::Scim,
     ];
 
     /// The OAuth scope string.
@@ -45,6 +48,7 @@ impl Scope {
             Scope::Provisioning => "provisioning",
             Scope::Shipments => "shipments",
             Scope::AuditRead => "audit:read",
+            Scope::Scim => "scim",
         }
     }
 

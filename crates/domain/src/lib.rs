@@ -20,6 +20,7 @@ pub mod audit;
 pub mod ceremony;
 pub mod client;
 pub mod credential;
+pub mod directory;
 pub mod group;
 pub mod ids;
 pub mod metadata;

@@ -17,6 +17,7 @@ use crate::audit::{AuditEvent, AuditQuery, NewAuditEvent};
 use crate::ceremony::{Ceremony, FinishAssertion};
 use crate::client::{ApiClient, ClientSecret};
 use crate::credential::Credential;
+use crate::directory::DirectoryStore;
 use crate::group::Group;
 use crate::ids::{CeremonyId, SecretId, SessionId};
 use crate::metadata::MetadataStore;
@@ -456,6 +457,8 @@ pub struct Stores {
     pub strengths: Arc<dyn StrengthStore>,
     /// Group policies.
     pub policies: Arc<dyn PolicyStore>,
+    /// Directory sync (SCIM).
+    pub directory: Arc<dyn DirectoryStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -479,6 +482,7 @@ impl Stores {
             + MetadataStore
             + StrengthStore
             + PolicyStore
+            + DirectoryStore
             + HealthStore
             + 'static,
     {
@@ -499,6 +503,7 @@ impl Stores {
             metadata: s.clone(),
             strengths: s.clone(),
             policies: s.clone(),
+            directory: s.clone(),
             health: s,
         }
     }

@@ -71,6 +71,7 @@ pub fn app(state: AppState) -> Router {
     let state_hsts = Hsts(state.settings.secure_cookies);
     router
         .route("/api/openapi.json", get(move || openapi_json(doc.clone())))
+        .merge(routes::scim::router())
         .merge(crate::web::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -86,6 +86,11 @@ pub const SETTINGS: &[SettingDoc] = &[
         help: "A session ends this many hours after sign-in, whatever the activity (1 to 720).",
     },
     SettingDoc {
+        key: "directory_recovery_days",
+        default: "30",
+        help: "A user deleted by directory sync (SCIM) stays disabled and recoverable this many days, then is removed for good (0 to 3650; 0 removes at the next housekeeping run).",
+    },
+    SettingDoc {
         key: "tap_session_minutes",
         default: "60",
         help: "Longest session a temporary access pass opens; it also ends when the pass expires (5 to 1440).",
@@ -389,6 +394,8 @@ pub struct Settings {
     pub signin_failures_per_address: u32,
     /// Sign-in ceremonies one address may start per minute (0: unlimited).
     pub signin_starts_per_address_per_minute: u32,
+    /// How long a user deleted by directory sync stays recoverable.
+    pub directory_recovery: Duration,
 }
 
 /// Values given on the command line (highest precedence).
@@ -590,6 +597,9 @@ impl Settings {
             mds_factory_dir,
             removal_ends_sessions,
             signin_failures_per_address: raw.int("signin_failures_per_address", 1, 100_000)?,
+            directory_recovery: raw
+                .int("directory_recovery_days", 0u64, 3650)
+                .map(|d| Duration::from_secs(d * 86_400))?,
             signin_starts_per_address_per_minute: raw.int("signin_starts_per_address_per_minute", 0, 1_000_000)?,
         })
     }

@@ -109,6 +109,14 @@ impl ApiError {
         self.code
     }
 
+    /// Logs the cause of a 5xx answer (inside the request's span), for adapters that render
+    /// the error in another shape (SCIM).
+    pub fn log_internal(&self) {
+        if let Some(cause) = &self.internal {
+            tracing::error!(code = self.code, cause = %cause, "request failed");
+        }
+    }
+
     /// The human detail (never a 5xx cause).
     pub fn detail(&self) -> Option<&str> {
         self.detail.as_deref()

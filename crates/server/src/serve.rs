@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use keyfleet_core::bootstrap::{Bootstrap, bootstrap};
 use keyfleet_core::clients::tokens::TokenKeys;
-use keyfleet_core::config::{CeremonyConfig, ClientConfig, SessionConfig};
+use keyfleet_core::config::{CeremonyConfig, ClientConfig, DirectoryConfig, SessionConfig};
 use keyfleet_core::credentials::sealed::SealKey;
 use keyfleet_core::limits::{LimitConfig, SignInLimits, TapLimits, TokenLimits};
 use keyfleet_core::secrets::MasterKey;
@@ -141,6 +141,9 @@ pub fn core_config(settings: &Settings, master: &MasterKey) -> anyhow::Result<Co
             issuer: settings.issuer.clone(),
             audience: settings.token_audience(),
             secret_digest_key: master.derive("client-secret-digest"),
+        },
+        directory: DirectoryConfig {
+            recovery: settings.directory_recovery,
         },
     })
 }

@@ -30,6 +30,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("authentication_strengths_acr_key", "strength_acr"),
     ("policies_name_key_key", "policy_name"),
     ("policies_pkey", "policy_id"),
+    ("directory_users_external_id_key", "external_id"),
+    ("directory_groups_external_id_key", "group_external_id"),
 ];
 
 /// The rule a constraint enforces, or `unique` for one this table lacks.

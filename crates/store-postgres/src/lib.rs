@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod directory_sql;
 mod error;
 mod metadata_sql;
 mod policy_sql;
@@ -78,6 +79,7 @@ impl Backend for PgBackend {
     const STRENGTH_SQL: &'static StrengthSql = &strengths_sql::STRENGTH_SQL;
 
     const POLICY_SQL: &'static PolicySql = &policy_sql::POLICY_SQL;
+    const DIRECTORY_SQL: &'static keyfleet_store_sql::DirectorySql = &directory_sql::DIRECTORY_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

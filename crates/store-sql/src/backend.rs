@@ -27,6 +27,9 @@ pub trait Backend: Send + Sync + 'static {
     /// The group-policy statements, in this database's dialect.
     const POLICY_SQL: &'static crate::PolicySql;
 
+    /// The directory-sync statements, in this database's dialect.
+    const DIRECTORY_SQL: &'static crate::DirectorySql;
+
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;
 

@@ -24,6 +24,7 @@
 mod audit;
 mod backend;
 mod clients;
+mod directory;
 pub mod error;
 pub mod exec;
 mod jobs;
@@ -41,6 +42,7 @@ mod users;
 mod webauthn;
 
 pub use backend::{Backend, Sql};
+pub use directory::DirectorySql;
 pub use metadata::MetadataSql;
 pub use policies::PolicySql;
 pub use store::SqlStore;

@@ -530,6 +530,34 @@ pub(crate) fn strength<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domai
     })
 }
 
+/// A user with their directory link (`l_` columns, NULL without a link).
+pub(crate) fn directory_user<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::directory::DirectoryUser> {
+    let c = Cols::<B>::new(row, "l_");
+    Ok(keyfleet_domain::directory::DirectoryUser {
+        user: user::<B>(row, "")?,
+        link: keyfleet_domain::directory::DirectoryLink {
+            external_id: c.opt_text("external_id")?,
+            manager_id: c.opt_parse("manager_id")?,
+            attributes: c.opt_text("attributes")?,
+            deleted_at: c.opt_time("deleted_at")?,
+        },
+    })
+}
+
+/// A group with its directory external id (`d_external_id`).
+pub(crate) fn directory_group<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::directory::DirectoryGroup> {
+    let c = Cols::<B>::new(row, "d_");
+    Ok(keyfleet_domain::directory::DirectoryGroup {
+        group: group::<B>(row)?,
+        external_id: c.opt_text("external_id")?,
+    })
+}
+
+/// A user id in the column `user_id`.
+pub(crate) fn user_id<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::UserId> {
+    Cols::<B>::new(row, "").parse("user_id")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,8 @@ pub const TABLES: &[&str] = &[
     "authentication_strengths",
     "policies",
     "policy_groups",
+    "directory_users",
+    "directory_groups",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

@@ -26,7 +26,7 @@ pub(crate) fn escape_like(text: &str) -> String {
     out
 }
 
-async fn insert_user<B: Backend>(conn: &mut Connection<B>, user: &User) -> StoreResult<()> {
+pub(crate) async fn insert_user<B: Backend>(conn: &mut Connection<B>, user: &User) -> StoreResult<()> {
     let id = user.id.to_string();
     let args = [
         text(&id),

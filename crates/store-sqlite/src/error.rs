@@ -26,6 +26,8 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("authentication_strengths.acr", "strength_acr"),
     ("policies.name_key", "policy_name"),
     ("policies.id", "policy_id"),
+    ("directory_users.external_id", "external_id"),
+    ("directory_groups.external_id", "group_external_id"),
 ];
 
 /// The rule a unique-violation message names, or `unique` for one this table lacks.

@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+mod directory_sql;
 mod error;
 mod lists;
 mod metadata_sql;
@@ -145,6 +146,7 @@ impl Backend for SqliteBackend {
     const STRENGTH_SQL: &'static StrengthSql = &strengths_sql::STRENGTH_SQL;
 
     const POLICY_SQL: &'static PolicySql = &policy_sql::POLICY_SQL;
+    const DIRECTORY_SQL: &'static keyfleet_store_sql::DirectorySql = &directory_sql::DIRECTORY_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -18,6 +18,7 @@ use rand_core::OsRng;
 
 use crate::fixtures::{self, HOUR, MINUTE, T0, all_audit, at, audit_actions, event, user, user_target};
 
+mod directory;
 mod limits;
 mod metadata;
 mod nul;
@@ -26,6 +27,7 @@ mod reports;
 mod strengths;
 mod webauthn;
 
+pub use directory::{directory_groups, directory_users_replace_delete_purge, directory_users_round_trip_and_filters};
 pub use limits::{
     job_claim_race, job_claim_race_one_handle, job_lease_rules, rate_limit_release, rate_limit_reserve,
     rate_limit_reserve_race,
@@ -128,6 +130,9 @@ pub const CASES: &[&str] = &[
     "policy_crud",
     "policy_sign_in_read",
     "metadata_validators_round_trip",
+    "directory_users_round_trip_and_filters",
+    "directory_users_replace_delete_purge",
+    "directory_groups",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue
@@ -179,7 +184,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 10 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 11 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

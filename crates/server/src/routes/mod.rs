@@ -11,6 +11,7 @@ pub mod metadata;
 pub mod oauth;
 pub mod strengths;
 pub mod policies;
+pub mod scim;
 pub mod users;
 pub mod webauthn;
 

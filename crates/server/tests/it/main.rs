@@ -20,6 +20,7 @@ mod page_speed;
 mod pages;
 mod policies;
 mod reports;
+mod scim;
 mod signin_limits;
 mod strengths;
 mod users;

@@ -112,6 +112,9 @@ conformance!(
     policy_crud,
     policy_sign_in_read,
     metadata_validators_round_trip,
+    directory_users_round_trip_and_filters,
+    directory_users_replace_delete_purge,
+    directory_groups,
 );
 
 #[test]

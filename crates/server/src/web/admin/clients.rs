@@ -64,6 +64,7 @@ fn scope_help(s: Scope) -> &'static str {
         Scope::Provisioning => "Register keys on behalf of users (provisioning).",
         Scope::Shipments => "The pre-registration connector (key shipments).",
         Scope::AuditRead => "Read the audit log.",
+        Scope::Scim => "Directory sync: provision users and groups over SCIM 2.0.",
     }
 }
 

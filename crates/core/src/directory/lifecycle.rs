@@ -1,0 +1,97 @@
+//! Joiners, movers and leavers: what a directory's deactivation, deletion and reactivation
+//! do, in one place.
+//!
+//! - **Deactivation** (`active: false`) and **deletion** disable the user and end every
+//!   session they hold, in the transaction that records the change: the next request with
+//!   one of those sessions is refused.
+//! - Their **keys are suspended**: a key whose owner is disabled cannot sign in (the sign-in
+//!   refuses a disabled owner), and the console and API show such keys as suspended. The
+//!   suspension is computed from the owner's state rather than stored on each key, so it
+//!   cannot drift from it: **reactivation** restores every key at once, and no key can be
+//!   left suspended (or usable) by a half-applied change.
+//! - A **deleted** user stays, disabled and hidden from the directory, for the recovery
+//!   period (`directory_recovery_days`); [`purge`] then removes them for good, each removal
+//!   audited (`user.purge`).
+//!
+//! Single sign-on's refresh tokens and back-channel logout do not exist yet. When the
+//! OpenID Connect provider lands, ending them belongs in [`leave`]: every deactivation and
+//! deletion made by directory sync goes through it, after its transaction commits.
+
+use keyfleet_domain::audit::{Action, NewAuditEvent, Target};
+use keyfleet_domain::directory::DirectoryLink;
+use keyfleet_domain::user::User;
+use keyfleet_domain::{StoreError, UserId};
+
+use super::DirectoryResult;
+use crate::Ctx;
+use crate::audit::Reason;
+
+/// What a change does to whether the user may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Enabled, now disabled: a leaver.
+    Leaves,
+    /// Disabled, now enabled: back.
+    Returns,
+    /// No change to that.
+    Stays,
+}
+
+/// The change from `was` to `now` (enabled).
+pub fn change(was: bool, now: bool) -> Change {
+    match (was, now) {
+        (true, false) => Change::Leaves,
+        (false, true) => Change::Returns,
+        _ => Change::Stays,
+    }
+}
+
+/// Writes a user's new attributes and link; a leaver's sessions end in the same
+/// transaction (the store revokes the sessions of a user it writes disabled).
+pub(crate) async fn replace(
+    ctx: &Ctx<'_>,
+    user: &User,
+    link: &DirectoryLink,
+    change: Change,
+    audit: &NewAuditEvent,
+) -> DirectoryResult<()> {
+    ctx.stores.directory.replace_directory_user(user, link, audit).await?;
+    if change == Change::Leaves {
+        leave(ctx, user.id);
+    }
+    Ok(())
+}
+
+/// Deletes a user the recoverable way: disabled, sessions ended, hidden from the directory.
+pub(crate) async fn delete(ctx: &Ctx<'_>, user: &User, audit: &NewAuditEvent) -> DirectoryResult<()> {
+    ctx.stores
+        .directory
+        .delete_directory_user(user.id, ctx.now, audit)
+        .await?;
+    leave(ctx, user.id);
+    Ok(())
+}
+
+/// The hook every leaver passes through once their deactivation or deletion has committed
+/// (sessions ended, keys suspended). Ending the user's single sign-on refresh tokens and
+/// sending back-channel logouts belong here once the OpenID Connect provider exists.
+fn leave(_ctx: &Ctx<'_>, user: UserId) {
+    tracing::info!(%user, "directory sync: user left; sessions ended, keys suspended");
+}
+
+/// Removes for good the users the directory deleted longer ago than the recovery period;
+/// returns how many. Run by the housekeeping job.
+pub async fn purge(ctx: &Ctx<'_>) -> Result<u64, StoreError> {
+    let before = ctx.now.minus(ctx.config.directory.recovery);
+    let audit_for = |id: UserId| {
+        ctx.audit_with(
+            Action::UserPurge,
+            Some(Target::User(id)),
+            &Reason {
+                reason: "recovery_period_ended",
+            },
+        )
+    };
+    let purged = ctx.stores.directory.purge_directory_users(before, &audit_for).await?;
+    Ok(u64::try_from(purged.len()).unwrap_or(u64::MAX))
+}
