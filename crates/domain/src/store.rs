@@ -20,6 +20,7 @@ use crate::credential::Credential;
 use crate::group::Group;
 use crate::ids::{CeremonyId, SecretId, SessionId};
 use crate::metadata::MetadataStore;
+use crate::oidc::OidcStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
 use crate::signing_key::StoredSigningKey;
@@ -450,6 +451,8 @@ pub struct Stores {
     pub reports: Arc<dyn ReportStore>,
     /// Authenticator metadata (the MDS BLOB and its entries).
     pub metadata: Arc<dyn MetadataStore>,
+    /// Single sign-on applications, grants and refresh tokens.
+    pub oidc: Arc<dyn OidcStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -471,6 +474,7 @@ impl Stores {
             + JobStore
             + ReportStore
             + MetadataStore
+            + OidcStore
             + HealthStore
             + 'static,
     {
@@ -489,6 +493,7 @@ impl Stores {
             jobs: s.clone(),
             reports: s.clone(),
             metadata: s.clone(),
+            oidc: s.clone(),
             health: s,
         }
     }

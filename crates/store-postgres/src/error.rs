@@ -25,6 +25,10 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("credentials_pkey", "credential_id"),
     ("ceremonies_pkey", "ceremony"),
     ("jobs_pkey", "job"),
+    ("oidc_applications_pkey", "client_id"),
+    ("oidc_grants_pkey", "grant"),
+    ("oidc_grants_code_hash_key", "grant"),
+    ("oidc_refresh_tokens_pkey", "refresh_token"),
 ];
 
 /// The rule a constraint enforces, or `unique` for one this table lacks.

@@ -22,6 +22,7 @@
 
 mod error;
 mod metadata_sql;
+mod oidc_sql;
 mod sql;
 
 use std::time::Duration;
@@ -30,7 +31,7 @@ use keyfleet_domain::StoreError;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_store_sql::error::{map_err, map_migrate_err};
 use keyfleet_store_sql::exec::{Bound, DbRow};
-use keyfleet_store_sql::{Backend, MetadataSql, Sql, SqlStore};
+use keyfleet_store_sql::{Backend, MetadataSql, OidcSql, Sql, SqlStore};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
@@ -73,6 +74,8 @@ impl Backend for PgBackend {
     const SQL: &'static Sql = &sql::SQL;
 
     const METADATA_SQL: &'static MetadataSql = &metadata_sql::METADATA_SQL;
+
+    const OIDC_SQL: &'static OidcSql = &oidc_sql::OIDC_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

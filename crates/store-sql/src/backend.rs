@@ -22,6 +22,9 @@ pub trait Backend: Send + Sync + 'static {
     /// The authenticator-metadata statements, in this database's dialect.
     const METADATA_SQL: &'static crate::MetadataSql;
 
+    /// The single sign-on statements, in this database's dialect.
+    const OIDC_SQL: &'static crate::OidcSql;
+
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;
 

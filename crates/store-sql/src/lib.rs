@@ -28,6 +28,7 @@ pub mod error;
 pub mod exec;
 mod jobs;
 mod metadata;
+mod oidc;
 pub mod nul;
 pub mod rate_limit;
 mod reports;
@@ -40,4 +41,5 @@ mod webauthn;
 
 pub use backend::{Backend, Sql};
 pub use metadata::MetadataSql;
+pub use oidc::OidcSql;
 pub use store::SqlStore;

@@ -28,6 +28,9 @@ pub const TABLES: &[&str] = &[
     "spent_ceremonies",
     "metadata_blob",
     "metadata_entries",
+    "oidc_applications",
+    "oidc_grants",
+    "oidc_refresh_tokens",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

@@ -21,6 +21,10 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("credentials.id", "credential_id"),
     ("ceremonies.id", "ceremony"),
     ("jobs.job", "job"),
+    ("oidc_applications.client_id", "client_id"),
+    ("oidc_grants.id", "grant"),
+    ("oidc_grants.code_hash", "grant"),
+    ("oidc_refresh_tokens.token_hash", "refresh_token"),
 ];
 
 /// The rule a unique-violation message names, or `unique` for one this table lacks.

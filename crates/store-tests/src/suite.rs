@@ -21,6 +21,7 @@ use crate::fixtures::{self, HOUR, MINUTE, T0, all_audit, at, audit_actions, even
 mod limits;
 mod metadata;
 mod nul;
+mod oidc;
 mod reports;
 mod webauthn;
 
@@ -30,6 +31,7 @@ pub use limits::{
 };
 pub use metadata::{metadata_import_and_lookup, metadata_import_race, metadata_rollback_keeps_last_good};
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
+pub use oidc::{oidc_application_round_trip, oidc_code_redeem_race, oidc_codes_and_refresh_tokens};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
 };
@@ -116,6 +118,9 @@ pub const CASES: &[&str] = &[
     "metadata_import_and_lookup",
     "metadata_rollback_keeps_last_good",
     "metadata_import_race",
+    "oidc_application_round_trip",
+    "oidc_codes_and_refresh_tokens",
+    "oidc_code_redeem_race",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue
@@ -167,7 +172,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 7 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 12 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

@@ -106,6 +106,9 @@ conformance!(
     metadata_import_and_lookup,
     metadata_rollback_keeps_last_good,
     metadata_import_race,
+    oidc_application_round_trip,
+    oidc_codes_and_refresh_tokens,
+    oidc_code_redeem_race,
 );
 
 #[test]
