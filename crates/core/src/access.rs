@@ -71,6 +71,8 @@ pub enum Permission {
     ManageMetadata,
     /// Read the authenticator metadata (its status and entries).
     ReadMetadata,
+    /// Create, change and delete single sign-on applications (administrators and the CLI).
+    ManageApplications,
 }
 
 impl Permission {
@@ -80,7 +82,10 @@ impl Permission {
             Permission::ReadUsers | Permission::ReadGroups => Some(Scope::UsersRead),
             Permission::WriteUsers | Permission::DeleteUsers | Permission::ManageGroups => Some(Scope::UsersWrite),
             Permission::ReadAudit => Some(Scope::AuditRead),
-            Permission::ManageClients | Permission::ManageMetadata | Permission::ReadMetadata => None,
+            Permission::ManageClients
+            | Permission::ManageMetadata
+            | Permission::ReadMetadata
+            | Permission::ManageApplications => None,
         }
     }
 
@@ -202,6 +207,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::ManageGroups
                     | Permission::DeleteUsers
                     | Permission::ManageMetadata
+                    | Permission::ManageApplications
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -220,6 +226,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::ManageGroups => "only an administrator may change groups",
         Permission::DeleteUsers => "only an administrator may delete users",
         Permission::ManageMetadata => "only an administrator may import authenticator metadata",
+        Permission::ManageApplications => "only an administrator may manage single sign-on applications",
         _ => "only an administrator may do this",
     }
 }

@@ -40,6 +40,7 @@ pub mod identity;
 pub mod jobs;
 pub mod limits;
 pub mod metadata;
+pub mod oidc;
 pub mod reports;
 pub mod secrets;
 

@@ -127,7 +127,10 @@ fn is_loopback(host: &str) -> bool {
         return false;
     };
     let parts: Vec<&str> = rest.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Validates a redirect URI (OIDC Core §3.1.2.1, RFC 9700 §2.1): an absolute `https` URI, or
@@ -168,7 +171,9 @@ pub fn validate_redirect_uri(uri: &str) -> Result<String, ApplicationError> {
         return Err(bad("must name a host"));
     }
     if !https && !is_loopback(&host.to_ascii_lowercase()) {
-        return Err(bad("http is allowed only on a loopback host (127.0.0.1, [::1], localhost)"));
+        return Err(bad(
+            "http is allowed only on a loopback host (127.0.0.1, [::1], localhost)",
+        ));
     }
     Ok(uri.to_owned())
 }

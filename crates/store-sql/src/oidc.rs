@@ -130,7 +130,8 @@ impl<B: Backend> OidcStore for SqlStore<B> {
     }
 
     async fn find_grant_by_code(&self, code_hash: &[u8; 32]) -> StoreResult<Option<Grant>> {
-        let found = exec::optional::<B>(&mut *self.conn().await?, B::OIDC_SQL.grant_by_code, &[bytes(code_hash)]).await?;
+        let found =
+            exec::optional::<B>(&mut *self.conn().await?, B::OIDC_SQL.grant_by_code, &[bytes(code_hash)]).await?;
         found.as_ref().map(rows::grant::<B>).transpose()
     }
 

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per area, each with its own `router()`.
 
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod clients;
@@ -8,6 +9,7 @@ pub mod groups;
 pub mod health;
 pub mod me;
 pub mod oauth;
+pub mod oidc;
 pub mod users;
 pub mod webauthn;
 

@@ -74,7 +74,14 @@ pub async fn oidc_application_round_trip(s: &Stores) {
     assert_conflict(s.oidc.create_application(&a, &audit).await, "client_id");
     assert_eq!(s.oidc.get_application("kfa_a").await.unwrap(), Some(a.clone()));
     assert_eq!(s.oidc.get_application("kfa_\0").await.unwrap(), None);
-    let names: Vec<String> = s.oidc.list_applications().await.unwrap().into_iter().map(|a| a.name).collect();
+    let names: Vec<String> = s
+        .oidc
+        .list_applications()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
     assert_eq!(names, ["Alpha", "Zeta"]);
     let changed = Application {
         name: "Zeta 2".into(),
@@ -97,13 +104,24 @@ pub async fn oidc_application_round_trip(s: &Stores) {
     let u = user("alice");
     s.users.create_user(&u, &event(Action::UserCreate, None)).await.unwrap();
     let g = grant("g1", "kfa_a", u.id, SessionId::new_random(&mut OsRng), 1);
-    s.oidc.create_grant(&g, &event(Action::OidcAuthorize, None)).await.unwrap();
+    s.oidc
+        .create_grant(&g, &event(Action::OidcAuthorize, None))
+        .await
+        .unwrap();
     s.oidc
         .delete_application("kfa_a", &event(Action::ApplicationDelete, None))
         .await
         .unwrap();
-    assert_eq!(s.oidc.get_grant("g1").await.unwrap(), None, "grants go with the application");
-    assert_not_found(s.oidc.delete_application("kfa_a", &event(Action::ApplicationDelete, None)).await);
+    assert_eq!(
+        s.oidc.get_grant("g1").await.unwrap(),
+        None,
+        "grants go with the application"
+    );
+    assert_not_found(
+        s.oidc
+            .delete_application("kfa_a", &event(Action::ApplicationDelete, None))
+            .await,
+    );
     assert_eq!(
         audit_actions(s).await,
         [
@@ -130,7 +148,11 @@ pub async fn oidc_codes_and_refresh_tokens(s: &Stores) {
     let g = grant("g1", "kfa_a", u.id, session, 1);
     let audit = event(Action::OidcAuthorize, None);
     s.oidc.create_grant(&g, &audit).await.unwrap();
-    assert_not_found(s.oidc.create_grant(&grant("g2", "kfa_none", u.id, session, 2), &audit).await);
+    assert_not_found(
+        s.oidc
+            .create_grant(&grant("g2", "kfa_none", u.id, session, 2), &audit)
+            .await,
+    );
     assert_eq!(s.oidc.find_grant_by_code(&[1; 32]).await.unwrap(), Some(g.clone()));
     assert_eq!(s.oidc.find_grant_by_code(&[9; 32]).await.unwrap(), None);
     let token = event(Action::OidcToken, None);
@@ -140,30 +162,51 @@ pub async fn oidc_codes_and_refresh_tokens(s: &Stores) {
     assert_eq!(s.oidc.get_grant("g1").await.unwrap().unwrap().code_used_at, Some(at(1)));
     assert_not_found(s.oidc.redeem_code("nope", at(2), None, &token).await);
     // Expired.
-    s.oidc.create_grant(&grant("g3", "kfa_a", u.id, session, 3), &audit).await.unwrap();
+    s.oidc
+        .create_grant(&grant("g3", "kfa_a", u.id, session, 3), &audit)
+        .await
+        .unwrap();
     assert_conflict(s.oidc.redeem_code("g3", at(MINUTE), None, &token).await, "code_expired");
     assert_eq!(s.oidc.get_grant("g3").await.unwrap().unwrap().code_used_at, None);
     // Rotation.
     let (stored, fam) = s.oidc.find_refresh_token(&[10; 32]).await.unwrap().unwrap();
     assert_eq!((stored, fam.id.as_str()), (r0.clone(), "g1"));
     let r1 = refresh("g1", 11);
-    s.oidc.rotate_refresh_token(&[10; 32], at(5), &r1, &token).await.unwrap();
+    s.oidc
+        .rotate_refresh_token(&[10; 32], at(5), &r1, &token)
+        .await
+        .unwrap();
     assert_conflict(
-        s.oidc.rotate_refresh_token(&[10; 32], at(6), &refresh("g1", 12), &token).await,
+        s.oidc
+            .rotate_refresh_token(&[10; 32], at(6), &refresh("g1", 12), &token)
+            .await,
         "refresh_used",
     );
-    assert_eq!(s.oidc.find_refresh_token(&[12; 32]).await.unwrap(), None, "nothing written");
-    assert_eq!(s.oidc.find_refresh_token(&[10; 32]).await.unwrap().unwrap().0.used_at, Some(at(5)));
+    assert_eq!(
+        s.oidc.find_refresh_token(&[12; 32]).await.unwrap(),
+        None,
+        "nothing written"
+    );
+    assert_eq!(
+        s.oidc.find_refresh_token(&[10; 32]).await.unwrap().unwrap().0.used_at,
+        Some(at(5))
+    );
     // Revoking the family stops rotation.
     let revoke = event(Action::OidcRevoke, None);
     assert!(s.oidc.revoke_grant("g1", at(7), &revoke).await.unwrap());
     assert!(!s.oidc.revoke_grant("g1", at(8), &revoke).await.unwrap());
     assert_conflict(
-        s.oidc.rotate_refresh_token(&[11; 32], at(9), &refresh("g1", 13), &token).await,
+        s.oidc
+            .rotate_refresh_token(&[11; 32], at(9), &refresh("g1", 13), &token)
+            .await,
         "refresh_used",
     );
     // A session's grants.
-    assert_eq!(s.oidc.revoke_session_grants(session, at(10), &revoke).await.unwrap(), 1, "g3 only");
+    assert_eq!(
+        s.oidc.revoke_session_grants(session, at(10), &revoke).await.unwrap(),
+        1,
+        "g3 only"
+    );
     assert_eq!(s.oidc.revoke_session_grants(session, at(11), &revoke).await.unwrap(), 0);
     assert_eq!(s.oidc.get_grant("g3").await.unwrap().unwrap().revoked_at, Some(at(10)));
     let actions = audit_actions(s).await;
@@ -180,7 +223,10 @@ pub async fn oidc_code_redeem_race(s: &Stores) {
     let u = user("alice");
     s.users.create_user(&u, &event(Action::UserCreate, None)).await.unwrap();
     let g = grant("g1", "kfa_a", u.id, SessionId::new_random(&mut OsRng), 1);
-    s.oidc.create_grant(&g, &event(Action::OidcAuthorize, None)).await.unwrap();
+    s.oidc
+        .create_grant(&g, &event(Action::OidcAuthorize, None))
+        .await
+        .unwrap();
     let (ra, rb) = (refresh("g1", 1), refresh("g1", 2));
     let token = event(Action::OidcToken, None);
     let (a, b) = tokio::join!(

@@ -103,7 +103,10 @@ async fn schema_not_ready_names_the_problem() {
     let (url, db) = throwaway_postgres().await;
     let store = PgStore::connect(&url).await.unwrap();
     let stores = Stores::from_store(store.clone());
-    assert_eq!(stores.health.schema().await.unwrap(), SchemaState::Ready { version: 12 });
+    assert_eq!(
+        stores.health.schema().await.unwrap(),
+        SchemaState::Ready { version: 12 }
+    );
     let pool = store.pool();
 
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 4")

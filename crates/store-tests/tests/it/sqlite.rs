@@ -116,7 +116,10 @@ async fn bootstrap_race_in_memory() {
 async fn schema_not_ready_names_the_problem() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
     let stores = Stores::from_store(store.clone());
-    assert_eq!(stores.health.schema().await.unwrap(), SchemaState::Ready { version: 12 });
+    assert_eq!(
+        stores.health.schema().await.unwrap(),
+        SchemaState::Ready { version: 12 }
+    );
     let pool = store.pool();
 
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 4")

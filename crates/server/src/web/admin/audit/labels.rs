@@ -54,6 +54,12 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::JobRun => "Scheduled job ran",
         Action::MetadataImport => "Authenticator metadata imported",
         Action::MetadataRefused => "Authenticator metadata refused",
+        Action::ApplicationCreate => "Single sign-on application created",
+        Action::ApplicationUpdate => "Single sign-on application changed",
+        Action::ApplicationDelete => "Single sign-on application deleted",
+        Action::OidcAuthorize => "Signed in to an application",
+        Action::OidcToken => "Application token request",
+        Action::OidcRevoke => "Application sign-in revoked",
         _ => return None,
     })
 }
@@ -76,6 +82,8 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "auth." => "sign-ins",
         "job." => "scheduled jobs",
         "metadata." => "authenticator metadata",
+        "application." => "single sign-on applications",
+        "oidc." => "application sign-ins",
         _ => return None,
     })
 }
