@@ -339,9 +339,22 @@ pub trait OidcStore: Send + Sync {
     /// call revoked it. The audit event is appended either way only when it revoked.
     async fn revoke_grant(&self, grant_id: &str, now: Timestamp, audit: &NewAuditEvent) -> StoreResult<bool>;
     /// Revokes every unrevoked grant opened from the session `session`; returns how many.
+    /// The audit event is appended only when one was revoked.
     async fn revoke_session_grants(
         &self,
         session: SessionId,
+        now: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<u64>;
+    /// Revokes every unrevoked grant of `user` (signed out everywhere, disabled, keys reset);
+    /// returns how many. The audit event is appended only when one was revoked.
+    async fn revoke_user_grants(&self, user: UserId, now: Timestamp, audit: &NewAuditEvent) -> StoreResult<u64>;
+    /// Revokes every unrevoked grant opened from a session of the key `credential_id` (a
+    /// removed, lost or reassigned key); returns how many. The audit event is appended only
+    /// when one was revoked.
+    async fn revoke_credential_grants(
+        &self,
+        credential_id: &[u8],
         now: Timestamp,
         audit: &NewAuditEvent,
     ) -> StoreResult<u64>;

@@ -6,7 +6,7 @@ use keyfleet_domain::audit::NewAuditEvent;
 use keyfleet_domain::ids::SessionId;
 use keyfleet_domain::oidc::{Application, Grant, OidcStore, RefreshToken};
 use keyfleet_domain::store::StoreResult;
-use keyfleet_domain::{StoreError, Timestamp};
+use keyfleet_domain::{StoreError, Timestamp, UserId};
 
 use crate::backend::Backend;
 use crate::exec::{self, Arg, bytes, int, key, ms, text};
@@ -50,6 +50,10 @@ pub struct OidcSql {
     pub revoke_grant: &'static str,
     /// Revokes a session's unrevoked grants: session_id, now.
     pub revoke_session_grants: &'static str,
+    /// Revokes a user's unrevoked grants: user_id, now.
+    pub revoke_user_grants: &'static str,
+    /// Revokes the unrevoked grants of the sessions opened with a key: credential_id, now.
+    pub revoke_credential_grants: &'static str,
 }
 
 fn application_args(app: &Application) -> [Arg<'_>; 11] {
@@ -212,8 +216,39 @@ impl<B: Backend> OidcStore for SqlStore<B> {
         audit: &NewAuditEvent,
     ) -> StoreResult<u64> {
         let session = session.to_string();
+        self.revoke_where(B::OIDC_SQL.revoke_session_grants, key(&session), now, audit)
+            .await
+    }
+
+    async fn revoke_user_grants(&self, user: UserId, now: Timestamp, audit: &NewAuditEvent) -> StoreResult<u64> {
+        let user = user.to_string();
+        self.revoke_where(B::OIDC_SQL.revoke_user_grants, key(&user), now, audit)
+            .await
+    }
+
+    async fn revoke_credential_grants(
+        &self,
+        credential_id: &[u8],
+        now: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<u64> {
+        self.revoke_where(B::OIDC_SQL.revoke_credential_grants, bytes(credential_id), now, audit)
+            .await
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// Runs one of the revoke-many statements (`$1` the selector, `$2` now) and appends the
+    /// audit event when it revoked any grant, in one transaction.
+    async fn revoke_where(
+        &self,
+        sql: &str,
+        selector: Arg<'_>,
+        now: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
-        let n = exec::execute::<B>(&mut tx, B::OIDC_SQL.revoke_session_grants, &[key(&session), ms(now)]).await?;
+        let n = exec::execute::<B>(&mut tx, sql, &[selector, ms(now)]).await?;
         if n > 0 {
             insert_audit::<B>(&mut tx, audit).await?;
         }

@@ -52,4 +52,8 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
                     AND EXISTS (SELECT 1 FROM oidc_grants g WHERE g.id = oidc_refresh_tokens.grant_id AND g.revoked_at IS NULL)",
     revoke_grant: "UPDATE oidc_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
     revoke_session_grants: "UPDATE oidc_grants SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL",
+    revoke_user_grants: "UPDATE oidc_grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    revoke_credential_grants: "UPDATE oidc_grants SET revoked_at = $2
+                               WHERE revoked_at IS NULL
+                                 AND session_id IN (SELECT id FROM sessions WHERE credential_id = $1)",
 };

@@ -925,3 +925,27 @@ pub async fn logout(
     }
     Ok(LogoutOutcome::SignedOut { redirect })
 }
+
+/// Ends every application grant of `user` (their refresh tokens die, their access tokens stop
+/// working at UserInfo): called when the user signs out everywhere, is disabled, or has every
+/// key removed. Audited as `oidc.revoke` with `reason`, when there was any.
+pub async fn end_user_grants(ctx: &Ctx<'_>, user: UserId, reason: &'static str) -> Result<u64, CoreError> {
+    let audit = ctx.audit_with(Action::OidcRevoke, Some(Target::User(user)), &Reason { reason });
+    Ok(ctx.stores.oidc.revoke_user_grants(user, ctx.now, &audit).await?)
+}
+
+/// Ends every application grant opened from a session of the key `credential_id` (removed,
+/// reported lost, reassigned). Audited as `oidc.revoke` with `reason`, when there was any.
+pub async fn end_credential_grants(
+    ctx: &Ctx<'_>,
+    user: UserId,
+    credential_id: &[u8],
+    reason: &'static str,
+) -> Result<u64, CoreError> {
+    let audit = ctx.audit_with(Action::OidcRevoke, Some(Target::User(user)), &Reason { reason });
+    Ok(ctx
+        .stores
+        .oidc
+        .revoke_credential_grants(credential_id, ctx.now, &audit)
+        .await?)
+}

@@ -241,6 +241,7 @@ on_both_stores!(
     rp_initiated_logout,
     application_tokens_do_not_open_the_admin_api,
     applications_api,
+    revocation_reaches_applications,
 );
 
 /// oidcc-server: discovery, then a complete code flow (code + PKCE, tokens, ID token claims).
@@ -1069,4 +1070,55 @@ async fn applications_api(b: Backend) {
         app.call(Method::GET, &path, Auth::Cookie(&cookie), None).await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+/// A user disabled (even if enabled again), signed out everywhere, or whose key is removed:
+/// the application tokens of that user, or of sessions of that key, die.
+async fn revocation_reaches_applications(b: Backend) {
+    use keyfleet_core::identity::{sessions, users};
+    let w = world(b).await;
+    let sys = w.app.system();
+    let alive = |t: &Value| t["access_token"].as_str().unwrap().to_owned();
+    // Disabled, then enabled again: the old tokens stay dead.
+    let t = tokens(&w, &code(&w, &[]).await).await;
+    let off = users::UpdateUser {
+        enabled: Some(false),
+        ..Default::default()
+    };
+    users::update(&sys, &Principal::System, w.user.id, off).await.unwrap();
+    let on = users::UpdateUser {
+        enabled: Some(true),
+        ..Default::default()
+    };
+    users::update(&sys, &Principal::System, w.user.id, on).await.unwrap();
+    assert_eq!(userinfo_get(&w.app, &alive(&t)).await.status, StatusCode::UNAUTHORIZED);
+    invalid_grant(&refresh(&w, t["refresh_token"].as_str().unwrap()).await);
+    // Every session ended by the helpdesk.
+    let mut key = w.key;
+    let cookie = webauthn_kit::sign_in(&w.app, Some("alice"), &mut key).await;
+    let w = World { key, cookie, ..w };
+    let t = tokens(&w, &code(&w, &[]).await).await;
+    assert_eq!(userinfo_get(&w.app, &alive(&t)).await.status, StatusCode::OK);
+    sessions::end_all_for_user(&w.app.system(), &Principal::System, w.user.id)
+        .await
+        .unwrap();
+    assert_eq!(userinfo_get(&w.app, &alive(&t)).await.status, StatusCode::UNAUTHORIZED);
+    // The key removed.
+    let mut key = w.key;
+    let cookie = webauthn_kit::sign_in(&w.app, Some("alice"), &mut key).await;
+    let w = World { key, cookie, ..w };
+    let t = tokens(&w, &code(&w, &[]).await).await;
+    let creds = w
+        .app
+        .state
+        .stores
+        .credentials
+        .list_user_credentials(w.user.id)
+        .await
+        .unwrap();
+    keyfleet_core::credentials::keys::remove_for_user(&w.app.system(), &Principal::System, w.user.id, &creds[0].id)
+        .await
+        .unwrap();
+    assert_eq!(userinfo_get(&w.app, &alive(&t)).await.status, StatusCode::UNAUTHORIZED);
+    invalid_grant(&refresh(&w, t["refresh_token"].as_str().unwrap()).await);
 }

@@ -209,8 +209,48 @@ pub async fn oidc_codes_and_refresh_tokens(s: &Stores) {
     );
     assert_eq!(s.oidc.revoke_session_grants(session, at(11), &revoke).await.unwrap(), 0);
     assert_eq!(s.oidc.get_grant("g3").await.unwrap().unwrap().revoked_at, Some(at(10)));
+    // A user's grants, and the grants of a key's sessions.
+    s.oidc
+        .create_grant(&grant("g4", "kfa_a", u.id, session, 4), &audit)
+        .await
+        .unwrap();
+    assert_eq!(s.oidc.revoke_user_grants(u.id, at(12), &revoke).await.unwrap(), 1);
+    assert_eq!(s.oidc.revoke_user_grants(u.id, at(13), &revoke).await.unwrap(), 0);
+    let keyed = crate::fixtures::session(u.id, T0, 60 * MINUTE, 60 * MINUTE);
+    let keyed = keyfleet_domain::session::Session {
+        credential_id: Some(vec![7; 16]),
+        ..keyed
+    };
+    s.sessions
+        .create_session(&keyed, &event(Action::AuthWebauthn, None))
+        .await
+        .unwrap();
+    s.oidc
+        .create_grant(&grant("g5", "kfa_a", u.id, keyed.id, 5), &audit)
+        .await
+        .unwrap();
+    s.oidc
+        .create_grant(&grant("g6", "kfa_a", u.id, session, 6), &audit)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.oidc
+            .revoke_credential_grants(&[8; 16], at(14), &revoke)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.oidc
+            .revoke_credential_grants(&[7; 16], at(14), &revoke)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.oidc.get_grant("g5").await.unwrap().unwrap().revoked_at, Some(at(14)));
+    assert_eq!(s.oidc.get_grant("g6").await.unwrap().unwrap().revoked_at, None);
     let actions = audit_actions(s).await;
-    assert_eq!(actions.iter().filter(|a| *a == "oidc.revoke").count(), 2, "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| *a == "oidc.revoke").count(), 4, "{actions:?}");
     assert_eq!(actions.iter().filter(|a| *a == "oidc.token").count(), 2, "{actions:?}");
 }
 
