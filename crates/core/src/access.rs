@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | the local CLI ([`Principal::System`]) | all |
 //! | administrator, full session | all |
-//! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log, read the authenticator metadata |
+//! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log, read the authenticator metadata, read policies and authentication strengths |
 //! | worker, or any TAP session | none (their own keys and sessions only) |
 //! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log |
 
@@ -73,6 +73,11 @@ pub enum Permission {
     ReadMetadata,
     /// Create, change and delete single sign-on applications (administrators and the CLI).
     ManageApplications,
+    /// Create, change and delete group policies and authentication strengths
+    /// (administrators and the CLI).
+    ManagePolicies,
+    /// Read group policies and authentication strengths (administrators and helpdesk).
+    ReadPolicies,
 }
 
 impl Permission {
@@ -85,7 +90,9 @@ impl Permission {
             Permission::ManageClients
             | Permission::ManageMetadata
             | Permission::ReadMetadata
-            | Permission::ManageApplications => None,
+            | Permission::ManageApplications
+            | Permission::ManagePolicies
+            | Permission::ReadPolicies => None,
         }
     }
 
@@ -97,6 +104,7 @@ impl Permission {
                 | Permission::ReadGroups
                 | Permission::ReadAudit
                 | Permission::ReadMetadata
+                | Permission::ReadPolicies
         )
     }
 }
@@ -208,6 +216,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::DeleteUsers
                     | Permission::ManageMetadata
                     | Permission::ManageApplications
+                    | Permission::ManagePolicies
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -227,6 +236,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::DeleteUsers => "only an administrator may delete users",
         Permission::ManageMetadata => "only an administrator may import authenticator metadata",
         Permission::ManageApplications => "only an administrator may manage single sign-on applications",
+        Permission::ManagePolicies => "only an administrator may change policies and authentication strengths",
         _ => "only an administrator may do this",
     }
 }

@@ -440,6 +440,7 @@ impl Names {
                 Err(_) => None,
             },
             Some(("client", id)) => ctx.stores.clients.get_client(id).await?.map(|c| c.name),
+            Some(("strength", id)) => crate::strengths::find(ctx, id).await?.map(|s| s.name),
             _ => None,
         };
         self.seen.insert(reference.to_owned(), name.clone());
@@ -473,13 +474,14 @@ impl Names {
     }
 }
 
-/// The kinds of reference that name something with a name: users, groups and clients (not
-/// jobs, not `system`, not kinds this version does not know).
+/// The kinds of reference that name something with a name: users, groups, clients and
+/// authentication strengths (not jobs, not `system`, not kinds this version does not know).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NamedKind {
     User,
     Group,
     Client,
+    Strength,
 }
 
 fn named_kind(reference: &str) -> Option<NamedKind> {
@@ -487,19 +489,21 @@ fn named_kind(reference: &str) -> Option<NamedKind> {
         "user" => Some(NamedKind::User),
         "group" => Some(NamedKind::Group),
         "client" => Some(NamedKind::Client),
+        "strength" => Some(NamedKind::Strength),
         _ => None,
     }
 }
 
 /// The name a detail recorded for the event's target: a user's `username` ([`UserRef`],
 /// [`TapRefused`]; not a [`Member`]'s, whose target is the group), a group's or client's
-/// `name` ([`GroupRef`], [`ClientRef`], [`ClientCreated`]).
+/// `name` ([`GroupRef`], [`ClientRef`], [`ClientCreated`]), a deleted authentication
+/// strength's `name`.
 fn recorded_name(kind: NamedKind, detail: Option<&serde_json::Value>) -> Option<String> {
     let detail = detail?;
     let field = match kind {
         NamedKind::User if detail.get("userId").is_none() => "username",
         NamedKind::User => return None,
-        NamedKind::Group | NamedKind::Client => "name",
+        NamedKind::Group | NamedKind::Client | NamedKind::Strength => "name",
     };
     detail.get(field)?.as_str().map(str::to_owned)
 }

@@ -105,6 +105,15 @@ impl From<StoreError> for CoreError {
                         "the client already holds two secrets; revoke one first",
                     ),
                     "tap_used" => ("invalid_tap", "the temporary access pass is not valid"),
+                    "strength_id" => (
+                        "strength_id_taken",
+                        "an authentication strength with this id already exists",
+                    ),
+                    "strength_name" => (
+                        "strength_name_taken",
+                        "an authentication strength with this name already exists",
+                    ),
+                    "strength_acr" => ("acr_taken", "another authentication strength has this acr value"),
                     _ => ("conflict", "the change conflicts with the current state"),
                 };
                 CoreError::conflict(code, message)

@@ -15,6 +15,8 @@
 //! - [`audit`]: typed event details, and the log as people read it (names beside ids).
 //! - [`metadata`]: the FIDO Metadata Service BLOB: import (verified by `keyfleet-mds`),
 //!   status, entries, and the relying party's lookup of roots and status by AAGUID.
+//! - [`strengths`]: authentication strengths (two built in, the administrators' own) and
+//!   which of them a session's sign-in meets (for single sign-on's `acr`).
 //! - [`reports`]: the dashboard's figures and the registration report, counted by the store.
 //! - [`jobs`]: the scheduled work (housekeeping); the server runs it under a lease.
 //!
@@ -43,6 +45,7 @@ pub mod metadata;
 pub mod oidc;
 pub mod reports;
 pub mod secrets;
+pub mod strengths;
 
 pub use config::CoreConfig;
 pub use context::{Core, Ctx};

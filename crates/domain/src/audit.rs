@@ -201,6 +201,12 @@ actions! {
     OidcToken => "oidc.token",
     /// A grant and every token issued from it were revoked.
     OidcRevoke => "oidc.revoke",
+    /// An authentication strength was created.
+    StrengthCreate => "strength.create",
+    /// An authentication strength was changed.
+    StrengthUpdate => "strength.update",
+    /// An authentication strength was deleted.
+    StrengthDelete => "strength.delete",
 }
 
 /// What an action was done to. Shown as `kind:id` (`user:…`, `client:…`).
@@ -216,6 +222,8 @@ pub enum Target {
     Job(&'static str),
     /// A single sign-on application, by client id (an unknown id someone tried is kept, cleaned).
     Application(String),
+    /// An authentication strength, by id.
+    Strength(String),
 }
 
 impl fmt::Display for Target {
@@ -226,6 +234,7 @@ impl fmt::Display for Target {
             Target::Client(id) => write!(f, "client:{id}"),
             Target::Job(name) => write!(f, "job:{name}"),
             Target::Application(id) => write!(f, "application:{id}"),
+            Target::Strength(id) => write!(f, "strength:{id}"),
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! This crate holds the entities every other part of keyfleet talks about (users, groups,
 //! sessions, temporary access passes, API clients, signing keys, WebAuthn credentials and
-//! ceremonies, single sign-on applications and grants, audit events, what the reports count, authenticator metadata), the rules that make a value valid (username canonicalisation,
+//! ceremonies, single sign-on applications and grants, audit events, what the reports count, authenticator metadata, authentication strengths), the rules that make a value valid (username canonicalisation,
 //! lifetimes, scopes, key nicknames), and the narrow store traits that the SQLite and
 //! PostgreSQL crates implement.
 //!
@@ -29,6 +29,7 @@ pub mod secret;
 pub mod session;
 pub mod signing_key;
 pub mod store;
+pub mod strength;
 pub mod tap;
 pub mod time;
 pub mod user;

@@ -59,6 +59,9 @@ pub struct Session {
     pub client_addr: Option<String>,
     /// The credential used to open it, if any (to end a lost key's sessions).
     pub credential_id: Option<Vec<u8>>,
+    /// Whether the sign-in that opened it verified the user (the assertion's UV flag), for
+    /// authentication strengths and the `amr` of ID tokens. False for TAP sessions.
+    pub user_verified: bool,
 }
 
 impl Session {
@@ -114,6 +117,7 @@ pub fn open(
         idle_timeout_ms: i64::try_from(lifetimes.idle.as_millis()).unwrap_or(i64::MAX),
         client_addr: None,
         credential_id: None,
+        user_verified: false,
     };
     NewSession { session, token }
 }

@@ -24,6 +24,7 @@ use crate::oidc::OidcStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
 use crate::signing_key::StoredSigningKey;
+use crate::strength::StrengthStore;
 use crate::tap::Tap;
 use crate::user::{User, UserQuery, Username};
 use crate::{GroupId, Timestamp, UserId};
@@ -453,6 +454,8 @@ pub struct Stores {
     pub metadata: Arc<dyn MetadataStore>,
     /// Single sign-on applications, grants and refresh tokens.
     pub oidc: Arc<dyn OidcStore>,
+    /// Administrators' authentication strengths.
+    pub strengths: Arc<dyn StrengthStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -475,6 +478,7 @@ impl Stores {
             + ReportStore
             + MetadataStore
             + OidcStore
+            + StrengthStore
             + HealthStore
             + 'static,
     {
@@ -494,6 +498,7 @@ impl Stores {
             reports: s.clone(),
             metadata: s.clone(),
             oidc: s.clone(),
+            strengths: s.clone(),
             health: s,
         }
     }

@@ -35,6 +35,7 @@ pub fn api_router() -> (Router<AppState>, OpenApi) {
         .merge(routes::oauth::router())
         .merge(routes::oidc::router())
         .merge(routes::applications::router())
+        .merge(routes::strengths::router())
         .split_for_parts();
     api.info.title = "keyfleet".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();

@@ -29,6 +29,9 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("oidc_grants_pkey", "grant"),
     ("oidc_grants_code_hash_key", "grant"),
     ("oidc_refresh_tokens_pkey", "refresh_token"),
+    ("authentication_strengths_pkey", "strength_id"),
+    ("authentication_strengths_name_key", "strength_name"),
+    ("authentication_strengths_acr_key", "strength_acr"),
 ];
 
 /// The rule a constraint enforces, or `unique` for one this table lacks.

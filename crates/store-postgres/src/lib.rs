@@ -24,6 +24,7 @@ mod error;
 mod metadata_sql;
 mod oidc_sql;
 mod sql;
+mod strengths_sql;
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ use keyfleet_domain::store::StoreResult;
 use keyfleet_store_sql::error::{map_err, map_migrate_err};
 use keyfleet_store_sql::exec::{Bound, DbRow};
 use keyfleet_store_sql::{Backend, MetadataSql, OidcSql, Sql, SqlStore};
+use keyfleet_store_sql::{Backend, MetadataSql, Sql, SqlStore, StrengthSql};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
@@ -74,6 +76,7 @@ impl Backend for PgBackend {
     const SQL: &'static Sql = &sql::SQL;
 
     const METADATA_SQL: &'static MetadataSql = &metadata_sql::METADATA_SQL;
+    const STRENGTH_SQL: &'static StrengthSql = &strengths_sql::STRENGTH_SQL;
 
     const OIDC_SQL: &'static OidcSql = &oidc_sql::OIDC_SQL;
 

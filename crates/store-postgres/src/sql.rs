@@ -38,7 +38,7 @@ macro_rules! group_columns {
 macro_rules! session_columns {
     () => {
         "id, token_hash, user_id, kind, created_at, last_seen_at, expires_at, idle_timeout_ms, client_addr, \
-         credential_id"
+         credential_id, user_verified"
     };
 }
 /// Columns of `sessions` aliased with the `s_` prefix, for joins (table alias `s`).
@@ -46,7 +46,8 @@ macro_rules! session_columns_s {
     () => {
         "s.id AS s_id, s.token_hash AS s_token_hash, s.user_id AS s_user_id, s.kind AS s_kind, \
          s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, \
-         s.idle_timeout_ms AS s_idle_timeout_ms, s.client_addr AS s_client_addr, s.credential_id AS s_credential_id"
+         s.idle_timeout_ms AS s_idle_timeout_ms, s.client_addr AS s_client_addr, s.credential_id AS s_credential_id, \
+         s.user_verified AS s_user_verified"
     };
 }
 /// Columns of `credentials`.
@@ -123,8 +124,8 @@ pub(crate) static SQL: Sql = Sql {
                        WHERE m.user_id = $1 ORDER BY g.name_key, g.id",
 
     insert_session: "INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
-                                           idle_timeout_ms, client_addr, credential_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                           idle_timeout_ms, client_addr, credential_id, user_verified)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     find_live_session: concat!(
         "SELECT ",
         session_columns_s!(),
@@ -318,8 +319,8 @@ pub(crate) static SQL: Sql = Sql {
                RETURNING 1),
               opened AS (
                   INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
-                                        idle_timeout_ms, client_addr, credential_id)
-                  SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3 FROM swapped
+                                        idle_timeout_ms, client_addr, credential_id, user_verified)
+                  SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3, $34 FROM swapped
                RETURNING 1),
               audited AS (
                   INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)

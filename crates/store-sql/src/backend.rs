@@ -21,6 +21,8 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The authenticator-metadata statements, in this database's dialect.
     const METADATA_SQL: &'static crate::MetadataSql;
+    /// The authentication-strength statements, in this database's dialect.
+    const STRENGTH_SQL: &'static crate::StrengthSql;
 
     /// The single sign-on statements, in this database's dialect.
     const OIDC_SQL: &'static crate::OidcSql;
@@ -120,7 +122,7 @@ pub struct Sql {
     pub list_user_groups: &'static str,
 
     /// Inserts a session: id, token_hash, user_id, kind, created_at, last_seen_at,
-    /// expires_at, idle_timeout_ms, client_addr, credential_id.
+    /// expires_at, idle_timeout_ms, client_addr, credential_id, user_verified.
     pub insert_session: &'static str,
     /// A live session (`s_` columns) and its enabled user (`u_`): token_hash, now.
     pub find_live_session: &'static str,
@@ -272,8 +274,8 @@ pub struct Sql {
     /// old count, new count, backup_state, uv, now; session id, token hash, kind, created_at,
     /// last_seen_at, expires_at, idle_timeout_ms, client_addr; the sign-in's audit event (at,
     /// actor, action, target, outcome, request_id, detail); the removed-key sessions' audit
-    /// event (the same seven); the rate-limit key to give back (NULL: none) and its window.
-    /// It is its own transaction and writes everything or nothing: anything short of a whole
+    /// event (the same seven); the rate-limit key to give back (NULL: none) and its window;
+    /// the session's user_verified. It is its own transaction and writes everything or nothing: anything short of a whole
     /// success (a spent ceremony, a moved counter, a missing key) is an error that leaves
     /// nothing written (the caller sends `ROLLBACK` on the same connection, in case the
     /// statements began a transaction), and the caller then runs the steps, which say

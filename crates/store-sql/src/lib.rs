@@ -36,6 +36,7 @@ mod rows;
 pub mod schema;
 mod sessions;
 mod store;
+mod strengths;
 mod users;
 mod webauthn;
 
@@ -43,3 +44,4 @@ pub use backend::{Backend, Sql};
 pub use metadata::MetadataSql;
 pub use oidc::OidcSql;
 pub use store::SqlStore;
+pub use strengths::StrengthSql;

@@ -283,6 +283,7 @@ pub(crate) fn session<B: Backend>(row: &DbRow<B>, prefix: &str) -> StoreResult<S
         idle_timeout_ms: c.int("idle_timeout_ms")?,
         client_addr: c.opt_text("client_addr")?,
         credential_id: c.opt_bytes("credential_id")?,
+        user_verified: c.flag("user_verified")?,
     })
 }
 
@@ -426,6 +427,31 @@ pub(crate) fn metadata_entry<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet
         attestation_roots: c.blobs("attestation_roots")?,
         icon: c.opt_text("icon")?,
         source: EntrySource::parse(&source).ok_or_else(|| corrupt("source", source))?,
+    })
+}
+
+/// A row of `authentication_strengths`.
+pub(crate) fn strength<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::strength::AuthenticationStrength> {
+    let c = Cols::<B>::new(row, "");
+    let aaguids = c
+        .blobs("allowed_aaguids")?
+        .into_iter()
+        .map(|b| {
+            b.try_into()
+                .map_err(|b: Vec<u8>| corrupt("allowed_aaguids", format!("{} bytes, expected 16", b.len())))
+        })
+        .collect::<StoreResult<Vec<Aaguid>>>()?;
+    Ok(keyfleet_domain::strength::AuthenticationStrength {
+        id: c.text("id")?,
+        name: c.text("name")?,
+        acr: c.text("acr")?,
+        require_user_verification: c.flag("require_user_verification")?,
+        require_attestation: c.flag("require_attestation")?,
+        allow_synced: c.flag("allow_synced")?,
+        allowed_aaguids: (!aaguids.is_empty()).then_some(aaguids),
+        built_in: false,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
     })
 }
 

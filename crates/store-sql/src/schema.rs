@@ -31,6 +31,7 @@ pub const TABLES: &[&str] = &[
     "oidc_applications",
     "oidc_grants",
     "oidc_refresh_tokens",
+    "authentication_strengths",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

@@ -32,6 +32,7 @@ pub(crate) async fn insert_session<B: Backend>(conn: &mut Connection<B>, s: &Ses
         int(s.idle_timeout_ms),
         Arg::Text(s.client_addr.as_deref()),
         Arg::Bytes(s.credential_id.as_deref()),
+        Arg::Bool(s.user_verified),
     ];
     exec::execute::<B>(conn, B::SQL.insert_session, &args).await?;
     Ok(())

@@ -228,6 +228,7 @@ impl<B: Backend> SqlStore<B> {
             Arg::Text(ended.detail.as_deref()),
             Arg::Key(f.release.map(|r| r.key)),
             Arg::Int(f.release.map(|r| r.window_ms)),
+            Arg::Bool(s.user_verified),
         ];
         let mut conn = self.write_conn().await?;
         match exec::execute::<B>(&mut conn, sql, &args).await {

@@ -25,6 +25,9 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("oidc_grants.id", "grant"),
     ("oidc_grants.code_hash", "grant"),
     ("oidc_refresh_tokens.token_hash", "refresh_token"),
+    ("authentication_strengths.id", "strength_id"),
+    ("authentication_strengths.name", "strength_name"),
+    ("authentication_strengths.acr", "strength_acr"),
 ];
 
 /// The rule a unique-violation message names, or `unique` for one this table lacks.

@@ -31,6 +31,7 @@ mod lists;
 mod metadata_sql;
 mod oidc_sql;
 mod sql;
+mod strengths_sql;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -40,6 +41,7 @@ use keyfleet_domain::store::StoreResult;
 use keyfleet_store_sql::error::{map_err, map_migrate_err};
 use keyfleet_store_sql::exec::{Bound, DbRow};
 use keyfleet_store_sql::{Backend, MetadataSql, OidcSql, Sql, SqlStore};
+use keyfleet_store_sql::{Backend, MetadataSql, Sql, SqlStore, StrengthSql};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
@@ -141,6 +143,7 @@ impl Backend for SqliteBackend {
     const SQL: &'static Sql = &sql::SQL;
 
     const METADATA_SQL: &'static MetadataSql = &metadata_sql::METADATA_SQL;
+    const STRENGTH_SQL: &'static StrengthSql = &strengths_sql::STRENGTH_SQL;
 
     const OIDC_SQL: &'static OidcSql = &oidc_sql::OIDC_SQL;
 

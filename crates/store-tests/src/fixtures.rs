@@ -72,6 +72,7 @@ pub fn session(user: UserId, now: Timestamp, idle_ms: i64, absolute_ms: i64) -> 
         idle_timeout_ms: idle_ms,
         client_addr: Some("192.0.2.7".to_owned()),
         credential_id: Some(vec![1, 2, 3, 4]),
+        user_verified: true,
     }
 }
 

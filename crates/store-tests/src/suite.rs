@@ -23,6 +23,7 @@ mod metadata;
 mod nul;
 mod oidc;
 mod reports;
+mod strengths;
 mod webauthn;
 
 pub use limits::{
@@ -35,6 +36,7 @@ pub use oidc::{oidc_application_round_trip, oidc_code_redeem_race, oidc_codes_an
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
 };
+pub use strengths::{session_records_user_verification, strength_crud, strength_uniqueness};
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
     finish_authentication_race, finish_authentication_refusals, finish_authentication_releases_its_attempt,
@@ -121,6 +123,9 @@ pub const CASES: &[&str] = &[
     "oidc_application_round_trip",
     "oidc_codes_and_refresh_tokens",
     "oidc_code_redeem_race",
+    "strength_crud",
+    "strength_uniqueness",
+    "session_records_user_verification",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue

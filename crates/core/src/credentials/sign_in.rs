@@ -391,6 +391,7 @@ async fn verify_and_sign_in(
     let mut new = session::open(owner.id, SessionKind::Full, lifetimes, None, ctx.now, &mut OsRng);
     new.session.client_addr = Some(client_addr.to_owned());
     new.session.credential_id = Some(cred.id.clone());
+    new.session.user_verified = verified.flags.user_verified;
     // Sessions opened with a key removed since then last until this sign-in (an ordinary
     // removal, as NHSmail's guide describes it); the sign-in's transaction ends them.
     let removed_key_sessions = ctx

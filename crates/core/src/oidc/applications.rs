@@ -104,15 +104,16 @@ const REFRESH_RANGE: std::ops::RangeInclusive<i64> = 300..=2_592_000;
 const ACCESS_MSG: &str = "accessTokenLifetime must be 60 to 3600 seconds";
 const REFRESH_MSG: &str = "refreshTokenLifetime must be 300 to 2592000 seconds";
 
-fn strength(s: Option<&str>) -> Result<Option<String>, CoreError> {
-    match s.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(s) if s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) => {
-            Ok(Some(s.to_owned()))
-        }
-        Some(_) => Err(CoreError::invalid(
+/// An authentication strength named by id: it must exist.
+async fn strength(ctx: &Ctx<'_>, s: Option<&str>) -> Result<Option<String>, CoreError> {
+    let Some(id) = s.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    match crate::strengths::find(ctx, id).await? {
+        Some(found) => Ok(Some(found.id)),
+        None => Err(CoreError::invalid(
             "invalid_field",
-            "authenticationStrength must be a strength id (letters, digits, - _ . :)",
+            "authenticationStrength names no authentication strength",
         )),
     }
 }
@@ -171,7 +172,7 @@ pub async fn create(
         scopes,
         access_token_lifetime_s: access,
         refresh_token_lifetime_s: refresh,
-        authentication_strength: strength(input.authentication_strength.as_deref())?,
+        authentication_strength: strength(ctx, input.authentication_strength.as_deref()).await?,
         backchannel_logout_uri: backchannel(input.backchannel_logout_uri.as_deref())?,
         created_at: ctx.now,
         updated_at: ctx.now,
@@ -237,7 +238,7 @@ pub async fn update(
         app.refresh_token_lifetime_s = lifetime(v, REFRESH_RANGE, REFRESH_MSG)?;
     }
     if let Some(s) = &patch.authentication_strength {
-        app.authentication_strength = strength(s.as_deref())?;
+        app.authentication_strength = strength(ctx, s.as_deref()).await?;
     }
     if let Some(u) = &patch.backchannel_logout_uri {
         app.backchannel_logout_uri = backchannel(u.as_deref())?;

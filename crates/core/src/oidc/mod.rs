@@ -67,6 +67,8 @@ pub struct AuthorizeParams {
     pub id_token_hint: Option<String>,
     /// Requested authentication context classes (voluntary).
     pub acr_values: Option<String>,
+    /// The claims request (OIDC Core §5.5); only an essential `acr` in `id_token` is acted on.
+    pub claims: Option<String>,
     /// Request objects are not supported.
     pub request: Option<String>,
     /// Request objects by reference are not supported.
@@ -236,12 +238,12 @@ fn is_s256_challenge(s: &str) -> bool {
     s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The RFC 8176 methods of a session: `hwk` for a key sign-in, with `user` when the key
-/// verified its user by a built-in method (the band) or `pin` when by PIN. A sign-in
-/// verified its user when this server requires user verification at sign-in.
+/// The RFC 8176 methods of a session opened with a key: `hwk`, with `user` when the key
+/// verified its user by a built-in method (the band: its fingerprint sensor) or `pin` when by
+/// PIN (any other key), as the sign-in's UV flag says.
 async fn amr(ctx: &Ctx<'_>, session: &Session) -> Result<Vec<String>, CoreError> {
     let mut out = vec!["hwk".to_owned()];
-    if ctx.config.ceremonies.user_verification != "required" {
+    if !session.user_verified {
         return Ok(out);
     }
     if let Some(id) = &session.credential_id
@@ -250,6 +252,27 @@ async fn amr(ctx: &Ctx<'_>, session: &Session) -> Result<Vec<String>, CoreError>
         out.push(if cred.aaguid == BAND_AAGUID { "user" } else { "pin" }.to_owned());
     }
     Ok(out)
+}
+
+/// The `acr` values asked for as essential in the `claims` parameter (OIDC Core §5.5.1.1),
+/// if any; `Err` when the parameter is not JSON.
+fn essential_acr(claims: Option<&str>) -> Result<Option<Vec<String>>, ()> {
+    let Some(raw) = claims.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(raw).map_err(|_| ())?;
+    let acr = &v["id_token"]["acr"];
+    if acr["essential"] != serde_json::Value::Bool(true) {
+        return Ok(None);
+    }
+    let mut values: Vec<String> = acr["values"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    if let Some(one) = acr["value"].as_str() {
+        values.push(one.to_owned());
+    }
+    Ok((!values.is_empty()).then_some(values))
 }
 
 /// Decides an authorization request (OIDC Core §3.1.2). Nothing is written unless a code is
@@ -395,7 +418,48 @@ pub async fn authorize(
             marker: needs_fresh.then(|| login_marker(ctx)),
         });
     };
-    // 4. A code.
+    // 4. Authentication strengths: the application's, and an essential acr (RFC 9470).
+    let met = crate::strengths::met_by_session(ctx, b.session).await?;
+    if let Some(required) = app.authentication_strength.as_deref()
+        && !met.iter().any(|s| s.id == required)
+    {
+        if prompt_none {
+            return back(
+                "login_required",
+                "the application needs a sign-in with a key that meets its authentication strength",
+            );
+        }
+        return Ok(AuthorizeOutcome::Login {
+            login_hint: Some(b.user.username.as_str().to_owned()),
+            fresh: true,
+            marker: Some(login_marker(ctx)),
+        });
+    }
+    let essential = match essential_acr(p.claims.as_deref()) {
+        Ok(e) => e,
+        Err(()) => return back("invalid_request", "claims is not a JSON object"),
+    };
+    let voluntary: Vec<&str> = p.acr_values.as_deref().unwrap_or("").split(' ').filter(|a| !a.is_empty()).collect();
+    let acr = if let Some(wanted) = essential {
+        match met.iter().find(|s| wanted.contains(&s.acr)) {
+            Some(s) => Some(s.acr.clone()),
+            None => {
+                return back(
+                    "unmet_authentication_requirements",
+                    "the sign-in does not meet the essential authentication context asked for",
+                );
+            }
+        }
+    } else if let Some(required) = app.authentication_strength.as_deref() {
+        met.iter().find(|s| s.id == required).map(|s| s.acr.clone())
+    } else {
+        met.iter()
+            .find(|s| voluntary.contains(&s.acr.as_str()))
+            // Else the stronger built-in one met (`phrh` over `phr`).
+            .or_else(|| met.iter().rev().find(|s| s.built_in))
+            .map(|s| s.acr.clone())
+    };
+    // 5. A code.
     let code = oidc::new_code(&mut OsRng);
     let grant = Grant {
         id: uuid_like(),
@@ -409,7 +473,7 @@ pub async fn authorize(
         code_challenge: challenge.to_owned(),
         auth_time: b.session.created_at,
         amr: amr(ctx, b.session).await?.join(" "),
-        acr: None,
+        acr,
         created_at: ctx.now,
         code_expires_at: Timestamp::from_millis(ctx.now.as_millis() + oidc::CODE_LIFETIME_MS),
         code_used_at: None,

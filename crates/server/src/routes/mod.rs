@@ -10,6 +10,7 @@ pub mod health;
 pub mod me;
 pub mod oauth;
 pub mod oidc;
+pub mod strengths;
 pub mod users;
 pub mod webauthn;
 

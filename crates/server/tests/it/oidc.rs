@@ -242,6 +242,7 @@ on_both_stores!(
     application_tokens_do_not_open_the_admin_api,
     applications_api,
     revocation_reaches_applications,
+    authentication_strengths_and_acr,
 );
 
 /// oidcc-server: discovery, then a complete code flow (code + PKCE, tokens, ID token claims).
@@ -1006,6 +1007,7 @@ async fn applications_api(b: Backend) {
             "invalid_field",
         ),
         (json!({ "name": "", "redirectUris": [CB] }), "invalid_field"),
+        (json!({ "name": "X", "redirectUris": [CB], "authenticationStrength": "no-such-strength" }), "invalid_field"),
     ] {
         let r = app
             .call(Method::POST, "/api/v1/applications", Auth::Cookie(&cookie), Some(bad))
@@ -1121,4 +1123,42 @@ async fn revocation_reaches_applications(b: Backend) {
         .unwrap();
     assert_eq!(userinfo_get(&w.app, &alive(&t)).await.status, StatusCode::UNAUTHORIZED);
     invalid_grant(&refresh(&w, t["refresh_token"].as_str().unwrap()).await);
+}
+
+/// `acr` from the authentication strengths the session's key meets; an application that
+/// requires a strength the key does not meet sends the user to sign in again (or, with
+/// prompt=none, login_required); an essential acr not met is unmet_authentication_requirements.
+async fn authentication_strengths_and_acr(b: Backend) {
+    let w = world(b).await;
+    let c = id_claims(&w.app, &tokens(&w, &code(&w, &[]).await).await);
+    assert_eq!(c.acr.as_deref(), Some("phr"), "any key meets the phishing-resistant strength");
+    let essential = |values: &str| format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":[{values}]}}}}}}"#);
+    let phr = essential(r#""phr""#);
+    let c = id_claims(&w.app, &tokens(&w, &code(&w, &[("claims", &phr)]).await).await);
+    assert_eq!(c.acr.as_deref(), Some("phr"));
+    // The test key's attestation chains to no trusted root: hardware-protected is not met.
+    let phrh = essential(r#""phrh""#);
+    let r = authorize(&w.app, Some(&w.cookie), &params(&w.rp, &[("claims", &phrh)])).await;
+    assert_eq!(get(&location(&r).1, "error"), Some("unmet_authentication_requirements"));
+    let r = authorize(&w.app, Some(&w.cookie), &params(&w.rp, &[("claims", "{not json")])).await;
+    assert_eq!(get(&location(&r).1, "error"), Some("invalid_request"));
+    let events = authorize_events(&w.app).await;
+    let strict = ApplicationInput {
+        name: "Payroll".into(),
+        redirect_uris: vec![CB.into()],
+        authentication_strength: Some("hardware-protected".into()),
+        ..Default::default()
+    };
+    let strict = applications::create(&w.app.system(), &Principal::System, strict).await.unwrap();
+    let rp = Rp {
+        id: strict.application.client_id,
+        secret: strict.secret,
+    };
+    let r = authorize(&w.app, Some(&w.cookie), &params(&rp, &[])).await;
+    let (base, q) = location(&r);
+    assert_eq!(base, "/login", "sent to sign in with a key that meets the strength");
+    assert_eq!(get(&q, "login_hint"), Some("alice"));
+    let r = authorize(&w.app, Some(&w.cookie), &params(&rp, &[("prompt", "none")])).await;
+    assert_eq!(get(&location(&r).1, "error"), Some("login_required"));
+    assert_eq!(authorize_events(&w.app).await, events, "no code for an unmet strength");
 }

@@ -109,6 +109,9 @@ conformance!(
     oidc_application_round_trip,
     oidc_codes_and_refresh_tokens,
     oidc_code_redeem_race,
+    strength_crud,
+    strength_uniqueness,
+    session_records_user_verification,
 );
 
 #[test]

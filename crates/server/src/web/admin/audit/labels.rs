@@ -60,6 +60,9 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::OidcAuthorize => "Signed in to an application",
         Action::OidcToken => "Application token request",
         Action::OidcRevoke => "Application sign-in revoked",
+        Action::StrengthCreate => "Authentication strength created",
+        Action::StrengthUpdate => "Authentication strength changed",
+        Action::StrengthDelete => "Authentication strength deleted",
         _ => return None,
     })
 }
@@ -84,6 +87,7 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "metadata." => "authenticator metadata",
         "application." => "single sign-on applications",
         "oidc." => "application sign-ins",
+        "strength." => "authentication strengths",
         _ => return None,
     })
 }
