@@ -455,29 +455,6 @@ pub(crate) fn strength<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domai
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aaguids_round_trip_through_hex() {
-        let a: Aaguid = [
-            0x35, 0x59, 0xc4, 0x35, 0xff, 0x17, 0x4b, 0xc9, 0xb9, 0x42, 0x32, 0x5c, 0x1f, 0x34, 0x8b, 0x94,
-        ];
-        assert_eq!(aaguid_hex(&a), "3559c435ff174bc9b942325c1f348b94");
-        assert_eq!(aaguid_from_hex(&aaguid_hex(&a)), Some(a));
-        assert_eq!(aaguid_from_hex("3559C435FF174BC9B942325C1F348B94"), Some(a));
-        for bad in [
-            "",
-            "3559c435",
-            "3559c435ff174bc9b942325c1f348b9g",
-            "+559c435ff174bc9b942325c1f348b94",
-        ] {
-            assert_eq!(aaguid_from_hex(bad), None, "{bad}");
-        }
-    }
-}
-
 /// A row of `oidc_applications`.
 pub(crate) fn application<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::oidc::Application> {
     use keyfleet_domain::oidc::{Application, ClientType};
@@ -532,4 +509,27 @@ pub(crate) fn refresh_token<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_
         expires_at: c.time("expires_at")?,
         used_at: c.opt_time("used_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aaguids_round_trip_through_hex() {
+        let a: Aaguid = [
+            0x35, 0x59, 0xc4, 0x35, 0xff, 0x17, 0x4b, 0xc9, 0xb9, 0x42, 0x32, 0x5c, 0x1f, 0x34, 0x8b, 0x94,
+        ];
+        assert_eq!(aaguid_hex(&a), "3559c435ff174bc9b942325c1f348b94");
+        assert_eq!(aaguid_from_hex(&aaguid_hex(&a)), Some(a));
+        assert_eq!(aaguid_from_hex("3559C435FF174BC9B942325C1F348B94"), Some(a));
+        for bad in [
+            "",
+            "3559c435",
+            "3559c435ff174bc9b942325c1f348b9g",
+            "+559c435ff174bc9b942325c1f348b94",
+        ] {
+            assert_eq!(aaguid_from_hex(bad), None, "{bad}");
+        }
+    }
 }

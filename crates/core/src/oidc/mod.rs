@@ -439,7 +439,13 @@ pub async fn authorize(
         Ok(e) => e,
         Err(()) => return back("invalid_request", "claims is not a JSON object"),
     };
-    let voluntary: Vec<&str> = p.acr_values.as_deref().unwrap_or("").split(' ').filter(|a| !a.is_empty()).collect();
+    let voluntary: Vec<&str> = p
+        .acr_values
+        .as_deref()
+        .unwrap_or("")
+        .split(' ')
+        .filter(|a| !a.is_empty())
+        .collect();
     let acr = if let Some(wanted) = essential {
         match met.iter().find(|s| wanted.contains(&s.acr)) {
             Some(s) => Some(s.acr.clone()),

@@ -57,7 +57,8 @@ pub async fn discovery(State(state): State<AppState>) -> axum::Json<serde_json::
         "prompt_values_supported": ["none", "login"],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
+        "acr_values_supported": ["phr", "phrh"],
         "authorization_response_iss_parameter_supported": true,
     }))
 }
@@ -65,7 +66,10 @@ pub async fn discovery(State(state): State<AppState>) -> axum::Json<serde_json::
 /// The query or form of an authorization request: its pairs (to send the browser back
 /// unchanged after signing in) and its parameters. A repeated parameter is refused
 /// (RFC 6749 §3.1): which of two redirect URIs would count?
-fn parse_request(raw: &str) -> Result<(Vec<(String, String)>, AuthorizeParams), &'static str> {
+/// An authorization request's pairs, as received, and its parameters.
+type ParsedRequest = (Vec<(String, String)>, AuthorizeParams);
+
+fn parse_request(raw: &str) -> Result<ParsedRequest, &'static str> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(raw).map_err(|_| "the request is not form-encoded")?;
     for (i, (k, _)) in pairs.iter().enumerate() {

@@ -1007,7 +1007,10 @@ async fn applications_api(b: Backend) {
             "invalid_field",
         ),
         (json!({ "name": "", "redirectUris": [CB] }), "invalid_field"),
-        (json!({ "name": "X", "redirectUris": [CB], "authenticationStrength": "no-such-strength" }), "invalid_field"),
+        (
+            json!({ "name": "X", "redirectUris": [CB], "authenticationStrength": "no-such-strength" }),
+            "invalid_field",
+        ),
     ] {
         let r = app
             .call(Method::POST, "/api/v1/applications", Auth::Cookie(&cookie), Some(bad))
@@ -1131,7 +1134,11 @@ async fn revocation_reaches_applications(b: Backend) {
 async fn authentication_strengths_and_acr(b: Backend) {
     let w = world(b).await;
     let c = id_claims(&w.app, &tokens(&w, &code(&w, &[]).await).await);
-    assert_eq!(c.acr.as_deref(), Some("phr"), "any key meets the phishing-resistant strength");
+    assert_eq!(
+        c.acr.as_deref(),
+        Some("phr"),
+        "any key meets the phishing-resistant strength"
+    );
     let essential = |values: &str| format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":[{values}]}}}}}}"#);
     let phr = essential(r#""phr""#);
     let c = id_claims(&w.app, &tokens(&w, &code(&w, &[("claims", &phr)]).await).await);
@@ -1149,7 +1156,9 @@ async fn authentication_strengths_and_acr(b: Backend) {
         authentication_strength: Some("hardware-protected".into()),
         ..Default::default()
     };
-    let strict = applications::create(&w.app.system(), &Principal::System, strict).await.unwrap();
+    let strict = applications::create(&w.app.system(), &Principal::System, strict)
+        .await
+        .unwrap();
     let rp = Rp {
         id: strict.application.client_id,
         secret: strict.secret,
