@@ -7,7 +7,7 @@
 //   URI served by this test): discovery -> authorization URL with PKCE S256, state, nonce ->
 //   the browser is sent to keyfleet's sign-in page and back with a code (and iss) ->
 //   openid-client checks the response (state, iss), redeems the code and validates the ID
-//   token (ES256 against the JWKS, iss, aud, nonce, at_hash) -> UserInfo -> refresh (rotation)
+//   token (ES256 against the JWKS, iss, aud, nonce, at_hash; amr and acr) -> UserInfo -> refresh (rotation)
 //   -> the rotated-out refresh token replayed is refused -> RP-initiated logout to the
 //   registered post-logout URI -> the tokens are dead and prompt=none says login_required.
 
@@ -108,11 +108,12 @@ describe('single sign-on: openid-client against keyfleet, sign-in in Chromium', 
     assert.equal(claims.aud, need('created').client_id);
     assert.equal(claims.preferred_username, 'alice');
     assert.ok(claims.amr.includes('hwk'), `amr ${claims.amr}`);
+    assert.ok(['phr', 'phrh'].includes(claims.acr), `acr ${claims.acr}`);
     assert.ok(claims.auth_time > 0);
     assert.ok(tokens.refresh_token);
     state.tokens = tokens;
     state.sub = claims.sub;
-    log(`signed in to the application as ${claims.sub} with amr ${JSON.stringify(claims.amr)}`);
+    log(`signed in to the application as ${claims.sub} with amr ${JSON.stringify(claims.amr)}, acr ${claims.acr}`);
   });
 
   step('UserInfo', async () => {
