@@ -2,7 +2,8 @@
 # keyfleet in a real browser: Debian's headless Chromium with its CDP virtual authenticator,
 # driven by playwright-core, against `keyfleet serve` on SQLite: the WebAuthn ceremonies
 # (ceremonies.test.mjs), the portal and admin console pages (portal.test.mjs), and every page's
-# accessibility (axe-core) and phone-width layout (a11y.test.mjs).
+# accessibility (axe-core) and phone-width layout (a11y.test.mjs), and single sign-on with
+# openid-client as the application (sso.test.mjs).
 #
 #   tests/browser/run.sh            # installs what is missing, builds keyfleet, runs the test
 #   KEYFLEET_BIN=path/to/keyfleet tests/browser/run.sh   # skips the build
@@ -62,6 +63,6 @@ log "setup took $((SECONDS - START))s"
 T0=$SECONDS
 cd "$HERE"
 status=0
-node --test --test-reporter=spec ceremonies.test.mjs portal.test.mjs a11y.test.mjs || status=$?
+node --test --test-reporter=spec ceremonies.test.mjs portal.test.mjs a11y.test.mjs sso.test.mjs || status=$?
 log "node --test took $((SECONDS - T0))s (whole script $((SECONDS - START))s), exit $status"
 exit $status

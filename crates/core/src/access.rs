@@ -71,6 +71,8 @@ pub enum Permission {
     ManageMetadata,
     /// Read the authenticator metadata (its status and entries).
     ReadMetadata,
+    /// Create, change and delete single sign-on applications (administrators and the CLI).
+    ManageApplications,
     /// Create, change and delete group policies and authentication strengths
     /// (administrators and the CLI).
     ManagePolicies,
@@ -91,6 +93,7 @@ impl Permission {
             Permission::ManageClients
             | Permission::ManageMetadata
             | Permission::ReadMetadata
+            | Permission::ManageApplications
             | Permission::ManagePolicies
             | Permission::ReadPolicies => None,
             Permission::Directory => Some(Scope::Scim),
@@ -216,6 +219,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::ManageGroups
                     | Permission::DeleteUsers
                     | Permission::ManageMetadata
+                    | Permission::ManageApplications
                     | Permission::ManagePolicies
                     | Permission::Directory
             ) =>
@@ -236,6 +240,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::ManageGroups => "only an administrator may change groups",
         Permission::DeleteUsers => "only an administrator may delete users",
         Permission::ManageMetadata => "only an administrator may import authenticator metadata",
+        Permission::ManageApplications => "only an administrator may manage single sign-on applications",
         Permission::ManagePolicies => "only an administrator may change policies and authentication strengths",
         Permission::Directory => "only an administrator may use directory sync",
         _ => "only an administrator may do this",

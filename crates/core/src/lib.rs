@@ -48,6 +48,7 @@ pub mod jobs;
 pub mod limits;
 pub mod metadata;
 pub mod policies;
+pub mod oidc;
 pub mod reports;
 pub mod secrets;
 pub mod strengths;

@@ -196,6 +196,18 @@ actions! {
     MetadataImport => "metadata.import",
     /// A FIDO Metadata Service BLOB was refused (the last good one is kept): the alarm.
     MetadataRefused => "metadata.refused",
+    /// A single sign-on application was created.
+    ApplicationCreate => "application.create",
+    /// A single sign-on application's settings changed.
+    ApplicationUpdate => "application.update",
+    /// A single sign-on application was deleted.
+    ApplicationDelete => "application.delete",
+    /// An authorization code was issued to an application (a user signed in to it).
+    OidcAuthorize => "oidc.authorize",
+    /// A token request of an application (success, failure or refusal).
+    OidcToken => "oidc.token",
+    /// A grant and every token issued from it were revoked.
+    OidcRevoke => "oidc.revoke",
     /// An authentication strength was created.
     StrengthCreate => "strength.create",
     /// An authentication strength was changed.
@@ -227,6 +239,8 @@ pub enum Target {
     Client(String),
     /// A scheduled job, by name.
     Job(&'static str),
+    /// A single sign-on application, by client id (an unknown id someone tried is kept, cleaned).
+    Application(String),
     /// An authentication strength, by id.
     Strength(String),
     /// A group policy.
@@ -240,6 +254,7 @@ impl fmt::Display for Target {
             Target::Group(id) => write!(f, "group:{id}"),
             Target::Client(id) => write!(f, "client:{id}"),
             Target::Job(name) => write!(f, "job:{name}"),
+            Target::Application(id) => write!(f, "application:{id}"),
             Target::Strength(id) => write!(f, "strength:{id}"),
             Target::Policy(id) => write!(f, "policy:{id}"),
         }
@@ -282,6 +297,7 @@ impl NewAuditEvent {
     pub fn new(at: Timestamp, actor: &Actor, action: Action, target: Option<Target>, request_id: Option<&str>) -> Self {
         let target = target.map(|t| match t {
             Target::Client(id) => Target::Client(clean_text(&id)),
+            Target::Application(id) => Target::Application(clean_text(&id)),
             other => other,
         });
         Self {

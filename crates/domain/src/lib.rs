@@ -2,7 +2,7 @@
 //!
 //! This crate holds the entities every other part of keyfleet talks about (users, groups,
 //! sessions, temporary access passes, API clients, signing keys, WebAuthn credentials and
-//! ceremonies, audit events, what the reports count, authenticator metadata, authentication strengths), the rules that make a value valid (username canonicalisation,
+//! ceremonies, single sign-on applications and grants, audit events, what the reports count, authenticator metadata, authentication strengths), the rules that make a value valid (username canonicalisation,
 //! lifetimes, scopes, key nicknames), and the narrow store traits that the SQLite and
 //! PostgreSQL crates implement.
 //!
@@ -25,6 +25,7 @@ pub mod group;
 pub mod ids;
 pub mod metadata;
 pub mod policy;
+pub mod oidc;
 pub mod report;
 pub mod secret;
 pub mod session;

@@ -22,6 +22,7 @@ use crate::group::Group;
 use crate::ids::{CeremonyId, SecretId, SessionId};
 use crate::metadata::MetadataStore;
 use crate::policy::PolicyStore;
+use crate::oidc::OidcStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
 use crate::signing_key::StoredSigningKey;
@@ -453,6 +454,8 @@ pub struct Stores {
     pub reports: Arc<dyn ReportStore>,
     /// Authenticator metadata (the MDS BLOB and its entries).
     pub metadata: Arc<dyn MetadataStore>,
+    /// Single sign-on applications, grants and refresh tokens.
+    pub oidc: Arc<dyn OidcStore>,
     /// Administrators' authentication strengths.
     pub strengths: Arc<dyn StrengthStore>,
     /// Group policies.
@@ -480,6 +483,7 @@ impl Stores {
             + JobStore
             + ReportStore
             + MetadataStore
+            + OidcStore
             + StrengthStore
             + PolicyStore
             + DirectoryStore
@@ -501,6 +505,7 @@ impl Stores {
             jobs: s.clone(),
             reports: s.clone(),
             metadata: s.clone(),
+            oidc: s.clone(),
             strengths: s.clone(),
             policies: s.clone(),
             directory: s.clone(),

@@ -112,6 +112,28 @@ pub enum AdminCommand {
         #[arg(long = "scope", num_args = 1.., required = true)]
         scopes: Vec<String>,
     },
+    /// Creates a single sign-on application (an OpenID Connect client); prints `client_id` and,
+    /// for a confidential one, `client_secret` (shown only now) as JSON.
+    CreateApplication {
+        /// Name shown to administrators and users.
+        #[arg(long)]
+        name: String,
+        /// Redirect URIs, compared as exact strings (https, or http on a loopback host).
+        #[arg(long = "redirect-uri", num_args = 1.., required = true)]
+        redirect_uris: Vec<String>,
+        /// Where RP-initiated logout may return.
+        #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE alone binds its codes).
+        #[arg(long)]
+        public: bool,
+        /// The authentication strength (by id) a session's key must meet.
+        #[arg(long)]
+        strength: Option<String>,
+        /// Allowed scopes (default: openid profile email groups offline_access).
+        #[arg(long = "scope", num_args = 1..)]
+        scopes: Vec<String>,
+    },
 }
 
 /// How `list-users` prints.
@@ -292,6 +314,35 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
                 "ended {ended} session{} of {}",
                 if ended == 1 { "" } else { "s" },
                 user.username.as_str()
+            );
+        }
+        AdminCommand::CreateApplication {
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+            strength,
+            scopes,
+        } => {
+            use keyfleet_core::oidc::applications::{self, ApplicationInput};
+            let input = ApplicationInput {
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                client_type: Some(if public { "public" } else { "confidential" }.to_owned()),
+                scopes: (!scopes.is_empty()).then_some(scopes),
+                authentication_strength: strength,
+                ..Default::default()
+            };
+            let created = applications::create(&ctx, &cli, input).await.map_err(refusal)?;
+            let mut out = json!({ "client_id": created.application.client_id });
+            if let Some(secret) = created.secret {
+                out["client_secret"] = json!(secret);
+            }
+            println!("{out}");
+            eprintln!(
+                "created application {:?}; a secret is shown only now",
+                created.application.name
             );
         }
         AdminCommand::CreateClient { name, scopes } => {

@@ -690,3 +690,114 @@ impl From<&keyfleet_core::metadata::MetadataReport> for MetadataStatusJson {
         }
     }
 }
+
+/// A single sign-on application (an OpenID Connect client).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationJson {
+    /// `client_id`.
+    pub client_id: String,
+    /// Name.
+    pub name: String,
+    /// `confidential` or `public`.
+    pub client_type: String,
+    /// Redirect URIs (compared as exact strings).
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Access and ID token lifetime, seconds.
+    pub access_token_lifetime: i64,
+    /// Refresh token lifetime, seconds.
+    pub refresh_token_lifetime: i64,
+    /// The authentication strength (id) a session's key must meet.
+    pub authentication_strength: Option<String>,
+    /// OpenID back-channel logout URI.
+    pub backchannel_logout_uri: Option<String>,
+    /// Created at.
+    pub created_at: String,
+    /// Last changed at.
+    pub updated_at: String,
+}
+
+impl From<&keyfleet_domain::oidc::Application> for ApplicationJson {
+    fn from(a: &keyfleet_domain::oidc::Application) -> Self {
+        Self {
+            client_id: a.client_id.clone(),
+            name: a.name.clone(),
+            client_type: a.client_type.as_str().to_owned(),
+            redirect_uris: a.redirect_uris.clone(),
+            post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
+            scopes: a.scopes.clone(),
+            access_token_lifetime: a.access_token_lifetime_s,
+            refresh_token_lifetime: a.refresh_token_lifetime_s,
+            authentication_strength: a.authentication_strength.clone(),
+            backchannel_logout_uri: a.backchannel_logout_uri.clone(),
+            created_at: rfc3339(a.created_at),
+            updated_at: rfc3339(a.updated_at),
+        }
+    }
+}
+
+/// An application to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApplicationRequest {
+    /// Name.
+    pub name: String,
+    /// Redirect URIs: absolute https (http only on a loopback host), no fragment.
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs, the same rules.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `confidential` (default) or `public`.
+    pub client_type: Option<String>,
+    /// Allowed scopes: openid, profile, email, groups, offline_access (default: all).
+    pub scopes: Option<Vec<String>>,
+    /// The authentication strength (id) a session's key must meet.
+    pub authentication_strength: Option<String>,
+    /// OpenID back-channel logout URI.
+    pub backchannel_logout_uri: Option<String>,
+    /// Access and ID token lifetime, 60 to 3600 seconds (default 600).
+    pub access_token_lifetime: Option<i64>,
+    /// Refresh token lifetime, 300 to 2592000 seconds (default 28800).
+    pub refresh_token_lifetime: Option<i64>,
+}
+
+/// A newly created application, with its secret (confidential only) shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationCreated {
+    /// The application.
+    pub application: ApplicationJson,
+    /// The secret (confidential applications).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+/// Changes to an application; absent fields stay, `null` clears an optional one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateApplicationRequest {
+    /// Name.
+    pub name: Option<String>,
+    /// Redirect URIs.
+    pub redirect_uris: Option<Vec<String>>,
+    /// Post-logout redirect URIs.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Allowed scopes.
+    pub scopes: Option<Vec<String>>,
+    /// Access and ID token lifetime, seconds.
+    pub access_token_lifetime: Option<i64>,
+    /// Refresh token lifetime, seconds.
+    pub refresh_token_lifetime: Option<i64>,
+    /// The authentication strength (id); `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub authentication_strength: Option<Option<String>>,
+    /// Back-channel logout URI; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub backchannel_logout_uri: Option<Option<String>>,
+}

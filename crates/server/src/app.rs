@@ -35,6 +35,8 @@ pub fn api_router() -> (Router<AppState>, OpenApi) {
         .merge(routes::audit::router())
         .merge(routes::metadata::router())
         .merge(routes::oauth::router())
+        .merge(routes::oidc::router())
+        .merge(routes::applications::router())
         .merge(routes::strengths::router())
         .split_for_parts();
     api.info.title = "keyfleet".into();
@@ -119,7 +121,14 @@ async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
 /// `Origin` is not one of ours (CSRF defence for every route, pages and JSON, signed in or
 /// not; requests without `Origin`, such as API clients', pass on to the routes' own checks).
 async fn cross_site_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    // The OAuth endpoints that no cookie authenticates (token, revocation, UserInfo), and
+    // the form-posted authorization request (it changes no more than its GET twin: a code is
+    // only ever sent to a registered redirect URI), are posted by other sites by design.
+    let oauth_cross_site = matches!(
+        req.uri().path(),
+        "/oauth2/authorize" | "/oauth2/token" | "/oauth2/revoke" | "/oauth2/userinfo"
+    );
+    if !oauth_cross_site && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         let h = req.headers();
         let cross_site = h
             .get("sec-fetch-site")

@@ -29,6 +29,8 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The directory-sync statements, in this database's dialect.
     const DIRECTORY_SQL: &'static crate::DirectorySql;
+    /// The single sign-on statements, in this database's dialect.
+    const OIDC_SQL: &'static crate::OidcSql;
 
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;

@@ -558,6 +558,62 @@ pub(crate) fn user_id<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain
     Cols::<B>::new(row, "").parse("user_id")
 }
 
+/// A row of `oidc_applications`.
+pub(crate) fn application<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::oidc::Application> {
+    use keyfleet_domain::oidc::{Application, ClientType};
+    let c = Cols::<B>::new(row, "");
+    Ok(Application {
+        client_id: c.text("client_id")?,
+        name: c.text("name")?,
+        client_type: c.named("client_type", ClientType::parse)?,
+        secret_hash: c.opt_text("secret_hash")?,
+        redirect_uris: c.texts("redirect_uris")?,
+        post_logout_redirect_uris: c.texts("post_logout_redirect_uris")?,
+        scopes: c.texts("scopes")?,
+        access_token_lifetime_s: c.int("access_token_lifetime_s")?,
+        refresh_token_lifetime_s: c.int("refresh_token_lifetime_s")?,
+        authentication_strength: c.opt_text("authentication_strength")?,
+        backchannel_logout_uri: c.opt_text("backchannel_logout_uri")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
+/// A row of `oidc_grants`.
+pub(crate) fn grant<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::oidc::Grant> {
+    let c = Cols::<B>::new(row, "");
+    Ok(keyfleet_domain::oidc::Grant {
+        id: c.text("id")?,
+        code_hash: c.digest("code_hash")?,
+        client_id: c.text("client_id")?,
+        user_id: c.parse("user_id")?,
+        session_id: c.parse("session_id")?,
+        redirect_uri: c.text("redirect_uri")?,
+        scope: c.text("scope")?,
+        nonce: c.opt_text("nonce")?,
+        code_challenge: c.text("code_challenge")?,
+        auth_time: c.time("auth_time")?,
+        amr: c.text("amr")?,
+        acr: c.opt_text("acr")?,
+        created_at: c.time("created_at")?,
+        code_expires_at: c.time("code_expires_at")?,
+        code_used_at: c.opt_time("code_used_at")?,
+        revoked_at: c.opt_time("revoked_at")?,
+    })
+}
+
+/// A row of `oidc_refresh_tokens`.
+pub(crate) fn refresh_token<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::oidc::RefreshToken> {
+    let c = Cols::<B>::new(row, "");
+    Ok(keyfleet_domain::oidc::RefreshToken {
+        token_hash: c.digest("token_hash")?,
+        grant_id: c.text("grant_id")?,
+        created_at: c.time("created_at")?,
+        expires_at: c.time("expires_at")?,
+        used_at: c.opt_time("used_at")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@ mod limits;
 mod metadata;
 mod nul;
 mod policies;
+mod oidc;
 mod reports;
 mod strengths;
 mod webauthn;
@@ -37,6 +38,7 @@ pub use metadata::{
 };
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
 pub use policies::{policy_crud, policy_sign_in_read};
+pub use oidc::{oidc_application_round_trip, oidc_code_redeem_race, oidc_codes_and_refresh_tokens};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
 };
@@ -124,6 +126,9 @@ pub const CASES: &[&str] = &[
     "metadata_import_and_lookup",
     "metadata_rollback_keeps_last_good",
     "metadata_import_race",
+    "oidc_application_round_trip",
+    "oidc_codes_and_refresh_tokens",
+    "oidc_code_redeem_race",
     "strength_crud",
     "strength_uniqueness",
     "session_records_user_verification",
@@ -184,7 +189,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 11 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 12 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

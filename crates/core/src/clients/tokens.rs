@@ -174,9 +174,15 @@ impl TokenKeys {
 
     /// Signs claims into a compact JWS.
     pub fn sign(&self, claims: &AccessClaims) -> String {
+        self.sign_jwt("at+jwt", claims)
+    }
+
+    /// Signs any claims into a compact JWS with the active key, under the header type `typ`
+    /// (`at+jwt` for access tokens, `JWT` for ID tokens).
+    pub fn sign_jwt<T: Serialize>(&self, typ: &str, claims: &T) -> String {
         let header = Header {
             alg: "ES256".into(),
-            typ: "at+jwt".into(),
+            typ: typ.into(),
             kid: self.active_kid.clone(),
             crit: None,
         };
@@ -195,6 +201,23 @@ impl TokenKeys {
 
     /// Verifies a compact JWS and its claims at `now_s` (seconds since the epoch).
     pub fn verify(&self, token: &str, issuer: &str, audience: &str, now_s: i64) -> Result<AccessClaims, TokenError> {
+        let claims: AccessClaims = self.verify_jwt(token, "at+jwt")?;
+        if claims.iss != issuer || claims.aud != audience {
+            return Err(TokenError::Audience);
+        }
+        // RFC 9068 §2.2: for a client-credentials token the subject is the client itself.
+        if claims.sub != claims.client_id {
+            return Err(TokenError::Subject);
+        }
+        if now_s >= claims.exp || now_s < claims.nbf {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Verifies a compact JWS signed by one of these keys with the header type `typ`, and
+    /// decodes its claims; the caller checks them.
+    pub fn verify_jwt<T: serde::de::DeserializeOwned>(&self, token: &str, typ: &str) -> Result<T, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
@@ -204,7 +227,7 @@ impl TokenKeys {
         };
         let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenError::Malformed);
         let header: Header = serde_json::from_slice(&decode(h)?).map_err(|_| TokenError::Malformed)?;
-        if header.alg != "ES256" || header.typ != "at+jwt" || header.crit.is_some() {
+        if header.alg != "ES256" || header.typ != typ || header.crit.is_some() {
             return Err(TokenError::Header);
         }
         let key = self.verifying.get(&header.kid).ok_or(TokenError::Header)?;
@@ -218,18 +241,7 @@ impl TokenKeys {
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key)
             .verify(&token.as_bytes()[..input_len], &sig.to_bytes())
             .map_err(|_| TokenError::Signature)?;
-        let claims: AccessClaims = serde_json::from_slice(&decode(p)?).map_err(|_| TokenError::Malformed)?;
-        if claims.iss != issuer || claims.aud != audience {
-            return Err(TokenError::Audience);
-        }
-        // RFC 9068 §2.2: for a client-credentials token the subject is the client itself.
-        if claims.sub != claims.client_id {
-            return Err(TokenError::Subject);
-        }
-        if now_s >= claims.exp || now_s < claims.nbf {
-            return Err(TokenError::Expired);
-        }
-        Ok(claims)
+        serde_json::from_slice(&decode(p)?).map_err(|_| TokenError::Malformed)
     }
 
     /// The public keys as a JWK Set (RFC 7517).

@@ -174,7 +174,9 @@ pub async fn remove_own(
             Some(Target::User(user)),
             &KeyRef::new(id, Some(&key.nickname)),
         );
-        ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?
+        let ended = ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?;
+        crate::oidc::end_credential_grants(ctx, user, id, "key_removed").await?;
+        ended
     } else {
         0
     };
@@ -196,6 +198,7 @@ pub async fn remove_for_user(
     ctx.stores.credentials.delete_credential(user, id, &audit).await?;
     let audit = ctx.audit_with(Action::SessionRevokeCredential, Some(Target::User(user)), &detail);
     let sessions_ended = ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?;
+    crate::oidc::end_credential_grants(ctx, user, id, "key_removed").await?;
     Ok(Removed { sessions_ended })
 }
 
@@ -235,6 +238,7 @@ pub async fn reassign_band(
     ctx.stores.credentials.delete_credential(user, id, &audit).await?;
     let audit = ctx.audit_with(Action::SessionRevokeCredential, Some(Target::User(user)), &detail);
     let sessions_ended = ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?;
+    crate::oidc::end_credential_grants(ctx, user, id, "key_removed").await?;
     Ok(Removed { sessions_ended })
 }
 
@@ -251,6 +255,7 @@ pub async fn reset(ctx: &Ctx<'_>, principal: &Principal, user: UserId) -> Result
     let removed = ctx.stores.credentials.delete_user_credentials(user, &audit).await?;
     let audit = ctx.audit(Action::SessionRevokeAll, Some(Target::User(user)));
     ctx.stores.sessions.revoke_user_sessions(user, &audit).await?;
+    crate::oidc::end_user_grants(ctx, user, "keys_reset").await?;
     Ok(removed)
 }
 

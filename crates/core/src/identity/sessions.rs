@@ -51,7 +51,9 @@ pub async fn sign_out(ctx: &Ctx<'_>, principal: &Principal, everywhere: bool) ->
     if everywhere {
         require_full_session(ctx, principal).await?;
         let audit = ctx.audit(Action::SessionRevokeAll, Some(Target::User(user)));
-        return Ok(ctx.stores.sessions.revoke_user_sessions(user, &audit).await?);
+        let ended = ctx.stores.sessions.revoke_user_sessions(user, &audit).await?;
+        crate::oidc::end_user_grants(ctx, user, "signed_out_everywhere").await?;
+        return Ok(ended);
     }
     let audit = ctx.audit_with(
         Action::SessionLogout,
@@ -105,6 +107,7 @@ pub async fn end_all_for_user(ctx: &Ctx<'_>, principal: &Principal, user: UserId
     let user = get_for_change(ctx, principal, user).await?;
     let audit = ctx.audit(Action::SessionRevokeAll, Some(Target::User(user.id)));
     let ended = ctx.stores.sessions.revoke_user_sessions(user.id, &audit).await?;
+    crate::oidc::end_user_grants(ctx, user.id, "sessions_ended").await?;
     Ok(ended)
 }
 

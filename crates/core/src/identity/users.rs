@@ -165,6 +165,9 @@ pub async fn update(ctx: &Ctx<'_>, principal: &Principal, id: UserId, change: Up
     };
     let audit = ctx.audit(action, Some(Target::User(user.id)));
     ctx.stores.users.update_user(&user, &audit).await?;
+    if action == Action::UserDisable {
+        crate::oidc::end_user_grants(ctx, user.id, "user_disabled").await?;
+    }
     Ok(user)
 }
 

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per area, each with its own `router()`.
 
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod clients;
@@ -9,6 +10,7 @@ pub mod health;
 pub mod me;
 pub mod metadata;
 pub mod oauth;
+pub mod oidc;
 pub mod strengths;
 pub mod policies;
 pub mod scim;

@@ -1,4 +1,6 @@
-//! OAuth 2.0 client credentials (RFC 6749 §4.4) and the token-signing keys (RFC 7517).
+//! The token endpoint: OAuth 2.0 client credentials (RFC 6749 §4.4) for API clients, the
+//! authorization-code and refresh-token grants for single sign-on applications (see
+//! [`super::oidc`]), and the token-signing keys (RFC 7517).
 //!
 //! Errors here follow RFC 6749 §5.2 (`{"error", "error_description"}`), not problem details,
 //! because OAuth client libraries expect that shape.
@@ -11,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use keyfleet_core::clients::{self, TokenRefusal};
+use keyfleet_core::oidc::{self, ClientAuth};
 use keyfleet_domain::audit::Actor;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,17 +29,158 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(token)).routes(routes!(jwks))
 }
 
+/// The client's credentials from the Authorization header (client_secret_basic) or the form
+/// (client_secret_post; a public application sends its `client_id` alone), and whether Basic
+/// was used. A refusal is the answer to send.
+pub(crate) fn client_auth(
+    headers: &HeaderMap,
+    form_id: Option<String>,
+    form_secret: Option<String>,
+) -> Result<(ClientAuth, bool), Box<Response>> {
+    let basic = basic_credentials(headers);
+    let used_basic = basic.is_some();
+    let bad = |status, error, description| Box::new(oauth_error(status, error, description, used_basic));
+    let (client_id, secret) = match (basic, form_id, form_secret) {
+        (Some(Some((id, secret))), None, None) => (id, Some(secret)),
+        (Some(Some((id, secret))), Some(form_id), None) if form_id == id => (id, Some(secret)),
+        (None, Some(id), secret) => (id, secret),
+        (Some(None), ..) => {
+            return Err(bad(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "malformed Authorization header",
+            ));
+        }
+        (Some(_), _, Some(_)) => {
+            return Err(bad(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "use one client authentication method only",
+            ));
+        }
+        _ => {
+            return Err(bad(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication is required",
+            ));
+        }
+    };
+    Ok((ClientAuth { client_id, secret }, used_basic))
+}
+
+/// The answer to a refused application token request (RFC 6749 §5.2).
+pub(crate) fn oidc_token_error(e: oidc::TokenError, used_basic: bool) -> Result<Response, ApiError> {
+    let bad = |status, error, description: &str| Ok(oauth_error(status, error, description, used_basic));
+    match e {
+        oidc::TokenError::InvalidClient => bad(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown application or wrong secret",
+        ),
+        oidc::TokenError::InvalidGrant(why) => bad(StatusCode::BAD_REQUEST, "invalid_grant", why),
+        oidc::TokenError::InvalidRequest(why) => bad(StatusCode::BAD_REQUEST, "invalid_request", why),
+        oidc::TokenError::SlowDown(retry) => Ok(slow_down(retry, used_basic)),
+        oidc::TokenError::Core(e) => Err(e.into()),
+    }
+}
+
+fn slow_down(retry: u64, used_basic: bool) -> Response {
+    let mut res = oauth_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "slow_down",
+        "too many failed client authentications; wait and retry",
+        used_basic,
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&retry.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// The authorization_code and refresh_token grants of a single sign-on application.
+async fn application_grant(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    form: TokenForm,
+    grant: &str,
+) -> Result<Response, ApiError> {
+    let (auth, used_basic) = match client_auth(headers, form.client_id, form.client_secret) {
+        Ok(a) => a,
+        Err(res) => return Ok(*res),
+    };
+    let c = state.ctx(Actor::Anonymous, headers);
+    let addr = peer.ip().to_string();
+    let issued = if grant == "authorization_code" {
+        oidc::exchange_code(
+            &c,
+            &auth,
+            form.code.as_deref(),
+            form.redirect_uri.as_deref(),
+            form.code_verifier.as_deref(),
+            &addr,
+        )
+        .await
+    } else {
+        oidc::refresh(&c, &auth, form.refresh_token.as_deref(), &addr).await
+    };
+    let t = match issued {
+        Ok(t) => t,
+        Err(e) => return oidc_token_error(e, used_basic),
+    };
+    let body = OidcTokenResponse {
+        access_token: t.access_token,
+        token_type: "Bearer".into(),
+        expires_in: t.expires_in,
+        id_token: t.id_token,
+        refresh_token: t.refresh_token,
+        scope: t.scope,
+    };
+    Ok((
+        [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        axum::Json(body),
+    )
+        .into_response())
+}
+
 /// A token request (form-encoded).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {
-    /// Must be `client_credentials`.
+    /// `client_credentials`, `authorization_code` or `refresh_token`.
     pub grant_type: Option<String>,
-    /// With client_secret_post.
+    /// With client_secret_post, or a public application.
     pub client_id: Option<String>,
     /// With client_secret_post.
     pub client_secret: Option<String>,
-    /// Space-separated scopes; all of the client's when absent.
+    /// Space-separated scopes; all of the client's when absent (client_credentials).
     pub scope: Option<String>,
+    /// The authorization code (authorization_code).
+    pub code: Option<String>,
+    /// The redirect URI the code was sent to (authorization_code).
+    pub redirect_uri: Option<String>,
+    /// The PKCE verifier (authorization_code).
+    pub code_verifier: Option<String>,
+    /// The refresh token (refresh_token).
+    pub refresh_token: Option<String>,
+}
+
+/// Tokens for an application (OIDC Core §3.1.3.3).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OidcTokenResponse {
+    /// The access token (a JWT, ES256).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// The ID token (ES256).
+    pub id_token: String,
+    /// A refresh token, when `offline_access` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Scopes granted.
+    pub scope: String,
 }
 
 /// A token answer (RFC 6749 §5.1).
@@ -61,7 +205,7 @@ pub struct OAuthError {
     pub error_description: String,
 }
 
-fn oauth_error(status: StatusCode, error: &str, description: &str, basic: bool) -> Response {
+pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str, basic: bool) -> Response {
     let body = OAuthError {
         error: error.to_owned(),
         error_description: description.to_owned(),
@@ -110,8 +254,9 @@ fn form_urlencoded_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Issues an access token for an API client (client_credentials grant, with
-/// client_secret_basic or client_secret_post).
+/// The token endpoint: an access token for an API client (client_credentials, with
+/// client_secret_basic or client_secret_post), or tokens for a single sign-on application
+/// (authorization_code with PKCE, refresh_token with rotation).
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = TokenResponse), (status = 400, body = OAuthError), (status = 401, body = OAuthError), (status = 429, body = OAuthError)))]
@@ -121,16 +266,24 @@ pub async fn token(
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, ApiError> {
+    match form.grant_type.as_deref() {
+        Some(g @ ("authorization_code" | "refresh_token")) => {
+            let g = g.to_owned();
+            return application_grant(&state, peer, &headers, form, &g).await;
+        }
+        Some("client_credentials") => {}
+        _ => {
+            return Ok(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "grant_type must be authorization_code, refresh_token or client_credentials",
+                headers.contains_key(header::AUTHORIZATION),
+            ));
+        }
+    }
     let basic = basic_credentials(&headers);
     let used_basic = basic.is_some();
     let bad = |status, error, description| Ok(oauth_error(status, error, description, used_basic));
-    if form.grant_type.as_deref() != Some("client_credentials") {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "only grant_type=client_credentials is supported",
-        );
-    }
     let (client_id, secret) = match (basic, form.client_id, form.client_secret) {
         (Some(Some(creds)), None, None) => creds,
         (Some(Some((id, secret))), Some(form_id), None) if form_id == id => (id, secret),
@@ -169,18 +322,7 @@ pub async fn token(
                 );
             }
             Err(TokenRefusal::InvalidScope(why)) => return bad(StatusCode::BAD_REQUEST, "invalid_scope", &why),
-            Err(TokenRefusal::SlowDown(retry)) => {
-                let mut res = oauth_error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "slow_down",
-                    "too many failed client authentications; wait and retry",
-                    used_basic,
-                );
-                if let Ok(v) = header::HeaderValue::from_str(&retry.to_string()) {
-                    res.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                return Ok(res);
-            }
+            Err(TokenRefusal::SlowDown(retry)) => return Ok(slow_down(retry, used_basic)),
             Err(TokenRefusal::Core(e)) => return Err(e.into()),
         };
     let body = TokenResponse {

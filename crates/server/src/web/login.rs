@@ -43,6 +43,8 @@ pub struct LoginQuery {
     next: Option<String>,
     /// A message to show (after signing out).
     done: Option<String>,
+    /// `1`: show the page even to someone signed in (an application asked for a fresh sign-in).
+    fresh: Option<String>,
 }
 
 fn notice(done: Option<&str>) -> Option<&'static str> {
@@ -75,6 +77,7 @@ pub async fn page(
     // Someone already fully signed in, with no other account hinted, goes on.
     if hint.is_none()
         && q.done.is_none()
+        && q.fresh.is_none()
         && let Some(viewer) = viewer
         && viewer.session.kind == SessionKind::Full
     {

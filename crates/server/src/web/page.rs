@@ -74,7 +74,7 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
     let ok = n.starts_with('/')
         && !n.starts_with("//")
         && !n.starts_with("/\\")
-        && n.len() <= 512
+        && n.len() <= 2048
         && n.bytes().all(|b| b.is_ascii_graphic());
     ok.then(|| n.to_owned())
 }

@@ -15,6 +15,7 @@ mod console_admin;
 mod console_audit;
 mod console_people;
 mod console_users;
+mod oidc;
 mod openapi;
 mod page_speed;
 mod pages;

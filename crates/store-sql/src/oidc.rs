@@ -1,0 +1,269 @@
+//! Single sign-on: applications, grants (an authorization code and its token family) and
+//! refresh tokens.
+
+use async_trait::async_trait;
+use keyfleet_domain::audit::NewAuditEvent;
+use keyfleet_domain::ids::SessionId;
+use keyfleet_domain::oidc::{Application, Grant, OidcStore, RefreshToken};
+use keyfleet_domain::store::StoreResult;
+use keyfleet_domain::{StoreError, Timestamp, UserId};
+
+use crate::backend::Backend;
+use crate::exec::{self, Arg, bytes, int, key, ms, text};
+use crate::rows;
+use crate::store::{SqlStore, audit_and_commit, insert_audit, one_row};
+
+/// The single sign-on statements of a backend, by what they do (parameters `$1`, `$2`, … in
+/// the order given).
+#[derive(Debug)]
+pub struct OidcSql {
+    /// Inserts an application: client_id, name, client_type, secret_hash, redirect_uris,
+    /// post_logout_redirect_uris, scopes (three lists), access_token_lifetime_s,
+    /// refresh_token_lifetime_s, authentication_strength, backchannel_logout_uri, created_at,
+    /// updated_at.
+    pub insert_application: &'static str,
+    /// An application by client_id.
+    pub application: &'static str,
+    /// Every application by name.
+    pub list_applications: &'static str,
+    /// Replaces an application's settings: client_id, then the columns of
+    /// `insert_application` from name to backchannel_logout_uri, then updated_at.
+    pub update_application: &'static str,
+    /// Deletes an application (its grants and refresh tokens go with it): client_id.
+    pub delete_application: &'static str,
+    /// Inserts a grant: id, code_hash, client_id, user_id, session_id, redirect_uri, scope,
+    /// nonce, code_challenge, auth_time, amr, acr, created_at, code_expires_at.
+    pub insert_grant: &'static str,
+    /// A grant by code_hash.
+    pub grant_by_code: &'static str,
+    /// A grant by id.
+    pub grant: &'static str,
+    /// Marks a code used when it is unused, unrevoked and unexpired: id, now.
+    pub redeem_code: &'static str,
+    /// Inserts a refresh token: token_hash, grant_id, created_at, expires_at.
+    pub insert_refresh: &'static str,
+    /// A refresh token by token_hash.
+    pub refresh: &'static str,
+    /// Marks a refresh token used when it is unused and its grant unrevoked: token_hash, now.
+    pub use_refresh: &'static str,
+    /// Revokes a grant unless already revoked: id, now.
+    pub revoke_grant: &'static str,
+    /// Revokes a session's unrevoked grants: session_id, now.
+    pub revoke_session_grants: &'static str,
+    /// Revokes a user's unrevoked grants: user_id, now.
+    pub revoke_user_grants: &'static str,
+    /// Revokes the unrevoked grants of the sessions opened with a key: credential_id, now.
+    pub revoke_credential_grants: &'static str,
+}
+
+fn application_args(app: &Application) -> [Arg<'_>; 11] {
+    [
+        text(&app.name),
+        text(app.client_type.as_str()),
+        Arg::Text(app.secret_hash.as_deref()),
+        Arg::Texts(&app.redirect_uris),
+        Arg::Texts(&app.post_logout_redirect_uris),
+        Arg::Texts(&app.scopes),
+        int(app.access_token_lifetime_s),
+        int(app.refresh_token_lifetime_s),
+        Arg::Text(app.authentication_strength.as_deref()),
+        Arg::Text(app.backchannel_logout_uri.as_deref()),
+        ms(app.updated_at),
+    ]
+}
+
+#[async_trait]
+impl<B: Backend> OidcStore for SqlStore<B> {
+    async fn create_application(&self, app: &Application, audit: &NewAuditEvent) -> StoreResult<()> {
+        let mut args = vec![text(&app.client_id)];
+        let rest = application_args(app);
+        args.extend_from_slice(&rest[..10]);
+        args.push(ms(app.created_at));
+        args.push(ms(app.updated_at));
+        let mut tx = self.begin().await?;
+        exec::execute::<B>(&mut tx, B::OIDC_SQL.insert_application, &args).await?;
+        audit_and_commit::<B>(tx, audit).await
+    }
+
+    async fn get_application(&self, client_id: &str) -> StoreResult<Option<Application>> {
+        let found = exec::optional::<B>(&mut *self.conn().await?, B::OIDC_SQL.application, &[key(client_id)]).await?;
+        found.as_ref().map(rows::application::<B>).transpose()
+    }
+
+    async fn list_applications(&self) -> StoreResult<Vec<Application>> {
+        let found = exec::all::<B>(&mut *self.conn().await?, B::OIDC_SQL.list_applications, &[]).await?;
+        found.iter().map(rows::application::<B>).collect()
+    }
+
+    async fn update_application(&self, app: &Application, audit: &NewAuditEvent) -> StoreResult<()> {
+        let mut args = vec![key(&app.client_id)];
+        args.extend_from_slice(&application_args(app));
+        let mut tx = self.begin().await?;
+        one_row(exec::execute::<B>(&mut tx, B::OIDC_SQL.update_application, &args).await?)?;
+        audit_and_commit::<B>(tx, audit).await
+    }
+
+    async fn delete_application(&self, client_id: &str, audit: &NewAuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        one_row(exec::execute::<B>(&mut tx, B::OIDC_SQL.delete_application, &[key(client_id)]).await?)?;
+        audit_and_commit::<B>(tx, audit).await
+    }
+
+    async fn create_grant(&self, g: &Grant, audit: &NewAuditEvent) -> StoreResult<()> {
+        let user = g.user_id.to_string();
+        let session = g.session_id.to_string();
+        let args = [
+            text(&g.id),
+            bytes(&g.code_hash),
+            text(&g.client_id),
+            text(&user),
+            text(&session),
+            text(&g.redirect_uri),
+            text(&g.scope),
+            Arg::Text(g.nonce.as_deref()),
+            text(&g.code_challenge),
+            ms(g.auth_time),
+            text(&g.amr),
+            Arg::Text(g.acr.as_deref()),
+            ms(g.created_at),
+            ms(g.code_expires_at),
+        ];
+        let mut tx = self.begin().await?;
+        exec::execute::<B>(&mut tx, B::OIDC_SQL.insert_grant, &args).await?;
+        audit_and_commit::<B>(tx, audit).await
+    }
+
+    async fn find_grant_by_code(&self, code_hash: &[u8; 32]) -> StoreResult<Option<Grant>> {
+        let found =
+            exec::optional::<B>(&mut *self.conn().await?, B::OIDC_SQL.grant_by_code, &[bytes(code_hash)]).await?;
+        found.as_ref().map(rows::grant::<B>).transpose()
+    }
+
+    async fn get_grant(&self, id: &str) -> StoreResult<Option<Grant>> {
+        let found = exec::optional::<B>(&mut *self.conn().await?, B::OIDC_SQL.grant, &[key(id)]).await?;
+        found.as_ref().map(rows::grant::<B>).transpose()
+    }
+
+    async fn redeem_code(
+        &self,
+        grant_id: &str,
+        now: Timestamp,
+        refresh: Option<&RefreshToken>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let sql = B::OIDC_SQL;
+        let mut tx = self.begin().await?;
+        // The conditional update is the one-time rule: of two racing redemptions exactly one
+        // changes the row.
+        if exec::execute::<B>(&mut tx, sql.redeem_code, &[key(grant_id), ms(now)]).await? == 0 {
+            let found = exec::optional::<B>(&mut tx, sql.grant, &[key(grant_id)]).await?;
+            let grant = found.as_ref().map(rows::grant::<B>).transpose()?;
+            return Err(match grant {
+                None => StoreError::NotFound,
+                Some(g) if g.code_used_at.is_some() || g.revoked_at.is_some() => StoreError::Conflict("code_used"),
+                Some(_) => StoreError::Conflict("code_expired"),
+            });
+        }
+        if let Some(r) = refresh {
+            insert_refresh::<B>(&mut tx, r).await?;
+        }
+        audit_and_commit::<B>(tx, audit).await
+    }
+
+    async fn find_refresh_token(&self, token_hash: &[u8; 32]) -> StoreResult<Option<(RefreshToken, Grant)>> {
+        let mut conn = self.conn().await?;
+        let Some(row) = exec::optional::<B>(&mut conn, B::OIDC_SQL.refresh, &[bytes(token_hash)]).await? else {
+            return Ok(None);
+        };
+        let token = rows::refresh_token::<B>(&row)?;
+        let grant = exec::optional::<B>(&mut conn, B::OIDC_SQL.grant, &[key(&token.grant_id)]).await?;
+        let grant = grant
+            .as_ref()
+            .map(rows::grant::<B>)
+            .transpose()?
+            .ok_or_else(|| StoreError::Corrupt("refresh token without its grant".into()))?;
+        Ok(Some((token, grant)))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &[u8; 32],
+        now: Timestamp,
+        new: &RefreshToken,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        if exec::execute::<B>(&mut tx, B::OIDC_SQL.use_refresh, &[bytes(old_hash), ms(now)]).await? == 0 {
+            return Err(StoreError::Conflict("refresh_used"));
+        }
+        insert_refresh::<B>(&mut tx, new).await?;
+        audit_and_commit::<B>(tx, audit).await
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: Timestamp, audit: &NewAuditEvent) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        if exec::execute::<B>(&mut tx, B::OIDC_SQL.revoke_grant, &[key(grant_id), ms(now)]).await? == 0 {
+            return Ok(false);
+        }
+        audit_and_commit::<B>(tx, audit).await?;
+        Ok(true)
+    }
+
+    async fn revoke_session_grants(
+        &self,
+        session: SessionId,
+        now: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<u64> {
+        let session = session.to_string();
+        self.revoke_where(B::OIDC_SQL.revoke_session_grants, key(&session), now, audit)
+            .await
+    }
+
+    async fn revoke_user_grants(&self, user: UserId, now: Timestamp, audit: &NewAuditEvent) -> StoreResult<u64> {
+        let user = user.to_string();
+        self.revoke_where(B::OIDC_SQL.revoke_user_grants, key(&user), now, audit)
+            .await
+    }
+
+    async fn revoke_credential_grants(
+        &self,
+        credential_id: &[u8],
+        now: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<u64> {
+        self.revoke_where(B::OIDC_SQL.revoke_credential_grants, bytes(credential_id), now, audit)
+            .await
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// Runs one of the revoke-many statements (`$1` the selector, `$2` now) and appends the
+    /// audit event when it revoked any grant, in one transaction.
+    async fn revoke_where(
+        &self,
+        sql: &str,
+        selector: Arg<'_>,
+        now: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let n = exec::execute::<B>(&mut tx, sql, &[selector, ms(now)]).await?;
+        if n > 0 {
+            insert_audit::<B>(&mut tx, audit).await?;
+        }
+        crate::store::commit::<B>(tx).await?;
+        Ok(n)
+    }
+}
+
+async fn insert_refresh<B: Backend>(conn: &mut exec::Connection<B>, r: &RefreshToken) -> StoreResult<()> {
+    let args = [
+        bytes(&r.token_hash),
+        text(&r.grant_id),
+        ms(r.created_at),
+        ms(r.expires_at),
+    ];
+    exec::execute::<B>(conn, B::OIDC_SQL.insert_refresh, &args).await?;
+    Ok(())
+}
