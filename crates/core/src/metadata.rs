@@ -387,18 +387,27 @@ pub async fn report(ctx: &Ctx<'_>, principal: &Principal) -> Result<MetadataRepo
     })
 }
 
-/// The newest `metadata.*` failure in the audit log.
+/// The newest metadata failure in the audit log (`metadata.refused` or
+/// `metadata.refresh_failed`: exact actions, so the lookup stays on the action index).
 async fn last_failure(ctx: &Ctx<'_>) -> Result<Option<MetadataFailure>, CoreError> {
-    let events = ctx
-        .stores
-        .audit
-        .list(&keyfleet_domain::audit::AuditQuery {
-            action: Some("metadata.".to_owned()),
-            limit: 50,
-            ..Default::default()
-        })
-        .await?;
-    Ok(events.into_iter().find(|e| e.outcome == Outcome::Failure).map(|e| {
+    let mut newest: Option<keyfleet_domain::audit::AuditEvent> = None;
+    for action in [Action::MetadataRefused, Action::MetadataRefreshFailed] {
+        let events = ctx
+            .stores
+            .audit
+            .list(&keyfleet_domain::audit::AuditQuery {
+                action: Some(action.as_str().to_owned()),
+                limit: 1,
+                ..Default::default()
+            })
+            .await?;
+        if let Some(e) = events.into_iter().next()
+            && newest.as_ref().is_none_or(|n| e.id > n.id)
+        {
+            newest = Some(e);
+        }
+    }
+    Ok(newest.map(|e| {
         let detail: serde_json::Value = e
             .detail
             .as_deref()
@@ -555,10 +564,22 @@ pub struct CompromisedModel {
 }
 
 /// The models in use whose metadata reports them compromised, with how many keys each: the
-/// console's banner and list. Needs [`Permission::ReadMetadata`].
-pub async fn compromised_in_use(ctx: &Ctx<'_>, principal: &Principal) -> Result<Vec<CompromisedModel>, CoreError> {
+/// console's banner and list. `counts` are the keys by model when the caller has them (the
+/// dashboard does), else they are counted. Needs [`Permission::ReadMetadata`].
+pub async fn compromised_in_use(
+    ctx: &Ctx<'_>,
+    principal: &Principal,
+    counts: Option<&[keyfleet_domain::report::ModelCount]>,
+) -> Result<Vec<CompromisedModel>, CoreError> {
     authorize(ctx, principal, Permission::ReadMetadata).await?;
-    let counts = ctx.stores.reports.count_keys_by_model().await?;
+    let counted;
+    let counts = match counts {
+        Some(c) => c,
+        None => {
+            counted = ctx.stores.reports.count_keys_by_model().await?;
+            &counted
+        }
+    };
     let mut out = Vec::new();
     for c in counts.iter().filter(|c| c.keys > 0 && c.aaguid != [0; 16]) {
         if let Some(e) = ctx.stores.metadata.metadata_entry(&c.aaguid).await?

@@ -235,7 +235,7 @@ async fn page(State(state): State<AppState>, staff: Staff, RawQuery(raw): RawQue
     let d = reports::dashboard(&staff.ctx(&state), &staff.principal(), window).await?;
     let mut page = page_for(&staff, &d);
     let ctx = staff.ctx(&state);
-    page.compromised = metadata::compromised_in_use(&ctx, &staff.principal())
+    page.compromised = metadata::compromised_in_use(&ctx, &staff.principal(), Some(&d.models))
         .await?
         .into_iter()
         .map(|m| CompromisedRow {
