@@ -175,7 +175,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 14,
+            Action::ALL.len() + 17,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {
