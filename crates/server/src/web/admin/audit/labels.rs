@@ -184,7 +184,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 15,
+            Action::ALL.len() + 18,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {
