@@ -108,7 +108,7 @@ pub enum AdminCommand {
         /// Name shown to administrators.
         #[arg(long)]
         name: String,
-        /// Scopes: users:read, users:write, provisioning, shipments, audit:read.
+        /// Scopes: users:read, users:write, provisioning, shipments, audit:read, scim.
         #[arg(long = "scope", num_args = 1.., required = true)]
         scopes: Vec<String>,
     },

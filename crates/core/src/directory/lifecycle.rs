@@ -5,7 +5,7 @@
 //!   session they hold, in the transaction that records the change: the next request with
 //!   one of those sessions is refused.
 //! - Their **keys are suspended**: a key whose owner is disabled cannot sign in (the sign-in
-//!   refuses a disabled owner), and the console and API show such keys as suspended. The
+//!   refuses a disabled owner), and the console shows such keys as suspended. The
 //!   suspension is computed from the owner's state rather than stored on each key, so it
 //!   cannot drift from it: **reactivation** restores every key at once, and no key can be
 //!   left suspended (or usable) by a half-applied change.

@@ -350,7 +350,7 @@ fn refusals_name_the_flags_typed() {
     let err = admin_fails(&dir, &["create-client", "--name", "x", "--scope", "users:reed"]);
     assert!(
         err.contains(
-            "unknown scope \"users:reed\" (valid scopes: users:read, users:write, provisioning, shipments, audit:read)"
+            "unknown scope \"users:reed\" (valid scopes: users:read, users:write, provisioning, shipments, audit:read, scim)"
         ),
         "{err}"
     );
