@@ -23,8 +23,8 @@
 mod directory_sql;
 mod error;
 mod metadata_sql;
-mod policy_sql;
 mod oidc_sql;
+mod policy_sql;
 mod sql;
 mod strengths_sql;
 

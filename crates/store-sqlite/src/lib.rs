@@ -30,8 +30,8 @@ mod directory_sql;
 mod error;
 mod lists;
 mod metadata_sql;
-mod policy_sql;
 mod oidc_sql;
+mod policy_sql;
 mod sql;
 mod strengths_sql;
 

@@ -22,8 +22,8 @@ mod directory;
 mod limits;
 mod metadata;
 mod nul;
-mod policies;
 mod oidc;
+mod policies;
 mod reports;
 mod strengths;
 mod webauthn;
@@ -37,8 +37,8 @@ pub use metadata::{
     metadata_import_and_lookup, metadata_import_race, metadata_rollback_keeps_last_good, metadata_validators_round_trip,
 };
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
-pub use policies::{policy_crud, policy_sign_in_read};
 pub use oidc::{oidc_application_round_trip, oidc_code_redeem_race, oidc_codes_and_refresh_tokens};
+pub use policies::{policy_crud, policy_sign_in_read};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
 };

@@ -13,9 +13,9 @@
 //!   period (`directory_recovery_days`); [`purge`] then removes them for good, each removal
 //!   audited (`user.purge`).
 //!
-//! Single sign-on's refresh tokens and back-channel logout do not exist yet. When the
-//! OpenID Connect provider lands, ending them belongs in [`leave`]: every deactivation and
-//! deletion made by directory sync goes through it, after its transaction commits.
+//! Every deactivation and deletion made by directory sync goes through [`leave`] after its
+//! transaction commits: it ends the user's single sign-on grants (refresh tokens die, access
+//! tokens stop working at UserInfo), as disabling a user in the console does.
 
 use keyfleet_domain::audit::{Action, NewAuditEvent, Target};
 use keyfleet_domain::directory::DirectoryLink;
@@ -57,7 +57,7 @@ pub(crate) async fn replace(
 ) -> DirectoryResult<()> {
     ctx.stores.directory.replace_directory_user(user, link, audit).await?;
     if change == Change::Leaves {
-        leave(ctx, user.id);
+        leave(ctx, user.id).await?;
     }
     Ok(())
 }
@@ -68,15 +68,17 @@ pub(crate) async fn delete(ctx: &Ctx<'_>, user: &User, audit: &NewAuditEvent) ->
         .directory
         .delete_directory_user(user.id, ctx.now, audit)
         .await?;
-    leave(ctx, user.id);
+    leave(ctx, user.id).await?;
     Ok(())
 }
 
-/// The hook every leaver passes through once their deactivation or deletion has committed
-/// (sessions ended, keys suspended). Ending the user's single sign-on refresh tokens and
-/// sending back-channel logouts belong here once the OpenID Connect provider exists.
-fn leave(_ctx: &Ctx<'_>, user: UserId) {
-    tracing::info!(%user, "directory sync: user left; sessions ended, keys suspended");
+/// What every leaver passes through once their deactivation or deletion has committed
+/// (sessions ended, keys suspended): their single sign-on grants end too, through the same
+/// use case the console's disabling calls (audited `oidc.revoke`, reason `directory_leaver`).
+async fn leave(ctx: &Ctx<'_>, user: UserId) -> DirectoryResult<()> {
+    let ended = crate::oidc::end_user_grants(ctx, user, "directory_leaver").await?;
+    tracing::info!(%user, grants_ended = ended, "directory sync: user left; sessions ended, keys suspended");
+    Ok(())
 }
 
 /// Removes for good the users the directory deleted longer ago than the recovery period;

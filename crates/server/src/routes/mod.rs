@@ -11,9 +11,9 @@ pub mod me;
 pub mod metadata;
 pub mod oauth;
 pub mod oidc;
-pub mod strengths;
 pub mod policies;
 pub mod scim;
+pub mod strengths;
 pub mod users;
 pub mod webauthn;
 

@@ -242,6 +242,7 @@ on_both_stores!(
     application_tokens_do_not_open_the_admin_api,
     applications_api,
     revocation_reaches_applications,
+    directory_leavers_lose_their_application_tokens,
     authentication_strengths_and_acr,
 );
 
@@ -1126,6 +1127,46 @@ async fn revocation_reaches_applications(b: Backend) {
         .unwrap();
     assert_eq!(userinfo_get(&w.app, &alive(&t)).await.status, StatusCode::UNAUTHORIZED);
     invalid_grant(&refresh(&w, t["refresh_token"].as_str().unwrap()).await);
+}
+
+/// A leaver deactivated by directory sync (SCIM `active: false`) loses their application
+/// tokens as one disabled in the console does: the refresh token and the access token die,
+/// audited as `oidc.revoke` with the reason `directory_leaver`.
+async fn directory_leavers_lose_their_application_tokens(b: Backend) {
+    let w = world(b).await;
+    let t = tokens(&w, &code(&w, &[]).await).await;
+    let access = t["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo_get(&w.app, &access).await.status, StatusCode::OK);
+    let scim = w.app.bearer(&["scim"]).await;
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
+    });
+    let req = Request::builder()
+        .method(Method::PATCH)
+        .uri(format!("/scim/v2/Users/{}", w.user.id))
+        .header(header::AUTHORIZATION, format!("Bearer {scim}"))
+        .header(header::CONTENT_TYPE, "application/scim+json")
+        .body(Body::from(patch.to_string()))
+        .unwrap();
+    let r = w.app.send(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(userinfo_get(&w.app, &access).await.status, StatusCode::UNAUTHORIZED);
+    invalid_grant(&refresh(&w, t["refresh_token"].as_str().unwrap()).await);
+    let revoked = w
+        .app
+        .state
+        .stores
+        .audit
+        .list(&AuditQuery {
+            limit: 10,
+            action: Some(Action::OidcRevoke.as_str().into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert!(revoked[0].detail.as_deref().unwrap().contains("directory_leaver"));
 }
 
 /// `acr` from the authentication strengths the session's key meets; an application that

@@ -707,7 +707,10 @@ async fn deletion_is_recoverable_then_purged(b: Backend) {
     );
     // The clock moves on; housekeeping purges.
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let counts = Job::Housekeeping.run_audited(&app.system(), &keyfleet_core::jobs::JobEnv::default()).await.unwrap();
+    let counts = Job::Housekeeping
+        .run_audited(&app.system(), &keyfleet_core::jobs::JobEnv::default())
+        .await
+        .unwrap();
     assert!(counts.contains(&("deletedUsersPurged", 1)), "{counts:?}");
     assert!(
         app.state
