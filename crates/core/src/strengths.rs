@@ -9,6 +9,7 @@
 //! before and after, `strength.delete`).
 
 use keyfleet_domain::audit::{Action, Target};
+use keyfleet_domain::policy::format_aaguid;
 use keyfleet_domain::report::Aaguid;
 use keyfleet_domain::session::Session;
 use keyfleet_domain::strength::{self, AuthenticationStrength, KeyFacts, StrengthError, built_in};
@@ -133,7 +134,7 @@ impl<'a> From<&'a AuthenticationStrength> for Fields<'a> {
             allowed_aaguids: s
                 .allowed_aaguids
                 .as_ref()
-                .map(|l| l.iter().map(|a| uuid::Uuid::from_bytes(*a).to_string()).collect()),
+                .map(|l| l.iter().map(format_aaguid).collect()),
         }
     }
 }
@@ -281,7 +282,7 @@ pub async fn key_facts(ctx: &Ctx<'_>, session: &Session) -> Result<Option<KeyFac
     }
     Ok(Some(KeyFacts {
         user_verified: session.user_verified,
-        attestation_trusted: cred.attestation_trust == "trusted",
+        attestation_trusted: cred.is_attested(),
         synced: cred.backup_eligible,
         aaguid: cred.aaguid,
     }))
@@ -289,8 +290,15 @@ pub async fn key_facts(ctx: &Ctx<'_>, session: &Session) -> Result<Option<KeyFac
 
 /// The strengths `session` meets (built-in ones first): none for a session without a key.
 pub async fn met_by_session(ctx: &Ctx<'_>, session: &Session) -> Result<Vec<AuthenticationStrength>, CoreError> {
-    let Some(facts) = key_facts(ctx, session).await? else {
+    let facts = key_facts(ctx, session).await?;
+    met_by(ctx, facts.as_ref()).await
+}
+
+/// The strengths a sign-in with these facts meets (built-in ones first): none without a key.
+/// For a caller that already has the facts from [`key_facts`] and needs them for more.
+pub async fn met_by(ctx: &Ctx<'_>, facts: Option<&KeyFacts>) -> Result<Vec<AuthenticationStrength>, CoreError> {
+    let Some(facts) = facts else {
         return Ok(Vec::new());
     };
-    Ok(all(ctx).await?.into_iter().filter(|s| s.is_met_by(&facts)).collect())
+    Ok(all(ctx).await?.into_iter().filter(|s| s.is_met_by(facts)).collect())
 }

@@ -60,6 +60,15 @@ pub struct Credential {
     pub possibly_cloned: bool,
 }
 
+impl Credential {
+    /// Whether the key's attestation reached a trusted root when it was registered (`none`,
+    /// self and unevaluated attestations did not): the one reading of `attestation_trust`
+    /// that policies, authentication strengths and the console share.
+    pub fn is_attested(&self) -> bool {
+        self.attestation_trust == "trusted"
+    }
+}
+
 /// Why a nickname was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]

@@ -662,7 +662,7 @@ impl KeyFacts {
     pub fn of(credential: &crate::credential::Credential, compromised: bool) -> Self {
         Self {
             aaguid: credential.aaguid,
-            attested: credential.attestation_trust == "trusted",
+            attested: credential.is_attested(),
             backup_eligible: credential.backup_eligible,
             compromised,
         }

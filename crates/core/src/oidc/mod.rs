@@ -25,6 +25,7 @@ use hmac::{Hmac, Mac};
 use keyfleet_domain::audit::{Action, Actor, Outcome, Target};
 use keyfleet_domain::oidc::{self, Application, ClientType, Grant, RefreshToken};
 use keyfleet_domain::session::{Session, SessionKind};
+use keyfleet_domain::strength::KeyFacts;
 use keyfleet_domain::user::{User, Username};
 use keyfleet_domain::{StoreError, Timestamp, UserId};
 use rand_core::OsRng;
@@ -240,18 +241,14 @@ fn is_s256_challenge(s: &str) -> bool {
 
 /// The RFC 8176 methods of a session opened with a key: `hwk`, with `user` when the key
 /// verified its user by a built-in method (the band: its fingerprint sensor) or `pin` when by
-/// PIN (any other key), as the sign-in's UV flag says.
-async fn amr(ctx: &Ctx<'_>, session: &Session) -> Result<Vec<String>, CoreError> {
+/// PIN (any other key), as the sign-in's UV flag says. `facts` are the session's sign-in and
+/// key ([`crate::strengths::key_facts`]), `None` when the key is gone.
+fn amr(facts: Option<&KeyFacts>) -> Vec<String> {
     let mut out = vec!["hwk".to_owned()];
-    if !session.user_verified {
-        return Ok(out);
+    if let Some(f) = facts.filter(|f| f.user_verified) {
+        out.push(if f.aaguid == BAND_AAGUID { "user" } else { "pin" }.to_owned());
     }
-    if let Some(id) = &session.credential_id
-        && let Some(cred) = ctx.stores.credentials.get_credential(id).await?
-    {
-        out.push(if cred.aaguid == BAND_AAGUID { "user" } else { "pin" }.to_owned());
-    }
-    Ok(out)
+    out
 }
 
 /// The `acr` values asked for as essential in the `claims` parameter (OIDC Core §5.5.1.1),
@@ -419,7 +416,9 @@ pub async fn authorize(
         });
     };
     // 4. Authentication strengths: the application's, and an essential acr (RFC 9470).
-    let met = crate::strengths::met_by_session(ctx, b.session).await?;
+    // The session's key is read once, for the strengths and for `amr`.
+    let facts = crate::strengths::key_facts(ctx, b.session).await?;
+    let met = crate::strengths::met_by(ctx, facts.as_ref()).await?;
     if let Some(required) = app.authentication_strength.as_deref()
         && !met.iter().any(|s| s.id == required)
     {
@@ -478,7 +477,7 @@ pub async fn authorize(
         nonce: p.nonce.clone().filter(|n| !n.is_empty()),
         code_challenge: challenge.to_owned(),
         auth_time: b.session.created_at,
-        amr: amr(ctx, b.session).await?.join(" "),
+        amr: amr(facts.as_ref()).join(" "),
         acr,
         created_at: ctx.now,
         code_expires_at: Timestamp::from_millis(ctx.now.as_millis() + oidc::CODE_LIFETIME_MS),

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyfleet_core::strengths::{self, NewStrength, StrengthChange};
+use keyfleet_domain::policy::format_aaguid;
 use keyfleet_domain::report::Aaguid;
 use keyfleet_domain::strength::AuthenticationStrength;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -68,7 +69,7 @@ impl From<&AuthenticationStrength> for StrengthJson {
             allowed_aaguids: s
                 .allowed_aaguids
                 .as_ref()
-                .map(|l| l.iter().map(|a| uuid::Uuid::from_bytes(*a).to_string()).collect()),
+                .map(|l| l.iter().map(format_aaguid).collect()),
             built_in: s.built_in,
             created_at: (!s.built_in).then(|| rfc3339(s.created_at)),
             updated_at: (!s.built_in).then(|| rfc3339(s.updated_at)),

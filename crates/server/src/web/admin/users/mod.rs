@@ -420,7 +420,7 @@ impl KeyRow {
             last_used: when_or(c.last_used_at, "never"),
             last_used_iso: c.last_used_at.map(rfc3339).unwrap_or_default(),
             sign_count: c.sign_count,
-            attested: c.attestation_trust == "trusted",
+            attested: c.is_attested(),
             verified: verified_text(&c.attestation_trust),
             attestation: format!("{} ({})", c.attestation_format, c.attestation_trust),
             transports: transports(&c.transports),
