@@ -19,7 +19,7 @@ use keyfleet_domain::credential::Credential;
 use keyfleet_domain::ids::PolicyId;
 use keyfleet_domain::policy::{
     self, Attestation, DEFAULT_POLICY_ID, EffectivePolicy, KeyFacts, Policy, PolicyDraft, PolicySettings, Refusal,
-    Targets, UserVerification, format_aaguid,
+    SignInPolicies, Targets, UserVerification, format_aaguid,
 };
 use keyfleet_domain::report::Aaguid;
 use keyfleet_domain::user::{User, UserQuery};
@@ -338,32 +338,25 @@ pub async fn effective_for_user(
 
 /// The effective policy of `user` (no permission check: the ceremonies' own read).
 pub async fn effective(ctx: &Ctx<'_>, user: UserId) -> Result<EffectivePolicy, StoreError> {
-    Ok(effective_and_flag(ctx, user, &[0; 16]).await?.0)
-}
-
-/// The effective policy of `user` and whether the model `aaguid` is marked compromised: one
-/// store read ([`keyfleet_domain::policy::PolicyStore::sign_in_policies`]).
-async fn effective_and_flag(
-    ctx: &Ctx<'_>,
-    user: UserId,
-    aaguid: &Aaguid,
-) -> Result<(EffectivePolicy, bool), StoreError> {
-    let read = ctx.stores.policies.sign_in_policies(user, aaguid).await?;
+    let read = ctx.stores.policies.sign_in_policies(user, &[0; 16]).await?;
     let mut applying = vec![default_policy(&ctx.config.ceremonies)];
     applying.extend(read.policies);
-    Ok((EffectivePolicy::combine(&applying), read.model_compromised))
+    Ok(EffectivePolicy::combine(&applying))
 }
 
-/// The sign-in's check, after the assertion verified: may this stored key of `user` sign
-/// in, with this UV flag? One store read.
-pub async fn check_sign_in(
+/// The sign-in's check, after the assertion verified: may this stored key of its owner sign
+/// in, with this UV flag? `read` is what the sign-in's one store read
+/// ([`keyfleet_domain::policy::PolicyStore::sign_in_read`]) brought: the owner's policies and
+/// the model's compromised flag; nothing more is read.
+pub fn check_sign_in(
     ctx: &Ctx<'_>,
-    user: UserId,
+    read: &SignInPolicies,
     credential: &Credential,
     user_verified: bool,
-) -> Result<Result<(), Refusal>, StoreError> {
-    let (eff, compromised) = effective_and_flag(ctx, user, &credential.aaguid).await?;
-    Ok(eff.may_sign_in(&KeyFacts::of(credential, compromised), user_verified))
+) -> Result<(), Refusal> {
+    let mut applying = vec![default_policy(&ctx.config.ceremonies)];
+    applying.extend(read.policies.iter().cloned());
+    EffectivePolicy::combine(&applying).may_sign_in(&KeyFacts::of(credential, read.model_compromised), user_verified)
 }
 
 /// The registration's check, after the attestation verified: may `user` (holding `held`

@@ -18,9 +18,11 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::audit::NewAuditEvent;
+use crate::credential::Credential;
 use crate::ids::PolicyId;
 use crate::report::Aaguid;
 use crate::store::StoreResult;
+use crate::user::User;
 use crate::user::has_forbidden_formatting;
 use crate::{GroupId, Timestamp, UserId};
 
@@ -722,6 +724,18 @@ impl Refusal {
     }
 }
 
+/// What a sign-in reads of the key it is offered, in one statement
+/// ([`PolicyStore::sign_in_read`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInRead {
+    /// The stored key.
+    pub credential: Credential,
+    /// Its owner.
+    pub owner: User,
+    /// The owner's policies and the key model's compromised flag.
+    pub policies: SignInPolicies,
+}
+
 /// The policies that apply at one sign-in, read in one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignInPolicies {
@@ -749,6 +763,10 @@ pub trait PolicyStore: Send + Sync {
     /// The policies that target `user` (through their groups), and whether the model
     /// `aaguid` is marked compromised: one statement, a sign-in's one read for its policy.
     async fn sign_in_policies(&self, user: UserId, aaguid: &Aaguid) -> StoreResult<SignInPolicies>;
+    /// The sign-in's one read: the key `credential_id`, its owner, the policies that target
+    /// the owner and whether the key's model is marked compromised, in one statement.
+    /// `None` when no such key is stored.
+    async fn sign_in_read(&self, credential_id: &[u8]) -> StoreResult<Option<SignInRead>>;
 }
 
 #[cfg(test)]

@@ -192,8 +192,6 @@ pub trait ClientStore: Send + Sync {
 pub trait CredentialStore: Send + Sync {
     /// A credential by id, whoever owns it.
     async fn get_credential(&self, id: &[u8]) -> StoreResult<Option<Credential>>;
-    /// A credential by id with the user who owns it, in one read (the sign-in's lookup).
-    async fn get_credential_with_owner(&self, id: &[u8]) -> StoreResult<Option<(Credential, User)>>;
     /// The user's credentials, oldest first.
     async fn list_user_credentials(&self, user: UserId) -> StoreResult<Vec<Credential>>;
     /// Sets the nickname (validated by the caller). `NotFound` unless `user` owns `id`.

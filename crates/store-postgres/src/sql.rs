@@ -213,13 +213,6 @@ pub(crate) static SQL: Sql = Sql {
                                                  last_used_at, possibly_cloned)
                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     credential_by_id: concat!("SELECT ", credential_columns!(), " FROM credentials WHERE id = $1"),
-    credential_with_owner: concat!(
-        "SELECT c.id, c.user_id, c.public_key, c.alg, c.sign_count, c.aaguid, c.transports, c.backup_eligible, \
-         c.backup_state, c.uv_initialized, c.attestation_format, c.attestation_trust, c.attestation_object, \
-         c.nickname, c.created_at, c.last_used_at, c.possibly_cloned, ",
-        user_columns_u!(),
-        " FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.id = $1"
-    ),
     list_user_credentials: concat!(
         "SELECT ",
         credential_columns!(),

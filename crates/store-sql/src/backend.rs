@@ -202,8 +202,6 @@ pub struct Sql {
     pub insert_credential: &'static str,
     /// A credential by id.
     pub credential_by_id: &'static str,
-    /// A credential with its owner's user row (prefixed `u_`): id.
-    pub credential_with_owner: &'static str,
     /// A user's credentials, oldest first: user.
     pub list_user_credentials: &'static str,
     /// Renames a user's credential: id, user, nickname.

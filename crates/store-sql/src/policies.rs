@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use keyfleet_domain::audit::NewAuditEvent;
 use keyfleet_domain::ids::PolicyId;
-use keyfleet_domain::policy::{Policy, PolicyStore, SignInPolicies, Targets};
+use keyfleet_domain::policy::{Policy, PolicyStore, SignInPolicies, SignInRead, Targets};
 use keyfleet_domain::report::Aaguid;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_domain::{StoreError, UserId};
@@ -41,6 +41,10 @@ pub struct PolicySql {
     /// AAGUID, NULL when unknown); one row with NULL policy columns when none targets them:
     /// user, aaguid.
     pub sign_in_policies: &'static str,
+    /// `sign_in_policies` joined to a key and its owner: one row per targeting policy (or one
+    /// with NULL policy columns), each with the key's columns (by name), the owner's (prefixed
+    /// `u_`) and `model_compromised` for the key's AAGUID: credential id.
+    pub sign_in_read: &'static str,
 }
 
 async fn write_groups<B: Backend>(conn: &mut Connection<B>, policy: &Policy) -> StoreResult<()> {
@@ -147,20 +151,43 @@ impl<B: Backend> PolicyStore for SqlStore<B> {
             &[key(&user), bytes(aaguid)],
         )
         .await?;
-        let mut out = SignInPolicies {
-            policies: Vec::new(),
-            model_compromised: false,
-        };
-        for row in &found {
-            let compromised: Option<bool> = <B::Db as exec::Driver>::boolean(row, "model_compromised")
-                .map_err(|e| StoreError::Corrupt(format!("model_compromised: {e}")))?;
-            out.model_compromised |= compromised.unwrap_or(false);
-            let id: Option<String> =
-                <B::Db as exec::Driver>::text(row, "id").map_err(|e| StoreError::Corrupt(format!("id: {e}")))?;
-            if id.is_some() {
-                out.policies.push(rows::policy::<B>(row)?);
-            }
-        }
-        Ok(out)
+        policies_of::<B>(&found)
     }
+
+    async fn sign_in_read(&self, credential_id: &[u8]) -> StoreResult<Option<SignInRead>> {
+        let found = exec::all::<B>(
+            &mut *self.conn().await?,
+            B::POLICY_SQL.sign_in_read,
+            &[bytes(credential_id)],
+        )
+        .await?;
+        let Some(first) = found.first() else {
+            return Ok(None);
+        };
+        Ok(Some(SignInRead {
+            credential: rows::credential::<B>(first)?,
+            owner: rows::user::<B>(first, "u_")?,
+            policies: policies_of::<B>(&found)?,
+        }))
+    }
+}
+
+/// The policies and the model's flag in the rows of `sign_in_policies` or `sign_in_read`
+/// (a row with a NULL policy id carries no policy).
+fn policies_of<B: Backend>(found: &[exec::DbRow<B>]) -> StoreResult<SignInPolicies> {
+    let mut out = SignInPolicies {
+        policies: Vec::new(),
+        model_compromised: false,
+    };
+    for row in found {
+        let compromised: Option<bool> = <B::Db as exec::Driver>::boolean(row, "model_compromised")
+            .map_err(|e| StoreError::Corrupt(format!("model_compromised: {e}")))?;
+        out.model_compromised |= compromised.unwrap_or(false);
+        let id: Option<String> =
+            <B::Db as exec::Driver>::text(row, "p_id").map_err(|e| StoreError::Corrupt(format!("p_id: {e}")))?;
+        if id.is_some() {
+            out.policies.push(rows::policy::<B>(row)?);
+        }
+    }
+    Ok(out)
 }

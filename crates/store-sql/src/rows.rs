@@ -109,11 +109,13 @@ impl<'r, B: Backend> Cols<'r, B> {
     }
 
     fn texts(&self, name: &str) -> StoreResult<Vec<String>> {
-        B::texts(self.row, name).map_err(|e| corrupt(name, e))
+        let column = format!("{}{name}", self.prefix);
+        B::texts(self.row, &column).map_err(|e| corrupt(&column, e))
     }
 
     fn blobs(&self, name: &str) -> StoreResult<Vec<Vec<u8>>> {
-        B::blobs(self.row, name).map_err(|e| corrupt(name, e))
+        let column = format!("{}{name}", self.prefix);
+        B::blobs(self.row, &column).map_err(|e| corrupt(&column, e))
     }
 }
 
@@ -455,12 +457,12 @@ fn group_list(c: &Cols<'_, impl Backend>, name: &str) -> StoreResult<Vec<keyflee
     Ok(ids)
 }
 
-/// A row of `policies` with its `include_groups` and `exclude_groups` aggregated.
+/// A row of `policies` (columns prefixed `p_`) with its `include_groups` and `exclude_groups` aggregated.
 pub(crate) fn policy<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::policy::Policy> {
     use keyfleet_domain::policy::{
         Attestation, Enforcement, KeyRestrictions, PasskeyTypes, Policy, PolicySettings, Targets, UserVerification,
     };
-    let c = Cols::<B>::new(row, "");
+    let c = Cols::<B>::new(row, "p_");
     let include = if c.flag("include_all")? {
         Targets::All
     } else {

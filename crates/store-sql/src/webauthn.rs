@@ -15,7 +15,6 @@ use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
 use keyfleet_domain::credential::Credential;
 use keyfleet_domain::ids::CeremonyId;
 use keyfleet_domain::store::{CeremonyStore, CredentialStore, StoreResult};
-use keyfleet_domain::user::User;
 use keyfleet_domain::{StoreError, Timestamp, UserId};
 
 use crate::backend::Backend;
@@ -109,12 +108,6 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
     async fn get_credential(&self, id: &[u8]) -> StoreResult<Option<Credential>> {
         let row = exec::optional::<B>(&mut *self.conn().await?, B::SQL.credential_by_id, &[bytes(id)]).await?;
         row.map(|r| rows::credential::<B>(&r)).transpose()
-    }
-
-    async fn get_credential_with_owner(&self, id: &[u8]) -> StoreResult<Option<(Credential, User)>> {
-        let row = exec::optional::<B>(&mut *self.conn().await?, B::SQL.credential_with_owner, &[bytes(id)]).await?;
-        row.map(|r| Ok((rows::credential::<B>(&r)?, rows::user::<B>(&r, "u_")?)))
-            .transpose()
     }
 
     async fn list_user_credentials(&self, user: UserId) -> StoreResult<Vec<Credential>> {

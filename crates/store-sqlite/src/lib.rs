@@ -26,13 +26,16 @@
 //! # Ok(()) }
 //! ```
 
+// The column-list macros of `sql` serve the other statement modules too.
+#[macro_use]
+mod sql;
+
 mod directory_sql;
 mod error;
 mod lists;
 mod metadata_sql;
 mod oidc_sql;
 mod policy_sql;
-mod sql;
 mod strengths_sql;
 
 use std::str::FromStr;

@@ -2,25 +2,36 @@
 
 use keyfleet_store_sql::PolicySql;
 
-/// The columns a policy is read with (`p` is `policies`).
+/// The columns a policy is read with (`p` is `policies`), each aliased with the `p_` prefix
+/// so a policy can be read beside a joined key and user.
 macro_rules! policy_columns {
     () => {
-        "p.id, p.name, p.include_all, p.self_service_registration, p.user_verification, p.attestation,
-         p.allow_device_bound, p.allow_synced, p.enforcement, p.aaguids, p.block_compromised_models,
-         p.max_keys_per_user, p.created_at, p.updated_at,
-         (SELECT group_concat(g.group_id, ',') FROM policy_groups g WHERE g.policy_id = p.id AND g.kind = 'include') AS include_groups,
-         (SELECT group_concat(g.group_id, ',') FROM policy_groups g WHERE g.policy_id = p.id AND g.kind = 'exclude') AS exclude_groups"
+        "p.id AS p_id, p.name AS p_name, p.include_all AS p_include_all,
+         p.self_service_registration AS p_self_service_registration, p.user_verification AS p_user_verification,
+         p.attestation AS p_attestation, p.allow_device_bound AS p_allow_device_bound,
+         p.allow_synced AS p_allow_synced, p.enforcement AS p_enforcement, p.aaguids AS p_aaguids,
+         p.block_compromised_models AS p_block_compromised_models, p.max_keys_per_user AS p_max_keys_per_user,
+         p.created_at AS p_created_at, p.updated_at AS p_updated_at,
+         (SELECT group_concat(g.group_id, ',') FROM policy_groups g WHERE g.policy_id = p.id AND g.kind = 'include') AS p_include_groups,
+         (SELECT group_concat(g.group_id, ',') FROM policy_groups g WHERE g.policy_id = p.id AND g.kind = 'exclude') AS p_exclude_groups"
     };
 }
 
-/// Whether policy `p` targets the user `$1`: included (everyone, or through a group) and not
-/// excluded through a group. Indexed by `policy_groups`' and `group_members`' keys.
+/// Whether policy `p` targets the user whose id is the SQL expression `$user`: included
+/// (everyone, or through a group) and not excluded through a group. Indexed by
+/// `policy_groups`' and `group_members`' keys.
 macro_rules! targets_user {
-    () => {
-        "(p.include_all OR EXISTS (SELECT 1 FROM policy_groups g JOIN group_members m ON m.group_id = g.group_id
-                                   WHERE g.policy_id = p.id AND g.kind = 'include' AND m.user_id = $1))
+    ($user:literal) => {
+        concat!(
+            "(p.include_all OR EXISTS (SELECT 1 FROM policy_groups g JOIN group_members m ON m.group_id = g.group_id
+                                   WHERE g.policy_id = p.id AND g.kind = 'include' AND m.user_id = ",
+            $user,
+            "))
          AND NOT EXISTS (SELECT 1 FROM policy_groups g JOIN group_members m ON m.group_id = g.group_id
-                         WHERE g.policy_id = p.id AND g.kind = 'exclude' AND m.user_id = $1)"
+                         WHERE g.policy_id = p.id AND g.kind = 'exclude' AND m.user_id = ",
+            $user,
+            ")"
+        )
     };
 }
 
@@ -51,7 +62,19 @@ pub(crate) static POLICY_SQL: PolicySql = PolicySql {
         policy_columns!(),
         ", (SELECT e.compromised FROM metadata_entries e WHERE e.aaguid = $2) AS model_compromised
          FROM (SELECT 1 AS one) o LEFT JOIN policies p ON ",
-        targets_user!(),
+        targets_user!("$1"),
         " ORDER BY p.name_key, p.id"
+    ),
+    // The same, joined to the key and its owner: one row per targeting policy (or one with
+    // NULL policy columns), each carrying the key (`c.*`, read by name) and its owner (`u_`).
+    sign_in_read: concat!(
+        "SELECT c.*, ",
+        user_columns_u!(),
+        ", ",
+        policy_columns!(),
+        ", (SELECT e.compromised FROM metadata_entries e WHERE e.aaguid = c.aaguid) AS model_compromised
+         FROM credentials c JOIN users u ON u.id = c.user_id LEFT JOIN policies p ON ",
+        targets_user!("u.id"),
+        " WHERE c.id = $1 ORDER BY p.name_key, p.id"
     ),
 };

@@ -19,7 +19,7 @@ use keyfleet_domain::UserId;
 use keyfleet_domain::audit::{Action, Actor, Outcome, Target};
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
 use keyfleet_domain::credential::Credential;
-use keyfleet_domain::policy::Refusal;
+use keyfleet_domain::policy::{Refusal, SignInRead};
 use keyfleet_domain::session::{self, NewSession, SessionKind};
 use keyfleet_domain::user::{User, Username};
 use keyfleet_webauthn_rp::{
@@ -297,10 +297,15 @@ async fn verify_and_sign_in(
         ));
     }
     // Row 12: an unknown credential gets the same generic answer as every owner mismatch.
-    let (cred, owner) = ctx
+    // One store read: the key, its owner, the owner's policies and the model's flag.
+    let SignInRead {
+        credential: cred,
+        owner,
+        policies,
+    } = ctx
         .stores
-        .credentials
-        .get_credential_with_owner(&response.raw_id.0)
+        .policies
+        .sign_in_read(&response.raw_id.0)
         .await
         .map_err(store)?
         .ok_or((unauthenticated(), None))?;
@@ -390,18 +395,17 @@ async fn verify_and_sign_in(
     }
     // The owner's policy, also only now (the refusal tells nothing to someone without the
     // key): a key it no longer allows is refused, and so is an assertion without UV where
-    // it requires UV (A10). One store read: the policies that target the owner and the
-    // model's compromised flag.
-    match crate::policies::check_sign_in(ctx, owner.id, &cred, verified.flags.user_verified).await {
-        Ok(Ok(())) => {}
-        Ok(Err(Refusal::UserVerification)) => {
+    // it requires UV (A10). The policies came with the key: nothing more is read.
+    match crate::policies::check_sign_in(ctx, &policies, &cred, verified.flags.user_verified) {
+        Ok(()) => {}
+        Err(Refusal::UserVerification) => {
             return Err(fail(CeremonyError::new(
                 FailureClass::Rejected,
                 "uv_required",
                 "your policy requires the key to verify you (PIN or biometrics)",
             )));
         }
-        Ok(Err(refusal)) => {
+        Err(refusal) => {
             return Err(fail(CeremonyError::new(
                 FailureClass::Unauthenticated,
                 "credential_not_allowed",
@@ -411,7 +415,6 @@ async fn verify_and_sign_in(
                 ),
             )));
         }
-        Err(e) => return Err(store(e)),
     }
     let lifetimes = ctx.config.sessions.lifetimes;
     let mut new = session::open(owner.id, SessionKind::Full, lifetimes, None, ctx.now, &mut OsRng);

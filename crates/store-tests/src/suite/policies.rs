@@ -11,7 +11,7 @@ use keyfleet_domain::{GroupId, Timestamp};
 use rand_core::OsRng;
 
 use super::{assert_conflict, assert_not_found};
-use crate::fixtures::{T0, at, audit_actions, event, group, user};
+use crate::fixtures::{T0, at, audit_actions, credential, event, group, register, user};
 
 fn policy(name: &str, include: Targets, exclude: Vec<GroupId>) -> Policy {
     Policy {
@@ -266,4 +266,27 @@ pub async fn policy_sign_in_read(s: &Stores) {
     let for_carol = s.policies.sign_in_policies(carol.id, &[2; 16]).await.unwrap();
     assert!(for_carol.policies.is_empty());
     assert!(for_carol.model_compromised);
+
+    // The sign-in's one read of a key brings the same policies and flag as the read by user
+    // and model, with the key and its owner: for every user and model above.
+    for (owner, model) in [(&alice, 1u8), (&alice, 2), (&bob, 1), (&carol, 2)] {
+        let mut key = credential(owner.id);
+        key.aaguid = [model; 16];
+        register(s, &key).await;
+        let read = s
+            .policies
+            .sign_in_read(&key.id)
+            .await
+            .unwrap()
+            .expect("the key is stored");
+        assert_eq!(read.credential, key);
+        assert_eq!(&read.owner, owner);
+        assert_eq!(
+            read.policies,
+            s.policies.sign_in_policies(owner.id, &[model; 16]).await.unwrap(),
+            "{} with model {model}",
+            owner.username.as_str()
+        );
+    }
+    assert_eq!(s.policies.sign_in_read(&[7; 16]).await.unwrap(), None, "an unknown key");
 }

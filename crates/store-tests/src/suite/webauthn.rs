@@ -132,12 +132,19 @@ pub async fn credential_round_trip(s: &Stores) {
     register(s, &first).await;
 
     assert_eq!(stored(s, &full.id).await, full, "every field round-trips");
+    let read = s
+        .policies
+        .sign_in_read(&full.id)
+        .await
+        .unwrap()
+        .expect("the sign-in's read finds the key");
     assert_eq!(
-        s.credentials.get_credential_with_owner(&full.id).await.unwrap(),
-        Some((full.clone(), u.clone())),
+        (read.credential, read.owner),
+        (full.clone(), u.clone()),
         "with its owner, in one read"
     );
-    assert_eq!(s.credentials.get_credential_with_owner(&[9; 16]).await.unwrap(), None);
+    assert!(read.policies.policies.is_empty() && !read.policies.model_compromised);
+    assert_eq!(s.policies.sign_in_read(&[9; 16]).await.unwrap(), None);
     assert_eq!(stored(s, &first.id).await, first);
     assert_eq!(s.credentials.get_credential(&[9; 16]).await.unwrap(), None);
     assert_eq!(
