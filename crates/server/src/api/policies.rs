@@ -209,8 +209,9 @@ pub struct PreviewJson {
     pub by_model: Vec<ModelRefusedJson>,
 }
 
-impl From<&Preview> for PreviewJson {
-    fn from(p: &Preview) -> Self {
+impl PreviewJson {
+    /// The preview with its models named (the metadata's names, else the community list's).
+    pub fn new(p: &Preview, names: &crate::web::models::Models) -> Self {
         Self {
             credentials_refused: p.credentials_refused,
             users_left_without_usable_key: p
@@ -227,7 +228,7 @@ impl From<&Preview> for PreviewJson {
                 .iter()
                 .map(|m| ModelRefusedJson {
                     aaguid: format_aaguid(&m.aaguid),
-                    model: crate::web::models::model_name(&m.aaguid).map(str::to_owned),
+                    model: names.name(&m.aaguid),
                     credentials_refused: m.credentials_refused,
                 })
                 .collect(),

@@ -124,7 +124,9 @@ pub async fn preview_policy(
     let (c, p) = ctx(&state, &caller, &headers);
     let replacing = body.replacing.as_deref().map(parse_id::<PolicyId>).transpose()?;
     let preview = policies::preview(&c, &p, &body.policy.draft(), replacing).await?;
-    Ok(axum::Json(PreviewJson::from(&preview)))
+    let aaguids: Vec<[u8; 16]> = preview.by_model.iter().map(|m| m.aaguid).collect();
+    let names = crate::web::models::Models::load(&c, &aaguids).await?;
+    Ok(axum::Json(PreviewJson::new(&preview, &names)))
 }
 
 /// A user's effective policy: every policy that targets them, combined setting by setting,

@@ -60,12 +60,18 @@ impl Models {
         self.0.iter().find(|(a, _)| a == aaguid).map(|(_, f)| f)
     }
 
+    /// The model's name: the metadata's description, else the community list's; `None` when
+    /// neither names it.
+    pub fn name(&self, aaguid: &[u8; 16]) -> Option<String> {
+        match self.facts(aaguid) {
+            Some(f) if !f.description.trim().is_empty() => Some(f.description.clone()),
+            _ => model_name(aaguid).map(str::to_owned),
+        }
+    }
+
     /// The model's name: the metadata's description, else the community list's, else a phrase.
     pub fn label(&self, aaguid: &[u8; 16]) -> String {
-        match self.facts(aaguid) {
-            Some(f) if !f.description.trim().is_empty() => f.description.clone(),
-            _ => model_label(aaguid),
-        }
+        self.name(aaguid).unwrap_or_else(|| model_label(aaguid))
     }
 
     /// Where the model's icon is served (`/models/AAGUID/icon`), when its entry has one.

@@ -369,7 +369,9 @@ async fn metadata_routes(b: Backend) {
 
 /// The real BLOB of 2022-10-22, verified at its pinned time and imported: its `no` and entry
 /// count; a key with the AAGUID of a model it names shows that name (and its icon, served
-/// by keyfleet) on its owner's page, where the community list has no name for it.
+/// by keyfleet) on its owner's page, where the community list has no name for it, and in the
+/// console: the dashboard's keys by model, the registration report (page and CSV) and the
+/// policy preview (API).
 async fn the_real_blob_names_models(b: Backend) {
     let app = TestApp::new(b, &[]).await;
     let (user, cookie) = app.tap_session("ray").await;
@@ -378,6 +380,40 @@ async fn the_real_blob_names_models(b: Backend) {
     register(&app, &cookie, &mut key).await;
     let owner = app.full_session(&user).await;
     assert!(page(&app, &owner, "/security-info").await.contains("Unknown model"));
+    let admin = app.user("ada", Role::Admin).await;
+    let console = app.full_session(&admin).await;
+    let console_pages = [
+        "/admin",
+        "/admin/reports/registration",
+        "/admin/reports/registration.csv",
+    ];
+    for path in console_pages {
+        assert!(
+            !page(&app, &console, path).await.contains("YubiKey Bio Series"),
+            "{path}"
+        );
+    }
+    let blocking = serde_json::json!({"policy": {
+        "name": "No Bio",
+        "includeGroups": ["all"],
+        "keyRestrictions": {"enforcement": "block", "aaguids": [YUBIKEY_BIO]},
+    }});
+    async fn preview(app: &TestApp, cookie: &str, body: &Value) -> Value {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/policies/preview",
+                Auth::Cookie(cookie),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        r.json()["byModel"].clone()
+    }
+    assert_eq!(
+        preview(&app, &console, &blocking).await,
+        serde_json::json!([{"aaguid": YUBIKEY_BIO, "model": null, "credentialsRefused": 1}])
+    );
 
     let blob = std::fs::read(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/mds/blob-2022-10-22.jwt"),
@@ -401,6 +437,16 @@ async fn the_real_blob_names_models(b: Backend) {
     assert!(
         html.contains(r#"<span class="model-name">YubiKey Bio Series</span>"#),
         "{html}"
+    );
+    for path in console_pages {
+        assert!(
+            page(&app, &console, path).await.contains("YubiKey Bio Series"),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        preview(&app, &console, &blocking).await,
+        serde_json::json!([{"aaguid": YUBIKEY_BIO, "model": "YubiKey Bio Series", "credentialsRefused": 1}])
     );
     let icon = format!("/models/{YUBIKEY_BIO}/icon");
     assert!(html.contains(&icon));

@@ -23,7 +23,7 @@ use super::Staff;
 use super::reports::{Choice, FilterText, OTHER_MODELS, OTHER_MODELS_LABEL, REPORT_PATH, unused_choices};
 use crate::state::{AppState, rfc3339};
 use crate::web::format::{count, when};
-use crate::web::models::{aaguid_text, model_name};
+use crate::web::models::{Models, aaguid_text};
 use crate::web::page::{Nav, PageError, html_status};
 
 /// Routes of this section.
@@ -102,25 +102,25 @@ fn report(set: impl FnOnce(&mut FilterText)) -> Option<String> {
     Some(f.href())
 }
 
-/// Keys per model with a name, then every other model as one line, each linked to the
-/// report of its holders.
-fn model_rows(models: &[ModelCount]) -> Vec<ModelRow> {
-    let mut named: Vec<(&'static str, &ModelCount)> = models
+/// Keys per model with a name (the metadata's, else the community list's), then every
+/// other model as one line, each linked to the report of its holders.
+fn model_rows(models: &[ModelCount], names: &Models) -> Vec<ModelRow> {
+    let mut named: Vec<(String, &ModelCount)> = models
         .iter()
-        .filter_map(|m| model_name(&m.aaguid).map(|n| (n, m)))
+        .filter_map(|m| names.name(&m.aaguid).map(|n| (n, m)))
         .collect();
-    named.sort_by(|a, b| b.1.keys.cmp(&a.1.keys).then(a.0.cmp(b.0)));
+    named.sort_by(|a, b| b.1.keys.cmp(&a.1.keys).then(a.0.cmp(&b.0)));
     let mut rows: Vec<ModelRow> = named
         .into_iter()
         .map(|(name, m)| ModelRow {
-            label: name.to_owned(),
+            label: name,
             keys: count(m.keys),
             href: report(|f| f.model = aaguid_text(&m.aaguid)).unwrap_or_default(),
         })
         .collect();
     let other: u64 = models
         .iter()
-        .filter(|m| model_name(&m.aaguid).is_none())
+        .filter(|m| names.name(&m.aaguid).is_none())
         .map(|m| m.keys)
         .sum();
     if other > 0 {
@@ -133,7 +133,7 @@ fn model_rows(models: &[ModelCount]) -> Vec<ModelRow> {
     rows
 }
 
-fn page_for(staff: &Staff, d: &Dashboard) -> DashboardPage {
+fn page_for(staff: &Staff, d: &Dashboard, names: &Models) -> DashboardPage {
     let c = &d.counts;
     let days = d.unused_days.days();
     let audit = staff.principal().may(Permission::ReadAudit).then(|| {
@@ -201,7 +201,7 @@ fn page_for(staff: &Staff, d: &Dashboard) -> DashboardPage {
                 audit,
             ),
         ],
-        models: model_rows(&d.models),
+        models: model_rows(&d.models, names),
         unused: unused_choices(&days.to_string()),
         unused_days: days,
         at: when(d.at),
@@ -232,9 +232,11 @@ async fn page(State(state): State<AppState>, staff: Staff, RawQuery(raw): RawQue
         Ok(w) => (w, None),
         Err(e) => (UnusedDays::default(), Some(e)),
     };
-    let d = reports::dashboard(&staff.ctx(&state), &staff.principal(), window).await?;
-    let mut page = page_for(&staff, &d);
     let ctx = staff.ctx(&state);
+    let d = reports::dashboard(&ctx, &staff.principal(), window).await?;
+    let aaguids: Vec<[u8; 16]> = d.models.iter().map(|m| m.aaguid).collect();
+    let names = Models::load(&ctx, &aaguids).await?;
+    let mut page = page_for(&staff, &d, &names);
     page.compromised = metadata::compromised_in_use(&ctx, &staff.principal(), Some(&d.models))
         .await?
         .into_iter()
@@ -274,17 +276,20 @@ mod tests {
         let nfc = *uuid::Uuid::parse_str("3559c435-ff17-4bc9-b942-325c1f348b94")
             .unwrap()
             .as_bytes();
-        let rows = model_rows(&[
-            ModelCount {
-                aaguid: [0xee; 16],
-                keys: 7,
-            },
-            ModelCount { aaguid: nfc, keys: 5 },
-            ModelCount {
-                aaguid: [0; 16],
-                keys: 1_000,
-            },
-        ]);
+        let rows = model_rows(
+            &[
+                ModelCount {
+                    aaguid: [0xee; 16],
+                    keys: 7,
+                },
+                ModelCount { aaguid: nfc, keys: 5 },
+                ModelCount {
+                    aaguid: [0; 16],
+                    keys: 1_000,
+                },
+            ],
+            &Models::default(),
+        );
         let shown: Vec<(&str, &str)> = rows.iter().map(|r| (r.label.as_str(), r.keys.as_str())).collect();
         assert_eq!(
             shown,

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::Staff;
 use super::groups::{refusal, sentence};
 use crate::state::AppState;
-use crate::web::models::model_label;
+use crate::web::models::Models;
 use crate::web::page::{Done, Nav, PageError, PageForm, html_status, see_other};
 
 /// What changing policies needs (administrators).
@@ -261,8 +261,9 @@ struct PreviewView {
     by_model: Vec<(String, usize)>,
 }
 
-impl From<&Preview> for PreviewView {
-    fn from(p: &Preview) -> Self {
+impl PreviewView {
+    /// The preview with its models named (the metadata's names, else the community list's).
+    fn new(p: &Preview, names: &Models) -> Self {
         PreviewView {
             credentials_refused: p.credentials_refused,
             stranded: p
@@ -273,7 +274,7 @@ impl From<&Preview> for PreviewView {
             by_model: p
                 .by_model
                 .iter()
-                .map(|m| (model_label(&m.aaguid), m.credentials_refused))
+                .map(|m| (names.label(&m.aaguid), m.credentials_refused))
                 .collect(),
         }
     }
@@ -302,7 +303,7 @@ fn page(
     staff: &Staff,
     id: Option<&Policy>,
     form: PolicyForm,
-    preview: Option<&Preview>,
+    preview: Option<PreviewView>,
     notice: Option<&'static str>,
     error: Option<String>,
 ) -> PolicyPage {
@@ -314,8 +315,8 @@ fn page(
         built_in,
         title: id.map_or_else(|| "New policy".to_owned(), |p| format!("Policy “{}”", p.name)),
         form,
-        needs_confirm: preview.is_some_and(|p| !p.users_left_without_usable_key.is_empty()),
-        preview: preview.map(PreviewView::from),
+        needs_confirm: preview.as_ref().is_some_and(|p| !p.stranded.is_empty()),
+        preview,
         notice,
         error,
     }
@@ -364,7 +365,7 @@ async fn preview_or_save(
     let ctx = staff.ctx(state);
     let principal = staff.principal();
     let groups = groups::list(&ctx, &principal).await?;
-    let shown = |form, preview: Option<&Preview>, status, error| {
+    let shown = |form, preview: Option<PreviewView>, status, error| {
         Ok(html_status(
             status,
             &page(staff, existing.as_ref(), form, preview, None, error),
@@ -382,8 +383,11 @@ async fn preview_or_save(
             return shown(form, None, status, Some(format!("The policy was not saved. {message}")));
         }
     };
+    let aaguids: Vec<[u8; 16]> = preview.by_model.iter().map(|m| m.aaguid).collect();
+    let names = Models::load(&ctx, &aaguids).await?;
+    let view = || Some(PreviewView::new(&preview, &names));
     if form.action != "save" {
-        return shown(form, Some(&preview), StatusCode::OK, None);
+        return shown(form, view(), StatusCode::OK, None);
     }
     let confirm = form.confirm == "on";
     let saved = match &existing {
@@ -398,12 +402,12 @@ async fn preview_or_save(
         Err(CoreError::Conflict {
             code: "confirmation_required",
             message,
-        }) => shown(form, Some(&preview), StatusCode::CONFLICT, Some(sentence(&message))),
+        }) => shown(form, view(), StatusCode::CONFLICT, Some(sentence(&message))),
         Err(e) => {
             let (status, message) = refusal(e)?;
             shown(
                 form,
-                Some(&preview),
+                view(),
                 status,
                 Some(format!("The policy was not saved. {message}")),
             )

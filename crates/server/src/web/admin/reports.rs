@@ -20,6 +20,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use keyfleet_core::CoreError;
+use keyfleet_core::access::Principal;
 use keyfleet_core::reports::{self, MAX_UNUSED_DAYS, RegistrationExport, ReportFilter, UNUSED_DAY_CHOICES, UnusedDays};
 use keyfleet_domain::report::{Aaguid, ModelCount, RegistrationRow};
 use tokio::sync::mpsc;
@@ -28,7 +29,7 @@ use super::Staff;
 use crate::state::{AppState, rfc3339};
 use crate::web::csv;
 use crate::web::format::{day, role_name, when, when_or};
-use crate::web::models::{aaguid_text, model_label, model_name};
+use crate::web::models::{Models, aaguid_text};
 use crate::web::page::{Nav, PageError, html_status, see_other};
 
 /// Users per page.
@@ -123,7 +124,7 @@ fn yes_no(name: &str, v: &str) -> Result<bool, BadFilter> {
 
 /// The query string read into the filters as typed, the `after` position, and the filters;
 /// `in_use` (the models keys are of) tells which models "other" means.
-fn read_filters(raw: Option<&str>, in_use: &[ModelCount]) -> (FilterText, String, Result<ReportFilter, BadFilter>) {
+fn read_filters(raw: Option<&str>, in_use: &InUse) -> (FilterText, String, Result<ReportFilter, BadFilter>) {
     let mut text = FilterText::default();
     let mut after = String::new();
     let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or("")) else {
@@ -148,20 +149,42 @@ fn read_filters(raw: Option<&str>, in_use: &[ModelCount]) -> (FilterText, String
     (text, after, filter)
 }
 
+/// The models keys are of, with their names (the metadata's, else the community list's).
+pub(super) struct InUse {
+    counts: Vec<ModelCount>,
+    names: Models,
+}
+
+impl InUse {
+    /// The models in use and their metadata, read once per view.
+    async fn load(ctx: &keyfleet_core::Ctx<'_>, principal: &Principal) -> Result<Self, CoreError> {
+        let counts = reports::models_in_use(ctx, principal).await?;
+        let aaguids: Vec<Aaguid> = counts.iter().map(|m| m.aaguid).collect();
+        let names = Models::load(ctx, &aaguids).await?;
+        Ok(Self { counts, names })
+    }
+
+    /// The model's name, when the metadata or the community list has one.
+    fn name(&self, aaguid: &Aaguid) -> Option<String> {
+        self.names.name(aaguid)
+    }
+}
+
 /// The models in use without a name: what "Other / not disclosed" stands for. Read from the
 /// keys at the time (a key of yet another unnamed model registered a moment later is not
 /// included until the next view).
-fn unnamed(in_use: &[ModelCount]) -> Vec<Aaguid> {
+fn unnamed(in_use: &InUse) -> Vec<Aaguid> {
     in_use
+        .counts
         .iter()
-        .filter(|m| model_name(&m.aaguid).is_none())
+        .filter(|m| in_use.name(&m.aaguid).is_none())
         .map(|m| m.aaguid)
         .collect()
 }
 
 /// Checks the typed filters and turns them into the core's; yes/no values are rewritten as
 /// `1` or left empty, an AAGUID in its hyphenated form, so links carry one spelling.
-fn build_filter(text: &mut FilterText, in_use: &[ModelCount]) -> Result<ReportFilter, BadFilter> {
+fn build_filter(text: &mut FilterText, in_use: &InUse) -> Result<ReportFilter, BadFilter> {
     let enabled = match text.enabled.as_str() {
         "" => None,
         "yes" => Some(true),
@@ -279,20 +302,25 @@ pub fn unused_choices(current: &str) -> Vec<Choice> {
 
 /// The models in use with a name, then "Other / not disclosed" when keys of other models
 /// exist (or it is chosen), then the chosen AAGUID when no key of it exists.
-fn model_choices(in_use: &[ModelCount], current: &str) -> Vec<Choice> {
-    let mut named: Vec<(&'static str, Aaguid)> = in_use
+fn model_choices(in_use: &InUse, current: &str) -> Vec<Choice> {
+    let mut named: Vec<(String, Aaguid)> = in_use
+        .counts
         .iter()
-        .filter_map(|m| model_name(&m.aaguid).map(|n| (n, m.aaguid)))
+        .filter_map(|m| in_use.name(&m.aaguid).map(|n| (n, m.aaguid)))
         .collect();
     named.sort();
     let mut out = vec![Choice::new("", "Any model", current)];
-    out.extend(named.iter().map(|(n, a)| Choice::new(aaguid_text(a), *n, current)));
-    let others = in_use.iter().any(|m| model_name(&m.aaguid).is_none());
+    out.extend(
+        named
+            .iter()
+            .map(|(n, a)| Choice::new(aaguid_text(a), n.as_str(), current)),
+    );
+    let others = in_use.counts.iter().any(|m| in_use.name(&m.aaguid).is_none());
     if others || current == OTHER_MODELS {
         out.push(Choice::new(OTHER_MODELS, OTHER_MODELS_LABEL, current));
     }
     if !current.is_empty() && !out.iter().any(|c| c.selected) {
-        let label = parse_aaguid(current).map_or_else(|| current.to_owned(), |a| model_label(&a));
+        let label = parse_aaguid(current).map_or_else(|| current.to_owned(), |a| in_use.names.label(&a));
         out.push(Choice::new(current, format!("{label} (no keys)"), current));
     }
     out
@@ -317,7 +345,7 @@ pub struct ReportRow {
 }
 
 impl ReportRow {
-    fn new(r: &RegistrationRow) -> Self {
+    fn new(r: &RegistrationRow, names: &Models) -> Self {
         ReportRow {
             username: r.user.username.as_str().to_owned(),
             display_name: r.user.display_name.clone(),
@@ -327,7 +355,7 @@ impl ReportRow {
             role: role_name(r.user.role),
             enabled: r.user.enabled,
             keys: r.keys,
-            models: r.models.iter().map(model_label).collect(),
+            models: r.models.iter().map(|m| names.label(m)).collect(),
             first_key: when_or(r.first_key_at, "no key"),
             first_key_iso: r.first_key_at.map(rfc3339),
             last_used: when_or(r.last_used_at, "never"),
@@ -362,7 +390,7 @@ struct ReportPage {
 }
 
 impl ReportPage {
-    fn new(staff: &Staff, filters: FilterText, in_use: &[ModelCount]) -> Self {
+    fn new(staff: &Staff, filters: FilterText, in_use: &InUse) -> Self {
         ReportPage {
             nav: staff.viewer.nav("reports"),
             filtered: !filters.pairs().is_empty(),
@@ -383,7 +411,7 @@ impl ReportPage {
 }
 
 /// The report page with the filters as typed and why they were refused (422).
-fn refused_filters(staff: &Staff, filters: FilterText, in_use: &[ModelCount], msg: String) -> Response {
+fn refused_filters(staff: &Staff, filters: FilterText, in_use: &InUse, msg: String) -> Response {
     let page = ReportPage {
         error: Some(msg),
         ..ReportPage::new(staff, filters, in_use)
@@ -400,7 +428,7 @@ fn invalid_filter(message: &str) -> String {
 async fn page(State(state): State<AppState>, staff: Staff, RawQuery(raw): RawQuery) -> Result<Response, PageError> {
     let ctx = staff.ctx(&state);
     let principal = staff.principal();
-    let in_use = reports::models_in_use(&ctx, &principal).await?;
+    let in_use = InUse::load(&ctx, &principal).await?;
     let (filters, after, filter) = read_filters(raw.as_deref(), &in_use);
     let filter = match filter {
         Ok(f) => f,
@@ -415,7 +443,7 @@ async fn page(State(state): State<AppState>, staff: Staff, RawQuery(raw): RawQue
         Err(e) => return Err(e.into()),
     };
     let page = ReportPage {
-        rows: found.rows.iter().map(ReportRow::new).collect(),
+        rows: found.rows.iter().map(|r| ReportRow::new(r, &in_use.names)).collect(),
         next: found
             .next_after
             .as_deref()
@@ -453,8 +481,8 @@ fn yes(b: bool) -> String {
 }
 
 /// One user as a CSV record.
-fn csv_record(out: &mut String, r: &RegistrationRow) {
-    let models: Vec<String> = r.models.iter().map(model_label).collect();
+fn csv_record(out: &mut String, r: &RegistrationRow, names: &Models) {
+    let models: Vec<String> = r.models.iter().map(|m| names.label(m)).collect();
     let aaguids: Vec<String> = r.models.iter().map(aaguid_text).collect();
     let fields = [
         r.user.id.to_string(),
@@ -491,14 +519,14 @@ impl futures_util::Stream for Chunks {
 /// Reads the export batch by batch and sends each as one chunk. Stops when the client goes
 /// away (the receiver is dropped); a store failure midway is logged and ends the body with an
 /// error, so the client sees a broken download rather than a short file that looks whole.
-async fn write_csv(mut export: RegistrationExport, tx: mpsc::Sender<Result<Bytes, std::io::Error>>) {
+async fn write_csv(mut export: RegistrationExport, names: Models, tx: mpsc::Sender<Result<Bytes, std::io::Error>>) {
     let mut out = String::new();
     csv::record(&mut out, &CSV_HEADER);
     loop {
         match export.next_batch().await {
             Ok(Some(rows)) => {
                 for r in &rows {
-                    csv_record(&mut out, r);
+                    csv_record(&mut out, r, &names);
                 }
             }
             Ok(None) => break,
@@ -521,7 +549,7 @@ async fn write_csv(mut export: RegistrationExport, tx: mpsc::Sender<Result<Bytes
 async fn export(State(state): State<AppState>, staff: Staff, RawQuery(raw): RawQuery) -> Result<Response, PageError> {
     let ctx = staff.ctx(&state);
     let principal = staff.principal();
-    let in_use = reports::models_in_use(&ctx, &principal).await?;
+    let in_use = InUse::load(&ctx, &principal).await?;
     let (filters, _, filter) = read_filters(raw.as_deref(), &in_use);
     let filter = match filter {
         Ok(f) => f,
@@ -536,7 +564,7 @@ async fn export(State(state): State<AppState>, staff: Staff, RawQuery(raw): RawQ
     };
     let name = format!("attachment; filename=\"registration-report-{}.csv\"", day(export.at()));
     let (tx, rx) = mpsc::channel(2);
-    tokio::spawn(write_csv(export, tx));
+    tokio::spawn(write_csv(export, in_use.names, tx));
     let mut res = Body::from_stream(Chunks(rx)).into_response();
     let h = res.headers_mut();
     h.insert(
@@ -553,11 +581,19 @@ async fn export(State(state): State<AppState>, staff: Staff, RawQuery(raw): RawQ
 mod tests {
     use super::*;
 
+    /// No model in use.
+    fn none() -> InUse {
+        InUse {
+            counts: Vec::new(),
+            names: Models::default(),
+        }
+    }
+
     #[test]
     fn filters_are_read_and_spelled_one_way() {
         let (text, after, f) = read_filters(
             Some("q=+ann+&cloned=on&pending_tap=0&unused_days=090&keys=with&enabled=no&after=bob"),
-            &[],
+            &none(),
         );
         let f = f.ok().unwrap();
         assert_eq!(f.search.as_deref(), Some("ann"));
@@ -575,7 +611,7 @@ mod tests {
     #[test]
     fn models_by_aaguid_or_other() {
         let nfc = parse_aaguid("3559c435-ff17-4bc9-b942-325c1f348b94").unwrap();
-        let in_use = [
+        let counts = vec![
             ModelCount { aaguid: nfc, keys: 3 },
             ModelCount {
                 aaguid: [0; 16],
@@ -586,13 +622,21 @@ mod tests {
                 keys: 1,
             },
         ];
+        let in_use = InUse {
+            counts: counts.clone(),
+            names: Models::default(),
+        };
         let (text, _, f) = read_filters(Some("model=3559C435FF174BC9B942325C1F348B94"), &in_use);
         assert_eq!(f.ok().unwrap().models, Some(vec![nfc]));
         assert_eq!(text.model, "3559c435-ff17-4bc9-b942-325c1f348b94");
         let (text, _, f) = read_filters(Some("model=Other"), &in_use);
         assert_eq!(f.ok().unwrap().models, Some(vec![[0; 16], [0xee; 16]]));
         assert_eq!(text.model, OTHER_MODELS);
-        let (_, _, f) = read_filters(Some("model=other"), &in_use[..1]);
+        let first = InUse {
+            counts: counts[..1].to_vec(),
+            names: Models::default(),
+        };
+        let (_, _, f) = read_filters(Some("model=other"), &first);
         assert_eq!(f.ok().unwrap().models, Some(vec![]), "no unnamed model in use: nobody");
     }
 
@@ -607,7 +651,7 @@ mod tests {
             "keys=some",
             "enabled=perhaps",
         ] {
-            assert!(read_filters(Some(bad), &[]).2.is_err(), "{bad}");
+            assert!(read_filters(Some(bad), &none()).2.is_err(), "{bad}");
         }
     }
 
