@@ -39,6 +39,8 @@ on_both_stores!(
     policy_applies,
     client_data_is_verified_strictly,
     options_list_and_purge,
+    tampered_and_truncated_responses,
+    key_limit_and_existing_keys,
 );
 
 /// keyfleet's NFC key model (`nfc-key`).
@@ -749,4 +751,106 @@ async fn options_list_and_purge(b: Backend) {
         .unwrap();
     assert_eq!(purged, 1);
     assert_eq!(outstanding(app, alice.id).await, 1);
+}
+
+/// Bad input 43 as it reaches keyfleet: a response cut short or changed after the key signed
+/// it is refused whole, nothing stored, the options spent; the challenge never shows.
+async fn tampered_and_truncated_responses(b: Backend) {
+    let fx = setup(b).await;
+    let (app, alice) = (&fx.app, &fx.alice);
+    let auth = Auth::Bearer(&fx.token);
+    type Change = fn(&mut Value);
+    let changes: [(&str, Change); 4] = [
+        ("attestation object truncated", |c| {
+            let text = c["response"]["attestationObject"].as_str().unwrap();
+            let bytes = keyfleet_webauthn_testkey::unb64(text).unwrap();
+            c["response"]["attestationObject"] = json!(keyfleet_webauthn_testkey::b64(&bytes[..bytes.len() - 10]));
+        }),
+        ("client data changed after signing", |c| {
+            let text = c["response"]["clientDataJSON"].as_str().unwrap();
+            let mut bytes = keyfleet_webauthn_testkey::unb64(text).unwrap();
+            bytes.pop();
+            bytes.extend_from_slice(br#","extra":1}"#);
+            c["response"]["clientDataJSON"] = json!(keyfleet_webauthn_testkey::b64(&bytes));
+        }),
+        ("a byte of the signed authenticator data flipped", |c| {
+            let text = c["response"]["attestationObject"].as_str().unwrap();
+            let mut bytes = keyfleet_webauthn_testkey::unb64(text).unwrap();
+            // The last byte is inside the packed statement's certificate or signature.
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x01;
+            c["response"]["attestationObject"] = json!(keyfleet_webauthn_testkey::b64(&bytes));
+        }),
+        ("rawId of another credential", |c| {
+            c["rawId"] = json!(keyfleet_webauthn_testkey::b64(&[9; 32]));
+        }),
+    ];
+    for (what, change) in changes {
+        let pk = options(app, auth, alice.id, json!({})).await;
+        let mut key = attested_key(what, NFC_KEY);
+        let mut credential = key.register(&pk, ORIGIN).unwrap();
+        change(&mut credential);
+        let before = snapshot(app, &[alice.id]).await;
+        let r = send(app, auth, alice.id, credential).await;
+        assert!(
+            r.status == StatusCode::BAD_REQUEST || r.status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains(pk["challenge"].as_str().unwrap()),
+            "{what}"
+        );
+        assert_eq!(snapshot(app, &[alice.id]).await, before, "{what}");
+        assert_eq!(outstanding(app, alice.id).await, 0, "{what}: spent");
+        let (outcome, detail) = last_audit(app, "credential.register").await;
+        assert_eq!(outcome, "failure", "{what}");
+        assert_eq!(detail["onBehalf"], true, "{what}");
+    }
+}
+
+/// The same key twice is refused (`credential_exists`), and the policy's key limit applies to
+/// keys registered on the user's behalf; nothing is stored either time.
+async fn key_limit_and_existing_keys(b: Backend) {
+    let fx = setup(b).await;
+    let (app, alice) = (&fx.app, &fx.alice);
+    let auth = Auth::Bearer(&fx.token);
+    let pk = options(app, auth, alice.id, json!({})).await;
+    let mut first = attested_key("the one key", NFC_KEY);
+    assert_eq!(
+        send(app, auth, alice.id, first.register(&pk, ORIGIN).unwrap())
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let before = snapshot(app, &[alice.id]).await;
+    // The same key twice (excluded by the options, answered anyway): 409, nothing stored.
+    let pk = options(app, auth, alice.id, json!({})).await;
+    let tweaks = Tweaks {
+        ignore_credential_lists: true,
+        ..Default::default()
+    };
+    let again = first.register_with(&pk, ORIGIN, &tweaks).unwrap();
+    send(app, auth, alice.id, again)
+        .await
+        .problem(StatusCode::CONFLICT, "credential_exists");
+    assert_eq!(snapshot(app, &[alice.id]).await, before);
+    assert_eq!(outstanding(app, alice.id).await, 0, "spent");
+    // A policy allowing one key per user.
+    let admin = app.user("root", Role::Admin).await;
+    let cookie = app.full_session(&admin).await;
+    let policy = json!({ "name": "One key", "includeGroups": ["all"], "maxKeysPerUser": 1 });
+    let r = app
+        .call(Method::POST, "/api/v1/policies", Auth::Cookie(&cookie), Some(policy))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    let pk = options(app, auth, alice.id, json!({})).await;
+    let mut second = attested_key("one too many", CERTIFIED);
+    send(app, auth, alice.id, second.register(&pk, ORIGIN).unwrap())
+        .await
+        .problem(StatusCode::BAD_REQUEST, "too_many_keys");
+    assert_eq!(snapshot(app, &[alice.id]).await, before);
+    let list = app.call(Method::GET, &methods_path(alice.id), auth, None).await.json();
+    assert_eq!(list["value"].as_array().unwrap().len(), 1);
+    assert_eq!(list["value"][0]["attestationLevel"], "attested");
 }
