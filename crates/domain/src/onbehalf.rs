@@ -28,7 +28,8 @@ pub fn timeout_in_range(minutes: i64) -> bool {
 }
 
 /// Creation options issued on behalf of a user, as stored until they are answered or expire.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Their `Debug` output leaves the challenge out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OnBehalfOptions {
     /// Identifier.
     pub id: CeremonyId,
@@ -47,6 +48,20 @@ pub struct OnBehalfOptions {
     pub created_at: Timestamp,
     /// When the challenge stops being accepted.
     pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for OnBehalfOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnBehalfOptions")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("caller", &self.caller)
+            .field("rp_id", &self.rp_id)
+            .field("expected_aaguid", &self.expected_aaguid)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OnBehalfOptions {
@@ -83,4 +98,33 @@ pub trait OnBehalfStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Deletes options that expired before `before`; returns how many.
     async fn purge_onbehalf_options(&self, before: Timestamp) -> StoreResult<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timeout_range() {
+        assert!(!timeout_in_range(4) && timeout_in_range(5));
+        assert!(timeout_in_range(43_200) && !timeout_in_range(43_201));
+        assert!(!timeout_in_range(-5) && !timeout_in_range(i64::MAX));
+    }
+
+    #[test]
+    fn debug_output_leaves_the_challenge_out() {
+        let o = OnBehalfOptions {
+            id: CeremonyId::new_random(&mut rand_core::OsRng),
+            user_id: UserId::new_random(&mut rand_core::OsRng),
+            caller: "client:factory".into(),
+            challenge: vec![0xAB; 32],
+            rp_id: "keyfleet.example".into(),
+            expected_aaguid: None,
+            created_at: Timestamp::from_millis(0),
+            expires_at: Timestamp::from_millis(300_000),
+        };
+        let text = format!("{o:?}");
+        assert!(text.contains("client:factory"));
+        assert!(!text.contains("171, 171") && !text.contains("challenge"), "{text}");
+    }
 }

@@ -78,13 +78,21 @@ pub struct OptionsRequest {
     pub aaguid: Option<String>,
 }
 
-/// Creation options issued.
-#[derive(Debug, Clone)]
+/// Creation options issued (their `Debug` output leaves the challenge out).
+#[derive(Clone)]
 pub struct IssuedOptions {
     /// The options as stored.
     pub options: OnBehalfOptions,
     /// `PublicKeyCredentialCreationOptionsJSON`.
     pub public_key: serde_json::Value,
+}
+
+impl std::fmt::Debug for IssuedOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedOptions")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Serialize)]

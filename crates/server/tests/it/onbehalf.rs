@@ -369,6 +369,14 @@ async fn who_may_ask(b: Backend) {
     }
     let r = ask(app, Auth::None, alice.id, json!({})).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // An administrator signed in with a temporary access pass may only register their own key.
+    let tap_admin = app.user("tapadmin", Role::Admin).await;
+    let code = app.tap(tap_admin.id, true).await;
+    let r = app.tap_sign_in("tapadmin", &code).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    ask(app, Auth::Cookie(&r.cookie()), alice.id, json!({}))
+        .await
+        .problem(StatusCode::FORBIDDEN, "tap_session_restricted");
     assert_eq!(state(app, &[alice.id]).await, before);
     // A client acts on workers only.
     let admin = app.user("root", Role::Admin).await;
