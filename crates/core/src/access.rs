@@ -81,6 +81,11 @@ pub enum Permission {
     /// Directory sync (SCIM): read, create, change and delete users (workers only, unless
     /// an administrator) and groups.
     Directory,
+    /// Create, change and delete group rules; approve and cancel key orders
+    /// (administrators, clients with `shipments`).
+    ManageShipments,
+    /// Read group rules and key orders (administrators, helpdesk, clients with `shipments`).
+    ReadShipments,
 }
 
 impl Permission {
@@ -97,6 +102,7 @@ impl Permission {
             | Permission::ManagePolicies
             | Permission::ReadPolicies => None,
             Permission::Directory => Some(Scope::Scim),
+            Permission::ManageShipments | Permission::ReadShipments => Some(Scope::Shipments),
         }
     }
 
@@ -109,6 +115,7 @@ impl Permission {
                 | Permission::ReadAudit
                 | Permission::ReadMetadata
                 | Permission::ReadPolicies
+                | Permission::ReadShipments
         )
     }
 }
@@ -222,6 +229,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::ManageApplications
                     | Permission::ManagePolicies
                     | Permission::Directory
+                    | Permission::ManageShipments
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -243,6 +251,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::ManageApplications => "only an administrator may manage single sign-on applications",
         Permission::ManagePolicies => "only an administrator may change policies and authentication strengths",
         Permission::Directory => "only an administrator may use directory sync",
+        Permission::ManageShipments => "only an administrator may change group rules and key orders",
         _ => "only an administrator may do this",
     }
 }

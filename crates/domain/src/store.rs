@@ -25,6 +25,7 @@ use crate::oidc::OidcStore;
 use crate::policy::PolicyStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
+use crate::shipment::ShipmentStore;
 use crate::signing_key::StoredSigningKey;
 use crate::strength::StrengthStore;
 use crate::tap::Tap;
@@ -103,6 +104,12 @@ pub trait GroupStore: Send + Sync {
     async fn list_members(&self, group: GroupId) -> StoreResult<Vec<User>>;
     /// The groups a user belongs to, ordered by name.
     async fn list_user_groups(&self, user: UserId) -> StoreResult<Vec<Group>>;
+    /// The groups of each of `users` (one query; a page of a list): `(user, group)` pairs,
+    /// by user, then group name.
+    async fn list_groups_of_users(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Group)>>;
+    /// The members of each of `groups` (one query): `(group, user)` pairs, by group, then
+    /// username.
+    async fn list_members_of_groups(&self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, User)>>;
 }
 
 /// Server-side sessions.
@@ -462,6 +469,8 @@ pub struct Stores {
     pub policies: Arc<dyn PolicyStore>,
     /// Directory sync (SCIM).
     pub directory: Arc<dyn DirectoryStore>,
+    /// Group rules, key orders and collection flags.
+    pub shipments: Arc<dyn ShipmentStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -487,6 +496,7 @@ impl Stores {
             + StrengthStore
             + PolicyStore
             + DirectoryStore
+            + ShipmentStore
             + HealthStore
             + 'static,
     {
@@ -509,6 +519,7 @@ impl Stores {
             strengths: s.clone(),
             policies: s.clone(),
             directory: s.clone(),
+            shipments: s.clone(),
             health: s,
         }
     }

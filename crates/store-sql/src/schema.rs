@@ -36,6 +36,9 @@ pub const TABLES: &[&str] = &[
     "policy_groups",
     "directory_users",
     "directory_groups",
+    "group_rules",
+    "shipments",
+    "credential_collections",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

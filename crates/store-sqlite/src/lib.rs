@@ -32,6 +32,7 @@ mod lists;
 mod metadata_sql;
 mod oidc_sql;
 mod policy_sql;
+mod shipments_sql;
 mod sql;
 mod strengths_sql;
 
@@ -149,6 +150,7 @@ impl Backend for SqliteBackend {
     const POLICY_SQL: &'static PolicySql = &policy_sql::POLICY_SQL;
     const DIRECTORY_SQL: &'static keyfleet_store_sql::DirectorySql = &directory_sql::DIRECTORY_SQL;
     const OIDC_SQL: &'static OidcSql = &oidc_sql::OIDC_SQL;
+    const SHIPMENT_SQL: &'static keyfleet_store_sql::ShipmentSql = &shipments_sql::SHIPMENT_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

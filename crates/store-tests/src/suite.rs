@@ -25,6 +25,7 @@ mod nul;
 mod oidc;
 mod policies;
 mod reports;
+mod shipments;
 mod strengths;
 mod webauthn;
 
@@ -42,6 +43,7 @@ pub use policies::{policy_crud, policy_sign_in_read};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
 };
+pub use shipments::{collection_flags, group_rule_crud, groups_and_members_batched, shipment_orders};
 pub use strengths::{session_records_user_verification, strength_crud, strength_uniqueness};
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
@@ -138,6 +140,10 @@ pub const CASES: &[&str] = &[
     "directory_users_round_trip_and_filters",
     "directory_users_replace_delete_purge",
     "directory_groups",
+    "group_rule_crud",
+    "shipment_orders",
+    "collection_flags",
+    "groups_and_members_batched",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue
@@ -189,7 +195,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 12 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 13 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod oidc;
 pub mod policies;
 pub mod scim;
+pub mod shipments;
 pub mod strengths;
 pub mod users;
 pub mod webauthn;

@@ -118,6 +118,10 @@ conformance!(
     directory_users_round_trip_and_filters,
     directory_users_replace_delete_purge,
     directory_groups,
+    group_rule_crud,
+    shipment_orders,
+    collection_flags,
+    groups_and_members_batched,
 );
 
 #[test]
