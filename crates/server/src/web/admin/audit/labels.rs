@@ -196,7 +196,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 18,
+            Action::ALL.len() + 20,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {
