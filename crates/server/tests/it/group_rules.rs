@@ -20,6 +20,7 @@ on_both_stores!(
     okta_membership_delete_and_restore,
     bad_inputs_are_typed_and_change_nothing,
     console_rules_and_orders,
+    console_marks_returned_and_restores,
 );
 
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -795,4 +796,84 @@ async fn console_rules_and_orders(b: Backend) {
     assert!(!page("/admin/shipments", hc.clone()).await.contains("cancel-order"));
     let r = post_form(&app, &hc, &format!("/admin/shipments/{a}/cancel"), &[]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+/// The user page's buttons: "Mark returned" on a key flagged for collection (the key goes,
+/// audited `credential.returned`) and "Restore user" for a user the directory deleted.
+async fn console_marks_returned_and_restores(b: Backend) {
+    let app = TestApp::new(b, &[]).await;
+    let t = app.bearer(&["scim"]).await;
+    let s = app.bearer(&["shipments"]).await;
+    let admin = app.user("root", Role::Admin).await;
+    let cookie = app.full_session(&admin).await;
+    let (ivy, ivy_cookie, _first) = enrolled(&app, "ivy").await;
+    let band = add_band(&app, "ivy", &ivy_cookie).await;
+    let r = scim(
+        &app,
+        Method::POST,
+        "/scim/v2/Groups",
+        &t,
+        Some(json!({"schemas": [GROUP], "displayName": "Wearers", "members": [{"value": ivy.id.to_string()}]})),
+    )
+    .await;
+    let gid = ok(&r, StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    rule(&app, &s, &gid, "band", "required").await;
+    // Deleted by the directory: her band is flagged.
+    ok(
+        &scim(&app, Method::DELETE, &format!("/scim/v2/Users/{}", ivy.id), &t, None).await,
+        StatusCode::NO_CONTENT,
+    );
+    let page = app
+        .call(
+            Method::GET,
+            &format!("/admin/users/{}", ivy.id),
+            Auth::Cookie(&cookie),
+            None,
+        )
+        .await;
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(html.contains("To be collected") && html.contains("id=\"restore-user\""));
+    let band_aaguid = band.aaguid;
+    let all = app
+        .state
+        .stores
+        .credentials
+        .list_user_credentials(ivy.id)
+        .await
+        .unwrap();
+    let stored_band = all.iter().find(|k| k.aaguid == band_aaguid).expect("the band");
+    let bid = keyfleet_core::credentials::ceremony::b64(&stored_band.id);
+    let r = post_form(
+        &app,
+        &cookie,
+        &format!("/admin/users/{}/keys/{bid}/returned", ivy.id),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&r.body));
+    let left = app
+        .state
+        .stores
+        .credentials
+        .list_user_credentials(ivy.id)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "the band is gone, the other key stays");
+    assert!(actions(&app).await.iter().any(|a| a == "credential.returned"));
+    let r = post_form(&app, &cookie, &format!("/admin/users/{}/restore", ivy.id), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let du = app
+        .state
+        .stores
+        .directory
+        .directory_user(ivy.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(du.user.enabled && du.link.deleted_at.is_none(), "restored");
+    // Back in good standing without a band: the rule orders her one.
+    assert_eq!(
+        states(&orders(&app, &s, "?user=ivy").await, "band"),
+        ["pendingApproval"]
+    );
 }
