@@ -169,6 +169,22 @@ async function memberError(p, s) {
   await click(p, p.page.locator('#add-member'));
   await p.page.locator('#form-error').waitFor();
 }
+async function ruleCreated(p) {
+  await p.goto('/admin/group-rules');
+  await p.page.getByLabel('Group', { exact: true }).selectOption({ label: 'Night shift' });
+  await p.page.getByLabel('Model', { exact: true }).selectOption('band');
+  await click(p, p.page.locator('#create-rule'));
+  await waitPath(p, /^\/admin\/group-rules\?done=created/);
+  assert.match(await p.page.locator('#rules').innerText(), /Night shift\s+band\s+required\s+Enabled/);
+}
+async function orderApproved(p) {
+  await p.goto('/admin/shipments');
+  // wendy, a member of Night shift without a band, was ordered one by the rule.
+  const row = p.page.locator('tr[data-state="pendingApproval"]', { hasText: 'wendy' });
+  await click(p, row.locator('.approve-order'));
+  await waitPath(p, /^\/admin\/shipments\?done=approved/);
+  await p.page.locator('tr[data-state="requested"]', { hasText: 'wendy' }).waitFor();
+}
 async function policyPreviewed(p) {
   await p.goto('/admin/policies/new');
   await p.page.getByLabel('Name', { exact: true }).fill('Night policy');
@@ -370,6 +386,10 @@ const PAGES = [
   ['group-member-added',         'admin',    memberAdded],
   ['group-member-error',         'admin',    memberError, { status: 422 }],
   ['group-confirm-delete',       'admin',    go((s) => `${s.groupUrl}/delete`)],
+  ['group-rules-empty',          'admin',    '/admin/group-rules'],
+  ['group-rule-created',         'admin',    ruleCreated],
+  ['shipments',                  'admin',    '/admin/shipments'],
+  ['shipment-approved',          'admin',    orderApproved],
   ['policy-new',                 'admin',    '/admin/policies/new'],
   ['policy-preview',             'admin',    policyPreviewed],
   ['policy-created',             'admin',    policyCreated],
@@ -404,6 +424,8 @@ const PAGES = [
   ['helpdesk-groups',            'helpdesk', '/admin/groups'],
   ['helpdesk-group',             'helpdesk', go((s) => s.groupUrl)],
   ['helpdesk-policies',          'helpdesk', '/admin/policies'],
+  ['helpdesk-group-rules',       'helpdesk', '/admin/group-rules'],
+  ['helpdesk-shipments',         'helpdesk', '/admin/shipments'],
   ['helpdesk-policy',            'helpdesk', go((s) => s.policyUrl)],
   ['helpdesk-audit',             'helpdesk', '/admin/audit'],
   ['error-403',                  'helpdesk', '/admin/clients', { status: 403 }],

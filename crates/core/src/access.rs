@@ -88,6 +88,11 @@ pub enum Permission {
     /// `fido2Methods` listing and removal): administrators, the CLI and clients with
     /// `provisioning`; not helpdesk staff.
     ProvisionKeys,
+    /// Create, change and delete group rules; approve and cancel key orders
+    /// (administrators, clients with `shipments`).
+    ManageShipments,
+    /// Read group rules and key orders (administrators, helpdesk, clients with `shipments`).
+    ReadShipments,
 }
 
 impl Permission {
@@ -105,6 +110,7 @@ impl Permission {
             | Permission::ReadPolicies => None,
             Permission::Directory => Some(Scope::Scim),
             Permission::ProvisionKeys => Some(Scope::Provisioning),
+            Permission::ManageShipments | Permission::ReadShipments => Some(Scope::Shipments),
         }
     }
 
@@ -117,6 +123,7 @@ impl Permission {
                 | Permission::ReadAudit
                 | Permission::ReadMetadata
                 | Permission::ReadPolicies
+                | Permission::ReadShipments
         )
     }
 }
@@ -231,6 +238,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::ManagePolicies
                     | Permission::Directory
                     | Permission::ProvisionKeys
+                    | Permission::ManageShipments
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -253,6 +261,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::ManagePolicies => "only an administrator may change policies and authentication strengths",
         Permission::Directory => "only an administrator may use directory sync",
         Permission::ProvisionKeys => "only an administrator may register keys on behalf of users",
+        Permission::ManageShipments => "only an administrator may change group rules and key orders",
         _ => "only an administrator may do this",
     }
 }

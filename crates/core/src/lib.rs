@@ -52,6 +52,7 @@ pub mod oidc;
 pub mod policies;
 pub mod reports;
 pub mod secrets;
+pub mod shipments;
 pub mod strengths;
 
 pub use config::CoreConfig;

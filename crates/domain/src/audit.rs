@@ -229,6 +229,26 @@ actions! {
     /// The scheduled metadata refresh could not download the BLOB (the last good one is
     /// kept): an alarm.
     MetadataRefreshFailed => "metadata.refresh_failed",
+    /// A user the directory deleted was restored within the recovery period.
+    UserRestore => "user.restore",
+    /// A group rule was created.
+    GroupRuleCreate => "group_rule.create",
+    /// A group rule was changed (its detail holds the before/after diff).
+    GroupRuleUpdate => "group_rule.update",
+    /// A group rule was deleted.
+    GroupRuleDelete => "group_rule.delete",
+    /// A key order was placed (by a group rule, or by hand).
+    ShipmentOrder => "shipment.order",
+    /// A key order was approved (pendingApproval to requested).
+    ShipmentApprove => "shipment.approve",
+    /// A key order was cancelled.
+    ShipmentCancel => "shipment.cancel",
+    /// A key was flagged for collection (its holder left the group that gave it).
+    CredentialCollectionRequested => "credential.collection_requested",
+    /// A key's collection flag was cleared (its holder is entitled to it again).
+    CredentialCollectionCleared => "credential.collection_cleared",
+    /// A key flagged for collection was handed back and removed.
+    CredentialReturned => "credential.returned",
 }
 
 /// What an action was done to. Shown as `kind:id` (`user:…`, `client:…`).
@@ -248,6 +268,10 @@ pub enum Target {
     Strength(String),
     /// A group policy.
     Policy(crate::ids::PolicyId),
+    /// A group rule.
+    GroupRule(crate::ids::GroupRuleId),
+    /// A shipment (key order).
+    Shipment(crate::ids::ShipmentId),
 }
 
 impl fmt::Display for Target {
@@ -260,6 +284,8 @@ impl fmt::Display for Target {
             Target::Application(id) => write!(f, "application:{id}"),
             Target::Strength(id) => write!(f, "strength:{id}"),
             Target::Policy(id) => write!(f, "policy:{id}"),
+            Target::GroupRule(id) => write!(f, "group_rule:{id}"),
+            Target::Shipment(id) => write!(f, "shipment:{id}"),
         }
     }
 }

@@ -174,6 +174,11 @@ pub trait DirectoryStore: Send + Sync {
     async fn delete_directory_user(&self, id: UserId, at: Timestamp, audit: &NewAuditEvent) -> StoreResult<()>;
     /// Deletes for good the users the directory deleted before `before`; returns their ids
     /// (each removal audited with the event `audit_for` makes for it).
+    /// Undoes a directory deletion: the user enabled (`updated_at` = `at`) and visible to
+    /// the directory again. `NotFound` unless the user is deleted by the directory.
+    async fn restore_directory_user(&self, id: UserId, at: Timestamp, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Deletes for good the users the directory deleted before `before`; returns their ids
+    /// (each removal audited with the event `audit_for` makes for it).
     async fn purge_directory_users(
         &self,
         before: Timestamp,

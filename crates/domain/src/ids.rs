@@ -70,6 +70,14 @@ uuid_id!(
     PolicyId
 );
 uuid_id!(
+    /// The identifier of a group rule ("members of G get a key of model M").
+    GroupRuleId
+);
+uuid_id!(
+    /// The identifier of a shipment (a key order).
+    ShipmentId
+);
+uuid_id!(
     /// The identifier of a WebAuthn ceremony (registration or authentication) in progress.
     CeremonyId
 );

@@ -30,6 +30,7 @@ pub mod policy;
 pub mod report;
 pub mod secret;
 pub mod session;
+pub mod shipment;
 pub mod signing_key;
 pub mod store;
 pub mod strength;

@@ -26,6 +26,7 @@ use crate::onbehalf::OnBehalfStore;
 use crate::policy::PolicyStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
+use crate::shipment::ShipmentStore;
 use crate::signing_key::StoredSigningKey;
 use crate::strength::StrengthStore;
 use crate::tap::Tap;
@@ -104,6 +105,12 @@ pub trait GroupStore: Send + Sync {
     async fn list_members(&self, group: GroupId) -> StoreResult<Vec<User>>;
     /// The groups a user belongs to, ordered by name.
     async fn list_user_groups(&self, user: UserId) -> StoreResult<Vec<Group>>;
+    /// The groups of each of `users` (one query; a page of a list): `(user, group)` pairs,
+    /// by user, then group name.
+    async fn list_groups_of_users(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Group)>>;
+    /// The members of each of `groups` (one query): `(group, user)` pairs, by group, then
+    /// username.
+    async fn list_members_of_groups(&self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, User)>>;
 }
 
 /// Server-side sessions.
@@ -463,6 +470,8 @@ pub struct Stores {
     pub directory: Arc<dyn DirectoryStore>,
     /// Creation options issued on behalf of users.
     pub onbehalf: Arc<dyn OnBehalfStore>,
+    /// Group rules, key orders and collection flags.
+    pub shipments: Arc<dyn ShipmentStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -489,6 +498,7 @@ impl Stores {
             + PolicyStore
             + DirectoryStore
             + OnBehalfStore
+            + ShipmentStore
             + HealthStore
             + 'static,
     {
@@ -512,6 +522,7 @@ impl Stores {
             policies: s.clone(),
             directory: s.clone(),
             onbehalf: s.clone(),
+            shipments: s.clone(),
             health: s,
         }
     }

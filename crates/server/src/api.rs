@@ -545,6 +545,11 @@ pub struct CredentialJson {
     pub not_allowed_by_policy: bool,
     /// Why, when not allowed (`aaguid_blocked`, `passkey_type`, `compromised_model`, …).
     pub policy_refusal: Option<String>,
+    /// When its holder was asked to hand it back (they left the group a rule gave it for),
+    /// or null.
+    pub collection_requested_at: Option<String>,
+    /// Why (`left_group`, `user_disabled`, `user_deleted`), or null.
+    pub collection_reason: Option<String>,
 }
 
 impl From<&keyfleet_core::credentials::keys::HeldKey> for CredentialJson {
@@ -552,6 +557,8 @@ impl From<&keyfleet_core::credentials::keys::HeldKey> for CredentialJson {
         Self {
             not_allowed_by_policy: k.not_allowed.is_some(),
             policy_refusal: k.not_allowed.map(|r| r.reason().to_owned()),
+            collection_requested_at: k.collection.as_ref().map(|f| rfc3339(f.requested_at)),
+            collection_reason: k.collection.as_ref().map(|f| f.reason.clone()),
             ..Self::from(&k.credential)
         }
     }
@@ -576,6 +583,8 @@ impl From<&keyfleet_domain::credential::Credential> for CredentialJson {
             last_used_at: c.last_used_at.map(rfc3339),
             not_allowed_by_policy: false,
             policy_refusal: None,
+            collection_requested_at: None,
+            collection_reason: None,
         }
     }
 }

@@ -39,6 +39,7 @@ pub fn api_router() -> (Router<AppState>, OpenApi) {
         .merge(routes::oidc::router())
         .merge(routes::applications::router())
         .merge(routes::strengths::router())
+        .merge(routes::shipments::router())
         .split_for_parts();
     api.info.title = "keyfleet".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();

@@ -60,9 +60,18 @@ pub(crate) static DIRECTORY_SQL: DirectorySql = DirectorySql {
                   WHERE id = $1",
     mark_deleted: "INSERT INTO directory_users (user_id, deleted_at) VALUES ($1, $2)
                    ON CONFLICT (user_id) DO UPDATE SET deleted_at = EXCLUDED.deleted_at",
+    restore_deleted: "UPDATE directory_users SET deleted_at = NULL WHERE user_id = $1 AND deleted_at IS NOT NULL",
     disable_user: "UPDATE users SET enabled = $2, updated_at = $3 WHERE id = $1",
     deleted_before: "SELECT user_id FROM directory_users WHERE deleted_at IS NOT NULL AND deleted_at < $1",
     upsert_group_link: "INSERT INTO directory_groups (group_id, external_id) VALUES ($1, $2)
                         ON CONFLICT (group_id) DO UPDATE SET external_id = EXCLUDED.external_id",
     rename_group: "UPDATE user_groups SET name = $2, name_key = $3 WHERE id = $1",
+    groups_of_users: "SELECT m.user_id AS m_user_id, g.id, g.name, g.name_key, g.description, g.created_at
+                      FROM group_members m JOIN user_groups g ON g.id = m.group_id
+                      WHERE m.user_id IN ({}) ORDER BY m.user_id, g.name_key, g.id",
+    members_of_groups: concat!(
+        "SELECT m.group_id AS m_group_id, ",
+        crate::sql::user_columns_u!(),
+        " FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id IN ({}) ORDER BY m.group_id, u.username"
+    ),
 };

@@ -36,6 +36,10 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("policies_pkey", "policy_id"),
     ("directory_users_external_id_key", "external_id"),
     ("directory_groups_external_id_key", "group_external_id"),
+    ("group_rules_group_model_key", "group_rule"),
+    ("group_rules_pkey", "group_rule_id"),
+    ("shipments_open_rule_key", "open_order"),
+    ("shipments_pkey", "shipment_id"),
 ];
 
 /// The rule a constraint enforces, or `unique` for one this table lacks.

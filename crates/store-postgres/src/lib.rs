@@ -30,6 +30,7 @@ mod metadata_sql;
 mod oidc_sql;
 mod onbehalf_sql;
 mod policy_sql;
+mod shipments_sql;
 mod strengths_sql;
 
 use std::time::Duration;
@@ -87,6 +88,7 @@ impl Backend for PgBackend {
     const DIRECTORY_SQL: &'static keyfleet_store_sql::DirectorySql = &directory_sql::DIRECTORY_SQL;
     const OIDC_SQL: &'static OidcSql = &oidc_sql::OIDC_SQL;
     const ONBEHALF_SQL: &'static OnBehalfSql = &onbehalf_sql::ONBEHALF_SQL;
+    const SHIPMENT_SQL: &'static keyfleet_store_sql::ShipmentSql = &shipments_sql::SHIPMENT_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

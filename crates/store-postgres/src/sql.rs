@@ -28,6 +28,7 @@ macro_rules! user_columns_u {
          u.updated_at AS u_updated_at"
     };
 }
+pub(crate) use user_columns_u;
 /// Columns of `user_groups`.
 macro_rules! group_columns {
     () => {

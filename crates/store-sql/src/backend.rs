@@ -33,6 +33,8 @@ pub trait Backend: Send + Sync + 'static {
     const OIDC_SQL: &'static crate::OidcSql;
     /// The on-behalf registration statements, in this database's dialect.
     const ONBEHALF_SQL: &'static crate::OnBehalfSql;
+    /// The group-rule, order and collection statements.
+    const SHIPMENT_SQL: &'static crate::ShipmentSql;
 
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;

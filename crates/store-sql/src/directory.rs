@@ -51,6 +51,8 @@ pub struct DirectorySql {
     pub update_user: &'static str,
     /// Marks a user deleted (inserting the link if missing): user_id, at.
     pub mark_deleted: &'static str,
+    /// Clears a user's directory deletion: user_id. Changes no row unless deleted.
+    pub restore_deleted: &'static str,
     /// Sets a user's `enabled` (to false): id, enabled, updated_at.
     pub disable_user: &'static str,
     /// The users deleted before: before.
@@ -59,6 +61,12 @@ pub struct DirectorySql {
     pub upsert_group_link: &'static str,
     /// Renames a group: id, name, name_key.
     pub rename_group: &'static str,
+    /// The groups of several users: group columns and `m_user_id`, by user then name; the
+    /// store puts the users' parameters (`$1, $2, …`) in place of `{}`.
+    pub groups_of_users: &'static str,
+    /// The members of several groups: the user's columns prefixed `u_` and `m_group_id`, by
+    /// group then username; the store puts the groups' parameters in place of `{}`.
+    pub members_of_groups: &'static str,
 }
 
 /// A `WHERE` clause and its parameters, numbered from `first`.
@@ -302,6 +310,19 @@ impl<B: Backend> DirectoryStore for SqlStore<B> {
         )?;
         exec::execute::<B>(&mut tx, B::DIRECTORY_SQL.mark_deleted, &[text(&id), ms(at)]).await?;
         exec::execute::<B>(&mut tx, B::SQL.revoke_sessions_of_user, &[key(&id), ms(at)]).await?;
+        audit_and_commit::<B>(tx, audit).await
+    }
+
+    async fn restore_directory_user(&self, id: UserId, at: Timestamp, audit: &NewAuditEvent) -> StoreResult<()> {
+        let id = id.to_string();
+        let mut tx = self.begin().await?;
+        one_row(exec::execute::<B>(&mut tx, B::DIRECTORY_SQL.restore_deleted, &[key(&id)]).await?)?;
+        exec::execute::<B>(
+            &mut tx,
+            B::DIRECTORY_SQL.disable_user,
+            &[key(&id), Arg::Bool(true), ms(at)],
+        )
+        .await?;
         audit_and_commit::<B>(tx, audit).await
     }
 

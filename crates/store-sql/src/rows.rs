@@ -638,6 +638,58 @@ pub(crate) fn refresh_token<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_
     })
 }
 
+/// A group rule.
+pub(crate) fn group_rule<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::shipment::GroupRule> {
+    let c = Cols::<B>::new(row, "");
+    Ok(keyfleet_domain::shipment::GroupRule {
+        id: c.parse("id")?,
+        group_id: c.parse("group_id")?,
+        model: c.text("model")?,
+        approval: c.named("approval", keyfleet_domain::shipment::Approval::parse)?,
+        enabled: c.flag("enabled")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
+/// A key order.
+pub(crate) fn shipment<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::shipment::Shipment> {
+    let c = Cols::<B>::new(row, "");
+    let attempts = c.int("attempts")?;
+    Ok(keyfleet_domain::shipment::Shipment {
+        id: c.parse("id")?,
+        user_id: c.parse("user_id")?,
+        model: c.text("model")?,
+        state: c.named("state", keyfleet_domain::shipment::ShipmentState::parse)?,
+        rule_id: c.opt_parse("rule_id")?,
+        factory_shipment_id: c.opt_text("factory_shipment_id")?,
+        tracking_number: c.opt_text("tracking_number")?,
+        serial_number: c.opt_text("serial_number")?,
+        credential_id: c.opt_bytes("credential_id")?,
+        attempts: u32::try_from(attempts).map_err(|e| corrupt("attempts", e))?,
+        last_error: c.opt_text("last_error")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
+/// A key flagged for collection.
+pub(crate) fn collection<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::shipment::CollectionFlag> {
+    let c = Cols::<B>::new(row, "");
+    Ok(keyfleet_domain::shipment::CollectionFlag {
+        credential_id: c.bytes("credential_id")?,
+        user_id: c.parse("user_id")?,
+        reason: c.text("reason")?,
+        rule_id: c.opt_parse("rule_id")?,
+        requested_at: c.time("requested_at")?,
+    })
+}
+
+/// A user id in column `name`.
+pub(crate) fn parsed<B: Backend, T: FromStr<Err: Display>>(row: &DbRow<B>, name: &str) -> StoreResult<T> {
+    Cols::<B>::new(row, "").parse(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

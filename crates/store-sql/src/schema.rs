@@ -37,6 +37,9 @@ pub const TABLES: &[&str] = &[
     "directory_users",
     "directory_groups",
     "onbehalf_options",
+    "group_rules",
+    "shipments",
+    "credential_collections",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

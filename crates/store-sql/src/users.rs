@@ -208,6 +208,38 @@ impl<B: Backend> GroupStore for SqlStore<B> {
     async fn list_user_groups(&self, user: UserId) -> StoreResult<Vec<Group>> {
         self.groups(B::SQL.list_user_groups, &[key(&user.to_string())]).await
     }
+
+    async fn list_groups_of_users(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Group)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = users.iter().map(ToString::to_string).collect();
+        let args: Vec<Arg<'_>> = ids.iter().map(|i| key(i)).collect();
+        let sql = B::DIRECTORY_SQL
+            .groups_of_users
+            .replace("{}", &crate::shipments::placeholders(1, ids.len()));
+        let found = exec::all::<B>(&mut *self.conn().await?, &sql, &args).await?;
+        found
+            .iter()
+            .map(|r| Ok((rows::parsed::<B, UserId>(r, "m_user_id")?, rows::group::<B>(r)?)))
+            .collect()
+    }
+
+    async fn list_members_of_groups(&self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, User)>> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = groups.iter().map(ToString::to_string).collect();
+        let args: Vec<Arg<'_>> = ids.iter().map(|i| key(i)).collect();
+        let sql = B::DIRECTORY_SQL
+            .members_of_groups
+            .replace("{}", &crate::shipments::placeholders(1, ids.len()));
+        let found = exec::all::<B>(&mut *self.conn().await?, &sql, &args).await?;
+        found
+            .iter()
+            .map(|r| Ok((rows::parsed::<B, GroupId>(r, "m_group_id")?, rows::user::<B>(r, "u_")?)))
+            .collect()
+    }
 }
 
 #[cfg(test)]

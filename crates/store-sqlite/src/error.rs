@@ -32,6 +32,10 @@ const UNIQUE_RULES: &[(&str, &str)] = &[
     ("policies.id", "policy_id"),
     ("directory_users.external_id", "external_id"),
     ("directory_groups.external_id", "group_external_id"),
+    ("group_rules.group_id, group_rules.model", "group_rule"),
+    ("group_rules.id", "group_rule_id"),
+    ("shipments.user_id, shipments.rule_id", "open_order"),
+    ("shipments.id", "shipment_id"),
 ];
 
 /// The rule a unique-violation message names, or `unique` for one this table lacks.

@@ -26,6 +26,7 @@ mod oidc;
 mod onbehalf;
 mod policies;
 mod reports;
+mod shipments;
 mod strengths;
 mod webauthn;
 
@@ -44,6 +45,7 @@ pub use policies::{policy_crud, policy_sign_in_read};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
 };
+pub use shipments::{collection_flags, group_rule_crud, groups_and_members_batched, shipment_orders};
 pub use strengths::{session_records_user_verification, strength_crud, strength_uniqueness};
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
@@ -142,6 +144,10 @@ pub const CASES: &[&str] = &[
     "directory_groups",
     "onbehalf_options_round_trip",
     "onbehalf_options_consumed_once",
+    "group_rule_crud",
+    "shipment_orders",
+    "collection_flags",
+    "groups_and_members_batched",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue

@@ -84,14 +84,18 @@ pub struct HeldKey {
     pub credential: Credential,
     /// Why the owner's policy no longer allows it (`None`: allowed); such a key cannot sign in.
     pub not_allowed: Option<keyfleet_domain::policy::Refusal>,
+    /// Set when its holder is asked to hand it back (they left the group a rule gave it for).
+    pub collection: Option<keyfleet_domain::shipment::CollectionFlag>,
 }
 
 async fn with_standing(ctx: &Ctx<'_>, user: UserId, keys: Vec<Credential>) -> Result<Vec<HeldKey>, CoreError> {
     let standing = crate::policies::key_standing(ctx, user, &keys).await?;
+    let flags = ctx.stores.shipments.user_collections(user).await?;
     Ok(keys
         .into_iter()
         .zip(standing)
         .map(|(credential, not_allowed)| HeldKey {
+            collection: flags.iter().find(|f| f.credential_id == credential.id).cloned(),
             credential,
             not_allowed,
         })
@@ -205,6 +209,34 @@ pub(crate) async fn remove_user_key(ctx: &Ctx<'_>, user: UserId, id: &[u8]) -> R
     let audit = ctx.audit_with(Action::SessionRevokeCredential, Some(Target::User(user)), &detail);
     let sessions_ended = ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?;
     crate::oidc::end_credential_grants(ctx, user, id, "key_removed").await?;
+    Ok(Removed { sessions_ended })
+}
+
+/// A key flagged for collection was handed back: it is removed (its flag with it) and the
+/// sessions opened with it end, audited `credential.returned`. Who may: whoever may remove
+/// the user's keys. A key not flagged is refused (`not_flagged_for_collection`; remove it
+/// the ordinary way) and nothing changes.
+pub async fn mark_returned(
+    ctx: &Ctx<'_>,
+    principal: &Principal,
+    user: UserId,
+    id: &[u8],
+) -> Result<Removed, CoreError> {
+    let user = get_for_change(ctx, principal, user).await?.id;
+    let key = get_own(ctx, user, id).await?;
+    let flags = ctx.stores.shipments.user_collections(user).await?;
+    if !flags.iter().any(|f| f.credential_id == id) {
+        return Err(CoreError::conflict(
+            "not_flagged_for_collection",
+            "this key is not flagged for collection; remove it instead",
+        ));
+    }
+    let detail = KeyRef::new(id, Some(&key.nickname));
+    let audit = ctx.audit_with(Action::CredentialReturned, Some(Target::User(user)), &detail);
+    ctx.stores.credentials.delete_credential(user, id, &audit).await?;
+    let audit = ctx.audit_with(Action::SessionRevokeCredential, Some(Target::User(user)), &detail);
+    let sessions_ended = ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?;
+    crate::oidc::end_credential_grants(ctx, user, id, "key_returned").await?;
     Ok(Removed { sessions_ended })
 }
 

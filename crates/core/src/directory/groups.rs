@@ -23,6 +23,10 @@ fn parse_id(id: &str) -> DirectoryResult<GroupId> {
 
 async fn resource(ctx: &Ctx<'_>, dg: &DirectoryGroup, with_members: bool) -> DirectoryResult<Resource> {
     let members = ctx.stores.groups.list_members(dg.group.id).await?;
+    Ok(resource_with(dg, &members, with_members))
+}
+
+fn resource_with(dg: &DirectoryGroup, members: &[User], with_members: bool) -> Resource {
     let view = GroupView {
         id: dg.group.id.to_string(),
         display_name: dg.group.name.clone(),
@@ -33,13 +37,13 @@ async fn resource(ctx: &Ctx<'_>, dg: &DirectoryGroup, with_members: bool) -> Dir
             .collect(),
     };
     let full = view.to_json(true);
-    Ok(Resource {
+    Resource {
         id: view.id.clone(),
         version: version_of(&full),
         doc: if with_members { full } else { view.to_json(false) },
         created: dg.group.created_at,
         last_modified: dg.group.created_at,
-    })
+    }
 }
 
 async fn current(ctx: &Ctx<'_>, id: &str) -> DirectoryResult<DirectoryGroup> {
@@ -125,6 +129,7 @@ pub async fn create(ctx: &Ctx<'_>, principal: &Principal, doc: &Value) -> Direct
         .directory
         .create_directory_group(&group, input.external_id.as_deref(), &ids, &audits)
         .await?;
+    crate::shipments::rules::membership_changed(ctx, group.id, &ids, &[]).await?;
     let dg = DirectoryGroup {
         group,
         external_id: input.external_id,
@@ -149,10 +154,21 @@ pub async fn list(ctx: &Ctx<'_>, principal: &Principal, req: &ListRequest) -> Di
         limit: req.limit(),
     };
     let (found, total) = ctx.stores.directory.list_directory_groups(&query).await?;
-    let mut resources = Vec::with_capacity(found.len());
-    for dg in &found {
-        resources.push(resource(ctx, dg, req.with_members).await?);
-    }
+    // The page's members in one query, not one per group (the version needs them even when
+    // the answer leaves them out).
+    let ids: Vec<GroupId> = found.iter().map(|dg| dg.group.id).collect();
+    let pairs = ctx.stores.groups.list_members_of_groups(&ids).await?;
+    let resources = found
+        .iter()
+        .map(|dg| {
+            let members: Vec<User> = pairs
+                .iter()
+                .filter(|(g, _)| *g == dg.group.id)
+                .map(|(_, u)| u.clone())
+                .collect();
+            resource_with(dg, &members, req.with_members)
+        })
+        .collect();
     Ok(Listed { total, resources })
 }
 
@@ -230,6 +246,7 @@ async fn write(
         .directory
         .update_directory_group(&group, input.external_id.as_deref(), &add, &remove, &audits)
         .await?;
+    crate::shipments::rules::membership_changed(ctx, group.id, &add, &remove).await?;
     let dg = DirectoryGroup {
         group,
         external_id: input.external_id.clone(),

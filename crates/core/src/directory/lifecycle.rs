@@ -56,8 +56,13 @@ pub(crate) async fn replace(
     audit: &NewAuditEvent,
 ) -> DirectoryResult<()> {
     ctx.stores.directory.replace_directory_user(user, link, audit).await?;
-    if change == Change::Leaves {
-        leave(ctx, user.id).await?;
+    match change {
+        Change::Leaves => {
+            leave(ctx, user.id).await?;
+            crate::shipments::rules::standing_changed(ctx, user.id, "user_disabled").await?;
+        }
+        Change::Returns => crate::shipments::rules::standing_changed(ctx, user.id, "user_enabled").await?,
+        Change::Stays => {}
     }
     Ok(())
 }
@@ -69,7 +74,54 @@ pub(crate) async fn delete(ctx: &Ctx<'_>, user: &User, audit: &NewAuditEvent) ->
         .delete_directory_user(user.id, ctx.now, audit)
         .await?;
     leave(ctx, user.id).await?;
+    crate::shipments::rules::standing_changed(ctx, user.id, "user_deleted").await?;
     Ok(())
+}
+
+/// Restores a user the directory deleted, within the recovery period
+/// (`directory_recovery_days`): enabled again, visible to directory sync, audited
+/// `user.restore`; group rules treat them as a joiner again. Administrators and clients with
+/// `users:write` (`DeleteUsers`); `not_deleted` when the user was not deleted by the
+/// directory, `recovery_period_ended` when the period is over (the purge removes them).
+pub async fn restore(
+    ctx: &Ctx<'_>,
+    principal: &crate::access::Principal,
+    id: UserId,
+) -> Result<User, crate::CoreError> {
+    use crate::CoreError;
+    crate::access::authorize(ctx, principal, crate::access::Permission::DeleteUsers).await?;
+    let du = ctx
+        .stores
+        .directory
+        .directory_user(id)
+        .await?
+        .ok_or(CoreError::NotFound)?;
+    let Some(deleted_at) = du.link.deleted_at else {
+        return Err(CoreError::conflict(
+            "not_deleted",
+            "this user was not deleted by directory sync; there is nothing to restore",
+        ));
+    };
+    if deleted_at < ctx.now.minus(ctx.config.directory.recovery) {
+        return Err(CoreError::conflict(
+            "recovery_period_ended",
+            "the recovery period of this deletion has ended; the user is being removed for good",
+        ));
+    }
+    let audit = ctx.audit_with(
+        Action::UserRestore,
+        Some(Target::User(id)),
+        &crate::audit::UserRef {
+            username: du.user.username.as_str(),
+            role: None,
+        },
+    );
+    ctx.stores.directory.restore_directory_user(id, ctx.now, &audit).await?;
+    crate::shipments::rules::standing_changed(ctx, id, "user_restored").await?;
+    let mut user = du.user;
+    user.enabled = true;
+    user.updated_at = ctx.now;
+    Ok(user)
 }
 
 /// What every leaver passes through once their deactivation or deletion has committed

@@ -3,6 +3,7 @@
 use keyfleet_domain::UserId;
 use keyfleet_domain::audit::{Action, Target};
 use keyfleet_domain::directory::{DirectoryLink, DirectoryQuery, DirectoryUser};
+use keyfleet_domain::group::Group;
 use keyfleet_domain::user::{NewUser, Role, User, Username, validate_address, validate_display_name, validate_email};
 use keyfleet_scim::resource::{UserInput, UserView, version_of};
 use keyfleet_scim::schema::USER;
@@ -132,8 +133,8 @@ fn kept(link: &DirectoryLink) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-/// The document of a user, without `meta`.
-pub(crate) async fn view(ctx: &Ctx<'_>, du: &DirectoryUser) -> DirectoryResult<UserView> {
+/// The document of a user in `groups`, without `meta`.
+fn view_with(du: &DirectoryUser, groups: &[Group]) -> UserView {
     let (user, link) = (&du.user, &du.link);
     let extra = kept(link);
     let sent = |k: &str| extra.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
@@ -167,8 +168,7 @@ pub(crate) async fn view(ctx: &Ctx<'_>, du: &DirectoryUser) -> DirectoryResult<U
         Some(a) if probe.shipping_address().as_deref() == Some(a.as_str()) => probe.addresses,
         Some(a) => vec![json!({"formatted": a, "type": "work", "primary": true})],
     };
-    let groups = ctx.stores.groups.list_user_groups(user.id).await?;
-    Ok(UserView {
+    UserView {
         id: user.id.to_string(),
         user_name: user.username.as_str().to_owned(),
         external_id: link.external_id.clone(),
@@ -179,18 +179,23 @@ pub(crate) async fn view(ctx: &Ctx<'_>, du: &DirectoryUser) -> DirectoryResult<U
         addresses,
         manager: link.manager_id.map(|m| m.to_string()),
         groups: groups.iter().map(|g| (g.id.to_string(), g.name.clone())).collect(),
-    })
+    }
 }
 
 async fn resource(ctx: &Ctx<'_>, du: &DirectoryUser) -> DirectoryResult<Resource> {
-    let doc = view(ctx, du).await?.to_json();
-    Ok(Resource {
+    let groups = ctx.stores.groups.list_user_groups(du.user.id).await?;
+    Ok(resource_with(du, &groups))
+}
+
+fn resource_with(du: &DirectoryUser, groups: &[Group]) -> Resource {
+    let doc = view_with(du, groups).to_json();
+    Resource {
         id: du.user.id.to_string(),
         version: version_of(&doc),
         doc,
         created: du.user.created_at,
         last_modified: du.user.updated_at,
-    })
+    }
 }
 
 fn parse_id(id: &str) -> DirectoryResult<UserId> {
@@ -265,10 +270,20 @@ pub async fn list(ctx: &Ctx<'_>, principal: &Principal, req: &ListRequest) -> Di
         limit: req.limit(),
     };
     let (found, total) = ctx.stores.directory.list_directory_users(&query).await?;
-    let mut resources = Vec::with_capacity(found.len());
-    for du in &found {
-        resources.push(resource(ctx, du).await?);
-    }
+    // The page's groups in one query, not one per user.
+    let ids: Vec<UserId> = found.iter().map(|du| du.user.id).collect();
+    let pairs = ctx.stores.groups.list_groups_of_users(&ids).await?;
+    let resources = found
+        .iter()
+        .map(|du| {
+            let groups: Vec<Group> = pairs
+                .iter()
+                .filter(|(u, _)| *u == du.user.id)
+                .map(|(_, g)| g.clone())
+                .collect();
+            resource_with(du, &groups)
+        })
+        .collect();
     Ok(Listed { total, resources })
 }
 

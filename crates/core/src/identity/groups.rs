@@ -98,6 +98,7 @@ pub async fn add_member(ctx: &Ctx<'_>, principal: &Principal, group: GroupId, us
     };
     let audit = ctx.audit_with(Action::GroupMemberAdd, Some(Target::Group(group)), &detail);
     ctx.stores.groups.add_member(group, user, &audit).await?;
+    crate::shipments::rules::membership_changed(ctx, group, &[user], &[]).await?;
     Ok(())
 }
 
@@ -115,5 +116,6 @@ pub async fn remove_member(
     };
     let audit = ctx.audit_with(Action::GroupMemberRemove, Some(Target::Group(group)), &detail);
     ctx.stores.groups.remove_member(group, user, &audit).await?;
+    crate::shipments::rules::membership_changed(ctx, group, &[], &[user]).await?;
     Ok(())
 }

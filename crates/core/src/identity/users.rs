@@ -167,6 +167,10 @@ pub async fn update(ctx: &Ctx<'_>, principal: &Principal, id: UserId, change: Up
     ctx.stores.users.update_user(&user, &audit).await?;
     if action == Action::UserDisable {
         crate::oidc::end_user_grants(ctx, user.id, "user_disabled").await?;
+        crate::shipments::rules::standing_changed(ctx, user.id, "user_disabled").await?;
+    }
+    if action == Action::UserEnable {
+        crate::shipments::rules::standing_changed(ctx, user.id, "user_enabled").await?;
     }
     Ok(user)
 }

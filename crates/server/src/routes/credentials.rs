@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(user_credentials, reset_user_credentials))
         .routes(routes!(delete_user_credential))
         .routes(routes!(reassign_user_band))
+        .routes(routes!(return_user_credential))
 }
 
 fn credential_id(text: &str) -> Result<Vec<u8>, ApiError> {
@@ -192,6 +193,26 @@ pub async fn reassign_user_band(
     let (c, p) = ctx(&state, &caller, &headers);
     let cred_id = credential_id(&credential)?;
     keys::reassign_band(&c, &p, parse_id(&id)?, &cred_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A key flagged for collection was handed back: removes it and ends the sessions opened with
+/// it (audited `credential.returned`). Needs `users:write`; a key not flagged is refused (409
+/// `not_flagged_for_collection`).
+#[utoipa::path(post, path = "/api/v1/users/{id}/credentials/{credentialId}/returned", tag = "credentials",
+    params(("id" = String, Path), ("credentialId" = String, Path, description = "Credential id (base64url)")),
+    responses((status = 204),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, description = "not flagged for collection", content_type = "application/problem+json")))]
+pub async fn return_user_credential(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path((id, credential)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (c, p) = ctx(&state, &caller, &headers);
+    let cred_id = credential_id(&credential)?;
+    keys::mark_returned(&c, &p, parse_id(&id)?, &cred_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

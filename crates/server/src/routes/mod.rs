@@ -14,6 +14,7 @@ pub mod oidc;
 pub mod onbehalf;
 pub mod policies;
 pub mod scim;
+pub mod shipments;
 pub mod strengths;
 pub mod users;
 pub mod webauthn;

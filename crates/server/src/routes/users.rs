@@ -27,6 +27,26 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_user, update_user, delete_user))
         .routes(routes!(issue_tap, tap_status, delete_tap))
         .routes(routes!(revoke_sessions))
+        .routes(routes!(restore_user))
+}
+
+/// Restores a user directory sync deleted, within `directory_recovery_days`: enabled again
+/// and visible to SCIM (audited `user.restore`). Administrators and `users:write`; 409
+/// `not_deleted` or `recovery_period_ended`.
+#[utoipa::path(post, path = "/api/v1/users/{id}/restore", tag = "users", params(("id" = String, Path)),
+    security(("bearer" = ["users:write"]), ("session" = [])),
+    responses((status = 200, body = UserJson),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn restore_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<UserJson>, ApiError> {
+    let (c, p) = ctx(&state, &caller, &headers);
+    let user = keyfleet_core::directory::lifecycle::restore(&c, &p, parse_id(&id)?).await?;
+    Ok(axum::Json(UserJson::from(&user)))
 }
 
 /// Creates a user. Needs `users:write`.

@@ -58,6 +58,8 @@ pub struct KeyRow {
     pub not_allowed: bool,
     /// This session was opened with it.
     pub this_session: bool,
+    /// Its holder is asked to hand it back (they left the group a rule gave it for).
+    pub collection: bool,
 }
 
 impl KeyRow {
@@ -74,6 +76,7 @@ impl KeyRow {
             transports: transports(&c.transports),
             cloned: c.possibly_cloned,
             not_allowed: false,
+            collection: false,
             this_session: session.credential_id.as_deref() == Some(c.id.as_slice()),
         }
     }
@@ -153,6 +156,7 @@ async fn render(
         .iter()
         .map(|h| KeyRow {
             not_allowed: h.not_allowed.is_some(),
+            collection: h.collection.is_some(),
             ..KeyRow::new(&h.credential, &viewer.session, &models)
         })
         .collect();

@@ -15,6 +15,7 @@ mod console_admin;
 mod console_audit;
 mod console_people;
 mod console_users;
+mod group_rules;
 mod oidc;
 mod onbehalf;
 mod openapi;

@@ -156,9 +156,26 @@ async fn entra_provisioning_sequence(b: Backend) {
     let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159", "displayName": "displayName", "meta": {"resourceType": "Group"}});
     let r = scim(&app, Method::POST, "/scim/v2/Groups", &t, Some(group)).await;
     let gid = expect(&r, StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    // A group rule on it: its joiners are ordered a key an administrator approves.
+    let s = app.bearer(&["shipments"]).await;
+    let body = json!({"groupId": gid, "model": "nfc-key"});
+    let r = app
+        .call(Method::POST, "/api/v1/group-rules", Auth::Bearer(&s), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
     let add = ops(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": id}]}]));
     let r = scim(&app, Method::PATCH, &format!("/scim/v2/Groups/{gid}"), &t, Some(add)).await;
     assert_eq!(expect(&r, StatusCode::OK)["members"][0]["value"], json!(id));
+    let orders = |s: String| {
+        let app = &app;
+        let path = format!("/api/v1/shipments?user={id}");
+        async move { app.call(Method::GET, &path, Auth::Bearer(&s), None).await.json() }
+    };
+    let placed = orders(s.clone()).await;
+    assert_eq!(
+        (placed[0]["state"].clone(), placed[0]["model"].clone()),
+        (json!("pendingApproval"), json!("nfc-key"))
+    );
     let g: keyfleet_domain::GroupId = gid.parse().unwrap();
     assert_eq!(app.state.stores.groups.list_members(g).await.unwrap().len(), 1);
     let r = scim(&app, Method::GET, &format!("/scim/v2/Users/{id}"), &t, None).await;
@@ -167,6 +184,11 @@ async fn entra_provisioning_sequence(b: Backend) {
     let r = scim(&app, Method::PATCH, &format!("/scim/v2/Groups/{gid}"), &t, Some(remove)).await;
     expect(&r, StatusCode::OK);
     assert!(app.state.stores.groups.list_members(g).await.unwrap().is_empty());
+    assert_eq!(
+        orders(s.clone()).await[0]["state"],
+        "cancelled",
+        "the leaver's order is cancelled"
+    );
 
     // Deactivation with Entra's string boolean ends the user's sessions at once.
     let cookie = app.full_session(&user).await;

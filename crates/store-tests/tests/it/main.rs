@@ -120,6 +120,10 @@ conformance!(
     directory_groups,
     onbehalf_options_round_trip,
     onbehalf_options_consumed_once,
+    group_rule_crud,
+    shipment_orders,
+    collection_flags,
+    groups_and_members_batched,
 );
 
 #[test]

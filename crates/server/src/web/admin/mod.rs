@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod groups;
 pub mod policies;
 pub mod reports;
+pub mod shipments;
 pub mod users;
 
 use axum::Router;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(reports::router())
         .merge(groups::router())
         .merge(policies::router())
+        .merge(shipments::router())
         .merge(clients::router())
         .merge(audit::router())
 }

@@ -72,6 +72,16 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::PolicyDelete => "Group policy deleted",
         Action::MetadataKeysFlagged => "Keys of a compromised model flagged",
         Action::MetadataRefreshFailed => "Authenticator metadata refresh failed",
+        Action::UserRestore => "Deleted user restored",
+        Action::GroupRuleCreate => "Group rule created",
+        Action::GroupRuleUpdate => "Group rule changed",
+        Action::GroupRuleDelete => "Group rule deleted",
+        Action::ShipmentOrder => "Key ordered",
+        Action::ShipmentApprove => "Key order approved",
+        Action::ShipmentCancel => "Key order cancelled",
+        Action::CredentialCollectionRequested => "Key flagged for collection",
+        Action::CredentialCollectionCleared => "Key collection flag cleared",
+        Action::CredentialReturned => "Key returned",
         _ => return None,
     })
 }
@@ -85,6 +95,8 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "user." => "users",
         "group." => "groups",
         "group.member." => "group members",
+        "group_rule." => "group rules",
+        "shipment." => "key orders",
         "session." => "sessions",
         "tap." => "temporary access passes",
         "client." => "API clients",
@@ -185,7 +197,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 18,
+            Action::ALL.len() + 20,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {

@@ -556,6 +556,29 @@ fn key_facts(user: &User, cred: &Credential, label: &'static str) -> (String, Ve
     (row.id, facts)
 }
 
+/// `POST /admin/users/{id}/keys/{key}/returned`: a key flagged for collection was handed
+/// back; it is removed.
+pub(super) async fn mark_returned(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (user, cred) = user_key(&state, &staff, &id, &key).await?;
+    keys::mark_returned(&staff.ctx(&state), &staff.principal(), user.id, &cred.id).await?;
+    back(&state, &staff, &user_path(user.id, "key-returned")).await
+}
+
+/// `POST /admin/users/{id}/restore`: undoes a directory deletion within the recovery period.
+pub(super) async fn restore(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id: keyfleet_domain::UserId = id.parse().map_err(|_| PageError::not_found())?;
+    keyfleet_core::directory::lifecycle::restore(&staff.ctx(&state), &staff.principal(), id).await?;
+    back(&state, &staff, &user_path(id, "restored")).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

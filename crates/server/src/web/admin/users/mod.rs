@@ -70,6 +70,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/sessions/revoke", post(revoke_sessions))
         .route("/admin/users/{id}/sessions/{session}/end", post(end_session))
         .route("/admin/users/{id}/delete", get(confirm_delete).post(delete))
+        .route("/admin/users/{id}/keys/{key}/returned", post(actions::mark_returned))
+        .route("/admin/users/{id}/restore", post(actions::restore))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -393,6 +395,8 @@ pub struct KeyRow {
     not_allowed: bool,
     /// A wearable band: it can be reassigned to another wearer.
     band: bool,
+    /// Flagged for collection: its holder left the group a rule gave it for.
+    collection: bool,
 }
 
 /// The attestation outcome in words: `trusted` means the key proved it was made by its
@@ -427,6 +431,7 @@ impl KeyRow {
             cloned: c.possibly_cloned,
             not_allowed: false,
             band: keys::is_band(c),
+            collection: false,
         }
     }
 }
@@ -536,6 +541,8 @@ pub struct GroupRow {
 struct UserPage {
     nav: Nav,
     user: Profile,
+    /// Deleted by directory sync and still within the recovery period: it can be restored.
+    directory_deleted: bool,
     edit: EditForm,
     roles: Vec<RoleOption>,
     admin: bool,
@@ -594,6 +601,8 @@ fn user_notice(done: Option<&str>) -> Option<&'static str> {
         "enabled" => Some("The user was enabled. They can sign in again."),
         "disabled" => Some("The user was disabled. Their sessions ended."),
         "key-removed" => Some("The key was removed and the sessions opened with it ended."),
+        "key-returned" => Some("The key was marked returned and removed."),
+        "restored" => Some("The user was restored: enabled again and visible to directory sync."),
         "band-reassigned" => Some(
             "The band was reassigned: its credential for this user was removed and the sessions opened with it ended. \
              Wipe the band (keyfleet key reassign) before its next wearer enrols.",
@@ -691,13 +700,21 @@ async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown)
         )
     });
     let standing = keyfleet_core::policies::key_standing(&staff.ctx(state), user.id, &keys).await?;
+    let flagged = state.stores.shipments.user_collections(user.id).await?;
     let aaguids: Vec<[u8; 16]> = keys.iter().map(|k| k.aaguid).collect();
     let models = Models::load(&staff.ctx(state), &aaguids).await?;
     let edit = shown.edit.unwrap_or_else(|| EditForm::of(user));
     let role = parse_role(edit.role.as_deref()).ok().flatten().unwrap_or(user.role);
+    let directory_deleted = state
+        .stores
+        .directory
+        .directory_user(user.id)
+        .await?
+        .is_some_and(|du| du.link.deleted_at.is_some());
     let page = UserPage {
         nav: staff.viewer.nav("users"),
         user: profile(staff, user),
+        directory_deleted,
         roles: role_options(staff, role),
         edit,
         admin: staff.is_admin(),
@@ -707,6 +724,7 @@ async fn render_user(state: &AppState, staff: &Staff, user: &User, shown: Shown)
             .zip(&standing)
             .map(|(k, refusal)| KeyRow {
                 not_allowed: refusal.is_some(),
+                collection: flagged.iter().any(|f| f.credential_id == k.id),
                 ..KeyRow::new(k, &models)
             })
             .collect(),
