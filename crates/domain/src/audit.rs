@@ -208,6 +208,12 @@ actions! {
     OidcToken => "oidc.token",
     /// A grant and every token issued from it were revoked.
     OidcRevoke => "oidc.revoke",
+    /// A back-channel logout token was delivered to an application (success), or given up on
+    /// after the last retry (failure).
+    OidcBackchannelLogout => "oidc.backchannel_logout",
+    /// A single sign-on application's secret was rotated (the earlier one works until the
+    /// overlap ends).
+    ApplicationRotateSecret => "application.rotate_secret",
     /// An authentication strength was created.
     StrengthCreate => "strength.create",
     /// An authentication strength was changed.

@@ -31,6 +31,8 @@ pub fn holder_name() -> String {
 pub struct Jobs {
     /// The metadata refresh.
     pub metadata: Option<Arc<(crate::mds_fetch::HttpSource, RefreshConfig)>>,
+    /// Where back-channel logout tokens are posted (`None`: this process delivers none).
+    pub logout: Option<Arc<crate::backchannel::HttpLogoutSender>>,
 }
 
 impl Jobs {
@@ -40,6 +42,10 @@ impl Jobs {
                 .metadata
                 .as_deref()
                 .map(|(s, c)| (s as &dyn keyfleet_core::metadata::MetadataSource, c)),
+            logout: self
+                .logout
+                .as_deref()
+                .map(|s| s as &dyn keyfleet_core::oidc::backchannel::LogoutSender),
         }
     }
 }

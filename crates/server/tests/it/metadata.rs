@@ -607,6 +607,7 @@ async fn scheduled_refresh_fetches_once_per_run(b: Backend) {
                 metadata: keyfleet_server::mds_fetch::refresh_setup(&a.state.settings)
                     .unwrap()
                     .map(Arc::new),
+                logout: None,
             })
             .collect(),
     );
@@ -674,6 +675,7 @@ async fn scheduled_refresh_fetches_once_per_run(b: Backend) {
                     metadata: keyfleet_server::mds_fetch::refresh_setup(&settings)
                         .unwrap()
                         .map(Arc::new),
+                    logout: None,
                 }
             })
             .collect(),

@@ -23,6 +23,7 @@ fn application(client_id: &str, name: &str) -> Application {
         refresh_token_lifetime_s: 3600,
         authentication_strength: None,
         backchannel_logout_uri: Some("https://a.example.com/bcl".into()),
+        jwks: None,
         created_at: T0,
         updated_at: T0,
     }
@@ -88,6 +89,7 @@ pub async fn oidc_application_round_trip(s: &Stores) {
         redirect_uris: vec!["https://b.example.com/cb".into()],
         authentication_strength: Some("mfa".into()),
         backchannel_logout_uri: None,
+        jwks: None,
         updated_at: at(5),
         ..a.clone()
     };

@@ -63,6 +63,8 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::OidcAuthorize => "Signed in to an application",
         Action::OidcToken => "Application token request",
         Action::OidcRevoke => "Application sign-in revoked",
+        Action::OidcBackchannelLogout => "Application told of a sign-out",
+        Action::ApplicationRotateSecret => "Single sign-on application secret rotated",
         Action::StrengthCreate => "Authentication strength created",
         Action::StrengthUpdate => "Authentication strength changed",
         Action::StrengthDelete => "Authentication strength deleted",
