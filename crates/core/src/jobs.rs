@@ -117,11 +117,13 @@ impl Job {
                     .await?;
                 let ceremonies = ctx.stores.ceremonies.purge_ceremonies(ctx.now).await?;
                 let users = crate::directory::lifecycle::purge(ctx).await?;
-                Ok(vec![
+                let mut counts = vec![
                     ("sessionsPurged", sessions),
                     ("ceremoniesPurged", ceremonies),
                     ("deletedUsersPurged", users),
-                ])
+                ];
+                counts.extend(crate::oidc::keys::promote_and_purge(ctx).await?);
+                Ok(counts)
             }
         }
     }

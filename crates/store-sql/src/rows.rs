@@ -345,6 +345,8 @@ pub(crate) fn signing_key<B: Backend>(row: &DbRow<B>) -> StoreResult<StoredSigni
         public_key: c.bytes("public_key")?,
         created_at: c.time("created_at")?,
         active: c.flag("active")?,
+        activates_at: c.opt_time("activates_at")?,
+        retired_at: c.opt_time("retired_at")?,
     })
 }
 

@@ -38,3 +38,9 @@ CREATE TABLE oidc_client_assertions (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (client_id, jti)
 ) STRICT;
+
+-- Signing-key rotation: a new key is published (in the JWKS) from its creation and signs only
+-- from `activates_at`; the key it replaces is retired then and stays published until every
+-- token it signed has expired.
+ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER;
+ALTER TABLE signing_keys ADD COLUMN retired_at INTEGER;

@@ -18,6 +18,7 @@
 pub mod applications;
 pub mod backchannel;
 pub mod client_auth;
+pub mod keys;
 
 use std::collections::BTreeMap;
 

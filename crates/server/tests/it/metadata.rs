@@ -607,7 +607,7 @@ async fn scheduled_refresh_fetches_once_per_run(b: Backend) {
                 metadata: keyfleet_server::mds_fetch::refresh_setup(&a.state.settings)
                     .unwrap()
                     .map(Arc::new),
-                logout: None,
+                ..Default::default()
             })
             .collect(),
     );
@@ -675,7 +675,7 @@ async fn scheduled_refresh_fetches_once_per_run(b: Backend) {
                     metadata: keyfleet_server::mds_fetch::refresh_setup(&settings)
                         .unwrap()
                         .map(Arc::new),
-                    logout: None,
+                    ..Default::default()
                 }
             })
             .collect(),

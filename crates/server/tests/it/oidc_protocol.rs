@@ -26,6 +26,7 @@ on_both_stores!(
     private_key_jwt_accepts_a_good_assertion_and_refuses_the_rest,
     private_key_jwt_registration_refusals,
     application_secret_rotation_keeps_the_old_one_for_the_overlap,
+    signing_key_rotation_publishes_before_use_and_keeps_the_old_key,
 );
 
 /// What the receiver got, and how many requests it should still answer 500.
@@ -78,6 +79,7 @@ fn jobs() -> keyfleet_server::jobs::Jobs {
     keyfleet_server::jobs::Jobs {
         metadata: None,
         logout: Some(keyfleet_server::backchannel::sender().unwrap()),
+        master: None,
     }
 }
 
@@ -925,4 +927,126 @@ async fn application_secret_rotation_keeps_the_old_one_for_the_overlap(b: Backen
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------------------------------
+// Signing-key rotation
+
+fn kid_of(token: &str) -> String {
+    b64json(token.split('.').next().unwrap())["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn published(app: &TestApp) -> Vec<String> {
+    let jwks = app.call(Method::GET, "/oauth2/jwks", Auth::None, None).await.json();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A rotation publishes the new key at once and signs with it only from the publish delay on
+/// (never a token under a kid the JWKS did not already list); tokens of the old key still
+/// verify against the JWKS after the switch, until they have expired and the key is purged.
+async fn signing_key_rotation_publishes_before_use_and_keeps_the_old_key(b: Backend) {
+    use keyfleet_core::oidc::keys;
+    let mut w = world(b).await;
+    let jobs = keyfleet_server::jobs::Jobs {
+        master: Some(w.app.state.master.clone()),
+        ..Default::default()
+    };
+    let run = |w: &World| {
+        let core = w.app.state.core.clone();
+        let jobs = jobs.clone();
+        async move { keyfleet_server::jobs::run_due_with(&core, "test", &jobs).await }
+    };
+    run(&w).await;
+    let old_kid = w.app.keys().active_kid();
+    let old = tokens(&w, &code(&w, &[]).await).await;
+    let old_id = old["id_token"].as_str().unwrap().to_owned();
+    assert_eq!(kid_of(&old_id), old_kid);
+    // Rotate (as the CLI does); asking again while one waits changes nothing.
+    let next = keys::rotate(&w.app.system(), &Principal::System, &w.app.state.master)
+        .await
+        .unwrap();
+    let again = keys::rotate(&w.app.system(), &Principal::System, &w.app.state.master)
+        .await
+        .unwrap();
+    assert_eq!(again, next);
+    assert_ne!(next.kid, old_kid);
+    assert_eq!(audit_actions(&w.app, Action::SigningKeyRotate).await.len(), 1);
+    // Published by the next reload, not used.
+    assert!(!published(&w.app).await.contains(&next.kid), "not before the reload");
+    run(&w).await;
+    let listed = published(&w.app).await;
+    assert!(listed.contains(&next.kid) && listed.contains(&old_kid), "{listed:?}");
+    // Until the publish delay is over, everything is signed with the old key.
+    w.clock
+        .advance(keys::PUBLISH_DELAY - std::time::Duration::from_secs(60));
+    run(&w).await;
+    w.cookie = webauthn_kit::sign_in(&w.app, Some("alice"), &mut w.key).await;
+    let t = tokens(&w, &code(&w, &[]).await).await;
+    assert_eq!(
+        kid_of(t["id_token"].as_str().unwrap()),
+        old_kid,
+        "not used before its time"
+    );
+    assert_eq!(kid_of(t["access_token"].as_str().unwrap()), old_kid);
+    let api = w.app.bearer(&["users:read"]).await;
+    assert_eq!(kid_of(&api), old_kid);
+    let before_switch = published(&w.app).await;
+    // After it, the housekeeping job promotes it and the new key signs.
+    w.clock.advance(keys::PUBLISH_DELAY);
+    run(&w).await;
+    assert_eq!(audit_actions(&w.app, Action::SigningKeyPromote).await.len(), 1);
+    assert_eq!(w.app.keys().active_kid(), next.kid);
+    w.cookie = webauthn_kit::sign_in(&w.app, Some("alice"), &mut w.key).await;
+    let t2 = tokens(&w, &code(&w, &[]).await).await;
+    let new_id = t2["id_token"].as_str().unwrap();
+    assert_eq!(kid_of(new_id), next.kid);
+    assert!(
+        before_switch.contains(&next.kid),
+        "its kid was published before it signed"
+    );
+    // The old key's tokens still verify against the JWKS (both, published side by side).
+    let listed = published(&w.app).await;
+    assert!(listed.contains(&old_kid) && listed.contains(&next.kid), "{listed:?}");
+    w.app
+        .keys()
+        .verify_jwt::<keyfleet_core::oidc::IdTokenClaims>(&old_id, "JWT")
+        .expect("an old ID token still verifies");
+    w.app
+        .keys()
+        .verify_jwt::<keyfleet_core::oidc::IdTokenClaims>(new_id, "JWT")
+        .expect("a new one verifies");
+    assert_eq!(
+        w.app
+            .call(
+                Method::GET,
+                "/api/v1/users",
+                Auth::Bearer(&w.app.bearer(&["users:read"]).await),
+                None
+            )
+            .await
+            .status,
+        StatusCode::OK,
+        "API tokens of the new key are accepted"
+    );
+    // Once every token it signed has expired, the old key is purged and unpublished.
+    w.clock.advance(keys::RETAIN + Job::Housekeeping.interval());
+    run(&w).await;
+    let listed = published(&w.app).await;
+    assert_eq!(listed, vec![next.kid.clone()], "only the new key");
+    assert!(
+        w.app
+            .keys()
+            .verify_jwt::<keyfleet_core::oidc::IdTokenClaims>(&old_id, "JWT")
+            .is_err(),
+        "the purged key verifies nothing"
+    );
+    assert_eq!(audit_actions(&w.app, Action::SigningKeyPurge).await.len(), 1);
 }

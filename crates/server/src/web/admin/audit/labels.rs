@@ -65,6 +65,9 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::OidcRevoke => "Application sign-in revoked",
         Action::OidcBackchannelLogout => "Application told of a sign-out",
         Action::ApplicationRotateSecret => "Single sign-on application secret rotated",
+        Action::SigningKeyRotate => "Token-signing key rotation started",
+        Action::SigningKeyPromote => "New token-signing key in use",
+        Action::SigningKeyPurge => "Retired token-signing keys deleted",
         Action::StrengthCreate => "Authentication strength created",
         Action::StrengthUpdate => "Authentication strength changed",
         Action::StrengthDelete => "Authentication strength deleted",
@@ -99,6 +102,7 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "oidc." => "application sign-ins",
         "strength." => "authentication strengths",
         "policy." => "group policies",
+        "signing_key." => "token-signing keys",
         _ => return None,
     })
 }
@@ -186,7 +190,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 18,
+            Action::ALL.len() + 19,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {
