@@ -515,8 +515,9 @@ fn id_token_subject(ctx: &Ctx<'_>, token: &str) -> Option<String> {
     (claims.iss == ctx.config.clients.issuer).then_some(claims.sub)
 }
 
-/// How an application authenticated at the token endpoint.
-#[derive(Debug, Clone)]
+/// How an application authenticated at the token endpoint. Its `Debug` shows the client id
+/// only.
+#[derive(Clone)]
 pub struct ClientAuth {
     /// The client id.
     pub client_id: String,
@@ -524,6 +525,16 @@ pub struct ClientAuth {
     pub secret: Option<String>,
     /// A client assertion (private_key_jwt, RFC 7523), its type already checked.
     pub assertion: Option<String>,
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .field("assertion", &self.assertion.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 /// Why a token request was refused (RFC 6749 §5.2).
