@@ -123,6 +123,13 @@ impl Job {
                     ("deletedUsersPurged", users),
                 ];
                 counts.extend(crate::oidc::keys::promote_and_purge(ctx).await?);
+                // Delivered or abandoned back-channel logouts, kept a week for inspection.
+                let logouts = ctx
+                    .stores
+                    .oidc
+                    .purge_logouts(ctx.now.minus(ENDED_SESSIONS_KEPT))
+                    .await?;
+                counts.push(("logoutsPurged", logouts));
                 Ok(counts)
             }
         }

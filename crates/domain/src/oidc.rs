@@ -376,6 +376,8 @@ pub trait OidcStore: Send + Sync {
         attempt: &LogoutAttempt,
         audit: Option<&NewAuditEvent>,
     ) -> StoreResult<()>;
+    /// Deletes the queued logouts delivered or given up on before `before`; returns how many.
+    async fn purge_logouts(&self, before: Timestamp) -> StoreResult<u64>;
     /// The digests of an application's earlier secrets still working at `now` (a rotation's
     /// overlap); the current one is the application's `secret_hash`.
     async fn previous_secrets(&self, client_id: &str, now: Timestamp) -> StoreResult<Vec<String>>;

@@ -98,6 +98,8 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
                            ON CONFLICT (client_id, secret_hash) DO UPDATE SET expires_at = excluded.expires_at",
     set_application_secret: "UPDATE oidc_applications SET secret_hash = $2, updated_at = $3
                              WHERE client_id = $1 AND secret_hash IS NOT NULL",
+    purge_logouts: "DELETE FROM oidc_logout_outbox
+                    WHERE next_attempt_at IS NULL AND COALESCE(delivered_at, failed_at) < $1",
     purge_client_assertions: "DELETE FROM oidc_client_assertions WHERE client_id = $1 AND expires_at <= $2",
     spend_client_assertion: "INSERT INTO oidc_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)
                              ON CONFLICT (client_id, jti) DO NOTHING",

@@ -80,6 +80,8 @@ pub struct OidcSql {
     pub keep_previous_secret: &'static str,
     /// Sets a confidential application's current secret: client_id, secret_hash, now.
     pub set_application_secret: &'static str,
+    /// Deletes the logouts delivered or given up on before: before.
+    pub purge_logouts: &'static str,
     /// Drops an application's spent assertion ids expired: client_id, now.
     pub purge_client_assertions: &'static str,
     /// Records a spent assertion id unless already there: client_id, jti, expires_at.
@@ -318,6 +320,10 @@ impl<B: Backend> OidcStore for SqlStore<B> {
             insert_audit::<B>(&mut tx, a).await?;
         }
         crate::store::commit::<B>(tx).await
+    }
+
+    async fn purge_logouts(&self, before: Timestamp) -> StoreResult<u64> {
+        self.execute(B::OIDC_SQL.purge_logouts, &[ms(before)]).await
     }
 
     async fn previous_secrets(&self, client_id: &str, now: Timestamp) -> StoreResult<Vec<String>> {

@@ -397,6 +397,10 @@ pub async fn oidc_backchannel_outbox(s: &Stores) {
     let due = s.oidc.due_logouts(at(5000), 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].grant_id, "g5");
+    // Finished ones are purged after their time; pending ones never.
+    assert_eq!(s.oidc.purge_logouts(at(51)).await.unwrap(), 1, "g1, delivered at 31");
+    assert_eq!(s.oidc.purge_logouts(at(52)).await.unwrap(), 1, "g4, given up at 51");
+    assert_eq!(s.oidc.purge_logouts(at(9999)).await.unwrap(), 0, "g5 is pending");
     // Deleting the application drops its queued logouts with its grants.
     s.oidc
         .delete_application("kfa_a", &event(Action::ApplicationDelete, None))
