@@ -4,10 +4,12 @@
 -- OpenID Connect Back-Channel Logout 1.0: one row per grant whose session ended while its
 -- application had a back-channel logout URI, written in the same transaction as the grant's
 -- revocation. The delivery job posts a logout token for each due row and retries with backoff;
--- `next_attempt_at` is NULL once the row was delivered or given up on.
+-- `next_attempt_at` is NULL once the row was delivered or given up on. A row outlives its
+-- grant (a deleted user's grants go with them; the applications are still told), not its
+-- application.
 CREATE TABLE oidc_logout_outbox (
-    grant_id        TEXT PRIMARY KEY NOT NULL REFERENCES oidc_grants (id) ON DELETE CASCADE,
-    client_id       TEXT NOT NULL,
+    grant_id        TEXT PRIMARY KEY NOT NULL,
+    client_id       TEXT NOT NULL REFERENCES oidc_applications (client_id) ON DELETE CASCADE,
     user_id         TEXT NOT NULL,
     created_at      INTEGER NOT NULL,
     attempts        INTEGER NOT NULL,

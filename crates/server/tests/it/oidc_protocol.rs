@@ -347,6 +347,20 @@ async fn backchannel_logout_for_each_way_a_session_ends(b: Backend) {
             w.cookie = webauthn_kit::sign_in(&w.app, Some("alice"), &mut w.key).await;
         }
     }
+    // A user deleted: their grants go with them, the application is told all the same.
+    let (bob, _, mut bob_key) = webauthn_kit::enrolled(&w.app, "bob").await;
+    w.cookie = webauthn_kit::sign_in(&w.app, Some("bob"), &mut bob_key).await;
+    let t = tokens(&w, &code(&w, &[]).await).await;
+    let sid = b64json(t["id_token"].as_str().unwrap().split('.').nth(1).unwrap())["sid"].clone();
+    keyfleet_core::identity::users::delete(&w.app.system(), &Principal::System, bob.id)
+        .await
+        .unwrap();
+    deliver(&w).await;
+    let got = inbox.lock().unwrap().tokens.clone();
+    assert_eq!(got.len(), seen + 1, "user_deleted");
+    let (_, claims) = verify_with_jwks(&w.app, &got[seen]).await;
+    assert_eq!((claims.sub, json!(claims.sid)), (bob.id.to_string(), sid));
+    seen += 1;
     let delivered = audit_actions(&w.app, Action::OidcBackchannelLogout).await;
     assert_eq!(delivered.len(), seen, "each delivery audited");
     assert!(
