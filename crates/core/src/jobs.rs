@@ -19,6 +19,9 @@ pub enum Job {
     /// Downloads the FIDO Metadata Service BLOB from `mds_url` (when it is set) and imports
     /// it when it changed ([`crate::metadata::refresh`]).
     MetadataRefresh,
+    /// Delivers the queued OpenID back-channel logouts that are due
+    /// ([`crate::oidc::backchannel::deliver_due`]); a run with nothing due is not audited.
+    BackchannelLogout,
 }
 
 /// What the jobs need from outside the core (the server fills it).
@@ -26,6 +29,8 @@ pub enum Job {
 pub struct JobEnv<'a> {
     /// The metadata download and its configuration; `None` when `mds_url` is not set.
     pub metadata: Option<(&'a dyn MetadataSource, &'a RefreshConfig)>,
+    /// Where back-channel logout tokens are posted; `None`: not delivered by this process.
+    pub logout: Option<&'a dyn crate::oidc::backchannel::LogoutSender>,
 }
 
 /// How soon a run that ended in error is tried again (at most: sooner when the job's
@@ -37,13 +42,14 @@ pub const ENDED_SESSIONS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Job {
     /// Every job.
-    pub const ALL: [Job; 2] = [Job::Housekeeping, Job::MetadataRefresh];
+    pub const ALL: [Job; 3] = [Job::Housekeeping, Job::MetadataRefresh, Job::BackchannelLogout];
 
     /// The job's stable name (its row in the jobs table, its audit target).
     pub fn name(self) -> &'static str {
         match self {
             Job::Housekeeping => "housekeeping",
             Job::MetadataRefresh => "metadata-refresh",
+            Job::BackchannelLogout => "backchannel-logout",
         }
     }
 
@@ -52,6 +58,7 @@ impl Job {
         match self {
             Job::Housekeeping => true,
             Job::MetadataRefresh => env.metadata.is_some(),
+            Job::BackchannelLogout => env.logout.is_some(),
         }
     }
 
@@ -60,6 +67,7 @@ impl Job {
         match self {
             Job::Housekeeping => Duration::from_secs(3600),
             Job::MetadataRefresh => Duration::from_secs(24 * 3600),
+            Job::BackchannelLogout => Duration::from_secs(10),
         }
     }
 
@@ -97,6 +105,10 @@ impl Job {
                 Some((source, config)) => crate::metadata::refresh(ctx, source, config).await,
                 None => Ok(Vec::new()),
             },
+            Job::BackchannelLogout => match env.logout {
+                Some(sender) => crate::oidc::backchannel::deliver_due(ctx, sender).await,
+                None => Ok(Vec::new()),
+            },
             Job::Housekeeping => {
                 let sessions = ctx
                     .stores
@@ -106,12 +118,21 @@ impl Job {
                 let ceremonies = ctx.stores.ceremonies.purge_ceremonies(ctx.now).await?;
                 let onbehalf = ctx.stores.onbehalf.purge_onbehalf_options(ctx.now).await?;
                 let users = crate::directory::lifecycle::purge(ctx).await?;
-                Ok(vec![
+                let mut counts = vec![
                     ("sessionsPurged", sessions),
                     ("ceremoniesPurged", ceremonies),
                     ("onBehalfOptionsPurged", onbehalf),
                     ("deletedUsersPurged", users),
-                ])
+                ];
+                counts.extend(crate::oidc::keys::promote_and_purge(ctx).await?);
+                // Delivered or abandoned back-channel logouts, kept a week for inspection.
+                let logouts = ctx
+                    .stores
+                    .oidc
+                    .purge_logouts(ctx.now.minus(ENDED_SESSIONS_KEPT))
+                    .await?;
+                counts.push(("logoutsPurged", logouts));
+                Ok(counts)
             }
         }
     }
@@ -123,6 +144,11 @@ impl Job {
             Ok(c) => (Outcome::Success, c.clone()),
             Err(_) => (Outcome::Failure, Vec::new()),
         };
+        // The back-channel logout job runs every few seconds: a run that found nothing due
+        // changed nothing and is not worth an event.
+        if self == Job::BackchannelLogout && outcome == Outcome::Success && counts.is_empty() {
+            return result;
+        }
         let detail = JobRan {
             outcome: if outcome == Outcome::Success { "ok" } else { "error" },
             counts: &counts,

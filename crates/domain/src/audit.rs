@@ -211,6 +211,18 @@ actions! {
     OidcToken => "oidc.token",
     /// A grant and every token issued from it were revoked.
     OidcRevoke => "oidc.revoke",
+    /// A back-channel logout token was delivered to an application (success), or given up on
+    /// after the last retry (failure).
+    OidcBackchannelLogout => "oidc.backchannel_logout",
+    /// A single sign-on application's secret was rotated (the earlier one works until the
+    /// overlap ends).
+    ApplicationRotateSecret => "application.rotate_secret",
+    /// A new token-signing key was made: published now, signing after the publish delay.
+    SigningKeyRotate => "signing_key.rotate",
+    /// A waiting token-signing key became the active one (the previous one retired).
+    SigningKeyPromote => "signing_key.promote",
+    /// Retired token-signing keys were deleted (every token they signed had expired).
+    SigningKeyPurge => "signing_key.purge",
     /// An authentication strength was created.
     StrengthCreate => "strength.create",
     /// An authentication strength was changed.

@@ -17,6 +17,7 @@
 //! ```
 
 pub mod audit;
+pub mod backchannel;
 pub mod ceremony;
 pub mod client;
 pub mod credential;

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::audit::NewAuditEvent;
+use crate::backchannel::{LogoutAttempt, LogoutDelivery};
 use crate::ids::SessionId;
 use crate::store::StoreResult;
 use crate::user::has_forbidden_formatting;
@@ -80,6 +81,9 @@ pub struct Application {
     pub authentication_strength: Option<String>,
     /// Where OpenID back-channel logout tokens are posted.
     pub backchannel_logout_uri: Option<String>,
+    /// The application's public keys (a JWK Set, as JSON) when it authenticates with
+    /// `private_key_jwt` (RFC 7523) instead of a secret.
+    pub jwks: Option<String>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it was last changed.
@@ -358,6 +362,47 @@ pub trait OidcStore: Send + Sync {
         now: Timestamp,
         audit: &NewAuditEvent,
     ) -> StoreResult<u64>;
+    // The three revoke-many calls above also queue a back-channel logout (in the same
+    // transaction) for each redeemed grant they revoke whose application has a
+    // `backchannel_logout_uri` (see `crate::backchannel`).
+    /// At most `limit` queued back-channel logouts due at `now`, oldest due first.
+    async fn due_logouts(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<LogoutDelivery>>;
+    /// Records an attempt at a queued logout (and appends `audit`, if any, in the same
+    /// transaction). `NotFound` when it is not pending any more.
+    async fn record_logout_attempt(
+        &self,
+        grant_id: &str,
+        now: Timestamp,
+        attempt: &LogoutAttempt,
+        audit: Option<&NewAuditEvent>,
+    ) -> StoreResult<()>;
+    /// Deletes the queued logouts delivered or given up on before `before`; returns how many.
+    async fn purge_logouts(&self, before: Timestamp) -> StoreResult<u64>;
+    /// The digests of an application's earlier secrets still working at `now` (a rotation's
+    /// overlap); the current one is the application's `secret_hash`.
+    async fn previous_secrets(&self, client_id: &str, now: Timestamp) -> StoreResult<Vec<String>>;
+    /// Replaces a confidential application's secret in one transaction: the current digest
+    /// is kept working until `previous_expires_at`, earlier ones expired at `now` are dropped,
+    /// `new_hash` becomes the current one (`updated_at` = `now`), the audit event is appended. `NotFound` when
+    /// unknown; `Conflict("public_client")` for a public application.
+    async fn rotate_application_secret(
+        &self,
+        client_id: &str,
+        new_hash: &str,
+        now: Timestamp,
+        previous_expires_at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    /// Spends a client assertion's `jti` (RFC 7523 §3 item 7): records it until `expires_at`
+    /// unless the application already spent it, dropping its spent ones expired at `now`.
+    /// False when it was spent before (a replay).
+    async fn spend_client_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
 }
 
 #[cfg(test)]

@@ -18,4 +18,10 @@ pub struct StoredSigningKey {
     pub created_at: Timestamp,
     /// Whether new tokens are signed with it. At most one key is active.
     pub active: bool,
+    /// A key made by a rotation, published (in the JWKS) but not used yet: when it may
+    /// start signing. `None` for the active key and retired ones.
+    pub activates_at: Option<Timestamp>,
+    /// When it stopped signing (a newer key took over); it stays published until every token
+    /// it signed has expired.
+    pub retired_at: Option<Timestamp>,
 }

@@ -293,6 +293,13 @@ pub trait SigningKeyStore: Send + Sync {
     async fn insert_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()>;
     /// All keys, active first, then newest first.
     async fn list_signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
+    /// Makes the waiting key `kid` the active one in one transaction: the active key is
+    /// retired at `now`, `kid` becomes active, the audit event is appended. False (nothing
+    /// written) when `kid` is not a waiting key (already promoted, or retired).
+    async fn promote_signing_key(&self, kid: &str, now: Timestamp, audit: &NewAuditEvent) -> StoreResult<bool>;
+    /// Deletes the keys retired at or before `retired_before`; returns how many. The audit
+    /// event is appended only when one was deleted.
+    async fn purge_signing_keys(&self, retired_before: Timestamp, audit: &NewAuditEvent) -> StoreResult<u64>;
 }
 
 /// The audit log. There is no update or delete: the log is append-only (the databases

@@ -134,6 +134,10 @@ pub enum AdminCommand {
         #[arg(long = "scope", num_args = 1..)]
         scopes: Vec<String>,
     },
+    /// Start a rotation of the token-signing key: a new key is published in /oauth2/jwks now
+    /// and signs from 24 hours on (the running servers pick it up by themselves); the old
+    /// one stays published until its tokens have expired. Prints `{"kid", "activates_at"}`.
+    RotateSigningKey,
 }
 
 /// How `list-users` prints.
@@ -210,7 +214,7 @@ fn user_json(user: &User) -> anyhow::Result<serde_json::Value> {
 
 pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
     let stores = keyfleet_server::serve::open_stores(&settings.database_url).await?;
-    let (core, _) = keyfleet_server::serve::core(&settings, stores.clone()).await?;
+    let (core, master) = keyfleet_server::serve::core(&settings, stores.clone()).await?;
     let ctx = core.ctx(Actor::cli(&os_user()), None);
     // The local CLI: an operator with the database and the master key.
     let cli = Principal::System;
@@ -358,6 +362,14 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
                 json!({ "client_id": created.client.client_id, "client_secret": created.secret })
             );
             eprintln!("created client {:?}; the secret is shown only now", created.client.name);
+        }
+        AdminCommand::RotateSigningKey => {
+            let next = keyfleet_core::oidc::keys::rotate(&ctx, &cli, &master)
+                .await
+                .map_err(refusal)?;
+            let at = keyfleet_server::state::rfc3339(next.activates_at);
+            println!("{}", json!({ "kid": next.kid, "activates_at": at }));
+            eprintln!("signing key {} is published now and signs from {at}", next.kid);
         }
     }
     Ok(())

@@ -725,6 +725,13 @@ pub struct ApplicationJson {
     pub authentication_strength: Option<String>,
     /// OpenID back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
+    /// How it authenticates at the token endpoint: `client_secret_basic` (or
+    /// `client_secret_post`), `private_key_jwt` or `none`.
+    pub token_endpoint_auth_method: String,
+    /// Its public keys (a JWK Set), with `private_key_jwt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
     /// Created at.
     pub created_at: String,
     /// Last changed at.
@@ -744,6 +751,8 @@ impl From<&keyfleet_domain::oidc::Application> for ApplicationJson {
             refresh_token_lifetime: a.refresh_token_lifetime_s,
             authentication_strength: a.authentication_strength.clone(),
             backchannel_logout_uri: a.backchannel_logout_uri.clone(),
+            token_endpoint_auth_method: keyfleet_core::oidc::client_auth::auth_method(a).to_owned(),
+            jwks: a.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
             created_at: rfc3339(a.created_at),
             updated_at: rfc3339(a.updated_at),
         }
@@ -769,6 +778,12 @@ pub struct CreateApplicationRequest {
     pub authentication_strength: Option<String>,
     /// OpenID back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
+    /// `client_secret_basic` (default for confidential), `client_secret_post`,
+    /// `private_key_jwt` (needs `jwks`) or `none` (public).
+    pub token_endpoint_auth_method: Option<String>,
+    /// The public keys of `private_key_jwt` (a JWK Set: EC P-256 or RSA keys, each with a `kid`).
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
     /// Access and ID token lifetime, 60 to 3600 seconds (default 600).
     pub access_token_lifetime: Option<i64>,
     /// Refresh token lifetime, 300 to 2592000 seconds (default 28800).
@@ -810,4 +825,10 @@ pub struct UpdateApplicationRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub backchannel_logout_uri: Option<Option<String>>,
+    /// Client authentication method (as on creation).
+    pub token_endpoint_auth_method: Option<String>,
+    /// The public keys of `private_key_jwt`; `null` clears them.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Option<serde_json::Value>>,
 }

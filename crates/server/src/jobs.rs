@@ -31,6 +31,11 @@ pub fn holder_name() -> String {
 pub struct Jobs {
     /// The metadata refresh.
     pub metadata: Option<Arc<(crate::mds_fetch::HttpSource, RefreshConfig)>>,
+    /// Where back-channel logout tokens are posted (`None`: this process delivers none).
+    pub logout: Option<Arc<crate::backchannel::HttpLogoutSender>>,
+    /// The master key: with it, every call reloads the token-signing keys first (a rotation
+    /// made by another process or the CLI is published, a promoted key signs).
+    pub master: Option<Arc<keyfleet_core::secrets::MasterKey>>,
 }
 
 impl Jobs {
@@ -40,6 +45,10 @@ impl Jobs {
                 .metadata
                 .as_deref()
                 .map(|(s, c)| (s as &dyn keyfleet_core::metadata::MetadataSource, c)),
+            logout: self
+                .logout
+                .as_deref()
+                .map(|s| s as &dyn keyfleet_core::oidc::backchannel::LogoutSender),
         }
     }
 }
@@ -53,6 +62,7 @@ pub async fn run_due(core: &Core, holder: &str) -> Vec<Job> {
 /// [`run_due`] with the jobs' needs: a job this process cannot run (the metadata refresh
 /// without `mds_url`) is not registered nor claimed by it.
 pub async fn run_due_with(core: &Core, holder: &str, jobs: &Jobs) -> Vec<Job> {
+    reload_keys(core, jobs).await;
     let env = jobs.env();
     let mut ran = Vec::new();
     for job in Job::ALL.into_iter().filter(|j| j.enabled(&env)) {
@@ -97,7 +107,22 @@ pub async fn run_due_with(core: &Core, holder: &str, jobs: &Jobs) -> Vec<Job> {
         }
         ran.push(job);
     }
+    if ran.contains(&Job::Housekeeping) {
+        // It may have promoted or purged a signing key.
+        reload_keys(core, jobs).await;
+    }
     ran
+}
+
+/// Reloads the token-signing keys when the master key is at hand; a failure is logged and the
+/// keys stay as they were.
+async fn reload_keys(core: &Core, jobs: &Jobs) {
+    let Some(master) = &jobs.master else {
+        return;
+    };
+    if let Err(e) = core.tokens.reload(core.stores.signing_keys.as_ref(), master).await {
+        tracing::warn!(error = %e, "could not reload the token-signing keys");
+    }
 }
 
 /// Runs [`run_due_with`] every [`POLL`] until the process ends.

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backchannel;
 pub mod config;
 pub mod error;
 pub mod extract;

@@ -234,6 +234,8 @@ pub async fn run(settings: Settings, started: Instant, admin_command: &str) -> a
     }
     let jobs = crate::jobs::Jobs {
         metadata: crate::mds_fetch::refresh_setup(&state.settings)?.map(std::sync::Arc::new),
+        logout: Some(crate::backchannel::sender()?),
+        master: Some(state.master.clone()),
     };
     crate::jobs::spawn(state.core.clone(), jobs);
     let bound = listeners

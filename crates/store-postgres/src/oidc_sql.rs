@@ -7,7 +7,7 @@ macro_rules! application_columns {
     () => {
         "client_id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
          access_token_lifetime_s, refresh_token_lifetime_s, authentication_strength, backchannel_logout_uri, \
-         created_at, updated_at"
+         jwks, created_at, updated_at"
     };
 }
 
@@ -23,7 +23,7 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
     insert_application: concat!(
         "INSERT INTO oidc_applications (",
         application_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ),
     application: concat!("SELECT ", application_columns!(), " FROM oidc_applications WHERE client_id = $1"),
     list_applications: concat!(
@@ -34,7 +34,7 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
     update_application: "UPDATE oidc_applications SET name = $2, client_type = $3, secret_hash = $4, redirect_uris = $5,
                              post_logout_redirect_uris = $6, scopes = $7, access_token_lifetime_s = $8,
                              refresh_token_lifetime_s = $9, authentication_strength = $10,
-                             backchannel_logout_uri = $11, updated_at = $12
+                             backchannel_logout_uri = $11, jwks = $12, updated_at = $13
                          WHERE client_id = $1",
     delete_application: "DELETE FROM oidc_applications WHERE client_id = $1",
     insert_grant: "INSERT INTO oidc_grants (id, code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce,
@@ -56,4 +56,51 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
     revoke_credential_grants: "UPDATE oidc_grants SET revoked_at = $2
                                WHERE revoked_at IS NULL
                                  AND session_id IN (SELECT id FROM sessions WHERE credential_id = $1)",
+    // Queued in the same transaction as the revocation, before it, for the grants it is about
+    // to revoke (a grant is revoked once, so it is queued once).
+    enqueue_session_logouts: "INSERT INTO oidc_logout_outbox (grant_id, client_id, user_id, created_at, attempts, next_attempt_at)
+         SELECT g.id, g.client_id, g.user_id, $2::BIGINT, 0, $2::BIGINT
+         FROM oidc_grants g JOIN oidc_applications a ON a.client_id = g.client_id
+         WHERE g.session_id = $1 AND g.revoked_at IS NULL AND g.code_used_at IS NOT NULL
+           AND a.backchannel_logout_uri IS NOT NULL
+         ON CONFLICT (grant_id) DO NOTHING",
+    enqueue_user_logouts: "INSERT INTO oidc_logout_outbox (grant_id, client_id, user_id, created_at, attempts, next_attempt_at)
+         SELECT g.id, g.client_id, g.user_id, $2::BIGINT, 0, $2::BIGINT
+         FROM oidc_grants g JOIN oidc_applications a ON a.client_id = g.client_id
+         WHERE g.user_id = $1 AND g.revoked_at IS NULL AND g.code_used_at IS NOT NULL
+           AND a.backchannel_logout_uri IS NOT NULL
+         ON CONFLICT (grant_id) DO NOTHING",
+    enqueue_credential_logouts: "INSERT INTO oidc_logout_outbox (grant_id, client_id, user_id, created_at, attempts, next_attempt_at)
+         SELECT g.id, g.client_id, g.user_id, $2::BIGINT, 0, $2::BIGINT
+         FROM oidc_grants g JOIN oidc_applications a ON a.client_id = g.client_id
+         WHERE g.session_id IN (SELECT id FROM sessions WHERE credential_id = $1) AND g.revoked_at IS NULL AND g.code_used_at IS NOT NULL
+           AND a.backchannel_logout_uri IS NOT NULL
+         ON CONFLICT (grant_id) DO NOTHING",
+    due_logouts: "SELECT o.grant_id, o.client_id, o.user_id, o.created_at, o.attempts, o.next_attempt_at,
+                         a.backchannel_logout_uri AS uri
+                  FROM oidc_logout_outbox o JOIN oidc_applications a ON a.client_id = o.client_id
+                  WHERE o.next_attempt_at IS NOT NULL AND o.next_attempt_at <= $1
+                  ORDER BY o.next_attempt_at, o.grant_id LIMIT $2",
+    logout_delivered: "UPDATE oidc_logout_outbox SET attempts = attempts + 1, next_attempt_at = NULL,
+                           delivered_at = $2, last_error = NULL
+                       WHERE grant_id = $1 AND next_attempt_at IS NOT NULL",
+    logout_retry: "UPDATE oidc_logout_outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3
+                   WHERE grant_id = $1 AND next_attempt_at IS NOT NULL",
+    logout_failed: "UPDATE oidc_logout_outbox SET attempts = attempts + 1, next_attempt_at = NULL,
+                        failed_at = $2, last_error = $3
+                    WHERE grant_id = $1 AND next_attempt_at IS NOT NULL",
+    previous_secrets: "SELECT secret_hash FROM oidc_application_secrets
+                       WHERE client_id = $1 AND expires_at > $2 ORDER BY expires_at, secret_hash",
+    purge_previous_secrets: "DELETE FROM oidc_application_secrets WHERE client_id = $1 AND expires_at <= $2",
+    keep_previous_secret: "INSERT INTO oidc_application_secrets (client_id, secret_hash, expires_at)
+                           SELECT client_id, secret_hash, $2::BIGINT FROM oidc_applications
+                           WHERE client_id = $1 AND secret_hash IS NOT NULL
+                           ON CONFLICT (client_id, secret_hash) DO UPDATE SET expires_at = excluded.expires_at",
+    set_application_secret: "UPDATE oidc_applications SET secret_hash = $2, updated_at = $3
+                             WHERE client_id = $1 AND secret_hash IS NOT NULL",
+    purge_logouts: "DELETE FROM oidc_logout_outbox
+                    WHERE next_attempt_at IS NULL AND COALESCE(delivered_at, failed_at) < $1",
+    purge_client_assertions: "DELETE FROM oidc_client_assertions WHERE client_id = $1 AND expires_at <= $2",
+    spend_client_assertion: "INSERT INTO oidc_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)
+                             ON CONFLICT (client_id, jti) DO NOTHING",
 };

@@ -198,6 +198,15 @@ pub struct Sql {
     pub insert_signing_key: &'static str,
     /// All signing keys, active first, then newest first.
     pub list_signing_keys: &'static str,
+    /// Inserts a waiting signing key: kid, alg, encrypted_private_key, public_key,
+    /// created_at, activates_at.
+    pub insert_next_signing_key: &'static str,
+    /// Retires the active signing key: now.
+    pub retire_active_signing_key: &'static str,
+    /// Activates a waiting signing key: kid.
+    pub activate_signing_key: &'static str,
+    /// Deletes the keys retired at or before: retired_before.
+    pub purge_signing_keys: &'static str,
 
     /// Inserts a credential: id, user_id, public_key, alg, sign_count, aaguid, transports,
     /// backup_eligible, backup_state, uv_initialized, attestation_format,

@@ -11,7 +11,7 @@ use keyfleet_domain::{StoreError, Timestamp};
 use crate::backend::Backend;
 use crate::exec::{self, Arg, Connection, bytes, key, ms, opt_ms, text};
 use crate::rows;
-use crate::store::{SqlStore, audit_and_commit};
+use crate::store::{SqlStore, audit_and_commit, insert_audit};
 
 async fn insert_secret<B: Backend>(conn: &mut Connection<B>, secret: &ClientSecret) -> StoreResult<()> {
     let id = secret.id.to_string();
@@ -118,6 +118,18 @@ impl<B: Backend> ClientStore for SqlStore<B> {
 #[async_trait]
 impl<B: Backend> SigningKeyStore for SqlStore<B> {
     async fn insert_signing_key(&self, k: &StoredSigningKey) -> StoreResult<()> {
+        if let (false, Some(at)) = (k.active, k.activates_at) {
+            let args = [
+                text(&k.kid),
+                text(&k.alg),
+                bytes(&k.encrypted_private_key),
+                bytes(&k.public_key),
+                ms(k.created_at),
+                ms(at),
+            ];
+            self.execute(B::SQL.insert_next_signing_key, &args).await?;
+            return Ok(());
+        }
         let args = [
             text(&k.kid),
             text(&k.alg),
@@ -133,5 +145,37 @@ impl<B: Backend> SigningKeyStore for SqlStore<B> {
     async fn list_signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
         let found = exec::all::<B>(&mut *self.conn().await?, B::SQL.list_signing_keys, &[]).await?;
         found.iter().map(rows::signing_key::<B>).collect()
+    }
+
+    async fn promote_signing_key(&self, kid: &str, now: Timestamp, audit: &NewAuditEvent) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        // The waiting key first (so a lost race changes nothing), then the swap: the one-active
+        // index wants the old key off before the new one is on.
+        let waiting = exec::all::<B>(&mut tx, B::SQL.list_signing_keys, &[]).await?;
+        let waiting = waiting
+            .iter()
+            .map(rows::signing_key::<B>)
+            .collect::<StoreResult<Vec<_>>>()?
+            .into_iter()
+            .any(|k| k.kid == kid && !k.active && k.activates_at.is_some() && k.retired_at.is_none());
+        if !waiting {
+            return Ok(false);
+        }
+        exec::execute::<B>(&mut tx, B::SQL.retire_active_signing_key, &[ms(now)]).await?;
+        if exec::execute::<B>(&mut tx, B::SQL.activate_signing_key, &[key(kid)]).await? != 1 {
+            return Ok(false);
+        }
+        audit_and_commit::<B>(tx, audit).await?;
+        Ok(true)
+    }
+
+    async fn purge_signing_keys(&self, retired_before: Timestamp, audit: &NewAuditEvent) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let n = exec::execute::<B>(&mut tx, B::SQL.purge_signing_keys, &[ms(retired_before)]).await?;
+        if n > 0 {
+            insert_audit::<B>(&mut tx, audit).await?;
+        }
+        crate::store::commit::<B>(tx).await?;
+        Ok(n)
     }
 }

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use keyfleet_domain::audit::NewAuditEvent;
+use keyfleet_domain::backchannel::{LogoutAttempt, LogoutDelivery};
 use keyfleet_domain::ids::SessionId;
 use keyfleet_domain::oidc::{Application, Grant, OidcStore, RefreshToken};
 use keyfleet_domain::store::StoreResult;
@@ -19,15 +20,15 @@ use crate::store::{SqlStore, audit_and_commit, insert_audit, one_row};
 pub struct OidcSql {
     /// Inserts an application: client_id, name, client_type, secret_hash, redirect_uris,
     /// post_logout_redirect_uris, scopes (three lists), access_token_lifetime_s,
-    /// refresh_token_lifetime_s, authentication_strength, backchannel_logout_uri, created_at,
-    /// updated_at.
+    /// refresh_token_lifetime_s, authentication_strength, backchannel_logout_uri, jwks,
+    /// created_at, updated_at.
     pub insert_application: &'static str,
     /// An application by client_id.
     pub application: &'static str,
     /// Every application by name.
     pub list_applications: &'static str,
     /// Replaces an application's settings: client_id, then the columns of
-    /// `insert_application` from name to backchannel_logout_uri, then updated_at.
+    /// `insert_application` from name to jwks, then updated_at.
     pub update_application: &'static str,
     /// Deletes an application (its grants and refresh tokens go with it): client_id.
     pub delete_application: &'static str,
@@ -54,9 +55,40 @@ pub struct OidcSql {
     pub revoke_user_grants: &'static str,
     /// Revokes the unrevoked grants of the sessions opened with a key: credential_id, now.
     pub revoke_credential_grants: &'static str,
+    /// Queues a back-channel logout for each grant `revoke_session_grants` is about to revoke
+    /// that was redeemed and whose application has a back-channel logout URI: session_id, now.
+    pub enqueue_session_logouts: &'static str,
+    /// The same for `revoke_user_grants`: user_id, now.
+    pub enqueue_user_logouts: &'static str,
+    /// The same for `revoke_credential_grants`: credential_id, now.
+    pub enqueue_credential_logouts: &'static str,
+    /// Pending logouts due: now, limit. Columns grant_id, client_id, user_id, created_at,
+    /// attempts, next_attempt_at, uri (the application's back-channel logout URI).
+    pub due_logouts: &'static str,
+    /// Marks a pending logout delivered: grant_id, now.
+    pub logout_delivered: &'static str,
+    /// Records a failed attempt of a pending logout: grant_id, next_attempt_at, error.
+    pub logout_retry: &'static str,
+    /// Gives up on a pending logout: grant_id, now, error.
+    pub logout_failed: &'static str,
+    /// An application's earlier secrets' digests still working: client_id, now.
+    pub previous_secrets: &'static str,
+    /// Drops an application's earlier secrets expired: client_id, now.
+    pub purge_previous_secrets: &'static str,
+    /// Keeps a confidential application's current secret working until an expiry:
+    /// client_id, expires_at.
+    pub keep_previous_secret: &'static str,
+    /// Sets a confidential application's current secret: client_id, secret_hash, now.
+    pub set_application_secret: &'static str,
+    /// Deletes the logouts delivered or given up on before: before.
+    pub purge_logouts: &'static str,
+    /// Drops an application's spent assertion ids expired: client_id, now.
+    pub purge_client_assertions: &'static str,
+    /// Records a spent assertion id unless already there: client_id, jti, expires_at.
+    pub spend_client_assertion: &'static str,
 }
 
-fn application_args(app: &Application) -> [Arg<'_>; 11] {
+fn application_args(app: &Application) -> [Arg<'_>; 12] {
     [
         text(&app.name),
         text(app.client_type.as_str()),
@@ -68,6 +100,7 @@ fn application_args(app: &Application) -> [Arg<'_>; 11] {
         int(app.refresh_token_lifetime_s),
         Arg::Text(app.authentication_strength.as_deref()),
         Arg::Text(app.backchannel_logout_uri.as_deref()),
+        Arg::Text(app.jwks.as_deref()),
         ms(app.updated_at),
     ]
 }
@@ -77,7 +110,7 @@ impl<B: Backend> OidcStore for SqlStore<B> {
     async fn create_application(&self, app: &Application, audit: &NewAuditEvent) -> StoreResult<()> {
         let mut args = vec![text(&app.client_id)];
         let rest = application_args(app);
-        args.extend_from_slice(&rest[..10]);
+        args.extend_from_slice(&rest[..11]);
         args.push(ms(app.created_at));
         args.push(ms(app.updated_at));
         let mut tx = self.begin().await?;
@@ -216,13 +249,21 @@ impl<B: Backend> OidcStore for SqlStore<B> {
         audit: &NewAuditEvent,
     ) -> StoreResult<u64> {
         let session = session.to_string();
-        self.revoke_where(B::OIDC_SQL.revoke_session_grants, key(&session), now, audit)
-            .await
+        let sql = B::OIDC_SQL;
+        self.revoke_where(
+            sql.enqueue_session_logouts,
+            sql.revoke_session_grants,
+            key(&session),
+            now,
+            audit,
+        )
+        .await
     }
 
     async fn revoke_user_grants(&self, user: UserId, now: Timestamp, audit: &NewAuditEvent) -> StoreResult<u64> {
         let user = user.to_string();
-        self.revoke_where(B::OIDC_SQL.revoke_user_grants, key(&user), now, audit)
+        let sql = B::OIDC_SQL;
+        self.revoke_where(sql.enqueue_user_logouts, sql.revoke_user_grants, key(&user), now, audit)
             .await
     }
 
@@ -232,22 +273,135 @@ impl<B: Backend> OidcStore for SqlStore<B> {
         now: Timestamp,
         audit: &NewAuditEvent,
     ) -> StoreResult<u64> {
-        self.revoke_where(B::OIDC_SQL.revoke_credential_grants, bytes(credential_id), now, audit)
-            .await
+        let sql = B::OIDC_SQL;
+        self.revoke_where(
+            sql.enqueue_credential_logouts,
+            sql.revoke_credential_grants,
+            bytes(credential_id),
+            now,
+            audit,
+        )
+        .await
+    }
+
+    async fn due_logouts(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<LogoutDelivery>> {
+        let found = exec::all::<B>(
+            &mut *self.conn().await?,
+            B::OIDC_SQL.due_logouts,
+            &[ms(now), int(i64::from(limit))],
+        )
+        .await?;
+        found.iter().map(rows::logout_delivery::<B>).collect()
+    }
+
+    async fn record_logout_attempt(
+        &self,
+        grant_id: &str,
+        now: Timestamp,
+        attempt: &LogoutAttempt,
+        audit: Option<&NewAuditEvent>,
+    ) -> StoreResult<()> {
+        let sql = B::OIDC_SQL;
+        let mut tx = self.begin().await?;
+        let changed = match attempt {
+            LogoutAttempt::Delivered => {
+                exec::execute::<B>(&mut tx, sql.logout_delivered, &[key(grant_id), ms(now)]).await?
+            }
+            LogoutAttempt::Retry { next_attempt_at, error } => {
+                let args = [key(grant_id), ms(*next_attempt_at), text(error)];
+                exec::execute::<B>(&mut tx, sql.logout_retry, &args).await?
+            }
+            LogoutAttempt::Failed { error } => {
+                exec::execute::<B>(&mut tx, sql.logout_failed, &[key(grant_id), ms(now), text(error)]).await?
+            }
+        };
+        one_row(changed)?;
+        if let Some(a) = audit {
+            insert_audit::<B>(&mut tx, a).await?;
+        }
+        crate::store::commit::<B>(tx).await
+    }
+
+    async fn purge_logouts(&self, before: Timestamp) -> StoreResult<u64> {
+        self.execute(B::OIDC_SQL.purge_logouts, &[ms(before)]).await
+    }
+
+    async fn previous_secrets(&self, client_id: &str, now: Timestamp) -> StoreResult<Vec<String>> {
+        let found = exec::all::<B>(
+            &mut *self.conn().await?,
+            B::OIDC_SQL.previous_secrets,
+            &[key(client_id), ms(now)],
+        )
+        .await?;
+        found.iter().map(rows::secret_hash::<B>).collect()
+    }
+
+    async fn rotate_application_secret(
+        &self,
+        client_id: &str,
+        new_hash: &str,
+        now: Timestamp,
+        previous_expires_at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
+        let sql = B::OIDC_SQL;
+        let mut tx = self.begin().await?;
+        let found = exec::optional::<B>(&mut tx, sql.application, &[key(client_id)]).await?;
+        let app = found.as_ref().map(rows::application::<B>).transpose()?;
+        match app {
+            None => return Err(StoreError::NotFound),
+            Some(a) if a.secret_hash.is_none() => return Err(StoreError::Conflict("public_client")),
+            Some(_) => {}
+        }
+        exec::execute::<B>(&mut tx, sql.purge_previous_secrets, &[key(client_id), ms(now)]).await?;
+        exec::execute::<B>(
+            &mut tx,
+            sql.keep_previous_secret,
+            &[key(client_id), ms(previous_expires_at)],
+        )
+        .await?;
+        one_row(
+            exec::execute::<B>(
+                &mut tx,
+                sql.set_application_secret,
+                &[key(client_id), text(new_hash), ms(now)],
+            )
+            .await?,
+        )?;
+        audit_and_commit::<B>(tx, audit).await
+    }
+
+    async fn spend_client_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let sql = B::OIDC_SQL;
+        let mut tx = self.begin().await?;
+        exec::execute::<B>(&mut tx, sql.purge_client_assertions, &[key(client_id), ms(now)]).await?;
+        let args = [text(client_id), text(jti), ms(expires_at)];
+        let fresh = exec::execute::<B>(&mut tx, sql.spend_client_assertion, &args).await? == 1;
+        crate::store::commit::<B>(tx).await?;
+        Ok(fresh)
     }
 }
 
 impl<B: Backend> SqlStore<B> {
-    /// Runs one of the revoke-many statements (`$1` the selector, `$2` now) and appends the
-    /// audit event when it revoked any grant, in one transaction.
+    /// Runs one of the revoke-many statements (`$1` the selector, `$2` now), after its
+    /// statement queueing back-channel logouts for the grants it is about to revoke, and
+    /// appends the audit event when it revoked any grant, in one transaction.
     async fn revoke_where(
         &self,
+        enqueue: &str,
         sql: &str,
         selector: Arg<'_>,
         now: Timestamp,
         audit: &NewAuditEvent,
     ) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
+        exec::execute::<B>(&mut tx, enqueue, &[selector, ms(now)]).await?;
         let n = exec::execute::<B>(&mut tx, sql, &[selector, ms(now)]).await?;
         if n > 0 {
             insert_audit::<B>(&mut tx, audit).await?;

@@ -369,6 +369,8 @@ pub(crate) fn signing_key<B: Backend>(row: &DbRow<B>) -> StoreResult<StoredSigni
         public_key: c.bytes("public_key")?,
         created_at: c.time("created_at")?,
         active: c.flag("active")?,
+        activates_at: c.opt_time("activates_at")?,
+        retired_at: c.opt_time("retired_at")?,
     })
 }
 
@@ -598,6 +600,7 @@ pub(crate) fn application<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_do
         refresh_token_lifetime_s: c.int("refresh_token_lifetime_s")?,
         authentication_strength: c.opt_text("authentication_strength")?,
         backchannel_logout_uri: c.opt_text("backchannel_logout_uri")?,
+        jwks: c.opt_text("jwks")?,
         created_at: c.time("created_at")?,
         updated_at: c.time("updated_at")?,
     })
@@ -688,6 +691,25 @@ pub(crate) fn collection<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_dom
 /// A user id in column `name`.
 pub(crate) fn parsed<B: Backend, T: FromStr<Err: Display>>(row: &DbRow<B>, name: &str) -> StoreResult<T> {
     Cols::<B>::new(row, "").parse(name)
+}
+
+/// A row of `oidc_logout_outbox` with its application's back-channel logout URI (`uri`).
+pub(crate) fn logout_delivery<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::backchannel::LogoutDelivery> {
+    let c = Cols::<B>::new(row, "");
+    Ok(keyfleet_domain::backchannel::LogoutDelivery {
+        grant_id: c.text("grant_id")?,
+        client_id: c.text("client_id")?,
+        user_id: c.parse("user_id")?,
+        created_at: c.time("created_at")?,
+        attempts: u32::try_from(c.int("attempts")?).map_err(|_| StoreError::Corrupt("attempts out of range".into()))?,
+        next_attempt_at: c.time("next_attempt_at")?,
+        uri: c.opt_text("uri")?,
+    })
+}
+
+/// The `secret_hash` column of a row.
+pub(crate) fn secret_hash<B: Backend>(row: &DbRow<B>) -> StoreResult<String> {
+    Cols::<B>::new(row, "").text("secret_hash")
 }
 
 #[cfg(test)]

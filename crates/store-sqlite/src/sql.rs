@@ -201,8 +201,17 @@ pub(crate) static SQL: Sql = Sql {
 
     insert_signing_key: "INSERT INTO signing_keys (kid, alg, encrypted_private_key, public_key, created_at, active)
                          VALUES ($1, $2, $3, $4, $5, $6)",
-    list_signing_keys: "SELECT kid, alg, encrypted_private_key, public_key, created_at, active FROM signing_keys
-                        ORDER BY active DESC, created_at DESC, kid DESC",
+    list_signing_keys: "SELECT kid, alg, encrypted_private_key, public_key, created_at, active, activates_at,
+                               retired_at
+                        FROM signing_keys ORDER BY active DESC, created_at DESC, kid DESC",
+    insert_next_signing_key:
+        "INSERT INTO signing_keys (kid, alg, encrypted_private_key, public_key, created_at, active,
+                                  activates_at)
+                              VALUES ($1, $2, $3, $4, $5, 0, $6)",
+    retire_active_signing_key: "UPDATE signing_keys SET active = 0, retired_at = $1 WHERE active = 1",
+    activate_signing_key: "UPDATE signing_keys SET active = 1, activates_at = NULL
+                           WHERE kid = $1 AND active = 0 AND activates_at IS NOT NULL AND retired_at IS NULL",
+    purge_signing_keys: "DELETE FROM signing_keys WHERE active = 0 AND retired_at IS NOT NULL AND retired_at <= $1",
 
     insert_credential: "INSERT INTO credentials (id, user_id, public_key, alg, sign_count, aaguid, transports,
                                                  backup_eligible, backup_state, uv_initialized, attestation_format,

@@ -137,6 +137,8 @@ pub fn signing_key(kid: &str, offset_ms: i64, active: bool) -> StoredSigningKey 
         public_key: [&[4u8][..], &digest(), &digest()].concat(),
         created_at: at(offset_ms),
         active,
+        activates_at: None,
+        retired_at: None,
     }
 }
 

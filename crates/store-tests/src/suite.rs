@@ -39,7 +39,10 @@ pub use metadata::{
     metadata_import_and_lookup, metadata_import_race, metadata_rollback_keeps_last_good, metadata_validators_round_trip,
 };
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
-pub use oidc::{oidc_application_round_trip, oidc_code_redeem_race, oidc_codes_and_refresh_tokens};
+pub use oidc::{
+    oidc_application_round_trip, oidc_backchannel_outbox, oidc_code_redeem_race, oidc_codes_and_refresh_tokens,
+    oidc_secrets_and_assertions,
+};
 pub use onbehalf::{onbehalf_options_consumed_once, onbehalf_options_round_trip};
 pub use policies::{policy_crud, policy_sign_in_read};
 pub use reports::{
@@ -133,6 +136,9 @@ pub const CASES: &[&str] = &[
     "oidc_application_round_trip",
     "oidc_codes_and_refresh_tokens",
     "oidc_code_redeem_race",
+    "oidc_backchannel_outbox",
+    "oidc_secrets_and_assertions",
+    "signing_key_rotation",
     "strength_crud",
     "strength_uniqueness",
     "session_records_user_verification",
@@ -199,7 +205,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 14 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 15 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is
@@ -1318,6 +1324,87 @@ pub async fn signing_keys(s: &Stores) {
         "kid",
     );
     assert_eq!(s.signing_keys.list_signing_keys().await.unwrap(), [active, newer, old]);
+}
+
+/// A waiting key is promoted once (the active one retired in the same transaction); retired
+/// keys are purged after their time, the active and waiting ones never.
+pub async fn signing_key_rotation(s: &Stores) {
+    let active = fixtures::signing_key("k-1", 0, true);
+    let waiting = keyfleet_domain::signing_key::StoredSigningKey {
+        activates_at: Some(at(10 * MINUTE)),
+        ..fixtures::signing_key("k-2", MINUTE, false)
+    };
+    s.signing_keys.insert_signing_key(&active).await.unwrap();
+    s.signing_keys.insert_signing_key(&waiting).await.unwrap();
+    assert_eq!(
+        s.signing_keys.list_signing_keys().await.unwrap(),
+        [active.clone(), waiting.clone()]
+    );
+    let promote = event(Action::SigningKeyPromote, None);
+    assert!(
+        !s.signing_keys
+            .promote_signing_key("k-1", at(11 * MINUTE), &promote)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.signing_keys
+            .promote_signing_key("k-nope", at(11 * MINUTE), &promote)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.signing_keys
+            .promote_signing_key("k-2", at(11 * MINUTE), &promote)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.signing_keys
+            .promote_signing_key("k-2", at(12 * MINUTE), &promote)
+            .await
+            .unwrap()
+    );
+    let keys = s.signing_keys.list_signing_keys().await.unwrap();
+    assert_eq!(
+        (keys[0].kid.as_str(), keys[0].active, keys[0].activates_at),
+        ("k-2", true, None)
+    );
+    assert_eq!(
+        (keys[1].kid.as_str(), keys[1].active, keys[1].retired_at),
+        ("k-1", false, Some(at(11 * MINUTE)))
+    );
+    let purge = event(Action::SigningKeyPurge, None);
+    assert_eq!(
+        s.signing_keys
+            .purge_signing_keys(at(10 * MINUTE), &purge)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.signing_keys
+            .purge_signing_keys(at(11 * MINUTE), &purge)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.signing_keys
+            .purge_signing_keys(at(999 * MINUTE), &purge)
+            .await
+            .unwrap(),
+        0
+    );
+    let keys = s.signing_keys.list_signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].kid, "k-2");
+    let actions = audit_actions(s).await;
+    assert_eq!(
+        actions.iter().filter(|a| a.starts_with("signing_key.")).count(),
+        2,
+        "{actions:?}"
+    );
 }
 
 /// Upgrading a secret's digest is a compare-and-set: it replaces the digest only while it

@@ -81,19 +81,26 @@ struct Header {
     crit: Option<serde_json::Value>,
 }
 
-/// The keys that sign and verify access tokens.
+/// The keys that sign and verify access tokens: the stored ones as last loaded. A rotation
+/// ([`crate::oidc::keys`]) changes the stored keys; each process [`TokenKeys::reload`]s them
+/// on the jobs runner's poll.
 pub struct TokenKeys {
+    inner: std::sync::RwLock<Loaded>,
+}
+
+struct Loaded {
     active_kid: String,
     /// The active key, for AWS-LC (its P-256 is several times faster than RustCrypto's).
     signing: EcdsaKeyPair,
-    /// Every key's public point, uncompressed SEC1 (validated when loaded), by `kid`.
+    /// Every stored key's public point (waiting, active, retired), uncompressed SEC1
+    /// (validated when loaded), by `kid`.
     verifying: HashMap<String, Vec<u8>>,
 }
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenKeys")
-            .field("active_kid", &self.active_kid)
+            .field("active_kid", &self.active_kid())
             .finish_non_exhaustive()
     }
 }
@@ -128,28 +135,56 @@ impl TokenKeys {
     ) -> Result<Self, KeyLoadError> {
         let mut keys = store.list_signing_keys().await?;
         if !keys.iter().any(|k| k.active) {
-            let signing = SigningKey::random(&mut OsRng);
-            let public = signing.verifying_key().to_encoded_point(false).as_bytes().to_vec();
-            let kid = hex::encode(&sha2_256(&public)[..8]);
-            let secret = zeroize::Zeroizing::new(signing.to_bytes().to_vec());
-            let stored = StoredSigningKey {
-                encrypted_private_key: master.encrypt(&secret, &signing_key_aad(&kid)),
-                kid,
-                alg: "ES256".to_owned(),
-                public_key: public,
-                created_at: now,
-                active: true,
-            };
+            let stored = Self::new_stored_key(master, now, None);
             match store.insert_signing_key(&stored).await {
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
             keys = store.list_signing_keys().await?;
         }
-        Self::from_stored(&keys, master)
+        Ok(Self {
+            inner: std::sync::RwLock::new(Self::from_stored(&keys, master)?),
+        })
     }
 
-    fn from_stored(keys: &[StoredSigningKey], master: &MasterKey) -> Result<Self, KeyLoadError> {
+    /// A new P-256 key, encrypted under the master key: the active one (`activates_at` none),
+    /// or one that waits, published, until `activates_at`.
+    pub fn new_stored_key(master: &MasterKey, now: Timestamp, activates_at: Option<Timestamp>) -> StoredSigningKey {
+        let signing = SigningKey::random(&mut OsRng);
+        let public = signing.verifying_key().to_encoded_point(false).as_bytes().to_vec();
+        let kid = hex::encode(&sha2_256(&public)[..8]);
+        let secret = zeroize::Zeroizing::new(signing.to_bytes().to_vec());
+        StoredSigningKey {
+            encrypted_private_key: master.encrypt(&secret, &signing_key_aad(&kid)),
+            kid,
+            alg: "ES256".to_owned(),
+            public_key: public,
+            created_at: now,
+            active: activates_at.is_none(),
+            activates_at,
+            retired_at: None,
+        }
+    }
+
+    /// Loads the stored keys again: a key a rotation made is published from then on, a
+    /// promoted one signs, a purged one no longer verifies. On error the keys stay as they were.
+    pub async fn reload(&self, store: &dyn SigningKeyStore, master: &MasterKey) -> Result<(), KeyLoadError> {
+        let keys = store.list_signing_keys().await?;
+        let loaded = Self::from_stored(&keys, master)?;
+        *self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner) = loaded;
+        Ok(())
+    }
+
+    fn loaded(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The `kid` new tokens are signed with.
+    pub fn active_kid(&self) -> String {
+        self.loaded().active_kid.clone()
+    }
+
+    fn from_stored(keys: &[StoredSigningKey], master: &MasterKey) -> Result<Loaded, KeyLoadError> {
         let active = keys
             .iter()
             .find(|k| k.active)
@@ -165,7 +200,7 @@ impl TokenKeys {
             let vk = VerifyingKey::from_sec1_bytes(&k.public_key).map_err(|_| KeyLoadError::Corrupt(k.kid.clone()))?;
             verifying.insert(k.kid.clone(), vk.to_encoded_point(false).as_bytes().to_vec());
         }
-        Ok(Self {
+        Ok(Loaded {
             active_kid: active.kid.clone(),
             signing,
             verifying,
@@ -180,16 +215,17 @@ impl TokenKeys {
     /// Signs any claims into a compact JWS with the active key, under the header type `typ`
     /// (`at+jwt` for access tokens, `JWT` for ID tokens).
     pub fn sign_jwt<T: Serialize>(&self, typ: &str, claims: &T) -> String {
+        let keys = self.loaded();
         let header = Header {
             alg: "ES256".into(),
             typ: typ.into(),
-            kid: self.active_kid.clone(),
+            kid: keys.active_kid.clone(),
             crit: None,
         };
         let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).expect("header serialises"));
         let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialise"));
         let input = format!("{h}.{p}");
-        let fixed = self
+        let fixed = keys
             .signing
             .sign(&SystemRandom::new(), input.as_bytes())
             .expect("ECDSA signing with the system's randomness");
@@ -230,7 +266,12 @@ impl TokenKeys {
         if header.alg != "ES256" || header.typ != typ || header.crit.is_some() {
             return Err(TokenError::Header);
         }
-        let key = self.verifying.get(&header.kid).ok_or(TokenError::Header)?;
+        let key = self
+            .loaded()
+            .verifying
+            .get(&header.kid)
+            .cloned()
+            .ok_or(TokenError::Header)?;
         let sig = Signature::from_slice(&decode(s)?).map_err(|_| TokenError::Signature)?;
         // Only the low-S form is accepted: a high-S signature is the same signature made
         // malleable (a second valid encoding of one token), and this signer never makes one.
@@ -238,7 +279,7 @@ impl TokenKeys {
             return Err(TokenError::Signature);
         }
         let input_len = h.len() + 1 + p.len();
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key)
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &key)
             .verify(&token.as_bytes()[..input_len], &sig.to_bytes())
             .map_err(|_| TokenError::Signature)?;
         serde_json::from_slice(&decode(p)?).map_err(|_| TokenError::Malformed)
@@ -247,6 +288,7 @@ impl TokenKeys {
     /// The public keys as a JWK Set (RFC 7517).
     pub fn jwks(&self) -> serde_json::Value {
         let mut keys: Vec<_> = self
+            .loaded()
             .verifying
             .iter()
             .map(|(kid, point)| {

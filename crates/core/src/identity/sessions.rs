@@ -63,6 +63,7 @@ pub async fn sign_out(ctx: &Ctx<'_>, principal: &Principal, everywhere: bool) ->
         },
     );
     ctx.stores.sessions.revoke_session(session, &audit).await?;
+    crate::oidc::end_session_grants(ctx, user, session, "signed_out").await?;
     Ok(1)
 }
 
@@ -93,6 +94,7 @@ async fn end_one(ctx: &Ctx<'_>, session: &Session) -> Result<(), CoreError> {
         },
     );
     ctx.stores.sessions.revoke_session(session.id, &audit).await?;
+    crate::oidc::end_session_grants(ctx, session.user_id, session.id, "session_ended").await?;
     Ok(())
 }
 

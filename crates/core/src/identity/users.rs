@@ -191,6 +191,9 @@ pub async fn delete(ctx: &Ctx<'_>, principal: &Principal, id: UserId) -> Result<
             role: None,
         },
     );
+    // Their grants end first, so the applications they signed in to are told (back-channel
+    // logout) though the grants go with the user.
+    crate::oidc::end_user_grants(ctx, id, "user_deleted").await?;
     ctx.stores.users.delete_user(id, &audit).await?;
     Ok(())
 }

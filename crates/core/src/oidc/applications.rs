@@ -38,6 +38,11 @@ pub struct ApplicationInput {
     pub authentication_strength: Option<String>,
     /// OpenID back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or `none`
+    /// ([`super::client_auth::settle_auth`]).
+    pub token_endpoint_auth_method: Option<String>,
+    /// The public keys of `private_key_jwt` (a JWK Set).
+    pub jwks: Option<serde_json::Value>,
 }
 
 /// Changes to an application; absent fields stay as they are.
@@ -59,6 +64,10 @@ pub struct ApplicationPatch {
     pub authentication_strength: Option<Option<String>>,
     /// Back-channel logout URI: `Some(None)` clears it.
     pub backchannel_logout_uri: Option<Option<String>>,
+    /// Client authentication method.
+    pub token_endpoint_auth_method: Option<String>,
+    /// The public keys of `private_key_jwt`: `Some(None)` clears them.
+    pub jwks: Option<Option<serde_json::Value>>,
 }
 
 /// A new application and its secret (confidential only), shown once.
@@ -159,6 +168,12 @@ pub async fn create(
         REFRESH_RANGE,
         REFRESH_MSG,
     )?;
+    let jwks = super::client_auth::settle_auth(
+        client_type,
+        input.token_endpoint_auth_method.as_deref(),
+        input.jwks.as_ref().map(Some),
+        None,
+    )?;
     let secret = (client_type == ClientType::Confidential).then(|| oidc::new_client_secret(&mut OsRng));
     let application = Application {
         client_id: oidc::new_client_id(&mut OsRng),
@@ -174,6 +189,7 @@ pub async fn create(
         refresh_token_lifetime_s: refresh,
         authentication_strength: strength(ctx, input.authentication_strength.as_deref()).await?,
         backchannel_logout_uri: backchannel(input.backchannel_logout_uri.as_deref())?,
+        jwks,
         created_at: ctx.now,
         updated_at: ctx.now,
     };
@@ -188,6 +204,9 @@ pub async fn create(
         &detail,
     );
     ctx.stores.oidc.create_application(&application, &audit).await?;
+    // An application that authenticates with private_key_jwt keeps a secret nobody is shown
+    // (the store holds one for every confidential application) and cannot use.
+    let secret = secret.filter(|_| application.jwks.is_none());
     Ok(CreatedApplication { application, secret })
 }
 
@@ -243,6 +262,12 @@ pub async fn update(
     if let Some(u) = &patch.backchannel_logout_uri {
         app.backchannel_logout_uri = backchannel(u.as_deref())?;
     }
+    app.jwks = super::client_auth::settle_auth(
+        app.client_type,
+        patch.token_endpoint_auth_method.as_deref(),
+        patch.jwks.as_ref().map(Option::as_ref),
+        app.jwks.take(),
+    )?;
     app.updated_at = ctx.now;
     let detail = ApplicationRef {
         name: &app.name,

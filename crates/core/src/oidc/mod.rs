@@ -16,6 +16,9 @@
 //! refuses it.
 
 pub mod applications;
+pub mod backchannel;
+pub mod client_auth;
+pub mod keys;
 
 use std::collections::BTreeMap;
 
@@ -23,7 +26,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use keyfleet_domain::audit::{Action, Actor, Outcome, Target};
-use keyfleet_domain::oidc::{self, Application, ClientType, Grant, RefreshToken};
+use keyfleet_domain::oidc::{self, Application, Grant, RefreshToken};
 use keyfleet_domain::session::{Session, SessionKind};
 use keyfleet_domain::strength::KeyFacts;
 use keyfleet_domain::user::{User, Username};
@@ -34,7 +37,6 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::audit::{Detail, Reason};
-use crate::clients::digest_secret;
 use crate::credentials::keys::BAND_AAGUID;
 use crate::limits;
 use crate::{CoreError, Ctx};
@@ -513,13 +515,26 @@ fn id_token_subject(ctx: &Ctx<'_>, token: &str) -> Option<String> {
     (claims.iss == ctx.config.clients.issuer).then_some(claims.sub)
 }
 
-/// How an application authenticated at the token endpoint.
-#[derive(Debug, Clone)]
+/// How an application authenticated at the token endpoint. Its `Debug` shows the client id
+/// only.
+#[derive(Clone)]
 pub struct ClientAuth {
     /// The client id.
     pub client_id: String,
     /// The secret (client_secret_basic or client_secret_post); none for a public client.
     pub secret: Option<String>,
+    /// A client assertion (private_key_jwt, RFC 7523), its type already checked.
+    pub assertion: Option<String>,
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .field("assertion", &self.assertion.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 /// Why a token request was refused (RFC 6749 §5.2).
@@ -565,17 +580,6 @@ pub struct Tokens {
     pub scope: String,
 }
 
-fn check_app_secret(ctx: &Ctx<'_>, app: &Application, secret: Option<&str>) -> bool {
-    match (app.client_type, &app.secret_hash, secret) {
-        (ClientType::Public, _, None) => true,
-        (ClientType::Confidential, Some(stored), Some(s)) => {
-            let got = digest_secret(&ctx.config.clients.secret_digest_key, s);
-            bool::from(got.as_bytes().ct_eq(stored.as_bytes()))
-        }
-        _ => false,
-    }
-}
-
 /// Authenticates the application, reserving the attempt against the address's failure limit.
 async fn authenticate(ctx: &Ctx<'_>, auth: &ClientAuth, client_addr: &str) -> Result<Application, TokenError> {
     let target = Some(Target::Application(auth.client_id.clone()));
@@ -584,8 +588,14 @@ async fn authenticate(ctx: &Ctx<'_>, auth: &ClientAuth, client_addr: &str) -> Re
         Err(CoreError::Limited { retry_after_s, .. }) => return Err(TokenError::SlowDown(retry_after_s)),
         Err(e) => return Err(e.into()),
     };
-    let app = ctx.stores.oidc.get_application(&auth.client_id).await?;
-    match app.filter(|a| check_app_secret(ctx, a, auth.secret.as_deref())) {
+    let (app, why) = match ctx.stores.oidc.get_application(&auth.client_id).await? {
+        Some(a) => match client_auth::check(ctx, &a, auth).await? {
+            Ok(()) => (Some(a), ""),
+            Err(why) => (None, why),
+        },
+        None => (None, "invalid_client"),
+    };
+    match app {
         Some(app) => {
             attempt.succeeded(ctx).await?;
             Ok(app)
@@ -593,13 +603,7 @@ async fn authenticate(ctx: &Ctx<'_>, auth: &ClientAuth, client_addr: &str) -> Re
         None => {
             attempt.failed(ctx).await?;
             let event = ctx
-                .audit_with(
-                    Action::OidcToken,
-                    target,
-                    &Reason {
-                        reason: "invalid_client",
-                    },
-                )
+                .audit_with(Action::OidcToken, target, &Reason { reason: why })
                 .with_outcome(Outcome::Failure);
             ctx.stores.audit.append(&event).await?;
             Err(TokenError::InvalidClient)
@@ -1001,6 +1005,18 @@ pub async fn logout(
 pub async fn end_user_grants(ctx: &Ctx<'_>, user: UserId, reason: &'static str) -> Result<u64, CoreError> {
     let audit = ctx.audit_with(Action::OidcRevoke, Some(Target::User(user)), &Reason { reason });
     Ok(ctx.stores.oidc.revoke_user_grants(user, ctx.now, &audit).await?)
+}
+
+/// Ends every application grant opened from the session `session` (signed out, or ended by
+/// its user or the helpdesk). Audited as `oidc.revoke` with `reason`, when there was any.
+pub async fn end_session_grants(
+    ctx: &Ctx<'_>,
+    user: UserId,
+    session: keyfleet_domain::ids::SessionId,
+    reason: &'static str,
+) -> Result<u64, CoreError> {
+    let audit = ctx.audit_with(Action::OidcRevoke, Some(Target::User(user)), &Reason { reason });
+    Ok(ctx.stores.oidc.revoke_session_grants(session, ctx.now, &audit).await?)
 }
 
 /// Ends every application grant opened from a session of the key `credential_id` (removed,

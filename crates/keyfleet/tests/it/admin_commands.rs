@@ -371,8 +371,30 @@ fn docs_cli_md_describes_every_admin_command() {
     assert!(commands.len() >= 9, "{help}");
     for c in commands {
         assert!(
-            doc.contains(&format!("| `{c} ")),
+            doc.contains(&format!("| `{c} ")) || doc.contains(&format!("| `{c}` |")),
             "docs/cli.md does not describe `admin {c}`"
         );
     }
+}
+
+/// `rotate-signing-key` makes a waiting key (asked again, the same one) that a server
+/// publishes in its JWK Set beside the key that still signs.
+#[test]
+fn rotate_signing_key_publishes_a_waiting_key() {
+    let dir = Scratch::new("admin-rotate");
+    create(&dir, "pat", "Pat Doe");
+    let next = json_out(&dir, &["rotate-signing-key"]);
+    let kid = next["kid"].as_str().unwrap().to_owned();
+    assert!(next["activates_at"].is_string(), "{next}");
+    assert_eq!(json_out(&dir, &["rotate-signing-key"]), next, "one rotation at a time");
+    let s = Server::start(&dir.0, &dir.sqlite_url(), &[]);
+    let jwks = request(s.addr, "GET", "/oauth2/jwks", &[], None).json();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 2, "{jwks}");
+    assert!(kids.contains(&kid.as_str()), "{jwks}");
 }

@@ -13,13 +13,14 @@ use crate::api::{ApplicationCreated, ApplicationJson, CreateApplicationRequest, 
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
-use crate::state::AppState;
+use crate::state::{AppState, rfc3339};
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_application, list_applications))
         .routes(routes!(get_application, update_application, delete_application))
+        .routes(routes!(rotate_application_secret))
 }
 
 /// Creates an application; a confidential one's secret is in this answer only.
@@ -43,6 +44,8 @@ pub async fn create_application(
         refresh_token_lifetime_s: body.refresh_token_lifetime,
         authentication_strength: body.authentication_strength,
         backchannel_logout_uri: body.backchannel_logout_uri,
+        token_endpoint_auth_method: body.token_endpoint_auth_method,
+        jwks: body.jwks,
     };
     let created = applications::create(&c, &p, input).await?;
     let location = format!("/api/v1/applications/{}", created.application.client_id);
@@ -109,6 +112,8 @@ pub async fn update_application(
         refresh_token_lifetime_s: body.refresh_token_lifetime,
         authentication_strength: body.authentication_strength,
         backchannel_logout_uri: body.backchannel_logout_uri,
+        token_endpoint_auth_method: body.token_endpoint_auth_method,
+        jwks: body.jwks,
     };
     let app = applications::update(&c, &p, &client_id, patch).await?;
     Ok(axum::Json(ApplicationJson::from(&app)))
@@ -126,4 +131,40 @@ pub async fn delete_application(
     let (c, p) = ctx(&state, &caller, &headers);
     applications::delete(&c, &p, &client_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A confidential application's new secret, shown this once.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSecretRotated {
+    /// The new secret.
+    pub client_secret: String,
+    /// When the earlier secret stops working (RFC 3339).
+    pub previous_secret_expires_at: String,
+}
+
+/// Rotates a confidential application's secret: the new one is in this answer only; the
+/// earlier one keeps working until the phase-out ends (as API clients' secrets), so the
+/// application can switch without downtime.
+#[utoipa::path(post, path = "/api/v1/applications/{clientId}/secrets", tag = "applications", params(("clientId" = String, Path)),
+    responses((status = 201, body = ApplicationSecretRotated), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn rotate_application_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Path(client_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (c, p) = ctx(&state, &caller, &headers);
+    let r = keyfleet_core::oidc::client_auth::rotate_secret(&c, &p, &client_id).await?;
+    let body = ApplicationSecretRotated {
+        client_secret: r.secret,
+        previous_secret_expires_at: rfc3339(r.previous_expires_at),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(body),
+    )
+        .into_response())
 }

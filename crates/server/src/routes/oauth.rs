@@ -29,17 +29,56 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(token)).routes(routes!(jwks))
 }
 
-/// The client's credentials from the Authorization header (client_secret_basic) or the form
-/// (client_secret_post; a public application sends its `client_id` alone), and whether Basic
-/// was used. A refusal is the answer to send.
+/// The client's credentials from the Authorization header (client_secret_basic), the form
+/// (client_secret_post; a public application sends its `client_id` alone) or a client
+/// assertion (private_key_jwt), and whether Basic was used. A refusal is the answer to send.
 pub(crate) fn client_auth(
     headers: &HeaderMap,
     form_id: Option<String>,
     form_secret: Option<String>,
+    assertion: ClientAssertion,
 ) -> Result<(ClientAuth, bool), Box<Response>> {
     let basic = basic_credentials(headers);
     let used_basic = basic.is_some();
     let bad = |status, error, description| Box::new(oauth_error(status, error, description, used_basic));
+    if assertion.client_assertion_type.is_some() || assertion.client_assertion.is_some() {
+        let (Some(kind), Some(jwt)) = (assertion.client_assertion_type, assertion.client_assertion) else {
+            return Err(bad(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "client_assertion and client_assertion_type go together",
+            ));
+        };
+        if used_basic || form_secret.is_some() {
+            return Err(bad(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "use one client authentication method only",
+            ));
+        }
+        if kind != oidc::client_auth::ASSERTION_TYPE {
+            return Err(bad(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
+        }
+        // The application is found by the assertion's subject (verified later) unless the
+        // form names it; a form naming another is refused then too.
+        let Some(client_id) = form_id.or_else(|| oidc::client_auth::assertion_subject(&jwt)) else {
+            return Err(bad(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "the client assertion names no client",
+            ));
+        };
+        let auth = ClientAuth {
+            client_id,
+            secret: None,
+            assertion: Some(jwt),
+        };
+        return Ok((auth, false));
+    }
     let (client_id, secret) = match (basic, form_id, form_secret) {
         (Some(Some((id, secret))), None, None) => (id, Some(secret)),
         (Some(Some((id, secret))), Some(form_id), None) if form_id == id => (id, Some(secret)),
@@ -66,7 +105,12 @@ pub(crate) fn client_auth(
             ));
         }
     };
-    Ok((ClientAuth { client_id, secret }, used_basic))
+    let auth = ClientAuth {
+        client_id,
+        secret,
+        assertion: None,
+    };
+    Ok((auth, used_basic))
 }
 
 /// The answer to a refused application token request (RFC 6749 §5.2).
@@ -106,7 +150,11 @@ async fn application_grant(
     form: TokenForm,
     grant: &str,
 ) -> Result<Response, ApiError> {
-    let (auth, used_basic) = match client_auth(headers, form.client_id, form.client_secret) {
+    let assertion = ClientAssertion {
+        client_assertion_type: form.client_assertion_type,
+        client_assertion: form.client_assertion,
+    };
+    let (auth, used_basic) = match client_auth(headers, form.client_id, form.client_secret, assertion) {
         Ok(a) => a,
         Err(res) => return Ok(*res),
     };
@@ -163,6 +211,19 @@ pub struct TokenForm {
     pub code_verifier: Option<String>,
     /// The refresh token (refresh_token).
     pub refresh_token: Option<String>,
+    /// With private_key_jwt: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+    /// With private_key_jwt: the signed assertion (RFC 7523).
+    pub client_assertion: Option<String>,
+}
+
+/// A client assertion as received (private_key_jwt).
+#[derive(Debug, Default)]
+pub(crate) struct ClientAssertion {
+    /// Its type.
+    pub client_assertion_type: Option<String>,
+    /// The JWT.
+    pub client_assertion: Option<String>,
 }
 
 /// Tokens for an application (OIDC Core §3.1.3.3).

@@ -48,8 +48,10 @@ pub async fn discovery(State(state): State<AppState>) -> axum::Json<serde_json::
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": keyfleet_domain::oidc::SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "at_hash", "sid",
@@ -60,6 +62,8 @@ pub async fn discovery(State(state): State<AppState>) -> axum::Json<serde_json::
         "claims_parameter_supported": true,
         "acr_values_supported": ["phr", "phrh"],
         "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     }))
 }
 
@@ -339,6 +343,10 @@ pub struct RevokeForm {
     pub client_id: Option<String>,
     /// With client_secret_post.
     pub client_secret: Option<String>,
+    /// With private_key_jwt: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+    /// With private_key_jwt: the signed assertion (RFC 7523).
+    pub client_assertion: Option<String>,
 }
 
 /// Token revocation (RFC 7009): revokes the token's grant, every token issued from it. An
@@ -352,7 +360,11 @@ pub async fn revoke(
     headers: HeaderMap,
     crate::extract::Form(form): crate::extract::Form<RevokeForm>,
 ) -> Result<Response, ApiError> {
-    let (auth, used_basic) = match oauth::client_auth(&headers, form.client_id, form.client_secret) {
+    let assertion = oauth::ClientAssertion {
+        client_assertion_type: form.client_assertion_type,
+        client_assertion: form.client_assertion,
+    };
+    let (auth, used_basic) = match oauth::client_auth(&headers, form.client_id, form.client_secret, assertion) {
         Ok(a) => a,
         Err(res) => return Ok(*res),
     };

@@ -653,6 +653,7 @@ async fn scheduled_refresh_fetches_once_per_run(b: Backend) {
                 metadata: keyfleet_server::mds_fetch::refresh_setup(&a.state.settings)
                     .unwrap()
                     .map(Arc::new),
+                ..Default::default()
             })
             .collect(),
     );
@@ -720,6 +721,7 @@ async fn scheduled_refresh_fetches_once_per_run(b: Backend) {
                     metadata: keyfleet_server::mds_fetch::refresh_setup(&settings)
                         .unwrap()
                         .map(Arc::new),
+                    ..Default::default()
                 }
             })
             .collect(),

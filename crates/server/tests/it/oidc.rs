@@ -26,30 +26,30 @@ use crate::harness::{Auth, Backend, Resp, TestApp};
 use crate::on_both_stores;
 use crate::webauthn_kit;
 
-const CB: &str = "https://app.example.com/cb";
-const BYE: &str = "https://app.example.com/bye";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-keyfleet";
+pub(crate) const CB: &str = "https://app.example.com/cb";
+pub(crate) const BYE: &str = "https://app.example.com/bye";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-keyfleet";
 
-fn challenge(verifier: &str) -> String {
+pub(crate) fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
-struct Rp {
-    id: String,
-    secret: Option<String>,
+pub(crate) struct Rp {
+    pub(crate) id: String,
+    pub(crate) secret: Option<String>,
 }
 
-struct World {
-    app: TestApp,
-    clock: Arc<ManualClock>,
-    rp: Rp,
-    user: User,
-    key: TestKey,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) rp: Rp,
+    pub(crate) user: User,
+    pub(crate) key: TestKey,
     /// A full session opened by a key sign-in.
-    cookie: String,
+    pub(crate) cookie: String,
 }
 
-async fn application(app: &TestApp, public: bool) -> Rp {
+pub(crate) async fn application(app: &TestApp, public: bool) -> Rp {
     let input = ApplicationInput {
         name: "Expenses".into(),
         redirect_uris: vec![CB.into(), "http://127.0.0.1:9999/cb".into()],
@@ -66,7 +66,7 @@ async fn application(app: &TestApp, public: bool) -> Rp {
     }
 }
 
-async fn world(b: Backend) -> World {
+pub(crate) async fn world(b: Backend) -> World {
     let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_800_000_000_000)));
     let app = TestApp::with_clock(b, &[], Some(clock.clone())).await;
     let rp = application(&app, false).await;
@@ -82,12 +82,12 @@ async fn world(b: Backend) -> World {
     }
 }
 
-fn query(params: &[(&str, &str)]) -> String {
+pub(crate) fn query(params: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(params).unwrap()
 }
 
 /// The usual request's parameters, with `extra` added or replacing.
-fn params<'a>(rp: &'a Rp, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn params<'a>(rp: &'a Rp, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut p: Vec<(&str, &str)> = vec![
         ("client_id", rp.id.as_str()),
         ("redirect_uri", CB),
@@ -102,7 +102,7 @@ fn params<'a>(rp: &'a Rp, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str
     p
 }
 
-async fn authorize(app: &TestApp, cookie: Option<&str>, params: &[(&str, &str)]) -> Resp {
+pub(crate) async fn authorize(app: &TestApp, cookie: Option<&str>, params: &[(&str, &str)]) -> Resp {
     let ch = challenge(VERIFIER);
     let mut params = params.to_vec();
     if !params
@@ -118,19 +118,19 @@ async fn authorize(app: &TestApp, cookie: Option<&str>, params: &[(&str, &str)])
 }
 
 /// The Location of a 303, split into its base and its query pairs.
-fn location(r: &Resp) -> (String, Vec<(String, String)>) {
+pub(crate) fn location(r: &Resp) -> (String, Vec<(String, String)>) {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&r.body));
     let loc = r.headers[header::LOCATION].to_str().unwrap();
     let (base, q) = loc.split_once('?').unwrap_or((loc, ""));
     (base.to_owned(), serde_urlencoded::from_str(q).unwrap())
 }
 
-fn get<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
+pub(crate) fn get<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
     q.iter().find(|(k2, _)| k2 == k).map(|(_, v)| v.as_str())
 }
 
 /// A code for `w.rp`, from the signed-in session.
-async fn code(w: &World, extra: &[(&str, &str)]) -> String {
+pub(crate) async fn code(w: &World, extra: &[(&str, &str)]) -> String {
     let r = authorize(&w.app, Some(&w.cookie), &params(&w.rp, extra)).await;
     let (base, q) = location(&r);
     assert_eq!(base, CB);
@@ -143,7 +143,7 @@ async fn code(w: &World, extra: &[(&str, &str)]) -> String {
     get(&q, "code").expect("a code").to_owned()
 }
 
-async fn token(app: &TestApp, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Resp {
+pub(crate) async fn token(app: &TestApp, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Resp {
     let mut b = Request::builder()
         .method(Method::POST)
         .uri("/oauth2/token")
@@ -157,7 +157,7 @@ async fn token(app: &TestApp, form: &[(&str, &str)], basic: Option<(&str, &str)>
     app.send(b.body(Body::from(query(form))).unwrap()).await
 }
 
-async fn exchange(w: &World, code: &str) -> Resp {
+pub(crate) async fn exchange(w: &World, code: &str) -> Resp {
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -167,14 +167,14 @@ async fn exchange(w: &World, code: &str) -> Resp {
     token(&w.app, &form, Some((&w.rp.id, w.rp.secret.as_deref().unwrap()))).await
 }
 
-async fn tokens(w: &World, code: &str) -> Value {
+pub(crate) async fn tokens(w: &World, code: &str) -> Value {
     let r = exchange(w, code).await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
     r.json()
 }
 
-fn invalid_grant(r: &Resp) {
+pub(crate) fn invalid_grant(r: &Resp) {
     assert_eq!(
         r.status,
         StatusCode::BAD_REQUEST,
@@ -184,18 +184,18 @@ fn invalid_grant(r: &Resp) {
     assert_eq!(r.json()["error"], "invalid_grant");
 }
 
-fn id_claims(app: &TestApp, t: &Value) -> IdTokenClaims {
+pub(crate) fn id_claims(app: &TestApp, t: &Value) -> IdTokenClaims {
     app.keys()
         .verify_jwt::<IdTokenClaims>(t["id_token"].as_str().unwrap(), "JWT")
         .expect("the ID token verifies")
 }
 
-async fn userinfo_get(app: &TestApp, token: &str) -> Resp {
+pub(crate) async fn userinfo_get(app: &TestApp, token: &str) -> Resp {
     app.call(Method::GET, "/oauth2/userinfo", Auth::Bearer(token), None)
         .await
 }
 
-async fn refresh(w: &World, rt: &str) -> Resp {
+pub(crate) async fn refresh(w: &World, rt: &str) -> Resp {
     let form = [("grant_type", "refresh_token"), ("refresh_token", rt)];
     token(&w.app, &form, Some((&w.rp.id, w.rp.secret.as_deref().unwrap()))).await
 }

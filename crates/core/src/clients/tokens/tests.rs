@@ -7,14 +7,16 @@ fn keys() -> TokenKeys {
     verifying.insert("k1".to_owned(), point.as_bytes().to_vec());
     let public = signing.verifying_key().to_encoded_point(false);
     TokenKeys {
-        active_kid: "k1".into(),
-        signing: EcdsaKeyPair::from_private_key_and_public_key(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            &signing.to_bytes(),
-            public.as_bytes(),
-        )
-        .unwrap(),
-        verifying,
+        inner: std::sync::RwLock::new(Loaded {
+            active_kid: "k1".into(),
+            signing: EcdsaKeyPair::from_private_key_and_public_key(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &signing.to_bytes(),
+                public.as_bytes(),
+            )
+            .unwrap(),
+            verifying,
+        }),
     }
 }
 

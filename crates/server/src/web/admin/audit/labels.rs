@@ -64,6 +64,11 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::OidcAuthorize => "Signed in to an application",
         Action::OidcToken => "Application token request",
         Action::OidcRevoke => "Application sign-in revoked",
+        Action::OidcBackchannelLogout => "Application told of a sign-out",
+        Action::ApplicationRotateSecret => "Single sign-on application secret rotated",
+        Action::SigningKeyRotate => "Token-signing key rotation started",
+        Action::SigningKeyPromote => "New token-signing key in use",
+        Action::SigningKeyPurge => "Retired token-signing keys deleted",
         Action::StrengthCreate => "Authentication strength created",
         Action::StrengthUpdate => "Authentication strength changed",
         Action::StrengthDelete => "Authentication strength deleted",
@@ -110,6 +115,7 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "oidc." => "application sign-ins",
         "strength." => "authentication strengths",
         "policy." => "group policies",
+        "signing_key." => "token-signing keys",
         _ => return None,
     })
 }
@@ -197,7 +203,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 20,
+            Action::ALL.len() + 21,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {
