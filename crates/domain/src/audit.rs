@@ -208,6 +208,10 @@ actions! {
     OidcToken => "oidc.token",
     /// A grant and every token issued from it were revoked.
     OidcRevoke => "oidc.revoke",
+    /// A user agreed that a third-party application may learn what its scopes name.
+    OidcConsent => "oidc.consent",
+    /// A user withdrew their consent to a third-party application.
+    OidcConsentRevoke => "oidc.consent_revoke",
     /// An authentication strength was created.
     StrengthCreate => "strength.create",
     /// An authentication strength was changed.

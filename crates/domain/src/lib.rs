@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod ceremony;
 pub mod client;
+pub mod consent;
 pub mod credential;
 pub mod directory;
 pub mod group;

@@ -80,6 +80,9 @@ pub struct Application {
     pub authentication_strength: Option<String>,
     /// Where OpenID back-channel logout tokens are posted.
     pub backchannel_logout_uri: Option<String>,
+    /// A third-party application: its users are asked for their consent (the scopes it may
+    /// learn) before it gets a code. First-party ones (the default) are not.
+    pub third_party: bool,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it was last changed.

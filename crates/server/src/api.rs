@@ -715,6 +715,8 @@ pub struct ApplicationJson {
     pub authentication_strength: Option<String>,
     /// OpenID back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
+    /// A third-party application: its users are asked for consent.
+    pub third_party: bool,
     /// Created at.
     pub created_at: String,
     /// Last changed at.
@@ -734,6 +736,7 @@ impl From<&keyfleet_domain::oidc::Application> for ApplicationJson {
             refresh_token_lifetime: a.refresh_token_lifetime_s,
             authentication_strength: a.authentication_strength.clone(),
             backchannel_logout_uri: a.backchannel_logout_uri.clone(),
+            third_party: a.third_party,
             created_at: rfc3339(a.created_at),
             updated_at: rfc3339(a.updated_at),
         }
@@ -763,6 +766,8 @@ pub struct CreateApplicationRequest {
     pub access_token_lifetime: Option<i64>,
     /// Refresh token lifetime, 300 to 2592000 seconds (default 28800).
     pub refresh_token_lifetime: Option<i64>,
+    /// A third-party application (its users are asked for consent); default false.
+    pub third_party: Option<bool>,
 }
 
 /// A newly created application, with its secret (confidential only) shown this once.
@@ -800,4 +805,6 @@ pub struct UpdateApplicationRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub backchannel_logout_uri: Option<Option<String>>,
+    /// Third-party (consent asked) or first-party.
+    pub third_party: Option<bool>,
 }

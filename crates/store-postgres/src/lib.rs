@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod consent_sql;
 mod directory_sql;
 mod error;
 mod metadata_sql;
@@ -82,6 +83,7 @@ impl Backend for PgBackend {
     const POLICY_SQL: &'static PolicySql = &policy_sql::POLICY_SQL;
     const DIRECTORY_SQL: &'static keyfleet_store_sql::DirectorySql = &directory_sql::DIRECTORY_SQL;
     const OIDC_SQL: &'static OidcSql = &oidc_sql::OIDC_SQL;
+    const CONSENT_SQL: &'static keyfleet_store_sql::ConsentSql = &consent_sql::CONSENT_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

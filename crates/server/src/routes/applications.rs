@@ -1,5 +1,5 @@
 //! Single sign-on applications (OpenID Connect clients). Only an administrator's session (or
-//! the CLI) manages them.
+//! the CLI) manages them; helpdesk staff may read them.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -43,6 +43,7 @@ pub async fn create_application(
         refresh_token_lifetime_s: body.refresh_token_lifetime,
         authentication_strength: body.authentication_strength,
         backchannel_logout_uri: body.backchannel_logout_uri,
+        third_party: body.third_party,
     };
     let created = applications::create(&c, &p, input).await?;
     let location = format!("/api/v1/applications/{}", created.application.client_id);
@@ -109,6 +110,7 @@ pub async fn update_application(
         refresh_token_lifetime_s: body.refresh_token_lifetime,
         authentication_strength: body.authentication_strength,
         backchannel_logout_uri: body.backchannel_logout_uri,
+        third_party: body.third_party,
     };
     let app = applications::update(&c, &p, &client_id, patch).await?;
     Ok(axum::Json(ApplicationJson::from(&app)))

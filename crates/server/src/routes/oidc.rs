@@ -9,6 +9,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use keyfleet_core::oidc::consent::Decision;
 use keyfleet_core::oidc::{self, AuthorizeOutcome, AuthorizeParams, BrowserSession, LogoutOutcome};
 use keyfleet_domain::audit::Actor;
 use utoipa_axum::router::OpenApiRouter;
@@ -54,7 +55,7 @@ pub async fn discovery(State(state): State<AppState>) -> axum::Json<serde_json::
         "scopes_supported": keyfleet_domain::oidc::SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "at_hash", "sid",
             "preferred_username", "name", "updated_at", "email", "email_verified", "groups"],
-        "prompt_values_supported": ["none", "login"],
+        "prompt_values_supported": ["none", "login", "consent"],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": true,
@@ -100,6 +101,18 @@ fn error_page(description: &str) -> Response {
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap, viewer: Option<Viewer>, raw: &str) -> Response {
+    decide(state, headers, viewer, raw, Decision::Ask).await
+}
+
+/// Decides an authorization request (`raw`: its query or form), with the user's answer on the
+/// consent page when there was one, and renders the outcome.
+pub(crate) async fn decide(
+    state: &AppState,
+    headers: &HeaderMap,
+    viewer: Option<Viewer>,
+    raw: &str,
+    decision: Decision,
+) -> Response {
     let (pairs, params) = match parse_request(raw) {
         Ok(p) => p,
         Err(why) => return error_page(why),
@@ -109,7 +122,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, viewer: Option<Viewer>
         session: &v.session,
         user: &v.user,
     });
-    let outcome = match oidc::authorize(&c, &params, browser).await {
+    let outcome = match oidc::authorize_with(&c, &params, browser, decision).await {
         Ok(o) => o,
         Err(e) => return PageError::from(e).into_response(),
     };
@@ -129,6 +142,13 @@ async fn authorize(state: &AppState, headers: &HeaderMap, viewer: Option<Viewer>
             q.push(("iss", iss));
             see_other(&with_query(&redirect_uri, &q))
         }
+        AuthorizeOutcome::Consent { application, scopes } => match viewer.as_ref() {
+            Some(v) => {
+                let request = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+                crate::web::consent::page(v, application, &scopes, request)
+            }
+            None => error_page("nobody is signed in"),
+        },
         AuthorizeOutcome::Code {
             redirect_uri,
             code,

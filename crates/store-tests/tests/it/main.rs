@@ -109,6 +109,7 @@ conformance!(
     oidc_application_round_trip,
     oidc_codes_and_refresh_tokens,
     oidc_code_redeem_race,
+    oidc_consent_round_trip,
     strength_crud,
     strength_uniqueness,
     session_records_user_verification,

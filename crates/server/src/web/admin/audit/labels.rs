@@ -63,6 +63,8 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::OidcAuthorize => "Signed in to an application",
         Action::OidcToken => "Application token request",
         Action::OidcRevoke => "Application sign-in revoked",
+        Action::OidcConsent => "Consent given to an application",
+        Action::OidcConsentRevoke => "Consent to an application withdrawn",
         Action::StrengthCreate => "Authentication strength created",
         Action::StrengthUpdate => "Authentication strength changed",
         Action::StrengthDelete => "Authentication strength deleted",
