@@ -3,10 +3,12 @@
 # driven by playwright-core, against `keyfleet serve` on SQLite: the WebAuthn ceremonies
 # (ceremonies.test.mjs), the portal and admin console pages (portal.test.mjs), and every page's
 # accessibility (axe-core) and phone-width layout (a11y.test.mjs), and single sign-on with
-# openid-client as the application (sso.test.mjs).
+# openid-client as the application (sso.test.mjs), the console's applications pages and the
+# consent page of a third-party application (applications.test.mjs).
 #
 #   tests/browser/run.sh            # installs what is missing, builds keyfleet, runs the test
 #   KEYFLEET_BIN=path/to/keyfleet tests/browser/run.sh   # skips the build
+#   tests/browser/run.sh sso.test.mjs   # only the files named (default: every *.test.mjs)
 #
 # Installs idempotently (quick when present): Debian's `chromium` (never a browser downloaded
 # by a test tool) and `npm ci` of the pinned playwright-core and axe-core. Nothing is skipped:
@@ -63,6 +65,9 @@ log "setup took $((SECONDS - START))s"
 T0=$SECONDS
 cd "$HERE"
 status=0
-node --test --test-reporter=spec ceremonies.test.mjs portal.test.mjs a11y.test.mjs sso.test.mjs || status=$?
+if [ $# -eq 0 ]; then
+  set -- ceremonies.test.mjs portal.test.mjs a11y.test.mjs sso.test.mjs applications.test.mjs
+fi
+node --test --test-reporter=spec "$@" || status=$?
 log "node --test took $((SECONDS - T0))s (whole script $((SECONDS - START))s), exit $status"
 exit $status

@@ -145,7 +145,8 @@ pub(crate) async fn decide(
         AuthorizeOutcome::Consent { application, scopes } => match viewer.as_ref() {
             Some(v) => {
                 let request = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-                crate::web::consent::page(v, application, &scopes, request)
+                let redirect_uri = params.redirect_uri.as_deref().unwrap_or_default();
+                crate::web::consent::page(v, application, &scopes, request, redirect_uri)
             }
             None => error_page("nobody is signed in"),
         },

@@ -11,7 +11,7 @@ use axum::routing::post;
 use keyfleet_core::oidc::consent::Decision;
 use serde::Deserialize;
 
-use super::page::{Nav, PageError, PageForm, Viewer, html_status};
+use super::page::{Nav, PAGE_CSP, PageError, PageForm, Viewer, html_status};
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -45,9 +45,23 @@ struct ConsentPage {
     request: String,
 }
 
+/// The origin of a (registered, validated) redirect URI, when it is plain enough to name in a
+/// CSP source list (letters, digits, `.-:[]` in the host and port).
+fn csp_origin(redirect_uri: &str) -> Option<String> {
+    let (scheme, rest) = redirect_uri.split_once("://")?;
+    let authority = rest.split(['/', '?']).next()?;
+    let plain = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    (matches!(scheme, "https" | "http") && plain).then(|| format!("{scheme}://{authority}"))
+}
+
 /// The consent page for `application` asking for `scopes`; `request` is the authorization
-/// request's query, sent back with the answer.
-pub fn page(viewer: &Viewer, application: String, scopes: &[String], request: String) -> Response {
+/// request's query, sent back with the answer. The answer is a redirect to the application,
+/// so the page's `form-action` also names the redirect URI's origin (browsers apply it to
+/// the redirect after a form is sent).
+pub fn page(viewer: &Viewer, application: String, scopes: &[String], request: String, redirect_uri: &str) -> Response {
     let page = ConsentPage {
         nav: viewer.nav(""),
         application,
@@ -61,8 +75,14 @@ pub fn page(viewer: &Viewer, application: String, scopes: &[String], request: St
         request,
     };
     let mut res = html_status(StatusCode::OK, &page);
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    if let Some(origin) = csp_origin(redirect_uri) {
+        let csp = PAGE_CSP.replace("form-action 'self'", &format!("form-action 'self' {origin}"));
+        if let Ok(v) = header::HeaderValue::from_str(&csp) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
     res
 }
 
@@ -95,4 +115,21 @@ async fn answer(
         }
     };
     crate::routes::oidc::decide(&state, &headers, Some(viewer), &form.request, decision).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csp_origin;
+
+    #[test]
+    fn only_plain_origins_enter_the_csp() {
+        assert_eq!(
+            csp_origin("https://app.example.com:8443/cb?x=1").as_deref(),
+            Some("https://app.example.com:8443")
+        );
+        assert_eq!(csp_origin("http://[::1]:9/cb").as_deref(), Some("http://[::1]:9"));
+        assert_eq!(csp_origin("https://a;script-src*/cb"), None);
+        assert_eq!(csp_origin("https://a%20b/cb"), None);
+        assert_eq!(csp_origin("javascript:x"), None);
+    }
 }
