@@ -274,6 +274,35 @@ async fn third_party_applications_ask_for_consent(b: Backend) {
     assert_eq!(stored[0].scopes, ["openid", "profile"]);
     assert_eq!(count(&app, Action::OidcConsent).await, 2, "the denial and the approval");
 
+    // The user sees the consent on /security-info and withdraws it there (a page form).
+    let r = page(&app, &cookie, "/security-info").await;
+    let withdraw = format!("/security-info/consents/{}/withdraw", client.0);
+    assert!(html(&r).contains(&withdraw) && html(&r).contains("Partner Portal"));
+    let r = post_form(&app, &cookie, &withdraw, &[], false).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no CSRF token");
+    assert_eq!(
+        app.state.stores.consents.list_consents(alice.id).await.unwrap().len(),
+        1
+    );
+    let r = post_form(&app, &cookie, &withdraw, &[], true).await;
+    let (to, q) = location(&r);
+    assert_eq!(
+        (to.as_str(), param(&q, "done")),
+        ("/security-info", Some("consent-withdrawn"))
+    );
+    assert!(
+        app.state
+            .stores
+            .consents
+            .list_consents(alice.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let r = authorize(&app, &cookie, &client.0, &[("prompt", "none")]).await;
+    let (_, q) = location(&r);
+    assert_eq!(param(&q, "error"), Some("consent_required"));
+
     // A first-party application goes straight through.
     let first = applications::create(
         &app.system(),
