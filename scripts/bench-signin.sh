@@ -18,7 +18,10 @@
 #   (server; default warn, so logging does not dominate), RATE (open loop: sign-ins started per
 #   second over all workers, latency counted from each sign-in's due time; default: closed
 #   loop, back to back), SEED_USERS (ballast users of 3 keys each written into the database
-#   before the server starts, by scripts/bench/seed-fleet.sh; default 0).
+#   before the server starts, by scripts/bench/seed-fleet.sh; default 0), MODE (signin;
+#   `code`: single sign-on authorization-code flows, /oauth2/authorize with each worker's
+#   session and the code's exchange at /oauth2/token; `refresh`: refresh-token grants, each
+#   worker rotating its own token; docs/performance.md "## Single sign-on tokens").
 #
 # Needs: curl, psql (PostgreSQL part). Binds 127.0.0.1 only; the server, the scratch
 # directory and the database are removed on exit. One JSON line per run on stdout (the
@@ -37,6 +40,7 @@ POSTGRES_ADMIN_URL=${POSTGRES_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/post
 SKIP_POSTGRES=${SKIP_POSTGRES:-0}
 RATE=${RATE:-0}
 SEED_USERS=${SEED_USERS:-0}
+MODE=${MODE:-signin}
 
 # A fixed test master key (base64 of 32 bytes 0x00..0x1f). Never use it for real data.
 export KEYFLEET_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
@@ -111,7 +115,7 @@ run() {
   for c in $CONCURRENCY; do
     log "$label: $c concurrent workers, ${DURATION} s (+${WARMUP} s warm-up)"
     "$LOADGEN" --addr "127.0.0.1:$port" --keyfleet "$BIN" --database-url "$url" \
-      --concurrency "$c" --duration "$DURATION" --warmup "$WARMUP" --prefix "$label-c$c-" --rate "$RATE" |
+      --concurrency "$c" --duration "$DURATION" --warmup "$WARMUP" --prefix "$label-c$c-" --rate "$RATE" --mode "$MODE" |
       sed "s/^{/{\"store\":\"$label\",/"
   done
   stop_server

@@ -54,7 +54,11 @@ step "software authenticator via python-fido2, pcscd and vpcd" scripts/interop.s
 step "python-fido2 device suite on a fresh nfc-key (pcscd + vpcd)" scripts/interop.sh --device-suite nfc-key
 step "python-fido2 device suite on a fresh band (pcscd + vpcd)" scripts/interop.sh --device-suite band
 step "scim2-tester against keyfleet serve on SQLite and PostgreSQL" scripts/scim-tester.sh
-step "WebAuthn ceremonies, pages and accessibility in headless Chromium" tests/browser/run.sh
+step "WebAuthn ceremonies, pages, accessibility and single sign-on clients in headless Chromium" tests/browser/run.sh
+# The example application is its own Cargo workspace (the tests above never build it): a
+# check keeps it compiling (about a minute of CPU from cold, seconds when cached).
+step "example application compiles (examples/sso-demo)" \
+  cargo check --quiet --locked --manifest-path examples/sso-demo/Cargo.toml
 step "fuzz targets build" scripts/fuzz-build.sh
 step "README run command answers /healthz" scripts/readme-run.sh
 

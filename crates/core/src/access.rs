@@ -76,6 +76,8 @@ pub enum Permission {
     ReadMetadata,
     /// Create, change and delete single sign-on applications (administrators and the CLI).
     ManageApplications,
+    /// Read single sign-on applications' settings (administrators and helpdesk staff).
+    ReadApplications,
     /// Create, change and delete group policies and authentication strengths
     /// (administrators and the CLI).
     ManagePolicies,
@@ -106,6 +108,7 @@ impl Permission {
             | Permission::ManageMetadata
             | Permission::ReadMetadata
             | Permission::ManageApplications
+            | Permission::ReadApplications
             | Permission::ManagePolicies
             | Permission::ReadPolicies => None,
             Permission::Directory => Some(Scope::Scim),
@@ -124,6 +127,7 @@ impl Permission {
                 | Permission::ReadMetadata
                 | Permission::ReadPolicies
                 | Permission::ReadShipments
+                | Permission::ReadApplications
         )
     }
 }

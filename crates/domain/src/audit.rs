@@ -223,6 +223,10 @@ actions! {
     SigningKeyPromote => "signing_key.promote",
     /// Retired token-signing keys were deleted (every token they signed had expired).
     SigningKeyPurge => "signing_key.purge",
+    /// A user agreed that a third-party application may learn what its scopes name.
+    OidcConsent => "oidc.consent",
+    /// A user withdrew their consent to a third-party application.
+    OidcConsentRevoke => "oidc.consent_revoke",
     /// An authentication strength was created.
     StrengthCreate => "strength.create",
     /// An authentication strength was changed.

@@ -20,6 +20,7 @@ pub mod audit;
 pub mod backchannel;
 pub mod ceremony;
 pub mod client;
+pub mod consent;
 pub mod credential;
 pub mod directory;
 pub mod group;

@@ -84,6 +84,9 @@ pub struct Application {
     /// The application's public keys (a JWK Set, as JSON) when it authenticates with
     /// `private_key_jwt` (RFC 7523) instead of a secret.
     pub jwks: Option<String>,
+    /// A third-party application: its users are asked for their consent (the scopes it may
+    /// learn) before it gets a code. First-party ones (the default) are not.
+    pub third_party: bool,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it was last changed.

@@ -16,6 +16,7 @@ use thiserror::Error;
 use crate::audit::{AuditEvent, AuditQuery, NewAuditEvent};
 use crate::ceremony::{Ceremony, FinishAssertion};
 use crate::client::{ApiClient, ClientSecret};
+use crate::consent::ConsentStore;
 use crate::credential::Credential;
 use crate::directory::DirectoryStore;
 use crate::group::Group;
@@ -469,6 +470,8 @@ pub struct Stores {
     pub metadata: Arc<dyn MetadataStore>,
     /// Single sign-on applications, grants and refresh tokens.
     pub oidc: Arc<dyn OidcStore>,
+    /// Users' consents to third-party applications.
+    pub consents: Arc<dyn ConsentStore>,
     /// Administrators' authentication strengths.
     pub strengths: Arc<dyn StrengthStore>,
     /// Group policies.
@@ -501,6 +504,7 @@ impl Stores {
             + ReportStore
             + MetadataStore
             + OidcStore
+            + ConsentStore
             + StrengthStore
             + PolicyStore
             + DirectoryStore
@@ -525,6 +529,7 @@ impl Stores {
             reports: s.clone(),
             metadata: s.clone(),
             oidc: s.clone(),
+            consents: s.clone(),
             strengths: s.clone(),
             policies: s.clone(),
             directory: s.clone(),

@@ -732,6 +732,8 @@ pub struct ApplicationJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<serde_json::Value>,
+    /// A third-party application: its users are asked for consent.
+    pub third_party: bool,
     /// Created at.
     pub created_at: String,
     /// Last changed at.
@@ -753,6 +755,7 @@ impl From<&keyfleet_domain::oidc::Application> for ApplicationJson {
             backchannel_logout_uri: a.backchannel_logout_uri.clone(),
             token_endpoint_auth_method: keyfleet_core::oidc::client_auth::auth_method(a).to_owned(),
             jwks: a.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            third_party: a.third_party,
             created_at: rfc3339(a.created_at),
             updated_at: rfc3339(a.updated_at),
         }
@@ -788,6 +791,8 @@ pub struct CreateApplicationRequest {
     pub access_token_lifetime: Option<i64>,
     /// Refresh token lifetime, 300 to 2592000 seconds (default 28800).
     pub refresh_token_lifetime: Option<i64>,
+    /// A third-party application (its users are asked for consent); default false.
+    pub third_party: Option<bool>,
 }
 
 /// A newly created application, with its secret (confidential only) shown this once.
@@ -831,4 +836,6 @@ pub struct UpdateApplicationRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<Option<serde_json::Value>>,
+    /// Third-party (consent asked) or first-party.
+    pub third_party: Option<bool>,
 }

@@ -29,6 +29,7 @@ pub fn api_router() -> (Router<AppState>, OpenApi) {
         .merge(routes::credentials::router())
         .merge(routes::onbehalf::router())
         .merge(routes::me::router())
+        .merge(routes::consents::router())
         .merge(routes::users::router())
         .merge(routes::groups::router())
         .merge(routes::policies::router())

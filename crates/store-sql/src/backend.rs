@@ -35,6 +35,8 @@ pub trait Backend: Send + Sync + 'static {
     const ONBEHALF_SQL: &'static crate::OnBehalfSql;
     /// The group-rule, order and collection statements.
     const SHIPMENT_SQL: &'static crate::ShipmentSql;
+    /// The statements of consents to third-party applications, in this database's dialect.
+    const CONSENT_SQL: &'static crate::ConsentSql;
 
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;

@@ -24,6 +24,7 @@
 mod audit;
 mod backend;
 mod clients;
+mod consent;
 mod directory;
 pub mod error;
 pub mod exec;
@@ -45,6 +46,7 @@ mod users;
 mod webauthn;
 
 pub use backend::{Backend, Sql};
+pub use consent::ConsentSql;
 pub use directory::DirectorySql;
 pub use metadata::MetadataSql;
 pub use oidc::OidcSql;

@@ -21,14 +21,14 @@ pub struct OidcSql {
     /// Inserts an application: client_id, name, client_type, secret_hash, redirect_uris,
     /// post_logout_redirect_uris, scopes (three lists), access_token_lifetime_s,
     /// refresh_token_lifetime_s, authentication_strength, backchannel_logout_uri, jwks,
-    /// created_at, updated_at.
+    /// created_at, updated_at, third_party.
     pub insert_application: &'static str,
     /// An application by client_id.
     pub application: &'static str,
     /// Every application by name.
     pub list_applications: &'static str,
     /// Replaces an application's settings: client_id, then the columns of
-    /// `insert_application` from name to jwks, then updated_at.
+    /// `insert_application` from name to jwks, then updated_at, third_party.
     pub update_application: &'static str,
     /// Deletes an application (its grants and refresh tokens go with it): client_id.
     pub delete_application: &'static str,
@@ -88,7 +88,7 @@ pub struct OidcSql {
     pub spend_client_assertion: &'static str,
 }
 
-fn application_args(app: &Application) -> [Arg<'_>; 12] {
+fn application_args(app: &Application) -> [Arg<'_>; 13] {
     [
         text(&app.name),
         text(app.client_type.as_str()),
@@ -102,6 +102,7 @@ fn application_args(app: &Application) -> [Arg<'_>; 12] {
         Arg::Text(app.backchannel_logout_uri.as_deref()),
         Arg::Text(app.jwks.as_deref()),
         ms(app.updated_at),
+        Arg::Bool(app.third_party),
     ]
 }
 
@@ -113,6 +114,7 @@ impl<B: Backend> OidcStore for SqlStore<B> {
         args.extend_from_slice(&rest[..11]);
         args.push(ms(app.created_at));
         args.push(ms(app.updated_at));
+        args.push(Arg::Bool(app.third_party));
         let mut tx = self.begin().await?;
         exec::execute::<B>(&mut tx, B::OIDC_SQL.insert_application, &args).await?;
         audit_and_commit::<B>(tx, audit).await

@@ -601,6 +601,7 @@ pub(crate) fn application<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_do
         authentication_strength: c.opt_text("authentication_strength")?,
         backchannel_logout_uri: c.opt_text("backchannel_logout_uri")?,
         jwks: c.opt_text("jwks")?,
+        third_party: c.flag("third_party")?,
         created_at: c.time("created_at")?,
         updated_at: c.time("updated_at")?,
     })
@@ -626,6 +627,17 @@ pub(crate) fn grant<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::
         code_expires_at: c.time("code_expires_at")?,
         code_used_at: c.opt_time("code_used_at")?,
         revoked_at: c.opt_time("revoked_at")?,
+    })
+}
+
+/// A row of `oidc_consents`.
+pub(crate) fn consent<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::consent::Consent> {
+    let c = Cols::<B>::new(row, "");
+    Ok(keyfleet_domain::consent::Consent {
+        user_id: c.parse("user_id")?,
+        client_id: c.text("client_id")?,
+        scopes: c.texts("scopes")?,
+        granted_at: c.time("granted_at")?,
     })
 }
 

@@ -31,6 +31,7 @@ pub const TABLES: &[&str] = &[
     "oidc_applications",
     "oidc_grants",
     "oidc_refresh_tokens",
+    "oidc_consents",
     "authentication_strengths",
     "policies",
     "policy_groups",

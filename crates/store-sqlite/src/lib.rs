@@ -30,6 +30,7 @@
 #[macro_use]
 mod sql;
 
+mod consent_sql;
 mod directory_sql;
 mod error;
 mod lists;
@@ -156,6 +157,7 @@ impl Backend for SqliteBackend {
     const OIDC_SQL: &'static OidcSql = &oidc_sql::OIDC_SQL;
     const ONBEHALF_SQL: &'static OnBehalfSql = &onbehalf_sql::ONBEHALF_SQL;
     const SHIPMENT_SQL: &'static keyfleet_store_sql::ShipmentSql = &shipments_sql::SHIPMENT_SQL;
+    const CONSENT_SQL: &'static keyfleet_store_sql::ConsentSql = &consent_sql::CONSENT_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

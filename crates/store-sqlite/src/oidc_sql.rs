@@ -7,7 +7,7 @@ macro_rules! application_columns {
     () => {
         "client_id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
          access_token_lifetime_s, refresh_token_lifetime_s, authentication_strength, backchannel_logout_uri, \
-         jwks, created_at, updated_at"
+         jwks, created_at, updated_at, third_party"
     };
 }
 
@@ -23,7 +23,7 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
     insert_application: concat!(
         "INSERT INTO oidc_applications (",
         application_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ),
     application: concat!("SELECT ", application_columns!(), " FROM oidc_applications WHERE client_id = $1"),
     list_applications: concat!(
@@ -34,7 +34,7 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
     update_application: "UPDATE oidc_applications SET name = $2, client_type = $3, secret_hash = $4, redirect_uris = $5,
                              post_logout_redirect_uris = $6, scopes = $7, access_token_lifetime_s = $8,
                              refresh_token_lifetime_s = $9, authentication_strength = $10,
-                             backchannel_logout_uri = $11, jwks = $12, updated_at = $13
+                             backchannel_logout_uri = $11, jwks = $12, updated_at = $13, third_party = $14
                          WHERE client_id = $1",
     delete_application: "DELETE FROM oidc_applications WHERE client_id = $1",
     insert_grant: "INSERT INTO oidc_grants (id, code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce,

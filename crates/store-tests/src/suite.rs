@@ -23,6 +23,7 @@ mod limits;
 mod metadata;
 mod nul;
 mod oidc;
+mod oidc_consent;
 mod onbehalf;
 mod policies;
 mod reports;
@@ -43,6 +44,7 @@ pub use oidc::{
     oidc_application_round_trip, oidc_backchannel_outbox, oidc_code_redeem_race, oidc_codes_and_refresh_tokens,
     oidc_secrets_and_assertions,
 };
+pub use oidc_consent::oidc_consent_round_trip;
 pub use onbehalf::{onbehalf_options_consumed_once, onbehalf_options_round_trip};
 pub use policies::{policy_crud, policy_sign_in_read};
 pub use reports::{
@@ -139,6 +141,7 @@ pub const CASES: &[&str] = &[
     "oidc_backchannel_outbox",
     "oidc_secrets_and_assertions",
     "signing_key_rotation",
+    "oidc_consent_round_trip",
     "strength_crud",
     "strength_uniqueness",
     "session_records_user_verification",
@@ -205,7 +208,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 15 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 16 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

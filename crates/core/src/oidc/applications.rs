@@ -1,5 +1,5 @@
-//! Single sign-on applications: create, read, change, delete (`ManageApplications`:
-//! administrators and the CLI). A confidential application's secret is 256-bit random, shown
+//! Single sign-on applications: create, change, delete (`ManageApplications`:
+//! administrators and the CLI); read (`ReadApplications`: also helpdesk staff). A confidential application's secret is 256-bit random, shown
 //! once, and stored as a keyed digest like an API client's ([`crate::clients::digest_secret`]).
 
 use keyfleet_domain::audit::{Action, Target};
@@ -43,6 +43,8 @@ pub struct ApplicationInput {
     pub token_endpoint_auth_method: Option<String>,
     /// The public keys of `private_key_jwt` (a JWK Set).
     pub jwks: Option<serde_json::Value>,
+    /// A third-party application (its users are asked for consent); default first-party.
+    pub third_party: Option<bool>,
 }
 
 /// Changes to an application; absent fields stay as they are.
@@ -68,6 +70,8 @@ pub struct ApplicationPatch {
     pub token_endpoint_auth_method: Option<String>,
     /// The public keys of `private_key_jwt`: `Some(None)` clears them.
     pub jwks: Option<Option<serde_json::Value>>,
+    /// Third-party (consent asked) or first-party.
+    pub third_party: Option<bool>,
 }
 
 /// A new application and its secret (confidential only), shown once.
@@ -190,6 +194,7 @@ pub async fn create(
         authentication_strength: strength(ctx, input.authentication_strength.as_deref()).await?,
         backchannel_logout_uri: backchannel(input.backchannel_logout_uri.as_deref())?,
         jwks,
+        third_party: input.third_party.unwrap_or(false),
         created_at: ctx.now,
         updated_at: ctx.now,
     };
@@ -210,15 +215,19 @@ pub async fn create(
     Ok(CreatedApplication { application, secret })
 }
 
-/// Every application, by name (`ManageApplications`).
+/// Every application, by name (`ReadApplications`: administrators and helpdesk staff).
 pub async fn list(ctx: &Ctx<'_>, principal: &Principal) -> Result<Vec<Application>, CoreError> {
-    authorize(ctx, principal, Permission::ManageApplications).await?;
+    authorize(ctx, principal, Permission::ReadApplications).await?;
     Ok(ctx.stores.oidc.list_applications().await?)
 }
 
-/// One application (`ManageApplications`).
+/// One application (`ReadApplications`: administrators and helpdesk staff).
 pub async fn get(ctx: &Ctx<'_>, principal: &Principal, client_id: &str) -> Result<Application, CoreError> {
-    authorize(ctx, principal, Permission::ManageApplications).await?;
+    authorize(ctx, principal, Permission::ReadApplications).await?;
+    find(ctx, client_id).await
+}
+
+async fn find(ctx: &Ctx<'_>, client_id: &str) -> Result<Application, CoreError> {
     ctx.stores
         .oidc
         .get_application(client_id)
@@ -234,7 +243,8 @@ pub async fn update(
     client_id: &str,
     patch: ApplicationPatch,
 ) -> Result<Application, CoreError> {
-    let mut app = get(ctx, principal, client_id).await?;
+    authorize(ctx, principal, Permission::ManageApplications).await?;
+    let mut app = find(ctx, client_id).await?;
     if let Some(name) = &patch.name {
         app.name = oidc::validate_name(name).map_err(invalid)?;
     }
@@ -268,6 +278,9 @@ pub async fn update(
         patch.jwks.as_ref().map(Option::as_ref),
         app.jwks.take(),
     )?;
+    if let Some(t) = patch.third_party {
+        app.third_party = t;
+    }
     app.updated_at = ctx.now;
     let detail = ApplicationRef {
         name: &app.name,
@@ -285,7 +298,8 @@ pub async fn update(
 
 /// Deletes an application with its grants and tokens (`ManageApplications`).
 pub async fn delete(ctx: &Ctx<'_>, principal: &Principal, client_id: &str) -> Result<(), CoreError> {
-    let app = get(ctx, principal, client_id).await?;
+    authorize(ctx, principal, Permission::ManageApplications).await?;
+    let app = find(ctx, client_id).await?;
     let detail = ApplicationRef {
         name: &app.name,
         client_type: None,

@@ -18,6 +18,7 @@
 pub mod applications;
 pub mod backchannel;
 pub mod client_auth;
+pub mod consent;
 pub mod keys;
 
 use std::collections::BTreeMap;
@@ -60,7 +61,8 @@ pub struct AuthorizeParams {
     pub code_challenge: Option<String>,
     /// PKCE: must be `S256`.
     pub code_challenge_method: Option<String>,
-    /// `none`, `login` (also `consent`, `select_account`: accepted, no consent screen).
+    /// `none`, `login`, `consent` (a third-party application's consent page, again);
+    /// `select_account` is accepted.
     pub prompt: Option<String>,
     /// Seconds since the key sign-in after which the user signs in again.
     pub max_age: Option<String>,
@@ -110,6 +112,13 @@ pub enum AuthorizeOutcome {
         fresh: bool,
         /// The marker to add to the request when it comes back ([`login_marker`]).
         marker: Option<String>,
+    },
+    /// A third-party application asks for the user's consent: show the consent page.
+    Consent {
+        /// The application's name.
+        application: String,
+        /// The scopes it would get.
+        scopes: Vec<String>,
     },
     /// A code for the application.
     Code {
@@ -280,6 +289,18 @@ pub async fn authorize(
     ctx: &Ctx<'_>,
     p: &AuthorizeParams,
     browser: Option<BrowserSession<'_>>,
+) -> Result<AuthorizeOutcome, CoreError> {
+    authorize_with(ctx, p, browser, consent::Decision::Ask).await
+}
+
+/// [`authorize`] with the user's answer on the consent page (third-party applications): the
+/// whole request is decided again, so an answer counts only for a valid request of the
+/// signed-in user. An approval is stored (see [`consent`]).
+pub async fn authorize_with(
+    ctx: &Ctx<'_>,
+    p: &AuthorizeParams,
+    browser: Option<BrowserSession<'_>>,
+    decision: consent::Decision,
 ) -> Result<AuthorizeOutcome, CoreError> {
     // 1. The application and its redirect URI, before anything is sent anywhere.
     let Some(client_id) = p.client_id.as_deref().filter(|c| !c.is_empty()) else {
@@ -466,7 +487,19 @@ pub async fn authorize(
             .or_else(|| met.iter().rev().find(|s| s.built_in))
             .map(|s| s.acr.clone())
     };
-    // 5. A code.
+    // 5. Consent, for a third-party application.
+    let forced = prompts.contains(&"consent");
+    match consent::step(ctx, &app, b.user.id, &scope, forced, prompt_none, decision).await? {
+        consent::Step::Proceed => {}
+        consent::Step::Ask => {
+            return Ok(AuthorizeOutcome::Consent {
+                application: app.name.clone(),
+                scopes: scope.split(' ').map(str::to_owned).collect(),
+            });
+        }
+        consent::Step::Refuse(error, description) => return back(error, description),
+    }
+    // 6. A code.
     let code = oidc::new_code(&mut OsRng);
     let grant = Grant {
         id: uuid_like(),

@@ -1,5 +1,5 @@
 //! Single sign-on applications (OpenID Connect clients). Only an administrator's session (or
-//! the CLI) manages them.
+//! the CLI) manages them; helpdesk staff may read them.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -46,6 +46,7 @@ pub async fn create_application(
         backchannel_logout_uri: body.backchannel_logout_uri,
         token_endpoint_auth_method: body.token_endpoint_auth_method,
         jwks: body.jwks,
+        third_party: body.third_party,
     };
     let created = applications::create(&c, &p, input).await?;
     let location = format!("/api/v1/applications/{}", created.application.client_id);
@@ -114,6 +115,7 @@ pub async fn update_application(
         backchannel_logout_uri: body.backchannel_logout_uri,
         token_endpoint_auth_method: body.token_endpoint_auth_method,
         jwks: body.jwks,
+        third_party: body.third_party,
     };
     let app = applications::update(&c, &p, &client_id, patch).await?;
     Ok(axum::Json(ApplicationJson::from(&app)))

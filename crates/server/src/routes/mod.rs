@@ -4,6 +4,7 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod clients;
+pub mod consents;
 pub mod credentials;
 pub mod groups;
 pub mod health;

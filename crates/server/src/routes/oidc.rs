@@ -9,6 +9,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use keyfleet_core::oidc::consent::Decision;
 use keyfleet_core::oidc::{self, AuthorizeOutcome, AuthorizeParams, BrowserSession, LogoutOutcome};
 use keyfleet_domain::audit::Actor;
 use utoipa_axum::router::OpenApiRouter;
@@ -56,7 +57,7 @@ pub async fn discovery(State(state): State<AppState>) -> axum::Json<serde_json::
         "scopes_supported": keyfleet_domain::oidc::SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "at_hash", "sid",
             "preferred_username", "name", "updated_at", "email", "email_verified", "groups"],
-        "prompt_values_supported": ["none", "login"],
+        "prompt_values_supported": ["none", "login", "consent"],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": true,
@@ -104,6 +105,18 @@ fn error_page(description: &str) -> Response {
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap, viewer: Option<Viewer>, raw: &str) -> Response {
+    decide(state, headers, viewer, raw, Decision::Ask).await
+}
+
+/// Decides an authorization request (`raw`: its query or form), with the user's answer on the
+/// consent page when there was one, and renders the outcome.
+pub(crate) async fn decide(
+    state: &AppState,
+    headers: &HeaderMap,
+    viewer: Option<Viewer>,
+    raw: &str,
+    decision: Decision,
+) -> Response {
     let (pairs, params) = match parse_request(raw) {
         Ok(p) => p,
         Err(why) => return error_page(why),
@@ -113,7 +126,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, viewer: Option<Viewer>
         session: &v.session,
         user: &v.user,
     });
-    let outcome = match oidc::authorize(&c, &params, browser).await {
+    let outcome = match oidc::authorize_with(&c, &params, browser, decision).await {
         Ok(o) => o,
         Err(e) => return PageError::from(e).into_response(),
     };
@@ -133,6 +146,14 @@ async fn authorize(state: &AppState, headers: &HeaderMap, viewer: Option<Viewer>
             q.push(("iss", iss));
             see_other(&with_query(&redirect_uri, &q))
         }
+        AuthorizeOutcome::Consent { application, scopes } => match viewer.as_ref() {
+            Some(v) => {
+                let request = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+                let redirect_uri = params.redirect_uri.as_deref().unwrap_or_default();
+                crate::web::consent::page(v, application, &scopes, request, redirect_uri)
+            }
+            None => error_page("nobody is signed in"),
+        },
         AuthorizeOutcome::Code {
             redirect_uri,
             code,

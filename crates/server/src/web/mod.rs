@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod consent;
 pub mod csrf;
 pub mod csv;
 pub mod format;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/login/tap", post(login::tap))
         .route("/logout", post(login::logout))
         .merge(security_info::router())
+        .merge(consent::router())
         .merge(admin::router())
         .layer(middleware::from_fn_with_state(state, csrf::guard))
         .merge(assets::router())

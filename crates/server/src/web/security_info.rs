@@ -30,6 +30,30 @@ pub fn router() -> Router<AppState> {
         .route("/security-info/keys/{id}/rename", post(rename))
         .route("/security-info/keys/{id}/remove", get(confirm_remove).post(remove))
         .route("/security-info/keys/{id}/lost", get(confirm_lost).post(lost))
+        .route("/security-info/consents/{client_id}/withdraw", post(withdraw_consent))
+}
+
+/// A consent to a third-party application, as the page lists it.
+pub struct ConsentRow {
+    /// The application's client id (for the form's URL).
+    pub client_id: String,
+    /// Its name.
+    pub application: String,
+    /// The scopes agreed to.
+    pub scopes: String,
+    /// When.
+    pub granted: String,
+}
+
+/// `POST /security-info/consents/{client_id}/withdraw`: the application asks again next
+/// time, and the sign-ins it was given end (`keyfleet_core::oidc::consent::revoke_mine`).
+async fn withdraw_consent(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(client_id): Path<String>,
+) -> Result<Response, PageError> {
+    keyfleet_core::oidc::consent::revoke_mine(&viewer.ctx(&state, None), &viewer.principal(), &client_id).await?;
+    Ok(crate::web::page::see_other("/security-info?done=consent-withdrawn"))
 }
 
 /// One key as the page shows it.
@@ -100,6 +124,7 @@ struct SecurityInfoPage {
     tap_key_added: bool,
     keys: Vec<KeyRow>,
     sessions: Vec<SessionRow>,
+    consents: Vec<ConsentRow>,
     notice: Option<&'static str>,
     error: Option<String>,
     after_add: String,
@@ -113,6 +138,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "added-first" => Some("Your security key was added. Now sign out, then sign in with it."),
         "renamed" => Some("The nickname was changed."),
         "removed" => Some("The key was removed. You can no longer sign in with it."),
+        "consent-withdrawn" => Some("Your consent was withdrawn. The application will ask again."),
         _ => None,
     }
 }
@@ -126,12 +152,13 @@ async fn render(
 ) -> Result<Response, PageError> {
     let tap = viewer.require_full().is_err();
     let tap_key_added = tap && keys::added_in_this_session(&viewer.ctx(state, None), &viewer.principal()).await? > 0;
-    let (held, sessions) = if tap {
-        (Vec::new(), Vec::new())
+    let (held, sessions, consents) = if tap {
+        (Vec::new(), Vec::new(), Vec::new())
     } else {
         let c = viewer.ctx(state, None);
         let held = keys::list_own_with_standing(&c, &viewer.principal()).await?;
         let sessions = sessions::list_own(&c, &viewer.principal()).await?;
+        let consents = keyfleet_core::oidc::consent::list_mine(&c, &viewer.principal()).await?;
         (
             held,
             sessions
@@ -146,6 +173,15 @@ async fn render(
                         "temporary access pass"
                     },
                     current: s.id == viewer.session.id,
+                })
+                .collect(),
+            consents
+                .into_iter()
+                .map(|c| ConsentRow {
+                    client_id: c.client_id,
+                    application: c.application,
+                    scopes: c.scopes.join(" "),
+                    granted: when(c.granted_at),
                 })
                 .collect(),
         )
@@ -181,6 +217,7 @@ async fn render(
         tap_key_added,
         keys: key_rows,
         sessions,
+        consents,
         notice,
         error,
         after_add,

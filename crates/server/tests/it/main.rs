@@ -17,6 +17,7 @@ mod console_people;
 mod console_users;
 mod group_rules;
 mod oidc;
+mod oidc_apps;
 mod oidc_protocol;
 mod onbehalf;
 mod openapi;

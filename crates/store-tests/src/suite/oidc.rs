@@ -10,7 +10,7 @@ use rand_core::OsRng;
 use super::{assert_conflict, assert_not_found};
 use crate::fixtures::{MINUTE, T0, at, audit_actions, event, user};
 
-fn application(client_id: &str, name: &str) -> Application {
+pub(crate) fn application(client_id: &str, name: &str) -> Application {
     Application {
         client_id: client_id.into(),
         name: name.into(),
@@ -24,12 +24,13 @@ fn application(client_id: &str, name: &str) -> Application {
         authentication_strength: None,
         backchannel_logout_uri: Some("https://a.example.com/bcl".into()),
         jwks: None,
+        third_party: false,
         created_at: T0,
         updated_at: T0,
     }
 }
 
-fn grant(id: &str, client_id: &str, user: keyfleet_domain::UserId, session: SessionId, code: u8) -> Grant {
+pub(crate) fn grant(id: &str, client_id: &str, user: keyfleet_domain::UserId, session: SessionId, code: u8) -> Grant {
     Grant {
         id: id.into(),
         code_hash: [code; 32],
@@ -90,6 +91,7 @@ pub async fn oidc_application_round_trip(s: &Stores) {
         authentication_strength: Some("mfa".into()),
         backchannel_logout_uri: None,
         jwks: None,
+        third_party: true,
         updated_at: at(5),
         ..a.clone()
     };

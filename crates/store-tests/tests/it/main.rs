@@ -112,6 +112,7 @@ conformance!(
     oidc_backchannel_outbox,
     oidc_secrets_and_assertions,
     signing_key_rotation,
+    oidc_consent_round_trip,
     strength_crud,
     strength_uniqueness,
     session_records_user_verification,

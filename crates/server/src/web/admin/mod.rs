@@ -1,5 +1,6 @@
 //! The admin console (`/admin/…`): the dashboard (`/admin`), users and a user's page (keys,
-//! TAP, groups, sessions), the registration report, groups, API clients, and the audit log.
+//! TAP, groups, sessions), the registration report, groups, policies, single sign-on
+//! applications, API clients, and the audit log.
 //!
 //! Every console page takes a [`Staff`] viewer: an administrator or helpdesk user with a full
 //! session. Anyone else is refused with 403 and an `access.denied` audit entry. Pages only an
@@ -7,6 +8,7 @@
 //! users the same way the JSON routes do; the use cases in `keyfleet_core` enforce the rest
 //! (helpdesk users cannot touch administrators or grant roles).
 
+pub mod applications;
 pub mod audit;
 pub mod clients;
 pub mod dashboard;
@@ -38,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(groups::router())
         .merge(policies::router())
         .merge(shipments::router())
+        .merge(applications::router())
         .merge(clients::router())
         .merge(audit::router())
 }

@@ -69,6 +69,8 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::SigningKeyRotate => "Token-signing key rotation started",
         Action::SigningKeyPromote => "New token-signing key in use",
         Action::SigningKeyPurge => "Retired token-signing keys deleted",
+        Action::OidcConsent => "Consent given to an application",
+        Action::OidcConsentRevoke => "Consent to an application withdrawn",
         Action::StrengthCreate => "Authentication strength created",
         Action::StrengthUpdate => "Authentication strength changed",
         Action::StrengthDelete => "Authentication strength deleted",

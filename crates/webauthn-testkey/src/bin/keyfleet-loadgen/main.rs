@@ -10,6 +10,13 @@
 //! 3. Prints sign-ins per second, errors and latency percentiles of a whole sign-in, as JSON
 //!    on standard output.
 //!
+//! `--mode code` measures single sign-on instead: each worker signs in once, then does
+//! authorization-code flows (`/oauth2/authorize` with its session, the code exchanged at
+//! `/oauth2/token` with PKCE and client_secret_basic) to an application made with `keyfleet
+//! admin create-application`; `--mode refresh` has each worker rotate its own refresh token
+//! (refresh-token grants). The figures are then operations per second (`signInsPerSecond`
+//! keeps its name: one operation).
+//!
 //! ```text
 //! keyfleet-loadgen --addr 127.0.0.1:8080 --keyfleet target/release/keyfleet \
 //!     --database-url sqlite://keyfleet.db --concurrency 16 --duration 20
@@ -20,6 +27,8 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+mod oidc;
 
 use keyfleet_webauthn_testkey::TestKey;
 use serde_json::{Value, json};
@@ -38,11 +47,13 @@ struct Args {
     prefix: String,
     /// Open loop: sign-ins started per second over all workers (0: each worker back to back).
     rate: f64,
+    /// `signin`, `code` or `refresh`.
+    mode: String,
 }
 
 const USAGE: &str = "usage: keyfleet-loadgen --addr HOST:PORT --keyfleet PATH --database-url URL \
 [--origin http://localhost:8080] [--users N (default: concurrency)] [--concurrency 16] \
-[--duration 20] [--warmup 3] [--prefix lg] [--rate SIGN_INS_PER_SECOND]";
+[--duration 20] [--warmup 3] [--prefix lg] [--rate SIGN_INS_PER_SECOND] [--mode signin|code|refresh]";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
@@ -77,6 +88,10 @@ fn parse_args() -> Result<Args, String> {
         rate: get.get("rate").map_or(Ok(0.0), |v| {
             v.parse::<f64>().map_err(|_| format!("--rate: not a number: {v}"))
         })?,
+        mode: match get.get("mode").map_or("signin", String::as_str) {
+            m @ ("signin" | "code" | "refresh") => m.to_owned(),
+            m => return Err(format!("--mode: {m}: signin, code or refresh")),
+        },
     })
 }
 
@@ -90,6 +105,7 @@ struct Conn {
 struct Reply {
     status: u16,
     cookie: Option<String>,
+    location: Option<String>,
     body: Vec<u8>,
 }
 
@@ -109,17 +125,34 @@ impl Conn {
     }
 
     async fn post(&mut self, path: &str, cookie: Option<&str>, body: &Value) -> Result<Reply, String> {
-        // One retry on a fresh connection if the kept-alive one was closed under us.
-        match self.try_post(path, cookie, body).await {
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(c) = cookie {
+            headers.push(("Cookie", c));
+        }
+        self.send("POST", path, &headers, body.to_string().as_bytes()).await
+    }
+
+    /// Sends a request (one retry on a fresh connection if the kept-alive one was closed
+    /// under us).
+    async fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Reply, String> {
+        match self.try_send(method, path, headers, body).await {
             Ok(r) => Ok(r),
             Err(_) => {
                 self.io = None;
-                self.try_post(path, cookie, body).await.map_err(|e| e.to_string())
+                self.try_send(method, path, headers, body)
+                    .await
+                    .map_err(|e| e.to_string())
             }
         }
     }
 
-    async fn try_post(&mut self, path: &str, cookie: Option<&str>, body: &Value) -> std::io::Result<Reply> {
+    async fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Reply> {
         if self.io.is_none() {
             let s = TcpStream::connect(self.addr).await?;
             s.set_nodelay(true)?;
@@ -128,19 +161,19 @@ impl Conn {
         let Some(io) = self.io.as_mut() else {
             return Err(std::io::Error::other("no connection"));
         };
-        let body = body.to_string();
         let mut req = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nOrigin: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nOrigin: {}\r\nContent-Length: {}\r\n",
             self.addr,
             self.origin,
             body.len()
         );
-        if let Some(c) = cookie {
-            req.push_str(&format!("Cookie: {c}\r\n"));
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
-        req.push_str(&body);
-        io.get_mut().write_all(req.as_bytes()).await?;
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        io.get_mut().write_all(&bytes).await?;
 
         let mut line = String::new();
         if io.read_line(&mut line).await? == 0 {
@@ -151,7 +184,7 @@ impl Conn {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-        let (mut length, mut chunked, mut close, mut cookie) = (0usize, false, false, None);
+        let (mut length, mut chunked, mut close, mut cookie, mut location) = (0usize, false, false, None, None);
         loop {
             line.clear();
             io.read_line(&mut line).await?;
@@ -166,6 +199,7 @@ impl Conn {
                 "transfer-encoding" => chunked = v.contains("chunked"),
                 "connection" => close = v.eq_ignore_ascii_case("close"),
                 "set-cookie" => cookie = v.split(';').next().map(str::to_owned),
+                "location" => location = Some(v.to_owned()),
                 _ => {}
             }
         }
@@ -189,7 +223,12 @@ impl Conn {
         if close {
             self.io = None;
         }
-        Ok(Reply { status, cookie, body })
+        Ok(Reply {
+            status,
+            cookie,
+            location,
+            body,
+        })
     }
 }
 
@@ -258,8 +297,8 @@ async fn enrol(args: &Args, i: usize) -> Result<TestKey, String> {
     Ok(key)
 }
 
-/// One complete username-less sign-in.
-async fn sign_in(conn: &mut Conn, key: &mut TestKey, origin: &str) -> Result<(), String> {
+/// One complete username-less sign-in; the session cookie.
+async fn sign_in(conn: &mut Conn, key: &mut TestKey, origin: &str) -> Result<String, String> {
     let options = conn.post("/api/v1/auth/webauthn/options", None, &json!({})).await?;
     if options.status != 200 {
         return Err(format!("options: {}", options.status));
@@ -271,7 +310,27 @@ async fn sign_in(conn: &mut Conn, key: &mut TestKey, origin: &str) -> Result<(),
     if r.status != 200 {
         return Err(format!("verify: {} {}", r.status, String::from_utf8_lossy(&r.body)));
     }
-    Ok(())
+    r.cookie.ok_or_else(|| "verify: no session cookie".to_owned())
+}
+
+/// What a worker repeats.
+enum Op {
+    /// A sign-in with its key.
+    SignIn(Box<TestKey>),
+    /// An authorization-code flow with its session.
+    Code(String, std::sync::Arc<oidc::App>),
+    /// A refresh-token grant with its refresh token.
+    Refresh(String, std::sync::Arc<oidc::App>),
+}
+
+impl Op {
+    async fn once(&mut self, conn: &mut Conn, origin: &str) -> Result<(), String> {
+        match self {
+            Op::SignIn(key) => sign_in(conn, key, origin).await.map(|_| ()),
+            Op::Code(cookie, app) => oidc::code_flow(conn, cookie, app).await.map(|_| ()),
+            Op::Refresh(token, app) => oidc::refresh(conn, app, token).await,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -286,7 +345,7 @@ struct Tally {
 /// `first + n × every` and its latency counts from then, so a slow server is charged for the
 /// sign-ins that waited (no coordinated omission); without, sign-ins run back to back.
 async fn worker(
-    mut key: TestKey,
+    mut op: Op,
     args: (SocketAddr, String),
     (start, warmup, end): (Instant, Duration, Instant),
     pacing: Option<(Instant, Duration)>,
@@ -307,7 +366,7 @@ async fn worker(
             }
             None => Instant::now(),
         };
-        let r = sign_in(&mut conn, &mut key, &args.1).await;
+        let r = op.once(&mut conn, &args.1).await;
         if began < start + warmup {
             continue;
         }
@@ -346,18 +405,35 @@ async fn run(args: Args) -> Result<Value, String> {
         keys.len(),
         setup.elapsed().as_secs_f64()
     );
+    let mut ops = Vec::new();
+    if args.mode == "signin" {
+        ops.extend(keys.into_iter().map(|k| Op::SignIn(Box::new(k))));
+    } else {
+        let app = std::sync::Arc::new(oidc::create_app(&args).await?);
+        for mut key in keys.into_iter().take(args.concurrency) {
+            let mut conn = Conn::new(args.addr, &args.origin);
+            let cookie = sign_in(&mut conn, &mut key, &args.origin).await?;
+            ops.push(if args.mode == "code" {
+                Op::Code(cookie, app.clone())
+            } else {
+                let tokens = oidc::code_flow(&mut conn, &cookie, &app).await?;
+                let refresh = tokens["refresh_token"].as_str().ok_or("no refresh_token")?;
+                Op::Refresh(refresh.to_owned(), app.clone())
+            });
+        }
+    }
     let start = Instant::now();
     let end = start + args.warmup + args.duration;
     let mut tasks = Vec::new();
     let workers = args.concurrency.max(1);
-    for (i, key) in keys.into_iter().take(args.concurrency).enumerate() {
+    for (i, op) in ops.into_iter().take(args.concurrency).enumerate() {
         let target = (args.addr, args.origin.clone());
         // Workers' schedules are interleaved evenly across one period.
         let pacing = (args.rate > 0.0).then(|| {
             let every = Duration::from_secs_f64(workers as f64 / args.rate);
             (start + every.mul_f64(i as f64 / workers as f64), every)
         });
-        tasks.push(tokio::spawn(worker(key, target, (start, args.warmup, end), pacing)));
+        tasks.push(tokio::spawn(worker(op, target, (start, args.warmup, end), pacing)));
     }
     let mut all = Tally::default();
     for t in tasks {
@@ -372,6 +448,7 @@ async fn run(args: Args) -> Result<Value, String> {
     all.latencies_us.sort_unstable();
     let secs = args.duration.as_secs_f64();
     Ok(json!({
+        "mode": args.mode,
         "concurrency": args.concurrency,
         "rate": (args.rate > 0.0).then_some(args.rate),
         "durationSeconds": secs,
