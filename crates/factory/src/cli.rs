@@ -96,6 +96,14 @@ pub fn run(args: FactoryArgs) -> anyhow::Result<()> {
 }
 
 async fn run_async(args: FactoryArgs) -> anyhow::Result<()> {
+    // Log lines (never a secret) to standard error, for every command: `RUST_LOG`, else info.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     let config = args.config;
     let database_url = config
         .database_url
@@ -164,13 +172,6 @@ async fn run_async(args: FactoryArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(factory: KeyFactory, listen: &str, ship_after: Option<u32>) -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
