@@ -7,10 +7,13 @@
 //! | principal | permissions |
 //! | --- | --- |
 //! | the local CLI ([`Principal::System`]) | all |
-//! | administrator, full session | all |
+//! | administrator, full session | all (registering keys on behalf of users included) |
 //! | helpdesk user, full session | read users and groups, change workers (not delete them), read the audit log, read the authenticator metadata, read policies and authentication strengths |
 //! | worker, or any TAP session | none (their own keys and sessions only) |
-//! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log, `scim` is directory sync (users and groups over SCIM) |
+//! | API client | by scope: `users:read` reads users and groups, `users:write` changes and deletes workers and changes groups, `audit:read` reads the audit log, `scim` is directory sync (users and groups over SCIM), `provisioning` registers keys on behalf of users (and reads and removes them there) |
+//!
+//! Helpdesk staff may not register keys on behalf of users: the console offers them no such
+//! action, and the JSON API refuses them by the same rule ([`Permission::ProvisionKeys`]).
 
 use keyfleet_domain::audit::{Action, Actor, Outcome};
 use keyfleet_domain::client::Scope;
@@ -81,6 +84,10 @@ pub enum Permission {
     /// Directory sync (SCIM): read, create, change and delete users (workers only, unless
     /// an administrator) and groups.
     Directory,
+    /// Register keys on behalf of users (creation options, the attestation, the
+    /// `fido2Methods` listing and removal): administrators, the CLI and clients with
+    /// `provisioning`; not helpdesk staff.
+    ProvisionKeys,
 }
 
 impl Permission {
@@ -97,6 +104,7 @@ impl Permission {
             | Permission::ManagePolicies
             | Permission::ReadPolicies => None,
             Permission::Directory => Some(Scope::Scim),
+            Permission::ProvisionKeys => Some(Scope::Provisioning),
         }
     }
 
@@ -222,6 +230,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::ManageApplications
                     | Permission::ManagePolicies
                     | Permission::Directory
+                    | Permission::ProvisionKeys
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -243,6 +252,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::ManageApplications => "only an administrator may manage single sign-on applications",
         Permission::ManagePolicies => "only an administrator may change policies and authentication strengths",
         Permission::Directory => "only an administrator may use directory sync",
+        Permission::ProvisionKeys => "only an administrator may register keys on behalf of users",
         _ => "only an administrator may do this",
     }
 }

@@ -40,6 +40,9 @@ pub struct CeremonyConfig {
     pub user_verification: String,
     /// How long a ceremony lives.
     pub challenge_timeout: Duration,
+    /// How long on-behalf creation options live when the caller does not say (5–43200
+    /// minutes; `onbehalf_challenge_timeout_minutes`).
+    pub onbehalf_timeout_minutes: u32,
     /// Refuse keys without an attestation that chains to the anchors.
     pub require_trusted_attestation: bool,
     /// Attestation roots (empty: trust is not evaluated).

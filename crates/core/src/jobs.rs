@@ -104,10 +104,12 @@ impl Job {
                     .purge_sessions(ctx.now.minus(ENDED_SESSIONS_KEPT))
                     .await?;
                 let ceremonies = ctx.stores.ceremonies.purge_ceremonies(ctx.now).await?;
+                let onbehalf = ctx.stores.onbehalf.purge_onbehalf_options(ctx.now).await?;
                 let users = crate::directory::lifecycle::purge(ctx).await?;
                 Ok(vec![
                     ("sessionsPurged", sessions),
                     ("ceremoniesPurged", ceremonies),
+                    ("onBehalfOptionsPurged", onbehalf),
                     ("deletedUsersPurged", users),
                 ])
             }

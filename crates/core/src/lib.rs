@@ -47,6 +47,7 @@ pub mod identity;
 pub mod jobs;
 pub mod limits;
 pub mod metadata;
+pub mod models;
 pub mod oidc;
 pub mod policies;
 pub mod reports;

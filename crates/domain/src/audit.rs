@@ -188,6 +188,9 @@ actions! {
     CredentialCloneSuspected => "credential.clone_suspected",
     /// A band was taken from its wearer to be given to another: their band credential removed.
     CredentialReassign => "credential.reassign",
+    /// Creation options were issued so that a key can be registered on behalf of a user
+    /// (the key itself is `credential.register`, its detail marked `onBehalf`).
+    CredentialOnBehalfOptions => "credential.onbehalf_options",
     /// A sign-in with a security key (success, failure or refusal).
     AuthWebauthn => "auth.webauthn",
     /// A scheduled job ran.

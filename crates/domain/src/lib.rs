@@ -25,6 +25,7 @@ pub mod group;
 pub mod ids;
 pub mod metadata;
 pub mod oidc;
+pub mod onbehalf;
 pub mod policy;
 pub mod report;
 pub mod secret;

@@ -22,6 +22,7 @@ use crate::group::Group;
 use crate::ids::{CeremonyId, SecretId, SessionId};
 use crate::metadata::MetadataStore;
 use crate::oidc::OidcStore;
+use crate::onbehalf::OnBehalfStore;
 use crate::policy::PolicyStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
@@ -460,6 +461,8 @@ pub struct Stores {
     pub policies: Arc<dyn PolicyStore>,
     /// Directory sync (SCIM).
     pub directory: Arc<dyn DirectoryStore>,
+    /// Creation options issued on behalf of users.
+    pub onbehalf: Arc<dyn OnBehalfStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -485,6 +488,7 @@ impl Stores {
             + StrengthStore
             + PolicyStore
             + DirectoryStore
+            + OnBehalfStore
             + HealthStore
             + 'static,
     {
@@ -507,6 +511,7 @@ impl Stores {
             strengths: s.clone(),
             policies: s.clone(),
             directory: s.clone(),
+            onbehalf: s.clone(),
             health: s,
         }
     }

@@ -1,6 +1,7 @@
 //! JSON shapes of the HTTP API (camelCase, as product.md fixes). Wire types only: domain
 //! types never derive `Serialize`, and these never reach the store.
 
+pub mod onbehalf;
 pub mod policies;
 
 use keyfleet_core::audit::AuditEntry;

@@ -27,6 +27,7 @@ pub fn api_router() -> (Router<AppState>, OpenApi) {
         .merge(routes::auth::router())
         .merge(routes::webauthn::router())
         .merge(routes::credentials::router())
+        .merge(routes::onbehalf::router())
         .merge(routes::me::router())
         .merge(routes::users::router())
         .merge(routes::groups::router())

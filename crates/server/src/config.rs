@@ -141,6 +141,11 @@ pub const SETTINGS: &[SettingDoc] = &[
         help: "How long a WebAuthn ceremony (its challenge) stays valid (30 to 3600).",
     },
     SettingDoc {
+        key: "onbehalf_challenge_timeout_minutes",
+        default: "5",
+        help: "How long creation options issued on behalf of a user stay valid when the request does not say (5 to 43200).",
+    },
+    SettingDoc {
         key: "user_verification",
         default: "preferred",
         help: "WebAuthn userVerification asked for and enforced: required, preferred or discouraged.",
@@ -376,6 +381,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Lifetime of a WebAuthn ceremony.
     pub challenge_timeout: Duration,
+    /// Default lifetime of on-behalf creation options, in minutes.
+    pub onbehalf_challenge_timeout_minutes: u32,
     /// `required`, `preferred` or `discouraged`.
     pub user_verification: String,
     /// PEM bundle of attestation roots.
@@ -589,6 +596,7 @@ impl Settings {
             challenge_timeout: raw
                 .int("challenge_timeout_seconds", 30u64, 3600)
                 .map(Duration::from_secs)?,
+            onbehalf_challenge_timeout_minutes: raw.int("onbehalf_challenge_timeout_minutes", 5u32, 43_200)?,
             user_verification,
             attestation_roots_file,
             require_trusted_attestation,

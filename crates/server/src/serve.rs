@@ -110,6 +110,7 @@ pub fn core_config(settings: &Settings, master: &MasterKey) -> anyhow::Result<Co
             origins: settings.origins.clone(),
             user_verification: settings.user_verification.clone(),
             challenge_timeout: settings.challenge_timeout,
+            onbehalf_timeout_minutes: settings.onbehalf_challenge_timeout_minutes,
             require_trusted_attestation: settings.require_trusted_attestation,
             anchors,
             decoy_key: master.derive("webauthn-decoy-credential"),

@@ -31,6 +31,8 @@ pub trait Backend: Send + Sync + 'static {
     const DIRECTORY_SQL: &'static crate::DirectorySql;
     /// The single sign-on statements, in this database's dialect.
     const OIDC_SQL: &'static crate::OidcSql;
+    /// The on-behalf registration statements, in this database's dialect.
+    const ONBEHALF_SQL: &'static crate::OnBehalfSql;
 
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;

@@ -164,6 +164,28 @@ pub(crate) fn ceremony<B: Backend>(row: &DbRow<B>) -> StoreResult<Ceremony> {
     })
 }
 
+/// A row of `onbehalf_options`.
+pub(crate) fn onbehalf_options<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::onbehalf::OnBehalfOptions> {
+    let c = Cols::<B>::new(row, "");
+    let expected_aaguid = c
+        .opt_bytes("expected_aaguid")?
+        .map(|b| {
+            b.try_into()
+                .map_err(|b: Vec<u8>| corrupt("expected_aaguid", format!("{} bytes, expected 16", b.len())))
+        })
+        .transpose()?;
+    Ok(keyfleet_domain::onbehalf::OnBehalfOptions {
+        id: c.parse("id")?,
+        user_id: c.parse("user_id")?,
+        caller: c.text("caller")?,
+        challenge: c.bytes("challenge")?,
+        rp_id: c.text("rp_id")?,
+        expected_aaguid,
+        created_at: c.time("created_at")?,
+        expires_at: c.time("expires_at")?,
+    })
+}
+
 /// A user from columns named with `prefix`.
 pub(crate) fn user<B: Backend>(row: &DbRow<B>, prefix: &str) -> StoreResult<User> {
     let c = Cols::<B>::new(row, prefix);

@@ -36,6 +36,7 @@ pub const TABLES: &[&str] = &[
     "policy_groups",
     "directory_users",
     "directory_groups",
+    "onbehalf_options",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

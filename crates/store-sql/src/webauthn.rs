@@ -25,7 +25,7 @@ use crate::store::{SqlStore, audit_and_commit, commit, one_row};
 
 /// Inserts a credential on `conn`. A taken id is `Conflict("credential_id")`, an unknown
 /// user `NotFound` (foreign key).
-async fn insert_credential<B: Backend>(conn: &mut Connection<B>, c: &Credential) -> StoreResult<()> {
+pub(crate) async fn insert_credential<B: Backend>(conn: &mut Connection<B>, c: &Credential) -> StoreResult<()> {
     let user = c.user_id.to_string();
     let args = [
         bytes(&c.id),

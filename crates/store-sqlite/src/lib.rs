@@ -35,6 +35,7 @@ mod error;
 mod lists;
 mod metadata_sql;
 mod oidc_sql;
+mod onbehalf_sql;
 mod policy_sql;
 mod strengths_sql;
 
@@ -45,7 +46,7 @@ use keyfleet_domain::StoreError;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_store_sql::error::{map_err, map_migrate_err};
 use keyfleet_store_sql::exec::{Bound, DbRow};
-use keyfleet_store_sql::{Backend, MetadataSql, OidcSql, PolicySql, Sql, SqlStore, StrengthSql};
+use keyfleet_store_sql::{Backend, MetadataSql, OidcSql, OnBehalfSql, PolicySql, Sql, SqlStore, StrengthSql};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
@@ -152,6 +153,7 @@ impl Backend for SqliteBackend {
     const POLICY_SQL: &'static PolicySql = &policy_sql::POLICY_SQL;
     const DIRECTORY_SQL: &'static keyfleet_store_sql::DirectorySql = &directory_sql::DIRECTORY_SQL;
     const OIDC_SQL: &'static OidcSql = &oidc_sql::OIDC_SQL;
+    const ONBEHALF_SQL: &'static OnBehalfSql = &onbehalf_sql::ONBEHALF_SQL;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

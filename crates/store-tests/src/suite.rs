@@ -23,6 +23,7 @@ mod limits;
 mod metadata;
 mod nul;
 mod oidc;
+mod onbehalf;
 mod policies;
 mod reports;
 mod strengths;
@@ -38,6 +39,7 @@ pub use metadata::{
 };
 pub use nul::{nul_lookups_match_nothing, nul_writes_are_invalid};
 pub use oidc::{oidc_application_round_trip, oidc_code_redeem_race, oidc_codes_and_refresh_tokens};
+pub use onbehalf::{onbehalf_options_consumed_once, onbehalf_options_round_trip};
 pub use policies::{policy_crud, policy_sign_in_read};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
@@ -138,6 +140,8 @@ pub const CASES: &[&str] = &[
     "directory_users_round_trip_and_filters",
     "directory_users_replace_delete_purge",
     "directory_groups",
+    "onbehalf_options_round_trip",
+    "onbehalf_options_consumed_once",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue
@@ -189,7 +193,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 12 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 14 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

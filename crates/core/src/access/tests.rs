@@ -21,6 +21,7 @@ fn the_permission_table() {
         ReadAudit,
         ReadPolicies,
         ManagePolicies,
+        ProvisionKeys,
     ];
     let admin = person(Role::Admin, SessionKind::Full);
     let helpdesk = person(Role::Helpdesk, SessionKind::Full);
@@ -46,6 +47,15 @@ fn the_permission_table() {
     assert!(client.may(WriteUsers) && client.may(ManageGroups) && client.may(DeleteUsers));
     assert!(!client.may(ReadUsers) && !client.may(ManageClients) && !client.may(ReadAudit));
     assert!(!client.may(ReadPolicies) && !client.may(ManagePolicies));
+    // On-behalf registration: administrators and `provisioning` clients; never helpdesk staff
+    // (the console offers them no such action), nor `users:write` alone.
+    assert!(!helpdesk.may(ProvisionKeys));
+    assert!(!client.may(ProvisionKeys));
+    let provisioner = Principal::Client {
+        client_id: "p".into(),
+        scopes: vec![Scope::Provisioning],
+    };
+    assert!(provisioner.may(ProvisionKeys) && !provisioner.may(WriteUsers) && !provisioner.may(ReadUsers));
 }
 
 #[test]

@@ -192,6 +192,12 @@ pub async fn remove_for_user(
     id: &[u8],
 ) -> Result<Removed, CoreError> {
     let user = get_for_change(ctx, principal, user).await?.id;
+    remove_user_key(ctx, user, id).await
+}
+
+/// Removes one of `user`'s keys for a caller already authorized to, and ends the sessions
+/// opened with it (the administrator's removal and the on-behalf API's `DELETE`).
+pub(crate) async fn remove_user_key(ctx: &Ctx<'_>, user: UserId, id: &[u8]) -> Result<Removed, CoreError> {
     let key = get_own(ctx, user, id).await?;
     let detail = KeyRef::new(id, Some(&key.nickname));
     let audit = ctx.audit_with(Action::CredentialDelete, Some(Target::User(user)), &detail);
@@ -203,7 +209,7 @@ pub async fn remove_for_user(
 }
 
 /// The AAGUID of keyfleet's wearable band (the `band` model of `keyfleet key`,
-/// `9b7493dd-e22e-4369-bbdf-25177d6eb596`, as in the server's `data/aaguids.tsv`).
+/// `9b7493dd-e22e-4369-bbdf-25177d6eb596`, as in the core's `data/aaguids.tsv`).
 pub const BAND_AAGUID: [u8; 16] = [
     0x9b, 0x74, 0x93, 0xdd, 0xe2, 0x2e, 0x43, 0x69, 0xbb, 0xdf, 0x25, 0x17, 0x7d, 0x6e, 0xb5, 0x96,
 ];

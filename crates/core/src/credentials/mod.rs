@@ -2,6 +2,7 @@
 
 pub mod ceremony;
 pub mod keys;
+pub mod onbehalf;
 pub mod registration;
 pub mod sealed;
 pub mod sign_in;

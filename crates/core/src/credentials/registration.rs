@@ -16,9 +16,9 @@ use keyfleet_domain::user::User;
 use keyfleet_webauthn_rp::registration::AttestationObject;
 use keyfleet_webauthn_rp::{
     Aaguid, AttestationConveyance, AttestationFormat, AttestationPolicy, AuthenticatorData, AuthenticatorSelection,
-    CredentialDescriptor, CredentialParameter, CrossOriginPolicy, Extensions, PublicKeyCredentialCreationOptions,
-    RegistrationContext, RegistrationResponseJSON, RelyingParty, ResidentKeyRequirement, TrustAnchor,
-    TrustAnchorProvider, TrustOutcome, UserEntity, UserVerificationRequirement,
+    CreationState, CredentialDescriptor, CredentialParameter, CrossOriginPolicy, Extensions,
+    PublicKeyCredentialCreationOptions, RegistrationContext, RegistrationResponseJSON, RelyingParty,
+    ResidentKeyRequirement, TrustAnchor, TrustAnchorProvider, TrustOutcome, UserEntity, UserVerificationRequirement,
 };
 use serde::Serialize;
 
@@ -30,7 +30,7 @@ use crate::{CeremonyError, Ctx, FailureClass};
 /// A key registered.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct KeyRegistered<'a> {
+pub(crate) struct KeyRegistered<'a> {
     credential_id: String,
     nickname: &'a str,
     aaguid: String,
@@ -38,6 +38,19 @@ struct KeyRegistered<'a> {
     trust: &'a str,
 }
 impl Detail for KeyRegistered<'_> {}
+
+impl<'a> KeyRegistered<'a> {
+    /// The detail of registering `credential`.
+    pub(crate) fn of(credential: &'a Credential) -> Self {
+        Self {
+            credential_id: b64(&credential.id),
+            nickname: &credential.nickname,
+            aaguid: hex::encode(credential.aaguid),
+            fmt: &credential.attestation_format,
+            trust: &credential.attestation_trust,
+        }
+    }
+}
 
 /// Starts a registration: stores the ceremony and returns it with the creation options.
 pub async fn start(
@@ -166,7 +179,7 @@ pub fn policy_message(refusal: Refusal) -> &'static str {
     }
 }
 
-fn reject(code: &'static str, message: impl Into<String>) -> CeremonyError {
+pub(crate) fn reject(code: &'static str, message: impl Into<String>) -> CeremonyError {
     CeremonyError::new(FailureClass::Rejected, code, message)
 }
 
@@ -259,16 +272,70 @@ async fn verify_and_store(
     ceremony: &Ceremony,
     input: &Finish<'_>,
 ) -> Result<Credential, CeremonyError> {
-    let config = &ctx.config.ceremonies;
-    let settings = config;
     if !ceremony.is_live(ctx.now) {
         return Err(reject("challenge_expired", "the ceremony expired; start again"));
     }
+    let key = NewKey {
+        credential: input.credential,
+        nickname: input.nickname,
+        self_service: true,
+        attestation_required: false,
+    };
+    let credential = verify_new_key(ctx, user, creation_state(ceremony), key).await?;
+    let detail = KeyRegistered::of(&credential);
+    let audit = ctx.audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail);
+    let stored = ctx
+        .stores
+        .ceremonies
+        .finish_registration(ceremony.id, &credential, &audit)
+        .await;
+    stored_or_refusal(stored).map(|()| credential)
+}
+
+/// What storing a verified key's transaction answered, as the ceremony's outcome.
+pub(crate) fn stored_or_refusal(stored: Result<(), StoreError>) -> Result<(), CeremonyError> {
+    match stored {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict("credential_id")) => Err(CeremonyError::new(
+            FailureClass::Conflict,
+            "credential_exists",
+            "this security key is already registered",
+        )),
+        Err(StoreError::Conflict(_)) => Err(reject("challenge_used", "the ceremony was already used")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A new key to check: what differs between the portal's registration and the on-behalf API.
+pub(crate) struct NewKey<'a> {
+    /// `credential.toJSON()` (or the same shape built without a browser).
+    pub credential: &'a RegistrationResponseJSON,
+    /// The name the key is given.
+    pub nickname: &'a str,
+    /// Registered by its owner in the portal (the policy's self-service setting applies).
+    pub self_service: bool,
+    /// The attestation must chain to a trusted root (MDS or the configured roots) whatever
+    /// the owner's policy says: an unattested or self-attested key is refused.
+    pub attestation_required: bool,
+}
+
+/// Verifies a registration response against `state` (WebAuthn L3 §7.1, through
+/// `keyfleet_webauthn_rp`: client data, authenticator data, the attestation statement and its
+/// chain) and applies the owner's policy as it is now. Returns the credential to store; stores
+/// nothing.
+pub(crate) async fn verify_new_key(
+    ctx: &Ctx<'_>,
+    user: &User,
+    state: CreationState,
+    input: NewKey<'_>,
+) -> Result<Credential, CeremonyError> {
+    let config = &ctx.config.ceremonies;
+    let settings = config;
     let nickname = validate_nickname(input.nickname)
         .map_err(|e| CeremonyError::new(FailureClass::Invalid, "invalid_nickname", e.to_string()))?;
     // The owner's policy as it is now (it may have changed since the ceremony started).
     let policy = crate::policies::effective(ctx, user.id).await?;
-    let attestation_required = policy.attestation.value == Attestation::Required;
+    let attestation_required = input.attestation_required || policy.attestation.value == Attestation::Required;
     // R18: the model's metadata entry, by the AAGUID the response claims. Its attestation
     // roots join the configured ones as anchors for that AAGUID only, so a claim of a model
     // the metadata knows must chain to that model's roots.
@@ -300,7 +367,7 @@ async fn verify_and_store(
             attestation,
             now: system_time(ctx.now),
         };
-        creation_state(ceremony)
+        state
             .verify(context, input.credential)
             .map_err(|e| reject(e.code(), e.to_string()))?
     };
@@ -321,6 +388,13 @@ async fn verify_and_store(
         TrustOutcome::NoneAllowed => "none",
         TrustOutcome::SelfAllowed => "self",
     };
+    // A key that must prove its model and did not (no roots to evaluate it against).
+    if input.attestation_required && trust != "trusted" {
+        return Err(reject(
+            Refusal::AttestationRequired.registration_code(),
+            "a key registered on behalf of a user must prove its model: its attestation must chain to a root of the FIDO metadata or of the configured attestation roots",
+        ));
+    }
     // The policy's rules on the key (R12, R14, R19, bad inputs 15, 17, 19): UV, attestation,
     // passkey type, AAGUID lists, compromised models, the key limit.
     let compromised = match verified.aaguid.0 {
@@ -339,10 +413,10 @@ async fn verify_and_store(
         compromised,
     };
     let held = ctx.stores.credentials.list_user_credentials(user.id).await?.len();
-    if let Err(refusal) = policy.may_register(&facts, verified.flags.user_verified, held, true) {
+    if let Err(refusal) = policy.may_register(&facts, verified.flags.user_verified, held, input.self_service) {
         return Err(reject(refusal.registration_code(), policy_message(refusal)));
     }
-    let credential = Credential {
+    Ok(Credential {
         id: verified.credential_id.clone(),
         user_id: user.id,
         public_key: verified.public_key.cose_bytes().to_vec(),
@@ -360,36 +434,13 @@ async fn verify_and_store(
         created_at: ctx.now,
         last_used_at: None,
         possibly_cloned: false,
-    };
-    let detail = KeyRegistered {
-        credential_id: b64(&credential.id),
-        nickname: &credential.nickname,
-        aaguid: hex::encode(credential.aaguid),
-        fmt: &credential.attestation_format,
-        trust,
-    };
-    let audit = ctx.audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail);
-    match ctx
-        .stores
-        .ceremonies
-        .finish_registration(ceremony.id, &credential, &audit)
-        .await
-    {
-        Ok(()) => Ok(credential),
-        Err(StoreError::Conflict("credential_id")) => Err(CeremonyError::new(
-            FailureClass::Conflict,
-            "credential_exists",
-            "this security key is already registered",
-        )),
-        Err(StoreError::Conflict(_)) => Err(reject("challenge_used", "the ceremony was already used")),
-        Err(e) => Err(e.into()),
-    }
+    })
 }
 
 /// The AAGUID a registration response claims, read before verification to look its model up;
 /// `None` when the response does not parse (verification then says why) or for the all-zero
 /// AAGUID, which names no model (an AAGUID-less key is never matched to an entry).
-fn claimed_aaguid(credential: &RegistrationResponseJSON) -> Option<Aaguid> {
+pub(crate) fn claimed_aaguid(credential: &RegistrationResponseJSON) -> Option<Aaguid> {
     let object = AttestationObject::parse(&credential.response.attestation_object.0).ok()?;
     let auth_data = AuthenticatorData::parse(object.auth_data).ok()?;
     let aaguid = auth_data.attested_credential_data?.aaguid;

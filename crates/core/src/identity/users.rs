@@ -60,7 +60,7 @@ fn check_role_grant(authority: Authority, role: Role) -> Result<(), CoreError> {
     Ok(())
 }
 
-fn check_target(authority: Authority, target: &User) -> Result<(), CoreError> {
+pub(crate) fn check_target(authority: Authority, target: &User) -> Result<(), CoreError> {
     if target.role != Role::Worker && authority != Authority::Admin {
         return Err(CoreError::forbidden(
             "target_protected",

@@ -11,6 +11,7 @@ pub mod me;
 pub mod metadata;
 pub mod oauth;
 pub mod oidc;
+pub mod onbehalf;
 pub mod policies;
 pub mod scim;
 pub mod strengths;

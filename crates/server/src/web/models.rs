@@ -1,50 +1,9 @@
-//! Authenticator model names by AAGUID: from the FIDO Metadata Service entries when there is
-//! one ([`Models`]: name, icon, compromise flag), else from `crates/server/data/aaguids.tsv`
-//! (the community list, provenance in the file's header). Unknown AAGUIDs, and the all-zero
-//! AAGUID that authenticators send when they do not attest their model, have no name.
-
-use std::collections::HashMap;
-use std::sync::LazyLock;
+//! Authenticator model names by AAGUID for the pages: the facts of the models a page shows
+//! ([`Models`]: name, icon, compromise flag), named by `keyfleet_core::models` (the FIDO
+//! Metadata Service entry first, then `crates/core/data/aaguids.tsv`).
 
 use keyfleet_core::metadata::ModelFacts;
-
-static TABLE: &str = include_str!("../../data/aaguids.tsv");
-
-static NAMES: LazyLock<HashMap<[u8; 16], &'static str>> = LazyLock::new(|| {
-    TABLE
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let (id, name) = l.split_once('\t')?;
-            Some((parse(id)?, name.trim()))
-        })
-        .collect()
-});
-
-fn parse(text: &str) -> Option<[u8; 16]> {
-    let hex: String = text.chars().filter(|c| *c != '-').collect();
-    let bytes = hex::decode(hex).ok()?;
-    bytes.try_into().ok()
-}
-
-/// The AAGUID as text (`xxxxxxxx-xxxx-…`).
-pub fn aaguid_text(aaguid: &[u8; 16]) -> String {
-    uuid::Uuid::from_bytes(*aaguid).hyphenated().to_string()
-}
-
-/// The model's name, when the AAGUID is known.
-pub fn model_name(aaguid: &[u8; 16]) -> Option<&'static str> {
-    NAMES.get(aaguid).copied()
-}
-
-/// The model's name, or a phrase saying it is not known.
-pub fn model_label(aaguid: &[u8; 16]) -> String {
-    match model_name(aaguid) {
-        Some(name) => name.to_owned(),
-        None if *aaguid == [0; 16] => "Security key (model not disclosed)".to_owned(),
-        None => "Unknown model".to_owned(),
-    }
-}
+pub use keyfleet_core::models::{aaguid_text, model_label, model_name};
 
 /// The metadata facts of the models a page shows, loaded once per page.
 #[derive(Debug, Default)]
@@ -62,10 +21,7 @@ impl Models {
 
     /// The model's name: the metadata's description, else the community list's, else a phrase.
     pub fn label(&self, aaguid: &[u8; 16]) -> String {
-        match self.facts(aaguid) {
-            Some(f) if !f.description.trim().is_empty() => f.description.clone(),
-            _ => model_label(aaguid),
-        }
+        keyfleet_core::models::label(self.facts(aaguid), aaguid)
     }
 
     /// Where the model's icon is served (`/models/AAGUID/icon`), when its entry has one.
@@ -124,27 +80,4 @@ async fn icon(
     h.insert(header::CONTENT_TYPE, media);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     Ok(res)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_line_parses() {
-        for line in TABLE.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-            let (id, name) = line.split_once('\t').unwrap_or_else(|| panic!("no tab: {line}"));
-            assert!(parse(id).is_some(), "bad AAGUID: {line}");
-            assert!(!name.trim().is_empty() && !name.contains('\t'), "bad name: {line}");
-        }
-    }
-
-    #[test]
-    fn names_keyfleets_own_models() {
-        let nfc = parse("3559c435-ff17-4bc9-b942-325c1f348b94").unwrap();
-        assert!(model_name(&nfc).unwrap().contains("NFC"));
-        assert_eq!(model_label(&[0; 16]), "Security key (model not disclosed)");
-        assert_eq!(model_label(&[0xAB; 16]), "Unknown model");
-        assert_eq!(aaguid_text(&nfc), "3559c435-ff17-4bc9-b942-325c1f348b94");
-    }
 }

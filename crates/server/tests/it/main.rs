@@ -16,6 +16,7 @@ mod console_audit;
 mod console_people;
 mod console_users;
 mod oidc;
+mod onbehalf;
 mod openapi;
 mod page_speed;
 mod pages;

@@ -36,6 +36,11 @@ async fn openapi_covers_the_contract() {
         ("get", "/api/v1/applications/{clientId}"),
         ("patch", "/api/v1/applications/{clientId}"),
         ("delete", "/api/v1/applications/{clientId}"),
+        ("post", "/api/v1/users/{id}/fido2/creation-options"),
+        ("post", "/api/v1/users/{id}/fido2/methods"),
+        ("get", "/api/v1/users/{id}/fido2/methods"),
+        ("get", "/api/v1/users/{id}/fido2/methods/{methodId}"),
+        ("delete", "/api/v1/users/{id}/fido2/methods/{methodId}"),
         ("get", "/healthz"),
         ("get", "/readyz"),
     ];
@@ -73,7 +78,8 @@ async fn every_documented_route_is_served() {
             .replace("{userId}", "x")
             .replace("{clientId}", "x")
             .replace("{secretId}", "x")
-            .replace("{credentialId}", "AAAA");
+            .replace("{credentialId}", "AAAA")
+            .replace("{methodId}", "AAAA");
         for method in item.as_object().unwrap().keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app.call(m, &concrete, Auth::None, None).await;

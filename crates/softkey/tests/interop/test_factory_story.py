@@ -5,7 +5,9 @@ independent JOSE implementation (pyca/cryptography: ECDH-ES+A256KW with A256GCM 
 factory's published transport key, and ES256 verification of its signed answers). The factory
 programs and ships; the parcel (`OUTBOX/TRACKING.key`) goes on pcscd's reader through
 `keyfleet key vpcd`; python-fido2 finds the PIN refused until it is changed (forcePINChange),
-changes it, and signs with the credential the factory made.
+changes it, and signs with the credential the factory made. The second test runs the whole
+loop with `keyfleet serve`: on-behalf options for alice, the shipment, the registration, and
+alice's sign-in with the shipped key.
 """
 
 import base64
@@ -26,11 +28,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
 from fido2.ctap import CtapError
 from fido2.ctap2.pin import ClientPin
-from fido2.webauthn import AttestationObject
+from fido2.webauthn import AttestationObject, PublicKeyCredentialRequestOptions
 
 from conftest import KEY, WORK, Key
+from test_reassign_story import Server
 
 KEYFLEET = os.environ["KEYFLEET_BIN"]
 ORIGIN = "http://localhost:8080"
@@ -310,3 +314,92 @@ def test_a_shipped_key_signs_once_its_forced_pin_is_changed(factory, parcels):
     assert "shipment shipped" in log and "shipment received" in log
     for secret in (pin["pin"], "fresh-pin-2468", options["challenge"], factory.token):
         assert secret not in log
+
+
+class WithPin(UserInteraction):
+    """The worker types the PIN they chose."""
+
+    def __init__(self, pin):
+        self.pin = pin
+
+    def request_pin(self, permissions, rp_id):
+        return self.pin
+
+    def request_uv(self, permissions, rp_id):
+        return True
+
+
+def test_the_whole_loop_alice_signs_in_with_the_key_keyfleet_ordered(factory, parcels, monkeypatch):
+    """Issue 14's first "What it must show": keyfleet asks for creation options for alice, the
+    request goes to the factory encrypted to its published key, the factory programs and ships,
+    the signed answer is verified and the key registered for alice; the shipped key goes on
+    pcscd through vpcd, python-fido2 changes the forced PIN, and alice signs in to keyfleet."""
+    ca = subprocess.run(
+        [*KEY, "factory-ca", "--model", "nfc-key", "--factory-dir", os.path.join(factory.dir, "ca")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    roots = os.path.join(WORK, "factory-roots.pem")
+    with open(roots, "w") as f:
+        f.write(ca)
+    monkeypatch.setenv("KEYFLEET_ATTESTATION_ROOTS_FILE", roots)
+    server = Server()
+    try:
+        alice = json.loads(
+            server.admin("create-user", "--username", "alice", "--display-name", "Alice", "--email", "alice@example.com")
+        )
+        client = json.loads(server.admin("create-client", "--name", "connector", "--scope", "provisioning"))
+        status, token, _ = server.call(
+            "POST",
+            "/oauth2/token",
+            form="grant_type=client_credentials",
+            basic=f"{client['client_id']}:{client['client_secret']}",
+        )
+        assert status == 200, token
+        bearer = token["access_token"]
+        status, options, _ = server.call(
+            "POST",
+            f"/api/v1/users/{alice['id']}/fido2/creation-options",
+            {"challengeTimeoutMinutes": 60, "model": "nfc-key"},
+            bearer=bearer,
+        )
+        assert status == 200, options
+
+        customer = ec.generate_private_key(ec.SECP256R1())
+        shipment = factory.order(options["publicKey"], customer, pin_length=6)
+        _, signers = factory.call("GET", "/.well-known/sign-keys.jwks")
+        pin = open_answer(shipment["pinResponse"], customer, signers, "keyfleet-pin-response+jwt")
+        credential = open_answer(
+            shipment["credentialResponses"][0], customer, signers, "keyfleet-credential-response+jwt"
+        )
+        status, method, _ = server.call(
+            "POST",
+            f"/api/v1/users/{alice['id']}/fido2/methods",
+            {"displayName": "Shipped key", "publicKeyCredential": credential["publicKeyCredential"]},
+            bearer=bearer,
+        )
+        assert status == 201, method
+        assert method["attestationLevel"] == "attested", method
+
+        # The worker receives the parcel, changes the PIN, and signs in.
+        parcel = Parcel(factory, shipment["trackingNumber"])
+        parcels.append(parcel)
+        ClientPin(parcel.ctap2()).change_pin(pin["pin"], "alice-new-pin")
+        status, request, _ = server.call("POST", "/api/v1/auth/webauthn/options", {})
+        assert status == 200, request
+        collector = DefaultClientDataCollector(ORIGIN, verify=lambda rp_id, origin: (rp_id, origin) == ("localhost", ORIGIN))
+        client = Fido2Client(parcel.dev, collector, user_interaction=WithPin("alice-new-pin"))
+        assertion = client.get_assertion(PublicKeyCredentialRequestOptions.from_dict(request["publicKey"])).get_response(0)
+        status, body, _ = server.call(
+            "POST", "/api/v1/auth/webauthn/verify", {"ceremonyId": request["ceremonyId"], "credential": dict(assertion)}
+        )
+        assert status == 200, body
+        assert body["user"]["username"] == "alice"
+    finally:
+        server.close()
+    with open(os.path.join(WORK, "story-server.log")) as f:
+        keyfleet_log = f.read()
+    factory_log = factory.close()
+    for secret in (pin["pin"], "alice-new-pin", options["publicKey"]["challenge"], factory.token, bearer):
+        assert secret not in keyfleet_log and secret not in factory_log

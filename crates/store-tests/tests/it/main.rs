@@ -118,6 +118,8 @@ conformance!(
     directory_users_round_trip_and_filters,
     directory_users_replace_delete_purge,
     directory_groups,
+    onbehalf_options_round_trip,
+    onbehalf_options_consumed_once,
 );
 
 #[test]

@@ -53,6 +53,7 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::CredentialReset => "All keys of a user removed",
         Action::CredentialCloneSuspected => "Key flagged as possibly cloned",
         Action::CredentialReassign => "Band reassigned to another wearer",
+        Action::CredentialOnBehalfOptions => "Key registration prepared on the user's behalf",
         Action::AuthWebauthn => "Sign-in with a security key",
         Action::JobRun => "Scheduled job ran",
         Action::MetadataImport => "Authenticator metadata imported",
