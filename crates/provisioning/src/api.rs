@@ -194,3 +194,68 @@ impl Drop for PinResponse {
         zeroize::Zeroize::zeroize(&mut self.pin);
     }
 }
+
+/// Why a credential response does not belong to the shipment it came with (checklist bad
+/// input 45: an attestation for another shipment, AAGUID or serial is rejected).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BindingError {
+    /// It answers another shipment.
+    #[error("the credential response answers another shipment")]
+    OtherShipment,
+    /// It names another serial number than the shipment, or its attestation certificate does.
+    #[error("the credential response is for another serial number")]
+    OtherSerial,
+    /// The attested AAGUID is not the one the response names.
+    #[error("the attested AAGUID is not the response's")]
+    OtherAaguid,
+    /// The attestation does not name a serial number (not an enterprise attestation).
+    #[error("the attestation does not name the key's serial number")]
+    NoSerial,
+    /// The attestation object does not parse.
+    #[error("malformed attestation: {0}")]
+    Malformed(&'static str),
+}
+
+/// X.520 serialNumber.
+const SERIAL_NUMBER_OID: &str = "2.5.4.5";
+
+impl CredentialResponse {
+    /// Checks that this response belongs to `shipment_id`, whose key has serial `serial`: the
+    /// signed members say so, the attestation's certificate (`x5c[0]`, the key's enterprise
+    /// attestation certificate) names the serial, and the attested AAGUID is `aaguid`. The
+    /// attestation's signature and chain are keyfleet's registration's to verify.
+    pub fn check_binding(&self, shipment_id: &str, serial: &str) -> Result<(), BindingError> {
+        use keyfleet_webauthn_rp::cbor::{Value, map_get_text};
+        use keyfleet_webauthn_rp::registration::AttestationObject;
+        use keyfleet_webauthn_rp::x509::Cert;
+
+        if self.shipment_id != shipment_id {
+            return Err(BindingError::OtherShipment);
+        }
+        if self.serial_number != serial {
+            return Err(BindingError::OtherSerial);
+        }
+        let bytes = &self.public_key_credential.response.attestation_object.0;
+        let object = AttestationObject::parse(bytes).map_err(|_| BindingError::Malformed("attestation object"))?;
+        let auth_data = keyfleet_webauthn_rp::AuthenticatorData::parse(object.auth_data)
+            .map_err(|_| BindingError::Malformed("authenticator data"))?;
+        let attested = auth_data
+            .attested_credential_data
+            .ok_or(BindingError::Malformed("no attested credential data"))?;
+        if attested.aaguid.to_string() != self.aaguid {
+            return Err(BindingError::OtherAaguid);
+        }
+        let leaf = map_get_text(&object.att_stmt, "x5c")
+            .and_then(Value::as_array)
+            .and_then(|chain| chain.first())
+            .and_then(Value::as_bytes)
+            .ok_or(BindingError::NoSerial)?;
+        let cert = Cert::from_der(leaf).map_err(|_| BindingError::Malformed("attestation certificate"))?;
+        match cert.subject_attr(SERIAL_NUMBER_OID).as_slice() {
+            [] => Err(BindingError::NoSerial),
+            [one] if one == serial => Ok(()),
+            _ => Err(BindingError::OtherSerial),
+        }
+    }
+}

@@ -4,7 +4,9 @@
 use std::time::SystemTime;
 
 use axum::http::StatusCode;
-use keyfleet_provisioning::api::{CREDENTIAL_RESPONSE_TYP, CredentialResponse, PIN_RESPONSE_TYP, PinResponse};
+use keyfleet_provisioning::api::{
+    BindingError, CREDENTIAL_RESPONSE_TYP, CredentialResponse, PIN_RESPONSE_TYP, PinResponse,
+};
 use keyfleet_provisioning::b64;
 use keyfleet_provisioning::sealed::{OpenError, open};
 use keyfleet_softkey::SoftKey;
@@ -47,6 +49,26 @@ async fn programs_ships_answers_and_forgets() {
         (id.as_str(), serial)
     );
     assert_eq!(credential.aaguid, "3559c435-ff17-4bc9-b942-325c1f348b94");
+    // It belongs to this shipment and this key: the attestation certificate names the serial.
+    credential.check_binding(&id, serial).unwrap();
+    assert_eq!(
+        credential.check_binding("shp_other", serial),
+        Err(BindingError::OtherShipment)
+    );
+    assert_eq!(
+        credential.check_binding(&id, "KF-000000000000"),
+        Err(BindingError::OtherSerial)
+    );
+    let mut forged = credential.clone();
+    forged.serial_number = "KF-000000000000".into();
+    assert_eq!(
+        forged.check_binding(&id, "KF-000000000000"),
+        Err(BindingError::OtherSerial),
+        "the certificate decides"
+    );
+    let mut forged = credential.clone();
+    forged.aaguid = "9b7493dd-e22e-4369-bbdf-25177d6eb596".into();
+    assert_eq!(forged.check_binding(&id, serial), Err(BindingError::OtherAaguid));
     let pin: PinResponse = open(
         shipment["pinResponse"].as_str().unwrap(),
         ours,

@@ -146,7 +146,10 @@ fn keyfleet_orders_a_key_for_alice_and_registers_what_the_factory_ships() {
         PIN_RESPONSE_TYP,
     )
     .unwrap();
-    assert_eq!(credential.serial_number, shipment["serialNumber"].as_str().unwrap());
+    // It answers this shipment, for this key: the attestation certificate names the serial.
+    credential
+        .check_binding(&shipment_id, shipment["serialNumber"].as_str().unwrap())
+        .unwrap();
 
     // Refused whole: altered, cut short, for another customer.
     let mut parts: Vec<String> = answer.split('.').map(str::to_string).collect();
@@ -175,11 +178,36 @@ fn keyfleet_orders_a_key_for_alice_and_registers_what_the_factory_ships() {
     );
 
     // 5. keyfleet registers the key for alice: the attestation verified against its own options.
-    let methods = format!("/api/v1/users/{alice_id}/fido2/methods");
+    //    Posted for another user, it is refused (and alice's options stay).
     let body = json!({
         "displayName": format!("Shipped key {}", credential.serial_number),
         "publicKeyCredential": credential.public_key_credential,
     });
+    let bob: Value = serde_json::from_str(&run_ok(
+        &dir.0,
+        &[
+            "admin",
+            "create-user",
+            "--username",
+            "bob",
+            "--display-name",
+            "Bob",
+            "--email",
+            "bob@example.com",
+            "--database-url",
+            &url,
+        ],
+        &[],
+    ))
+    .unwrap();
+    let bobs = format!("/api/v1/users/{}/fido2/methods", bob["id"].as_str().unwrap());
+    let r = json_post(keyfleet.addr, &bobs, &auth, &body);
+    assert!(
+        r.status >= 400 && r.status < 500,
+        "another user's key is refused: {}",
+        r.body
+    );
+    let methods = format!("/api/v1/users/{alice_id}/fido2/methods");
     let r = json_post(keyfleet.addr, &methods, &auth, &body);
     assert_eq!(r.status, 201, "{}", r.body);
     let method = r.json();
