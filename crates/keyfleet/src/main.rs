@@ -60,6 +60,8 @@ enum Command {
     Key(keyfleet_softkey::KeyArgs),
     /// Run WebAuthn conformance cases through keyfleet's verification code (no database).
     Verify(verify::VerifyArgs),
+    /// The key factory: a separate service that programs and ships keys (its own database).
+    Factory(keyfleet_factory::FactoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         // Key tools work on key files only: no server configuration, no runtime.
         Command::Key(args) => return report(keyfleet_softkey::run(args)),
         Command::Verify(args) => return report(verify::run(&args)),
+        Command::Factory(args) => return report(keyfleet_factory::run(args)),
     };
     let overrides = keyfleet_server::config::Overrides {
         listen,
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
             // Returned above; kept for exhaustiveness, and it would work here too.
             Command::Key(args) => keyfleet_softkey::run(args),
             Command::Verify(args) => verify::run(&args),
+            Command::Factory(_) => unreachable!("returned above: the factory runs its own runtime"),
         }
     });
     report(result)

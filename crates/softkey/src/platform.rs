@@ -20,6 +20,14 @@ const GET_INFO: u8 = 0x04;
 const RESET: u8 = 0x07;
 /// authenticatorCredentialManagement.
 const CRED_MGMT: u8 = 0x0A;
+/// authenticatorMakeCredential.
+const MAKE_CREDENTIAL: u8 = 0x01;
+/// authenticatorConfig.
+const CONFIG: u8 = 0x0D;
+/// The makeCredential permission.
+pub const PERMISSION_MC: u8 = 0x01;
+/// The authenticator configuration permission.
+pub const PERMISSION_ACFG: u8 = 0x20;
 const PROTOCOL: i128 = 2;
 /// The credential management permission.
 pub const PERMISSION_CM: u8 = 0x04;
@@ -273,6 +281,153 @@ impl<'a, A: Applet> Platform<'a, A> {
         ]);
         self.cred_mgmt(token, 0x06, Some(Value::int_map(vec![(2, descriptor)])))
             .map(drop)
+    }
+}
+
+/// What makeCredential is asked to make (CTAP 2.1 §6.1), as a platform builds it from the
+/// relying party's creation options.
+#[derive(Clone, Debug)]
+pub struct MakeCredential<'r> {
+    /// SHA-256 of the clientDataJSON.
+    pub client_data_hash: [u8; 32],
+    /// The RP ID.
+    pub rp_id: &'r str,
+    /// The RP's name.
+    pub rp_name: &'r str,
+    /// The user handle.
+    pub user_id: &'r [u8],
+    /// The user name.
+    pub user_name: &'r str,
+    /// The user's display name.
+    pub user_display_name: &'r str,
+    /// COSE algorithms, most preferred first.
+    pub algorithms: Vec<i64>,
+    /// Credential IDs the key must not already hold.
+    pub exclude: Vec<Vec<u8>>,
+    /// A discoverable credential.
+    pub resident_key: bool,
+    /// Vendor-facilitated enterprise attestation (§7.1, `enterpriseAttestation` = 1).
+    pub enterprise_attestation: bool,
+}
+
+/// makeCredential's answer.
+#[derive(Clone, Debug)]
+pub struct Attestation {
+    /// `fmt`.
+    pub fmt: String,
+    /// `authData`.
+    pub auth_data: Vec<u8>,
+    /// The WebAuthn attestation object: CBOR {"fmt", "attStmt", "authData"} (canonical order).
+    pub attestation_object: Vec<u8>,
+    /// The credential ID, from the attested credential data.
+    pub credential_id: Vec<u8>,
+}
+
+impl<A: Applet> Platform<'_, A> {
+    /// authenticatorMakeCredential with a pinUvAuthToken holding the mc permission (§6.1):
+    /// pinUvAuthParam = authenticate(token, clientDataHash), so the key verifies its user.
+    pub fn make_credential(&mut self, token: &[u8], request: &MakeCredential<'_>) -> Result<Attestation, CtapError> {
+        let params: Vec<Value> = request
+            .algorithms
+            .iter()
+            .map(|alg| {
+                Value::text_map(vec![
+                    ("alg", Value::Int((*alg).into())),
+                    ("type", Value::text("public-key")),
+                ])
+            })
+            .collect();
+        let exclude: Vec<Value> = request
+            .exclude
+            .iter()
+            .map(|id| Value::text_map(vec![("id", Value::bytes(id)), ("type", Value::text("public-key"))]))
+            .collect();
+        let mut body = vec![
+            (1, Value::bytes(&request.client_data_hash)),
+            (
+                2,
+                Value::text_map(vec![
+                    ("id", Value::text(request.rp_id)),
+                    ("name", Value::text(request.rp_name)),
+                ]),
+            ),
+            (
+                3,
+                Value::text_map(vec![
+                    ("id", Value::bytes(request.user_id)),
+                    ("name", Value::text(request.user_name)),
+                    ("displayName", Value::text(request.user_display_name)),
+                ]),
+            ),
+            (4, Value::Array(params)),
+        ];
+        if !exclude.is_empty() {
+            body.push((5, Value::Array(exclude)));
+        }
+        if request.resident_key {
+            body.push((7, Value::text_map(vec![("rk", Value::Bool(true))])));
+        }
+        body.push((8, Value::bytes(&hmac_sha256(token, &request.client_data_hash))));
+        body.push((9, Value::Int(PROTOCOL)));
+        if request.enterprise_attestation {
+            body.push((0x0A, Value::Int(1)));
+        }
+        let response = self.call(MAKE_CREDENTIAL, body)?;
+        let fmt = response
+            .get_int_key(1)
+            .and_then(|v| v.as_text().ok())
+            .ok_or(CtapError::Malformed("fmt"))?
+            .to_string();
+        let auth_data = response
+            .get_int_key(2)
+            .and_then(|v| v.as_bytes().ok())
+            .ok_or(CtapError::Malformed("authData"))?
+            .to_vec();
+        let att_stmt = response.get_int_key(3).ok_or(CtapError::Malformed("attStmt"))?.clone();
+        // authData: rpIdHash (32) ‖ flags (1) ‖ signCount (4) ‖ AAGUID (16) ‖ L (2) ‖ credentialId (L) ‖ …
+        let length = auth_data
+            .get(53..55)
+            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+            .ok_or(CtapError::Malformed("attested credential data"))?;
+        let credential_id = auth_data
+            .get(55..55 + length)
+            .ok_or(CtapError::Malformed("credential ID"))?
+            .to_vec();
+        let attestation_object = cbor::encode(&Value::text_map(vec![
+            ("fmt", Value::text(&fmt)),
+            ("attStmt", att_stmt),
+            ("authData", Value::bytes(&auth_data)),
+        ]));
+        Ok(Attestation {
+            fmt,
+            auth_data,
+            attestation_object,
+            credential_id,
+        })
+    }
+
+    /// authenticatorConfig (§6.11) with a token holding the acfg permission: pinUvAuthParam =
+    /// authenticate(token, 32×0xff ‖ 0x0d ‖ subCommand ‖ subCommandParams).
+    fn config(&mut self, token: &[u8], sub: u8, sub_params: Option<Value>) -> Result<(), CtapError> {
+        let encoded = sub_params.as_ref().map(cbor::encode).unwrap_or_default();
+        let message = [&[0xffu8; 32][..], &[CONFIG, sub], &encoded].concat();
+        let mut params = vec![(1, Value::Int(sub.into()))];
+        if let Some(p) = sub_params {
+            params.push((2, p));
+        }
+        params.push((3, Value::Int(PROTOCOL)));
+        params.push((4, Value::bytes(&hmac_sha256(token, &message))));
+        self.call(CONFIG, params).map(drop)
+    }
+
+    /// enableEnterpriseAttestation (§6.11.1).
+    pub fn enable_enterprise_attestation(&mut self, token: &[u8]) -> Result<(), CtapError> {
+        self.config(token, 0x01, None)
+    }
+
+    /// setMinPINLength with forceChangePin (§6.11.4): the PIN must be changed before it is used.
+    pub fn force_pin_change(&mut self, token: &[u8]) -> Result<(), CtapError> {
+        self.config(token, 0x03, Some(Value::int_map(vec![(0x03, Value::Bool(true))])))
     }
 }
 

@@ -7,6 +7,8 @@ mod admin_commands;
 mod ceremony_two_processes;
 mod cli_and_serve;
 mod config_errors;
+mod factory_loop;
+mod factory_process;
 mod key_tools;
 mod mds_commands;
 mod secrets_in_logs;

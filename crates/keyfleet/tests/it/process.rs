@@ -81,7 +81,7 @@ pub struct Server {
     pub ready_ms: u64,
 }
 
-fn capture(r: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+pub fn capture(r: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let l = lines.clone();
     std::thread::spawn(move || {
