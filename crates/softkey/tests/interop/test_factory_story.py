@@ -19,6 +19,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -329,11 +330,56 @@ class WithPin(UserInteraction):
         return True
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def sign_in_to_application(server, session, app):
+    """The authorization code flow with PKCE for `app`, the browser's part done with the
+    keyfleet session cookie `session`; returns the ID token."""
+    verifier = b64(secrets.token_bytes(32))
+    challenge = b64(hashlib.sha256(verifier.encode()).digest())
+    redirect = "http://127.0.0.1:9/callback"
+    query = urllib.parse.urlencode(
+        {
+            "response_type": "code",
+            "client_id": app["client_id"],
+            "redirect_uri": redirect,
+            "scope": "openid profile",
+            "state": "s-alice",
+            "nonce": "n-alice",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
+    req = urllib.request.Request(f"http://127.0.0.1:{server.port}/oauth2/authorize?{query}", headers={"Cookie": session})
+    try:
+        urllib.request.build_opener(_NoRedirect).open(req, timeout=30)
+        raise AssertionError("the authorization endpoint did not redirect")
+    except urllib.error.HTTPError as e:
+        assert e.code in (302, 303), e.code
+        location = e.headers["Location"]
+    assert location.startswith(redirect + "?"), location
+    answer = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+    assert answer["state"] == ["s-alice"], answer
+    form = urllib.parse.urlencode(
+        {"grant_type": "authorization_code", "code": answer["code"][0], "redirect_uri": redirect, "code_verifier": verifier}
+    )
+    status, tokens, _ = server.call(
+        "POST", "/oauth2/token", form=form, basic=f"{app['client_id']}:{app['client_secret']}"
+    )
+    assert status == 200, tokens
+    return tokens["id_token"]
+
+
 def test_the_whole_loop_alice_signs_in_with_the_key_keyfleet_ordered(factory, parcels, monkeypatch):
     """Issue 14's first "What it must show": keyfleet asks for creation options for alice, the
     request goes to the factory encrypted to its published key, the factory programs and ships,
     the signed answer is verified and the key registered for alice; the shipped key goes on
-    pcscd through vpcd, python-fido2 changes the forced PIN, and alice signs in to keyfleet."""
+    pcscd through vpcd, python-fido2 changes the forced PIN, and alice signs in to keyfleet,
+    then to an application through single sign-on (its ID token says a hardware key with a
+    PIN was used)."""
     ca = subprocess.run(
         [*KEY, "factory-ca", "--model", "nfc-key", "--factory-dir", os.path.join(factory.dir, "ca")],
         capture_output=True,
@@ -391,11 +437,23 @@ def test_the_whole_loop_alice_signs_in_with_the_key_keyfleet_ordered(factory, pa
         collector = DefaultClientDataCollector(ORIGIN, verify=lambda rp_id, origin: (rp_id, origin) == ("localhost", ORIGIN))
         client = Fido2Client(parcel.dev, collector, user_interaction=WithPin("alice-new-pin"))
         assertion = client.get_assertion(PublicKeyCredentialRequestOptions.from_dict(request["publicKey"])).get_response(0)
-        status, body, _ = server.call(
+        status, body, cookie = server.call(
             "POST", "/api/v1/auth/webauthn/verify", {"ceremonyId": request["ceremonyId"], "credential": dict(assertion)}
         )
         assert status == 200, body
         assert body["user"]["username"] == "alice"
+        session = cookie
+        assert session
+
+        # And to an application, through single sign-on with that session.
+        app = json.loads(
+            server.admin("create-application", "--name", "Payroll", "--redirect-uri", "http://127.0.0.1:9/callback")
+        )
+        id_token = sign_in_to_application(server, session, app)
+        header, claims = jws_verify(id_token, server.call("GET", "/oauth2/jwks")[1])
+        assert claims["aud"] == app["client_id"] and claims["sub"] == alice["id"], claims
+        assert claims["amr"] == ["hwk", "pin"], claims
+        assert claims["nonce"] == "n-alice"
     finally:
         server.close()
     with open(os.path.join(WORK, "story-server.log")) as f:
