@@ -203,12 +203,24 @@ pub async fn remove_for_user(
 /// opened with it (the administrator's removal and the on-behalf API's `DELETE`).
 pub(crate) async fn remove_user_key(ctx: &Ctx<'_>, user: UserId, id: &[u8]) -> Result<Removed, CoreError> {
     let key = get_own(ctx, user, id).await?;
-    let detail = KeyRef::new(id, Some(&key.nickname));
-    let audit = ctx.audit_with(Action::CredentialDelete, Some(Target::User(user)), &detail);
-    ctx.stores.credentials.delete_credential(user, id, &audit).await?;
+    retire(ctx, user, &key, Action::CredentialDelete, "key_removed").await
+}
+
+/// Removes `user`'s key `key` (audited as `action`), then ends the sessions opened with it and
+/// the single sign-on grants those sessions opened (`reason` in their audit).
+async fn retire(
+    ctx: &Ctx<'_>,
+    user: UserId,
+    key: &Credential,
+    action: Action,
+    reason: &'static str,
+) -> Result<Removed, CoreError> {
+    let detail = KeyRef::new(&key.id, Some(&key.nickname));
+    let audit = ctx.audit_with(action, Some(Target::User(user)), &detail);
+    ctx.stores.credentials.delete_credential(user, &key.id, &audit).await?;
     let audit = ctx.audit_with(Action::SessionRevokeCredential, Some(Target::User(user)), &detail);
-    let sessions_ended = ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?;
-    crate::oidc::end_credential_grants(ctx, user, id, "key_removed").await?;
+    let sessions_ended = ctx.stores.sessions.revoke_credential_sessions(&key.id, &audit).await?;
+    crate::oidc::end_credential_grants(ctx, user, &key.id, reason).await?;
     Ok(Removed { sessions_ended })
 }
 
@@ -231,13 +243,7 @@ pub async fn mark_returned(
             "this key is not flagged for collection; remove it instead",
         ));
     }
-    let detail = KeyRef::new(id, Some(&key.nickname));
-    let audit = ctx.audit_with(Action::CredentialReturned, Some(Target::User(user)), &detail);
-    ctx.stores.credentials.delete_credential(user, id, &audit).await?;
-    let audit = ctx.audit_with(Action::SessionRevokeCredential, Some(Target::User(user)), &detail);
-    let sessions_ended = ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?;
-    crate::oidc::end_credential_grants(ctx, user, id, "key_returned").await?;
-    Ok(Removed { sessions_ended })
+    retire(ctx, user, &key, Action::CredentialReturned, "key_returned").await
 }
 
 /// The AAGUID of keyfleet's wearable band (the `band` model of `keyfleet key`,
@@ -271,13 +277,7 @@ pub async fn reassign_band(
             "this key is not a wearable band: remove it instead",
         ));
     }
-    let detail = KeyRef::new(id, Some(&key.nickname));
-    let audit = ctx.audit_with(Action::CredentialReassign, Some(Target::User(user)), &detail);
-    ctx.stores.credentials.delete_credential(user, id, &audit).await?;
-    let audit = ctx.audit_with(Action::SessionRevokeCredential, Some(Target::User(user)), &detail);
-    let sessions_ended = ctx.stores.sessions.revoke_credential_sessions(id, &audit).await?;
-    crate::oidc::end_credential_grants(ctx, user, id, "key_removed").await?;
-    Ok(Removed { sessions_ended })
+    retire(ctx, user, &key, Action::CredentialReassign, "key_removed").await
 }
 
 /// Removes every key of `user` and ends all their sessions (`WriteUsers` and the rules on

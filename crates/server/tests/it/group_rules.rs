@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Auth, Backend, ORIGIN, Resp, TestApp};
 use crate::on_both_stores;
+use crate::scim::{PATCH, scim};
 use crate::webauthn_kit::{enrolled, register, sign_in};
 
 on_both_stores!(
@@ -23,25 +24,11 @@ on_both_stores!(
     console_marks_returned_and_restores,
 );
 
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const BAND_AAGUID: &str = "9b7493dd-e22e-4369-bbdf-25177d6eb596";
 
-async fn scim(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> Resp {
-    let mut b = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"));
-    let body = match body {
-        Some(v) => {
-            b = b.header(header::CONTENT_TYPE, "application/scim+json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    app.send(b.body(body).unwrap()).await
-}
-
+/// The response's JSON (`Null` when empty), after checking its status (any media type: the
+/// group-rule and order routes answer `application/json`, SCIM `application/scim+json`).
 #[track_caller]
 fn ok(r: &Resp, status: StatusCode) -> Value {
     assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
