@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { chromium } from 'playwright-core';
-import { ARGS, BIN, CHROMIUM, Keyfleet, freePort, log, newPerson, story, watchdog } from './lib.mjs';
+import { ARGS, BIN, CHROMIUM, Keyfleet, freePort, log, newPerson, story, watchdog, registerFirstKey } from './lib.mjs';
 
 watchdog(180_000, 'the applications browser test');
 
@@ -53,14 +53,7 @@ describe('applications console and consent page in Chromium', () => {
 
   step('the administrator signs in with a key', async () => {
     const p = await newPerson(browser, 'admin');
-    await p.page.goto(`${server.origin}/login`);
-    await p.page.locator('#tap-username').fill('admin');
-    await p.page.locator('#tap-code').fill(server.setupTap);
-    await p.page.getByRole('button', { name: 'Sign in with the pass' }).click();
-    await p.page.waitForURL((u) => u.pathname === '/security-info');
-    await p.page.locator('#nickname').fill('Admin key');
-    await p.page.getByRole('button', { name: 'Add security key' }).click();
-    await p.page.waitForURL((u) => u.search.includes('done=added'));
+    await registerFirstKey(p.page, server.origin, 'admin', server.setupTap, 'Admin key');
     await p.page.getByRole('button', { name: 'Sign out and sign in with my key' }).click();
     await p.page.waitForURL((u) => u.pathname === '/login');
     await p.page.getByRole('button', { name: 'Continue with my security key' }).click();

@@ -13,7 +13,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { ARGS, BIN, CHROMIUM, Keyfleet, children, freePort, log, newPerson, story, watchdog } from './lib.mjs';
+import { ARGS, BIN, CHROMIUM, Keyfleet, children, freePort, log, newPerson, story, watchdog, registerFirstKey } from './lib.mjs';
 
 watchdog(120_000, 'the Authlib single sign-on test');
 
@@ -70,14 +70,7 @@ describe('single sign-on: Authlib against keyfleet, sign-in in Chromium', () => 
 
   step('alice registers a key; the application is registered with the CLI', async () => {
     const p = await newPerson(browser, 'alice');
-    await p.page.goto(`${server.origin}/login`);
-    await p.page.locator('#tap-username').fill('alice');
-    await p.page.locator('#tap-code').fill(server.tap);
-    await p.page.getByRole('button', { name: 'Sign in with the pass' }).click();
-    await p.page.waitForURL((u) => u.pathname === '/security-info');
-    await p.page.locator('#nickname').fill('Authlib key');
-    await p.page.getByRole('button', { name: 'Add security key' }).click();
-    await p.page.waitForURL((u) => u.search.includes('done=added'));
+    await registerFirstKey(p.page, server.origin, 'alice', server.tap, 'Authlib key');
     await p.context.clearCookies();
     state.alice = p;
     const created = JSON.parse(await server.cli(['admin', 'create-application', '--name', 'Authlib app',

@@ -181,6 +181,19 @@ export async function newPerson(browser, who, { phone = false, transport = 'usb'
   return p;
 }
 
+
+/** First sign-in with a temporary access pass on `origin`'s /login, then the first key
+ * registered as `nickname` on /security-info (the person's virtual authenticator). */
+export async function registerFirstKey(page, origin, username, tap, nickname) {
+  await page.goto(`${origin}/login`);
+  await page.locator('#tap-username').fill(username);
+  await page.locator('#tap-code').fill(tap);
+  await page.getByRole('button', { name: 'Sign in with the pass' }).click();
+  await page.waitForURL((u) => u.pathname === '/security-info');
+  await page.locator('#nickname').fill(nickname);
+  await page.getByRole('button', { name: 'Add security key' }).click();
+  await page.waitForURL((u) => u.search.includes('done=added'));
+}
 /**
  * A story told in steps: `step(name, fn)` is a test that records its time and outcome;
  * `need(key)` reads a result an earlier step left in `state`, failing loudly (never skipping)

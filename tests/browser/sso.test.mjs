@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import * as oidc from 'openid-client';
 import { chromium } from 'playwright-core';
-import { ARGS, BIN, CHROMIUM, Keyfleet, freePort, log, newPerson, story, watchdog } from './lib.mjs';
+import { ARGS, BIN, CHROMIUM, Keyfleet, freePort, log, newPerson, story, watchdog, registerFirstKey } from './lib.mjs';
 
 watchdog(240_000, 'the single sign-on browser test');
 
@@ -50,14 +50,7 @@ describe('single sign-on: openid-client against keyfleet, sign-in in Chromium', 
 
   step('alice signs in with her TAP and registers a key', async () => {
     const p = await newPerson(browser, 'alice');
-    await p.page.goto(`${server.origin}/login`);
-    await p.page.locator('#tap-username').fill('alice');
-    await p.page.locator('#tap-code').fill(server.tap);
-    await p.page.getByRole('button', { name: 'Sign in with the pass' }).click();
-    await p.page.waitForURL((u) => u.pathname === '/security-info');
-    await p.page.locator('#nickname').fill('SSO key');
-    await p.page.getByRole('button', { name: 'Add security key' }).click();
-    await p.page.waitForURL((u) => u.search.includes('done=added'));
+    await registerFirstKey(p.page, server.origin, 'alice', server.tap, 'SSO key');
     await p.context.clearCookies();
     state.alice = p;
   });
