@@ -339,9 +339,15 @@ pub async fn effective_for_user(
 /// The effective policy of `user` (no permission check: the ceremonies' own read).
 pub async fn effective(ctx: &Ctx<'_>, user: UserId) -> Result<EffectivePolicy, StoreError> {
     let read = ctx.stores.policies.sign_in_policies(user, &[0; 16]).await?;
+    Ok(with_default(ctx, read.policies))
+}
+
+/// The default policy (from the settings) combined with the stored `policies` that target a
+/// user: their effective policy.
+fn with_default(ctx: &Ctx<'_>, policies: impl IntoIterator<Item = Policy>) -> EffectivePolicy {
     let mut applying = vec![default_policy(&ctx.config.ceremonies)];
-    applying.extend(read.policies);
-    Ok(EffectivePolicy::combine(&applying))
+    applying.extend(policies);
+    EffectivePolicy::combine(&applying)
 }
 
 /// The sign-in's check, after the assertion verified: may this stored key of its owner sign
@@ -354,24 +360,8 @@ pub fn check_sign_in(
     credential: &Credential,
     user_verified: bool,
 ) -> Result<(), Refusal> {
-    let mut applying = vec![default_policy(&ctx.config.ceremonies)];
-    applying.extend(read.policies.iter().cloned());
-    EffectivePolicy::combine(&applying).may_sign_in(&KeyFacts::of(credential, read.model_compromised), user_verified)
-}
-
-/// The registration's check, after the attestation verified: may `user` (holding `held`
-/// keys) register a key with these facts, themselves (`self_service`) or through someone
-/// registering it on their behalf?
-pub async fn check_registration(
-    ctx: &Ctx<'_>,
-    user: UserId,
-    key: &KeyFacts,
-    user_verified: bool,
-    held: usize,
-    self_service: bool,
-) -> Result<Result<(), Refusal>, StoreError> {
-    let eff = effective(ctx, user).await?;
-    Ok(eff.may_register(key, user_verified, held, self_service))
+    with_default(ctx, read.policies.iter().cloned())
+        .may_sign_in(&KeyFacts::of(credential, read.model_compromised), user_verified)
 }
 
 /// For each of `user`'s keys, why their policy no longer allows it (`None`: allowed).
