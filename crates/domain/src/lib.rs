@@ -25,6 +25,7 @@ pub mod credential;
 pub mod directory;
 pub mod group;
 pub mod ids;
+pub mod mail;
 pub mod metadata;
 pub mod oidc;
 pub mod onbehalf;
