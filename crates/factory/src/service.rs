@@ -387,7 +387,7 @@ impl KeyFactory {
 }
 
 fn check_response_key(key: &PublicJwk) -> Result<(), FactoryError> {
-    key.key()
+    key.encryption_key()
         .map(drop)
         .map_err(|e| FactoryError::invalid("invalid_response_key", format!("responseKey: {e}")))
 }

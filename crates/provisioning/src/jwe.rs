@@ -1,31 +1,34 @@
 //! JWE compact serialization (RFC 7516 §7.1) with `alg` `ECDH-ES+A256KW` (RFC 7518 §4.6) and
-//! `enc` `A256GCM` (RFC 7518 §5.3), on P-256.
+//! `enc` `A256GCM` (RFC 7518 §5.3), on P-256, by jwt-simple.
 //!
-//! Encryption follows RFC 7516 §5.1, decryption §5.2; the step numbers below are theirs.
+//! jwt-simple encrypts JWT claims, so the plaintext is a JSON object: it travels as a JWT Claims
+//! Set (RFC 7519 §4) with `iat`, `nbf` and `exp` added (unless the object has them), and
+//! decryption refuses it once expired (jwt-simple's default 15 minutes of clock tolerance).
+//! This module keeps the choices jwt-simple leaves open: one `alg` and one `enc` (jwt-simple
+//! would also take `A128GCM` and others), the recipient chosen by `kid` among our keys, and
+//! typed refusals.
 
-use aes_gcm::aead::{Aead, Payload};
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
-use p256::PublicKey;
-use p256::ecdh::{EphemeralSecret, diffie_hellman};
+use jwt_simple::JWTError;
+use jwt_simple::prelude::{Clock, Duration, EncryptionOptions, JWEToken, JWTClaims, UnixTimeStamp};
 use rand_core::CryptoRngCore;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::b64;
-use crate::jwk::{Adapter, EcPrivateKey, PublicJwk};
-use crate::kw;
+use crate::jwk::{EcPrivateKey, PublicJwk};
 
 /// The key management algorithm.
 pub const ALG: &str = "ECDH-ES+A256KW";
 /// The content encryption algorithm.
 pub const ENC: &str = "A256GCM";
-/// AES-GCM's tag length (RFC 7518 §5.3: 128 bits).
-const TAG_LEN: usize = 16;
-/// AES-GCM's IV length (RFC 7518 §5.3: 96 bits).
-const IV_LEN: usize = 12;
+/// How long an encrypted message is valid (`exp` − `iat`) unless it says otherwise: 30 days,
+/// the longest a credential request's challenge lives (`challengeTimeoutMinutes` ≤ 43200) and
+/// as long as a retired transport key still decrypts.
+pub const VALIDITY_SECONDS: u64 = 30 * 24 * 3600;
 
-/// Why a JWE was refused.
+/// The claims of a JWE or JWS: the caller's JSON object, and the registered claims.
+pub(crate) type Claims = JWTClaims<Map<String, Value>>;
+
+/// Why a JWE was refused (or could not be made).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum JweError {
@@ -47,215 +50,164 @@ pub enum JweError {
     /// The authentication tag does not match: header, IV, ciphertext or tag altered.
     #[error("the JWE does not authenticate (altered)")]
     Tampered,
-    /// The recipient's JWK is not a usable P-256 public key.
+    /// The plaintext is not a JSON object (JWT claims), on either side.
+    #[error("the JWE's plaintext is not a JSON object (JWT claims)")]
+    NotClaims,
+    /// Past its `exp` (or before its `nbf`/`iat`, beyond the clock tolerance).
+    #[error("the JWE has expired or is not valid yet")]
+    Expired,
+    /// The recipient's JWK is not a usable P-256 encryption key.
     #[error(transparent)]
     BadRecipient(#[from] crate::jwk::BadJwk),
 }
 
-/// The protected header.
-#[derive(Debug, Serialize, Deserialize)]
-struct Header {
-    alg: String,
-    enc: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    kid: Option<String>,
-    epk: PublicJwk,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    cty: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    apu: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    apv: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    crit: Option<serde_json::Value>,
+/// `plaintext` (a JSON object) as claims, with `iat` and `nbf` now and `exp` after
+/// [`VALIDITY_SECONDS`] unless it has them.
+pub(crate) fn claims_of(plaintext: &[u8]) -> Option<Claims> {
+    let mut claims: Claims = serde_json::from_slice(plaintext).ok()?;
+    let now = Clock::now_since_epoch();
+    claims.issued_at.get_or_insert(now);
+    claims.invalid_before.get_or_insert(now);
+    claims
+        .expires_at
+        .get_or_insert(now + Duration::from_secs(VALIDITY_SECONDS));
+    Some(claims)
 }
 
-/// Encrypts `plaintext` to `recipient` (its `kid`, if any, goes into the header), with content
-/// type `cty`.
+/// Encrypts `plaintext`, a JSON object, to `recipient` (its `kid`, if any, goes into the
+/// header), with content type `cty`.
+///
+/// `rng` is not used: jwt-simple draws the ephemeral key, the content key and the IV from the
+/// operating system's generator itself. The parameter stays so that callers did not change when
+/// the JOSE layer moved to jwt-simple.
 pub fn encrypt(
     plaintext: &[u8],
     recipient: &PublicJwk,
     cty: Option<&str>,
-    rng: &mut dyn CryptoRngCore,
+    _rng: &mut dyn CryptoRngCore,
 ) -> Result<String, JweError> {
-    let peer = recipient.key()?;
-    // 1.–2. Key agreement with an ephemeral key, then the KEK from the Concat KDF
-    //    (RFC 7518 §4.6.2), which wraps a random CEK (§4.6: "ECDH-ES+A256KW").
-    let ephemeral = EphemeralSecret::random(&mut Adapter(rng));
-    let z = ephemeral.diffie_hellman(&peer);
-    let kek = concat_kdf(z.raw_secret_bytes(), ALG, &[], &[], 256);
-    let mut cek = Zeroizing::new([0u8; 32]);
-    rng.fill_bytes(cek.as_mut());
-    let kek: &[u8; 32] = kek
-        .as_slice()
-        .try_into()
-        .unwrap_or_else(|_| unreachable!("256-bit KEK"));
-    let encrypted_key = kw::wrap(kek, cek.as_ref()).unwrap_or_else(|| unreachable!("a 32-byte CEK wraps"));
-    // 9. A random IV.
-    let mut iv = [0u8; IV_LEN];
-    rng.fill_bytes(&mut iv);
-    // 11.–14. The protected header, base64url; the AAD is its ASCII.
-    let header = Header {
-        alg: ALG.into(),
-        enc: ENC.into(),
-        kid: recipient.kid.clone(),
-        epk: PublicJwk::from_key(&ephemeral.public_key()),
-        cty: cty.map(str::to_string),
-        apu: None,
-        apv: None,
-        crit: None,
+    let key = recipient.encryption_key()?;
+    let claims = claims_of(plaintext).ok_or(JweError::NotClaims)?;
+    let options = EncryptionOptions {
+        content_type: cty.map(str::to_string),
+        ..EncryptionOptions::default()
     };
-    let header_json = serde_json::to_vec(&header).unwrap_or_else(|_| unreachable!("a header serialises"));
-    let protected = b64::encode(header_json);
-    // 15. Encrypt with AES-256-GCM; the output is ciphertext ‖ tag.
-    let cipher = Aes256Gcm::new_from_slice(cek.as_ref()).unwrap_or_else(|_| unreachable!("a 32-byte key"));
-    let sealed = cipher
-        .encrypt(
-            Nonce::from_slice(&iv),
-            Payload {
-                msg: plaintext,
-                aad: protected.as_bytes(),
-            },
-        )
-        .unwrap_or_else(|_| unreachable!("AES-GCM encrypts any length we send"));
-    let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG_LEN);
-    // 19. The compact serialization.
-    Ok(format!(
-        "{protected}.{}.{}.{}.{}",
-        b64::encode(encrypted_key),
-        b64::encode(iv),
-        b64::encode(ciphertext),
-        b64::encode(tag)
-    ))
+    key.encrypt_with_options(claims, &options)
+        .map_err(|_| JweError::NotClaims)
 }
 
 /// What a decrypted JWE said of itself.
 #[derive(Debug)]
 pub struct Decrypted {
-    /// The plaintext.
+    /// The plaintext: the JSON object that was encrypted, without the registered claims
+    /// (`iat`, `nbf`, `exp`, …).
     pub plaintext: Zeroizing<Vec<u8>>,
     /// The key id it was encrypted to.
     pub kid: Option<String>,
     /// Its content type.
     pub cty: Option<String>,
+    /// When it was made (`iat`), Unix seconds.
+    pub issued_at: Option<u64>,
+}
+
+/// What went wrong in jwt-simple, as ours.
+fn refusal(error: &jwt_simple::Error) -> JweError {
+    if let Some(e) = error.downcast_ref::<JWTError>() {
+        return match e {
+            JWTError::InvalidJWEFormat => JweError::Truncated("not five parts"),
+            JWTError::InvalidIV => JweError::Truncated("IV is not 96 bits"),
+            JWTError::InvalidJWEAuthTag => JweError::Truncated("tag is not 128 bits"),
+            JWTError::TokenTooLong | JWTError::HeaderTooLarge => JweError::Header("too long"),
+            JWTError::UnknownCriticalExtension => JweError::UnsupportedAlgorithm("crit".into()),
+            JWTError::AlgorithmMismatch => JweError::UnsupportedAlgorithm("alg".into()),
+            JWTError::UnsupportedContentEncryption(enc) => JweError::UnsupportedAlgorithm(enc.clone()),
+            JWTError::MissingEphemeralKey | JWTError::InvalidEphemeralKey => {
+                JweError::Header("epk is not a P-256 point")
+            }
+            JWTError::KeyUnwrapFailed => JweError::WrongKey,
+            JWTError::DecryptionFailed | JWTError::InvalidAuthenticationTag => JweError::Tampered,
+            JWTError::TokenHasExpired | JWTError::TokenNotValidYet | JWTError::ClockDrift => JweError::Expired,
+            _ => JweError::Header("refused"),
+        };
+    }
+    if error.downcast_ref::<serde_json::Error>().is_some() {
+        // The header was read before: this is the plaintext.
+        return JweError::NotClaims;
+    }
+    // ct-codecs: a part is not base64url (cut in the middle of a character).
+    JweError::Truncated("not base64url")
 }
 
 /// Decrypts a compact JWE with one of `keys` (the one its `kid` names; every one when it names
 /// none).
 pub fn decrypt(compact: &str, keys: &[EcPrivateKey]) -> Result<Decrypted, JweError> {
-    // 1. Parse the five parts.
-    let parts: Vec<&str> = compact.split('.').collect();
-    if parts.len() != 5 {
+    decrypt_at(compact, keys, None)
+}
+
+/// [`decrypt`] as if it were `now` (tests of expiry).
+pub(crate) fn decrypt_at(
+    compact: &str,
+    keys: &[EcPrivateKey],
+    now: Option<UnixTimeStamp>,
+) -> Result<Decrypted, JweError> {
+    if compact.split('.').count() != 5 {
         return Err(JweError::Truncated("not five parts"));
     }
-    let part = |i: usize, what| b64::decode(parts[i]).ok_or(JweError::Truncated(what));
-    let header_json = part(0, "protected header")?;
-    let encrypted_key = part(1, "encrypted key")?;
-    let iv = part(2, "IV")?;
-    let ciphertext = part(3, "ciphertext")?;
-    let tag = part(4, "tag")?;
-    if iv.len() != IV_LEN {
-        return Err(JweError::Truncated("IV is not 96 bits"));
+    let metadata = JWEToken::decode_metadata(compact).map_err(|e| match e.downcast_ref::<serde_json::Error>() {
+        Some(_) => JweError::Header("not the JSON expected"),
+        None => JweError::Truncated("protected header"),
+    })?;
+    if metadata.algorithm() != ALG {
+        return Err(JweError::UnsupportedAlgorithm(metadata.algorithm().to_string()));
     }
-    if tag.len() != TAG_LEN {
-        return Err(JweError::Truncated("tag is not 128 bits"));
+    if metadata.encryption() != ENC {
+        return Err(JweError::UnsupportedAlgorithm(metadata.encryption().to_string()));
     }
-    // 2.–4. The header: our algorithms only, no critical extensions (RFC 7516 §4.1.13).
-    let header: Header = serde_json::from_slice(&header_json).map_err(|_| JweError::Header("not the JSON expected"))?;
-    if header.alg != ALG {
-        return Err(JweError::UnsupportedAlgorithm(header.alg));
-    }
-    if header.enc != ENC {
-        return Err(JweError::UnsupportedAlgorithm(header.enc));
-    }
-    if header.crit.is_some() {
+    if metadata.header().critical.is_some() {
         return Err(JweError::UnsupportedAlgorithm("crit".into()));
     }
-    let apu = header.apu.as_deref().map(b64::decode).unwrap_or(Some(Vec::new()));
-    let apv = header.apv.as_deref().map(b64::decode).unwrap_or(Some(Vec::new()));
-    let (Some(apu), Some(apv)) = (apu, apv) else {
-        return Err(JweError::Header("apu/apv not base64url"));
-    };
-    let epk = header
-        .epk
-        .key()
-        .map_err(|_| JweError::Header("epk is not a P-256 point"))?;
-    let candidates: Vec<&EcPrivateKey> = match &header.kid {
-        Some(kid) => {
-            let key = keys
-                .iter()
+    let kid = metadata.key_id().map(str::to_string);
+    let candidates: Vec<&EcPrivateKey> = match &kid {
+        Some(kid) => vec![
+            keys.iter()
                 .find(|k| k.kid() == kid)
-                .ok_or_else(|| JweError::UnknownRecipient(kid.clone()))?;
-            vec![key]
-        }
+                .ok_or_else(|| JweError::UnknownRecipient(kid.clone()))?,
+        ],
         None => keys.iter().collect(),
     };
-    // 6.–10. Agree, derive the KEK, unwrap the CEK.
-    let cek = candidates
-        .iter()
-        .find_map(|key| unwrap_cek(key, &epk, &apu, &apv, &encrypted_key))
-        .ok_or(JweError::WrongKey)?;
-    // 14.–16. Decrypt and authenticate with AAD = ASCII(BASE64URL(protected header)).
-    let cipher = Aes256Gcm::new_from_slice(&cek).map_err(|_| JweError::WrongKey)?;
-    let sealed = [ciphertext.as_slice(), &tag].concat();
-    let plaintext = cipher
-        .decrypt(
-            Nonce::from_slice(&iv),
-            Payload {
-                msg: &sealed,
-                aad: parts[0].as_bytes(),
-            },
-        )
-        .map_err(|_| JweError::Tampered)?;
-    Ok(Decrypted {
-        plaintext: Zeroizing::new(plaintext),
-        kid: header.kid,
-        cty: header.cty,
-    })
-}
-
-fn unwrap_cek(
-    key: &EcPrivateKey,
-    epk: &PublicKey,
-    apu: &[u8],
-    apv: &[u8],
-    encrypted_key: &[u8],
-) -> Option<Zeroizing<Vec<u8>>> {
-    let z = diffie_hellman(key.secret().to_nonzero_scalar(), epk.as_affine());
-    let kek = concat_kdf(z.raw_secret_bytes(), ALG, apu, apv, 256);
-    let kek: &[u8; 32] = kek.as_slice().try_into().ok()?;
-    kw::unwrap(kek, encrypted_key).filter(|cek| cek.len() == 32)
-}
-
-/// The Concat KDF of NIST SP 800-56A §5.8.1 as RFC 7518 §4.6.2 uses it: `keydatalen` bits of
-/// SHA-256(round ‖ Z ‖ OtherInfo) with OtherInfo = AlgorithmID ‖ PartyUInfo ‖ PartyVInfo ‖
-/// SuppPubInfo, the first three length-prefixed (32-bit big-endian), SuppPubInfo = keydatalen as
-/// 32-bit big-endian; SuppPrivInfo empty.
-pub fn concat_kdf(z: &[u8], algorithm_id: &str, apu: &[u8], apv: &[u8], keydatalen: u32) -> Zeroizing<Vec<u8>> {
-    let prefixed = |data: &[u8]| {
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        [&len.to_be_bytes()[..], data].concat()
+    let options = jwt_simple::prelude::DecryptionOptions {
+        claim_options: Some(jwt_simple::prelude::VerificationOptions {
+            artificial_time: now,
+            ..Default::default()
+        }),
+        ..Default::default()
     };
-    let other_info = [
-        prefixed(algorithm_id.as_bytes()),
-        prefixed(apu),
-        prefixed(apv),
-        keydatalen.to_be_bytes().to_vec(),
-    ]
-    .concat();
-    let wanted = (keydatalen / 8) as usize;
-    let mut out = Zeroizing::new(Vec::with_capacity(wanted + 32));
-    let mut round: u32 = 1;
-    while out.len() < wanted {
-        let mut hash = Sha256::new();
-        hash.update(round.to_be_bytes());
-        hash.update(z);
-        hash.update(&other_info);
-        out.extend_from_slice(&hash.finalize());
-        round += 1;
+    // Without a key id, each key is tried; a key that unwraps the content key is the one, and
+    // its verdict stands.
+    let mut verdict = JweError::WrongKey;
+    for key in candidates {
+        let decryption = key.decryption_key();
+        // The key id check is ours (above); jwt-simple's would refuse a header without one.
+        match decryption.decrypt_token::<Map<String, Value>>(compact, Some(options.clone())) {
+            Ok(claims) => {
+                let plaintext = serde_json::to_vec(&claims.custom).map_err(|_| JweError::NotClaims)?;
+                return Ok(Decrypted {
+                    plaintext: Zeroizing::new(plaintext),
+                    kid,
+                    cty: metadata.content_type().map(str::to_string),
+                    issued_at: claims.issued_at.map(|t| t.as_secs()),
+                });
+            }
+            Err(e) => match refusal(&e) {
+                JweError::WrongKey => {}
+                other => {
+                    verdict = other;
+                    break;
+                }
+            },
+        }
     }
-    out.truncate(wanted);
-    out
+    Err(verdict)
 }
 
 #[cfg(test)]

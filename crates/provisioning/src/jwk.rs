@@ -1,16 +1,19 @@
 //! P-256 keys as JSON Web Keys (RFC 7517 §4; EC parameters RFC 7518 §6.2) and JWK Sets
-//! (RFC 7517 §5).
+//! (RFC 7517 §5). The JWK is our serde shape; the key inside is jwt-simple's, imported through
+//! its strict JWK checks (`kty`, `crv`, coordinate lengths, the point on the curve, `use` and
+//! `alg` consistent with the purpose) and thumbprinted by it (RFC 7638).
 
-use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
-use p256::{EncodedPoint, PublicKey, SecretKey};
+use jwt_simple::prelude::{
+    ECDSAP256PublicKeyLike, ES256KeyPair, ES256PublicKey, EcdhEsA256KWDecryptionKey, EcdhEsA256KWEncryptionKey,
+};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::b64;
 
-/// A public EC key as a JWK. Only `kty` `EC` with `crv` `P-256` is accepted by [`PublicJwk::key`].
+/// A public EC key as a JWK. Only `kty` `EC` with `crv` `P-256` is usable: jwt-simple's
+/// ECDH-ES is P-256 only (see `docs/key-factory.md`, "Crypto choices").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicJwk {
     /// Key type: `EC`.
@@ -32,31 +35,29 @@ pub struct PublicJwk {
     pub alg: Option<String>,
 }
 
-/// A JWK that is not a usable P-256 public key.
+/// A JWK that is not a usable P-256 public key (for the purpose asked).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a P-256 public key: {0}")]
 pub struct BadJwk(pub &'static str);
 
 impl PublicJwk {
-    /// The JWK of `key`, with no key id.
-    pub fn from_key(key: &PublicKey) -> PublicJwk {
-        let point = key.to_encoded_point(false);
-        // An uncompressed point of a valid public key has both coordinates.
-        let x = point.x().map(b64::encode).unwrap_or_default();
-        let y = point.y().map(b64::encode).unwrap_or_default();
+    /// The JWK of an uncompressed SEC1 point (`04 ‖ x ‖ y`), with no key id.
+    fn from_point(point: &[u8]) -> PublicJwk {
+        let coordinates = point.get(1..).unwrap_or_default();
+        let (x, y) = coordinates.split_at(coordinates.len() / 2);
         PublicJwk {
             kty: "EC".into(),
             crv: "P-256".into(),
-            x,
-            y,
+            x: b64::encode(x),
+            y: b64::encode(y),
             kid: None,
             use_: None,
             alg: None,
         }
     }
 
-    /// The P-256 public key (the point is checked to be on the curve and not the identity).
-    pub fn key(&self) -> Result<PublicKey, BadJwk> {
+    /// The P-256 point (checked to be on the curve), whatever the key's purpose.
+    pub fn key(&self) -> Result<ES256PublicKey, BadJwk> {
         if self.kty != "EC" {
             return Err(BadJwk("kty is not EC"));
         }
@@ -66,18 +67,32 @@ impl PublicJwk {
         let coordinate = |c: &str| b64::decode(c).filter(|b| b.len() == 32);
         let x = coordinate(&self.x).ok_or(BadJwk("x is not 32 bytes of base64url"))?;
         let y = coordinate(&self.y).ok_or(BadJwk("y is not 32 bytes of base64url"))?;
-        let point = EncodedPoint::from_affine_coordinates(x.as_slice().into(), y.as_slice().into(), false);
-        Option::from(PublicKey::from_encoded_point(&point)).ok_or(BadJwk("the point is not on the curve"))
+        ES256PublicKey::from_bytes(&[&[4u8][..], &x, &y].concat()).map_err(|_| BadJwk("the point is not on the curve"))
+    }
+
+    /// The key to encrypt to (`ECDH-ES+A256KW`): jwt-simple refuses a JWK whose `use` is not
+    /// `enc` or whose `alg` is another algorithm, as well as any curve but P-256.
+    pub fn encryption_key(&self) -> Result<EcdhEsA256KWEncryptionKey, BadJwk> {
+        self.key()?;
+        EcdhEsA256KWEncryptionKey::from_jwk(&self.to_json())
+            .map_err(|_| BadJwk("not an ECDH-ES+A256KW encryption key (use or alg)"))
+    }
+
+    /// The key to verify ES256 signatures with: jwt-simple refuses a JWK whose `use` is not
+    /// `sig` or whose `alg` is not `ES256`.
+    pub fn verification_key(&self) -> Result<ES256PublicKey, BadJwk> {
+        self.key()?;
+        ES256PublicKey::from_jwk(&self.to_json()).map_err(|_| BadJwk("not an ES256 verification key (use or alg)"))
     }
 
     /// The RFC 7638 thumbprint (SHA-256 over the required members in lexicographic order),
     /// base64url: a stable key id.
-    pub fn thumbprint(&self) -> String {
-        let canonical = format!(
-            r#"{{"crv":"{}","kty":"{}","x":"{}","y":"{}"}}"#,
-            self.crv, self.kty, self.x, self.y
-        );
-        b64::encode(Sha256::digest(canonical.as_bytes()))
+    pub fn thumbprint(&self) -> Result<String, BadJwk> {
+        Ok(self.key()?.jwk_thumbprint())
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -95,11 +110,12 @@ impl Jwks {
     }
 }
 
-/// A P-256 private key with its key id. Its `Debug` shows the key id only.
+/// A P-256 private key with its key id: the 32-byte scalar, from which jwt-simple's signing
+/// and decryption keys are made when needed. Its `Debug` shows the key id only.
 #[derive(Clone)]
 pub struct EcPrivateKey {
     kid: String,
-    key: SecretKey,
+    scalar: Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for EcPrivateKey {
@@ -111,19 +127,25 @@ impl std::fmt::Debug for EcPrivateKey {
 }
 
 impl EcPrivateKey {
-    /// A new random key; its key id is its public key's RFC 7638 thumbprint.
+    /// A new random key from `rng`; its key id is its public key's RFC 7638 thumbprint.
     pub fn generate(rng: &mut dyn CryptoRngCore) -> EcPrivateKey {
-        let key = SecretKey::random(&mut Adapter(rng));
-        let kid = PublicJwk::from_key(&key.public_key()).thumbprint();
-        EcPrivateKey { kid, key }
+        loop {
+            let mut scalar = Zeroizing::new(vec![0u8; 32]);
+            rng.fill_bytes(&mut scalar);
+            // Zero or ≥ the group order (about 2^-32 of draws): draw again.
+            if let Ok(mut key) = Self::from_bytes("", &scalar) {
+                key.kid = key.public().jwk_thumbprint();
+                return key;
+            }
+        }
     }
 
     /// A key from its 32-byte scalar and key id.
     pub fn from_bytes(kid: &str, scalar: &[u8]) -> Result<EcPrivateKey, BadJwk> {
-        let key = SecretKey::from_slice(scalar).map_err(|_| BadJwk("not a P-256 scalar"))?;
+        ES256KeyPair::from_bytes(scalar).map_err(|_| BadJwk("not a P-256 scalar"))?;
         Ok(EcPrivateKey {
             kid: kid.to_string(),
-            key,
+            scalar: Zeroizing::new(scalar.to_vec()),
         })
     }
 
@@ -135,7 +157,7 @@ impl EcPrivateKey {
 
     /// The 32-byte scalar, for encrypted storage.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(self.key.to_bytes().to_vec())
+        self.scalar.clone()
     }
 
     /// The key id.
@@ -143,38 +165,34 @@ impl EcPrivateKey {
         &self.kid
     }
 
-    /// The secret key.
-    pub fn secret(&self) -> &SecretKey {
-        &self.key
+    fn key_pair(&self) -> ES256KeyPair {
+        ES256KeyPair::from_bytes(&self.scalar).unwrap_or_else(|_| unreachable!("checked when made"))
+    }
+
+    fn public(&self) -> ES256PublicKey {
+        self.key_pair().public_key()
+    }
+
+    /// The signing key (ES256), with the key id.
+    pub(crate) fn signing_key(&self) -> ES256KeyPair {
+        self.key_pair().with_key_id(&self.kid)
+    }
+
+    /// The decryption key (ECDH-ES+A256KW), with the key id.
+    pub(crate) fn decryption_key(&self) -> EcdhEsA256KWDecryptionKey {
+        EcdhEsA256KWDecryptionKey::from_bytes(&self.scalar)
+            .unwrap_or_else(|_| unreachable!("checked when made"))
+            .with_key_id(&self.kid)
     }
 
     /// The public JWK with the key id, `use` and `alg`.
     pub fn public_jwk(&self, use_: &str, alg: &str) -> PublicJwk {
+        let point = self.public().public_key().to_bytes_uncompressed();
         PublicJwk {
             kid: Some(self.kid.clone()),
             use_: Some(use_.to_string()),
             alg: Some(alg.to_string()),
-            ..PublicJwk::from_key(&self.key.public_key())
+            ..PublicJwk::from_point(&point)
         }
     }
 }
-
-/// Lets a `&mut dyn CryptoRngCore` be passed where a sized RNG is needed.
-pub(crate) struct Adapter<'a>(pub &'a mut dyn CryptoRngCore);
-
-impl rand_core::RngCore for Adapter<'_> {
-    fn next_u32(&mut self) -> u32 {
-        self.0.next_u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        self.0.fill_bytes(dest)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.0.try_fill_bytes(dest)
-    }
-}
-
-impl rand_core::CryptoRng for Adapter<'_> {}

@@ -1,21 +1,27 @@
-//! JWS compact serialization (RFC 7515 §7.1) with ES256 (RFC 7518 §3.4: ECDSA P-256 SHA-256,
-//! the signature as the 64-byte R ‖ S).
+//! JWS compact serialization (RFC 7515 §7.1) with ES256 (RFC 7518 §3.4), by jwt-simple.
+//!
+//! jwt-simple signs JWT claims, so the payload is a JSON object: a signed JWT (RFC 7519) with
+//! `iat`, `nbf` and `exp` added (unless the object has them; [`crate::jwe::VALIDITY_SECONDS`]),
+//! refused once expired. Here: the one algorithm, the signer's key found by `kid` in the
+//! signer's published set, and typed refusals.
 
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use serde::{Deserialize, Serialize};
+use jwt_simple::JWTError;
+use jwt_simple::prelude::{
+    ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, HeaderOptions, Token, UnixTimeStamp, VerificationOptions,
+};
+use serde_json::{Map, Value};
 
-use crate::b64;
+use crate::jwe::claims_of;
 use crate::jwk::{EcPrivateKey, Jwks};
 
 /// The one signature algorithm.
 pub const ALG: &str = "ES256";
 
-/// Why a JWS was refused.
+/// Why a JWS was refused (or could not be made).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum JwsError {
-    /// Not three base64url parts, or a signature of the wrong length.
+    /// Not three base64url parts.
     #[error("truncated or malformed JWS: {0}")]
     Truncated(&'static str),
     /// The header is not the JSON object expected.
@@ -30,37 +36,33 @@ pub enum JwsError {
     /// The signature does not verify.
     #[error("the JWS signature does not verify")]
     BadSignature,
+    /// The payload is not a JSON object (JWT claims), on either side; or its `typ` is not a
+    /// JWT type (`JWT` or `…+jwt`).
+    #[error("the JWS payload is not JWT claims")]
+    NotClaims,
+    /// Past its `exp` (or before its `nbf`/`iat`, beyond the clock tolerance).
+    #[error("the JWS has expired or is not valid yet")]
+    Expired,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    typ: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    crit: Option<serde_json::Value>,
-}
-
-/// Signs `payload` with `key` (its key id in the header) and type `typ`.
-pub fn sign(payload: &[u8], key: &EcPrivateKey, typ: &str) -> String {
-    let header = Header {
-        alg: ALG.into(),
-        kid: Some(key.kid().to_string()),
-        typ: Some(typ.to_string()),
-        crit: None,
+/// Signs `payload`, a JSON object, with `key` (its key id in the header) and type `typ` (a JWT
+/// type: `…+jwt`).
+pub fn sign(payload: &[u8], key: &EcPrivateKey, typ: &str) -> Result<String, JwsError> {
+    let claims = claims_of(payload).ok_or(JwsError::NotClaims)?;
+    let options = HeaderOptions {
+        signature_type: Some(typ.to_string()),
+        ..HeaderOptions::default()
     };
-    let header = b64::encode(serde_json::to_vec(&header).unwrap_or_else(|_| unreachable!("a header serialises")));
-    let signing_input = format!("{header}.{}", b64::encode(payload));
-    let signature: Signature = SigningKey::from(key.secret()).sign(signing_input.as_bytes());
-    format!("{signing_input}.{}", b64::encode(signature.to_bytes()))
+    key.signing_key()
+        .sign_with_options(claims, &options)
+        .map_err(|_| JwsError::NotClaims)
 }
 
 /// A verified JWS.
 #[derive(Debug)]
 pub struct Verified {
-    /// The payload.
+    /// The payload: the JSON object that was signed, without the registered claims (`iat`,
+    /// `nbf`, `exp`, …).
     pub payload: Vec<u8>,
     /// The key id that signed it.
     pub kid: String,
@@ -68,38 +70,65 @@ pub struct Verified {
     pub typ: Option<String>,
 }
 
+/// What went wrong in jwt-simple, as ours.
+fn refusal(error: &jwt_simple::Error) -> JwsError {
+    if let Some(e) = error.downcast_ref::<JWTError>() {
+        return match e {
+            JWTError::CompactEncodingError => JwsError::Truncated("not three parts"),
+            JWTError::HeaderTooLarge | JWTError::TokenTooLong => JwsError::Header,
+            JWTError::UnknownCriticalExtension => JwsError::UnsupportedAlgorithm("crit".into()),
+            JWTError::AlgorithmMismatch => JwsError::UnsupportedAlgorithm("alg".into()),
+            JWTError::InvalidSignature => JwsError::BadSignature,
+            JWTError::TokenHasExpired | JWTError::TokenNotValidYet | JWTError::ClockDrift => JwsError::Expired,
+            JWTError::NotJWT => JwsError::NotClaims,
+            _ => JwsError::BadSignature,
+        };
+    }
+    if error.downcast_ref::<serde_json::Error>().is_some() {
+        // The header was read before: this is the payload.
+        return JwsError::NotClaims;
+    }
+    // ct-codecs: a part is not base64url.
+    JwsError::Truncated("not base64url")
+}
+
 /// Verifies a compact JWS against the signer's key set (RFC 7515 §5.2).
 pub fn verify(compact: &str, signers: &Jwks) -> Result<Verified, JwsError> {
-    let parts: Vec<&str> = compact.split('.').collect();
-    let [header_b64, payload_b64, signature_b64] = parts.as_slice() else {
+    verify_at(compact, signers, None)
+}
+
+/// [`verify`] as if it were `now` (tests of expiry).
+pub(crate) fn verify_at(compact: &str, signers: &Jwks, now: Option<UnixTimeStamp>) -> Result<Verified, JwsError> {
+    if compact.split('.').count() != 3 {
         return Err(JwsError::Truncated("not three parts"));
-    };
-    let header = b64::decode(header_b64).ok_or(JwsError::Truncated("header"))?;
-    let header: Header = serde_json::from_slice(&header).map_err(|_| JwsError::Header)?;
-    if header.alg != ALG {
-        return Err(JwsError::UnsupportedAlgorithm(header.alg));
     }
-    if header.crit.is_some() {
+    let metadata = Token::decode_metadata(compact).map_err(|e| match e.downcast_ref::<serde_json::Error>() {
+        Some(_) => JwsError::Header,
+        None => JwsError::Truncated("header"),
+    })?;
+    if metadata.algorithm() != ALG {
+        return Err(JwsError::UnsupportedAlgorithm(metadata.algorithm().to_string()));
+    }
+    if metadata.critical().is_some() {
         return Err(JwsError::UnsupportedAlgorithm("crit".into()));
     }
-    let kid = header.kid.unwrap_or_default();
-    let jwk = signers
+    let kid = metadata.key_id().unwrap_or_default().to_string();
+    let public = signers
         .find(&kid)
-        .filter(|k| k.use_.as_deref().is_none_or(|u| u == "sig"))
+        .and_then(|jwk| jwk.verification_key().ok())
         .ok_or_else(|| JwsError::UnknownSigner(kid.clone()))?;
-    let public = jwk.key().map_err(|_| JwsError::UnknownSigner(kid.clone()))?;
-    let signature = b64::decode(signature_b64).ok_or(JwsError::Truncated("signature"))?;
-    if signature.len() != 64 {
-        return Err(JwsError::Truncated("signature is not 64 bytes"));
-    }
-    let signature = Signature::from_slice(&signature).map_err(|_| JwsError::BadSignature)?;
-    VerifyingKey::from(public)
-        .verify(format!("{header_b64}.{payload_b64}").as_bytes(), &signature)
-        .map_err(|_| JwsError::BadSignature)?;
-    let payload = b64::decode(payload_b64).ok_or(JwsError::Truncated("payload"))?;
+    let options = VerificationOptions {
+        required_key_id: Some(kid.clone()),
+        artificial_time: now,
+        ..VerificationOptions::default()
+    };
+    let claims = public
+        .verify_token::<Map<String, Value>>(compact, Some(options))
+        .map_err(|e| refusal(&e))?;
+    let payload = serde_json::to_vec(&claims.custom).map_err(|_| JwsError::NotClaims)?;
     Ok(Verified {
         payload,
         kid,
-        typ: header.typ,
+        typ: metadata.signature_type().map(str::to_string),
     })
 }

@@ -125,6 +125,17 @@ async fn refuses_bad_shipments_whole() {
         &mut rand_core::OsRng,
     )
     .unwrap();
+    // A credential request past its `exp`.
+    let transport = w.factory.transport_jwks().await.unwrap().keys[0].clone();
+    let mut expired = serde_json::to_value(keyfleet_provisioning::api::CredentialRequest {
+        origin: "http://localhost:8080".into(),
+        public_key: options("alice"),
+    })
+    .unwrap();
+    expired["exp"] = json!(1_577_836_800);
+    let expired =
+        keyfleet_provisioning::jwe::encrypt(expired.to_string().as_bytes(), &transport, None, &mut rand_core::OsRng)
+            .unwrap();
     let mut wrong_origin = options("alice");
     wrong_origin.rp.id = Some("evil.example".into());
     let wrong_origin = w.shipment_body(&wrong_origin, 6).await["credentialRequests"][0].clone();
@@ -142,9 +153,24 @@ async fn refuses_bad_shipments_whole() {
             json!([wrong_origin]),
             "credential_request_refused",
         ),
+        ("credentialRequests", json!([expired]), "credential_request_refused"),
         (
             "responseKey",
             json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}),
+            "invalid_response_key",
+        ),
+        // A P-384 key (made with pyca/cryptography): jwt-simple's ECDH-ES is P-256 only.
+        (
+            "responseKey",
+            json!({"kty": "EC", "crv": "P-384",
+                   "x": "bvZ4dI81eevpzGI07FOLlFtlw0_pLRGrTeZzAM0ZvUucGYKx_RjWd1Ih_GxrcuIm",
+                   "y": "gqRFanKKhHC7CK97swpDr9vVQvOcjkJGOIXm33XoryNvktWA1DSeyg_yYdXj6K20"}),
+            "invalid_response_key",
+        ),
+        // A signing key offered as the response key.
+        (
+            "responseKey",
+            serde_json::to_value(other_key.public_jwk("sig", "ES256")).unwrap(),
             "invalid_response_key",
         ),
         ("recipient", json!(""), "invalid_recipient"),

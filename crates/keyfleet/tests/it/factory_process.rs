@@ -300,3 +300,97 @@ fn the_factory_process_takes_programs_and_ships() {
         assert!(!output.contains(&b64::encode(&scalar)) && !output.contains(&crate::process::hex(&scalar)));
     }
 }
+
+/// `keyfleet factory serve --ship-after-seconds N`: the clock ships a shipment on its own (no
+/// `ship` command), the parcel lands in `--outbox`, the answers open; then it is delivered on its
+/// own too.
+#[test]
+fn the_factory_clock_ships_on_its_own() {
+    let dir = Scratch::new("factory-clock");
+    let factory = Factory::start(&dir.0, &["--ship-after-seconds", "1"]);
+    let (_, token) = token(&factory.cli(&dir.0, &["create-token", "--name", "clock"]));
+    let customer = EcPrivateKey::generate(&mut OsRng);
+    let options = options();
+    let request = encrypted_request(
+        &factory,
+        "http://localhost:8080",
+        &serde_json::to_value(&options).unwrap(),
+    );
+    let r = factory.post(
+        "/v1/shipments",
+        &token,
+        &shipment_body("nfc-key", 8, &[request], &customer),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["shipmentId"].as_str().unwrap().to_string();
+
+    // Wait for the clock (a deadline for progress, not a timing assertion): received → shipped
+    // (→ delivered one more period later).
+    let path = format!("/v1/shipments/{id}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let shipment = loop {
+        let shipment = factory.get(&path, Some(&token)).json();
+        if shipment["state"] == "shipped" || shipment["state"] == "delivered" {
+            break shipment;
+        }
+        assert!(
+            ["received", "locked", "programmed"].contains(&shipment["state"].as_str().unwrap()),
+            "{shipment}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the clock did not ship {id}: {shipment}\n{}",
+            factory.output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let tracking = shipment["trackingNumber"].as_str().unwrap();
+    let parcel = outbox(&dir.0).join(format!("{tracking}.key"));
+    assert!(parcel.is_file(), "{} is in the outbox", parcel.display());
+    let signers = factory.jwks("sign");
+    let ours = std::slice::from_ref(&customer);
+    let credential: CredentialResponse = sealed::open(
+        shipment["credentialResponses"][0].as_str().unwrap(),
+        ours,
+        &signers,
+        CREDENTIAL_RESPONSE_TYP,
+    )
+    .unwrap();
+    credential
+        .check_binding(&id, shipment["serialNumber"].as_str().unwrap())
+        .unwrap();
+    let pin: PinResponse = sealed::open(
+        shipment["pinResponse"].as_str().unwrap(),
+        ours,
+        &signers,
+        PIN_RESPONSE_TYP,
+    )
+    .unwrap();
+    assert_eq!(pin.pin.len(), 8);
+    // A shipment the clock has taken cannot be shipped again by hand.
+    let mut again = vec!["factory", "ship", "--shipment", id.as_str()];
+    again.extend(factory.flags.iter().map(String::as_str));
+    assert!(!run(&dir.0, &again, &[]).status.success());
+
+    // Delivered on its own, one period after shipping.
+    let delivered = loop {
+        let shipment = factory.get(&path, Some(&token)).json();
+        if shipment["state"] == "delivered" {
+            break shipment;
+        }
+        assert_eq!(shipment["state"], "shipped", "{shipment}");
+        assert!(Instant::now() < deadline, "the clock did not deliver {id}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(delivered["trackingNumber"].as_str(), Some(tracking));
+
+    let output = factory.stop();
+    assert!(output.contains("shipment shipped"), "logs were captured: {output}");
+    for (what, secret) in [
+        ("PIN", pin.pin.clone()),
+        ("challenge", b64::encode(&options.challenge.0)),
+        ("token", token.clone()),
+    ] {
+        assert!(!output.contains(&secret), "the factory's output holds the {what}");
+    }
+}

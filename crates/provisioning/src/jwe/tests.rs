@@ -1,79 +1,102 @@
-use p256::ecdh::diffie_hellman;
+use jwt_simple::prelude::{Duration, UnixTimeStamp};
 use rand_core::OsRng;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::*;
+use crate::b64;
 
-fn data(name: &str) -> Value {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+fn data() -> Value {
+    let path = format!("{}/tests/data/joserfc-vectors.json", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn private(jwk: &Value, kid: &str) -> EcPrivateKey {
-    EcPrivateKey::from_jwk_d(kid, jwk["d"].as_str().unwrap()).unwrap()
-}
-
-fn public(jwk: &Value) -> PublicJwk {
-    PublicJwk {
-        kty: "EC".into(),
-        crv: "P-256".into(),
-        x: jwk["x"].as_str().unwrap().into(),
-        y: jwk["y"].as_str().unwrap().into(),
-        kid: None,
-        use_: None,
-        alg: None,
-    }
-}
-
-/// RFC 7518 Appendix C: the ECDH-ES agreement between the published keys, through the Concat
-/// KDF with apu "Alice", apv "Bob", AlgorithmID "A128GCM", 128 bits.
-#[test]
-fn rfc7518_appendix_c_key_agreement() {
-    let v = data("rfc7518-appendix-c.json");
-    let alice = private(&v["alice_ephemeral"], "alice");
-    let bob = public(&v["bob"]).key().unwrap();
-    let z = diffie_hellman(alice.secret().to_nonzero_scalar(), bob.as_affine());
-    let apu = b64::decode(v["header"]["apu"].as_str().unwrap()).unwrap();
-    let apv = b64::decode(v["header"]["apv"].as_str().unwrap()).unwrap();
-    let derived = concat_kdf(z.raw_secret_bytes(), "A128GCM", &apu, &apv, 128);
-    assert_eq!(b64::encode(derived.as_slice()), v["derived_key"].as_str().unwrap());
-    // And from Bob's side, with Alice's public key.
-    let bob_private = private(&v["bob"], "bob");
-    let alice_public = public(&v["alice_ephemeral"]).key().unwrap();
-    let z = diffie_hellman(bob_private.secret().to_nonzero_scalar(), alice_public.as_affine());
-    let derived = concat_kdf(z.raw_secret_bytes(), "A128GCM", &apu, &apv, 128);
-    assert_eq!(b64::encode(derived.as_slice()), v["derived_key"].as_str().unwrap());
-}
-
-/// A JWE made by another implementation (joserfc) decrypts.
-#[test]
-fn decrypts_a_joserfc_jwe() {
-    let v = data("joserfc-ecdh-es-a256kw.json");
-    let bob = private(&v["recipient"], "bob");
-    let out = decrypt(v["jwe"].as_str().unwrap(), &[bob]).unwrap();
-    assert_eq!(out.plaintext.as_slice(), v["plaintext"].as_str().unwrap().as_bytes());
-    assert_eq!(out.kid.as_deref(), Some("bob"));
 }
 
 fn key() -> EcPrivateKey {
     EcPrivateKey::generate(&mut OsRng)
 }
 
+fn hello() -> Vec<u8> {
+    br#"{"hello":"world"}"#.to_vec()
+}
+
+/// A JWE made by another implementation (joserfc), with no registered claims, decrypts.
 #[test]
-fn round_trip_with_kid_and_cty() {
+fn decrypts_a_joserfc_jwe() {
+    let v = data();
+    let bob = EcPrivateKey::from_jwk_d("bob", v["bob"]["d"].as_str().unwrap()).unwrap();
+    let out = decrypt(v["request"].as_str().unwrap(), &[key(), bob]).unwrap();
+    let plaintext: Value = serde_json::from_slice(&out.plaintext).unwrap();
+    assert_eq!(plaintext, v["request_plaintext"]);
+    assert_eq!(out.kid.as_deref(), Some("bob"));
+    assert_eq!(out.issued_at, None);
+}
+
+#[test]
+fn round_trip_with_kid_cty_and_validity() {
     let ours = key();
-    let jwe = encrypt(b"hello", &ours.public_jwk("enc", ALG), Some("JOSE"), &mut OsRng).unwrap();
+    let jwe = encrypt(&hello(), &ours.public_jwk("enc", ALG), Some("example"), &mut OsRng).unwrap();
     let out = decrypt(&jwe, &[key(), ours.clone()]).unwrap();
-    assert_eq!(out.plaintext.as_slice(), b"hello");
+    assert_eq!(out.plaintext.as_slice(), hello().as_slice());
     assert_eq!(out.kid.as_deref(), Some(ours.kid()));
-    assert_eq!(out.cty.as_deref(), Some("JOSE"));
+    assert_eq!(out.cty.as_deref(), Some("example"));
+    assert!(out.issued_at.is_some());
+    // The protected header is the agreed suite.
+    let header: Value = serde_json::from_slice(&b64::decode(jwe.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!((header["alg"].as_str(), header["enc"].as_str()), (Some(ALG), Some(ENC)));
+    assert_eq!(header["epk"]["crv"], "P-256");
+    // Valid for VALIDITY_SECONDS, not a second more (beyond the clock tolerance).
+    let issued = UnixTimeStamp::from_secs(out.issued_at.unwrap());
+    let tolerance = Duration::from_secs(15 * 60);
+    let late = issued + Duration::from_secs(VALIDITY_SECONDS) + tolerance;
+    assert!(decrypt_at(&jwe, std::slice::from_ref(&ours), Some(late)).is_ok());
+    let later = late + Duration::from_secs(2);
+    assert_eq!(decrypt_at(&jwe, &[ours], Some(later)).unwrap_err(), JweError::Expired);
+}
+
+#[test]
+fn keeps_an_exp_the_plaintext_has() {
+    let ours = key();
+    let expired = json!({"hello": "world", "exp": 1_577_836_800}).to_string();
+    let jwe = encrypt(expired.as_bytes(), &ours.public_jwk("enc", ALG), None, &mut OsRng).unwrap();
+    assert_eq!(decrypt(&jwe, &[ours]).unwrap_err(), JweError::Expired);
+}
+
+#[test]
+fn refuses_a_plaintext_that_is_not_a_json_object() {
+    let ours = key();
+    for plaintext in [&b"Live long and prosper."[..], b"[1,2]", b"\"text\""] {
+        assert_eq!(
+            encrypt(plaintext, &ours.public_jwk("enc", ALG), None, &mut OsRng).unwrap_err(),
+            JweError::NotClaims
+        );
+    }
+}
+
+#[test]
+fn refuses_to_encrypt_to_a_signing_key_or_another_curve() {
+    let ours = key();
+    let signing = ours.public_jwk("sig", "ES256");
+    assert!(matches!(
+        encrypt(&hello(), &signing, None, &mut OsRng),
+        Err(JweError::BadRecipient(_))
+    ));
+    // A P-384 public key (made with pyca/cryptography): jwt-simple's ECDH-ES is P-256 only.
+    let p384 = PublicJwk {
+        crv: "P-384".into(),
+        x: "bvZ4dI81eevpzGI07FOLlFtlw0_pLRGrTeZzAM0ZvUucGYKx_RjWd1Ih_GxrcuIm".into(),
+        y: "gqRFanKKhHC7CK97swpDr9vVQvOcjkJGOIXm33XoryNvktWA1DSeyg_yYdXj6K20".into(),
+        ..ours.public_jwk("enc", ALG)
+    };
+    assert!(matches!(
+        encrypt(&hello(), &p384, None, &mut OsRng),
+        Err(JweError::BadRecipient(_))
+    ));
 }
 
 #[test]
 fn refuses_another_recipient() {
     let ours = key();
     let theirs = key();
-    let jwe = encrypt(b"hello", &theirs.public_jwk("enc", ALG), None, &mut OsRng).unwrap();
+    let jwe = encrypt(&hello(), &theirs.public_jwk("enc", ALG), None, &mut OsRng).unwrap();
     assert!(matches!(
         decrypt(&jwe, std::slice::from_ref(&ours)),
         Err(JweError::UnknownRecipient(_))
@@ -81,14 +104,14 @@ fn refuses_another_recipient() {
     // Without a key id, the key does not unwrap.
     let mut anonymous = theirs.public_jwk("enc", ALG);
     anonymous.kid = None;
-    let jwe = encrypt(b"hello", &anonymous, None, &mut OsRng).unwrap();
-    assert_eq!(decrypt(&jwe, &[ours]).unwrap_err(), JweError::WrongKey);
+    let jwe = encrypt(&hello(), &anonymous, None, &mut OsRng).unwrap();
+    assert_eq!(decrypt(&jwe, &[ours, key()]).unwrap_err(), JweError::WrongKey);
 }
 
 #[test]
 fn refuses_truncation_and_tampering() {
     let ours = key();
-    let jwe = encrypt(b"hello world", &ours.public_jwk("enc", ALG), None, &mut OsRng).unwrap();
+    let jwe = encrypt(&hello(), &ours.public_jwk("enc", ALG), None, &mut OsRng).unwrap();
     let keys = [ours];
     // Cut off: the tag, a part, the whole tail.
     let cut = &jwe[..jwe.rfind('.').unwrap()];
@@ -97,6 +120,7 @@ fn refuses_truncation_and_tampering() {
         decrypt(&jwe[..jwe.len() - 4], &keys),
         Err(JweError::Truncated(_))
     ));
+    assert!(matches!(decrypt(&jwe[..20], &keys), Err(JweError::Truncated(_))));
     // One ciphertext byte changed.
     let parts: Vec<&str> = jwe.split('.').collect();
     let mut ciphertext = b64::decode(parts[3]).unwrap();
@@ -113,15 +137,25 @@ fn refuses_truncation_and_tampering() {
     wrapped[3] ^= 1;
     let altered = [parts[0], &b64::encode(&wrapped), parts[2], parts[3], parts[4]].join(".");
     assert_eq!(decrypt(&altered, &keys).unwrap_err(), JweError::WrongKey);
+    // The header changed (it is the AAD): a member added.
+    let mut header: Value = serde_json::from_slice(&b64::decode(parts[0]).unwrap()).unwrap();
+    header["typ"] = "JWE".into();
+    let altered = [&b64::encode(header.to_string()), parts[1], parts[2], parts[3], parts[4]].join(".");
+    assert_eq!(decrypt(&altered, &keys).unwrap_err(), JweError::Tampered);
 }
 
 #[test]
 fn refuses_other_algorithms() {
     let ours = key();
-    let jwe = encrypt(b"x", &ours.public_jwk("enc", ALG), None, &mut OsRng).unwrap();
+    let jwe = encrypt(&hello(), &ours.public_jwk("enc", ALG), None, &mut OsRng).unwrap();
     let parts: Vec<&str> = jwe.split('.').collect();
     let mut header: Value = serde_json::from_slice(&b64::decode(parts[0]).unwrap()).unwrap();
-    for (member, value) in [("alg", "ECDH-ES"), ("alg", "RSA1_5"), ("enc", "A128CBC-HS256")] {
+    for (member, value) in [
+        ("alg", "ECDH-ES"),
+        ("alg", "RSA1_5"),
+        ("enc", "A128CBC-HS256"),
+        ("enc", "A128GCM"),
+    ] {
         let mut h = header.clone();
         h[member] = value.into();
         let altered = [&b64::encode(h.to_string()), parts[1], parts[2], parts[3], parts[4]].join(".");

@@ -107,10 +107,17 @@ def jws_verify(compact, jwks):
 
 
 def open_answer(compact, customer, jwks, typ):
-    header, inner = jwe_decrypt(compact, customer)
-    assert header["cty"] == "JOSE"
-    signed_header, payload = jws_verify(inner.decode(), jwks)
+    """docs/key-factory.md: the JWE's plaintext is JWT claims {"jws", "iat", "nbf", "exp"}, the
+    "jws" a signed JWT whose claims are the payload with "iat", "nbf", "exp"."""
+    _, plaintext = jwe_decrypt(compact, customer)
+    envelope = json.loads(plaintext)
+    now = time.time()
+    assert set(envelope) == {"jws", "iat", "nbf", "exp"}, envelope
+    assert envelope["nbf"] <= now + 900 < envelope["exp"] + 900, envelope
+    signed_header, payload = jws_verify(envelope["jws"], jwks)
     assert signed_header["typ"] == typ
+    assert payload.pop("nbf") <= now + 900 < payload.pop("exp") + 900
+    payload.pop("iat")
     return payload
 
 
@@ -180,7 +187,9 @@ class Factory:
     def order(self, public_key, customer, pin_length=8):
         """A shipment for one credential request for `public_key` (creation options JSON)."""
         _, transport = self.call("GET", "/.well-known/transport-keys.jwks")
-        request = json.dumps({"origin": ORIGIN, "publicKey": public_key}).encode()
+        # JWT claims (the factory decrypts with jwt-simple): the request, valid for an hour.
+        now = int(time.time())
+        request = json.dumps({"origin": ORIGIN, "publicKey": public_key, "iat": now, "exp": now + 3600}).encode()
         body = {
             "model": "nfc-key",
             "recipient": "Alice Example",
