@@ -32,7 +32,7 @@ FIDO2_VERSION=2.2.1
 FIDO2_SDIST_SHA256=85787428a94c3f8eaf72f0ff30afba983b559a1b1b795c93318c81b4ad4062c4
 # cryptography >= 45: the suite's previewSign tests need it to get as far as asking the key (with
 # Debian's older cryptography they skip for the client's sake, not the key's).
-PY_REQUIREMENTS="fido2==$FIDO2_VERSION pytest>=7,<9 cryptography>=45"
+PY_REQUIREMENTS="fido2==$FIDO2_VERSION pytest>=7,<9 cryptography>=45 aiosmtpd==1.4.6"
 SUITE_DIR="$TARGET/fido2-device-suite-$FIDO2_VERSION"
 # The RP ID the suite's test_ep_vendor asks vendor-facilitated enterprise attestation for; the key
 # is made with it in its factory list (`keyfleet key new --enterprise-rp-id`).
@@ -76,7 +76,7 @@ ensure_venv() {
     want="$(/usr/bin/python3 -c 'import sys; print(sys.version)') | $PY_REQUIREMENTS"
     stamp="$VENV/.keyfleet-interop-stamp"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
-        "$VENV/bin/python" -c 'import fido2, pytest, smartcard' >/dev/null 2>&1; then
+        "$VENV/bin/python" -c 'import fido2, pytest, smartcard, aiosmtpd' >/dev/null 2>&1; then
         return 0
     fi
     log "creating $VENV"
@@ -84,7 +84,7 @@ ensure_venv() {
     /usr/bin/python3 -m venv --system-site-packages "$VENV"
     # shellcheck disable=SC2086 # the requirement list is split on purpose
     PIP_NO_INPUT=1 "$VENV/bin/pip" install --quiet --disable-pip-version-check $PY_REQUIREMENTS
-    "$VENV/bin/python" -c 'import fido2, pytest, smartcard' || die "the venv does not import fido2, pytest and smartcard"
+    "$VENV/bin/python" -c 'import fido2, pytest, smartcard, aiosmtpd' || die "the venv does not import fido2, pytest and smartcard"
     printf '%s\n' "$want" >"$stamp"
 }
 

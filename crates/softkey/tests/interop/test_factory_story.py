@@ -125,8 +125,8 @@ def open_answer(compact, customer, jwks, typ):
 
 
 class Factory:
-    def __init__(self):
-        self.dir = os.path.join(WORK, "key-factory")
+    def __init__(self, serve_args=(), name="key-factory"):
+        self.dir = os.path.join(WORK, name)
         self.outbox = os.path.join(self.dir, "outbox")
         self.flags = [
             "--database-url", f"sqlite://{self.dir}/factory.db",
@@ -135,10 +135,10 @@ class Factory:
         ]  # fmt: skip
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
-        self.log_path = os.path.join(WORK, "factory.log")
+        self.log_path = os.path.join(WORK, f"{name}.log")
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
-            [KEYFLEET, "factory", "serve", "--listen", f"127.0.0.1:{self.port}", *self.flags],
+            [KEYFLEET, "factory", "serve", "--listen", f"127.0.0.1:{self.port}", *self.flags, *serve_args],
             env={**os.environ, "RUST_LOG": "trace"},
             stdin=subprocess.DEVNULL,
             stdout=self.log,

@@ -39,8 +39,8 @@ def free_port():
 class Server:
     """`keyfleet serve` on SQLite in the scratch directory, and its admin CLI."""
 
-    def __init__(self):
-        self.db = f"sqlite://{WORK}/story.db?mode=rwc"
+    def __init__(self, db=None, env=None, log="story-server.log"):
+        self.db = db or f"sqlite://{WORK}/story.db?mode=rwc"
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -49,8 +49,10 @@ class Server:
             "KEYFLEET_LISTEN": f"127.0.0.1:{self.port}",
             "KEYFLEET_RP_ID": "localhost",
             "KEYFLEET_ORIGINS": ORIGIN,
+            **(env or {}),
         }
-        self.log = open(os.path.join(WORK, "story-server.log"), "a")
+        self.log_path = os.path.join(WORK, log)
+        self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [KEYFLEET, "serve"], env=self.env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT
         )
@@ -99,13 +101,15 @@ class Server:
         return status, payload, set_cookie.split(";")[0] if set_cookie else None
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
 
 
 @pytest.fixture
