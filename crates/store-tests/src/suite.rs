@@ -208,7 +208,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 17 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 18 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is
