@@ -485,6 +485,28 @@ fn an_order_whose_options_expired_fails_and_is_ordered_again() {
         &json!({}),
     );
     assert_eq!(r.status, 409, "{}", r.body);
+
+    // A submitted order is cancelled at the factory too; a shipped one cannot be.
+    let id = again["id"].as_str().unwrap().to_string();
+    assert_eq!(process(&keyfleet, &auth)["submitted"], 1);
+    let s = get(&keyfleet, &auth, &format!("/api/v1/shipments/{id}"));
+    let factory_id = s["factoryShipmentId"].as_str().unwrap().to_string();
+    let r = http::request(
+        keyfleet.addr,
+        "DELETE",
+        &format!("/api/v1/shipments/{id}"),
+        &[("Authorization", &auth)],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["state"], "cancelled");
+    let listed = factory.cli(&dir.0, &["list-shipments"]);
+    let at_factory: Value = listed
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["shipmentId"] == factory_id.as_str())
+        .unwrap();
+    assert_eq!(at_factory["state"], "cancelled");
     factory.stop();
     keyfleet.terminate();
 }
