@@ -256,3 +256,32 @@ impl Job {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CronSchedule;
+    use keyfleet_domain::Timestamp;
+
+    /// 2026-12-04T22:15:30.500Z.
+    const T: Timestamp = Timestamp::from_millis(1_796_422_530_500);
+
+    #[test]
+    fn schedules_have_seconds_and_fire_in_utc() {
+        let hourly = CronSchedule::parse("0 0 * * * *").unwrap();
+        // The next top of the hour: 23:00:00Z.
+        assert_eq!(hourly.next_after(T), Some(Timestamp::from_millis(1_796_425_200_000)));
+        let every_ten_seconds = CronSchedule::parse("*/10 * * * * *").unwrap();
+        assert_eq!(
+            every_ten_seconds.next_after(T),
+            Some(Timestamp::from_millis(1_796_422_540_000))
+        );
+        assert_eq!(every_ten_seconds.as_str(), "*/10 * * * * *");
+    }
+
+    #[test]
+    fn five_fields_and_nonsense_are_refused() {
+        for bad in ["0 * * * *", "", "every hour", "61 0 * * * *", "0 0 25 * * *"] {
+            assert!(CronSchedule::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -156,6 +156,11 @@ pub const SETTINGS: &[SettingDoc] = &[
         help: "The factory's API token (keyfleet factory create-token), sent as a Bearer token; never shown by the status route, logs or errors.",
     },
     SettingDoc {
+        key: "factory_timeout_seconds",
+        default: "30",
+        help: "How long one call to the key factory may take before it counts as a failed attempt (1 to 300).",
+    },
+    SettingDoc {
         key: "shipments_poll_schedule",
         default: "0 0 * * * *",
         help: "When the connector submits requested orders and polls submitted ones: cron with seconds (sec min hour day month weekday), UTC.",
@@ -442,6 +447,8 @@ pub struct Settings {
     pub factory_url: Option<String>,
     /// The factory's API token.
     pub factory_token: Option<SecretText>,
+    /// How long one call to the factory may take.
+    pub factory_timeout: Duration,
     /// The connector's schedules and cleanup age.
     pub shipment_schedules: keyfleet_core::jobs::ShipmentSchedules,
     /// Failed attempts of a connector step before the order needs attention.
@@ -691,6 +698,7 @@ impl Settings {
             signin_starts_per_address_per_minute: raw.int("signin_starts_per_address_per_minute", 0, 1_000_000)?,
             factory_url,
             factory_token,
+            factory_timeout: raw.int("factory_timeout_seconds", 1u64, 300).map(Duration::from_secs)?,
             shipment_schedules,
             shipments_max_attempts: raw.int("shipments_max_attempts", 1u32, 100)?,
             shipments_retry_backoff: raw

@@ -1,7 +1,7 @@
 //! keyfleet's key factory over HTTP, as the connector's [`Fulfilment`]
 //! (docs/key-factory.md): `POST /v1/shipments` with an `Idempotency-Key`, `GET` and
 //! `DELETE /v1/shipments/{id}`, the two published JWK Sets. Bearer token from
-//! `factory_token`; bounded times (connect 5 s, whole request 30 s) and answer sizes (4 MiB);
+//! `factory_token`; bounded times (connect 5 s, a whole call `factory_timeout_seconds`) and answer sizes (4 MiB);
 //! no redirects. Errors are typed ([`FulfilmentError`]) and never carry the token or a body.
 
 use std::sync::Arc;
@@ -34,11 +34,12 @@ impl std::fmt::Debug for HttpFactory {
 }
 
 impl HttpFactory {
-    /// A client for the factory at `base` (`http(s)://host:port`).
-    pub fn new(base: &str, token: &str) -> anyhow::Result<Self> {
+    /// A client for the factory at `base` (`http(s)://host:port`); each call may take
+    /// `timeout`.
+    pub fn new(base: &str, token: &str, timeout: Duration) -> anyhow::Result<Self> {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(64)
@@ -197,7 +198,7 @@ pub fn setup(settings: &crate::config::Settings) -> anyhow::Result<Option<Arc<Co
         .factory_token
         .as_ref()
         .map_or("", crate::config::SecretText::as_str);
-    let factory = HttpFactory::new(url, token)?;
+    let factory = HttpFactory::new(url, token, settings.factory_timeout)?;
     Ok(Some(Arc::new(Connector {
         factory,
         settings: ConnectorSettings {

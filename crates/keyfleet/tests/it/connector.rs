@@ -381,7 +381,7 @@ fn fake_factory(answer: &'static str) -> String {
 }
 
 #[test]
-fn a_factory_down_or_answering_garbage_is_retried_then_needs_attention() {
+fn a_factory_down_slow_or_answering_garbage_is_retried_then_needs_attention() {
     let dir = Scratch::new("connector-faults");
     let roots = roots(&dir);
     let url = dir.sqlite_url();
@@ -439,6 +439,37 @@ fn a_factory_down_or_answering_garbage_is_retried_then_needs_attention() {
     assert_eq!(process(&keyfleet, &auth)["needsAttention"], 1);
     let logs = keyfleet.stderr.lock().unwrap().join("\n");
     assert!(!logs.contains("t0ken-garbage"), "the token is never logged");
+    keyfleet.terminate();
+
+    // Slow: it reads the request and answers after the call's time is up.
+    let slow = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    let _ = s.read(&mut buf);
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+                });
+            }
+        });
+        format!("http://{addr}")
+    };
+    let mut settings = env(&slow, "t0ken-slow", &roots, "2");
+    settings.push(("KEYFLEET_FACTORY_TIMEOUT_SECONDS", "1"));
+    let keyfleet = Server::start(&dir.0, &url, &settings);
+    let id = order(&keyfleet, &auth, "bob")["id"].as_str().unwrap().to_string();
+    let one = format!("/api/v1/shipments/{id}");
+    assert_eq!(process(&keyfleet, &auth)["retried"], 1);
+    let s = get(&keyfleet, &auth, &one);
+    assert!(
+        s["lastError"].as_str().unwrap().contains("did not answer in time"),
+        "{s}"
+    );
+    assert_eq!(process(&keyfleet, &auth)["needsAttention"], 1);
     keyfleet.terminate();
 }
 
