@@ -70,7 +70,9 @@ impl Default for ConnectorSettings {
             backoff: Duration::from_secs(60),
             batch: 500,
             concurrency: 32,
-            lease: Duration::from_secs(300),
+            // Longer than a batch can take with every call to the factory timing out
+            // (500 / 32 rounds of 30 s): a lease never runs out under a live process.
+            lease: Duration::from_secs(900),
         }
     }
 }
