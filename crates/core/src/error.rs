@@ -44,6 +44,15 @@ pub enum CoreError {
         /// Seconds until a retry may succeed.
         retry_after_s: u64,
     },
+    /// A service this use case needs (the key factory) did not answer; retrying later may
+    /// succeed.
+    #[error("{message}")]
+    Unavailable {
+        /// Stable code.
+        code: &'static str,
+        /// Human message (never a secret).
+        message: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -189,6 +198,7 @@ impl From<CoreError> for CeremonyError {
             CoreError::Invalid { code, message } => Self::new(FailureClass::Invalid, code, message),
             CoreError::Conflict { code, message } => Self::new(FailureClass::Conflict, code, message),
             CoreError::NotFound => Self::new(FailureClass::Rejected, "not_found", "not found"),
+            CoreError::Unavailable { code, message } => Self::new(FailureClass::Conflict, code, message),
         }
     }
 }

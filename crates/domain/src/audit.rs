@@ -259,6 +259,17 @@ actions! {
     ShipmentApprove => "shipment.approve",
     /// A key order was cancelled.
     ShipmentCancel => "shipment.cancel",
+    /// The connector submitted a key order to the factory (`requested` → `submitted`).
+    ShipmentSubmit => "shipment.submit",
+    /// The connector registered a shipped key and queued its PIN email (`registered`).
+    ShipmentRegister => "shipment.register",
+    /// A key order's step failed for good or too often: `needsAttention` or `failed`, with the
+    /// reason.
+    ShipmentFail => "shipment.fail",
+    /// A key order's PIN email was queued again.
+    ShipmentResendPin => "shipment.resend_pin",
+    /// A key order was marked complete.
+    ShipmentComplete => "shipment.complete",
     /// A key was flagged for collection (its holder left the group that gave it).
     CredentialCollectionRequested => "credential.collection_requested",
     /// A key's collection flag was cleared (its holder is entitled to it again).

@@ -68,3 +68,24 @@ impl std::fmt::Debug for NewMail {
             .finish()
     }
 }
+
+/// The associated data a queued message's body is sealed with (`MasterKey::encrypt`): it
+/// names the row, so a body moved to another row does not open.
+pub fn body_aad(id: &str) -> Vec<u8> {
+    format!("mail_outbox.body_sealed:{id}").into_bytes()
+}
+
+/// `mail_outbox.recipients` as stored: one address per line (a validated address holds no
+/// line break).
+pub fn recipients_text(recipients: &[String]) -> String {
+    recipients.join("\n")
+}
+
+/// The addresses of a stored `mail_outbox.recipients`.
+pub fn parse_recipients(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}

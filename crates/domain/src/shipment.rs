@@ -6,7 +6,12 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use std::time::Duration;
+
 use crate::audit::NewAuditEvent;
+use crate::credential::Credential;
+use crate::ids::CeremonyId;
+use crate::mail::NewMail;
 use crate::store::StoreResult;
 use crate::{GroupId, Timestamp, UserId};
 
@@ -200,6 +205,105 @@ pub struct ShipmentQuery {
     pub limit: u32,
 }
 
+/// What an order asks of the connector beyond its model (issue 15's `POST /api/v1/shipments`;
+/// a rule's orders take the defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderDetails {
+    /// The PIN's length, 4–63.
+    pub pin_length: u8,
+    /// Who receives the PIN email (validated addresses); empty: the user's manager, else the
+    /// user.
+    pub emails_to: Vec<String>,
+    /// Where the key goes; `None`: the user's shipping address at submission.
+    pub shipping_address: Option<String>,
+    /// `standard` or `express`.
+    pub delivery_type: String,
+}
+
+impl Default for OrderDetails {
+    fn default() -> Self {
+        Self {
+            pin_length: 8,
+            emails_to: Vec::new(),
+            shipping_address: None,
+            delivery_type: "standard".to_owned(),
+        }
+    }
+}
+
+/// An order as the connector works on it: the order, what it asks, and what the connector
+/// prepared and received. Its `Debug` output leaves the sealed secrets out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectorOrder {
+    /// The order.
+    pub shipment: Shipment,
+    /// What it asks.
+    pub details: OrderDetails,
+    /// The on-behalf creation options prepared for it (set before it is submitted).
+    pub options_id: Option<CeremonyId>,
+    /// The key the factory's answers are encrypted to, sealed under the master key.
+    pub response_key_sealed: Option<Vec<u8>>,
+    /// The body submitted to the factory, sealed under the master key (a retry resends it).
+    pub request_sealed: Option<Vec<u8>>,
+    /// The PIN, sealed under the master key, from registration until cleanup.
+    pub pin_sealed: Option<Vec<u8>>,
+    /// Not tried again before (database clock).
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+impl fmt::Debug for ConnectorOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectorOrder")
+            .field("shipment", &self.shipment)
+            .field("details", &self.details)
+            .field("options_id", &self.options_id)
+            .field("next_attempt_at", &self.next_attempt_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A shipped key's registration, written at once: the options consumed, the credential
+/// inserted, the order moved `submitted` → `registered` with the key's facts and the sealed
+/// PIN, the PIN email queued in the outbox.
+#[derive(Clone)]
+pub struct ShippedKey<'a> {
+    /// The order.
+    pub id: ShipmentId,
+    /// The lease holder that claimed it.
+    pub holder: &'a str,
+    /// The options the attestation answered.
+    pub options_id: CeremonyId,
+    /// The verified credential.
+    pub credential: &'a Credential,
+    /// The carrier's tracking number.
+    pub tracking_number: Option<&'a str>,
+    /// The key's serial number.
+    pub serial_number: &'a str,
+    /// The PIN, sealed.
+    pub pin_sealed: &'a [u8],
+    /// The PIN email.
+    pub mail: &'a NewMail,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// How a claimed order's step ended without moving it on.
+#[derive(Debug, Clone)]
+pub struct StepOutcome<'a> {
+    /// The state it goes to (its own to stay; `needsAttention`, `failed`).
+    pub state: ShipmentState,
+    /// Counted as a failed attempt (with `error`).
+    pub failed: bool,
+    /// The failure in words (never a secret).
+    pub error: Option<&'a str>,
+    /// Not tried again for this long (database clock); `None`: at the next run.
+    pub retry_after: Option<Duration>,
+    /// The tracking number, when the factory gave one.
+    pub tracking_number: Option<&'a str>,
+    /// When.
+    pub at: Timestamp,
+}
+
 /// Group rules, orders and collection flags.
 #[async_trait]
 pub trait ShipmentStore: Send + Sync {
@@ -241,4 +345,71 @@ pub trait ShipmentStore: Send + Sync {
     async fn clear_collection(&self, credential_id: &[u8], audit: &NewAuditEvent) -> StoreResult<()>;
     /// The user's keys flagged for collection. (A key's flag goes with the key.)
     async fn user_collections(&self, user: UserId) -> StoreResult<Vec<CollectionFlag>>;
+
+    /// Inserts an order placed by hand with what it asks. `NotFound` when the user is gone.
+    async fn create_order(&self, shipment: &Shipment, details: &OrderDetails, audit: &NewAuditEvent)
+    -> StoreResult<()>;
+    /// An order with its connector columns.
+    async fn connector_order(&self, id: ShipmentId) -> StoreResult<Option<ConnectorOrder>>;
+    /// The database's clock (leases, backoff and the connector's checks of expiry use it, so
+    /// processes whose clocks disagree agree on it).
+    async fn database_now(&self) -> StoreResult<Timestamp>;
+    /// Claims up to `limit` orders in `state` that are due (`next_attempt_at` passed), not
+    /// leased by another holder, and not looked at since `run_start`: each gets `holder`'s
+    /// lease for `lease` (database clock) and `checked_at` now. Two processes never claim the
+    /// same order (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one writer).
+    async fn claim_orders(
+        &self,
+        state: ShipmentState,
+        holder: &str,
+        lease: Duration,
+        run_start: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ConnectorOrder>>;
+    /// Records what was prepared for a claimed `requested` order before it is submitted.
+    /// `NotFound` unless `holder` holds it in `requested`.
+    async fn prepare_order(
+        &self,
+        id: ShipmentId,
+        holder: &str,
+        options_id: CeremonyId,
+        response_key_sealed: &[u8],
+        request_sealed: &[u8],
+    ) -> StoreResult<()>;
+    /// A claimed `requested` order was submitted: `submitted` with the factory's id, attempts
+    /// and last error reset, the lease released. `NotFound` unless `holder` holds it.
+    async fn order_submitted(
+        &self,
+        id: ShipmentId,
+        holder: &str,
+        factory_shipment_id: &str,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    /// Ends a step on a claimed order that did not move it on (see [`StepOutcome`]), releasing
+    /// the lease; the audit event, if any, in the same transaction. `NotFound` unless
+    /// `holder` holds it.
+    async fn order_step(
+        &self,
+        id: ShipmentId,
+        holder: &str,
+        outcome: &StepOutcome<'_>,
+        audit: Option<&NewAuditEvent>,
+    ) -> StoreResult<()>;
+    /// Registers a shipped key (see [`ShippedKey`]) with its two audit events, in one
+    /// transaction. `Conflict("order_moved")` unless `holder` holds the order in `submitted`;
+    /// `Conflict("ceremony_used")` when the options are gone.
+    async fn register_shipped(
+        &self,
+        key: &ShippedKey<'_>,
+        key_audit: &NewAuditEvent,
+        order_audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    /// Queues a message (a PIN resent), audited.
+    async fn queue_mail(&self, mail: &NewMail, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Deletes `complete` orders last changed before `before`, and with them every secret
+    /// they held (sealed PIN, response key, their outbox rows). How many.
+    async fn purge_completed(&self, before: Timestamp) -> StoreResult<u64>;
+    /// How many orders are in each state (states without orders left out).
+    async fn count_by_state(&self) -> StoreResult<Vec<(ShipmentState, u64)>>;
 }

@@ -66,7 +66,12 @@ async fn create_shipment(
 ) -> Result<impl IntoResponse, FactoryError> {
     let actor = caller(&f, &headers).await?;
     let request = body(json)?;
-    let row = f.create_shipment(request, &actor).await?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200);
+    let row = f.create_shipment(request, &actor, key).await?;
     Ok((
         StatusCode::CREATED,
         Json(Created {

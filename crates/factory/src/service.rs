@@ -196,7 +196,20 @@ impl KeyFactory {
 
     /// `POST /v1/shipments`: checked whole (each credential request decrypted and checked,
     /// then forgotten); nothing is stored unless everything is acceptable.
-    pub async fn create_shipment(&self, request: CreateShipment, actor: &str) -> Result<ShipmentRow, FactoryError> {
+    /// With an `idempotency_key`, a second request with the same key (from the same token)
+    /// returns the first one's shipment and stores nothing.
+    pub async fn create_shipment(
+        &self,
+        request: CreateShipment,
+        actor: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<ShipmentRow, FactoryError> {
+        let token_id = actor.strip_prefix("token:");
+        if let Some(key) = idempotency_key
+            && let Some(first) = self.store.shipment_by_key(token_id, key).await?
+        {
+            return Ok(first);
+        }
         if !MODELS.contains(&request.model.as_str()) {
             return Err(FactoryError::invalid(
                 "unknown_model",
@@ -261,7 +274,15 @@ impl KeyFactory {
             shipment_id: Some(&row.id),
             detail: serde_json::json!({"model": row.model, "pinLength": length, "credentialRequests": count}),
         };
-        self.store.insert_shipment(&row, audit).await?;
+        if let Err(e) = self.store.insert_shipment(&row, idempotency_key, audit).await {
+            // The same key raced in: the first one's shipment.
+            if let Some(key) = idempotency_key
+                && let Some(first) = self.store.shipment_by_key(token_id, key).await?
+            {
+                return Ok(first);
+            }
+            return Err(e);
+        }
         tracing::info!(shipment_id = %row.id, model = %row.model, "shipment received");
         Ok(row)
     }

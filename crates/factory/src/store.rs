@@ -330,12 +330,19 @@ impl Store {
     // ---- Shipments ----
 
     /// Stores a received shipment.
-    pub async fn insert_shipment(&self, s: &ShipmentRow, audit: Audit<'_>) -> StoreResult<()> {
+    /// `idempotency_key`: a unique violation on it (with the token) fails the insert; the caller
+    /// then reads the first shipment with [`Store::shipment_by_key`].
+    pub async fn insert_shipment(
+        &self,
+        s: &ShipmentRow,
+        idempotency_key: Option<&str>,
+        audit: Audit<'_>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO shipments (id, state, model, recipient, address, delivery_type, pin_length, request_count, \
-             credential_requests, response_key, token_id, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             credential_requests, response_key, token_id, created_at, updated_at, idempotency_key) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&s.id)
         .bind(&s.state)
@@ -350,11 +357,22 @@ impl Store {
         .bind(&s.token_id)
         .bind(s.created_at)
         .bind(s.updated_at)
+        .bind(idempotency_key)
         .execute(&mut *tx)
         .await?;
         Self::audit(&mut tx, s.created_at, &audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The shipment a token made with an idempotency key.
+    pub async fn shipment_by_key(&self, token_id: Option<&str>, key: &str) -> StoreResult<Option<ShipmentRow>> {
+        let row = sqlx::query("SELECT * FROM shipments WHERE token_id IS ? AND idempotency_key = ?")
+            .bind(token_id)
+            .bind(key)
+            .fetch_optional(&self.reads)
+            .await?;
+        Ok(row.as_ref().map(shipment).transpose()?)
     }
 
     /// One shipment.

@@ -146,6 +146,46 @@ pub const SETTINGS: &[SettingDoc] = &[
         help: "How long creation options issued on behalf of a user stay valid when the request does not say (5 to 43200).",
     },
     SettingDoc {
+        key: "factory_url",
+        default: "(unset)",
+        help: "Base URL of the key factory the pre-registration connector sends key orders to (http or https, e.g. https://factory.example.com); unset: orders wait in requested and the process-shipments job does not run.",
+    },
+    SettingDoc {
+        key: "factory_token",
+        default: "(unset)",
+        help: "The factory's API token (keyfleet factory create-token), sent as a Bearer token; never shown by the status route, logs or errors.",
+    },
+    SettingDoc {
+        key: "factory_timeout_seconds",
+        default: "30",
+        help: "How long one call to the key factory may take before it counts as a failed attempt (1 to 300).",
+    },
+    SettingDoc {
+        key: "shipments_poll_schedule",
+        default: "0 0 * * * *",
+        help: "When the connector submits requested orders and polls submitted ones: cron with seconds (sec min hour day month weekday), UTC.",
+    },
+    SettingDoc {
+        key: "shipments_cleanup_schedule",
+        default: "0 30 3 * * *",
+        help: "When complete orders older than shipments_cleanup_completed_days are deleted with every secret they held: cron with seconds, UTC.",
+    },
+    SettingDoc {
+        key: "shipments_cleanup_completed_days",
+        default: "30",
+        help: "Complete orders older than this many days are deleted by the cleanup job (0 to 3650; 0 keeps everything).",
+    },
+    SettingDoc {
+        key: "shipments_max_attempts",
+        default: "5",
+        help: "Failed attempts of a connector step (submit, poll) before the order goes to needsAttention (1 to 100).",
+    },
+    SettingDoc {
+        key: "shipments_retry_seconds",
+        default: "60",
+        help: "Delay before a failed connector step is tried again, doubled after each failure up to 6 hours (0 to 86400; 0: at the next run).",
+    },
+    SettingDoc {
         key: "user_verification",
         default: "preferred",
         help: "WebAuthn userVerification asked for and enforced: required, preferred or discouraged.",
@@ -403,6 +443,35 @@ pub struct Settings {
     pub signin_starts_per_address_per_minute: u32,
     /// How long a user deleted by directory sync stays recoverable.
     pub directory_recovery: Duration,
+    /// The key factory's base URL (the connector runs when set).
+    pub factory_url: Option<String>,
+    /// The factory's API token.
+    pub factory_token: Option<SecretText>,
+    /// How long one call to the factory may take.
+    pub factory_timeout: Duration,
+    /// The connector's schedules and cleanup age.
+    pub shipment_schedules: keyfleet_core::jobs::ShipmentSchedules,
+    /// Failed attempts of a connector step before the order needs attention.
+    pub shipments_max_attempts: u32,
+    /// The first retry's delay.
+    pub shipments_retry_backoff: Duration,
+}
+
+/// A secret setting: its `Debug` output never shows it.
+#[derive(Clone)]
+pub struct SecretText(String);
+
+impl SecretText {
+    /// The secret.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(redacted)")
+    }
 }
 
 /// Values given on the command line (highest precedence).
@@ -431,7 +500,7 @@ impl Raw {
     fn invalid(&self, key: &'static str, reason: impl Into<String>) -> ConfigError {
         let (value, source_name) = self.get(key);
         // Never echo a secret back, even a malformed one.
-        let value = if key == "master_key" {
+        let value = if key == "master_key" || key == "factory_token" {
             "(redacted)".to_owned()
         } else {
             value
@@ -566,6 +635,24 @@ impl Settings {
             return Err(raw.invalid("mds_url", "expected an http or https URL"));
         }
         let mds_root_file = raw.values.get("mds_root_file").map(|(v, _)| PathBuf::from(v));
+        let factory_url = raw.values.get("factory_url").map(|(v, _)| v.trim().to_owned());
+        if let Some(u) = &factory_url
+            && !url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+        {
+            return Err(raw.invalid("factory_url", "expected an http or https URL"));
+        }
+        let factory_token = raw
+            .values
+            .get("factory_token")
+            .map(|(v, _)| SecretText(v.trim().to_owned()));
+        let cron = |key: &'static str| {
+            keyfleet_core::jobs::CronSchedule::parse(&raw.get(key).0).map_err(|why| raw.invalid(key, why))
+        };
+        let shipment_schedules = keyfleet_core::jobs::ShipmentSchedules {
+            poll: cron("shipments_poll_schedule")?,
+            cleanup: cron("shipments_cleanup_schedule")?,
+            cleanup_completed_days: raw.int("shipments_cleanup_completed_days", 0u32, 3650)?,
+        };
         let mds_factory_dir = raw.values.get("mds_factory_dir").map(|(v, _)| PathBuf::from(v));
         Ok(Settings {
             listen,
@@ -609,6 +696,14 @@ impl Settings {
                 .int("directory_recovery_days", 0u64, 3650)
                 .map(|d| Duration::from_secs(d * 86_400))?,
             signin_starts_per_address_per_minute: raw.int("signin_starts_per_address_per_minute", 0, 1_000_000)?,
+            factory_url,
+            factory_token,
+            factory_timeout: raw.int("factory_timeout_seconds", 1u64, 300).map(Duration::from_secs)?,
+            shipment_schedules,
+            shipments_max_attempts: raw.int("shipments_max_attempts", 1u32, 100)?,
+            shipments_retry_backoff: raw
+                .int("shipments_retry_seconds", 0u64, 86_400)
+                .map(Duration::from_secs)?,
         })
     }
 

@@ -141,6 +141,7 @@ impl From<CoreError> for ApiError {
                 }
             }
             CoreError::Limited { code, retry_after_s } => Self::too_many(code, retry_after_s),
+            CoreError::Unavailable { code, message } => Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message),
             CoreError::Store(s) => s.into(),
         }
     }

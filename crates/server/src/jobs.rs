@@ -36,6 +36,11 @@ pub struct Jobs {
     /// The master key: with it, every call reloads the token-signing keys first (a rotation
     /// made by another process or the CLI is published, a promoted key signs).
     pub master: Option<Arc<keyfleet_core::secrets::MasterKey>>,
+    /// The pre-registration connector (with the master key, it runs the process-shipments
+    /// job).
+    pub connector: Option<Arc<crate::factory_client::Connector>>,
+    /// The shipment jobs' schedules (`None`: neither runs in this process).
+    pub schedules: Option<Arc<keyfleet_core::jobs::ShipmentSchedules>>,
 }
 
 impl Jobs {
@@ -49,6 +54,11 @@ impl Jobs {
                 .logout
                 .as_deref()
                 .map(|s| s as &dyn keyfleet_core::oidc::backchannel::LogoutSender),
+            schedules: self.schedules.as_deref(),
+            connector: match (&self.connector, &self.master) {
+                (Some(c), Some(m)) => Some(c.env(m)),
+                _ => None,
+            },
         }
     }
 }
@@ -96,7 +106,7 @@ pub async fn run_due_with(core: &Core, holder: &str, jobs: &Jobs) -> Vec<Job> {
             }
         };
         let done = core.now();
-        let next = job.next_due(&ctx, done, outcome == "ok").await;
+        let next = job.next_due(&ctx, &env, done, outcome == "ok").await;
         if let Err(e) = core
             .stores
             .jobs

@@ -17,6 +17,7 @@ pub mod backchannel;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod factory_client;
 pub mod jobs;
 pub mod logging;
 pub mod mds_fetch;

@@ -174,7 +174,9 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
 /// Builds the application state on stores already open.
 pub async fn state_on(settings: Settings, stores: Stores) -> anyhow::Result<AppState> {
     let (core, master) = core(&settings, stores.clone()).await?;
+    let connector = crate::factory_client::setup(&settings)?;
     Ok(AppState {
+        connector,
         settings: Arc::new(settings),
         core,
         stores,
@@ -236,6 +238,8 @@ pub async fn run(settings: Settings, started: Instant, admin_command: &str) -> a
         metadata: crate::mds_fetch::refresh_setup(&state.settings)?.map(std::sync::Arc::new),
         logout: Some(crate::backchannel::sender()?),
         master: Some(state.master.clone()),
+        connector: state.connector.clone(),
+        schedules: Some(std::sync::Arc::new(state.settings.shipment_schedules.clone())),
     };
     crate::jobs::spawn(state.core.clone(), jobs);
     let bound = listeners

@@ -27,6 +27,8 @@ pub struct AppState {
     /// The master key, for what a page must hand to the browser sealed (a TAP code between
     /// the form that issues it and the page that shows it once).
     pub master: Arc<keyfleet_core::secrets::MasterKey>,
+    /// The pre-registration connector (`None` without `factory_url`).
+    pub connector: Option<Arc<crate::factory_client::Connector>>,
 }
 
 impl AppState {

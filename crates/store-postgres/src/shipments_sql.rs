@@ -17,6 +17,13 @@ macro_rules! shipment_columns {
     };
 }
 
+/// The database clock, in milliseconds since the epoch.
+macro_rules! now_ms {
+    () => {
+        "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+    };
+}
+
 pub(crate) static SHIPMENT_SQL: ShipmentSql = ShipmentSql {
     insert_rule: concat!(
         "INSERT INTO group_rules (",
@@ -50,4 +57,54 @@ pub(crate) static SHIPMENT_SQL: ShipmentSql = ShipmentSql {
     delete_collection: "DELETE FROM credential_collections WHERE credential_id = $1",
     user_collections: "SELECT credential_id, user_id, reason, rule_id, requested_at FROM credential_collections
                        WHERE user_id = $1 ORDER BY requested_at, credential_id",
+    // One statement: the rows are picked and locked, skipping rows another transaction
+    // holds, then leased; a second process's claim picks others.
+    claim_orders: concat!(
+        "WITH clock AS (SELECT ",
+        now_ms!(),
+        " AS t),
+         picked AS (SELECT s.id FROM shipments s, clock WHERE s.state = $1
+             AND (s.lease_until IS NULL OR s.lease_until < clock.t)
+             AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= clock.t)
+             AND (s.checked_at IS NULL OR s.checked_at < $4)
+             ORDER BY s.created_at, s.id LIMIT $5 FOR UPDATE OF s SKIP LOCKED)
+         UPDATE shipments SET lease_owner = $2, lease_until = clock.t + $3, checked_at = clock.t
+         FROM picked, clock WHERE shipments.id = picked.id
+         RETURNING shipments.*"
+    ),
+    order_step: concat!(
+        "UPDATE shipments SET state = $3, attempts = attempts + $4,
+             last_error = CASE WHEN $4 = 1 THEN $5::text ELSE last_error END,
+             next_attempt_at = CASE WHEN $6::bigint IS NULL THEN NULL ELSE ",
+        now_ms!(),
+        " + $6::bigint END,
+             tracking_number = COALESCE($7::text, tracking_number), updated_at = $8,
+             lease_owner = NULL, lease_until = NULL
+         WHERE id = $1 AND lease_owner = $2"
+    ),
+    insert_order: concat!(
+        "INSERT INTO shipments (",
+        shipment_columns!(),
+        ", pin_length, emails_to, shipping_address, delivery_type)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    ),
+    connector_order_by_id: "SELECT * FROM shipments WHERE id = $1",
+    database_now: concat!("SELECT ", now_ms!(), " AS now_ms"),
+    prepare_order: "UPDATE shipments SET options_id = $3, response_key_sealed = $4, request_sealed = $5
+                    WHERE id = $1 AND lease_owner = $2 AND state = 'requested'",
+    order_submitted: "UPDATE shipments SET state = 'submitted', factory_shipment_id = $3, last_error = NULL,
+                          next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = $4
+                      WHERE id = $1 AND lease_owner = $2 AND state = 'requested'",
+    order_registered: "UPDATE shipments SET state = 'registered', credential_id = $3,
+                           tracking_number = COALESCE($4::text, tracking_number), serial_number = $5,
+                           pin_sealed = $6, last_error = NULL, next_attempt_at = NULL, lease_owner = NULL,
+                           lease_until = NULL, updated_at = $7
+                       WHERE id = $1 AND lease_owner = $2 AND state = 'submitted'",
+    insert_mail: "INSERT INTO mail_outbox (id, shipment_id, kind, recipients, subject, body_sealed, state, attempts,
+                      next_attempt_at, created_at)
+                  VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+    purge_completed_mail: "DELETE FROM mail_outbox WHERE shipment_id IN
+                               (SELECT id FROM shipments WHERE state = 'complete' AND updated_at < $1)",
+    purge_completed: "DELETE FROM shipments WHERE state = 'complete' AND updated_at < $1",
+    count_by_state: "SELECT state, COUNT(*) AS n FROM shipments GROUP BY state ORDER BY state",
 };

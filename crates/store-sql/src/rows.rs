@@ -724,6 +724,36 @@ pub(crate) fn secret_hash<B: Backend>(row: &DbRow<B>) -> StoreResult<String> {
     Cols::<B>::new(row, "").text("secret_hash")
 }
 
+/// A key order with the connector's columns (`SELECT *` of `shipments`).
+pub(crate) fn connector_order<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::shipment::ConnectorOrder> {
+    let c = Cols::<B>::new(row, "");
+    let pin_length = c.int("pin_length")?;
+    Ok(keyfleet_domain::shipment::ConnectorOrder {
+        shipment: shipment::<B>(row)?,
+        details: keyfleet_domain::shipment::OrderDetails {
+            pin_length: u8::try_from(pin_length).map_err(|e| corrupt("pin_length", e))?,
+            emails_to: keyfleet_domain::mail::parse_recipients(&c.text("emails_to")?),
+            shipping_address: c.opt_text("shipping_address")?,
+            delivery_type: c.text("delivery_type")?,
+        },
+        options_id: c.opt_parse("options_id")?,
+        response_key_sealed: c.opt_bytes("response_key_sealed")?,
+        request_sealed: c.opt_bytes("request_sealed")?,
+        pin_sealed: c.opt_bytes("pin_sealed")?,
+        next_attempt_at: c.opt_time("next_attempt_at")?,
+    })
+}
+
+/// A row of `count_by_state`.
+pub(crate) fn state_count<B: Backend>(row: &DbRow<B>) -> StoreResult<(keyfleet_domain::shipment::ShipmentState, u64)> {
+    let c = Cols::<B>::new(row, "");
+    let n = c.int("n")?;
+    Ok((
+        c.named("state", keyfleet_domain::shipment::ShipmentState::parse)?,
+        u64::try_from(n).map_err(|e| corrupt("n", e))?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,13 @@ macro_rules! shipment_columns {
     };
 }
 
+/// The database clock, in milliseconds since the epoch.
+macro_rules! now_ms {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+}
+
 pub(crate) static SHIPMENT_SQL: ShipmentSql = ShipmentSql {
     insert_rule: concat!(
         "INSERT INTO group_rules (",
@@ -50,4 +57,53 @@ pub(crate) static SHIPMENT_SQL: ShipmentSql = ShipmentSql {
     delete_collection: "DELETE FROM credential_collections WHERE credential_id = $1",
     user_collections: "SELECT credential_id, user_id, reason, rule_id, requested_at FROM credential_collections
                        WHERE user_id = $1 ORDER BY requested_at, credential_id",
+    claim_orders: concat!(
+        "UPDATE shipments SET lease_owner = $2, lease_until = ",
+        now_ms!(),
+        " + $3, checked_at = ",
+        now_ms!(),
+        " WHERE id IN (SELECT id FROM shipments WHERE state = $1
+             AND (lease_until IS NULL OR lease_until < ",
+        now_ms!(),
+        ") AND (next_attempt_at IS NULL OR next_attempt_at <= ",
+        now_ms!(),
+        ") AND (checked_at IS NULL OR checked_at < $4)
+             ORDER BY created_at, id LIMIT $5)
+         RETURNING *"
+    ),
+    order_step: concat!(
+        "UPDATE shipments SET state = $3, attempts = attempts + $4,
+             last_error = CASE WHEN $4 = 1 THEN $5 ELSE last_error END,
+             next_attempt_at = CASE WHEN $6 IS NULL THEN NULL ELSE ",
+        now_ms!(),
+        " + $6 END,
+             tracking_number = COALESCE($7, tracking_number), updated_at = $8,
+             lease_owner = NULL, lease_until = NULL
+         WHERE id = $1 AND lease_owner = $2"
+    ),
+    insert_order: concat!(
+        "INSERT INTO shipments (",
+        shipment_columns!(),
+        ", pin_length, emails_to, shipping_address, delivery_type)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    ),
+    connector_order_by_id: "SELECT * FROM shipments WHERE id = $1",
+    database_now: concat!("SELECT ", now_ms!(), " AS now_ms"),
+    prepare_order: "UPDATE shipments SET options_id = $3, response_key_sealed = $4, request_sealed = $5
+                    WHERE id = $1 AND lease_owner = $2 AND state = 'requested'",
+    order_submitted: "UPDATE shipments SET state = 'submitted', factory_shipment_id = $3, last_error = NULL,
+                          next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = $4
+                      WHERE id = $1 AND lease_owner = $2 AND state = 'requested'",
+    order_registered: "UPDATE shipments SET state = 'registered', credential_id = $3,
+                           tracking_number = COALESCE($4, tracking_number), serial_number = $5,
+                           pin_sealed = $6, last_error = NULL, next_attempt_at = NULL, lease_owner = NULL,
+                           lease_until = NULL, updated_at = $7
+                       WHERE id = $1 AND lease_owner = $2 AND state = 'submitted'",
+    insert_mail: "INSERT INTO mail_outbox (id, shipment_id, kind, recipients, subject, body_sealed, state, attempts,
+                      next_attempt_at, created_at)
+                  VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+    purge_completed_mail: "DELETE FROM mail_outbox WHERE shipment_id IN
+                               (SELECT id FROM shipments WHERE state = 'complete' AND updated_at < $1)",
+    purge_completed: "DELETE FROM shipments WHERE state = 'complete' AND updated_at < $1",
+    count_by_state: "SELECT state, COUNT(*) AS n FROM shipments GROUP BY state ORDER BY state",
 };

@@ -50,7 +50,9 @@ pub use policies::{policy_crud, policy_sign_in_read};
 pub use reports::{
     report_fleet_counts, report_keys_by_model, report_registration_filters, report_registration_rows_and_paging,
 };
-pub use shipments::{collection_flags, group_rule_crud, groups_and_members_batched, shipment_orders};
+pub use shipments::{
+    collection_flags, connector_claims_and_purge, group_rule_crud, groups_and_members_batched, shipment_orders,
+};
 pub use strengths::{session_records_user_verification, strength_crud, strength_uniqueness};
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
@@ -155,6 +157,7 @@ pub const CASES: &[&str] = &[
     "onbehalf_options_consumed_once",
     "group_rule_crud",
     "shipment_orders",
+    "connector_claims_and_purge",
     "collection_flags",
     "groups_and_members_batched",
 ];
@@ -208,7 +211,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 17 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 18 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

@@ -416,6 +416,28 @@ async fn verify_and_store(
     options: &OnBehalfOptions,
     body: &MethodRequest,
 ) -> Result<Credential, CeremonyError> {
+    let (credential, audit) =
+        verify_answer(ctx, user, options, &body.display_name, &body.public_key_credential).await?;
+    let stored = ctx
+        .stores
+        .onbehalf
+        .finish_onbehalf_registration(options.id, &credential, &audit)
+        .await;
+    stored_or_refusal(stored).map(|()| credential)
+}
+
+/// Verifies a key made for `options` (its attestation answering them) as a key registered
+/// on behalf of `user`: every check of `POST /api/v1/users/{id}/fido2/methods` (the options
+/// live, UV, a trusted attestation chain, the owner's policy, the model ordered). Returns the
+/// credential to store and its audit event; the caller stores both in one transaction that
+/// consumes the options (this route, or the shipment connector's registration).
+pub(crate) async fn verify_answer(
+    ctx: &Ctx<'_>,
+    user: &User,
+    options: &OnBehalfOptions,
+    display_name: &str,
+    response: &RegistrationResponseJSON,
+) -> Result<(Credential, keyfleet_domain::audit::NewAuditEvent), CeremonyError> {
     if !options.is_live(ctx.now) {
         return Err(reject(
             "challenge_expired",
@@ -432,8 +454,8 @@ async fn verify_and_store(
         authenticator_extensions: Vec::new(),
     };
     let key = NewKey {
-        credential: &body.public_key_credential,
-        nickname: &body.display_name,
+        credential: response,
+        nickname: display_name,
         self_service: false,
         attestation_required: true,
     };
@@ -459,12 +481,12 @@ async fn verify_and_store(
         options_id: options.id.to_string(),
     };
     let audit = ctx.audit_with(Action::CredentialRegister, Some(Target::User(user.id)), &detail);
-    let stored = ctx
-        .stores
-        .onbehalf
-        .finish_onbehalf_registration(options.id, &credential, &audit)
-        .await;
-    stored_or_refusal(stored).map(|()| credential)
+    Ok((credential, audit))
+}
+
+/// The challenge a registration response's client data names (`None` when unreadable).
+pub(crate) fn response_challenge(credential: &RegistrationResponseJSON) -> Option<Vec<u8>> {
+    challenge_of(credential)
 }
 
 /// A user's key as Microsoft Graph's `fido2AuthenticationMethod` shows it.

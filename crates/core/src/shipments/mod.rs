@@ -14,6 +14,9 @@
 //! [`rules`] holds the group rules and the one hook every membership and standing change
 //! passes through.
 
+pub mod connector;
+pub mod fulfilment;
+pub mod order;
 pub mod rules;
 
 use keyfleet_domain::audit::{Action, Target};
@@ -325,4 +328,29 @@ pub(crate) async fn cancel_open(
         }
     }
     Ok(cancelled)
+}
+
+/// The signed-in person's own key orders that are on their way (approved and not yet
+/// registered: `requested`, `submitted`, `shipped`), newest first, for their Security info
+/// page ("a key is on its way"). Another principal has none.
+pub async fn on_the_way(ctx: &Ctx<'_>, principal: &Principal) -> Result<Vec<Shipment>, CoreError> {
+    let Principal::Person { user, .. } = principal else {
+        return Ok(Vec::new());
+    };
+    let query = ShipmentQuery {
+        state: None,
+        user: Some(*user),
+        rule: None,
+        limit: 20,
+    };
+    let all = ctx.stores.shipments.list_shipments(&query).await?;
+    Ok(all
+        .into_iter()
+        .filter(|s| {
+            matches!(
+                s.state,
+                ShipmentState::Requested | ShipmentState::Submitted | ShipmentState::Shipped
+            )
+        })
+        .collect())
 }

@@ -238,3 +238,51 @@ async fn editable_and_cancellable_until_locked() {
     let err = w.factory.fulfil(&id, "cli:test").await.unwrap_err();
     assert_eq!(err.code(), "shipment_locked");
 }
+
+/// `POST /v1/shipments` with an `Idempotency-Key`: the same key again (a customer retrying
+/// after a lost answer) returns the first shipment and stores nothing; another key, or
+/// another token, makes its own.
+#[tokio::test]
+async fn an_idempotency_key_makes_one_shipment() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+
+    let w = World::new().await;
+    let post = |key: &'static str, token: String, body: serde_json::Value| {
+        let router = w.router.clone();
+        async move {
+            let request = Request::builder()
+                .method("POST")
+                .uri("/v1/shipments")
+                .header("authorization", format!("Bearer {token}"))
+                .header("idempotency-key", key)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let response = router.oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED);
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            v["shipmentId"].as_str().unwrap().to_string()
+        }
+    };
+    let body = w.shipment_body(&options("alice"), 8).await;
+    let first = post("order-1:options-1", w.token.clone(), body.clone()).await;
+    // A retry re-encrypts the same request: another body, the same key.
+    let retry = post(
+        "order-1:options-1",
+        w.token.clone(),
+        w.shipment_body(&options("alice"), 8).await,
+    )
+    .await;
+    assert_eq!(first, retry);
+    assert_eq!(shipments_in_db(&w).await, 1);
+    let other = post("order-2:options-2", w.token.clone(), body.clone()).await;
+    assert_ne!(first, other);
+    let (_, second_token) = w.factory.create_token("other", "cli:test").await.unwrap();
+    let foreign = post("order-1:options-1", second_token.to_string(), body).await;
+    assert_ne!(first, foreign, "keys are per token");
+    assert_eq!(shipments_in_db(&w).await, 3);
+}

@@ -7,6 +7,7 @@ mod admin_commands;
 mod ceremony_two_processes;
 mod cli_and_serve;
 mod config_errors;
+mod connector;
 mod factory_loop;
 mod factory_process;
 mod key_tools;

@@ -130,6 +130,8 @@ struct SecurityInfoPage {
     after_add: String,
     /// The newest key retirement was a loss, and no key was added since: what to say.
     lost: Option<String>,
+    /// Keys ordered for the viewer and on their way: model, and a tracking number once shipped.
+    on_the_way: Vec<(String, String)>,
 }
 
 fn notice(done: Option<&str>) -> Option<&'static str> {
@@ -211,7 +213,13 @@ async fn render(
         });
     // A new error replaces an earlier success message: never both at once.
     let notice = if error.is_some() { None } else { notice };
+    let on_the_way = keyfleet_core::shipments::on_the_way(&viewer.ctx(state, None), &viewer.principal())
+        .await?
+        .into_iter()
+        .map(|s| (s.model, s.tracking_number.unwrap_or_default()))
+        .collect();
     let page = SecurityInfoPage {
+        on_the_way,
         nav: viewer.nav("security-info"),
         tap,
         tap_key_added,

@@ -711,11 +711,13 @@ async fn console_rules_and_orders(b: Backend) {
     let g = keyfleet_core::identity::groups::create(&sys, &p, "Night shift", "")
         .await
         .unwrap();
+    let mut members = Vec::new();
     for name in ["eve", "fay"] {
         let u = app.user(name, Role::Worker).await;
         keyfleet_core::identity::groups::add_member(&sys, &p, g.id, u.id)
             .await
             .unwrap();
+        members.push(u);
     }
     let page = |path: &'static str, c: String| {
         let app = &app;
@@ -775,6 +777,23 @@ async fn console_rules_and_orders(b: Backend) {
     let orders_page = page("/admin/shipments", cookie.clone()).await;
     assert!(orders_page.contains("data-state=\"requested\"") && orders_page.contains("data-state=\"cancelled\""));
     assert!(!orders_page.contains("approve-order"), "nothing left to approve");
+    // Issue 15: the cancelled order is ordered again in one action; without a factory there is
+    // nothing to process, and the page says so.
+    assert!(orders_page.contains("class=\"reorder\"") && orders_page.contains("id=\"connector\""));
+    assert!(!orders_page.contains("process-now"));
+    let r = post_form(&app, &cookie, &format!("/admin/shipments/{c}/reorder"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let orders_page = page("/admin/shipments", cookie.clone()).await;
+    assert_eq!(
+        orders_page.matches("data-state=\"requested\"").count(),
+        2,
+        "{orders_page}"
+    );
+    let r = post_form(&app, &cookie, "/admin/shipments/process", &[]).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    // The worker sees that a key is on its way.
+    let worker = app.full_session(&members[0]).await;
+    assert!(page("/security-info", worker).await.contains("key-on-its-way"));
 
     let hd = app.user("helen", Role::Helpdesk).await;
     let hc = app.full_session(&hd).await;

@@ -404,3 +404,151 @@ pub async fn groups_and_members_batched(s: &Stores) {
     );
     assert!(s.groups.list_members_of_groups(&[]).await.unwrap().is_empty());
 }
+
+/// The connector's work on orders: an order with what it asks round-trips; claims are
+/// exclusive between holders and look at an order once per run; only the lease holder
+/// records a step; a failed step counts an attempt and waits its backoff; the database's
+/// clock is a time; complete orders are purged with their outbox rows.
+pub async fn connector_claims_and_purge(s: &Stores) {
+    use keyfleet_domain::mail::{MailKind, NewMail};
+    use keyfleet_domain::shipment::{OrderDetails, StepOutcome};
+    use std::time::Duration;
+
+    let (a, b) = (user("claim-a"), user("claim-b"));
+    for u in [&a, &b] {
+        s.users.create_user(u, &ev(Action::UserCreate)).await.unwrap();
+    }
+    let details = OrderDetails {
+        pin_length: 6,
+        emails_to: vec!["m1@example.com".into(), "m2@example.com".into()],
+        shipping_address: Some("1 Street\nTown".into()),
+        delivery_type: "express".into(),
+    };
+    let (oa, ob) = (
+        order(a.id, None, ShipmentState::Requested),
+        order(b.id, None, ShipmentState::Requested),
+    );
+    for o in [&oa, &ob] {
+        s.shipments
+            .create_order(o, &details, &ev(Action::ShipmentOrder))
+            .await
+            .unwrap();
+    }
+    let read = s.shipments.connector_order(oa.id).await.unwrap().unwrap();
+    assert_eq!((&read.shipment, &read.details), (&oa, &details));
+    assert_eq!(read.options_id, None);
+
+    let now = s.shipments.database_now().await.unwrap();
+    assert!(now.as_millis() > T0.as_millis(), "the database clock is a time");
+    let lease = Duration::from_secs(300);
+    let first = s
+        .shipments
+        .claim_orders(ShipmentState::Requested, "p1", lease, now, 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    let other = s
+        .shipments
+        .claim_orders(ShipmentState::Requested, "p2", lease, now, 10)
+        .await
+        .unwrap();
+    assert!(other.is_empty(), "leased orders are not claimed by another holder");
+    let again = s
+        .shipments
+        .claim_orders(ShipmentState::Requested, "p1", lease, now, 10)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "one run looks at an order once");
+
+    let options = keyfleet_domain::ids::CeremonyId::new_random(&mut OsRng);
+    assert_not_found(s.shipments.prepare_order(oa.id, "p2", options, b"key", b"req").await);
+    s.shipments
+        .prepare_order(oa.id, "p1", options, b"key", b"req")
+        .await
+        .unwrap();
+    let prepared = s.shipments.connector_order(oa.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            prepared.options_id,
+            prepared.response_key_sealed.as_deref(),
+            prepared.request_sealed.as_deref()
+        ),
+        (Some(options), Some(&b"key"[..]), Some(&b"req"[..]))
+    );
+
+    // A failure: counted, its reason kept, not due for an hour (database clock).
+    let failed = StepOutcome {
+        state: ShipmentState::Requested,
+        failed: true,
+        error: Some("factory_unavailable: down"),
+        retry_after: Some(Duration::from_secs(3600)),
+        tracking_number: None,
+        at: at(5),
+    };
+    assert_not_found(s.shipments.order_step(oa.id, "p2", &failed, None).await);
+    s.shipments.order_step(oa.id, "p1", &failed, None).await.unwrap();
+    let after = s.shipments.get_shipment(oa.id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.attempts, after.last_error.as_deref(), after.state),
+        (1, Some("factory_unavailable: down"), ShipmentState::Requested)
+    );
+    s.shipments
+        .order_submitted(ob.id, "p1", "shp_1", at(6), &ev(Action::ShipmentSubmit))
+        .await
+        .unwrap();
+    assert_not_found(
+        s.shipments
+            .order_submitted(ob.id, "p1", "shp_2", at(6), &ev(Action::ShipmentSubmit))
+            .await,
+    );
+    let later = s.shipments.database_now().await.unwrap().plus(Duration::from_millis(1));
+    let next_run = s
+        .shipments
+        .claim_orders(ShipmentState::Requested, "p2", lease, later, 10)
+        .await
+        .unwrap();
+    assert!(next_run.is_empty(), "a failed order waits its backoff");
+    let submitted = s
+        .shipments
+        .claim_orders(ShipmentState::Submitted, "p2", lease, later, 10)
+        .await
+        .unwrap();
+    assert_eq!(submitted.len(), 1);
+    assert_eq!(submitted[0].shipment.factory_shipment_id.as_deref(), Some("shp_1"));
+
+    let counts = s.shipments.count_by_state().await.unwrap();
+    assert!(counts.contains(&(ShipmentState::Requested, 1)) && counts.contains(&(ShipmentState::Submitted, 1)));
+
+    // Complete orders go, with their outbox rows.
+    s.shipments
+        .set_shipment_state(
+            ob.id,
+            ShipmentState::Submitted,
+            ShipmentState::Complete,
+            at(7),
+            &ev(Action::ShipmentComplete),
+        )
+        .await
+        .unwrap();
+    let mail = NewMail {
+        id: "3f1c1c5e-8d1e-4a43-9d2b-7b3f0f0b6a11".into(),
+        shipment_id: Some(ob.id),
+        kind: MailKind::ShipmentPinResend,
+        recipients: vec!["m1@example.com".into()],
+        subject: "PIN".into(),
+        body_sealed: vec![1, 2, 3],
+        created_at: at(7),
+    };
+    s.shipments
+        .queue_mail(&mail, &ev(Action::ShipmentResendPin))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.shipments.purge_completed(at(7)).await.unwrap(),
+        0,
+        "not older than the cut-off"
+    );
+    assert_eq!(s.shipments.purge_completed(at(8)).await.unwrap(), 1);
+    assert!(s.shipments.connector_order(ob.id).await.unwrap().is_none());
+    assert!(s.shipments.connector_order(oa.id).await.unwrap().is_some());
+}

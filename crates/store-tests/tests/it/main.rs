@@ -126,6 +126,7 @@ conformance!(
     onbehalf_options_consumed_once,
     group_rule_crud,
     shipment_orders,
+    connector_claims_and_purge,
     collection_flags,
     groups_and_members_batched,
 );

@@ -1,5 +1,6 @@
 //! Console: group rules (`/admin/group-rules`: the list, a create form, enable/disable and
-//! delete) and key orders (`/admin/shipments`: filtered by state, approve and cancel).
+//! delete) and key orders (`/admin/shipments`: filtered by state, with attempts and the last
+//! error; approve, cancel, resend the PIN, mark complete, order again, process now).
 //!
 //! Helpdesk staff read both (`ReadShipments`); the forms are offered only with
 //! `ManageShipments` (administrators), and every change is the use case the JSON routes call
@@ -11,7 +12,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use keyfleet_core::access::Permission;
-use keyfleet_core::shipments::{self, rules};
+use keyfleet_core::shipments::fulfilment::Fulfilment as _;
+use keyfleet_core::shipments::{self, connector, order, rules};
 use keyfleet_domain::shipment::{GroupRuleId, ShipmentId, ShipmentState};
 use serde::Deserialize;
 
@@ -33,6 +35,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/shipments", get(orders_page))
         .route("/admin/shipments/{id}/approve", post(approve))
         .route("/admin/shipments/{id}/cancel", post(cancel))
+        .route("/admin/shipments/{id}/resend-pin", post(resend_pin))
+        .route("/admin/shipments/{id}/complete", post(complete))
+        .route("/admin/shipments/{id}/reorder", post(reorder))
+        .route("/admin/shipments/process", post(process_now))
 }
 
 struct RuleRow {
@@ -84,8 +90,12 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "created" => Some("The rule was created; current members without a key of the model were ordered one."),
         "changed" => Some("The rule was changed."),
         "deleted" => Some("The rule was deleted; its open orders were cancelled."),
-        "approved" => Some("The order was approved. It waits for the factory connector."),
+        "approved" => Some("The order was approved. The connector submits it to the factory at its next run."),
         "cancelled" => Some("The order was cancelled."),
+        "resent" => Some("The PIN email was queued again."),
+        "completed" => Some("The order was marked complete."),
+        "reordered" => Some("The order was placed again."),
+        "processed" => Some("The connector ran: see the orders' states below."),
         _ => None,
     }
 }
@@ -221,6 +231,12 @@ struct OrderRow {
     created_iso: String,
     approvable: bool,
     cancellable: bool,
+    attempts: u32,
+    last_error: String,
+    factory_id: String,
+    resendable: bool,
+    completable: bool,
+    reorderable: bool,
 }
 
 #[derive(askama::Template)]
@@ -232,6 +248,8 @@ struct OrdersPage {
     states: Vec<&'static str>,
     state: String,
     notice: Option<&'static str>,
+    /// The factory's URL, when the connector runs.
+    factory: Option<String>,
 }
 
 /// `GET /admin/shipments[?state=]`.
@@ -265,7 +283,19 @@ async fn orders_page(
             created: when(s.created_at),
             created_iso: rfc3339(s.created_at),
             approvable: s.state == ShipmentState::PendingApproval,
-            cancellable: s.state.cancellable(),
+            cancellable: s.state.cancellable() || (s.state == ShipmentState::Submitted && state.connector.is_some()),
+            attempts: s.attempts,
+            last_error: s.last_error.clone().unwrap_or_default(),
+            factory_id: s.factory_shipment_id.clone().unwrap_or_default(),
+            resendable: matches!(
+                s.state,
+                ShipmentState::Registered | ShipmentState::PinSent | ShipmentState::Complete
+            ) && s.serial_number.is_some(),
+            completable: matches!(
+                s.state,
+                ShipmentState::NeedsAttention | ShipmentState::Registered | ShipmentState::PinSent
+            ),
+            reorderable: matches!(s.state, ShipmentState::Failed | ShipmentState::Cancelled),
         });
     }
     let page = OrdersPage {
@@ -275,6 +305,7 @@ async fn orders_page(
         states: ShipmentState::ALL.iter().map(|s| s.as_str()).collect(),
         state: filter,
         notice: notice(q.done.as_deref()),
+        factory: state.connector.as_ref().map(|c| c.factory.endpoint()),
     };
     Ok(html_status(StatusCode::OK, &page))
 }
@@ -293,6 +324,49 @@ async fn approve(State(state): State<AppState>, staff: Staff, Path(id): Path<Str
 /// `POST /admin/shipments/{id}/cancel`.
 async fn cancel(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
     staff.require(&state, WHAT).await?;
-    shipments::cancel(&staff.ctx(&state), &staff.principal(), shipment_id(&id)?).await?;
+    let factory = state
+        .connector
+        .as_deref()
+        .map(|c| &c.factory as &dyn keyfleet_core::shipments::fulfilment::Fulfilment);
+    order::cancel(&staff.ctx(&state), &staff.principal(), shipment_id(&id)?, factory).await?;
     Ok(see_other("/admin/shipments?done=cancelled"))
+}
+
+/// `POST /admin/shipments/{id}/resend-pin`.
+async fn resend_pin(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    staff.require(&state, WHAT).await?;
+    order::resend_pin(&staff.ctx(&state), &staff.principal(), &state.master, shipment_id(&id)?).await?;
+    Ok(see_other("/admin/shipments?done=resent"))
+}
+
+/// `POST /admin/shipments/{id}/complete`.
+async fn complete(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
+    staff.require(&state, WHAT).await?;
+    order::complete(&staff.ctx(&state), &staff.principal(), shipment_id(&id)?).await?;
+    Ok(see_other("/admin/shipments?done=completed"))
+}
+
+/// `POST /admin/shipments/{id}/reorder`.
+async fn reorder(State(state): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, PageError> {
+    staff.require(&state, WHAT).await?;
+    order::reorder(&staff.ctx(&state), &staff.principal(), shipment_id(&id)?).await?;
+    Ok(see_other("/admin/shipments?done=reordered"))
+}
+
+/// `POST /admin/shipments/process`: the connector's run, now.
+async fn process_now(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
+    staff.require(&state, WHAT).await?;
+    let Some(connector) = state.connector.as_deref() else {
+        return Err(PageError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No key factory",
+            "No key factory is configured (factory_url), so there is nothing to process.",
+        ));
+    };
+    connector::process_now(&staff.ctx(&state), &staff.principal(), &connector.env(&state.master)).await?;
+    Ok(see_other("/admin/shipments?done=processed"))
 }
