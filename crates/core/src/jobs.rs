@@ -22,6 +22,12 @@ pub enum Job {
     /// Delivers the queued OpenID back-channel logouts that are due
     /// ([`crate::oidc::backchannel::deliver_due`]); a run with nothing due is not audited.
     BackchannelLogout,
+    /// Sends the mail outbox's due messages over SMTP ([`crate::mail::deliver_due`]) when
+    /// `smtp_url` is set; a run with nothing due is not audited.
+    MailOutbox,
+    /// Rewrites stored secrets under the current master key and retires the earlier keys
+    /// ([`crate::keyring::reencrypt`]); a run that changed nothing is not audited.
+    Reencrypt,
 }
 
 /// What the jobs need from outside the core (the server fills it).
@@ -31,6 +37,10 @@ pub struct JobEnv<'a> {
     pub metadata: Option<(&'a dyn MetadataSource, &'a RefreshConfig)>,
     /// Where back-channel logout tokens are posted; `None`: not delivered by this process.
     pub logout: Option<&'a dyn crate::oidc::backchannel::LogoutSender>,
+    /// The SMTP client and what the mail job needs; `None`: this process sends no mail.
+    pub mail: Option<crate::mail::MailRun<'a>>,
+    /// The master key (the re-encryption job); `None`: this process does not re-encrypt.
+    pub master: Option<&'a crate::secrets::MasterKey>,
 }
 
 /// How soon a run that ended in error is tried again (at most: sooner when the job's
@@ -42,7 +52,13 @@ pub const ENDED_SESSIONS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Job {
     /// Every job.
-    pub const ALL: [Job; 3] = [Job::Housekeeping, Job::MetadataRefresh, Job::BackchannelLogout];
+    pub const ALL: [Job; 5] = [
+        Job::Housekeeping,
+        Job::MetadataRefresh,
+        Job::BackchannelLogout,
+        Job::MailOutbox,
+        Job::Reencrypt,
+    ];
 
     /// The job's stable name (its row in the jobs table, its audit target).
     pub fn name(self) -> &'static str {
@@ -50,6 +66,8 @@ impl Job {
             Job::Housekeeping => "housekeeping",
             Job::MetadataRefresh => "metadata-refresh",
             Job::BackchannelLogout => "backchannel-logout",
+            Job::MailOutbox => "mail-outbox",
+            Job::Reencrypt => "reencrypt-secrets",
         }
     }
 
@@ -59,6 +77,8 @@ impl Job {
             Job::Housekeeping => true,
             Job::MetadataRefresh => env.metadata.is_some(),
             Job::BackchannelLogout => env.logout.is_some(),
+            Job::MailOutbox => env.mail.is_some(),
+            Job::Reencrypt => env.master.is_some(),
         }
     }
 
@@ -67,7 +87,8 @@ impl Job {
         match self {
             Job::Housekeeping => Duration::from_secs(3600),
             Job::MetadataRefresh => Duration::from_secs(24 * 3600),
-            Job::BackchannelLogout => Duration::from_secs(10),
+            Job::BackchannelLogout | Job::MailOutbox => Duration::from_secs(10),
+            Job::Reencrypt => Duration::from_secs(300),
         }
     }
 
@@ -109,6 +130,14 @@ impl Job {
                 Some(sender) => crate::oidc::backchannel::deliver_due(ctx, sender).await,
                 None => Ok(Vec::new()),
             },
+            Job::MailOutbox => match &env.mail {
+                Some(run) => crate::mail::deliver_due(ctx, run).await,
+                None => Ok(Vec::new()),
+            },
+            Job::Reencrypt => match env.master {
+                Some(master) => crate::keyring::reencrypt(ctx, master).await,
+                None => Ok(Vec::new()),
+            },
             Job::Housekeeping => {
                 let sessions = ctx
                     .stores
@@ -144,9 +173,10 @@ impl Job {
             Ok(c) => (Outcome::Success, c.clone()),
             Err(_) => (Outcome::Failure, Vec::new()),
         };
-        // The back-channel logout job runs every few seconds: a run that found nothing due
-        // changed nothing and is not worth an event.
-        if self == Job::BackchannelLogout && outcome == Outcome::Success && counts.is_empty() {
+        // The back-channel logout, mail and re-encryption jobs run often: a run that found
+        // nothing to do changed nothing and is not worth an event.
+        let frequent = matches!(self, Job::BackchannelLogout | Job::MailOutbox | Job::Reencrypt);
+        if frequent && outcome == Outcome::Success && counts.is_empty() {
             return result;
         }
         let detail = JobRan {

@@ -19,6 +19,7 @@ pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod logging;
+pub mod mail;
 pub mod mds_fetch;
 pub mod routes;
 pub mod serve;

@@ -80,6 +80,7 @@ fn jobs() -> keyfleet_server::jobs::Jobs {
         metadata: None,
         logout: Some(keyfleet_server::backchannel::sender().unwrap()),
         master: None,
+        ..Default::default()
     }
 }
 

@@ -128,6 +128,9 @@ conformance!(
     shipment_orders,
     collection_flags,
     groups_and_members_batched,
+    mail_outbox_lifecycle,
+    mail_claim_race,
+    master_key_ring_and_columns,
 );
 
 #[test]
