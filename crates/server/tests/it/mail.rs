@@ -559,6 +559,53 @@ async fn rotation_while_messages_wait(b: Backend) {
     logs.assert_clean();
 }
 
+/// Two keyfleet processes on one PostgreSQL database (each with its own pool) run the mail
+/// job at the same time, several times over, on 30 due messages: each is delivered once.
+#[tokio::test]
+async fn two_processes_on_postgres_send_each_message_once() {
+    let (logs, _guard) = Logs::capture();
+    let clock = Arc::new(ManualClock::new(keyfleet_server::state::now()));
+    let (url, db) = keyfleet_store_tests::postgres::throwaway_postgres().await;
+    let a = Env {
+        app: TestApp::on_url(url.clone(), Some(db), &[], Some(clock.clone())).await,
+        clock: clock.clone(),
+    };
+    let b = Env {
+        app: TestApp::on_url(url, None, &[], Some(clock.clone())).await,
+        clock: clock.clone(),
+    };
+    let server = Smtpd::start(&temp_dir("two"), 0, &[]);
+    let smtp = Arc::new(sender(&format!("smtp://localhost:{}", server.port), None));
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let shipment = a.shipment(&format!("worker{i}")).await;
+        ids.push(a.queue(Some(shipment)).await);
+    }
+    let a = Arc::new(a);
+    let b = Arc::new(b);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, env) in [a.clone(), b.clone(), a.clone(), b.clone()].into_iter().enumerate() {
+        let smtp = smtp.clone();
+        tasks.spawn(async move { env.run(&smtp, &format!("process-{n}"), None).await });
+    }
+    let mut sent = 0;
+    while let Some(counts) = tasks.join_next().await {
+        sent += counts
+            .unwrap()
+            .iter()
+            .find(|(k, _)| *k == "mailSent")
+            .map_or(0, |(_, n)| *n);
+    }
+    assert_eq!(sent, 30);
+    let got = server.messages();
+    assert_eq!(got.len(), 30, "each message once");
+    for id in &ids {
+        assert_eq!(got.iter().filter(|m| m.contains(&format!("<{id}@"))).count(), 1);
+    }
+    assert_eq!(audit_actions(&a.app, "mail.sent").await.len(), 30);
+    logs.assert_clean();
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
