@@ -10,5 +10,6 @@ mod config_errors;
 mod factory_loop;
 mod factory_process;
 mod key_tools;
+mod mail_process;
 mod mds_commands;
 mod secrets_in_logs;
