@@ -178,7 +178,8 @@ pub async fn deliver_due(ctx: &Ctx<'_>, run: &MailRun<'_>) -> Result<Vec<(&'stat
             tracing::warn!(mail_id = %m.id, "a message may or may not have been sent: left for an administrator");
         }
     }
-    let mut password = None;
+    // Read before any claim: a failure here leaves no message `sending`.
+    let password = crate::keyring::secret(ctx, run.master, SMTP_PASSWORD).await?;
     for _ in 0..BATCH {
         let now = ctx.core.now();
         let Some(m) = ctx.stores.mail.claim_mail(run.holder, now, now.plus(LEASE)).await? else {
@@ -187,9 +188,6 @@ pub async fn deliver_due(ctx: &Ctx<'_>, run: &MailRun<'_>) -> Result<Vec<(&'stat
         if run.stop_after == Some(MailStep::Claimed) {
             return Ok(Vec::new());
         }
-        if password.is_none() {
-            password = Some(crate::keyring::secret(ctx, run.master, SMTP_PASSWORD).await?);
-        }
         let result = match open_body(ctx, run.master, &m).await {
             Ok(body) => {
                 let outgoing = Outgoing {
@@ -197,7 +195,7 @@ pub async fn deliver_due(ctx: &Ctx<'_>, run: &MailRun<'_>) -> Result<Vec<(&'stat
                     recipients: &m.recipients,
                     subject: &m.subject,
                     body: &body,
-                    password: password.as_ref().and_then(|p| p.as_deref().map(|s| s.as_str())),
+                    password: password.as_deref().map(String::as_str),
                 };
                 run.sender.send(&outgoing).await
             }
