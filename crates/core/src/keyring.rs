@@ -244,9 +244,16 @@ pub async fn secret(ctx: &Ctx<'_>, master: &MasterKey, name: &str) -> Result<Opt
     let Some(sealed) = ctx.stores.keyring.secret_setting(name).await? else {
         return Ok(None);
     };
-    let plain = master
-        .decrypt(&sealed, &SECRET_SETTINGS.aad(name))
-        .map_err(|e| CoreError::conflict("secret_undecryptable", format!("secret setting {name}: {e}")))?;
+    let aad = SECRET_SETTINGS.aad(name);
+    let plain = match master.decrypt(&sealed, &aad) {
+        // Sealed under a data key made since this process last loaded the ring.
+        Err(crate::secrets::SecretError::UnknownKey { .. }) => {
+            master.reload(ctx.stores.keyring.as_ref()).await.map_err(ring_error)?;
+            master.decrypt(&sealed, &aad)
+        }
+        other => other,
+    }
+    .map_err(|e| CoreError::conflict("secret_undecryptable", format!("secret setting {name}: {e}")))?;
     let text = String::from_utf8(plain.to_vec())
         .map_err(|_| CoreError::conflict("secret_undecryptable", format!("secret setting {name} is not text")))?;
     Ok(Some(Zeroizing::new(text)))

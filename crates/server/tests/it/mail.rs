@@ -233,9 +233,19 @@ impl Env {
     }
 
     async fn run(&self, sender: &SmtpSender, holder: &str, stop_after: Option<MailStep>) -> Vec<(&'static str, u64)> {
+        self.run_with(&self.app.state.master, sender, holder, stop_after).await
+    }
+
+    async fn run_with(
+        &self,
+        master: &keyfleet_core::secrets::MasterKey,
+        sender: &SmtpSender,
+        holder: &str,
+        stop_after: Option<MailStep>,
+    ) -> Vec<(&'static str, u64)> {
         let run = MailRun {
             sender,
-            master: &self.app.state.master,
+            master,
             holder,
             alarm_after: 2,
             stop_after,
@@ -550,7 +560,12 @@ async fn rotation_while_messages_wait(b: Backend) {
         .reload(env.app.state.stores.signing_keys.as_ref(), &other)
         .await
         .unwrap();
-    assert_eq!(env.run(&smtp, "p1", None).await, vec![("mailSent", 4)]);
+    // A process that has not reloaded the ring since before the rotations (it holds key 0
+    // only) meets the password and the bodies under key 2: it reloads and sends.
+    let stale = keyfleet_core::secrets::MasterKey::from_base64(crate::harness::MASTER_KEY).unwrap();
+    assert_eq!(stale.current_id(), 0);
+    assert_eq!(env.run_with(&stale, &smtp, "p1", None).await, vec![("mailSent", 4)]);
+    assert_eq!(stale.current_id(), 2);
     let got = server.messages();
     assert_eq!(got.len(), 4);
     for id in &ids {
