@@ -3,7 +3,8 @@
 #
 # Installs what the tests need (idempotent, quick when already present), then runs:
 #   1. the Rust workspace tests with cargo-nextest: unit tests, the store conformance suite
-#      on SQLite and PostgreSQL, HTTP tests on both stores, process-level tests of the binary;
+#      on SQLite and PostgreSQL, HTTP tests on both stores, process-level tests of the binary,
+#      the mail outbox against a real SMTP server (aiosmtpd from PyPI, scripts/aiosmtpd.sh);
 #   2. `keyfleet verify` over the WebAuthn conformance corpus (every case must give its verdict);
 #   3. the software authenticator against python-fido2 through a private pcscd + vpcd, then
 #      python-fido2's own device suite against a fresh nfc-key and a fresh band (about 10 s each
@@ -39,6 +40,13 @@ step() {
 if ! cargo nextest --version >/dev/null 2>&1; then
   printf '==> installing cargo-nextest\n' >&2
   cargo install cargo-nextest --locked || exit 1
+fi
+
+# The mail tests start a real SMTP server, aiosmtpd, from a venv (installed once, pinned).
+if KEYFLEET_TEST_SMTPD_PYTHON=$(scripts/aiosmtpd.sh); then
+  export KEYFLEET_TEST_SMTPD_PYTHON
+else
+  printf '==> could not install aiosmtpd; the mail tests will fail\n' >&2
 fi
 
 step "Rust workspace tests (cargo nextest)" cargo nextest run --workspace --no-fail-fast "$@"

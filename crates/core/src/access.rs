@@ -95,6 +95,8 @@ pub enum Permission {
     ManageShipments,
     /// Read group rules and key orders (administrators, helpdesk, clients with `shipments`).
     ReadShipments,
+    /// Rotate the master key and set secret settings (administrators and the CLI).
+    ManageSecrets,
 }
 
 impl Permission {
@@ -110,7 +112,8 @@ impl Permission {
             | Permission::ManageApplications
             | Permission::ReadApplications
             | Permission::ManagePolicies
-            | Permission::ReadPolicies => None,
+            | Permission::ReadPolicies
+            | Permission::ManageSecrets => None,
             Permission::Directory => Some(Scope::Scim),
             Permission::ProvisionKeys => Some(Scope::Provisioning),
             Permission::ManageShipments | Permission::ReadShipments => Some(Scope::Shipments),
@@ -243,6 +246,7 @@ pub async fn authorize(ctx: &Ctx<'_>, principal: &Principal, permission: Permiss
                     | Permission::Directory
                     | Permission::ProvisionKeys
                     | Permission::ManageShipments
+                    | Permission::ManageSecrets
             ) =>
         {
             CoreError::forbidden("admin_required", admin_message(permission))
@@ -266,6 +270,7 @@ fn admin_message(permission: Permission) -> &'static str {
         Permission::Directory => "only an administrator may use directory sync",
         Permission::ProvisionKeys => "only an administrator may register keys on behalf of users",
         Permission::ManageShipments => "only an administrator may change group rules and key orders",
+        Permission::ManageSecrets => "only an administrator may rotate the master key or set secrets",
         _ => "only an administrator may do this",
     }
 }

@@ -29,6 +29,12 @@ pub enum Job {
     /// secret they held ([`crate::shipments::order::cleanup`]) on
     /// `shipments_cleanup_schedule`.
     ShipmentsCleanup,
+    /// Sends the mail outbox's due messages over SMTP ([`crate::mail::deliver_due`]) when
+    /// `smtp_url` is set; a run with nothing due is not audited.
+    MailOutbox,
+    /// Rewrites stored secrets under the current master key and retires the earlier keys
+    /// ([`crate::keyring::reencrypt`]); a run that changed nothing is not audited.
+    Reencrypt,
 }
 
 /// A cron schedule with seconds (6 fields: `sec min hour day-of-month month day-of-week`, an
@@ -95,6 +101,10 @@ pub struct JobEnv<'a> {
     /// The connector's factory, master key and settings; `None`: no factory configured, the
     /// process-shipments job does not run.
     pub connector: Option<crate::shipments::connector::ConnectorEnv<'a>>,
+    /// The SMTP client and what the mail job needs; `None`: this process sends no mail.
+    pub mail: Option<crate::mail::MailRun<'a>>,
+    /// The master key (the re-encryption job); `None`: this process does not re-encrypt.
+    pub master: Option<&'a crate::secrets::MasterKey>,
 }
 
 /// How soon a run that ended in error is tried again (at most: sooner when the job's
@@ -112,6 +122,8 @@ impl Job {
         Job::BackchannelLogout,
         Job::ProcessShipments,
         Job::ShipmentsCleanup,
+        Job::MailOutbox,
+        Job::Reencrypt,
     ];
 
     /// The job's stable name (its row in the jobs table, its audit target).
@@ -122,6 +134,8 @@ impl Job {
             Job::BackchannelLogout => "backchannel-logout",
             Job::ProcessShipments => "process-shipments",
             Job::ShipmentsCleanup => "shipments-cleanup",
+            Job::MailOutbox => "mail-outbox",
+            Job::Reencrypt => "reencrypt-secrets",
         }
     }
 
@@ -133,6 +147,8 @@ impl Job {
             Job::BackchannelLogout => env.logout.is_some(),
             Job::ProcessShipments => env.schedules.is_some() && env.connector.is_some(),
             Job::ShipmentsCleanup => env.schedules.is_some(),
+            Job::MailOutbox => env.mail.is_some(),
+            Job::Reencrypt => env.master.is_some(),
         }
     }
 
@@ -141,7 +157,8 @@ impl Job {
         match self {
             Job::Housekeeping => Duration::from_secs(3600),
             Job::MetadataRefresh | Job::ProcessShipments | Job::ShipmentsCleanup => Duration::from_secs(24 * 3600),
-            Job::BackchannelLogout => Duration::from_secs(10),
+            Job::BackchannelLogout | Job::MailOutbox => Duration::from_secs(10),
+            Job::Reencrypt => Duration::from_secs(300),
         }
     }
 
@@ -205,6 +222,14 @@ impl Job {
                 )]),
                 None => Ok(Vec::new()),
             },
+            Job::MailOutbox => match &env.mail {
+                Some(run) => crate::mail::deliver_due(ctx, run).await,
+                None => Ok(Vec::new()),
+            },
+            Job::Reencrypt => match env.master {
+                Some(master) => crate::keyring::reencrypt(ctx, master).await,
+                None => Ok(Vec::new()),
+            },
             Job::Housekeeping => {
                 let sessions = ctx
                     .stores
@@ -240,9 +265,10 @@ impl Job {
             Ok(c) => (Outcome::Success, c.clone()),
             Err(_) => (Outcome::Failure, Vec::new()),
         };
-        // The back-channel logout job runs every few seconds: a run that found nothing due
-        // changed nothing and is not worth an event.
-        if self == Job::BackchannelLogout && outcome == Outcome::Success && counts.is_empty() {
+        // The back-channel logout, mail and re-encryption jobs run often: a run that found
+        // nothing to do changed nothing and is not worth an event.
+        let frequent = matches!(self, Job::BackchannelLogout | Job::MailOutbox | Job::Reencrypt);
+        if frequent && outcome == Outcome::Success && counts.is_empty() {
             return result;
         }
         let detail = JobRan {

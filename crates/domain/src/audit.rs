@@ -276,6 +276,21 @@ actions! {
     CredentialCollectionCleared => "credential.collection_cleared",
     /// A key flagged for collection was handed back and removed.
     CredentialReturned => "credential.returned",
+    /// The SMTP server accepted a queued message.
+    MailSent => "mail.sent",
+    /// A message may or may not have been delivered (the connection was lost after it was
+    /// handed over, or the sending process stopped): it waits for an administrator.
+    MailUncertain => "mail.uncertain",
+    /// Messages failed to be sent the alarm's number of times (SMTP down or refusing).
+    MailAlarm => "mail.alarm",
+    /// An administrator queued an uncertain or failed message again.
+    MailRequeue => "mail.requeue",
+    /// A new master data key was made: it encrypts from now on.
+    MasterKeyRotate => "master_key.rotate",
+    /// A master data key no ciphertext uses any more was retired.
+    MasterKeyRetire => "master_key.retire",
+    /// A secret setting (SMTP password, factory token) was set or removed.
+    SecretSettingSet => "secret_setting.set",
 }
 
 /// What an action was done to. Shown as `kind:id` (`user:…`, `client:…`).
@@ -299,6 +314,12 @@ pub enum Target {
     GroupRule(crate::ids::GroupRuleId),
     /// A shipment (key order).
     Shipment(crate::ids::ShipmentId),
+    /// A message of the mail outbox, by id.
+    Mail(String),
+    /// A master data key, by id.
+    MasterKey(u32),
+    /// A secret setting, by name.
+    SecretSetting(String),
 }
 
 impl fmt::Display for Target {
@@ -313,6 +334,9 @@ impl fmt::Display for Target {
             Target::Policy(id) => write!(f, "policy:{id}"),
             Target::GroupRule(id) => write!(f, "group_rule:{id}"),
             Target::Shipment(id) => write!(f, "shipment:{id}"),
+            Target::Mail(id) => write!(f, "mail:{id}"),
+            Target::MasterKey(id) => write!(f, "master_key:{id}"),
+            Target::SecretSetting(name) => write!(f, "secret_setting:{name}"),
         }
     }
 }

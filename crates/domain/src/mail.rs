@@ -4,6 +4,11 @@
 //! A queued message's id is its idempotency key (the Message-ID it is sent with), so a retry
 //! after a partial send is recognisable as the same message. Its body is sealed under the
 //! master key (a PIN email holds a PIN) and emptied once the message is sent.
+//!
+//! The body's associated data is `b"mail_outbox.body:"` followed by the id's bytes
+//! (`keyfleet_domain::keyring::MAIL_BODIES.aad(id)`): `MasterKey::encrypt(body,
+//! &MAIL_BODIES.aad(&id))` when queuing; the mail job and the re-encryption job open it so.
+//! Recipients are stored one per line. Sending: `crate::outbox`, docs/mail.md.
 
 use crate::Timestamp;
 use crate::ids::ShipmentId;

@@ -21,9 +21,11 @@ use crate::credential::Credential;
 use crate::directory::DirectoryStore;
 use crate::group::Group;
 use crate::ids::{CeremonyId, SecretId, SessionId};
+use crate::keyring::KeyringStore;
 use crate::metadata::MetadataStore;
 use crate::oidc::OidcStore;
 use crate::onbehalf::OnBehalfStore;
+use crate::outbox::MailStore;
 use crate::policy::PolicyStore;
 use crate::report::{FleetCounts, FleetQuery, ModelCount, RegistrationQuery, RegistrationRow};
 use crate::session::Session;
@@ -482,6 +484,10 @@ pub struct Stores {
     pub onbehalf: Arc<dyn OnBehalfStore>,
     /// Group rules, key orders and collection flags.
     pub shipments: Arc<dyn ShipmentStore>,
+    /// The mail outbox, as the mail job sends it.
+    pub mail: Arc<dyn MailStore>,
+    /// The master-key ring, encrypted columns and secret settings.
+    pub keyring: Arc<dyn KeyringStore>,
     /// Health.
     pub health: Arc<dyn HealthStore>,
 }
@@ -510,6 +516,8 @@ impl Stores {
             + DirectoryStore
             + OnBehalfStore
             + ShipmentStore
+            + MailStore
+            + KeyringStore
             + HealthStore
             + 'static,
     {
@@ -535,6 +543,8 @@ impl Stores {
             directory: s.clone(),
             onbehalf: s.clone(),
             shipments: s.clone(),
+            mail: s.clone(),
+            keyring: s.clone(),
             health: s,
         }
     }

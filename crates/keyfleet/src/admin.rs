@@ -138,6 +138,40 @@ pub enum AdminCommand {
     /// and signs from 24 hours on (the running servers pick it up by themselves); the old
     /// one stays published until its tokens have expired. Prints `{"kid", "activates_at"}`.
     RotateSigningKey,
+    /// Rotate the master key without downtime: a new data key encrypts from now on (running
+    /// servers load it within 5 s); the earlier keys still decrypt until the servers'
+    /// re-encryption job has rewritten every stored secret, then they are retired
+    /// (docs/secrets.md). Prints `{"keyId", "replaces"}`.
+    RotateMasterKey,
+    /// List the master data keys: prints a JSON array of `{id, state, createdAt, retiredAt}`.
+    MasterKeys,
+    /// Rewrite every stored secret under the current master key now (what the servers' job
+    /// does every few minutes), retiring earlier keys when nothing uses them and the
+    /// rotation is old enough. Prints the counts as JSON.
+    ReencryptSecrets,
+    /// Set a secret setting (smtp_password or factory_token), read from standard input (one
+    /// line), stored encrypted under the master key; `--remove` removes it. The value is
+    /// never printed.
+    SetSecret {
+        /// smtp_password or factory_token.
+        #[arg(long)]
+        name: String,
+        /// Remove the setting instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// List messages of the mail outbox (never their bodies): prints a JSON array.
+    ListMail {
+        /// Only messages in this state: pending, sending, sent, failed, uncertain, cancelled.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Queue an uncertain (maybe delivered, maybe not) message again, with the same id.
+    ResendMail {
+        /// The message id.
+        #[arg(long)]
+        id: String,
+    },
 }
 
 /// How `list-users` prints.
@@ -362,6 +396,83 @@ pub async fn run(cmd: AdminCommand, settings: Settings) -> anyhow::Result<()> {
                 json!({ "client_id": created.client.client_id, "client_secret": created.secret })
             );
             eprintln!("created client {:?}; the secret is shown only now", created.client.name);
+        }
+        AdminCommand::RotateMasterKey => {
+            let before = master.current_id();
+            let id = keyfleet_core::keyring::rotate(&ctx, &cli, &master)
+                .await
+                .map_err(refusal)?;
+            print_json(&json!({ "keyId": id, "replaces": before }))?;
+            eprintln!(
+                "master data key {id} encrypts from now on; key {before} decrypts until every stored secret is re-encrypted"
+            );
+        }
+        AdminCommand::MasterKeys => {
+            let keys = keyfleet_core::keyring::keys(&ctx, &cli).await.map_err(refusal)?;
+            print_json(&serde_json::to_value(keys)?)?;
+        }
+        AdminCommand::ReencryptSecrets => {
+            let counts = keyfleet_core::keyring::reencrypt(&ctx, &master)
+                .await
+                .map_err(refusal)?;
+            let out: serde_json::Map<String, serde_json::Value> =
+                counts.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+            print_json(&serde_json::Value::Object(out))?;
+        }
+        AdminCommand::SetSecret { name, remove } => {
+            let value = if remove {
+                None
+            } else {
+                let mut line = zeroize::Zeroizing::new(String::new());
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the value from standard input")?;
+                Some(zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned()))
+            };
+            keyfleet_core::keyring::set_secret(&ctx, &cli, &master, &name, value.as_ref().map(|v| v.as_str()))
+                .await
+                .map_err(refusal)?;
+            print_json(&json!({ "name": name, "set": !remove }))?;
+            eprintln!(
+                "{} secret setting {name}",
+                if remove { "removed" } else { "stored (encrypted)" }
+            );
+        }
+        AdminCommand::ListMail { state } => {
+            use keyfleet_domain::outbox::MailState;
+            let state = state
+                .map(|s| {
+                    MailState::parse(&s).ok_or_else(|| {
+                        anyhow!("--state must be pending, sending, sent, failed, uncertain or cancelled")
+                    })
+                })
+                .transpose()?;
+            let mail = keyfleet_core::mail::list(&ctx, &cli, state, 1000)
+                .await
+                .map_err(refusal)?;
+            let rows: Vec<serde_json::Value> = mail
+                .iter()
+                .map(|m| {
+                    json!({
+                        "id": m.id,
+                        "shipmentId": m.shipment_id.map(|s| s.to_string()),
+                        "kind": m.kind.as_str(),
+                        "recipients": m.recipients,
+                        "subject": m.subject,
+                        "state": m.state.as_str(),
+                        "attempts": m.attempts,
+                        "lastError": m.last_error,
+                        "createdAt": keyfleet_server::state::rfc3339(m.created_at),
+                        "sentAt": m.sent_at.map(keyfleet_server::state::rfc3339),
+                    })
+                })
+                .collect();
+            print_json(&json!(rows))?;
+        }
+        AdminCommand::ResendMail { id } => {
+            keyfleet_core::mail::requeue(&ctx, &cli, &id).await.map_err(refusal)?;
+            print_json(&json!({ "id": id, "state": "pending" }))?;
+            eprintln!("message {id} is queued again");
         }
         AdminCommand::RotateSigningKey => {
             let next = keyfleet_core::oidc::keys::rotate(&ctx, &cli, &master)

@@ -58,7 +58,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc {
         key: "master_key",
         default: "(unset)",
-        help: "Base64 of 32 random bytes that encrypt secrets at rest (signing keys). Overrides master_key_file. Every process sharing a database needs the same key.",
+        help: "Base64 of 32 random bytes that encrypt secrets at rest (signing keys, queued mail, secret settings), directly or through the data keys `keyfleet admin rotate-master-key` makes (docs/secrets.md). Overrides master_key_file. Every process sharing a database needs the same key.",
     },
     SettingDoc {
         key: "master_key_file",
@@ -204,6 +204,26 @@ pub const SETTINGS: &[SettingDoc] = &[
         key: "mds_url",
         default: "(unset)",
         help: "URL of the FIDO Metadata Service BLOB (e.g. https://mds3.fidoalliance.org/); when set, the server downloads it daily (no later than its nextUpdate) with conditional requests and imports it when it changed.",
+    },
+    SettingDoc {
+        key: "smtp_url",
+        default: "(unset)",
+        help: "SMTP server the mail outbox is sent to: smtp://[USER@]HOST[:PORT] (STARTTLS when offered), smtp+starttls://… (STARTTLS required, port 587) or smtps://… (implicit TLS, port 465). No password here: `keyfleet admin set-secret --name smtp_password` stores it encrypted. Unset: no mail is sent (it waits in the outbox).",
+    },
+    SettingDoc {
+        key: "mail_from",
+        default: "keyfleet@localhost",
+        help: "Sender address of keyfleet's mail (its domain ends every Message-ID).",
+    },
+    SettingDoc {
+        key: "smtp_ca_file",
+        default: "(unset)",
+        help: "PEM file of the certificates trusted for the SMTP server's TLS instead of the system's roots (a private CA).",
+    },
+    SettingDoc {
+        key: "mail_alarm_after_failures",
+        default: "5",
+        help: "Failed attempts of a queued message after which the mail alarm goes off (an audit event mail.alarm and a warning); 1 to 1000.",
     },
     SettingDoc {
         key: "mds_root_file",
@@ -433,6 +453,14 @@ pub struct Settings {
     pub mds_url: Option<String>,
     /// The metadata BLOB's trust anchor file (default: the bundled GlobalSign root).
     pub mds_root_file: Option<PathBuf>,
+    /// The SMTP server of the mail outbox (`None`: no mail is sent).
+    pub smtp_url: Option<crate::mail::SmtpUrl>,
+    /// The sender of keyfleet's mail.
+    pub mail_from: String,
+    /// Roots trusted for the SMTP server's TLS instead of the system's.
+    pub smtp_ca_file: Option<PathBuf>,
+    /// Failed attempts of a message after which the mail alarm goes off.
+    pub mail_alarm_after_failures: u32,
     /// The key factory's directory (its `factory-ca-MODEL.der` roots).
     pub mds_factory_dir: Option<PathBuf>,
     /// Whether removing a key in the portal also ends the sessions opened with it.
@@ -500,7 +528,7 @@ impl Raw {
     fn invalid(&self, key: &'static str, reason: impl Into<String>) -> ConfigError {
         let (value, source_name) = self.get(key);
         // Never echo a secret back, even a malformed one.
-        let value = if key == "master_key" || key == "factory_token" {
+        let value = if key == "master_key" || key == "factory_token" || key == "smtp_url" {
             "(redacted)".to_owned()
         } else {
             value
@@ -653,6 +681,17 @@ impl Settings {
             cleanup: cron("shipments_cleanup_schedule")?,
             cleanup_completed_days: raw.int("shipments_cleanup_completed_days", 0u32, 3650)?,
         };
+        let smtp_url = raw
+            .values
+            .get("smtp_url")
+            .map(|(v, _)| crate::mail::SmtpUrl::parse(v))
+            .transpose()
+            .map_err(|e| raw.invalid("smtp_url", e))?;
+        let mail_from = raw.get("mail_from").0.trim().to_owned();
+        if mail_from.parse::<lettre::Address>().is_err() {
+            return Err(raw.invalid("mail_from", "expected an email address such as keyfleet@example.com"));
+        }
+        let smtp_ca_file = raw.values.get("smtp_ca_file").map(|(v, _)| PathBuf::from(v));
         let mds_factory_dir = raw.values.get("mds_factory_dir").map(|(v, _)| PathBuf::from(v));
         Ok(Settings {
             listen,
@@ -689,6 +728,10 @@ impl Settings {
             require_trusted_attestation,
             mds_url,
             mds_root_file,
+            smtp_url,
+            mail_from,
+            smtp_ca_file,
+            mail_alarm_after_failures: raw.int("mail_alarm_after_failures", 1u32, 1000)?,
             mds_factory_dir,
             removal_ends_sessions,
             signin_failures_per_address: raw.int("signin_failures_per_address", 1, 100_000)?,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use keyfleet_core::Core;
 use keyfleet_core::jobs::{Job, JobEnv};
+use keyfleet_core::mail::MailRun;
 use keyfleet_core::metadata::RefreshConfig;
 use keyfleet_domain::audit::Actor;
 use rand_core::{OsRng, RngCore};
@@ -41,11 +42,26 @@ pub struct Jobs {
     pub connector: Option<Arc<crate::factory_client::Connector>>,
     /// The shipment jobs' schedules (`None`: neither runs in this process).
     pub schedules: Option<Arc<keyfleet_core::jobs::ShipmentSchedules>>,
+    /// The SMTP client of the mail outbox (`None`: `smtp_url` is not set; mail waits).
+    pub mail: Option<Arc<crate::mail::SmtpSender>>,
+    /// Failed attempts after which a message raises the mail alarm.
+    pub mail_alarm_after: u32,
+    /// Tests only: the mail job stops after this step, as if the process died there.
+    pub mail_stop_after: Option<keyfleet_core::mail::MailStep>,
 }
 
 impl Jobs {
-    fn env(&self) -> JobEnv<'_> {
+    fn env<'a>(&'a self, holder: &'a str) -> JobEnv<'a> {
+        let master = self.master.as_deref();
         JobEnv {
+            mail: self.mail.as_deref().zip(master).map(|(sender, master)| MailRun {
+                sender: sender as &dyn keyfleet_core::mail::MailSender,
+                master,
+                holder,
+                alarm_after: self.mail_alarm_after.max(1),
+                stop_after: self.mail_stop_after,
+            }),
+            master,
             metadata: self
                 .metadata
                 .as_deref()
@@ -73,7 +89,7 @@ pub async fn run_due(core: &Core, holder: &str) -> Vec<Job> {
 /// without `mds_url`) is not registered nor claimed by it.
 pub async fn run_due_with(core: &Core, holder: &str, jobs: &Jobs) -> Vec<Job> {
     reload_keys(core, jobs).await;
-    let env = jobs.env();
+    let env = jobs.env(holder);
     let mut ran = Vec::new();
     for job in Job::ALL.into_iter().filter(|j| j.enabled(&env)) {
         let now = core.now();
@@ -130,13 +146,33 @@ async fn reload_keys(core: &Core, jobs: &Jobs) {
     let Some(master) = &jobs.master else {
         return;
     };
+    reload_ring(core, master).await;
     if let Err(e) = core.tokens.reload(core.stores.signing_keys.as_ref(), master).await {
         tracing::warn!(error = %e, "could not reload the token-signing keys");
     }
 }
 
-/// Runs [`run_due_with`] every [`POLL`] until the process ends.
+/// Reloads the master-key ring from the database (a rotation made by another process or the
+/// CLI encrypts here from now on); a failure is logged and the ring stays as it was.
+pub async fn reload_ring(core: &Core, master: &keyfleet_core::secrets::MasterKey) {
+    if let Err(e) = master.reload(core.stores.keyring.as_ref()).await {
+        tracing::warn!(error = %e, "could not reload the master key ring");
+    }
+}
+
+/// Runs [`run_due_with`] every [`POLL`] until the process ends, and reloads the master-key
+/// ring every [`keyfleet_core::keyring::RING_RELOAD`].
 pub fn spawn(core: Core, jobs: Jobs) {
+    if let Some(master) = jobs.master.clone() {
+        let core = core.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(keyfleet_core::keyring::RING_RELOAD);
+            loop {
+                tick.tick().await;
+                reload_ring(&core, &master).await;
+            }
+        });
+    }
     tokio::spawn(async move {
         let holder = holder_name();
         let mut tick = tokio::time::interval(POLL);

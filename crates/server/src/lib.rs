@@ -20,6 +20,7 @@ pub mod extract;
 pub mod factory_client;
 pub mod jobs;
 pub mod logging;
+pub mod mail;
 pub mod mds_fetch;
 pub mod routes;
 pub mod serve;

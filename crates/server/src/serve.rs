@@ -74,7 +74,20 @@ fn postgres_endpoint(url: &str) -> String {
     format!("{host}:{port}")
 }
 
-/// Loads the master key from the configured source.
+/// The SMTP client of the mail outbox, when `smtp_url` is set.
+pub fn mail_sender(settings: &Settings) -> anyhow::Result<Option<std::sync::Arc<crate::mail::SmtpSender>>> {
+    settings
+        .smtp_url
+        .clone()
+        .map(|url| {
+            crate::mail::SmtpSender::new(url, &settings.mail_from, settings.smtp_ca_file.as_deref())
+                .map(std::sync::Arc::new)
+        })
+        .transpose()
+}
+
+/// Loads the master key from the configured source (the ring's data keys are loaded from
+/// the database by [`core`]).
 pub fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
     match &settings.master_key {
         MasterKeySource::Inline(b64) => Ok(MasterKey::from_base64(b64)?),
@@ -152,6 +165,10 @@ pub fn core_config(settings: &Settings, master: &MasterKey) -> anyhow::Result<Co
 /// Builds the core on `stores` with the wall clock: configuration, signing keys.
 pub async fn core(settings: &Settings, stores: Stores) -> anyhow::Result<(Core, MasterKey)> {
     let master = master_key(settings)?;
+    master
+        .reload(stores.keyring.as_ref())
+        .await
+        .context("loading the master key ring (is this the master key the database was set up with?)")?;
     let keys = TokenKeys::load_or_create(stores.signing_keys.as_ref(), &master, now())
         .await
         .context("loading the token-signing key (is this the master key the database was set up with?)")?;
@@ -240,6 +257,9 @@ pub async fn run(settings: Settings, started: Instant, admin_command: &str) -> a
         master: Some(state.master.clone()),
         connector: state.connector.clone(),
         schedules: Some(std::sync::Arc::new(state.settings.shipment_schedules.clone())),
+        mail: mail_sender(&state.settings)?,
+        mail_alarm_after: state.settings.mail_alarm_after_failures,
+        mail_stop_after: None,
     };
     crate::jobs::spawn(state.core.clone(), jobs);
     let bound = listeners

@@ -89,6 +89,11 @@ impl Backend for PgBackend {
     const DIRECTORY_SQL: &'static keyfleet_store_sql::DirectorySql = &directory_sql::DIRECTORY_SQL;
     const OIDC_SQL: &'static OidcSql = &oidc_sql::OIDC_SQL;
     const ONBEHALF_SQL: &'static OnBehalfSql = &onbehalf_sql::ONBEHALF_SQL;
+    const MAIL_CLAIM: &'static str = "UPDATE mail_outbox SET state = 'sending', lease_owner = $1, lease_until = $3 \
+         WHERE state = 'pending' AND id = (SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
+         ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, shipment_id, kind, recipients, subject, body_sealed, state, attempts, next_attempt_at, \
+         last_error, created_at, sent_at";
     const SHIPMENT_SQL: &'static keyfleet_store_sql::ShipmentSql = &shipments_sql::SHIPMENT_SQL;
     const CONSENT_SQL: &'static keyfleet_store_sql::ConsentSql = &consent_sql::CONSENT_SQL;
 

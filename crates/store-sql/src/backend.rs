@@ -37,6 +37,9 @@ pub trait Backend: Send + Sync + 'static {
     const SHIPMENT_SQL: &'static crate::ShipmentSql;
     /// The statements of consents to third-party applications, in this database's dialect.
     const CONSENT_SQL: &'static crate::ConsentSql;
+    /// Claims the pending message of `mail_outbox` due soonest: holder, now, lease_until;
+    /// returns its columns ([`crate::MAIL_COLUMNS`]). Never the same row for two callers.
+    const MAIL_CLAIM: &'static str;
 
     /// The migrations embedded from the store crate's `migrations/`.
     fn migrator() -> &'static Migrator;

@@ -752,6 +752,63 @@ pub(crate) fn state_count<B: Backend>(row: &DbRow<B>) -> StoreResult<(keyfleet_d
         c.named("state", keyfleet_domain::shipment::ShipmentState::parse)?,
         u64::try_from(n).map_err(|e| corrupt("n", e))?,
     ))
+/// A row of `mail_outbox` (recipients stored one per line).
+pub(crate) fn outbox_mail<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::outbox::OutboxMail> {
+    use keyfleet_domain::mail::MailKind;
+    use keyfleet_domain::outbox::{MailState, OutboxMail};
+    let c = Cols::<B>::new(row, "");
+    let attempts = c.int("attempts")?;
+    Ok(OutboxMail {
+        id: c.text("id")?,
+        shipment_id: c.opt_parse("shipment_id")?,
+        kind: c.named("kind", MailKind::parse)?,
+        recipients: c
+            .text("recipients")?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        subject: c.text("subject")?,
+        body_sealed: c.bytes("body_sealed")?,
+        state: c.named("state", MailState::parse)?,
+        attempts: u32::try_from(attempts).map_err(|_| corrupt("attempts", attempts))?,
+        next_attempt_at: c.time("next_attempt_at")?,
+        last_error: c.opt_text("last_error")?,
+        created_at: c.time("created_at")?,
+        sent_at: c.opt_time("sent_at")?,
+    })
+}
+
+/// A row of `master_keys`.
+pub(crate) fn master_key<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::keyring::StoredMasterKey> {
+    use keyfleet_domain::keyring::{MasterKeyState, StoredMasterKey};
+    let c = Cols::<B>::new(row, "");
+    let id = c.int("id")?;
+    Ok(StoredMasterKey {
+        id: u32::try_from(id).map_err(|_| corrupt("id", id))?,
+        wrapped: c.bytes("wrapped")?,
+        state: c.named("state", MasterKeyState::parse)?,
+        created_at: c.time("created_at")?,
+        retired_at: c.opt_time("retired_at")?,
+    })
+}
+
+/// A `(id, value)` pair of an encrypted column.
+pub(crate) fn ciphertext<B: Backend>(row: &DbRow<B>) -> StoreResult<(String, Vec<u8>)> {
+    let c = Cols::<B>::new(row, "");
+    Ok((c.text("row_id")?, c.bytes("value")?))
+}
+
+/// A named count (`n`) and sum (`failing`) per state of the mail outbox.
+pub(crate) fn mail_state_count<B: Backend>(row: &DbRow<B>) -> StoreResult<(String, u64, u64)> {
+    let c = Cols::<B>::new(row, "");
+    Ok((c.text("state")?, count(&c, "n")?, count(&c, "failing")?))
+}
+
+/// The `value_sealed` of a secret setting.
+pub(crate) fn ciphertext_value<B: Backend>(row: &DbRow<B>) -> StoreResult<Vec<u8>> {
+    Cols::<B>::new(row, "").bytes("value_sealed")
 }
 
 #[cfg(test)]

@@ -41,6 +41,9 @@ pub const TABLES: &[&str] = &[
     "group_rules",
     "shipments",
     "credential_collections",
+    "mail_outbox",
+    "master_keys",
+    "secret_settings",
 ];
 
 /// One row of [`MIGRATIONS_TABLE`].

@@ -20,6 +20,7 @@ use crate::fixtures::{self, HOUR, MINUTE, T0, all_audit, at, audit_actions, even
 
 mod directory;
 mod limits;
+mod mail;
 mod metadata;
 mod nul;
 mod oidc;
@@ -36,6 +37,7 @@ pub use limits::{
     job_claim_race, job_claim_race_one_handle, job_lease_rules, rate_limit_release, rate_limit_reserve,
     rate_limit_reserve_race,
 };
+pub use mail::{mail_claim_race, mail_outbox_lifecycle, master_key_ring_and_columns};
 pub use metadata::{
     metadata_import_and_lookup, metadata_import_race, metadata_rollback_keeps_last_good, metadata_validators_round_trip,
 };
@@ -160,6 +162,9 @@ pub const CASES: &[&str] = &[
     "connector_claims_and_purge",
     "collection_flags",
     "groups_and_members_batched",
+    "mail_outbox_lifecycle",
+    "mail_claim_race",
+    "master_key_ring_and_columns",
 ];
 
 /// The basics a server needs first: create and read a user, open and find a session, issue
@@ -211,7 +216,7 @@ pub async fn health_ping(s: &Stores) {
 
 /// A freshly migrated database holds the schema this build expects, at its newest migration.
 pub async fn schema_ready(s: &Stores) {
-    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 18 });
+    assert_eq!(s.health.schema().await.unwrap(), SchemaState::Ready { version: 19 });
 }
 
 /// Every user attribute survives the round trip, through every lookup; the creation is

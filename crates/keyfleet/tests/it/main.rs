@@ -11,5 +11,6 @@ mod connector;
 mod factory_loop;
 mod factory_process;
 mod key_tools;
+mod mail_process;
 mod mds_commands;
 mod secrets_in_logs;

@@ -5,6 +5,7 @@ mod big_fleet;
 mod harness;
 mod issue9;
 mod jobs;
+mod mail;
 mod metadata;
 
 mod auth_tap;

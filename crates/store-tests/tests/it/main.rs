@@ -129,6 +129,9 @@ conformance!(
     connector_claims_and_purge,
     collection_flags,
     groups_and_members_batched,
+    mail_outbox_lifecycle,
+    mail_claim_race,
+    master_key_ring_and_columns,
 );
 
 #[test]

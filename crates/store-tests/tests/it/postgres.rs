@@ -105,7 +105,7 @@ async fn schema_not_ready_names_the_problem() {
     let stores = Stores::from_store(store.clone());
     assert_eq!(
         stores.health.schema().await.unwrap(),
-        SchemaState::Ready { version: 18 }
+        SchemaState::Ready { version: 19 }
     );
     let pool = store.pool();
 
