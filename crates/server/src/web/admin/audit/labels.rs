@@ -94,6 +94,13 @@ fn action_label(action: Action) -> Option<&'static str> {
         Action::CredentialCollectionRequested => "Key flagged for collection",
         Action::CredentialCollectionCleared => "Key collection flag cleared",
         Action::CredentialReturned => "Key returned",
+        Action::MailSent => "Email sent",
+        Action::MailUncertain => "Email may not have been delivered",
+        Action::MailAlarm => "Email keeps failing (SMTP)",
+        Action::MailRequeue => "Email queued again",
+        Action::MasterKeyRotate => "Master key rotated",
+        Action::MasterKeyRetire => "Earlier master key retired",
+        Action::SecretSettingSet => "Secret setting changed",
         _ => return None,
     })
 }
@@ -123,6 +130,9 @@ fn prefix_label(prefix: &str) -> Option<&'static str> {
         "strength." => "authentication strengths",
         "policy." => "group policies",
         "signing_key." => "token-signing keys",
+        "mail." => "email",
+        "master_key." => "master key",
+        "secret_setting." => "secret settings",
         _ => return None,
     })
 }
@@ -210,7 +220,7 @@ mod tests {
         }
         assert_eq!(
             list.len(),
-            Action::ALL.len() + 21,
+            Action::ALL.len() + 24,
             "one entry per action and per prefix"
         );
         assert!(list.contains(&Suggestion {
