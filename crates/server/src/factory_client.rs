@@ -205,6 +205,10 @@ pub fn setup(settings: &crate::config::Settings) -> anyhow::Result<Option<Arc<Co
             origin: settings.origins.first().cloned().unwrap_or_default(),
             max_attempts: settings.shipments_max_attempts,
             backoff: settings.shipments_retry_backoff,
+            // The fault tests' hook (not a setting: never in production configuration).
+            crash_at: std::env::var("KF_TEST_CRASH_AT")
+                .ok()
+                .and_then(|p| keyfleet_core::shipments::connector::CrashPoint::parse(&p)),
             ..ConnectorSettings::default()
         },
         holder: crate::jobs::holder_name(),

@@ -60,6 +60,40 @@ pub struct ConnectorSettings {
     pub concurrency: usize,
     /// How long a claimed order stays this process's.
     pub lease: Duration,
+    /// A fault-test hook: the process aborts at this point of an order's step, as if killed
+    /// (`kill -9`) there. `None` in production.
+    pub crash_at: Option<CrashPoint>,
+}
+
+/// Where a fault test may stop the process (see [`ConnectorSettings::crash_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// After the submission was prepared and written, before it is sent.
+    Prepared,
+    /// After the factory accepted the submission, before `submitted` is written.
+    Sent,
+    /// After a shipped key was verified, before its registration's transaction.
+    Verified,
+}
+
+impl CrashPoint {
+    /// `prepared`, `sent`, `verified`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "prepared" => Some(CrashPoint::Prepared),
+            "sent" => Some(CrashPoint::Sent),
+            "verified" => Some(CrashPoint::Verified),
+            _ => None,
+        }
+    }
+}
+
+/// Aborts the process when a fault test chose this point: no destructor runs, nothing more is
+/// written, as with `kill -9`.
+fn crash_point(env: &ConnectorEnv<'_>, at: CrashPoint) {
+    if env.settings.crash_at == Some(at) {
+        std::process::abort();
+    }
 }
 
 impl Default for ConnectorSettings {
@@ -73,6 +107,7 @@ impl Default for ConnectorSettings {
             // Longer than a batch can take with every call to the factory timing out
             // (500 / 32 rounds of 30 s): a lease never runs out under a live process.
             lease: Duration::from_secs(900),
+            crash_at: None,
         }
     }
 }
@@ -395,7 +430,11 @@ async fn submit(
                 serde_json::from_slice(&plain).map_err(|e| Failure::attention("sealed_request", e))?;
             (*options_id, prepared.body)
         }
-        _ => prepare(run, env, transport, order).await?,
+        _ => {
+            let prepared = prepare(run, env, transport, order).await?;
+            crash_point(env, CrashPoint::Prepared);
+            prepared
+        }
     };
     let key = format!("{id}:{options_id}");
     let factory_id = env
@@ -403,6 +442,7 @@ async fn submit(
         .submit(&body, &key)
         .await
         .map_err(|e| Failure::factory(&e))?;
+    crash_point(env, CrashPoint::Sent);
     let audit = run.audit_with(
         Action::ShipmentSubmit,
         Some(Target::Shipment(s.id)),
@@ -637,6 +677,7 @@ async fn register(
             Err(e) if e.code == "challenge_expired" => return Err(Failure::expired(e.message)),
             Err(e) => return Err(Failure::attention(e.code, e.message)),
         };
+    crash_point(env, CrashPoint::Verified);
     let pin_sealed = env.master.encrypt(pin.pin.as_bytes(), &pin_aad(&id));
     let mail = pin_mail(
         env.master,

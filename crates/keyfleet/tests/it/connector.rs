@@ -612,3 +612,87 @@ fn two_processes_on_one_postgresql_database_submit_and_register_each_order_once(
     a.terminate();
     b.terminate();
 }
+
+/// Issue 15's faults: the process dies (abort, as `kill -9`) at a step of an order's
+/// processing, chosen by the test hook `KF_TEST_CRASH_AT`; its lease is let run out (the
+/// database row's `lease_until` set in the past, as 15 minutes passing); another process
+/// resumes. Whatever the step: one shipment at the factory, one key, one PIN email.
+#[test]
+fn a_process_killed_at_any_step_loses_nothing_and_doubles_nothing() {
+    let dir = Scratch::new("connector-crash");
+    let factory = Factory::start(&dir.0, &[]);
+    let (_, factory_token) = token(&factory.cli(&dir.0, &["create-token", "--name", "keyfleet"]));
+    let roots = roots(&dir);
+    let url = dir.sqlite_url();
+    let factory_url = format!("http://{}", factory.addr);
+    let settings = env(&factory_url, &factory_token, &roots, "5");
+    let mut shipments_at_factory = 0;
+    for (i, point) in ["prepared", "sent", "verified"].into_iter().enumerate() {
+        let mut crashing = settings.clone();
+        crashing.push(("KF_TEST_CRASH_AT", point));
+        let name = format!("crash{i}");
+        let normal = Server::start(&dir.0, &url, &settings);
+        create_user(&dir, &url, &name);
+        let auth = bearer(&normal, &dir, &url);
+        let id = order(&normal, &auth, &name)["id"].as_str().unwrap().to_string();
+        let one = format!("/api/v1/shipments/{id}");
+        if point == "verified" {
+            assert_eq!(process(&normal, &auth)["submitted"], 1);
+            shipments_at_factory += 1;
+            let s = get(&normal, &auth, &one);
+            factory.cli(
+                &dir.0,
+                &["ship", "--shipment", s["factoryShipmentId"].as_str().unwrap()],
+            );
+        }
+        normal.terminate();
+
+        let mut doomed = Server::start(&dir.0, &url, &crashing);
+        let addr = doomed.addr;
+        let bearer_token = auth.clone();
+        // The connection dies with the process: the answer never comes.
+        let _ = std::thread::spawn(move || {
+            http::request(
+                addr,
+                "POST",
+                "/api/v1/shipments/process",
+                &[("Authorization", &bearer_token)],
+                Some("{}"),
+            )
+        })
+        .join();
+        let status = doomed.child.wait().unwrap();
+        assert!(!status.success(), "{point}: the process died ({status})");
+        sqlite_rows(
+            &url,
+            "UPDATE shipments SET lease_until = 0 WHERE lease_until IS NOT NULL",
+        );
+
+        let resumed = Server::start(&dir.0, &url, &settings);
+        if point != "verified" {
+            assert_eq!(process(&resumed, &auth)["submitted"], 1, "{point}");
+            shipments_at_factory += 1;
+            let s = get(&resumed, &auth, &one);
+            factory.cli(
+                &dir.0,
+                &["ship", "--shipment", s["factoryShipmentId"].as_str().unwrap()],
+            );
+        }
+        assert_eq!(
+            factory.cli(&dir.0, &["list-shipments"]).lines().count(),
+            shipments_at_factory,
+            "{point}: each order made one shipment"
+        );
+        assert_eq!(process(&resumed, &auth)["registered"], 1, "{point}");
+        assert_eq!(get(&resumed, &auth, &one)["state"], "registered");
+        let keys = sqlite_rows(
+            &url,
+            &format!("SELECT c.id FROM credentials c JOIN users u ON u.id = c.user_id WHERE u.username = '{name}'"),
+        );
+        assert_eq!(keys.len(), 1, "{point}: one key");
+        let mails = sqlite_rows(&url, &format!("SELECT id FROM mail_outbox WHERE shipment_id = '{id}'"));
+        assert_eq!(mails.len(), 1, "{point}: one PIN email");
+        resumed.terminate();
+    }
+    factory.stop();
+}
