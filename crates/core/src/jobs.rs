@@ -116,7 +116,7 @@ pub const ENDED_SESSIONS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Job {
     /// Every job.
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 7] = [
         Job::Housekeeping,
         Job::MetadataRefresh,
         Job::BackchannelLogout,

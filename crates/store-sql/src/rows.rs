@@ -752,6 +752,8 @@ pub(crate) fn state_count<B: Backend>(row: &DbRow<B>) -> StoreResult<(keyfleet_d
         c.named("state", keyfleet_domain::shipment::ShipmentState::parse)?,
         u64::try_from(n).map_err(|e| corrupt("n", e))?,
     ))
+}
+
 /// A row of `mail_outbox` (recipients stored one per line).
 pub(crate) fn outbox_mail<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::outbox::OutboxMail> {
     use keyfleet_domain::mail::MailKind;

@@ -128,19 +128,24 @@ pub struct ConnectorEnv<'a> {
     pub holder: &'a str,
 }
 
+/// The secret setting holding the factory's API token (`keyfleet admin set-secret --name
+/// factory_token`), stored encrypted under the master key; it takes the place of the
+/// `factory_token` configuration value.
+pub const FACTORY_TOKEN: &str = "factory_token";
+
 /// The associated data a shipment's sealed response key is bound to.
 fn response_key_aad(id: &str) -> Vec<u8> {
-    format!("shipments.response_key_sealed:{id}").into_bytes()
+    keyfleet_domain::keyring::SHIPMENT_RESPONSE_KEYS.aad(id)
 }
 
 /// The associated data a shipment's sealed request body is bound to.
 fn request_aad(id: &str) -> Vec<u8> {
-    format!("shipments.request_sealed:{id}").into_bytes()
+    keyfleet_domain::keyring::SHIPMENT_REQUESTS.aad(id)
 }
 
 /// The associated data a shipment's sealed PIN is bound to.
 pub(crate) fn pin_aad(id: &str) -> Vec<u8> {
-    format!("shipments.pin_sealed:{id}").into_bytes()
+    keyfleet_domain::keyring::SHIPMENT_PINS.aad(id)
 }
 
 /// How one order's step ended.
@@ -557,7 +562,10 @@ fn response_key(env: &ConnectorEnv<'_>, order: &ConnectorOrder) -> Result<EcPriv
         .decrypt(sealed, &response_key_aad(&id))
         .map_err(|e| Failure::attention("sealed_response_key", e))?;
     let unnamed = EcPrivateKey::from_bytes("", &scalar).map_err(|e| Failure::attention("sealed_response_key", e.0))?;
-    let kid = unnamed.public_jwk("enc", jwe::ALG).thumbprint();
+    let kid = unnamed
+        .public_jwk("enc", jwe::ALG)
+        .thumbprint()
+        .map_err(|e| Failure::attention("sealed_response_key", e.0))?;
     EcPrivateKey::from_bytes(&kid, &scalar).map_err(|e| Failure::attention("sealed_response_key", e.0))
 }
 
