@@ -60,10 +60,41 @@ pub const SECRET_SETTINGS: EncryptedColumn = EncryptedColumn {
     aad_prefix: "secret_settings:",
 };
 
+/// A shipment's response key: the private key the factory encrypts its answers to.
+pub const SHIPMENT_RESPONSE_KEYS: EncryptedColumn = EncryptedColumn {
+    table: "shipments",
+    id_column: "id",
+    column: "response_key_sealed",
+    aad_prefix: "shipments.response_key_sealed:",
+};
+
+/// A shipment's request body as submitted (so that a retry resends it unchanged).
+pub const SHIPMENT_REQUESTS: EncryptedColumn = EncryptedColumn {
+    table: "shipments",
+    id_column: "id",
+    column: "request_sealed",
+    aad_prefix: "shipments.request_sealed:",
+};
+
+/// A shipment's PIN, kept for a resend until the shipment is cleaned up.
+pub const SHIPMENT_PINS: EncryptedColumn = EncryptedColumn {
+    table: "shipments",
+    id_column: "id",
+    column: "pin_sealed",
+    aad_prefix: "shipments.pin_sealed:",
+};
+
 /// Every column the master key encrypts. A feature that stores a new kind of ciphertext adds
 /// its column here (a text primary key, a bytes column, an AAD of prefix + id); the store
 /// refuses any column not listed.
-pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[SIGNING_KEYS, MAIL_BODIES, SECRET_SETTINGS];
+pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
+    SIGNING_KEYS,
+    MAIL_BODIES,
+    SECRET_SETTINGS,
+    SHIPMENT_RESPONSE_KEYS,
+    SHIPMENT_REQUESTS,
+    SHIPMENT_PINS,
+];
 
 /// The names a secret setting may have.
 pub const SECRET_SETTING_NAMES: &[&str] = &["smtp_password", "factory_token"];

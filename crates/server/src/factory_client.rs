@@ -18,11 +18,12 @@ use serde::de::DeserializeOwned;
 /// The most an answer may be.
 const MAX_ANSWER: usize = 4 * 1024 * 1024;
 
-/// The factory at `base`, with its API token.
+/// The factory at `base`, with its API token (from the `factory_token` secret setting when it
+/// is set, else from the configuration; [`HttpFactory::set_token`]).
 pub struct HttpFactory {
     client: reqwest::Client,
     base: String,
-    token: String,
+    token: std::sync::RwLock<zeroize::Zeroizing<String>>,
 }
 
 impl std::fmt::Debug for HttpFactory {
@@ -49,8 +50,28 @@ impl HttpFactory {
         Ok(Self {
             client,
             base: base.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
+            token: std::sync::RwLock::new(zeroize::Zeroizing::new(token.to_owned())),
         })
+    }
+
+    /// Uses `token` from now on (the `factory_token` secret setting, set or changed while the
+    /// process runs).
+    pub fn set_token(&self, token: &str) {
+        let mut held = match self.token.write() {
+            Ok(held) => held,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if held.as_str() != token {
+            *held = zeroize::Zeroizing::new(token.to_owned());
+        }
+    }
+
+    /// The token to send.
+    fn token(&self) -> zeroize::Zeroizing<String> {
+        match self.token.read() {
+            Ok(held) => held.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -141,7 +162,7 @@ impl Fulfilment for HttpFactory {
         let req = self
             .client
             .post(self.url("/v1/shipments"))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token().as_str())
             .header("Idempotency-Key", idempotency_key)
             .json(order);
         let created: Created = self.answer(req).await?;
@@ -153,12 +174,12 @@ impl Fulfilment for HttpFactory {
 
     async fn poll(&self, id: &str) -> Result<Shipment, FulfilmentError> {
         let url = self.url(&format!("/v1/shipments/{}", urlencode(id)));
-        self.answer(self.client.get(url).bearer_auth(&self.token)).await
+        self.answer(self.client.get(url).bearer_auth(self.token().as_str())).await
     }
 
     async fn cancel(&self, id: &str) -> Result<(), FulfilmentError> {
         let url = self.url(&format!("/v1/shipments/{}", urlencode(id)));
-        let _: serde_json::Value = self.answer(self.client.delete(url).bearer_auth(&self.token)).await?;
+        let _: serde_json::Value = self.answer(self.client.delete(url).bearer_auth(self.token().as_str())).await?;
         Ok(())
     }
 }

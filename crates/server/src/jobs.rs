@@ -150,6 +150,16 @@ async fn reload_keys(core: &Core, jobs: &Jobs) {
     if let Err(e) = core.tokens.reload(core.stores.signing_keys.as_ref(), master).await {
         tracing::warn!(error = %e, "could not reload the token-signing keys");
     }
+    if let Some(connector) = &jobs.connector {
+        // The factory token stored encrypted (`keyfleet admin set-secret --name
+        // factory_token`) takes the place of the configured one, here and in the next calls.
+        let ctx = core.ctx(Actor::System, None);
+        match keyfleet_core::keyring::secret(&ctx, master, keyfleet_core::shipments::connector::FACTORY_TOKEN).await {
+            Ok(Some(token)) => connector.factory.set_token(&token),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read the factory_token secret setting"),
+        }
+    }
 }
 
 /// Reloads the master-key ring from the database (a rotation made by another process or the
