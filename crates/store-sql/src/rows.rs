@@ -642,8 +642,12 @@ pub(crate) fn consent<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain
 }
 
 /// A row of `oidc_refresh_tokens`.
-pub(crate) fn refresh_token<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::oidc::RefreshToken> {
-    let c = Cols::<B>::new(row, "");
+/// Its columns are named `{prefix}token_hash` etc. (read beside its grant's).
+pub(crate) fn refresh_token_as<B: Backend>(
+    row: &DbRow<B>,
+    prefix: &str,
+) -> StoreResult<keyfleet_domain::oidc::RefreshToken> {
+    let c = Cols::<B>::new(row, prefix);
     Ok(keyfleet_domain::oidc::RefreshToken {
         token_hash: c.digest("token_hash")?,
         grant_id: c.text("grant_id")?,

@@ -363,8 +363,8 @@ impl From<keyfleet_domain::StoreError> for TokenRefusal {
     }
 }
 
-/// The client-credentials grant from `client_addr`: reserves the attempt against the
-/// address's failure limit, authenticates the client, and issues a token for the granted
+/// The client-credentials grant from `client_addr`: admits the attempt under the address's
+/// failure limit (nothing written unless it fails), authenticates the client, and issues a token for the granted
 /// scopes. Every outcome is audited (never the secret).
 pub async fn issue_token(
     ctx: &Ctx<'_>,
@@ -374,7 +374,7 @@ pub async fn issue_token(
     client_addr: &str,
 ) -> Result<IssuedToken, TokenRefusal> {
     let target = Some(Target::Client(client_id.to_owned()));
-    let attempt = match limits::reserve_token(ctx, client_addr).await {
+    let attempt = match limits::admit_token(ctx, client_addr).await {
         Ok(a) => a,
         Err(CoreError::Limited { retry_after_s, .. }) => {
             let event = ctx
@@ -402,11 +402,11 @@ pub async fn issue_token(
             return Err(TokenRefusal::InvalidClient);
         }
         Err(e) => {
-            attempt.succeeded(ctx).await?;
+            attempt.succeeded();
             return Err(e.into());
         }
     };
-    attempt.succeeded(ctx).await?;
+    attempt.succeeded();
     let scopes = granted_scopes(&client, scope).map_err(|e| TokenRefusal::InvalidScope(e.to_string()))?;
     let scope = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
     let config = &ctx.config.clients;
