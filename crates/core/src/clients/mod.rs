@@ -193,12 +193,12 @@ pub async fn delete(ctx: &Ctx<'_>, principal: &Principal, client_id: &str) -> Re
 /// matches and it is enabled. A legacy Argon2id hash that matched is replaced by a digest.
 pub async fn authenticate(ctx: &Ctx<'_>, client_id: &str, secret: &str) -> Result<Option<ApiClient>, CoreError> {
     let key = &ctx.config.clients.secret_digest_key;
-    let Some(client) = ctx.stores.clients.get_client(client_id).await? else {
+    // The client and its secrets in one read.
+    let Some((client, secrets)) = ctx.stores.clients.client_with_secrets(client_id).await? else {
         // The same work as a real check, so timing does not tell whether the id exists.
         let _ = check_secret(key, secret, &digest_secret(key, "keyfleet-dummy-secret"));
         return Ok(None);
     };
-    let secrets = ctx.stores.clients.list_secrets(client_id).await?;
     let mut matched = None;
     for s in secrets.iter().filter(|s| s.expires_at.is_none_or(|e| ctx.now < e)) {
         // Check every live secret: the time taken does not tell which one matched.
