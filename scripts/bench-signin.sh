@@ -21,7 +21,8 @@
 #   before the server starts, by scripts/bench/seed-fleet.sh; default 0), MODE (signin;
 #   `code`: single sign-on authorization-code flows, /oauth2/authorize with each worker's
 #   session and the code's exchange at /oauth2/token; `refresh`: refresh-token grants, each
-#   worker rotating its own token; docs/performance.md "## Single sign-on tokens").
+#   worker rotating its own token; `client_credentials`: access tokens for one API client,
+#   client_secret_basic, nobody enrolled; docs/performance.md "## Single sign-on tokens").
 #
 # Needs: curl, psql (PostgreSQL part). Binds 127.0.0.1 only; the server, the scratch
 # directory and the database are removed on exit. One JSON line per run on stdout (the

@@ -23,6 +23,8 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     /// Access-token keys.
     pub tokens: Arc<TokenKeys>,
+    /// Token requests being evaluated in this process (the token endpoint's failure limit).
+    pub attempts: Arc<crate::limits::InFlight>,
 }
 
 impl Core {

@@ -8,7 +8,18 @@
 //! account is slowed by back-off per (account, address) pair, never by locking the account:
 //! a correct code from an address that has not been guessing always gets through
 //! (security checklist rows 47 and 48).
+//!
+//! Token requests are the exception: the token endpoint is the hot path of every API client
+//! and single sign-on application, so a successful grant writes nothing for its limit. Only
+//! failures are written ([`RateLimitStore::hit`](keyfleet_domain::store::RateLimitStore::hit));
+//! the attempts being evaluated are counted in the process ([`InFlight`]), and an attempt is
+//! evaluated only while the failures stored plus those in flight stay under the limit. In one
+//! process (SQLite's case, and one instance on PostgreSQL) that still lets at most the limit be
+//! evaluated however many requests race; several instances sharing PostgreSQL can each
+//! evaluate up to the limit at the same instant (at most `instances × limit` per window).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use keyfleet_domain::Timestamp;
@@ -203,14 +214,192 @@ pub async fn reserve_sign_in(ctx: &Ctx<'_>, addr: &str) -> Result<Attempt, CoreE
     })
 }
 
-/// Reserves a client authentication from `addr` against its failure limit.
-pub async fn reserve_token(ctx: &Ctx<'_>, addr: &str) -> Result<Attempt, CoreError> {
+/// Attempts being evaluated in this process, per limit key, for the limits that store only
+/// failures (token requests). Part of [`crate::Core`]: one per process.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    keys: Mutex<HashMap<String, Slot>>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// Attempts admitted and not finished.
+    evaluating: u32,
+    /// Requests between their snapshot and their admission.
+    waiting: u32,
+    /// Failures finished (written to the store) so far; only differences are read.
+    failed: u64,
+}
+
+impl InFlight {
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        // A panic while holding the lock leaves counts that are still usable.
+        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts an admission on `key`: the failures finished so far.
+    fn snapshot(&self, key: &str) -> u64 {
+        let mut slots = self.slots();
+        let slot = slots.entry(key.to_owned()).or_default();
+        slot.waiting += 1;
+        slot.failed
+    }
+
+    /// Admits an attempt when `stored` (the failures read from the store after the snapshot)
+    /// plus the failures finished since the snapshot (perhaps not in `stored`) plus the
+    /// attempts being evaluated stay under `limit`.
+    fn admit(&self, key: &str, since: u64, stored: u32, limit: u32) -> bool {
+        let mut slots = self.slots();
+        let slot = slots.entry(key.to_owned()).or_default();
+        slot.waiting = slot.waiting.saturating_sub(1);
+        let finished_since = u32::try_from(slot.failed.wrapping_sub(since)).unwrap_or(u32::MAX);
+        let taken = stored.saturating_add(finished_since).saturating_add(slot.evaluating);
+        let admitted = taken < limit;
+        if admitted {
+            slot.evaluating += 1;
+        }
+        Self::tidy(&mut slots, key);
+        admitted
+    }
+
+    /// Ends an admitted attempt; `failed` once its failure is in the store.
+    fn finish(&self, key: &str, failed: bool) {
+        let mut slots = self.slots();
+        if let Some(slot) = slots.get_mut(key) {
+            slot.evaluating = slot.evaluating.saturating_sub(1);
+            if failed {
+                slot.failed = slot.failed.wrapping_add(1);
+            }
+        }
+        Self::tidy(&mut slots, key);
+    }
+
+    /// Abandons a snapshot that was never admitted (the store could not be read).
+    fn abandon(&self, key: &str) {
+        let mut slots = self.slots();
+        if let Some(slot) = slots.get_mut(key) {
+            slot.waiting = slot.waiting.saturating_sub(1);
+        }
+        Self::tidy(&mut slots, key);
+    }
+
+    fn tidy(slots: &mut HashMap<String, Slot>, key: &str) {
+        if slots.get(key).is_some_and(|s| s.evaluating == 0 && s.waiting == 0) {
+            slots.remove(key);
+        }
+    }
+
+    /// Attempts being evaluated on `key` (for tests).
+    #[cfg(test)]
+    fn evaluating(&self, key: &str) -> u32 {
+        self.slots().get(key).map_or(0, |s| s.evaluating)
+    }
+}
+
+/// An admitted token request: evaluate it, then say how it went. Dropped without a word
+/// (an error, a cancelled request), it counts as neither success nor failure.
+#[must_use = "report the outcome: failed() counts the failure"]
+#[derive(Debug)]
+pub struct TokenAttempt<'a> {
+    in_flight: &'a InFlight,
+    key: String,
+    window: i64,
+    done: bool,
+}
+
+impl TokenAttempt<'_> {
+    /// The attempt succeeded: nothing is written.
+    pub fn succeeded(mut self) {
+        self.done = true;
+        self.in_flight.finish(&self.key, false);
+    }
+
+    /// The client failed to authenticate: the failure is counted in the store.
+    pub async fn failed(mut self, ctx: &Ctx<'_>) -> StoreResult<()> {
+        let r = ctx.stores.rate_limits.hit(&self.key, ctx.now, self.window).await;
+        self.done = true;
+        // Counted as finished only once it is in the store (or the store failed: then it
+        // no longer holds a place).
+        self.in_flight.finish(&self.key, r.is_ok());
+        r.map(|_| ())
+    }
+}
+
+impl Drop for TokenAttempt<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.in_flight.finish(&self.key, false);
+        }
+    }
+}
+
+/// Admits a client authentication from `addr` under its failure limit: the failures stored
+/// in the window (one read) plus the attempts from `addr` being evaluated in this process.
+/// Nothing is written unless the attempt fails ([`TokenAttempt::failed`]).
+pub async fn admit_token<'a>(ctx: &Ctx<'a>, addr: &str) -> Result<TokenAttempt<'a>, CoreError> {
     let limits = ctx.config.limits;
     let window = ms(limits.window);
+    let limit = limits.token.failures_per_address;
     let key = format!("token:fail:{addr}");
-    reserve(ctx, &key, window, limits.token.failures_per_address, "slow_down").await?;
-    Ok(Attempt {
-        reserved: vec![(key, window)],
-        on_failure: Vec::new(),
+    let in_flight = &ctx.core.attempts;
+    let since = in_flight.snapshot(&key);
+    let stored = match ctx.stores.rate_limits.peek(&key, ctx.now, window).await {
+        Ok(n) => n,
+        Err(e) => {
+            in_flight.abandon(&key);
+            return Err(e.into());
+        }
+    };
+    if !in_flight.admit(&key, since, stored, limit) {
+        return Err(CoreError::Limited {
+            code: "slow_down",
+            retry_after_s: limits.window.as_secs().max(1),
+        });
+    }
+    Ok(TokenAttempt {
+        in_flight,
+        key,
+        window,
+        done: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InFlight;
+
+    #[test]
+    fn in_flight_admits_up_to_the_limit_and_counts_failures_finished_meanwhile() {
+        let f = InFlight::default();
+        let k = "token:fail:192.0.2.1";
+        // Three attempts race with nothing stored, limit 3: all admitted, a fourth is not.
+        let snaps: Vec<u64> = (0..4).map(|_| f.snapshot(k)).collect();
+        assert!(f.admit(k, snaps[0], 0, 3));
+        assert!(f.admit(k, snaps[1], 0, 3));
+        assert!(f.admit(k, snaps[2], 0, 3));
+        assert!(!f.admit(k, snaps[3], 0, 3));
+        assert_eq!(f.evaluating(k), 3);
+        // One fails: its failure is in the store, but a request that read the store before
+        // the failure was written still counts it, through the snapshot.
+        let late = f.snapshot(k);
+        f.finish(k, true);
+        assert!(!f.admit(k, late, 0, 3), "2 evaluating + 1 finished failure");
+        // One succeeds: its place is free again.
+        f.finish(k, false);
+        let s = f.snapshot(k);
+        assert!(f.admit(k, s, 1, 3));
+        f.finish(k, false);
+        f.finish(k, false);
+        assert_eq!(f.evaluating(k), 0);
+        assert!(f.slots().is_empty(), "nothing kept once every attempt has finished");
+    }
+
+    #[test]
+    fn in_flight_refuses_when_the_store_holds_the_limit() {
+        let f = InFlight::default();
+        let s = f.snapshot("k");
+        assert!(!f.admit("k", s, 3, 3));
+        f.abandon("k");
+        assert!(f.slots().is_empty());
+    }
 }

@@ -171,6 +171,14 @@ pub trait ClientStore: Send + Sync {
     async fn delete_client(&self, client_id: &str, audit: &NewAuditEvent) -> StoreResult<()>;
     /// The client's secrets (hashes only), oldest first.
     async fn list_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>>;
+    /// A client with its secrets (oldest first) in one read, for the token endpoint; `None`
+    /// when the client is unknown.
+    async fn client_with_secrets(&self, client_id: &str) -> StoreResult<Option<(ApiClient, Vec<ClientSecret>)>> {
+        let Some(client) = self.get_client(client_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some((client, self.list_secrets(client_id).await?)))
+    }
     /// Adds a secret unless the client already holds `max` secrets, checked in the same
     /// transaction: `Conflict("secret_limit")` then. `NotFound` when the client is unknown.
     async fn add_secret(&self, secret: &ClientSecret, max: usize, audit: &NewAuditEvent) -> StoreResult<()>;

@@ -178,6 +178,7 @@ pub async fn core(settings: &Settings, stores: Stores) -> anyhow::Result<(Core, 
         config: Arc::new(config),
         clock: Arc::new(SystemClock),
         tokens: Arc::new(keys),
+        attempts: Arc::default(),
     };
     Ok((core, master))
 }

@@ -47,6 +47,13 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
                   WHERE id = $1 AND code_used_at IS NULL AND revoked_at IS NULL AND code_expires_at > $2",
     insert_refresh: "INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     refresh: "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM oidc_refresh_tokens WHERE token_hash = $1",
+    refresh_with_grant: "SELECT t.token_hash AS t_token_hash, t.grant_id AS t_grant_id, t.created_at AS t_created_at,
+                                t.expires_at AS t_expires_at, t.used_at AS t_used_at,
+                                g.id, g.code_hash, g.client_id, g.user_id, g.session_id, g.redirect_uri, g.scope,
+                                g.nonce, g.code_challenge, g.auth_time, g.amr, g.acr, g.created_at,
+                                g.code_expires_at, g.code_used_at, g.revoked_at
+                         FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id
+                         WHERE t.token_hash = $1",
     use_refresh: "UPDATE oidc_refresh_tokens SET used_at = $2
                   WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
                     AND EXISTS (SELECT 1 FROM oidc_grants g WHERE g.id = oidc_refresh_tokens.grant_id AND g.revoked_at IS NULL)",
@@ -103,4 +110,52 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
     purge_client_assertions: "DELETE FROM oidc_client_assertions WHERE client_id = $1 AND expires_at <= $2",
     spend_client_assertion: "INSERT INTO oidc_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)
                              ON CONFLICT (client_id, jti) DO NOTHING",
+    // The at-once writes: one statement of data-modifying CTEs, its own transaction, one
+    // round trip. Each step feeds the next, and the final division fails the whole statement
+    // (changing nothing) unless the audit event was written; the caller then takes the steps,
+    // which name the failure.
+    create_grant_at_once: Some(
+        "WITH granted AS (
+              INSERT INTO oidc_grants (id, code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce,
+                                       code_challenge, auth_time, amr, acr, created_at, code_expires_at)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+              RETURNING 1),
+              audited AS (
+              INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+              SELECT $15, $16, $17, $18, $19, $20, $21 FROM granted
+              RETURNING 1)
+         SELECT 1 / (SELECT count(*) FROM audited)::int AS ok",
+    ),
+    // The row lock the UPDATE takes serialises racing redemptions, as in redeem_code.
+    redeem_code_at_once: Some(
+        "WITH redeemed AS (
+              UPDATE oidc_grants SET code_used_at = $2
+               WHERE id = $1 AND code_used_at IS NULL AND revoked_at IS NULL AND code_expires_at > $2
+              RETURNING id),
+              kept AS (
+              INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at)
+              SELECT $3, id, $4, $5 FROM redeemed WHERE $3 IS NOT NULL
+              RETURNING 1),
+              audited AS (
+              INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+              SELECT $6, $7, $8, $9, $10, $11, $12 FROM redeemed
+              RETURNING 1)
+         SELECT 1 / (SELECT count(*) FROM audited)::int AS ok, (SELECT count(*) FROM kept) AS refresh",
+    ),
+    rotate_refresh_at_once: Some(
+        "WITH used AS (
+              UPDATE oidc_refresh_tokens SET used_at = $2
+               WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+                 AND EXISTS (SELECT 1 FROM oidc_grants g WHERE g.id = oidc_refresh_tokens.grant_id AND g.revoked_at IS NULL)
+              RETURNING 1),
+              kept AS (
+              INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at)
+              SELECT $3, $4, $5, $6 FROM used
+              RETURNING 1),
+              audited AS (
+              INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+              SELECT $7, $8, $9, $10, $11, $12, $13 FROM kept
+              RETURNING 1)
+         SELECT 1 / (SELECT count(*) FROM audited)::int AS ok",
+    ),
 };

@@ -186,6 +186,11 @@ pub struct Sql {
     pub delete_client: &'static str,
     /// A client's secrets, oldest first: client_id.
     pub list_secrets: &'static str,
+    /// A client with its secrets, one row per secret (one row with NULL secret columns when
+    /// it has none), oldest first: client_id. The client's columns as in `client_by_id`, the
+    /// secret's as in `list_secrets` named `s_id`, `s_client_id`, `s_secret_hash`,
+    /// `s_created_at`, `s_expires_at`.
+    pub client_with_secrets: &'static str,
     /// Finds the client and holds it until the transaction ends, so that secrets are
     /// counted and added one transaction at a time: client_id.
     pub lock_client: &'static str,

@@ -62,6 +62,19 @@ impl<B: Backend> ClientStore for SqlStore<B> {
         self.change_one(B::SQL.delete_client, &[key(client_id)], audit).await
     }
 
+    async fn client_with_secrets(&self, client_id: &str) -> StoreResult<Option<(ApiClient, Vec<ClientSecret>)>> {
+        let found = exec::all::<B>(&mut *self.conn().await?, B::SQL.client_with_secrets, &[key(client_id)]).await?;
+        let Some(first) = found.first() else {
+            return Ok(None);
+        };
+        let secrets = found
+            .iter()
+            .map(|r| rows::opt_secret_as::<B>(r, "s_"))
+            .filter_map(Result::transpose)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some((rows::client::<B>(first)?, secrets)))
+    }
+
     async fn list_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>> {
         let found = exec::all::<B>(&mut *self.conn().await?, B::SQL.list_secrets, &[key(client_id)]).await?;
         found.iter().map(rows::secret::<B>).collect()

@@ -45,6 +45,10 @@ pub struct OidcSql {
     pub insert_refresh: &'static str,
     /// A refresh token by token_hash.
     pub refresh: &'static str,
+    /// A refresh token by token_hash with its grant, in one statement: the token's columns
+    /// named `t_token_hash`, `t_grant_id`, `t_created_at`, `t_expires_at`, `t_used_at`, then
+    /// the grant's as in `grant`.
+    pub refresh_with_grant: &'static str,
     /// Marks a refresh token used when it is unused and its grant unrevoked: token_hash, now.
     pub use_refresh: &'static str,
     /// Revokes a grant unless already revoked: id, now.
@@ -86,6 +90,49 @@ pub struct OidcSql {
     pub purge_client_assertions: &'static str,
     /// Records a spent assertion id unless already there: client_id, jti, expires_at.
     pub spend_client_assertion: &'static str,
+    /// [`OidcStore::create_grant`] in one round trip and one transaction: the columns of
+    /// `insert_grant` ($1–$14), then the audit event's at, actor, action, target, outcome,
+    /// request_id, detail ($15–$21). Fails whole unless both rows were written; the caller
+    /// then takes the steps, which name the failure.
+    pub create_grant_at_once: Option<&'static str>,
+    /// [`OidcStore::redeem_code`] in one round trip and one transaction: grant id, now
+    /// ($1, $2), the refresh token's hash, created_at, expires_at ($3–$5, NULL without one),
+    /// the audit event ($6–$12). Fails whole unless the code was redeemed and the audit
+    /// event written; the caller then takes the steps, which tell a used code from an expired
+    /// one.
+    pub redeem_code_at_once: Option<&'static str>,
+    /// [`OidcStore::rotate_refresh_token`] in one round trip and one transaction: the old
+    /// hash, now ($1, $2), the new token's hash, grant_id, created_at, expires_at ($3–$6),
+    /// the audit event ($7–$13). Fails whole unless the old token was used up, the new one
+    /// stored and the audit event written; the caller then takes the steps.
+    pub rotate_refresh_at_once: Option<&'static str>,
+}
+
+/// The audit event's seven columns as arguments (owned text for actor and target first).
+struct AuditArgs {
+    actor: String,
+    target: Option<String>,
+}
+
+impl AuditArgs {
+    fn new(a: &NewAuditEvent) -> Self {
+        Self {
+            actor: a.actor.to_string(),
+            target: a.target.as_ref().map(ToString::to_string),
+        }
+    }
+
+    fn push<'a>(&'a self, a: &'a NewAuditEvent, args: &mut Vec<Arg<'a>>) {
+        args.extend([
+            ms(a.at),
+            text(&self.actor),
+            text(a.action.as_str()),
+            Arg::Text(self.target.as_deref()),
+            text(a.outcome.as_str()),
+            Arg::Text(a.request_id.as_deref()),
+            Arg::Text(a.detail.as_deref()),
+        ]);
+    }
 }
 
 fn application_args(app: &Application) -> [Arg<'_>; 13] {
@@ -147,7 +194,7 @@ impl<B: Backend> OidcStore for SqlStore<B> {
     async fn create_grant(&self, g: &Grant, audit: &NewAuditEvent) -> StoreResult<()> {
         let user = g.user_id.to_string();
         let session = g.session_id.to_string();
-        let args = [
+        let args = vec![
             text(&g.id),
             bytes(&g.code_hash),
             text(&g.client_id),
@@ -163,6 +210,14 @@ impl<B: Backend> OidcStore for SqlStore<B> {
             ms(g.created_at),
             ms(g.code_expires_at),
         ];
+        if let Some(sql) = B::OIDC_SQL.create_grant_at_once {
+            let a = AuditArgs::new(audit);
+            let mut all = args.clone();
+            a.push(audit, &mut all);
+            if self.write_at_once(sql, &all).await? {
+                return Ok(());
+            }
+        }
         let mut tx = self.begin().await?;
         exec::execute::<B>(&mut tx, B::OIDC_SQL.insert_grant, &args).await?;
         audit_and_commit::<B>(tx, audit).await
@@ -187,6 +242,20 @@ impl<B: Backend> OidcStore for SqlStore<B> {
         audit: &NewAuditEvent,
     ) -> StoreResult<()> {
         let sql = B::OIDC_SQL;
+        if let Some(at_once) = sql.redeem_code_at_once {
+            let a = AuditArgs::new(audit);
+            let mut args = vec![
+                key(grant_id),
+                ms(now),
+                Arg::Bytes(refresh.map(|r| &r.token_hash[..])),
+                Arg::Int(refresh.map(|r| r.created_at.as_millis())),
+                Arg::Int(refresh.map(|r| r.expires_at.as_millis())),
+            ];
+            a.push(audit, &mut args);
+            if refresh.is_none_or(|r| r.grant_id == grant_id) && self.write_at_once(at_once, &args).await? {
+                return Ok(());
+            }
+        }
         let mut tx = self.begin().await?;
         // The conditional update is the one-time rule: of two racing redemptions exactly one
         // changes the row.
@@ -206,18 +275,15 @@ impl<B: Backend> OidcStore for SqlStore<B> {
     }
 
     async fn find_refresh_token(&self, token_hash: &[u8; 32]) -> StoreResult<Option<(RefreshToken, Grant)>> {
-        let mut conn = self.conn().await?;
-        let Some(row) = exec::optional::<B>(&mut conn, B::OIDC_SQL.refresh, &[bytes(token_hash)]).await? else {
+        // One statement: a refresh token always has its grant (a foreign key, deleted with it).
+        let sql = B::OIDC_SQL.refresh_with_grant;
+        let Some(row) = exec::optional::<B>(&mut *self.conn().await?, sql, &[bytes(token_hash)]).await? else {
             return Ok(None);
         };
-        let token = rows::refresh_token::<B>(&row)?;
-        let grant = exec::optional::<B>(&mut conn, B::OIDC_SQL.grant, &[key(&token.grant_id)]).await?;
-        let grant = grant
-            .as_ref()
-            .map(rows::grant::<B>)
-            .transpose()?
-            .ok_or_else(|| StoreError::Corrupt("refresh token without its grant".into()))?;
-        Ok(Some((token, grant)))
+        Ok(Some((
+            rows::refresh_token_as::<B>(&row, "t_")?,
+            rows::grant::<B>(&row)?,
+        )))
     }
 
     async fn rotate_refresh_token(
@@ -227,6 +293,21 @@ impl<B: Backend> OidcStore for SqlStore<B> {
         new: &RefreshToken,
         audit: &NewAuditEvent,
     ) -> StoreResult<()> {
+        if let Some(at_once) = B::OIDC_SQL.rotate_refresh_at_once {
+            let a = AuditArgs::new(audit);
+            let mut args = vec![
+                bytes(old_hash),
+                ms(now),
+                bytes(&new.token_hash),
+                key(&new.grant_id),
+                ms(new.created_at),
+                ms(new.expires_at),
+            ];
+            a.push(audit, &mut args);
+            if self.write_at_once(at_once, &args).await? {
+                return Ok(());
+            }
+        }
         let mut tx = self.begin().await?;
         if exec::execute::<B>(&mut tx, B::OIDC_SQL.use_refresh, &[bytes(old_hash), ms(now)]).await? == 0 {
             return Err(StoreError::Conflict("refresh_used"));
@@ -391,6 +472,22 @@ impl<B: Backend> OidcStore for SqlStore<B> {
 }
 
 impl<B: Backend> SqlStore<B> {
+    /// Runs a write that is its own transaction in one round trip (a batch on SQLite, one
+    /// statement of data-modifying CTEs on PostgreSQL); `false` when it failed, having
+    /// changed nothing, so the caller takes the steps, which name the failure.
+    async fn write_at_once(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<bool> {
+        let mut conn = self.write_conn().await?;
+        match exec::execute::<B>(&mut conn, sql, args).await {
+            Ok(_) => Ok(true),
+            Err(_) => {
+                // Whatever it began is undone before the connection goes back to the pool
+                // (as after a sign-in's batch).
+                exec::execute::<B>(&mut conn, B::SQL.rollback, &[]).await.ok();
+                Ok(false)
+            }
+        }
+    }
+
     /// Runs one of the revoke-many statements (`$1` the selector, `$2` now), after its
     /// statement queueing back-channel logouts for the grants it is about to revoke, and
     /// appends the audit event when it revoked any grant, in one transaction.

@@ -349,7 +349,21 @@ pub(crate) fn client<B: Backend>(row: &DbRow<B>) -> StoreResult<ApiClient> {
 
 /// A client secret.
 pub(crate) fn secret<B: Backend>(row: &DbRow<B>) -> StoreResult<ClientSecret> {
-    let c = Cols::<B>::new(row, "");
+    secret_as::<B>(row, "")
+}
+
+/// A client secret read with its columns named `{prefix}id` etc. (beside its client's);
+/// `None` when they are NULL (a client without secrets, left-joined).
+pub(crate) fn opt_secret_as<B: Backend>(row: &DbRow<B>, prefix: &str) -> StoreResult<Option<ClientSecret>> {
+    if Cols::<B>::new(row, prefix).opt_text("id")?.is_none() {
+        return Ok(None);
+    }
+    secret_as::<B>(row, prefix).map(Some)
+}
+
+/// A client secret read with its columns named `{prefix}id` etc. (beside its client's).
+pub(crate) fn secret_as<B: Backend>(row: &DbRow<B>, prefix: &str) -> StoreResult<ClientSecret> {
+    let c = Cols::<B>::new(row, prefix);
     Ok(ClientSecret {
         id: c.parse("id")?,
         client_id: c.text("client_id")?,
@@ -642,8 +656,12 @@ pub(crate) fn consent<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain
 }
 
 /// A row of `oidc_refresh_tokens`.
-pub(crate) fn refresh_token<B: Backend>(row: &DbRow<B>) -> StoreResult<keyfleet_domain::oidc::RefreshToken> {
-    let c = Cols::<B>::new(row, "");
+/// Its columns are named `{prefix}token_hash` etc. (read beside its grant's).
+pub(crate) fn refresh_token_as<B: Backend>(
+    row: &DbRow<B>,
+    prefix: &str,
+) -> StoreResult<keyfleet_domain::oidc::RefreshToken> {
+    let c = Cols::<B>::new(row, prefix);
     Ok(keyfleet_domain::oidc::RefreshToken {
         token_hash: c.digest("token_hash")?,
         grant_id: c.text("grant_id")?,

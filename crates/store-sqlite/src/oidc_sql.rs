@@ -47,6 +47,13 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
                   WHERE id = $1 AND code_used_at IS NULL AND revoked_at IS NULL AND code_expires_at > $2",
     insert_refresh: "INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     refresh: "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM oidc_refresh_tokens WHERE token_hash = $1",
+    refresh_with_grant: "SELECT t.token_hash AS t_token_hash, t.grant_id AS t_grant_id, t.created_at AS t_created_at,
+                                t.expires_at AS t_expires_at, t.used_at AS t_used_at,
+                                g.id, g.code_hash, g.client_id, g.user_id, g.session_id, g.redirect_uri, g.scope,
+                                g.nonce, g.code_challenge, g.auth_time, g.amr, g.acr, g.created_at,
+                                g.code_expires_at, g.code_used_at, g.revoked_at
+                         FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id
+                         WHERE t.token_hash = $1",
     use_refresh: "UPDATE oidc_refresh_tokens SET used_at = $2
                   WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
                     AND EXISTS (SELECT 1 FROM oidc_grants g WHERE g.id = oidc_refresh_tokens.grant_id AND g.revoked_at IS NULL)",
@@ -103,4 +110,41 @@ pub(crate) static OIDC_SQL: OidcSql = OidcSql {
     purge_client_assertions: "DELETE FROM oidc_client_assertions WHERE client_id = $1 AND expires_at <= $2",
     spend_client_assertion: "INSERT INTO oidc_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)
                              ON CONFLICT (client_id, jti) DO NOTHING",
+    // The at-once writes: one call to the writer's thread, one transaction. A step that fell
+    // short stops the batch with a NOT NULL failure (the caller rolls back and takes the
+    // steps, which name the failure).
+    create_grant_at_once: Some(
+        "BEGIN IMMEDIATE;
+         INSERT INTO oidc_grants (id, code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce,
+                                  code_challenge, auth_time, amr, acr, created_at, code_expires_at)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14);
+         INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+              VALUES ($15, $16, $17, $18, $19, $20, $21);
+         COMMIT",
+    ),
+    redeem_code_at_once: Some(
+        "BEGIN IMMEDIATE;
+         UPDATE oidc_grants SET code_used_at = $2
+          WHERE id = $1 AND code_used_at IS NULL AND revoked_at IS NULL AND code_expires_at > $2;
+         INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+              SELECT $6, $7, $8, $9, $10, $11, $12 WHERE changes() = 1;
+         INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at)
+              SELECT NULL, NULL, 0, 0 WHERE changes() = 0;
+         INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at)
+              SELECT $3, $1, $4, $5 WHERE $3 IS NOT NULL;
+         COMMIT",
+    ),
+    rotate_refresh_at_once: Some(
+        "BEGIN IMMEDIATE;
+         UPDATE oidc_refresh_tokens SET used_at = $2
+          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+            AND EXISTS (SELECT 1 FROM oidc_grants g WHERE g.id = oidc_refresh_tokens.grant_id AND g.revoked_at IS NULL);
+         INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at)
+              SELECT $3, $4, $5, $6 WHERE changes() = 1;
+         INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+              SELECT $7, $8, $9, $10, $11, $12, $13 WHERE changes() = 1;
+         INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at)
+              SELECT NULL, NULL, 0, 0 WHERE changes() = 0;
+         COMMIT",
+    ),
 };

@@ -188,6 +188,11 @@ pub(crate) static SQL: Sql = Sql {
     list_clients: "SELECT client_id, name, scopes, enabled, created_at FROM api_clients ORDER BY name, client_id",
     set_client_enabled: "UPDATE api_clients SET enabled = $2 WHERE client_id = $1",
     delete_client: "DELETE FROM api_clients WHERE client_id = $1",
+    client_with_secrets: "SELECT c.client_id, c.name, c.scopes, c.enabled, c.created_at,
+                                 s.id AS s_id, s.client_id AS s_client_id, s.secret_hash AS s_secret_hash,
+                                 s.created_at AS s_created_at, s.expires_at AS s_expires_at
+                          FROM api_clients c LEFT JOIN client_secrets s ON s.client_id = c.client_id
+                          WHERE c.client_id = $1 ORDER BY s.created_at, s.id",
     list_secrets: "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
                    WHERE client_id = $1 ORDER BY created_at, id",
     // BEGIN IMMEDIATE already holds the write lock: no other writer can add a secret

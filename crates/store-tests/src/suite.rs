@@ -1211,6 +1211,26 @@ pub async fn client_secrets(s: &Stores) {
         [first.clone(), second.clone()],
         "oldest first"
     );
+    // The token endpoint's one read: the client with its secrets, oldest first.
+    assert_eq!(
+        s.clients.client_with_secrets("kfc_a").await.unwrap(),
+        Some((
+            s.clients.get_client("kfc_a").await.unwrap().unwrap(),
+            vec![first.clone(), second.clone()]
+        ))
+    );
+    assert_eq!(s.clients.client_with_secrets("kfc_nope").await.unwrap(), None);
+    let b_secrets = s.clients.list_secrets("kfc_b").await.unwrap();
+    s.clients
+        .delete_secret("kfc_b", b_secrets[0].id, &event(Action::ClientSecretRevoke, None))
+        .await
+        .unwrap();
+    let (b, none) = s.clients.client_with_secrets("kfc_b").await.unwrap().unwrap();
+    assert_eq!(
+        (b.client_id.as_str(), none),
+        ("kfc_b", vec![]),
+        "a client without secrets"
+    );
     assert_not_found(
         s.clients
             .add_secret(
@@ -1270,6 +1290,7 @@ pub async fn client_secrets(s: &Stores) {
             "client.create",
             "client.create",
             "client.secret.add",
+            "client.secret.revoke",
             "client.secret.phase_out",
             "client.secret.phase_out",
             "client.secret.revoke",

@@ -193,12 +193,12 @@ pub async fn delete(ctx: &Ctx<'_>, principal: &Principal, client_id: &str) -> Re
 /// matches and it is enabled. A legacy Argon2id hash that matched is replaced by a digest.
 pub async fn authenticate(ctx: &Ctx<'_>, client_id: &str, secret: &str) -> Result<Option<ApiClient>, CoreError> {
     let key = &ctx.config.clients.secret_digest_key;
-    let Some(client) = ctx.stores.clients.get_client(client_id).await? else {
+    // The client and its secrets in one read.
+    let Some((client, secrets)) = ctx.stores.clients.client_with_secrets(client_id).await? else {
         // The same work as a real check, so timing does not tell whether the id exists.
         let _ = check_secret(key, secret, &digest_secret(key, "keyfleet-dummy-secret"));
         return Ok(None);
     };
-    let secrets = ctx.stores.clients.list_secrets(client_id).await?;
     let mut matched = None;
     for s in secrets.iter().filter(|s| s.expires_at.is_none_or(|e| ctx.now < e)) {
         // Check every live secret: the time taken does not tell which one matched.
@@ -363,8 +363,8 @@ impl From<keyfleet_domain::StoreError> for TokenRefusal {
     }
 }
 
-/// The client-credentials grant from `client_addr`: reserves the attempt against the
-/// address's failure limit, authenticates the client, and issues a token for the granted
+/// The client-credentials grant from `client_addr`: admits the attempt under the address's
+/// failure limit (nothing written unless it fails), authenticates the client, and issues a token for the granted
 /// scopes. Every outcome is audited (never the secret).
 pub async fn issue_token(
     ctx: &Ctx<'_>,
@@ -374,7 +374,7 @@ pub async fn issue_token(
     client_addr: &str,
 ) -> Result<IssuedToken, TokenRefusal> {
     let target = Some(Target::Client(client_id.to_owned()));
-    let attempt = match limits::reserve_token(ctx, client_addr).await {
+    let attempt = match limits::admit_token(ctx, client_addr).await {
         Ok(a) => a,
         Err(CoreError::Limited { retry_after_s, .. }) => {
             let event = ctx
@@ -402,11 +402,11 @@ pub async fn issue_token(
             return Err(TokenRefusal::InvalidClient);
         }
         Err(e) => {
-            attempt.succeeded(ctx).await?;
+            attempt.succeeded();
             return Err(e.into());
         }
     };
-    attempt.succeeded(ctx).await?;
+    attempt.succeeded();
     let scopes = granted_scopes(&client, scope).map_err(|e| TokenRefusal::InvalidScope(e.to_string()))?;
     let scope = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
     let config = &ctx.config.clients;

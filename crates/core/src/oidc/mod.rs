@@ -613,10 +613,11 @@ pub struct Tokens {
     pub scope: String,
 }
 
-/// Authenticates the application, reserving the attempt against the address's failure limit.
+/// Authenticates the application, admitting the attempt under the address's failure limit
+/// (nothing written unless it fails).
 async fn authenticate(ctx: &Ctx<'_>, auth: &ClientAuth, client_addr: &str) -> Result<Application, TokenError> {
     let target = Some(Target::Application(auth.client_id.clone()));
-    let attempt = match limits::reserve_token(ctx, client_addr).await {
+    let attempt = match limits::admit_token(ctx, client_addr).await {
         Ok(a) => a,
         Err(CoreError::Limited { retry_after_s, .. }) => return Err(TokenError::SlowDown(retry_after_s)),
         Err(e) => return Err(e.into()),
@@ -630,7 +631,7 @@ async fn authenticate(ctx: &Ctx<'_>, auth: &ClientAuth, client_addr: &str) -> Re
     };
     match app {
         Some(app) => {
-            attempt.succeeded(ctx).await?;
+            attempt.succeeded();
             Ok(app)
         }
         None => {

@@ -17,6 +17,7 @@ on_both_stores!(
     secrets_rotate_and_revoke,
     disabled_client_tokens_stop_working,
     client_management_is_for_administrators,
+    only_failed_client_authentications_count_against_the_limit,
 );
 
 async fn token_then_create_user(b: Backend) {
@@ -384,4 +385,35 @@ async fn client_management_is_for_administrators(b: Backend) {
     )
     .await
     .problem(StatusCode::FORBIDDEN, "role_change_forbidden");
+}
+
+/// The token endpoint's limit counts failed client authentications only: successful grants,
+/// however many, leave it untouched; once the failures reach it, every request from the
+/// address (a right secret too) gets 429 `slow_down` without being evaluated.
+async fn only_failed_client_authentications_count_against_the_limit(b: Backend) {
+    let app = TestApp::new(b, &[("KEYFLEET_TOKEN_FAILURES_PER_ADDRESS", "2")]).await;
+    let (id, secret) = app.client(&["users:read"]).await;
+    for _ in 0..5 {
+        let r = app.token(&id, &secret, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let r = app.token(&id, "kfs_wrong", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app.token(&id, &secret, None).await;
+    assert_eq!(r.status, StatusCode::OK, "one failure of two: still evaluated");
+    let r = app.token(&id, "kfs_wrong", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app.token(&id, &secret, None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.json()["error"], "slow_down");
+    assert!(r.headers.contains_key(header::RETRY_AFTER));
+    let core = &app.state.core;
+    let window = i64::try_from(core.config.limits.window.as_millis()).unwrap();
+    let failures = core
+        .stores
+        .rate_limits
+        .peek("token:fail:127.0.0.1", core.now(), window)
+        .await
+        .unwrap();
+    assert_eq!(failures, 2, "the two failures, and nothing for the six successes");
 }

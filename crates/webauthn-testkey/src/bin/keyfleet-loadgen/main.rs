@@ -14,7 +14,9 @@
 //! authorization-code flows (`/oauth2/authorize` with its session, the code exchanged at
 //! `/oauth2/token` with PKCE and client_secret_basic) to an application made with `keyfleet
 //! admin create-application`; `--mode refresh` has each worker rotate its own refresh token
-//! (refresh-token grants). The figures are then operations per second (`signInsPerSecond`
+//! (refresh-token grants); `--mode client_credentials` enrols nobody and has every worker ask
+//! for access tokens for one API client made with `keyfleet admin create-client`
+//! (client_secret_basic). The figures are then operations per second (`signInsPerSecond`
 //! keeps its name: one operation).
 //!
 //! ```text
@@ -47,13 +49,13 @@ struct Args {
     prefix: String,
     /// Open loop: sign-ins started per second over all workers (0: each worker back to back).
     rate: f64,
-    /// `signin`, `code` or `refresh`.
+    /// `signin`, `code`, `refresh` or `client_credentials`.
     mode: String,
 }
 
 const USAGE: &str = "usage: keyfleet-loadgen --addr HOST:PORT --keyfleet PATH --database-url URL \
 [--origin http://localhost:8080] [--users N (default: concurrency)] [--concurrency 16] \
-[--duration 20] [--warmup 3] [--prefix lg] [--rate SIGN_INS_PER_SECOND] [--mode signin|code|refresh]";
+[--duration 20] [--warmup 3] [--prefix lg] [--rate SIGN_INS_PER_SECOND] [--mode signin|code|refresh|client_credentials]";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
@@ -89,8 +91,8 @@ fn parse_args() -> Result<Args, String> {
             v.parse::<f64>().map_err(|_| format!("--rate: not a number: {v}"))
         })?,
         mode: match get.get("mode").map_or("signin", String::as_str) {
-            m @ ("signin" | "code" | "refresh") => m.to_owned(),
-            m => return Err(format!("--mode: {m}: signin, code or refresh")),
+            m @ ("signin" | "code" | "refresh" | "client_credentials") => m.to_owned(),
+            m => return Err(format!("--mode: {m}: signin, code, refresh or client_credentials")),
         },
     })
 }
@@ -321,6 +323,8 @@ enum Op {
     Code(String, std::sync::Arc<oidc::App>),
     /// A refresh-token grant with its refresh token.
     Refresh(String, std::sync::Arc<oidc::App>),
+    /// A client-credentials grant for an API client.
+    ClientCredentials(std::sync::Arc<oidc::App>),
 }
 
 impl Op {
@@ -329,6 +333,7 @@ impl Op {
             Op::SignIn(key) => sign_in(conn, key, origin).await.map(|_| ()),
             Op::Code(cookie, app) => oidc::code_flow(conn, cookie, app).await.map(|_| ()),
             Op::Refresh(token, app) => oidc::refresh(conn, app, token).await,
+            Op::ClientCredentials(client) => oidc::client_credentials(conn, client).await,
         }
     }
 }
@@ -397,7 +402,12 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 async fn run(args: Args) -> Result<Value, String> {
     let setup = Instant::now();
     let mut keys = Vec::new();
-    for i in 0..args.users.max(args.concurrency) {
+    let users = if args.mode == "client_credentials" {
+        0
+    } else {
+        args.users.max(args.concurrency)
+    };
+    for i in 0..users {
         keys.push(enrol(&args, i).await?);
     }
     eprintln!(
@@ -408,6 +418,9 @@ async fn run(args: Args) -> Result<Value, String> {
     let mut ops = Vec::new();
     if args.mode == "signin" {
         ops.extend(keys.into_iter().map(|k| Op::SignIn(Box::new(k))));
+    } else if args.mode == "client_credentials" {
+        let client = std::sync::Arc::new(oidc::create_client(&args).await?);
+        ops.extend((0..args.concurrency).map(|_| Op::ClientCredentials(client.clone())));
     } else {
         let app = std::sync::Arc::new(oidc::create_app(&args).await?);
         for mut key in keys.into_iter().take(args.concurrency) {

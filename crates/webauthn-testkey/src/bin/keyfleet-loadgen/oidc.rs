@@ -1,6 +1,7 @@
 //! The single sign-on modes: authorization-code flows (`/oauth2/authorize` with the worker's
 //! session, then the code exchanged at `/oauth2/token` with PKCE and the application's secret)
-//! and refresh-token grants (each worker rotates its own refresh token).
+//! and refresh-token grants (each worker rotates its own refresh token); client-credentials
+//! grants for an API client.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -34,6 +35,28 @@ pub async fn create_app(args: &Args) -> Result<App, String> {
         basic: format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
         client_id: id,
     })
+}
+
+/// Creates an API client with `keyfleet admin create-client` (one scope).
+pub async fn create_client(args: &Args) -> Result<App, String> {
+    let name = format!("{}client", args.prefix);
+    let out = admin(args, &["create-client", "--name", &name, "--scope", "users:read"]).await?;
+    let v: Value = serde_json::from_str(&out).map_err(|e| format!("create-client: {e}: {out}"))?;
+    let id = v["client_id"].as_str().ok_or("no client_id")?.to_owned();
+    let secret = v["client_secret"].as_str().ok_or("no client_secret")?;
+    Ok(App {
+        basic: format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        client_id: id,
+    })
+}
+
+/// One client-credentials grant (client_secret_basic, the client's scopes).
+pub async fn client_credentials(conn: &mut Conn, client: &App) -> Result<(), String> {
+    let v = token(conn, client, "grant_type=client_credentials").await?;
+    match v["access_token"].as_str() {
+        Some(_) => Ok(()),
+        None => Err(format!("client_credentials: no access_token in {v}")),
+    }
 }
 
 fn query(pairs: &[(&str, &str)]) -> String {
