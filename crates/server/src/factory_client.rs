@@ -174,12 +174,15 @@ impl Fulfilment for HttpFactory {
 
     async fn poll(&self, id: &str) -> Result<Shipment, FulfilmentError> {
         let url = self.url(&format!("/v1/shipments/{}", urlencode(id)));
-        self.answer(self.client.get(url).bearer_auth(self.token().as_str())).await
+        self.answer(self.client.get(url).bearer_auth(self.token().as_str()))
+            .await
     }
 
     async fn cancel(&self, id: &str) -> Result<(), FulfilmentError> {
         let url = self.url(&format!("/v1/shipments/{}", urlencode(id)));
-        let _: serde_json::Value = self.answer(self.client.delete(url).bearer_auth(self.token().as_str())).await?;
+        let _: serde_json::Value = self
+            .answer(self.client.delete(url).bearer_auth(self.token().as_str()))
+            .await?;
         Ok(())
     }
 }

@@ -176,7 +176,7 @@ pub async fn core(settings: &Settings, stores: Stores) -> anyhow::Result<(Core, 
     let core = Core {
         stores,
         config: Arc::new(config),
-        clock: Arc::new(SystemClock),
+        clock: Arc::new(SystemClock::from_env()),
         tokens: Arc::new(keys),
         attempts: Arc::default(),
     };

@@ -43,13 +43,28 @@ impl AppState {
     }
 }
 
-/// The wall clock.
+/// The wall clock, moved by `skew_ms` milliseconds: 0 except under the fault tests' hook
+/// `KF_TEST_CLOCK_SKEW_SECONDS` (two processes whose clocks disagree; never a setting).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub struct SystemClock {
+    /// How far this process's clock is from the wall clock.
+    pub skew_ms: i64,
+}
+
+impl SystemClock {
+    /// The wall clock, skewed when the fault tests' hook asks.
+    pub fn from_env() -> Self {
+        let skew_ms = std::env::var("KF_TEST_CLOCK_SKEW_SECONDS")
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .map_or(0, |s| s.saturating_mul(1000));
+        Self { skew_ms }
+    }
+}
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        now()
+        Timestamp::from_millis(now().as_millis().saturating_add(self.skew_ms))
     }
 }
 

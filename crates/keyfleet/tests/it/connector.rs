@@ -613,6 +613,75 @@ fn two_processes_on_one_postgresql_database_submit_and_register_each_order_once(
     b.terminate();
 }
 
+/// Issue 15's faults: two processes on one PostgreSQL database whose clocks disagree by ten
+/// minutes (the test hook `KF_TEST_CLOCK_SKEW_SECONDS` moves the second one's). The on-behalf
+/// options live five minutes, the least the setting allows: one process asks for them and
+/// submits, the other, ten minutes "later" by its own clock, registers the shipped keys. The
+/// options' lifetime, the orders' leases and their backoff are the database's clock's
+/// business, so every key is registered once and no order fails as expired; then both run at
+/// once and nothing changes.
+#[test]
+fn two_processes_ten_minutes_apart_register_each_order_once() {
+    let dir = Scratch::new("connector-skew");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (url, _db) = rt.block_on(keyfleet_store_tests::postgres::throwaway_postgres());
+    let factory = Factory::start(&dir.0, &[]);
+    let (_, factory_token) = token(&factory.cli(&dir.0, &["create-token", "--name", "keyfleet"]));
+    let roots = roots(&dir);
+    let factory_url = format!("http://{}", factory.addr);
+    let mut settings = env(&factory_url, &factory_token, &roots, "5");
+    for (k, v) in settings.iter_mut() {
+        if *k == "KEYFLEET_ONBEHALF_CHALLENGE_TIMEOUT_MINUTES" {
+            *v = "5";
+        }
+    }
+    let mut skewed = settings.clone();
+    skewed.push(("KF_TEST_CLOCK_SKEW_SECONDS", "600"));
+    let on_time = Server::start(&dir.0, &url, &settings);
+    let ahead = Server::start(&dir.0, &url, &skewed);
+    let auth = bearer(&on_time, &dir, &url);
+    const ORDERS: usize = 4;
+    let mut ids = Vec::new();
+    for i in 0..ORDERS {
+        let name = format!("skew{i}");
+        create_user(&dir, &url, &name);
+        let by = if i % 2 == 0 { &on_time } else { &ahead };
+        ids.push(order(by, &auth, &name)["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(process(&on_time, &auth)["submitted"], ORDERS as u64);
+    for id in &ids {
+        let s = get(&on_time, &auth, &format!("/api/v1/shipments/{id}"));
+        factory.cli(
+            &dir.0,
+            &["ship", "--shipment", s["factoryShipmentId"].as_str().unwrap()],
+        );
+    }
+    let done = process(&ahead, &auth);
+    assert_eq!(done["registered"], ORDERS as u64, "{done}");
+    for id in &ids {
+        let s = get(&ahead, &auth, &format!("/api/v1/shipments/{id}"));
+        assert_eq!(s["state"], "registered", "{s}");
+    }
+    std::thread::scope(|scope| {
+        for s in [&on_time, &ahead] {
+            scope.spawn(|| process(s, &auth));
+        }
+    });
+    assert_eq!(pg_count(&rt, &url, "SELECT count(*) FROM credentials"), ORDERS as i64);
+    assert_eq!(pg_count(&rt, &url, "SELECT count(*) FROM mail_outbox"), ORDERS as i64);
+    assert_eq!(
+        factory.cli(&dir.0, &["list-shipments"]).lines().count(),
+        ORDERS,
+        "each order submitted once"
+    );
+    factory.stop();
+    on_time.terminate();
+    ahead.terminate();
+}
+
 /// Issue 15's faults: the process dies (abort, as `kill -9`) at a step of an order's
 /// processing, chosen by the test hook `KF_TEST_CRASH_AT`; its lease is let run out (the
 /// database row's `lease_until` set in the past, as 15 minutes passing); another process
