@@ -30,7 +30,7 @@ from fido2.webauthn import PublicKeyCredentialRequestOptions
 
 from conftest import KEY, WORK
 from test_factory_story import ORIGIN, Factory, Parcel, WithPin, free_port, parcels  # noqa: F401 (fixture)
-from test_reassign_story import Server
+from test_reassign_story import MASTER_KEY, Server
 
 KEYFLEET = os.environ["KEYFLEET_BIN"]
 # The tests run in a private network namespace (run.sh): PostgreSQL is reached through its Unix
@@ -105,10 +105,20 @@ def test_an_order_ships_registers_and_mails_the_pin_once_across_two_instances(sm
     servers = []
     try:
         db = fresh_postgres_database()
+        # The factory's token is stored encrypted under the master key, not configured.
+        stored = subprocess.run(
+            [KEYFLEET, "admin", "set-secret", "--name", "factory_token"],
+            input=factory.token + "\n",
+            env={**os.environ, "KEYFLEET_MASTER_KEY": MASTER_KEY, "KEYFLEET_DATABASE_URL": db},
+            capture_output=True,
+            text=True,
+        )
+        assert stored.returncode == 0, stored.stderr
+        assert factory.token not in stored.stdout + stored.stderr
         env = {
             "KEYFLEET_ATTESTATION_ROOTS_FILE": factory_roots(factory),
             "KEYFLEET_FACTORY_URL": f"http://127.0.0.1:{factory.port}",
-            "KEYFLEET_FACTORY_TOKEN": factory.token,
+            "KEYFLEET_ONBEHALF_CHALLENGE_TIMEOUT_MINUTES": "60",
             "KEYFLEET_SMTP_URL": f"smtp://127.0.0.1:{controller.port}",
             "KEYFLEET_MAIL_FROM": "keyfleet@example.com",
             "KEYFLEET_SHIPMENTS_POLL_SCHEDULE": "* * * * * *",
@@ -141,6 +151,29 @@ def test_an_order_ships_registers_and_mails_the_pin_once_across_two_instances(sm
         )
         assert status == 201, order
         assert order["state"] == "requested", order
+
+        # "Process now" on both instances at once: the order is submitted once.
+        runs = []
+        threads = [
+            threading.Thread(target=lambda s=s: runs.append(s.call("POST", "/api/v1/shipments/process", {}, bearer=bearer)))
+            for s in (one, two)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(status == 200 for status, _, _ in runs), runs
+        assert sum(run["counts"]["submitted"] for _, run, _ in runs) == 1, runs
+
+        # The factory ships on its clock; then either instance registers the key (the
+        # scheduled runs race with these) and the mail job sends the PIN.
+        def registered():
+            status, run, _ = one.call("POST", "/api/v1/shipments/process", {}, bearer=bearer)
+            assert status == 200, run
+            status, shipment, _ = two.call("GET", f"/api/v1/shipments/{order['id']}", bearer=bearer)
+            return shipment["state"] in ("registered", "pinSent", "complete")
+
+        wait_for("the shipped key to be registered", registered)
 
         def pin_sent():
             status, shipment, _ = two.call("GET", f"/api/v1/shipments/{order['id']}", bearer=bearer)
