@@ -142,8 +142,8 @@ pub const SETTINGS: &[SettingDoc] = &[
     },
     SettingDoc {
         key: "onbehalf_challenge_timeout_minutes",
-        default: "5",
-        help: "How long creation options issued on behalf of a user stay valid when the request does not say (5 to 43200).",
+        default: "43200",
+        help: "How long creation options issued on behalf of a user stay valid when the request does not say (5 to 43200): the connector's orders use it, and a key may take weeks to be made and shipped, hence 30 days.",
     },
     SettingDoc {
         key: "factory_url",

@@ -20,7 +20,13 @@ use crate::process::{MASTER_KEY, Scratch, Server, run_ok};
 const ORIGIN: &str = "http://localhost:8080";
 
 fn bearer(s: &Server, dir: &Scratch, url: &str) -> String {
-    let creds: Value = serde_json::from_str(&run_ok(
+    bearer_from(s, &api_client(dir, url))
+}
+
+/// A new API client with the scopes `shipments` and `users:read`: its `client_id` and
+/// `client_secret`.
+fn api_client(dir: &Scratch, url: &str) -> Value {
+    serde_json::from_str(&run_ok(
         &dir.0,
         &[
             "admin",
@@ -36,7 +42,11 @@ fn bearer(s: &Server, dir: &Scratch, url: &str) -> String {
         ],
         &[],
     ))
-    .unwrap();
+    .unwrap()
+}
+
+/// An access token of the API client `creds` from the server `s`.
+fn bearer_from(s: &Server, creds: &Value) -> String {
     let form = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}",
         creds["client_id"].as_str().unwrap(),
@@ -642,14 +652,22 @@ fn two_processes_ten_minutes_apart_register_each_order_once() {
     skewed.push(("KF_TEST_CLOCK_SKEW_SECONDS", "600"));
     let on_time = Server::start(&dir.0, &url, &settings);
     let ahead = Server::start(&dir.0, &url, &skewed);
-    let auth = bearer(&on_time, &dir, &url);
+    // Access tokens are checked against each process's own clock (their lifetime is short):
+    // each process is called with a token it issued.
+    let creds = api_client(&dir, &url);
+    let auth = bearer_from(&on_time, &creds);
+    let auth_ahead = bearer_from(&ahead, &creds);
     const ORDERS: usize = 4;
     let mut ids = Vec::new();
     for i in 0..ORDERS {
         let name = format!("skew{i}");
         create_user(&dir, &url, &name);
-        let by = if i % 2 == 0 { &on_time } else { &ahead };
-        ids.push(order(by, &auth, &name)["id"].as_str().unwrap().to_string());
+        let (by, with) = if i % 2 == 0 {
+            (&on_time, &auth)
+        } else {
+            (&ahead, &auth_ahead)
+        };
+        ids.push(order(by, with, &name)["id"].as_str().unwrap().to_string());
     }
     assert_eq!(process(&on_time, &auth)["submitted"], ORDERS as u64);
     for id in &ids {
@@ -659,15 +677,15 @@ fn two_processes_ten_minutes_apart_register_each_order_once() {
             &["ship", "--shipment", s["factoryShipmentId"].as_str().unwrap()],
         );
     }
-    let done = process(&ahead, &auth);
+    let done = process(&ahead, &auth_ahead);
     assert_eq!(done["registered"], ORDERS as u64, "{done}");
     for id in &ids {
-        let s = get(&ahead, &auth, &format!("/api/v1/shipments/{id}"));
+        let s = get(&ahead, &auth_ahead, &format!("/api/v1/shipments/{id}"));
         assert_eq!(s["state"], "registered", "{s}");
     }
     std::thread::scope(|scope| {
-        for s in [&on_time, &ahead] {
-            scope.spawn(|| process(s, &auth));
+        for (s, with) in [(&on_time, &auth), (&ahead, &auth_ahead)] {
+            scope.spawn(move || process(s, with));
         }
     });
     assert_eq!(pg_count(&rt, &url, "SELECT count(*) FROM credentials"), ORDERS as i64);

@@ -276,8 +276,8 @@ async fn a_client_registers_an_attested_key_that_signs_in(b: Backend) {
     let again = options(app, auth, alice.id, json!({})).await;
     assert_eq!(again["excludeCredentials"][0]["id"], id.as_str());
     assert_eq!(
-        again["timeout"], 300_000,
-        "the default of onbehalf_challenge_timeout_minutes"
+        again["timeout"], 2_592_000_000u64,
+        "the default of onbehalf_challenge_timeout_minutes: 30 days"
     );
 
     // Alice signs in with it.
