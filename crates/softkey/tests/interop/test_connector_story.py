@@ -128,7 +128,7 @@ def test_an_order_ships_registers_and_mails_the_pin_once_across_two_instances(sm
         alice = json.loads(
             one.admin("create-user", "--username", "alice", "--display-name", "Alice", "--email", "alice@example.com")
         )
-        client = json.loads(one.admin("create-client", "--name", "hr", "--scope", "shipments"))
+        client = json.loads(one.admin("create-client", "--name", "hr", "--scope", "shipments", "--scope", "provisioning"))
         status, token, _ = two.call(
             "POST",
             "/oauth2/token",
@@ -146,6 +146,7 @@ def test_an_order_ships_registers_and_mails_the_pin_once_across_two_instances(sm
                 "model": "nfc-key",
                 "pinLength": 8,
                 "emailsTo": ["alice@example.com", "it-desk@example.com"],
+                "shippingAddress": "Alice Example\n1 Example Street\n10115 Berlin",
             },
             bearer=bearer,
         )
@@ -185,8 +186,7 @@ def test_an_order_ships_registers_and_mails_the_pin_once_across_two_instances(sm
         assert shipment["trackingNumber"] and shipment["serialNumber"] and shipment["credentialId"], shipment
 
         # Exactly once: one order at the factory, one key for alice, one message.
-        listed = json.loads(factory.cli("list-shipments"))
-        listed = listed if isinstance(listed, list) else listed.get("shipments", listed)
+        listed = [json.loads(line) for line in factory.cli("list-shipments").splitlines() if line.strip()]
         assert len(listed) == 1, listed
         status, methods, _ = one.call("GET", f"/api/v1/users/{alice['id']}/fido2/methods", bearer=bearer)
         assert status == 200, methods
