@@ -177,6 +177,35 @@ pub struct Shipment {
     pub updated_at: Timestamp,
 }
 
+impl Shipment {
+    /// A new order `id` of `model` for `user_id`, starting in `state`, placed by the rule
+    /// `rule_id` (`None`: by hand) at `now`: nothing submitted, shipped or tried yet.
+    pub fn placed(
+        id: ShipmentId,
+        user_id: UserId,
+        model: String,
+        state: ShipmentState,
+        rule_id: Option<GroupRuleId>,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            user_id,
+            model,
+            state,
+            rule_id,
+            factory_shipment_id: None,
+            tracking_number: None,
+            serial_number: None,
+            credential_id: None,
+            attempts: 0,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// A key its holder is asked to hand back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectionFlag {

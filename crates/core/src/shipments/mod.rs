@@ -271,21 +271,14 @@ pub(crate) async fn place(ctx: &Ctx<'_>, user: &User, rule: &GroupRule) -> Resul
         keyfleet_domain::shipment::Approval::Required => ShipmentState::PendingApproval,
         keyfleet_domain::shipment::Approval::Automatic => ShipmentState::Requested,
     };
-    let s = Shipment {
-        id: ShipmentId::new_random(&mut OsRng),
-        user_id: user.id,
-        model: rule.model.clone(),
+    let s = Shipment::placed(
+        ShipmentId::new_random(&mut OsRng),
+        user.id,
+        rule.model.clone(),
         state,
-        rule_id: Some(rule.id),
-        factory_shipment_id: None,
-        tracking_number: None,
-        serial_number: None,
-        credential_id: None,
-        attempts: 0,
-        last_error: None,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
+        Some(rule.id),
+        ctx.now,
+    );
     let audit = ctx.audit_with(
         Action::ShipmentOrder,
         Some(Target::Shipment(s.id)),

@@ -112,21 +112,14 @@ pub async fn create(ctx: &Ctx<'_>, principal: &Principal, draft: &OrderDraft) ->
             "the user is disabled; enable them before ordering a key for them",
         ));
     }
-    let s = Shipment {
-        id: ShipmentId::new_random(&mut OsRng),
-        user_id: user.id,
-        model: model.name.to_owned(),
-        state: ShipmentState::Requested,
-        rule_id: None,
-        factory_shipment_id: None,
-        tracking_number: None,
-        serial_number: None,
-        credential_id: None,
-        attempts: 0,
-        last_error: None,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
+    let s = Shipment::placed(
+        ShipmentId::new_random(&mut OsRng),
+        user.id,
+        model.name.to_owned(),
+        ShipmentState::Requested,
+        None,
+        ctx.now,
+    );
     let audit = ctx.audit_with(
         Action::ShipmentOrder,
         Some(Target::Shipment(s.id)),
@@ -177,19 +170,14 @@ pub async fn reorder(ctx: &Ctx<'_>, principal: &Principal, id: ShipmentId) -> Re
             "the user is disabled; enable them before ordering a key for them",
         ));
     }
-    let s = Shipment {
-        id: ShipmentId::new_random(&mut OsRng),
-        state: ShipmentState::Requested,
-        factory_shipment_id: None,
-        tracking_number: None,
-        serial_number: None,
-        credential_id: None,
-        attempts: 0,
-        last_error: None,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-        ..old.shipment.clone()
-    };
+    let s = Shipment::placed(
+        ShipmentId::new_random(&mut OsRng),
+        old.shipment.user_id,
+        old.shipment.model.clone(),
+        ShipmentState::Requested,
+        old.shipment.rule_id,
+        ctx.now,
+    );
     let reason = format!("reorder:{id}");
     let audit = ctx.audit_with(
         Action::ShipmentOrder,

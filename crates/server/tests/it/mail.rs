@@ -172,21 +172,14 @@ impl Env {
     /// A registered shipment of a new user.
     async fn shipment(&self, username: &str) -> ShipmentId {
         let user = self.app.user(username, keyfleet_domain::user::Role::Worker).await;
-        let s = Shipment {
-            id: ShipmentId::new_random(&mut rand_core::OsRng),
-            user_id: user.id,
-            model: "nfc-key".into(),
-            state: ShipmentState::Registered,
-            rule_id: None,
-            factory_shipment_id: None,
-            tracking_number: None,
-            serial_number: None,
-            credential_id: None,
-            attempts: 0,
-            last_error: None,
-            created_at: self.clock.now(),
-            updated_at: self.clock.now(),
-        };
+        let s = Shipment::placed(
+            ShipmentId::new_random(&mut rand_core::OsRng),
+            user.id,
+            "nfc-key".into(),
+            ShipmentState::Registered,
+            None,
+            self.clock.now(),
+        );
         let ctx = self.app.system();
         self.app
             .state

@@ -35,21 +35,14 @@ pub async fn mail_outbox_lifecycle(s: &Stores) {
         .create_user(&alice, &event(Action::UserCreate, None))
         .await
         .unwrap();
-    let shipment = Shipment {
-        id: ShipmentId::new_random(&mut OsRng),
-        user_id: alice.id,
-        model: "nfc-key".into(),
-        state: ShipmentState::Registered,
-        rule_id: None,
-        factory_shipment_id: None,
-        tracking_number: None,
-        serial_number: None,
-        credential_id: None,
-        attempts: 0,
-        last_error: None,
-        created_at: T0,
-        updated_at: T0,
-    };
+    let shipment = Shipment::placed(
+        ShipmentId::new_random(&mut OsRng),
+        alice.id,
+        "nfc-key".into(),
+        ShipmentState::Registered,
+        None,
+        T0,
+    );
     s.shipments
         .create_shipment(&shipment, &event(Action::ShipmentOrder, None))
         .await

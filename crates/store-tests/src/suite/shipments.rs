@@ -26,21 +26,14 @@ fn rule(group: GroupId, model: &str) -> GroupRule {
 }
 
 fn order(user: UserId, rule: Option<GroupRuleId>, state: ShipmentState) -> Shipment {
-    Shipment {
-        id: ShipmentId::new_random(&mut OsRng),
-        user_id: user,
-        model: "nfc-key".into(),
+    Shipment::placed(
+        ShipmentId::new_random(&mut OsRng),
+        user,
+        "nfc-key".into(),
         state,
-        rule_id: rule,
-        factory_shipment_id: None,
-        tracking_number: None,
-        serial_number: None,
-        credential_id: None,
-        attempts: 0,
-        last_error: None,
-        created_at: T0,
-        updated_at: T0,
-    }
+        rule,
+        T0,
+    )
 }
 
 fn ev(action: Action) -> keyfleet_domain::audit::NewAuditEvent {
