@@ -9,7 +9,8 @@ An administrator's API client orders a key for alice. The connector submits the 
 factory once, follows it, registers the shipped key for alice once and emails her PIN once.
 The parcel (`OUTBOX/TRACKING.key`) goes on pcscd's reader through `keyfleet key vpcd`;
 python-fido2 changes the forced PIN it read from the email, and alice signs in to keyfleet.
-Nothing either service printed holds the PIN, the factory token or the API token.
+Nothing either service printed holds the PIN, the new PIN, the factory token, the API
+client's secret or token, or the master key.
 """
 
 import email
@@ -226,5 +227,5 @@ def test_an_order_ships_registers_and_mails_the_pin_once_across_two_instances(sm
     for s in servers:
         with open(s.log_path) as f:
             logs += f.read()
-    for secret in (pin, "alice-new-pin", factory.token, bearer, client["client_secret"]):
+    for secret in (pin, "alice-new-pin", factory.token, bearer, client["client_secret"], MASTER_KEY):
         assert secret not in logs
