@@ -192,8 +192,9 @@ async fn application_grant(
         .into_response())
 }
 
-/// A token request (form-encoded).
-#[derive(Debug, Deserialize, ToSchema)]
+/// A token request (form-encoded). Its `Debug` names the secret fields only as present or
+/// absent: a client secret, code, verifier, refresh token or assertion never reaches a log.
+#[derive(Deserialize, ToSchema)]
 pub struct TokenForm {
     /// `client_credentials`, `authorization_code` or `refresh_token`.
     pub grant_type: Option<String>,
@@ -217,13 +218,81 @@ pub struct TokenForm {
     pub client_assertion: Option<String>,
 }
 
-/// A client assertion as received (private_key_jwt).
-#[derive(Debug, Default)]
+/// Shows whether a secret field was sent, never its value.
+fn present(field: &Option<String>) -> &'static str {
+    if field.is_some() { "Some(..)" } else { "None" }
+}
+
+impl std::fmt::Debug for TokenForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenForm")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &present(&self.client_secret))
+            .field("scope", &self.scope)
+            .field("code", &present(&self.code))
+            .field("redirect_uri", &self.redirect_uri)
+            .field("code_verifier", &present(&self.code_verifier))
+            .field("refresh_token", &present(&self.refresh_token))
+            .field("client_assertion_type", &self.client_assertion_type)
+            .field("client_assertion", &present(&self.client_assertion))
+            .finish()
+    }
+}
+
+/// A client assertion as received (private_key_jwt). Its `Debug` never shows the JWT.
+#[derive(Default)]
 pub(crate) struct ClientAssertion {
     /// Its type.
     pub client_assertion_type: Option<String>,
     /// The JWT.
     pub client_assertion: Option<String>,
+}
+
+impl std::fmt::Debug for ClientAssertion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAssertion")
+            .field("client_assertion_type", &self.client_assertion_type)
+            .field("client_assertion", &present(&self.client_assertion))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn a_token_request_debug_shows_no_secret() {
+        let form = TokenForm {
+            grant_type: Some("refresh_token".into()),
+            client_id: Some("app".into()),
+            client_secret: Some("s3cret-value".into()),
+            scope: None,
+            code: Some("code-value".into()),
+            redirect_uri: None,
+            code_verifier: Some("verifier-value".into()),
+            refresh_token: Some("refresh-value".into()),
+            client_assertion_type: None,
+            client_assertion: Some("assertion-value".into()),
+        };
+        let shown = format!("{form:?}");
+        for secret in [
+            "s3cret-value",
+            "code-value",
+            "verifier-value",
+            "refresh-value",
+            "assertion-value",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("app") && shown.contains("refresh_token"), "{shown}");
+        let assertion = ClientAssertion {
+            client_assertion_type: None,
+            client_assertion: Some("assertion-value".into()),
+        };
+        assert!(!format!("{assertion:?}").contains("assertion-value"));
+    }
 }
 
 /// Tokens for an application (OIDC Core §3.1.3.3).
