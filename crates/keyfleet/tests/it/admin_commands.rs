@@ -9,7 +9,7 @@ use keyfleet_webauthn_testkey::TestKey;
 use serde_json::{Value, json};
 
 use crate::http::{self, json_post, request};
-use crate::process::{MASTER_KEY, Scratch, Server, bin};
+use crate::process::{MASTER_KEY, Scratch, Server, bin, client_credentials_bearer};
 
 const ORIGIN: &str = "http://localhost:8080";
 
@@ -218,19 +218,7 @@ fn user_commands_take_effect_on_a_running_server() {
 /// The audit log as an API client with `audit:read` sees it, filtered by actor.
 fn audit_by(s: &Server, dir: &Scratch, actor: &str) -> Vec<(String, String)> {
     let creds = json_out(dir, &["create-client", "--name", "auditor", "--scope", "audit:read"]);
-    let form = format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}",
-        creds["client_id"].as_str().unwrap(),
-        creds["client_secret"].as_str().unwrap()
-    );
-    let t = request(
-        s.addr,
-        "POST",
-        "/oauth2/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        Some(&form),
-    );
-    let bearer = format!("Bearer {}", t.json()["access_token"].as_str().unwrap());
+    let bearer = client_credentials_bearer(s, &creds);
     let path = format!("/api/v1/audit?actor={}&limit=500", actor.replace(':', "%3A"));
     let page = request(s.addr, "GET", &path, &[("Authorization", &bearer)], None);
     assert_eq!(page.status, 200, "{}", page.body);

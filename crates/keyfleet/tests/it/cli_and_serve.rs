@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::http::{self, json_post, request};
-use crate::process::{Scratch, Server, run_ok};
+use crate::process::{Scratch, Server, client_credentials_bearer, run_ok};
 
 const ORIGIN: (&str, &str) = ("Origin", "http://localhost:8080");
 
@@ -232,19 +232,7 @@ fn two_processes_on_one_postgres_database_share_sessions_and_setup() {
         &[],
     ))
     .unwrap();
-    let form = format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}",
-        creds["client_id"].as_str().unwrap(),
-        creds["client_secret"].as_str().unwrap()
-    );
-    let t = request(
-        a.addr,
-        "POST",
-        "/oauth2/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        Some(&form),
-    );
-    let token = format!("Bearer {}", t.json()["access_token"].as_str().unwrap());
+    let token = client_credentials_bearer(&a, &creds);
     assert_eq!(
         request(b.addr, "GET", "/api/v1/users", &[("Authorization", &token)], None).status,
         200

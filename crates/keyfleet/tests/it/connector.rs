@@ -13,14 +13,14 @@ use std::net::TcpListener;
 use keyfleet_core::secrets::MasterKey;
 use serde_json::{Value, json};
 
-use crate::factory_process::{Factory, token};
+use crate::factory_process::{Factory, factory_roots, token};
 use crate::http::{self, json_post};
-use crate::process::{MASTER_KEY, Scratch, Server, run_ok};
+use crate::process::{MASTER_KEY, Scratch, Server, client_credentials_bearer, run_ok};
 
 const ORIGIN: &str = "http://localhost:8080";
 
 fn bearer(s: &Server, dir: &Scratch, url: &str) -> String {
-    bearer_from(s, &api_client(dir, url))
+    client_credentials_bearer(s, &api_client(dir, url))
 }
 
 /// A new API client with the scopes `shipments` and `users:read`: its `client_id` and
@@ -43,24 +43,6 @@ fn api_client(dir: &Scratch, url: &str) -> Value {
         &[],
     ))
     .unwrap()
-}
-
-/// An access token of the API client `creds` from the server `s`.
-fn bearer_from(s: &Server, creds: &Value) -> String {
-    let form = format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}",
-        creds["client_id"].as_str().unwrap(),
-        creds["client_secret"].as_str().unwrap()
-    );
-    let t = http::request(
-        s.addr,
-        "POST",
-        "/oauth2/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        Some(&form),
-    );
-    assert_eq!(t.status, 200, "{}", t.body);
-    format!("Bearer {}", t.json()["access_token"].as_str().unwrap())
 }
 
 fn create_user(dir: &Scratch, url: &str, name: &str) -> String {
@@ -100,24 +82,6 @@ fn env<'a>(factory_url: &'a str, token: &'a str, roots: &'a str, attempts: &'a s
         ("KEYFLEET_SHIPMENTS_RETRY_SECONDS", "0"),
         ("KEYFLEET_SHIPMENTS_MAX_ATTEMPTS", attempts),
     ]
-}
-
-fn roots(dir: &Scratch) -> String {
-    let ca = run_ok(
-        &dir.0,
-        &[
-            "key",
-            "factory-ca",
-            "--model",
-            "nfc-key",
-            "--factory-dir",
-            dir.0.join("factory-ca").to_str().unwrap(),
-        ],
-        &[],
-    );
-    let roots = dir.0.join("roots.pem");
-    std::fs::write(&roots, ca).unwrap();
-    roots.to_str().unwrap().to_string()
 }
 
 fn order(s: &Server, auth: &str, user: &str) -> Value {
@@ -188,7 +152,7 @@ fn an_order_is_submitted_shipped_registered_and_its_pin_queued_once() {
     let dir = Scratch::new("connector");
     let factory = Factory::start(&dir.0, &[]);
     let (_, factory_token) = token(&factory.cli(&dir.0, &["create-token", "--name", "keyfleet"]));
-    let roots = roots(&dir);
+    let roots = factory_roots(&dir);
     let url = dir.sqlite_url();
     let factory_url = format!("http://{}", factory.addr);
     let keyfleet = Server::start(&dir.0, &url, &env(&factory_url, &factory_token, &roots, "5"));
@@ -393,7 +357,7 @@ fn fake_factory(answer: &'static str) -> String {
 #[test]
 fn a_factory_down_slow_or_answering_garbage_is_retried_then_needs_attention() {
     let dir = Scratch::new("connector-faults");
-    let roots = roots(&dir);
+    let roots = factory_roots(&dir);
     let url = dir.sqlite_url();
     // Nothing listens on the port a listener just gave back.
     let down = {
@@ -488,7 +452,7 @@ fn an_order_whose_options_expired_fails_and_is_ordered_again() {
     let dir = Scratch::new("connector-expiry");
     let factory = Factory::start(&dir.0, &[]);
     let (_, factory_token) = token(&factory.cli(&dir.0, &["create-token", "--name", "keyfleet"]));
-    let roots = roots(&dir);
+    let roots = factory_roots(&dir);
     let url = dir.sqlite_url();
     let factory_url = format!("http://{}", factory.addr);
     let keyfleet = Server::start(&dir.0, &url, &env(&factory_url, &factory_token, &roots, "5"));
@@ -571,7 +535,7 @@ fn two_processes_on_one_postgresql_database_submit_and_register_each_order_once(
     let (url, _db) = rt.block_on(keyfleet_store_tests::postgres::throwaway_postgres());
     let factory = Factory::start(&dir.0, &[]);
     let (_, factory_token) = token(&factory.cli(&dir.0, &["create-token", "--name", "keyfleet"]));
-    let roots = roots(&dir);
+    let roots = factory_roots(&dir);
     let factory_url = format!("http://{}", factory.addr);
     let settings = env(&factory_url, &factory_token, &roots, "5");
     let a = Server::start(&dir.0, &url, &settings);
@@ -640,7 +604,7 @@ fn two_processes_ten_minutes_apart_register_each_order_once() {
     let (url, _db) = rt.block_on(keyfleet_store_tests::postgres::throwaway_postgres());
     let factory = Factory::start(&dir.0, &[]);
     let (_, factory_token) = token(&factory.cli(&dir.0, &["create-token", "--name", "keyfleet"]));
-    let roots = roots(&dir);
+    let roots = factory_roots(&dir);
     let factory_url = format!("http://{}", factory.addr);
     let mut settings = env(&factory_url, &factory_token, &roots, "5");
     for (k, v) in settings.iter_mut() {
@@ -655,8 +619,8 @@ fn two_processes_ten_minutes_apart_register_each_order_once() {
     // Access tokens are checked against each process's own clock (their lifetime is short):
     // each process is called with a token it issued.
     let creds = api_client(&dir, &url);
-    let auth = bearer_from(&on_time, &creds);
-    let auth_ahead = bearer_from(&ahead, &creds);
+    let auth = client_credentials_bearer(&on_time, &creds);
+    let auth_ahead = client_credentials_bearer(&ahead, &creds);
     const ORDERS: usize = 4;
     let mut ids = Vec::new();
     for i in 0..ORDERS {
@@ -709,7 +673,7 @@ fn a_process_killed_at_any_step_loses_nothing_and_doubles_nothing() {
     let dir = Scratch::new("connector-crash");
     let factory = Factory::start(&dir.0, &[]);
     let (_, factory_token) = token(&factory.cli(&dir.0, &["create-token", "--name", "keyfleet"]));
-    let roots = roots(&dir);
+    let roots = factory_roots(&dir);
     let url = dir.sqlite_url();
     let factory_url = format!("http://{}", factory.addr);
     let settings = env(&factory_url, &factory_token, &roots, "5");

@@ -15,9 +15,9 @@ use keyfleet_provisioning::sealed::{OpenError, open};
 use rand_core::OsRng;
 use serde_json::{Value, json};
 
-use crate::factory_process::{Factory, encrypted_request, shipment_body, token};
+use crate::factory_process::{Factory, encrypted_request, factory_roots, shipment_body, token};
 use crate::http::{self, json_post};
-use crate::process::{Scratch, Server, run_ok};
+use crate::process::{Scratch, Server, client_credentials_bearer, run_ok};
 
 const ORIGIN: &str = "http://localhost:8080";
 
@@ -37,20 +37,7 @@ fn bearer_for(s: &Server, dir: &Scratch, url: &str, scope: &str) -> String {
         &[],
     ))
     .unwrap();
-    let form = format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}",
-        creds["client_id"].as_str().unwrap(),
-        creds["client_secret"].as_str().unwrap()
-    );
-    let t = http::request(
-        s.addr,
-        "POST",
-        "/oauth2/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        Some(&form),
-    );
-    assert_eq!(t.status, 200, "{}", t.body);
-    format!("Bearer {}", t.json()["access_token"].as_str().unwrap())
+    client_credentials_bearer(s, &creds)
 }
 
 #[test]
@@ -60,20 +47,7 @@ fn keyfleet_orders_a_key_for_alice_and_registers_what_the_factory_ships() {
     let (_, factory_token) = token(&factory.cli(&dir.0, &["create-token", "--name", "keyfleet"]));
 
     // keyfleet trusts the factory's nfc-key CA as an attestation root.
-    let ca = run_ok(
-        &dir.0,
-        &[
-            "key",
-            "factory-ca",
-            "--model",
-            "nfc-key",
-            "--factory-dir",
-            dir.0.join("factory-ca").to_str().unwrap(),
-        ],
-        &[],
-    );
-    let roots = dir.0.join("roots.pem");
-    std::fs::write(&roots, ca).unwrap();
+    let roots = factory_roots(&dir);
     let url = dir.sqlite_url();
     let keyfleet = Server::start(
         &dir.0,
@@ -81,7 +55,7 @@ fn keyfleet_orders_a_key_for_alice_and_registers_what_the_factory_ships() {
         &[
             ("KEYFLEET_RP_ID", "localhost"),
             ("KEYFLEET_ORIGINS", ORIGIN),
-            ("KEYFLEET_ATTESTATION_ROOTS_FILE", roots.to_str().unwrap()),
+            ("KEYFLEET_ATTESTATION_ROOTS_FILE", &roots),
         ],
     );
     let alice: Value = serde_json::from_str(&run_ok(

@@ -164,6 +164,26 @@ pub fn shipment_body(model: &str, pin_length: u8, requests: &[String], customer:
     })
 }
 
+/// The factory's nfc-key CA made in `dir` (`keyfleet key factory-ca`), written to
+/// `dir/roots.pem` for keyfleet to trust as an attestation root; that file's path.
+pub fn factory_roots(dir: &Scratch) -> String {
+    let ca = run_ok(
+        &dir.0,
+        &[
+            "key",
+            "factory-ca",
+            "--model",
+            "nfc-key",
+            "--factory-dir",
+            dir.0.join("factory-ca").to_str().unwrap(),
+        ],
+        &[],
+    );
+    let roots = dir.0.join("roots.pem");
+    std::fs::write(&roots, ca).unwrap();
+    roots.to_str().unwrap().to_string()
+}
+
 pub fn token(json_line: &str) -> (String, String) {
     let v: Value = serde_json::from_str(json_line.trim()).unwrap();
     (v["id"].as_str().unwrap().into(), v["token"].as_str().unwrap().into())

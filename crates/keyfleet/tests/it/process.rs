@@ -215,3 +215,22 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// An access token (`Bearer …`) from the server `s` for the API client `creds` (the JSON
+/// `keyfleet admin create-client` prints), by the client credentials grant.
+pub fn client_credentials_bearer(s: &Server, creds: &serde_json::Value) -> String {
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        creds["client_id"].as_str().unwrap(),
+        creds["client_secret"].as_str().unwrap()
+    );
+    let t = crate::http::request(
+        s.addr,
+        "POST",
+        "/oauth2/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(&form),
+    );
+    assert_eq!(t.status, 200, "{}", t.body);
+    format!("Bearer {}", t.json()["access_token"].as_str().unwrap())
+}
