@@ -25,12 +25,9 @@ import uuid
 
 import pytest
 from aiosmtpd.controller import Controller
-from fido2.client import DefaultClientDataCollector, Fido2Client
 from fido2.ctap2.pin import ClientPin
-from fido2.webauthn import PublicKeyCredentialRequestOptions
 
-from conftest import KEY, WORK
-from test_factory_story import ORIGIN, Factory, Parcel, WithPin, free_port, parcels  # noqa: F401 (fixture)
+from test_factory_story import Factory, Parcel, factory_roots, free_port, parcels, sign_in  # noqa: F401 (fixture)
 from test_reassign_story import MASTER_KEY, Server
 
 KEYFLEET = os.environ["KEYFLEET_BIN"]
@@ -85,19 +82,6 @@ def wait_for(what, check, seconds=120):
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
-
-
-def factory_roots(factory):
-    ca = subprocess.run(
-        [*KEY, "factory-ca", "--model", "nfc-key", "--factory-dir", os.path.join(factory.dir, "ca")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    path = os.path.join(WORK, "connector-factory-roots.pem")
-    with open(path, "w") as f:
-        f.write(ca)
-    return path
 
 
 def test_an_order_ships_registers_and_mails_the_pin_once_across_two_instances(smtp, parcels):
@@ -208,14 +192,8 @@ def test_an_order_ships_registers_and_mails_the_pin_once_across_two_instances(sm
         parcels.append(parcel)
         assert parcel.info["serialNumber"] == shipment["serialNumber"]
         ClientPin(parcel.ctap2()).change_pin(pin, "alice-new-pin")
-        status, request, _ = two.call("POST", "/api/v1/auth/webauthn/options", {})
-        assert status == 200, request
-        collector = DefaultClientDataCollector(ORIGIN, verify=lambda rp_id, origin: (rp_id, origin) == ("localhost", ORIGIN))
-        fido = Fido2Client(parcel.dev, collector, user_interaction=WithPin("alice-new-pin"))
-        assertion = fido.get_assertion(PublicKeyCredentialRequestOptions.from_dict(request["publicKey"])).get_response(0)
-        status, body, _ = one.call(
-            "POST", "/api/v1/auth/webauthn/verify", {"ceremonyId": request["ceremonyId"], "credential": dict(assertion)}
-        )
+        # Started on one instance, finished on the other.
+        status, body, _ = sign_in(parcel, "alice-new-pin", two, one)
         assert status == 200, body
         assert body["user"]["username"] == "alice"
         assert len(keys) == 1, keys

@@ -339,6 +339,34 @@ class WithPin(UserInteraction):
         return True
 
 
+def factory_roots(factory):
+    """The factory's nfc-key CA (`keyfleet key factory-ca`), written for keyfleet to trust as an
+    attestation root; the file's path."""
+    ca = subprocess.run(
+        [*KEY, "factory-ca", "--model", "nfc-key", "--factory-dir", os.path.join(factory.dir, "ca")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path = os.path.join(factory.dir, "roots.pem")
+    with open(path, "w") as f:
+        f.write(ca)
+    return path
+
+
+def sign_in(parcel, pin, start, finish):
+    """A username-less sign-in with the parcel's key and its PIN `pin`: the ceremony started on
+    the server `start`, finished on `finish`; (status, body, session cookie) of the finish."""
+    status, request, _ = start.call("POST", "/api/v1/auth/webauthn/options", {})
+    assert status == 200, request
+    collector = DefaultClientDataCollector(ORIGIN, verify=lambda rp_id, origin: (rp_id, origin) == ("localhost", ORIGIN))
+    client = Fido2Client(parcel.dev, collector, user_interaction=WithPin(pin))
+    assertion = client.get_assertion(PublicKeyCredentialRequestOptions.from_dict(request["publicKey"])).get_response(0)
+    return finish.call(
+        "POST", "/api/v1/auth/webauthn/verify", {"ceremonyId": request["ceremonyId"], "credential": dict(assertion)}
+    )
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -389,16 +417,7 @@ def test_the_whole_loop_alice_signs_in_with_the_key_keyfleet_ordered(factory, pa
     pcscd through vpcd, python-fido2 changes the forced PIN, and alice signs in to keyfleet,
     then to an application through single sign-on (its ID token says a hardware key with a
     PIN was used)."""
-    ca = subprocess.run(
-        [*KEY, "factory-ca", "--model", "nfc-key", "--factory-dir", os.path.join(factory.dir, "ca")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    roots = os.path.join(WORK, "factory-roots.pem")
-    with open(roots, "w") as f:
-        f.write(ca)
-    monkeypatch.setenv("KEYFLEET_ATTESTATION_ROOTS_FILE", roots)
+    monkeypatch.setenv("KEYFLEET_ATTESTATION_ROOTS_FILE", factory_roots(factory))
     server = Server()
     try:
         alice = json.loads(
@@ -441,14 +460,7 @@ def test_the_whole_loop_alice_signs_in_with_the_key_keyfleet_ordered(factory, pa
         parcel = Parcel(factory, shipment["trackingNumber"])
         parcels.append(parcel)
         ClientPin(parcel.ctap2()).change_pin(pin["pin"], "alice-new-pin")
-        status, request, _ = server.call("POST", "/api/v1/auth/webauthn/options", {})
-        assert status == 200, request
-        collector = DefaultClientDataCollector(ORIGIN, verify=lambda rp_id, origin: (rp_id, origin) == ("localhost", ORIGIN))
-        client = Fido2Client(parcel.dev, collector, user_interaction=WithPin("alice-new-pin"))
-        assertion = client.get_assertion(PublicKeyCredentialRequestOptions.from_dict(request["publicKey"])).get_response(0)
-        status, body, cookie = server.call(
-            "POST", "/api/v1/auth/webauthn/verify", {"ceremonyId": request["ceremonyId"], "credential": dict(assertion)}
-        )
+        status, body, cookie = sign_in(parcel, "alice-new-pin", server, server)
         assert status == 200, body
         assert body["user"]["username"] == "alice"
         session = cookie
