@@ -74,12 +74,6 @@ impl std::fmt::Debug for NewMail {
     }
 }
 
-/// The associated data a queued message's body is sealed with (`MasterKey::encrypt`): it
-/// names the row, so a body moved to another row does not open.
-pub fn body_aad(id: &str) -> Vec<u8> {
-    crate::keyring::MAIL_BODIES.aad(id)
-}
-
 /// `mail_outbox.recipients` as stored: one address per line (a validated address holds no
 /// line break).
 pub fn recipients_text(recipients: &[String]) -> String {

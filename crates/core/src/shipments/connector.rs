@@ -768,7 +768,7 @@ pub(crate) fn pin_mail(
         tracking = tracking.map(|t| format!(", tracking number {t}")).unwrap_or_default(),
     ));
     Ok(NewMail {
-        body_sealed: master.encrypt(body.as_bytes(), &keyfleet_domain::mail::body_aad(&mail_id)),
+        body_sealed: master.encrypt(body.as_bytes(), &keyfleet_domain::keyring::MAIL_BODIES.aad(&mail_id)),
         id: mail_id,
         shipment_id: Some(order.shipment.id),
         kind,

@@ -266,7 +266,7 @@ fn an_order_is_submitted_shipped_registered_and_its_pin_queued_once() {
     let body = master
         .decrypt(
             mail[0][3].as_ref().unwrap(),
-            &keyfleet_domain::mail::body_aad(&text(&mail[0][0])),
+            &keyfleet_domain::keyring::MAIL_BODIES.aad(&text(&mail[0][0])),
         )
         .unwrap();
     assert!(
