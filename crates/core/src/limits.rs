@@ -1,7 +1,7 @@
 //! The one place for rate limits and back-off, used by TAP sign-ins, WebAuthn sign-ins and
 //! token requests, each with its own settings.
 //!
-//! Every limited attempt is *reserved* before it is evaluated
+//! A TAP attempt is *reserved* before it is evaluated
 //! ([`RateLimitStore::reserve`](keyfleet_domain::store::RateLimitStore::reserve) is one
 //! atomic statement), so however many requests race, at most the limit are evaluated; a
 //! success gives its reservation back. Limits are per client address. Guessing at one
@@ -9,14 +9,15 @@
 //! a correct code from an address that has not been guessing always gets through
 //! (security checklist rows 47 and 48).
 //!
-//! Token requests are the exception: the token endpoint is the hot path of every API client
-//! and single sign-on application, so a successful grant writes nothing for its limit. Only
-//! failures are written ([`RateLimitStore::hit`](keyfleet_domain::store::RateLimitStore::hit));
+//! Security-key sign-ins and token requests are the hot paths (every worker's sign-in, every
+//! API client and single sign-on application), so a success writes nothing for its limit.
+//! Only failures are written ([`RateLimitStore::hit`](keyfleet_domain::store::RateLimitStore::hit));
 //! the attempts being evaluated are counted in the process ([`InFlight`]), and an attempt is
-//! evaluated only while the failures stored plus those in flight stay under the limit. In one
-//! process (SQLite's case, and one instance on PostgreSQL) that still lets at most the limit be
-//! evaluated however many requests race; several instances sharing PostgreSQL can each
-//! evaluate up to the limit at the same instant (at most `instances × limit` per window).
+//! evaluated only while the failures stored plus those in flight stay under the limit
+//! ([`admit_sign_in`], [`admit_token`]). In one process (SQLite's case, and one instance on
+//! PostgreSQL) that still lets at most the limit be evaluated however many requests race;
+//! several instances sharing PostgreSQL can each evaluate up to the limit at the same instant
+//! (at most `instances × limit` per window).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -104,21 +105,6 @@ impl Attempt {
         Ok(())
     }
 
-    /// The one reservation of a sign-in attempt, for the sign-in's own transaction to give
-    /// back (so a successful sign-in costs no separate write for it).
-    pub fn release_in_transaction(&self) -> Option<keyfleet_domain::ceremony::AttemptRelease<'_>> {
-        match self.reserved.as_slice() {
-            [(key, window_ms)] => Some(keyfleet_domain::ceremony::AttemptRelease {
-                key,
-                window_ms: *window_ms,
-            }),
-            _ => None,
-        }
-    }
-
-    /// The attempt succeeded and its transaction gave the reservation back.
-    pub fn released(self) {}
-
     /// The attempt was not evaluated after all (another limit refused it): give it back.
     async fn abandon(self, ctx: &Ctx<'_>) -> StoreResult<()> {
         self.succeeded(ctx).await
@@ -195,27 +181,8 @@ pub async fn count_sign_in_start(ctx: &Ctx<'_>, addr: &str) -> Result<(), CoreEr
     reserve(ctx, &format!("signin:start:{addr}"), 60_000, limit, "too_many_requests").await
 }
 
-/// Reserves a sign-in verification from `addr` against its failure limit.
-pub async fn reserve_sign_in(ctx: &Ctx<'_>, addr: &str) -> Result<Attempt, CoreError> {
-    let limits = ctx.config.limits;
-    let window = ms(limits.window);
-    let key = format!("signin:fail:{addr}");
-    reserve(
-        ctx,
-        &key,
-        window,
-        limits.sign_in.failures_per_address,
-        "too_many_attempts",
-    )
-    .await?;
-    Ok(Attempt {
-        reserved: vec![(key, window)],
-        on_failure: Vec::new(),
-    })
-}
-
 /// Attempts being evaluated in this process, per limit key, for the limits that store only
-/// failures (token requests). Part of [`crate::Core`]: one per process.
+/// failures (sign-ins, token requests). Part of [`crate::Core`]: one per process.
 #[derive(Debug, Default)]
 pub struct InFlight {
     keys: Mutex<HashMap<String, Slot>>,
@@ -296,25 +263,27 @@ impl InFlight {
     }
 }
 
-/// An admitted token request: evaluate it, then say how it went. Dropped without a word
-/// (an error, a cancelled request), it counts as neither success nor failure.
+/// An admitted attempt (a sign-in, a token request): evaluate it, then say how it went.
+/// Dropped without a word (a store error, a cancelled request), it counts as neither success
+/// nor failure.
 #[must_use = "report the outcome: failed() counts the failure"]
 #[derive(Debug)]
-pub struct TokenAttempt<'a> {
+pub struct Admitted<'a> {
     in_flight: &'a InFlight,
     key: String,
     window: i64,
     done: bool,
 }
 
-impl TokenAttempt<'_> {
+impl Admitted<'_> {
     /// The attempt succeeded: nothing is written.
     pub fn succeeded(mut self) {
         self.done = true;
         self.in_flight.finish(&self.key, false);
     }
 
-    /// The client failed to authenticate: the failure is counted in the store.
+    /// The attempt failed (a key or a client not accepted): the failure is counted in the
+    /// store.
     pub async fn failed(mut self, ctx: &Ctx<'_>) -> StoreResult<()> {
         let r = ctx.stores.rate_limits.hit(&self.key, ctx.now, self.window).await;
         self.done = true;
@@ -325,7 +294,7 @@ impl TokenAttempt<'_> {
     }
 }
 
-impl Drop for TokenAttempt<'_> {
+impl Drop for Admitted<'_> {
     fn drop(&mut self) {
         if !self.done {
             self.in_flight.finish(&self.key, false);
@@ -335,12 +304,24 @@ impl Drop for TokenAttempt<'_> {
 
 /// Admits a client authentication from `addr` under its failure limit: the failures stored
 /// in the window (one read) plus the attempts from `addr` being evaluated in this process.
-/// Nothing is written unless the attempt fails ([`TokenAttempt::failed`]).
-pub async fn admit_token<'a>(ctx: &Ctx<'a>, addr: &str) -> Result<TokenAttempt<'a>, CoreError> {
+/// Nothing is written unless the attempt fails ([`Admitted::failed`]).
+pub async fn admit_token<'a>(ctx: &Ctx<'a>, addr: &str) -> Result<Admitted<'a>, CoreError> {
+    let limit = ctx.config.limits.token.failures_per_address;
+    admit(ctx, format!("token:fail:{addr}"), limit, "slow_down").await
+}
+
+/// Admits a sign-in verification from `addr` under its failure limit, as [`admit_token`]
+/// does: nothing is written unless the sign-in fails ([`Admitted::failed`]).
+pub async fn admit_sign_in<'a>(ctx: &Ctx<'a>, addr: &str) -> Result<Admitted<'a>, CoreError> {
+    let limit = ctx.config.limits.sign_in.failures_per_address;
+    admit(ctx, format!("signin:fail:{addr}"), limit, "too_many_attempts").await
+}
+
+/// Admits an attempt on `key` while the failures stored in the window plus the attempts on
+/// `key` being evaluated in this process stay under `limit`; `Limited` with `code` otherwise.
+async fn admit<'a>(ctx: &Ctx<'a>, key: String, limit: u32, code: &'static str) -> Result<Admitted<'a>, CoreError> {
     let limits = ctx.config.limits;
     let window = ms(limits.window);
-    let limit = limits.token.failures_per_address;
-    let key = format!("token:fail:{addr}");
     let in_flight = &ctx.core.attempts;
     let since = in_flight.snapshot(&key);
     let stored = match ctx.stores.rate_limits.peek(&key, ctx.now, window).await {
@@ -352,11 +333,11 @@ pub async fn admit_token<'a>(ctx: &Ctx<'a>, addr: &str) -> Result<TokenAttempt<'
     };
     if !in_flight.admit(&key, since, stored, limit) {
         return Err(CoreError::Limited {
-            code: "slow_down",
+            code,
             retry_after_s: limits.window.as_secs().max(1),
         });
     }
-    Ok(TokenAttempt {
+    Ok(Admitted {
         in_flight,
         key,
         window,

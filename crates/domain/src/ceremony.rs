@@ -97,21 +97,9 @@ pub struct FinishAssertion<'a> {
     pub now: Timestamp,
     /// The session to open; its `credential_id` should name the credential.
     pub session: &'a Session,
-    /// A rate-limit attempt reserved for this sign-in, given back in the same transaction
-    /// (see [`RateLimitStore::release`](crate::store::RateLimitStore::release)).
-    pub release: Option<AttemptRelease<'a>>,
     /// The audit event of ending sessions opened with keys removed since (written only
     /// when there are such sessions).
     pub removed_key_sessions: &'a crate::audit::NewAuditEvent,
-}
-
-/// A reserved rate-limit attempt to give back.
-#[derive(Debug, Clone, Copy)]
-pub struct AttemptRelease<'a> {
-    /// The rate-limit key.
-    pub key: &'a str,
-    /// Its window.
-    pub window_ms: i64,
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub fn map_sqlx_error(e: sqlx::Error) -> StoreError {
 }
 
 /// Connects to `url` (`postgres://user@host:port/database`) and applies pending migrations.
-async fn open(url: &str) -> StoreResult<(PgPool, PgPool)> {
+async fn open(url: &str) -> StoreResult<(PgPool, Option<PgPool>)> {
     let pool = PgPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(10))
@@ -74,7 +74,7 @@ async fn open(url: &str) -> StoreResult<(PgPool, PgPool)> {
         .map_err(map_err::<PgBackend>)?;
     MIGRATOR.run(&pool).await.map_err(map_migrate_err::<PgBackend>)?;
     // PostgreSQL runs writers concurrently: one pool for reads and writes.
-    Ok((pool.clone(), pool))
+    Ok((pool, None))
 }
 
 impl Backend for PgBackend {
@@ -101,7 +101,7 @@ impl Backend for PgBackend {
         &MIGRATOR
     }
 
-    fn open(url: &str) -> impl Future<Output = StoreResult<(PgPool, PgPool)>> + Send {
+    fn open(url: &str) -> impl Future<Output = StoreResult<(PgPool, Option<PgPool>)>> + Send {
         open(url)
     }
 

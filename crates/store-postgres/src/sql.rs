@@ -309,14 +309,12 @@ pub(crate) static SQL: Sql = Sql {
               WHERE key = $1 AND count > 0 AND $2 - window_start < $3 AND async_commit.v = 'off'",
     // Not in the sign-in's transaction: its row lock would be held until that commit, so
     // every sign-in from one address (an office behind one NAT) would wait for the last.
-    release_in_transaction: None,
     // A sign-in in one statement, one round trip, its own transaction. The removed keys'
     // sessions are found through sessions_credential_idx (`= ANY (ARRAY(…))`, never a scan
     // of every session: the pending list is nearly always empty). Each step feeds the
     // next (no counter swap, no session; no session, no audit event), and the final division
     // fails the whole statement, so it changes nothing, unless the audit event was written; a
-    // spent ceremony fails it at once (unique key). The rate-limit attempt is given back after
-    // it commits (see release_in_transaction).
+    // spent ceremony fails it at once (unique key).
     finish_authentication_at_once: Some(
         "WITH spent AS (INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) RETURNING 1),
               swapped AS (
@@ -328,7 +326,7 @@ pub(crate) static SQL: Sql = Sql {
               opened AS (
                   INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
                                         idle_timeout_ms, client_addr, credential_id, user_verified)
-                  SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3, $34 FROM swapped
+                  SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3, $32 FROM swapped
                RETURNING 1),
               audited AS (
                   INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)

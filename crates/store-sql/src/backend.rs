@@ -45,10 +45,11 @@ pub trait Backend: Send + Sync + 'static {
     fn migrator() -> &'static Migrator;
 
     /// Opens `url`, configured for this database, and applies pending migrations. Returns
-    /// two pools: the one reads use, and the one write transactions use. A database with one
-    /// writer at a time (SQLite) gets a writers' pool of one connection, so writers queue in
-    /// the process, in order, instead of sleeping in the database's busy handler; a database
-    /// that runs writers concurrently (PostgreSQL) uses one pool for both.
+    /// the pool reads use and, when writes need their own, the pool write transactions use.
+    /// A database with one writer at a time (SQLite) gets a writers' pool of one connection,
+    /// so writers queue in the process, in order, instead of sleeping in the database's busy
+    /// handler; a database that runs writers concurrently (PostgreSQL), or an in-memory
+    /// database on its one connection, uses one pool for both (`None`).
     fn open(url: &str) -> impl Future<Output = StoreResult<Pools<Self::Db>>> + Send;
 
     /// How many rows a statement changed.
@@ -74,8 +75,9 @@ pub trait Backend: Send + Sync + 'static {
     fn blobs(row: &DbRow<Self>, column: &str) -> Result<Vec<Vec<u8>>, String>;
 }
 
-/// The readers' pool and the writers' pool of one database (see [`Backend::open`]).
-pub type Pools<Db> = (Pool<Db>, Pool<Db>);
+/// The readers' pool and, when writes have their own, the writers' pool of one database (see
+/// [`Backend::open`]).
+pub type Pools<Db> = (Pool<Db>, Option<Pool<Db>>);
 
 /// Every statement of the store, by what it does. Parameters are `$1`, `$2`, … in the order
 /// the store logic binds them (given on each field); rows are read by column name, with the
@@ -290,11 +292,6 @@ pub struct Sql {
     /// Gives one back in the current window, never below zero, on its own: key, now,
     /// window_ms.
     pub release: &'static str,
-    /// The same inside a sign-in's transaction, with that transaction's durability: key,
-    /// now, window_ms. `None` where holding the counter's row lock until the sign-in commits
-    /// would serialise every sign-in from one address (PostgreSQL's row locks); the sign-in
-    /// then gives the attempt back with [`Sql::release`] right after it commits.
-    pub release_in_transaction: Option<&'static str>,
     /// A successful sign-in's whole transaction in one round trip to the database, or `None`
     /// to run it step by step. Parameters: ceremony id, ceremony expiry; credential id, user,
     /// old count, new count, backup_state, uv, now; session id, token hash, kind, created_at,

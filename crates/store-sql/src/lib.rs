@@ -24,6 +24,7 @@
 mod audit;
 mod backend;
 mod clients;
+mod conns;
 mod consent;
 mod directory;
 pub mod error;

@@ -472,22 +472,6 @@ impl<B: Backend> OidcStore for SqlStore<B> {
 }
 
 impl<B: Backend> SqlStore<B> {
-    /// Runs a write that is its own transaction in one round trip (a batch on SQLite, one
-    /// statement of data-modifying CTEs on PostgreSQL); `false` when it failed, having
-    /// changed nothing, so the caller takes the steps, which name the failure.
-    async fn write_at_once(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<bool> {
-        let mut conn = self.write_conn().await?;
-        match exec::execute::<B>(&mut conn, sql, args).await {
-            Ok(_) => Ok(true),
-            Err(_) => {
-                // Whatever it began is undone before the connection goes back to the pool
-                // (as after a sign-in's batch).
-                exec::execute::<B>(&mut conn, B::SQL.rollback, &[]).await.ok();
-                Ok(false)
-            }
-        }
-    }
-
     /// Runs one of the revoke-many statements (`$1` the selector, `$2` now), after its
     /// statement queueing back-channel logouts for the grants it is about to revoke, and
     /// appends the audit event when it revoked any grant, in one transaction.

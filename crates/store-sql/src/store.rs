@@ -6,20 +6,23 @@ use std::marker::PhantomData;
 use keyfleet_domain::StoreError;
 use keyfleet_domain::audit::NewAuditEvent;
 use keyfleet_domain::store::StoreResult;
-use sqlx::pool::PoolConnection;
-use sqlx::{Pool, Transaction};
+use sqlx::Pool;
 
 use crate::backend::Backend;
-use crate::error::map_err;
+use crate::conns::{Lane, Loan};
 use crate::exec::{self, Arg, Connection, ms, text};
 
 /// A transaction of backend `B`'s database.
-pub(crate) type Tx<B> = Transaction<'static, <B as Backend>::Db>;
+pub(crate) type Tx<B> = crate::conns::Tx<B>;
 
 /// Every keyfleet store trait on one database of backend `B`.
 pub struct SqlStore<B: Backend> {
+    /// The readers' pool, for tests and tools (the store itself reads through `readers`).
     pool: Pool<B::Db>,
-    writer: Pool<B::Db>,
+    /// Connections for reads.
+    readers: Lane<B>,
+    /// Connections for writes: `readers` again when the backend has no writers' pool.
+    writer: Lane<B>,
     backend: PhantomData<fn() -> B>,
 }
 
@@ -30,14 +33,19 @@ impl<B: Backend> SqlStore<B> {
     /// `Corrupt` when the database holds migrations this build does not know.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let (pool, writer) = B::open(url).await?;
+        let readers = Lane::new(pool.clone());
+        let writer = writer.map_or_else(|| readers.clone(), Lane::new);
         Ok(Self {
             pool,
+            readers,
             writer,
             backend: PhantomData,
         })
     }
 
-    /// The connection pool, for tests and tools that need raw SQL.
+    /// The readers' connection pool, for tests and tools that need raw SQL (its connections
+    /// are not the ones the store uses; an in-memory database's one connection is the
+    /// store's).
     pub fn pool(&self) -> &Pool<B::Db> {
         &self.pool
     }
@@ -45,22 +53,39 @@ impl<B: Backend> SqlStore<B> {
     /// Closes every connection; later calls fail with `Unavailable`.
     pub async fn close(&self) {
         self.writer.close().await;
+        self.readers.close().await;
         self.pool.close().await;
     }
 
     /// Starts a transaction that writes (the backend's `BEGIN`), on the writers' pool.
     pub(crate) async fn begin(&self) -> StoreResult<Tx<B>> {
-        self.writer.begin_with(B::SQL.begin).await.map_err(map_err::<B>)
+        self.writer.begin().await
     }
 
     /// A connection for one statement that writes, outside a transaction.
-    pub(crate) async fn write_conn(&self) -> StoreResult<PoolConnection<B::Db>> {
-        self.writer.acquire().await.map_err(map_err::<B>)
+    pub(crate) async fn write_conn(&self) -> StoreResult<Loan<B>> {
+        self.writer.acquire().await
     }
 
     /// A connection from the pool, for statements outside a transaction.
-    pub(crate) async fn conn(&self) -> StoreResult<PoolConnection<B::Db>> {
-        self.pool.acquire().await.map_err(map_err::<B>)
+    pub(crate) async fn conn(&self) -> StoreResult<Loan<B>> {
+        self.readers.acquire().await
+    }
+
+    /// Runs a write that is its own transaction in one round trip (a batch holding its
+    /// `BEGIN … COMMIT` on SQLite, one statement of data-modifying CTEs on PostgreSQL):
+    /// `false` when it failed, having changed nothing, so the caller takes the steps, which
+    /// name the failure. Whatever the batch began is undone before the connection is lent
+    /// again, even if this future is dropped half way.
+    pub(crate) async fn write_at_once(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<bool> {
+        let mut conn = self.write_conn().await?;
+        conn.unsettled();
+        let done = exec::execute::<B>(&mut conn, sql, args).await.is_ok();
+        if !done {
+            exec::execute::<B>(&mut conn, B::SQL.rollback, &[]).await.ok();
+        }
+        conn.settled();
+        Ok(done)
     }
 
     /// Runs one statement that writes, outside a transaction; how many rows it changed.
@@ -73,6 +98,7 @@ impl<B: Backend> Clone for SqlStore<B> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            readers: self.readers.clone(),
             writer: self.writer.clone(),
             backend: PhantomData,
         }
@@ -118,5 +144,5 @@ pub(crate) async fn audit_and_commit<B: Backend>(mut tx: Tx<B>, event: &NewAudit
 
 /// Commits `tx`.
 pub(crate) async fn commit<B: Backend>(tx: Tx<B>) -> StoreResult<()> {
-    tx.commit().await.map_err(map_err::<B>)
+    tx.commit().await
 }

@@ -151,8 +151,7 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
 }
 
 impl<B: Backend> SqlStore<B> {
-    /// A sign-in's transaction step by step, the rate-limit attempt given back inside it
-    /// where the backend does that (`Sql::release_in_transaction`).
+    /// A sign-in's transaction step by step.
     async fn finish_authentication_steps(
         &self,
         finish: &FinishAssertion<'_>,
@@ -163,9 +162,6 @@ impl<B: Backend> SqlStore<B> {
         swap_counter::<B>(&mut tx, finish).await?;
         insert_session::<B>(&mut tx, finish.session).await?;
         end_sessions_of_removed_keys::<B>(&mut tx, finish.session.user_id, finish.removed_key_sessions).await?;
-        if let (Some(r), Some(sql)) = (finish.release, B::SQL.release_in_transaction) {
-            exec::execute::<B>(&mut tx, sql, &[key(r.key), ms(finish.now), int(r.window_ms)]).await?;
-        }
         audit_and_commit::<B>(tx, audit).await
     }
 
@@ -219,19 +215,9 @@ impl<B: Backend> SqlStore<B> {
             text(ended.outcome.as_str()),
             Arg::Text(ended.request_id.as_deref()),
             Arg::Text(ended.detail.as_deref()),
-            Arg::Key(f.release.map(|r| r.key)),
-            Arg::Int(f.release.map(|r| r.window_ms)),
             Arg::Bool(s.user_verified),
         ];
-        let mut conn = self.write_conn().await?;
-        match exec::execute::<B>(&mut conn, sql, &args).await {
-            Ok(_) => Ok(true),
-            Err(_) => {
-                // Whatever it began is undone before the connection goes back to the pool.
-                exec::execute::<B>(&mut conn, B::SQL.rollback, &[]).await.ok();
-                Ok(false)
-            }
-        }
+        self.write_at_once(sql, &args).await
     }
 }
 
@@ -302,15 +288,6 @@ impl<B: Backend> CeremonyStore for SqlStore<B> {
         if !at_once {
             // Step by step: the way every failure is told apart (and written nowhere).
             self.finish_authentication_steps(finish, audit).await?;
-        }
-        if B::SQL.release_in_transaction.is_none()
-            && let Some(r) = finish.release
-        {
-            // The sign-in is committed; if giving the attempt back fails, the address's count
-            // stays one higher until its window passes, which refuses nobody early.
-            let _ = self
-                .execute(B::SQL.release, &[key(r.key), ms(finish.now), int(r.window_ms)])
-                .await;
         }
         Ok(())
     }

@@ -91,7 +91,7 @@ fn is_memory_url(url: &str) -> bool {
 /// Opens the database at `url` (`sqlite://path.db`, created when missing, or
 /// `sqlite::memory:`) and applies pending migrations. Returns the readers' pool and the
 /// writers' pool (see [`Backend::open`]); an in-memory database has one connection for both.
-async fn open(url: &str) -> StoreResult<(SqlitePool, SqlitePool)> {
+async fn open(url: &str) -> StoreResult<(SqlitePool, Option<SqlitePool>)> {
     let memory = is_memory_url(url);
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Unavailable(format!("invalid SQLite URL: {e}")))?
@@ -109,7 +109,7 @@ async fn open(url: &str) -> StoreResult<(SqlitePool, SqlitePool)> {
             .await
             .map_err(map_err::<SqliteBackend>)?;
         MIGRATOR.run(&pool).await.map_err(map_migrate_err::<SqliteBackend>)?;
-        return Ok((pool.clone(), pool));
+        return Ok((pool, None));
     }
     let options = options
         .create_if_missing(true)
@@ -135,7 +135,7 @@ async fn open(url: &str) -> StoreResult<(SqlitePool, SqlitePool)> {
         .connect_with(options)
         .await
         .map_err(map_err::<SqliteBackend>)?;
-    Ok((readers, writer))
+    Ok((readers, Some(writer)))
 }
 
 /// Reads a list column written by [`encode_list`].
@@ -168,7 +168,7 @@ impl Backend for SqliteBackend {
         &MIGRATOR
     }
 
-    fn open(url: &str) -> impl Future<Output = StoreResult<(SqlitePool, SqlitePool)>> + Send {
+    fn open(url: &str) -> impl Future<Output = StoreResult<(SqlitePool, Option<SqlitePool>)>> + Send {
         open(url)
     }
 

@@ -292,10 +292,6 @@ pub(crate) static SQL: Sql = Sql {
               RETURNING count",
     window_start: "SELECT window_start FROM rate_limits WHERE key = $1",
     release: "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0 AND $2 - window_start < $3",
-    // In the sign-in's transaction: SQLite has one writer anyway, and this saves a write.
-    release_in_transaction: Some(
-        "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0 AND $2 - window_start < $3",
-    ),
     // A sign-in in one call to SQLite's thread, its own BEGIN IMMEDIATE … COMMIT (each
     // statement, BEGIN and COMMIT would otherwise be a round trip between threads). Each step
     // feeds the next through changes() (no counter swap, no session; no session, no audit
@@ -310,11 +306,10 @@ pub(crate) static SQL: Sql = Sql {
           WHERE id = $3 AND user_id = $4 AND sign_count = $5;
          INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
                                idle_timeout_ms, client_addr, credential_id, user_verified)
-              SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3, $34 WHERE changes() = 1;
+              SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3, $32 WHERE changes() = 1;
          INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
               SELECT $18, $19, $20, $21, $22, $23, $24 WHERE changes() = 1;
          INSERT INTO spent_ceremonies (id, expires_at) SELECT $1, $2 WHERE changes() = 0;
-         UPDATE rate_limits SET count = count - 1 WHERE key = $32 AND count > 0 AND $9 - window_start < $33;
          INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
               SELECT $25, $26, $27, $28, $29, $30, $31
                WHERE EXISTS (SELECT 1 FROM session_ends_pending WHERE user_id = $4);

@@ -58,7 +58,7 @@ pub use shipments::{
 pub use strengths::{session_records_user_verification, strength_crud, strength_uniqueness};
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
-    finish_authentication_race, finish_authentication_refusals, finish_authentication_releases_its_attempt,
+    finish_authentication_cancelled, finish_authentication_race, finish_authentication_refusals,
     finish_authentication_updates, finish_registration_once, flag_possible_clone_race, flag_possible_clone_rules,
     revoke_credential_sessions, revoke_sessions_of_removed_keys, sign_count_race, user_delete_cascades_webauthn,
 };
@@ -86,6 +86,8 @@ pub const CASES: &[&str] = &[
     "smoke",
     "health_ping",
     "user_round_trip",
+    "cancelled_writes_leave_nothing_half_done",
+    "finish_authentication_cancelled",
     "user_unique_username",
     "user_list_search_and_paging",
     "user_update",
@@ -129,7 +131,6 @@ pub const CASES: &[&str] = &[
     "job_claim_race_one_handle",
     "flag_possible_clone_rules",
     "flag_possible_clone_race",
-    "finish_authentication_releases_its_attempt",
     "nul_lookups_match_nothing",
     "nul_writes_are_invalid",
     "report_fleet_counts",
@@ -221,6 +222,34 @@ pub async fn schema_ready(s: &Stores) {
 
 /// Every user attribute survives the round trip, through every lookup; the creation is
 /// audited with every field of the event.
+/// A write whose future is dropped at any point (a client that went away) commits whole or
+/// not at all, and leaves the store usable: a transaction left open on a connection would
+/// hold the write lock and block every later writer. The same write sent again then either
+/// goes through or finds the user there (waiting, on PostgreSQL, for a cut-short statement
+/// the server was still running): either way the user and its one audit event exist.
+pub async fn cancelled_writes_leave_nothing_half_done(s: &Stores) {
+    for step in 0..40u32 {
+        let u = user(&format!("cancel-{step}"));
+        let ev = event(Action::UserCreate, user_target(u.id));
+        // Cut short after 0, 20, 40 … µs: before its BEGIN, in the middle, or after COMMIT.
+        let cut = std::time::Duration::from_micros(u64::from(step) * 20);
+        let _ = tokio::time::timeout(cut, s.users.create_user(&u, &ev)).await;
+        match s.users.create_user(&u, &ev).await {
+            // The same id, handle and username: whichever unique rule the database checks first.
+            Ok(()) | Err(StoreError::Conflict("user_id" | "user_handle" | "username")) => {}
+            other => panic!("step {step}: the same write again: {other:?}"),
+        }
+        assert!(s.users.get_user(u.id).await.unwrap().is_some(), "step {step}: the user");
+        let target = format!("user:{}", u.id);
+        let events = all_audit(s)
+            .await
+            .iter()
+            .filter(|e| e.target.as_deref() == Some(target.as_str()))
+            .count();
+        assert_eq!(events, 1, "step {step}: one audit event with the user");
+    }
+}
+
 pub async fn user_round_trip(s: &Stores) {
     let mut u = user("Bob.Builder+ops@example.com");
     u.manager_email = Some("boss@example.com".into());

@@ -170,36 +170,28 @@ struct FinishRequest {
 }
 
 /// Finishes a sign-in from `client_addr`: `body` is the request as sent
-/// (`{ceremonyId, credential}`). The attempt is reserved against the address's failure limit
-/// before anything is verified; a success gives it back.
+/// (`{ceremonyId, credential}`). The attempt is admitted under the address's failure limit
+/// before anything is verified (`limits::admit_sign_in`); only a failure is written for it.
 pub async fn finish(ctx: &Ctx<'_>, body: serde_json::Value, client_addr: &str) -> Result<SignedIn, CeremonyError> {
-    let attempt = match limits::reserve_sign_in(ctx, client_addr).await {
+    let attempt = match limits::admit_sign_in(ctx, client_addr).await {
         Ok(a) => a,
         Err(e) => return Err(limited(ctx, e).await?),
     };
-    match finish_reserved(ctx, body, client_addr, &attempt).await {
+    match finish_admitted(ctx, body, client_addr).await {
         Ok(done) => {
-            // The sign-in's transaction gave the reservation back.
-            attempt.released();
+            attempt.succeeded();
             Ok(done)
         }
+        // The store failed: neither a success nor the key's failure (the attempt is dropped).
+        Err(e) if e.class == FailureClass::Store => Err(e),
         Err(e) => {
-            if e.class == FailureClass::Store {
-                attempt.succeeded(ctx).await?;
-            } else {
-                attempt.failed(ctx).await?;
-            }
+            attempt.failed(ctx).await?;
             Err(e)
         }
     }
 }
 
-async fn finish_reserved(
-    ctx: &Ctx<'_>,
-    raw: serde_json::Value,
-    client_addr: &str,
-    attempt: &limits::Attempt,
-) -> Result<SignedIn, CeremonyError> {
+async fn finish_admitted(ctx: &Ctx<'_>, raw: serde_json::Value, client_addr: &str) -> Result<SignedIn, CeremonyError> {
     // Read in two steps so that a body of the wrong shape (A1) still consumes its ceremony.
     let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
     let body: FinishRequest = match serde_json::from_value(raw) {
@@ -238,7 +230,7 @@ async fn finish_reserved(
     if ctx.stores.ceremonies.ceremony_spent(ceremony.id).await? {
         return Err(unknown());
     }
-    match verify_and_sign_in(ctx, &ceremony, response, client_addr, attempt).await {
+    match verify_and_sign_in(ctx, &ceremony, response, client_addr).await {
         Ok(done) => Ok(done),
         Err((e, target)) => {
             ctx.stores
@@ -282,7 +274,6 @@ async fn verify_and_sign_in(
     ceremony: &Ceremony,
     response: &AuthenticationResponseJSON,
     client_addr: &str,
-    attempt: &limits::Attempt,
 ) -> Result<SignedIn, Failure> {
     let settings = &ctx.config.ceremonies;
     let store = |e: StoreError| (CeremonyError::from(e), None);
@@ -436,7 +427,6 @@ async fn verify_and_sign_in(
         uv_initialized: verified.flags.user_verified,
         now: ctx.now,
         session: &new.session,
-        release: attempt.release_in_transaction(),
         removed_key_sessions: &removed_key_sessions,
     };
     let detail = SignedInDetail {

@@ -75,7 +75,6 @@ fn assertion<'a>(
         uv_initialized: false,
         now: session.created_at,
         session,
-        release: None,
         removed_key_sessions: removed_keys_event(),
     }
 }
@@ -855,46 +854,39 @@ pub async fn flag_possible_clone_race(s: &Stores) {
     }
 }
 
-/// A sign-in gives back its reserved rate-limit attempt in its own transaction; a sign-in
-/// that is refused gives back nothing.
-pub async fn finish_authentication_releases_its_attempt(s: &Stores) {
-    use keyfleet_domain::ceremony::AttemptRelease;
-    use keyfleet_domain::store::Reservation;
-    let u = new_user(s, "release-u").await;
-    let key = registered(s, u.id, 1).await;
-    let window = 60_000;
-    let now = at(MINUTE);
-    let rl = &s.rate_limits;
-    assert!(matches!(
-        rl.reserve("signin:fail:x", now, window, 1).await.unwrap(),
-        Reservation::Granted { count: 1 }
-    ));
-    assert!(matches!(
-        rl.reserve("signin:fail:x", now, window, 1).await.unwrap(),
-        Reservation::Refused { .. }
-    ));
-    let c = started_authentication(s, None).await;
-    let session = key_session(u.id, &key.id, now);
-    let mut finish = assertion(c.id, &key, 1, 2, &session);
-    finish.now = now;
-    finish.release = Some(AttemptRelease {
-        key: "signin:fail:x",
-        window_ms: window,
-    });
-    s.ceremonies
-        .finish_authentication(&finish, &event(Action::AuthWebauthn, user_target(u.id)))
-        .await
-        .unwrap();
-    assert_eq!(rl.peek("signin:fail:x", now, window).await.unwrap(), 0, "given back");
-    // The same ceremony again: refused, and nothing is given back.
-    assert!(matches!(
-        rl.reserve("signin:fail:x", now, window, 1).await.unwrap(),
-        Reservation::Granted { .. }
-    ));
-    let again = s
-        .ceremonies
-        .finish_authentication(&finish, &event(Action::AuthWebauthn, user_target(u.id)))
-        .await;
-    assert_conflict(again, "ceremony_used");
-    assert_eq!(rl.peek("signin:fail:x", now, window).await.unwrap(), 1, "kept");
+/// A sign-in whose future is dropped at any point (the client went away) commits whole or
+/// not at all, and leaves the store usable: the one-round-trip batch holds its own
+/// `BEGIN … COMMIT`, which must not stay open on the writer's connection. The same sign-in
+/// sent again then either goes through or finds the ceremony used (waiting, on PostgreSQL,
+/// for a cut-short statement the server was still running): either way it counted once.
+pub async fn finish_authentication_cancelled(s: &Stores) {
+    let u = new_user(s, "cancel-auth-u").await;
+    let key = registered(s, u.id, 0).await;
+    for step in 0..40u32 {
+        let count = stored(s, &key.id).await.sign_count;
+        let c = started_authentication(s, None).await;
+        let session = key_session(u.id, &key.id, at(MINUTE));
+        let finish = assertion(c.id, &key, count, count + 1, &session);
+        let audit = event(Action::AuthWebauthn, user_target(u.id));
+        // Cut short after 0, 20, 40 … µs: before the write, during it, or after it.
+        let cut = std::time::Duration::from_micros(u64::from(step) * 20);
+        let _ = tokio::time::timeout(cut, s.ceremonies.finish_authentication(&finish, &audit)).await;
+        match s.ceremonies.finish_authentication(&finish, &audit).await {
+            Ok(()) | Err(keyfleet_domain::StoreError::Conflict("ceremony_used")) => {}
+            other => panic!("step {step}: the same sign-in again: {other:?}"),
+        }
+        assert_eq!(
+            stored(s, &key.id).await.sign_count,
+            count + 1,
+            "step {step}: counted once"
+        );
+        let opened = s
+            .sessions
+            .list_user_sessions(u.id, at(MINUTE))
+            .await
+            .unwrap()
+            .iter()
+            .any(|x| x.id == session.id);
+        assert!(opened, "step {step}: the session opened with the counter");
+    }
 }
