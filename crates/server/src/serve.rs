@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::{Listen, MasterKeySource, Settings};
-use crate::state::{AppState, SystemClock, now};
+use crate::state::{AppParts, AppState, SystemClock, now};
 
 /// Opens the configured store (SQLite or PostgreSQL), migrating it. A failure names what it
 /// tried to open: the SQLite file, or PostgreSQL's host and port.
@@ -193,14 +193,14 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
 pub async fn state_on(settings: Settings, stores: Stores) -> anyhow::Result<AppState> {
     let (core, master) = core(&settings, stores.clone()).await?;
     let connector = crate::factory_client::setup(&settings)?;
-    Ok(AppState {
+    Ok(AppState::new(AppParts {
         connector,
         settings: Arc::new(settings),
         core,
         stores,
         csrf_key: master.derive("page-csrf"),
         master: Arc::new(master),
-    })
+    }))
 }
 
 /// Binds every address `listen` stands for. Port 0 binds the first one to a free port and

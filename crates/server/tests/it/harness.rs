@@ -111,7 +111,7 @@ impl TestApp {
         .unwrap();
         let mut state = keyfleet_server::serve::state(settings).await.unwrap();
         if let Some(clock) = clock {
-            state.core.clock = clock as Arc<dyn Clock>;
+            state.parts_mut().expect("the state is not shared yet").core.clock = clock as Arc<dyn Clock>;
         }
         let router = keyfleet_server::app::app(state.clone());
         Self { state, router, _db: db }
