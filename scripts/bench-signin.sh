@@ -20,7 +20,10 @@
 #   loop, back to back), SEED_USERS (ballast users of 3 keys each written into the database
 #   before the server starts, by scripts/bench/seed-fleet.sh; default 0), MODE (signin;
 #   `code`: single sign-on authorization-code flows, /oauth2/authorize with each worker's
-#   session and the code's exchange at /oauth2/token; `refresh`: refresh-token grants, each
+#   session and the code's exchange at /oauth2/token; `exchange`: the exchanges alone, of
+#   CODES codes per worker (default 2000) minted by /oauth2/authorize before the clock starts
+#   (a code lives 60 s: keep CODES under what the workers exchange in WARMUP + DURATION plus
+#   the minting time below that); `refresh`: refresh-token grants, each
 #   worker rotating its own token; `client_credentials`: access tokens for one API client,
 #   client_secret_basic, nobody enrolled; docs/performance.md "## Single sign-on tokens").
 #
@@ -42,6 +45,7 @@ SKIP_POSTGRES=${SKIP_POSTGRES:-0}
 RATE=${RATE:-0}
 SEED_USERS=${SEED_USERS:-0}
 MODE=${MODE:-signin}
+CODES=${CODES:-2000}
 
 # A fixed test master key (base64 of 32 bytes 0x00..0x1f). Never use it for real data.
 export KEYFLEET_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
@@ -116,7 +120,7 @@ run() {
   for c in $CONCURRENCY; do
     log "$label: $c concurrent workers, ${DURATION} s (+${WARMUP} s warm-up)"
     "$LOADGEN" --addr "127.0.0.1:$port" --keyfleet "$BIN" --database-url "$url" \
-      --concurrency "$c" --duration "$DURATION" --warmup "$WARMUP" --prefix "$label-c$c-" --rate "$RATE" --mode "$MODE" |
+      --concurrency "$c" --duration "$DURATION" --warmup "$WARMUP" --prefix "$label-c$c-" --rate "$RATE" --mode "$MODE" --codes "$CODES" |
       sed "s/^{/{\"store\":\"$label\",/"
   done
   stop_server

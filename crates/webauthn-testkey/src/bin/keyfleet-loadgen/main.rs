@@ -49,13 +49,15 @@ struct Args {
     prefix: String,
     /// Open loop: sign-ins started per second over all workers (0: each worker back to back).
     rate: f64,
-    /// `signin`, `code`, `refresh` or `client_credentials`.
+    /// `signin`, `code`, `exchange`, `refresh` or `client_credentials`.
     mode: String,
+    /// `exchange`: codes each worker gets before the clock starts.
+    codes: usize,
 }
 
 const USAGE: &str = "usage: keyfleet-loadgen --addr HOST:PORT --keyfleet PATH --database-url URL \
 [--origin http://localhost:8080] [--users N (default: concurrency)] [--concurrency 16] \
-[--duration 20] [--warmup 3] [--prefix lg] [--rate SIGN_INS_PER_SECOND] [--mode signin|code|refresh|client_credentials]";
+[--duration 20] [--warmup 3] [--prefix lg] [--rate SIGN_INS_PER_SECOND] [--mode signin|code|exchange|refresh|client_credentials] [--codes N (exchange: per worker, default 2000)]";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
@@ -91,9 +93,14 @@ fn parse_args() -> Result<Args, String> {
             v.parse::<f64>().map_err(|_| format!("--rate: not a number: {v}"))
         })?,
         mode: match get.get("mode").map_or("signin", String::as_str) {
-            m @ ("signin" | "code" | "refresh" | "client_credentials") => m.to_owned(),
-            m => return Err(format!("--mode: {m}: signin, code, refresh or client_credentials")),
+            m @ ("signin" | "code" | "exchange" | "refresh" | "client_credentials") => m.to_owned(),
+            m => {
+                return Err(format!(
+                    "--mode: {m}: signin, code, exchange, refresh or client_credentials"
+                ));
+            }
         },
+        codes: usize::try_from(num("codes", 2000)?).map_err(|e| e.to_string())?,
     })
 }
 
@@ -321,6 +328,8 @@ enum Op {
     SignIn(Box<TestKey>),
     /// An authorization-code flow with its session.
     Code(String, std::sync::Arc<oidc::App>),
+    /// The exchange of one of the codes minted before the clock started.
+    Exchange(Vec<String>, std::sync::Arc<oidc::App>),
     /// A refresh-token grant with its refresh token.
     Refresh(String, std::sync::Arc<oidc::App>),
     /// A client-credentials grant for an API client.
@@ -332,6 +341,10 @@ impl Op {
         match self {
             Op::SignIn(key) => sign_in(conn, key, origin).await.map(|_| ()),
             Op::Code(cookie, app) => oidc::code_flow(conn, cookie, app).await.map(|_| ()),
+            Op::Exchange(codes, app) => {
+                let code = codes.pop().ok_or("exchange: out of codes (raise --codes)")?;
+                oidc::exchange(conn, app, &code).await.map(|_| ())
+            }
             Op::Refresh(token, app) => oidc::refresh(conn, app, token).await,
             Op::ClientCredentials(client) => oidc::client_credentials(conn, client).await,
         }
@@ -423,9 +436,24 @@ async fn run(args: Args) -> Result<Value, String> {
         ops.extend((0..args.concurrency).map(|_| Op::ClientCredentials(client.clone())));
     } else {
         let app = std::sync::Arc::new(oidc::create_app(&args).await?);
+        let mut minting = Vec::new();
         for mut key in keys.into_iter().take(args.concurrency) {
             let mut conn = Conn::new(args.addr, &args.origin);
             let cookie = sign_in(&mut conn, &mut key, &args.origin).await?;
+            if args.mode == "exchange" {
+                // Each worker's codes, minted by all workers at once before the clock starts
+                // (a code lives 60 s: keep warm-up + duration + minting under that).
+                let (app, n, addr, origin) = (app.clone(), args.codes, args.addr, args.origin.clone());
+                minting.push(tokio::spawn(async move {
+                    let mut conn = Conn::new(addr, &origin);
+                    let mut codes = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        codes.push(oidc::authorize(&mut conn, &cookie, &app).await?);
+                    }
+                    Ok::<_, String>(Op::Exchange(codes, app))
+                }));
+                continue;
+            }
             ops.push(if args.mode == "code" {
                 Op::Code(cookie, app.clone())
             } else {
@@ -433,6 +461,17 @@ async fn run(args: Args) -> Result<Value, String> {
                 let refresh = tokens["refresh_token"].as_str().ok_or("no refresh_token")?;
                 Op::Refresh(refresh.to_owned(), app.clone())
             });
+        }
+        let minted = Instant::now();
+        for m in minting {
+            ops.push(m.await.map_err(|e| e.to_string())??);
+        }
+        if args.mode == "exchange" {
+            eprintln!(
+                "keyfleet-loadgen: {} codes minted in {:.1} s",
+                args.codes * ops.len(),
+                minted.elapsed().as_secs_f64()
+            );
         }
     }
     let start = Instant::now();

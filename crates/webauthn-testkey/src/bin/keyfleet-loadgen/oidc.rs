@@ -1,6 +1,6 @@
 //! The single sign-on modes: authorization-code flows (`/oauth2/authorize` with the worker's
-//! session, then the code exchanged at `/oauth2/token` with PKCE and the application's secret)
-//! and refresh-token grants (each worker rotates its own refresh token); client-credentials
+//! session, then the code exchanged at `/oauth2/token` with PKCE and the application's secret),
+//! exchanges alone (of codes minted before the clock starts) and refresh-token grants (each worker rotates its own refresh token); client-credentials
 //! grants for an API client.
 
 use base64::Engine as _;
@@ -80,6 +80,12 @@ fn query(pairs: &[(&str, &str)]) -> String {
 
 /// `/oauth2/authorize` with the session `cookie`, then the code's exchange; the token answer.
 pub async fn code_flow(conn: &mut Conn, cookie: &str, app: &App) -> Result<Value, String> {
+    let code = authorize(conn, cookie, app).await?;
+    exchange(conn, app, &code).await
+}
+
+/// `/oauth2/authorize` with the session `cookie` (PKCE S256 with [`VERIFIER`]); the code.
+pub async fn authorize(conn: &mut Conn, cookie: &str, app: &App) -> Result<String, String> {
     let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER.as_bytes()));
     let q = query(&[
         ("client_id", &app.client_id),
@@ -97,14 +103,19 @@ pub async fn code_flow(conn: &mut Conn, cookie: &str, app: &App) -> Result<Value
         (303, Some(l)) => l,
         (s, l) => return Err(format!("authorize: {s} {l:?}")),
     };
-    let code = location
+    location
         .split(['?', '&'])
         .find_map(|p| p.strip_prefix("code="))
-        .ok_or_else(|| format!("authorize: no code in {location}"))?
-        .to_owned();
+        .map(str::to_owned)
+        .ok_or_else(|| format!("authorize: no code in {location}"))
+}
+
+/// The exchange of `code` at `/oauth2/token` (authorization_code, client_secret_basic, the
+/// PKCE verifier); the token answer.
+pub async fn exchange(conn: &mut Conn, app: &App, code: &str) -> Result<Value, String> {
     let form = query(&[
         ("grant_type", "authorization_code"),
-        ("code", &code),
+        ("code", code),
         ("redirect_uri", REDIRECT),
         ("code_verifier", VERIFIER),
     ]);
