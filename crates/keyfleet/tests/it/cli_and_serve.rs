@@ -261,21 +261,8 @@ fn api_client_creates_a_user_with_a_bearer_token() {
         &[],
     );
     let creds: serde_json::Value = serde_json::from_str(&out).expect("create-client prints one JSON object");
-    let (id, secret) = (
-        creds["client_id"].as_str().unwrap(),
-        creds["client_secret"].as_str().unwrap(),
-    );
     let s = Server::start(&dir.0, &url, &[]);
-    let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
-    let t = request(
-        s.addr,
-        "POST",
-        "/oauth2/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        Some(&form),
-    );
-    assert_eq!(t.status, 200, "{}", t.body);
-    let auth = format!("Bearer {}", t.json()["access_token"].as_str().unwrap());
+    let auth = client_credentials_bearer(&s, &creds);
     let r = json_post(
         s.addr,
         "/api/v1/users",
