@@ -99,14 +99,14 @@ impl<B: Backend> Lane<B> {
             conn: Some(conn),
             lane: Arc::clone(&self.inner),
             open_tx: false,
-            _permit: Some(permit),
+            permit: Some(permit),
         })
     }
 
     /// Starts a transaction with the backend's `BEGIN` on a lent connection.
     pub async fn begin(&self) -> StoreResult<Tx<B>> {
         let mut loan = self.acquire().await?;
-        loan.open_tx = true;
+        loan.unsettled();
         exec::execute::<B>(&mut loan, B::SQL.begin, &[]).await?;
         Ok(Tx { loan })
     }
@@ -157,7 +157,7 @@ pub struct Loan<B: Backend> {
     conn: Option<Connection<B>>,
     lane: Arc<Inner<B>>,
     open_tx: bool,
-    _permit: Option<OwnedSemaphorePermit>,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl<B: Backend> Deref for Loan<B> {
@@ -198,7 +198,7 @@ impl<B: Backend> Drop for Loan<B> {
             return;
         }
         let lane = Arc::clone(&self.lane);
-        let permit = self._permit.take();
+        let permit = self.permit.take();
         if self.open_tx {
             // A transaction may be open, holding its locks: roll it back now, the connection
             // still counted as lent, rather than when it is next lent.
