@@ -47,7 +47,31 @@ use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Postgres, Row};
 
 /// The migrations in `migrations/`, embedded at build time.
-static MIGRATOR: Migrator = sqlx::migrate!();
+static MIGRATOR: std::sync::LazyLock<Migrator> =
+    std::sync::LazyLock::new(|| keyfleet_store_sql::migrations::embedded(MIGRATION_FILES));
+
+/// The files of `migrations/` (a test checks the list against the directory).
+const MIGRATION_FILES: keyfleet_store_sql::migrations::Files = keyfleet_store_sql::embed_migrations![
+    "0001_identity.sql",
+    "0002_credentials.sql",
+    "0003_session_ends.sql",
+    "0004_jobs.sql",
+    "0005_reports.sql",
+    "0006_spent_ceremonies.sql",
+    "0007_metadata.sql",
+    "0008_policies.sql",
+    "0009_authentication_strengths.sql",
+    "0010_metadata_use.sql",
+    "0011_scim.sql",
+    "0012_oidc.sql",
+    "0013_group_rules.sql",
+    "0014_onbehalf_options.sql",
+    "0015_oidc_protocol.sql",
+    "0016_oidc_consent.sql",
+    "0017_mail_outbox.sql",
+    "0018_connector.sql",
+    "0019_master_keys.sql",
+];
 
 /// Connections in the pool.
 const MAX_CONNECTIONS: u32 = 10;
@@ -131,5 +155,17 @@ impl Backend for PgBackend {
 
     fn blobs(row: &DbRow<Self>, column: &str) -> Result<Vec<Vec<u8>>, String> {
         row.try_get(column).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod migration_files {
+    /// The embedded list holds every file of `migrations/`, read as sqlx reads the directory.
+    #[tokio::test]
+    async fn the_list_matches_the_directory() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        keyfleet_store_sql::migrations::same_as_directory(&super::MIGRATOR, &dir)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 }

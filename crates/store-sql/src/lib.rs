@@ -33,6 +33,7 @@ mod jobs;
 mod keyring;
 mod mail;
 mod metadata;
+pub mod migrations;
 pub mod nul;
 mod oidc;
 mod onbehalf;
