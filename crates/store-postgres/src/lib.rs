@@ -40,11 +40,11 @@ use keyfleet_domain::StoreError;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_store_sql::error::{map_err, map_migrate_err};
 use keyfleet_store_sql::exec::{Bound, DbRow};
-use keyfleet_store_sql::{Backend, MetadataSql, OidcSql, OnBehalfSql, PolicySql, Sql, SqlStore, StrengthSql};
+use keyfleet_store_sql::{Backend, MetadataSql, OidcSql, OnBehalfSql, Opened, PolicySql, Sql, SqlStore, StrengthSql};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::{Postgres, Row};
 
 /// The migrations in `migrations/`, embedded at build time.
 static MIGRATOR: std::sync::LazyLock<Migrator> =
@@ -89,7 +89,7 @@ pub fn map_sqlx_error(e: sqlx::Error) -> StoreError {
 }
 
 /// Connects to `url` (`postgres://user@host:port/database`) and applies pending migrations.
-async fn open(url: &str) -> StoreResult<(PgPool, Option<PgPool>)> {
+async fn open(url: &str) -> StoreResult<Opened<PgBackend>> {
     let pool = PgPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(10))
@@ -98,7 +98,11 @@ async fn open(url: &str) -> StoreResult<(PgPool, Option<PgPool>)> {
         .map_err(map_err::<PgBackend>)?;
     MIGRATOR.run(&pool).await.map_err(map_migrate_err::<PgBackend>)?;
     // PostgreSQL runs writers concurrently: one pool for reads and writes.
-    Ok((pool, None))
+    Ok(Opened {
+        readers: pool,
+        writer: None,
+        upkeep: None,
+    })
 }
 
 impl Backend for PgBackend {
@@ -125,7 +129,7 @@ impl Backend for PgBackend {
         &MIGRATOR
     }
 
-    fn open(url: &str) -> impl Future<Output = StoreResult<(PgPool, Option<PgPool>)>> + Send {
+    fn open(url: &str) -> impl Future<Output = StoreResult<Opened<PgBackend>>> + Send {
         open(url)
     }
 

@@ -2,17 +2,19 @@
 //! that truly differ (opening and migrating, list columns, naming constraint violations).
 
 use std::future::Future;
+use std::pin::Pin;
 
 use keyfleet_domain::store::StoreResult;
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::{Database, Pool};
 
+use crate::conns::WriterTurns;
 use crate::exec::{Bound, DbRow, Driver};
 
 /// One database: implemented by each store crate on a marker type, used as
 /// [`SqlStore<B>`](crate::SqlStore).
-pub trait Backend: Send + Sync + 'static {
+pub trait Backend: Sized + Send + Sync + 'static {
     /// The sqlx database.
     type Db: Driver;
 
@@ -50,7 +52,7 @@ pub trait Backend: Send + Sync + 'static {
     /// so writers queue in the process, in order, instead of sleeping in the database's busy
     /// handler; a database that runs writers concurrently (PostgreSQL), or an in-memory
     /// database on its one connection, uses one pool for both (`None`).
-    fn open(url: &str) -> impl Future<Output = StoreResult<Pools<Self::Db>>> + Send;
+    fn open(url: &str) -> impl Future<Output = StoreResult<Opened<Self>>> + Send;
 
     /// How many rows a statement changed.
     fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
@@ -75,9 +77,44 @@ pub trait Backend: Send + Sync + 'static {
     fn blobs(row: &DbRow<Self>, column: &str) -> Result<Vec<Vec<u8>>, String>;
 }
 
-/// The readers' pool and, when writes have their own, the writers' pool of one database (see
-/// [`Backend::open`]).
-pub type Pools<Db> = (Pool<Db>, Option<Pool<Db>>);
+/// What [`Backend::open`] opened of one database.
+pub struct Opened<B: Backend> {
+    /// The pool reads use.
+    pub readers: Pool<B::Db>,
+    /// The pool write transactions use, when writes have their own.
+    pub writer: Option<Pool<B::Db>>,
+    /// The database's background upkeep, if it needs one (SQLite's checkpoints): started
+    /// once the store's lanes exist, stopped when the store is closed or dropped.
+    pub upkeep: Option<UpkeepTask<B>>,
+}
+
+/// A background task a database needs beside its store. It is given the writers' turns
+/// ([`WriterTurns`]), so that work which must not overlap a write (a checkpoint that
+/// restarts SQLite's WAL) waits for its turn in the process, in order, like a write, instead
+/// of holding the writer off in the database's busy handler.
+pub type UpkeepTask<B> = Box<dyn FnOnce(WriterTurns<B>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// A background task that belongs to one open store: aborted when dropped or stopped.
+#[derive(Debug)]
+pub struct Upkeep(tokio::task::AbortHandle);
+
+impl Upkeep {
+    /// Runs `task` on the current tokio runtime for as long as the store is open.
+    pub fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Self {
+        Self(tokio::spawn(task).abort_handle())
+    }
+
+    /// Stops the task (it is dropped at its next await).
+    pub fn stop(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for Upkeep {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
 
 /// Every statement of the store, by what it does. Parameters are `$1`, `$2`, … in the order
 /// the store logic binds them (given on each field); rows are read by column name, with the

@@ -48,6 +48,26 @@ struct Inner<B: Backend> {
     wait: Duration,
 }
 
+/// The writers' turns of a store, for its backend's upkeep ([`crate::backend::UpkeepTask`]).
+pub struct WriterTurns<B: Backend>(pub(crate) Lane<B>);
+
+impl<B: Backend> WriterTurns<B> {
+    /// Waits for the writers' turn, as a write does, and holds it until the returned guard
+    /// is dropped: no write of this process starts meanwhile.
+    ///
+    /// Errors: `Unavailable` as for a write (the store closed, the turn did not come).
+    pub async fn take(&self) -> StoreResult<WriterTurn<B>> {
+        Ok(WriterTurn {
+            _loan: self.0.acquire().await?,
+        })
+    }
+}
+
+/// The writers' turn, held until dropped ([`WriterTurns::take`]).
+pub struct WriterTurn<B: Backend> {
+    _loan: Loan<B>,
+}
+
 /// Connections of one sqlx pool, lent one caller at a time (see the module documentation).
 pub struct Lane<B: Backend> {
     inner: Arc<Inner<B>>,

@@ -49,7 +49,8 @@ mod strengths;
 mod users;
 mod webauthn;
 
-pub use backend::{Backend, Sql};
+pub use backend::{Backend, Opened, Sql, Upkeep, UpkeepTask};
+pub use conns::{WriterTurn, WriterTurns};
 pub use consent::ConsentSql;
 pub use directory::DirectorySql;
 pub use mail::MAIL_COLUMNS;

@@ -2,14 +2,15 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use keyfleet_domain::StoreError;
 use keyfleet_domain::audit::NewAuditEvent;
 use keyfleet_domain::store::StoreResult;
 use sqlx::Pool;
 
-use crate::backend::Backend;
-use crate::conns::{Lane, Loan};
+use crate::backend::{Backend, Upkeep};
+use crate::conns::{Lane, Loan, WriterTurns};
 use crate::exec::{self, Arg, Connection, ms, text};
 
 /// A transaction of backend `B`'s database.
@@ -23,6 +24,9 @@ pub struct SqlStore<B: Backend> {
     readers: Lane<B>,
     /// Connections for writes: `readers` again when the backend has no writers' pool.
     writer: Lane<B>,
+    /// The backend's background upkeep (SQLite's checkpoints), stopped with the store's
+    /// last clone or by [`Self::close`].
+    upkeep: Option<Arc<Upkeep>>,
     backend: PhantomData<fn() -> B>,
 }
 
@@ -32,13 +36,18 @@ impl<B: Backend> SqlStore<B> {
     /// Errors: `Unavailable` when the URL is malformed or the database cannot be reached,
     /// `Corrupt` when the database holds migrations this build does not know.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let (pool, writer) = B::open(url).await?;
+        let opened = B::open(url).await?;
+        let pool = opened.readers;
         let readers = Lane::new(pool.clone());
-        let writer = writer.map_or_else(|| readers.clone(), Lane::new);
+        let writer = opened.writer.map_or_else(|| readers.clone(), Lane::new);
+        let upkeep = opened
+            .upkeep
+            .map(|start| Arc::new(Upkeep::spawn(start(WriterTurns(writer.clone())))));
         Ok(Self {
             pool,
             readers,
             writer,
+            upkeep,
             backend: PhantomData,
         })
     }
@@ -52,6 +61,9 @@ impl<B: Backend> SqlStore<B> {
 
     /// Closes every connection; later calls fail with `Unavailable`.
     pub async fn close(&self) {
+        if let Some(upkeep) = &self.upkeep {
+            upkeep.stop();
+        }
         self.writer.close().await;
         self.readers.close().await;
         self.pool.close().await;
@@ -100,6 +112,7 @@ impl<B: Backend> Clone for SqlStore<B> {
             pool: self.pool.clone(),
             readers: self.readers.clone(),
             writer: self.writer.clone(),
+            upkeep: self.upkeep.clone(),
             backend: PhantomData,
         }
     }

@@ -30,6 +30,8 @@
 #[macro_use]
 mod sql;
 
+pub mod checkpoints;
+
 mod consent_sql;
 mod directory_sql;
 mod error;
@@ -48,11 +50,11 @@ use keyfleet_domain::StoreError;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_store_sql::error::{map_err, map_migrate_err};
 use keyfleet_store_sql::exec::{Bound, DbRow};
-use keyfleet_store_sql::{Backend, MetadataSql, OidcSql, OnBehalfSql, PolicySql, Sql, SqlStore, StrengthSql};
+use keyfleet_store_sql::{Backend, MetadataSql, OidcSql, OnBehalfSql, Opened, PolicySql, Sql, SqlStore, StrengthSql};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool};
+use sqlx::{Row, Sqlite};
 
 use crate::lists::{decode_list, encode_list};
 
@@ -100,6 +102,10 @@ const WRITE_WAIT: Duration = Duration::from_secs(10);
 /// See docs/performance.md ("Sign-in at the hardware limit") for the choice and its cost.
 const SYNCHRONOUS: SqliteSynchronous = SqliteSynchronous::Normal;
 
+/// The size, in bytes, a WAL file is cut back to when it starts again (64 MiB: it stays
+/// near 4 MiB at any load, see `checkpoints`; this only bounds what a long read left).
+const JOURNAL_SIZE_LIMIT: &str = "67108864";
+
 /// Every keyfleet store trait on one SQLite database.
 pub type SqliteStore = SqlStore<SqliteBackend>;
 
@@ -115,7 +121,7 @@ fn is_memory_url(url: &str) -> bool {
 /// Opens the database at `url` (`sqlite://path.db`, created when missing, or
 /// `sqlite::memory:`) and applies pending migrations. Returns the readers' pool and the
 /// writers' pool (see [`Backend::open`]); an in-memory database has one connection for both.
-async fn open(url: &str) -> StoreResult<(SqlitePool, Option<SqlitePool>)> {
+async fn open(url: &str) -> StoreResult<Opened<SqliteBackend>> {
     let memory = is_memory_url(url);
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Unavailable(format!("invalid SQLite URL: {e}")))?
@@ -133,12 +139,20 @@ async fn open(url: &str) -> StoreResult<(SqlitePool, Option<SqlitePool>)> {
             .await
             .map_err(map_err::<SqliteBackend>)?;
         MIGRATOR.run(&pool).await.map_err(map_migrate_err::<SqliteBackend>)?;
-        return Ok((pool, None));
+        return Ok(Opened {
+            readers: pool,
+            writer: None,
+            upkeep: None,
+        });
     }
     let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SYNCHRONOUS);
+        .synchronous(SYNCHRONOUS)
+        // Checkpoints run in the store's own task, not in the writer's commits
+        // (`checkpoints`); a WAL that grew under a long read shrinks back when it restarts.
+        .pragma("wal_autocheckpoint", "0")
+        .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT);
     // SQLite has one writer at a time. Writers of this process take turns on one connection,
     // in the order they asked, instead of each retrying the database lock in SQLite's busy
     // handler (which sleeps 1 to 100 ms between tries); the busy timeout is then left for
@@ -156,10 +170,15 @@ async fn open(url: &str) -> StoreResult<(SqlitePool, Option<SqlitePool>)> {
     let readers = SqlitePoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .map_err(map_err::<SqliteBackend>)?;
-    Ok((readers, Some(writer)))
+    let checkpointer = checkpoints::connect(&options).await.map_err(map_err::<SqliteBackend>)?;
+    Ok(Opened {
+        readers,
+        writer: Some(writer),
+        upkeep: Some(Box::new(move |turns| Box::pin(checkpoints::run(checkpointer, turns)))),
+    })
 }
 
 /// Reads a list column written by [`encode_list`].
@@ -192,7 +211,7 @@ impl Backend for SqliteBackend {
         &MIGRATOR
     }
 
-    fn open(url: &str) -> impl Future<Output = StoreResult<(SqlitePool, Option<SqlitePool>)>> + Send {
+    fn open(url: &str) -> impl Future<Output = StoreResult<Opened<SqliteBackend>>> + Send {
         open(url)
     }
 

@@ -1,0 +1,170 @@
+//! WAL checkpoints in the background, off the writer's path.
+//!
+//! In WAL mode a commit appends the pages it changed to the `-wal` file; a checkpoint copies
+//! them back into the database file, with an fsync of each (`synchronous = NORMAL` syncs at
+//! checkpoints, not at commits), so that the WAL can start again from its beginning. SQLite
+//! runs one by default in the commit that takes the WAL past 1 000 pages, on the committing
+//! connection: here the one writer connection every write of the process queues for. At
+//! sign-in rates that was a copy of about 4 MB and two disk flushes every hundred commits,
+//! with every writer waiting (docs/performance.md, "Checkpoints off the writer's path").
+//!
+//! The writer's automatic checkpoint is off (`wal_autocheckpoint = 0`) and a task of the
+//! store checkpoints on its own connection instead, every [`EVERY`]:
+//!
+//! 1. `PASSIVE` copies whatever the WAL holds without waiting for anyone: the writer keeps
+//!    committing meanwhile, so this copy, the bulk of the work, costs the writers nothing;
+//! 2. then, if the WAL holds more than [`RESTART_FRAMES`] pages, `RESTART` copies the few
+//!    pages committed since and makes the next commit start the WAL again from its
+//!    beginning. It runs in the writers' turn of the process (`WriterTurns`): writes queue
+//!    behind it as behind another write and start the moment it ends, instead of sleeping
+//!    in SQLite's busy handler (1, 2, 5, 10 ms…). It gives up after [`RESTART_WAIT`] when
+//!    a long read still holds old pages, to try again at the next round, so the WAL stays
+//!    near its usual size under any load.
+//!
+//! Durability is unchanged: a commit is in the WAL before it returns (it survives `kill -9`),
+//! and the checkpoints flush to disk at least as often as before under load. Another
+//! process writing the same file (`keyfleet admin`) checkpoints the same way while it runs,
+//! and SQLite checkpoints when a process closes the database's last connection.
+
+use std::time::Duration;
+
+use keyfleet_store_sql::WriterTurns;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{Connection as _, Row as _};
+
+use crate::SqliteBackend;
+
+/// How often the task checkpoints.
+pub const EVERY: Duration = Duration::from_millis(100);
+
+/// WAL size, in pages, above which a round ends with a `RESTART` (SQLite's own automatic
+/// checkpoint runs at 1 000).
+pub const RESTART_FRAMES: i64 = 1_000;
+
+/// How long a `RESTART` waits for the writer and for readers of old pages before it gives
+/// up for this round (its connection's busy timeout).
+pub const RESTART_WAIT: Duration = Duration::from_millis(50);
+
+/// What one `PRAGMA wal_checkpoint` answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// It could not finish (a writer or readers held it off past the busy timeout).
+    pub busy: bool,
+    /// Pages in the WAL.
+    pub wal_pages: i64,
+    /// Pages of it copied into the database file.
+    pub copied: i64,
+}
+
+/// Runs `PRAGMA wal_checkpoint(mode)` on `conn`.
+pub async fn checkpoint(conn: &mut SqliteConnection, mode: &str) -> Result<Checkpoint, sqlx::Error> {
+    let row = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Checkpoint {
+        busy: row.try_get::<i64, _>(0)? != 0,
+        wal_pages: row.try_get(1)?,
+        copied: row.try_get(2)?,
+    })
+}
+
+/// Why a round failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundError {
+    /// The checkpoint statement failed.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] sqlx::Error),
+    /// The writers' turn did not come (the store is closing, or a write held it too long).
+    #[error("the writers' turn: {0}")]
+    Turn(#[from] keyfleet_domain::StoreError),
+}
+
+/// One round: `PASSIVE`, then, when the WAL has grown past [`RESTART_FRAMES`], `RESTART`
+/// in the writers' turn (the process's writes wait for it in order, as for another write,
+/// instead of sleeping in SQLite's busy handler).
+pub async fn round(conn: &mut SqliteConnection, turns: &WriterTurns<SqliteBackend>) -> Result<Checkpoint, RoundError> {
+    let passive = checkpoint(conn, "PASSIVE").await?;
+    if passive.wal_pages <= RESTART_FRAMES {
+        return Ok(passive);
+    }
+    let _turn = turns.take().await?;
+    Ok(checkpoint(conn, "RESTART").await?)
+}
+
+/// Opens the checkpoints' own connection to the database of `options`.
+pub async fn connect(options: &SqliteConnectOptions) -> Result<SqliteConnection, sqlx::Error> {
+    SqliteConnection::connect_with(&options.clone().busy_timeout(RESTART_WAIT)).await
+}
+
+/// The task: a round every [`EVERY`] until the store stops it. A failed round is logged
+/// (once, then once a minute while they keep failing) and tried again.
+pub async fn run(mut conn: SqliteConnection, turns: WriterTurns<SqliteBackend>) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing_since: Option<tokio::time::Instant> = None;
+    let mut last_logged: Option<tokio::time::Instant> = None;
+    loop {
+        tick.tick().await;
+        match round(&mut conn, &turns).await {
+            Ok(_) => {
+                if failing_since.take().is_some() {
+                    tracing::info!("SQLite checkpoints work again");
+                }
+                last_logged = None;
+            }
+            Err(e) => {
+                let now = tokio::time::Instant::now();
+                failing_since.get_or_insert(now);
+                if last_logged.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60)) {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
+                    last_logged = Some(now);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keyfleet_domain::Timestamp;
+    use keyfleet_domain::store::RateLimitStore as _;
+
+    use super::*;
+    use crate::SqliteStore;
+
+    /// A WAL frame: a 24-byte header and a 4 KiB page.
+    const FRAME: u64 = 24 + 4096;
+
+    /// The writer never checkpoints, yet the WAL file stays near [`RESTART_FRAMES`] pages under
+    /// a steady stream of commits: the store's task copies the WAL back and restarts it. (The
+    /// file keeps the largest size it reached, so its size says how far the WAL ever grew.)
+    /// Without the task, every one of the 3 000 commits below would stay in the WAL.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_checkpointed_and_restarted_off_the_writer() {
+        let dir = std::env::temp_dir().join(format!("keyfleet-checkpoints-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wal.db");
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        for i in 0..3_000_i64 {
+            // One commit each, every one to a new key (at least one new page).
+            store
+                .hit(&format!("test:{i}"), Timestamp::from_millis(1_000_000), 60_000)
+                .await
+                .unwrap();
+            if i % 250 == 0 {
+                // Let a round or two run (the writes come faster than the rounds).
+                tokio::time::sleep(EVERY * 2).await;
+            }
+        }
+        let wal = std::fs::metadata(dir.join("wal.db-wal")).unwrap().len();
+        store.close().await;
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(
+            wal < 2_500 * FRAME,
+            "the WAL grew to {} pages: it was not checkpointed and restarted while the commits ran",
+            wal / FRAME
+        );
+    }
+}
