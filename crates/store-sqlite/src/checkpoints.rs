@@ -101,20 +101,18 @@ pub async fn connect(options: &SqliteConnectOptions) -> Result<SqliteConnection,
 pub async fn run(mut conn: SqliteConnection, turns: WriterTurns<SqliteBackend>) {
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing_since: Option<tokio::time::Instant> = None;
+    // Set while rounds fail: when the failure was last logged.
     let mut last_logged: Option<tokio::time::Instant> = None;
     loop {
         tick.tick().await;
         match round(&mut conn, &turns).await {
             Ok(_) => {
-                if failing_since.take().is_some() {
+                if last_logged.take().is_some() {
                     tracing::info!("SQLite checkpoints work again");
                 }
-                last_logged = None;
             }
             Err(e) => {
                 let now = tokio::time::Instant::now();
-                failing_since.get_or_insert(now);
                 if last_logged.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60)) {
                     tracing::warn!(error = %e, "SQLite checkpoint failed; the WAL grows until one succeeds");
                     last_logged = Some(now);
