@@ -9,7 +9,7 @@
 //! [`Migrator::new`] through a [`MigrationSource`]. Versions, descriptions, types,
 //! `-- no-transaction` and checksums are derived as sqlx's directory reader derives them, so
 //! a database migrated by an earlier build (with the macro) sees the same migrations;
-//! [`same_as_directory`] is the test each store runs against sqlx's own reader of its
+//! [`assert_matches_directory`] is the test each store runs against sqlx's own reader of its
 //! directory (which also catches a file added to the directory but not to the list).
 
 use std::borrow::Cow;
@@ -21,12 +21,18 @@ use std::task::{Context, Poll, Waker};
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
-/// The files of a store's `migrations/` directory, each as `(file name, SQL)`:
-/// `embed_migrations!["0001_identity.sql", "0002_credentials.sql"]` in the store crate.
+/// The migrator of a store's `migrations/` directory, made on first use from the files
+/// listed (each included with `include_str!`):
+/// `static MIGRATOR: LazyLock<Migrator> = embed_migrations!["0001_identity.sql", …];` in the
+/// store crate, whose tests call [`assert_matches_directory`].
 #[macro_export]
 macro_rules! embed_migrations {
     ($($file:literal),* $(,)?) => {
-        &[$(($file, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/", $file)))),*]
+        ::std::sync::LazyLock::new(|| {
+            $crate::migrations::embedded(&[$(
+                ($file, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/", $file)))
+            ),*])
+        })
     };
 }
 
@@ -89,18 +95,21 @@ pub fn embedded(files: Files) -> Migrator {
     }
 }
 
-/// Whether `migrator` holds exactly the migrations sqlx's own reader finds in `dir`
-/// (versions, descriptions, types, `no_tx` flags and checksums, in order); `Err` says
-/// what differs. For each store's tests.
-pub async fn same_as_directory(migrator: &Migrator, dir: &Path) -> Result<(), String> {
-    let on_disk = Migrator::new(dir).await.map_err(|e| e.to_string())?;
+/// Panics unless `migrator` holds exactly the migrations sqlx's own reader finds in the
+/// `migrations/` directory of `manifest_dir` (versions, descriptions, types, `no_tx` flags
+/// and checksums, in order), saying what differs. Each store's test of its list.
+pub async fn assert_matches_directory(migrator: &Migrator, manifest_dir: &str) {
+    let dir = Path::new(manifest_dir).join("migrations");
+    let on_disk = Migrator::new(dir.as_path())
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let ours: Vec<_> = migrator.iter().map(summary).collect();
     let theirs: Vec<_> = on_disk.iter().map(summary).collect();
-    if ours == theirs {
-        Ok(())
-    } else {
-        Err(format!("embedded: {ours:#?}\n{}: {theirs:#?}", dir.display()))
-    }
+    assert!(
+        ours == theirs,
+        "the embedded list differs from the directory\nembedded: {ours:#?}\n{}: {theirs:#?}",
+        dir.display()
+    );
 }
 
 fn summary(m: &Migration) -> (i64, String, String, bool, Vec<u8>) {
