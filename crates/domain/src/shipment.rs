@@ -383,10 +383,17 @@ pub trait ShipmentStore: Send + Sync {
     /// The database's clock (leases, backoff and the connector's checks of expiry use it, so
     /// processes whose clocks disagree agree on it).
     async fn database_now(&self) -> StoreResult<Timestamp>;
+    /// The start of a connector run, for [`Self::claim_orders`]: a time on the database clock
+    /// after every `checked_at` written before the call, and at or before every one written
+    /// after it returns. The clock counts milliseconds, so the store waits (a millisecond at
+    /// most) for it to pass the one it read: a run that began in the millisecond of the last
+    /// run's claim would otherwise take the order as looked at already and skip it.
+    async fn run_start(&self) -> StoreResult<Timestamp>;
     /// Claims up to `limit` orders in `state` that are due (`next_attempt_at` passed), not
-    /// leased by another holder, and not looked at since `run_start`: each gets `holder`'s
-    /// lease for `lease` (database clock) and `checked_at` now. Two processes never claim the
-    /// same order (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one writer).
+    /// leased by another holder, and not looked at since `run_start` (a [`Self::run_start`]):
+    /// each gets `holder`'s lease for `lease` (database clock) and `checked_at` now. Two
+    /// processes never claim the same order (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite:
+    /// one writer).
     async fn claim_orders(
         &self,
         state: ShipmentState,

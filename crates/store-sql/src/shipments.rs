@@ -253,6 +253,17 @@ impl<B: Backend> ShipmentStore for SqlStore<B> {
             .ok_or(StoreError::Corrupt("the database has no clock".into()))
     }
 
+    async fn run_start(&self) -> StoreResult<Timestamp> {
+        let read = self.database_now().await?;
+        loop {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let now = self.database_now().await?;
+            if now.as_millis() > read.as_millis() {
+                return Ok(now);
+            }
+        }
+    }
+
     async fn claim_orders(
         &self,
         state: ShipmentState,

@@ -242,7 +242,7 @@ fn at_database_time<'a>(ctx: &Ctx<'a>, now: Timestamp) -> Ctx<'a> {
 /// order is looked at once per run. Returns the counts (`submitted`, `registered`, `waiting`,
 /// `retried`, `needsAttention`, `failed`).
 pub async fn process(ctx: &Ctx<'_>, env: &ConnectorEnv<'_>) -> Result<Vec<(&'static str, u64)>, CoreError> {
-    let start = ctx.stores.shipments.database_now().await?;
+    let start = ctx.stores.shipments.run_start().await?;
     let run = at_database_time(ctx, start);
     let mut steps = Vec::new();
     let transport = env.factory.transport_keys().await;

@@ -544,4 +544,39 @@ pub async fn connector_claims_and_purge(s: &Stores) {
     assert_eq!(s.shipments.purge_completed(at(8)).await.unwrap(), 1);
     assert!(s.shipments.connector_order(ob.id).await.unwrap().is_none());
     assert!(s.shipments.connector_order(oa.id).await.unwrap().is_some());
+
+    // Runs back to back, each well inside a millisecond: every run looks at the order once,
+    // the next one included, and never twice itself.
+    let oc = order(b.id, None, ShipmentState::Requested);
+    s.shipments
+        .create_order(&oc, &details, &ev(Action::ShipmentOrder))
+        .await
+        .unwrap();
+    let retry_now = StepOutcome {
+        retry_after: Some(Duration::ZERO),
+        ..failed
+    };
+    let mut previous = None;
+    for run in 1..=5 {
+        let start = s.shipments.run_start().await.unwrap();
+        assert!(previous.is_none_or(|p: keyfleet_domain::Timestamp| start.as_millis() > p.as_millis()));
+        let claimed = s
+            .shipments
+            .claim_orders(ShipmentState::Requested, "p3", lease, start, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            claimed.iter().map(|o| o.shipment.id).collect::<Vec<_>>(),
+            [oc.id],
+            "run {run} looks at the order the run before it released"
+        );
+        s.shipments.order_step(oc.id, "p3", &retry_now, None).await.unwrap();
+        let twice = s
+            .shipments
+            .claim_orders(ShipmentState::Requested, "p3", lease, start, 10)
+            .await
+            .unwrap();
+        assert!(twice.is_empty(), "run {run} looked at the order twice");
+        previous = Some(start);
+    }
 }
