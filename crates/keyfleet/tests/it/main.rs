@@ -8,6 +8,7 @@ mod ceremony_two_processes;
 mod cli_and_serve;
 mod config_errors;
 mod connector;
+mod durability;
 mod factory_loop;
 mod factory_process;
 mod key_tools;
