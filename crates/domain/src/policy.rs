@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use crate::audit::NewAuditEvent;
 use crate::credential::Credential;
-use crate::ids::PolicyId;
+use crate::ids::{CeremonyId, PolicyId};
 use crate::report::Aaguid;
 use crate::store::StoreResult;
 use crate::user::User;
@@ -736,6 +736,17 @@ pub struct SignInRead {
     pub policies: SignInPolicies,
 }
 
+/// What the verify step of a sign-in reads, in one statement ([`PolicyStore::sign_in_read`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInLookup {
+    /// The ceremony was spent already (a replay): nothing else is told.
+    Spent,
+    /// The ceremony is not spent and no such key is stored.
+    UnknownKey,
+    /// The ceremony is not spent; the key, its owner and what applies to them.
+    Found(SignInRead),
+}
+
 /// The policies that apply at one sign-in, read in one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignInPolicies {
@@ -763,10 +774,10 @@ pub trait PolicyStore: Send + Sync {
     /// The policies that target `user` (through their groups), and whether the model
     /// `aaguid` is marked compromised: one statement, a sign-in's one read for its policy.
     async fn sign_in_policies(&self, user: UserId, aaguid: &Aaguid) -> StoreResult<SignInPolicies>;
-    /// The sign-in's one read: the key `credential_id`, its owner, the policies that target
-    /// the owner and whether the key's model is marked compromised, in one statement.
-    /// `None` when no such key is stored.
-    async fn sign_in_read(&self, credential_id: &[u8]) -> StoreResult<Option<SignInRead>>;
+    /// The verify step's one read: whether the ceremony `ceremony` was spent, and the key
+    /// `credential_id`, its owner, the policies that target the owner and whether the key's
+    /// model is marked compromised, in one statement.
+    async fn sign_in_read(&self, credential_id: &[u8], ceremony: CeremonyId) -> StoreResult<SignInLookup>;
 }
 
 #[cfg(test)]

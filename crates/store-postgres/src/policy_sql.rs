@@ -67,14 +67,18 @@ pub(crate) static POLICY_SQL: PolicySql = PolicySql {
     ),
     // The same, joined to the key and its owner: one row per targeting policy (or one with
     // NULL policy columns), each carrying the key (`c.*`, read by name) and its owner (`u_`).
+    // The spent flag is the one row every answer has; the key, its owner and their policies
+    // join to it (no key: one row, NULL but for the flag; `u.id` NULL targets no policy).
     sign_in_read: concat!(
-        "SELECT c.*, ",
+        "SELECT s.ceremony_spent, c.*, ",
         user_columns_u!(),
         ", ",
         policy_columns!(),
         ", (SELECT e.compromised FROM metadata_entries e WHERE e.aaguid = c.aaguid) AS model_compromised
-         FROM credentials c JOIN users u ON u.id = c.user_id LEFT JOIN policies p ON ",
+         FROM (SELECT EXISTS (SELECT 1 FROM spent_ceremonies WHERE id = $2) AS ceremony_spent) s
+         LEFT JOIN (credentials c JOIN users u ON u.id = c.user_id) ON c.id = $1
+         LEFT JOIN policies p ON u.id IS NOT NULL AND ",
         targets_user!("u.id"),
-        " WHERE c.id = $1 ORDER BY p.name_key, p.id"
+        " ORDER BY p.name_key, p.id"
     ),
 };

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use keyfleet_domain::audit::NewAuditEvent;
-use keyfleet_domain::ids::PolicyId;
-use keyfleet_domain::policy::{Policy, PolicyStore, SignInPolicies, SignInRead, Targets};
+use keyfleet_domain::ids::{CeremonyId, PolicyId};
+use keyfleet_domain::policy::{Policy, PolicyStore, SignInLookup, SignInPolicies, SignInRead, Targets};
 use keyfleet_domain::report::Aaguid;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_domain::{StoreError, UserId};
@@ -41,9 +41,11 @@ pub struct PolicySql {
     /// AAGUID, NULL when unknown); one row with NULL policy columns when none targets them:
     /// user, aaguid.
     pub sign_in_policies: &'static str,
-    /// `sign_in_policies` joined to a key and its owner: one row per targeting policy (or one
-    /// with NULL policy columns), each with the key's columns (by name), the owner's (prefixed
-    /// `u_`) and `model_compromised` for the key's AAGUID: credential id.
+    /// `sign_in_policies` joined to a key and its owner, after the spent flag of a ceremony:
+    /// one row per targeting policy (or one with NULL policy columns), each with
+    /// `ceremony_spent`, the key's columns (by name), the owner's (prefixed `u_`) and
+    /// `model_compromised` for the key's AAGUID; a row of NULLs but `ceremony_spent` when
+    /// there is no such key: credential id, ceremony id.
     pub sign_in_read: &'static str,
 }
 
@@ -154,17 +156,30 @@ impl<B: Backend> PolicyStore for SqlStore<B> {
         policies_of::<B>(&found)
     }
 
-    async fn sign_in_read(&self, credential_id: &[u8]) -> StoreResult<Option<SignInRead>> {
+    async fn sign_in_read(&self, credential_id: &[u8], ceremony: CeremonyId) -> StoreResult<SignInLookup> {
+        let ceremony = ceremony.to_string();
         let found = exec::all::<B>(
             &mut *self.conn().await?,
             B::POLICY_SQL.sign_in_read,
-            &[bytes(credential_id)],
+            &[bytes(credential_id), key(&ceremony)],
         )
         .await?;
-        let Some(first) = found.first() else {
-            return Ok(None);
-        };
-        Ok(Some(SignInRead {
+        // The statement answers at least one row (the spent flag), the key's columns NULL
+        // when there is no such key.
+        let first = found
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("the sign-in read answered no row".into()))?;
+        let spent: Option<bool> = <B::Db as exec::Driver>::boolean(first, "ceremony_spent")
+            .map_err(|e| StoreError::Corrupt(format!("ceremony_spent: {e}")))?;
+        if spent.unwrap_or(false) {
+            return Ok(SignInLookup::Spent);
+        }
+        let owner: Option<String> =
+            <B::Db as exec::Driver>::text(first, "u_id").map_err(|e| StoreError::Corrupt(format!("u_id: {e}")))?;
+        if owner.is_none() {
+            return Ok(SignInLookup::UnknownKey);
+        }
+        Ok(SignInLookup::Found(SignInRead {
             credential: rows::credential::<B>(first)?,
             owner: rows::user::<B>(first, "u_")?,
             policies: policies_of::<B>(&found)?,

@@ -19,7 +19,7 @@ use keyfleet_domain::UserId;
 use keyfleet_domain::audit::{Action, Actor, Outcome, Target};
 use keyfleet_domain::ceremony::{Ceremony, CeremonyKind, FinishAssertion};
 use keyfleet_domain::credential::Credential;
-use keyfleet_domain::policy::{Refusal, SignInRead};
+use keyfleet_domain::policy::{Refusal, SignInLookup, SignInRead};
 use keyfleet_domain::session::{self, NewSession, SessionKind};
 use keyfleet_domain::user::{User, Username};
 use keyfleet_webauthn_rp::{
@@ -225,12 +225,20 @@ async fn finish_admitted(ctx: &Ctx<'_>, raw: serde_json::Value, client_addr: &st
             None => unknown(),
         });
     };
+    // One read: whether the ceremony is spent, and the key with all a sign-in needs of it.
     // A spent one is answered like one never issued, before anything is evaluated (the
     // finishing transaction would refuse it anyway: this is the answer, not the guard).
-    if ctx.stores.ceremonies.ceremony_spent(ceremony.id).await? {
-        return Err(unknown());
-    }
-    match verify_and_sign_in(ctx, &ceremony, response, client_addr).await {
+    let read = match ctx
+        .stores
+        .policies
+        .sign_in_read(&response.raw_id.0, ceremony.id)
+        .await?
+    {
+        SignInLookup::Spent => return Err(unknown()),
+        SignInLookup::UnknownKey => None,
+        SignInLookup::Found(read) => Some(read),
+    };
+    match verify_and_sign_in(ctx, &ceremony, response, client_addr, read).await {
         Ok(done) => Ok(done),
         Err((e, target)) => {
             ctx.stores
@@ -274,6 +282,7 @@ async fn verify_and_sign_in(
     ceremony: &Ceremony,
     response: &AuthenticationResponseJSON,
     client_addr: &str,
+    read: Option<SignInRead>,
 ) -> Result<SignedIn, Failure> {
     let settings = &ctx.config.ceremonies;
     let store = |e: StoreError| (CeremonyError::from(e), None);
@@ -288,18 +297,12 @@ async fn verify_and_sign_in(
         ));
     }
     // Row 12: an unknown credential gets the same generic answer as every owner mismatch.
-    // One store read: the key, its owner, the owner's policies and the model's flag.
+    // Read with the spent flag: the key, its owner, the owner's policies and the model's flag.
     let SignInRead {
         credential: cred,
         owner,
         policies,
-    } = ctx
-        .stores
-        .policies
-        .sign_in_read(&response.raw_id.0)
-        .await
-        .map_err(store)?
-        .ok_or((unauthenticated(), None))?;
+    } = read.ok_or((unauthenticated(), None))?;
     let target = Some(Target::User(cred.user_id));
     let fail = |e: CeremonyError| (e, target.clone());
     // A3: a user identified beforehand must own the credential.

@@ -4,14 +4,15 @@ use keyfleet_domain::audit::{Action, Target};
 use keyfleet_domain::ids::PolicyId;
 use keyfleet_domain::metadata::{EntrySource, MetadataBlob, MetadataEntry};
 use keyfleet_domain::policy::{
-    Attestation, Enforcement, KeyRestrictions, PasskeyTypes, Policy, PolicySettings, Targets, UserVerification,
+    Attestation, Enforcement, KeyRestrictions, PasskeyTypes, Policy, PolicySettings, SignInLookup, Targets,
+    UserVerification,
 };
 use keyfleet_domain::store::Stores;
 use keyfleet_domain::{GroupId, Timestamp};
 use rand_core::OsRng;
 
 use super::{assert_conflict, assert_not_found};
-use crate::fixtures::{T0, at, audit_actions, credential, event, group, register, user};
+use crate::fixtures::{MINUTE, T0, at, audit_actions, credential, event, group, register, user};
 
 fn policy(name: &str, include: Targets, exclude: Vec<GroupId>) -> Policy {
     Policy {
@@ -273,12 +274,9 @@ pub async fn policy_sign_in_read(s: &Stores) {
         let mut key = credential(owner.id);
         key.aaguid = [model; 16];
         register(s, &key).await;
-        let read = s
-            .policies
-            .sign_in_read(&key.id)
-            .await
-            .unwrap()
-            .expect("the key is stored");
+        let SignInLookup::Found(read) = s.policies.sign_in_read(&key.id, fresh_ceremony()).await.unwrap() else {
+            panic!("the key is stored");
+        };
         assert_eq!(read.credential, key);
         assert_eq!(&read.owner, owner);
         assert_eq!(
@@ -288,5 +286,27 @@ pub async fn policy_sign_in_read(s: &Stores) {
             owner.username.as_str()
         );
     }
-    assert_eq!(s.policies.sign_in_read(&[7; 16]).await.unwrap(), None, "an unknown key");
+    let unspent = fresh_ceremony();
+    assert_eq!(
+        s.policies.sign_in_read(&[7; 16], unspent).await.unwrap(),
+        SignInLookup::UnknownKey,
+        "an unknown key"
+    );
+
+    // A spent ceremony is told first, whatever the key.
+    let key = credential(alice.id);
+    register(s, &key).await;
+    let spent = fresh_ceremony();
+    assert!(s.ceremonies.spend_ceremony(spent, at(MINUTE)).await.unwrap());
+    for id in [&key.id[..], &[7; 16]] {
+        assert_eq!(s.policies.sign_in_read(id, spent).await.unwrap(), SignInLookup::Spent);
+    }
+    assert!(matches!(
+        s.policies.sign_in_read(&key.id, unspent).await.unwrap(),
+        SignInLookup::Found(read) if read.credential == key
+    ));
+}
+
+fn fresh_ceremony() -> keyfleet_domain::ids::CeremonyId {
+    keyfleet_domain::ids::CeremonyId::new_random(&mut OsRng)
 }

@@ -131,19 +131,21 @@ pub async fn credential_round_trip(s: &Stores) {
     register(s, &first).await;
 
     assert_eq!(stored(s, &full.id).await, full, "every field round-trips");
-    let read = s
-        .policies
-        .sign_in_read(&full.id)
-        .await
-        .unwrap()
-        .expect("the sign-in's read finds the key");
+    let unspent = keyfleet_domain::ids::CeremonyId::new_random(&mut OsRng);
+    let keyfleet_domain::policy::SignInLookup::Found(read) = s.policies.sign_in_read(&full.id, unspent).await.unwrap()
+    else {
+        panic!("the sign-in's read finds the key");
+    };
     assert_eq!(
         (read.credential, read.owner),
         (full.clone(), u.clone()),
         "with its owner, in one read"
     );
     assert!(read.policies.policies.is_empty() && !read.policies.model_compromised);
-    assert_eq!(s.policies.sign_in_read(&[9; 16]).await.unwrap(), None);
+    assert_eq!(
+        s.policies.sign_in_read(&[9; 16], unspent).await.unwrap(),
+        keyfleet_domain::policy::SignInLookup::UnknownKey
+    );
     assert_eq!(stored(s, &first.id).await, first);
     assert_eq!(s.credentials.get_credential(&[9; 16]).await.unwrap(), None);
     assert_eq!(
