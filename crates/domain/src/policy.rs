@@ -744,7 +744,7 @@ pub enum SignInLookup {
     /// The ceremony is not spent and no such key is stored.
     UnknownKey,
     /// The ceremony is not spent; the key, its owner and what applies to them.
-    Found(SignInRead),
+    Found(Box<SignInRead>),
 }
 
 /// The policies that apply at one sign-in, read in one statement.

@@ -179,11 +179,11 @@ impl<B: Backend> PolicyStore for SqlStore<B> {
         if owner.is_none() {
             return Ok(SignInLookup::UnknownKey);
         }
-        Ok(SignInLookup::Found(SignInRead {
+        Ok(SignInLookup::Found(Box::new(SignInRead {
             credential: rows::credential::<B>(first)?,
             owner: rows::user::<B>(first, "u_")?,
             policies: policies_of::<B>(&found)?,
-        }))
+        })))
     }
 }
 

@@ -236,7 +236,7 @@ async fn finish_admitted(ctx: &Ctx<'_>, raw: serde_json::Value, client_addr: &st
     {
         SignInLookup::Spent => return Err(unknown()),
         SignInLookup::UnknownKey => None,
-        SignInLookup::Found(read) => Some(read),
+        SignInLookup::Found(read) => Some(*read),
     };
     match verify_and_sign_in(ctx, &ceremony, response, client_addr, read).await {
         Ok(done) => Ok(done),
