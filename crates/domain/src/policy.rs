@@ -734,6 +734,8 @@ pub struct SignInRead {
     pub owner: User,
     /// The owner's policies and the key model's compromised flag.
     pub policies: SignInPolicies,
+    /// The names of the owner's groups, in name order (the signed-in answer lists them).
+    pub groups: Vec<String>,
 }
 
 /// What the verify step of a sign-in reads, in one statement ([`PolicyStore::sign_in_read`]).
@@ -775,8 +777,8 @@ pub trait PolicyStore: Send + Sync {
     /// `aaguid` is marked compromised: one statement, a sign-in's one read for its policy.
     async fn sign_in_policies(&self, user: UserId, aaguid: &Aaguid) -> StoreResult<SignInPolicies>;
     /// The verify step's one read: whether the ceremony `ceremony` was spent, and the key
-    /// `credential_id`, its owner, the policies that target the owner and whether the key's
-    /// model is marked compromised, in one statement.
+    /// `credential_id`, its owner, the policies that target the owner, whether the key's
+    /// model is marked compromised and the owner's groups, in one statement.
     async fn sign_in_read(&self, credential_id: &[u8], ceremony: CeremonyId) -> StoreResult<SignInLookup>;
 }
 

@@ -44,8 +44,9 @@ pub struct PolicySql {
     /// `sign_in_policies` joined to a key and its owner, after the spent flag of a ceremony:
     /// one row per targeting policy (or one with NULL policy columns), each with
     /// `ceremony_spent`, the key's columns (by name), the owner's (prefixed `u_`) and
-    /// `model_compromised` for the key's AAGUID; a row of NULLs but `ceremony_spent` when
-    /// there is no such key: credential id, ceremony id.
+    /// `model_compromised` for the key's AAGUID and `member_of`, the owner's group names
+    /// as a JSON array in name order; a row of NULLs but `ceremony_spent` when there is no
+    /// such key: credential id, ceremony id.
     pub sign_in_read: &'static str,
 }
 
@@ -179,10 +180,15 @@ impl<B: Backend> PolicyStore for SqlStore<B> {
         if owner.is_none() {
             return Ok(SignInLookup::UnknownKey);
         }
+        let groups: Option<String> = <B::Db as exec::Driver>::text(first, "member_of")
+            .map_err(|e| StoreError::Corrupt(format!("member_of: {e}")))?;
+        let groups: Vec<String> = serde_json::from_str(groups.as_deref().unwrap_or("[]"))
+            .map_err(|e| StoreError::Corrupt(format!("member_of: {e}")))?;
         Ok(SignInLookup::Found(Box::new(SignInRead {
             credential: rows::credential::<B>(first)?,
             owner: rows::user::<B>(first, "u_")?,
             policies: policies_of::<B>(&found)?,
+            groups,
         })))
     }
 }

@@ -74,7 +74,9 @@ pub(crate) static POLICY_SQL: PolicySql = PolicySql {
         user_columns_u!(),
         ", ",
         policy_columns!(),
-        ", (SELECT e.compromised FROM metadata_entries e WHERE e.aaguid = c.aaguid) AS model_compromised
+        ", (SELECT e.compromised FROM metadata_entries e WHERE e.aaguid = c.aaguid) AS model_compromised,
+           (SELECT json_group_array(g.name ORDER BY g.name_key, g.id)
+              FROM user_groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = u.id) AS member_of
          FROM (SELECT EXISTS (SELECT 1 FROM spent_ceremonies WHERE id = $2) AS ceremony_spent) s
          LEFT JOIN (credentials c JOIN users u ON u.id = c.user_id) ON c.id = $1
          LEFT JOIN policies p ON u.id IS NOT NULL AND ",

@@ -135,6 +135,8 @@ pub struct SignedIn {
     pub session: NewSession,
     /// The key used.
     pub credential: Credential,
+    /// The names of the user's groups, in name order (read with the key).
+    pub groups: Vec<String>,
 }
 
 fn concurrent() -> CeremonyError {
@@ -297,11 +299,13 @@ async fn verify_and_sign_in(
         ));
     }
     // Row 12: an unknown credential gets the same generic answer as every owner mismatch.
-    // Read with the spent flag: the key, its owner, the owner's policies and the model's flag.
+    // Read with the spent flag: the key, its owner, the owner's policies and groups, and the
+    // model's flag.
     let SignInRead {
         credential: cred,
         owner,
         policies,
+        groups,
     } = read.ok_or((unauthenticated(), None))?;
     let target = Some(Target::User(cred.user_id));
     let fail = |e: CeremonyError| (e, target.clone());
@@ -446,6 +450,7 @@ async fn verify_and_sign_in(
             user: owner,
             session: new,
             credential: cred,
+            groups,
         }),
         Err(StoreError::Conflict("sign_count")) => Err(fail(concurrent())),
         Err(StoreError::Conflict(_)) => Err(fail(challenge_used())),

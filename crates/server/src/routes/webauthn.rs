@@ -61,11 +61,10 @@ pub async fn sign_in_verify(
     }
     let c = state.ctx(Actor::Anonymous, &headers);
     let done = sign_in::finish(&c, raw, &peer.ip().to_string()).await?;
-    let groups = state.stores.groups.list_user_groups(done.user.id).await?;
     let me = MeJson {
         user: UserJson::from(&done.user),
         session: SessionJson::new(&done.session.session, true),
-        groups: groups.into_iter().map(|g| g.name).collect(),
+        groups: done.groups,
     };
     let cookie = new_session_cookie(&state, &done.session, c.now);
     Ok(([(header::SET_COOKIE, cookie)], axum::Json(me)).into_response())

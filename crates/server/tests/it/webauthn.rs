@@ -132,6 +132,7 @@ async fn username_less_and_username_first_sign_ins_open_full_sessions(b: Backend
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["user"]["username"], "pat");
     assert_eq!(r.json()["session"]["kind"], "full");
+    assert_eq!(r.json()["groups"], json!([]), "in no group");
     let cookie = r.cookie();
     let me = app.call(Method::GET, "/api/v1/me", Auth::Cookie(&cookie), None).await;
     assert_eq!(me.status, StatusCode::OK);
@@ -140,6 +141,17 @@ async fn username_less_and_username_first_sign_ins_open_full_sessions(b: Backend
     assert_eq!(s.sign_count, 1);
     assert!(s.last_used_at.is_some());
     assert!(stored_ceremony(&app, &c.id).await.is_none());
+
+    // The answer names the user's groups, in name order.
+    let (sys, system) = (app.system(), keyfleet_core::access::Principal::System);
+    for name in ["Zeta shift", "alpha, \"QA\" \\ team"] {
+        let g = keyfleet_core::identity::groups::create(&sys, &system, name, "")
+            .await
+            .unwrap();
+        keyfleet_core::identity::groups::add_member(&sys, &system, g.id, user.id)
+            .await
+            .unwrap();
+    }
 
     // Username-first: allowCredentials lists the user's key with its transports.
     let c = sign_in_options(&app, Some("PAT")).await;
@@ -150,6 +162,7 @@ async fn username_less_and_username_first_sign_ins_open_full_sessions(b: Backend
     let r = sign_in_verify(&app, &c.id, key.sign_in(&c.options, ORIGIN).unwrap()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["user"]["id"], user.id.to_string());
+    assert_eq!(r.json()["groups"], json!(["alpha, \"QA\" \\ team", "Zeta shift"]));
     assert_eq!(stored(&app, &key.credential_id).await.sign_count, 2);
     let sessions = app
         .state

@@ -268,8 +268,20 @@ pub async fn policy_sign_in_read(s: &Stores) {
     assert!(for_carol.policies.is_empty());
     assert!(for_carol.model_compromised);
 
+    // A second group for alice, its name escaped in JSON (quotes, a backslash, a comma).
+    let quoted = group("\u{c4}rzte, \"QA\" \\ team");
+    s.groups
+        .create_group(&quoted, &event(Action::GroupCreate, None))
+        .await
+        .unwrap();
+    s.groups
+        .add_member(quoted.id, alice.id, &event(Action::GroupMemberAdd, None))
+        .await
+        .unwrap();
+
     // The sign-in's one read of a key brings the same policies and flag as the read by user
-    // and model, with the key and its owner: for every user and model above.
+    // and model, with the key, its owner and the owner's groups: for every user and model
+    // above.
     for (owner, model) in [(&alice, 1u8), (&alice, 2), (&bob, 1), (&carol, 2)] {
         let mut key = credential(owner.id);
         key.aaguid = [model; 16];
@@ -279,6 +291,13 @@ pub async fn policy_sign_in_read(s: &Stores) {
         };
         assert_eq!(read.credential, key);
         assert_eq!(&read.owner, owner);
+        let groups = s.groups.list_user_groups(owner.id).await.unwrap();
+        assert_eq!(
+            read.groups,
+            groups.into_iter().map(|g| g.name).collect::<Vec<_>>(),
+            "{}'s groups, in name order",
+            owner.username.as_str()
+        );
         assert_eq!(
             read.policies,
             s.policies.sign_in_policies(owner.id, &[model; 16]).await.unwrap(),
@@ -305,6 +324,17 @@ pub async fn policy_sign_in_read(s: &Stores) {
         s.policies.sign_in_read(&key.id, unspent).await.unwrap(),
         SignInLookup::Found(read) if read.credential == key
     ));
+    let dave = user("dave");
+    s.users
+        .create_user(&dave, &event(Action::UserCreate, None))
+        .await
+        .unwrap();
+    let key = credential(dave.id);
+    register(s, &key).await;
+    let SignInLookup::Found(read) = s.policies.sign_in_read(&key.id, unspent).await.unwrap() else {
+        panic!("dave's key is stored");
+    };
+    assert!(read.groups.is_empty(), "no group: an empty list");
 }
 
 fn fresh_ceremony() -> keyfleet_domain::ids::CeremonyId {
