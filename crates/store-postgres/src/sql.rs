@@ -319,6 +319,7 @@ pub(crate) static SQL: Sql = Sql {
     // (nearly always) the sessions are not looked at. Without it, a plan made while the
     // sessions table was small scanned every session on every sign-in (auto_explain during a
     // benchmark, 5 December 2026: the sign-in's rate fell as sessions accumulated).
+    finish_authentication_body: None,
     finish_authentication_at_once: Some(
         "WITH spent AS (INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) RETURNING 1),
               swapped AS (

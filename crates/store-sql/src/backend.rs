@@ -334,13 +334,17 @@ pub struct Sql {
     /// old count, new count, backup_state, uv, now; session id, token hash, kind, created_at,
     /// last_seen_at, expires_at, idle_timeout_ms, client_addr; the sign-in's audit event (at,
     /// actor, action, target, outcome, request_id, detail); the removed-key sessions' audit
-    /// event (the same seven); the rate-limit key to give back (NULL: none) and its window;
-    /// the session's user_verified. It is its own transaction and writes everything or nothing: anything short of a whole
-    /// success (a spent ceremony, a moved counter, a missing key) is an error that leaves
-    /// nothing written (the caller sends `ROLLBACK` on the same connection, in case the
-    /// statements began a transaction), and the caller then runs the steps, which say
-    /// precisely what went wrong.
+    /// event (the same seven); the session's user_verified. It is its own transaction and
+    /// writes everything or nothing: anything short of a whole success (a spent ceremony, a
+    /// moved counter, a missing key) is an error that leaves nothing written (the caller
+    /// sends `ROLLBACK` on the same connection, in case the statements began a transaction),
+    /// and the caller then runs the steps, which say precisely what went wrong.
     pub finish_authentication_at_once: Option<&'static str>,
+    /// The statements of `finish_authentication_at_once` without its `BEGIN` and `COMMIT`
+    /// (the same parameters, `$1` to `$32`), for group commit ([`crate::batch`]): the
+    /// sign-ins waiting for the writer run in one transaction, in one round trip, each
+    /// body's parameters renumbered. `None`: every sign-in commits on its own.
+    pub finish_authentication_body: Option<&'static str>,
 
     /// The dashboard's figures in one statement, as columns `users`, `users_enabled`,
     /// `users_without_key`, `keys_total`, `keys_unused`, `users_with_unused_key`,

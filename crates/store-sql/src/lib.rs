@@ -23,6 +23,7 @@
 
 mod audit;
 mod backend;
+mod batch;
 mod clients;
 mod conns;
 mod consent;

@@ -10,6 +10,7 @@ use keyfleet_domain::store::StoreResult;
 use sqlx::Pool;
 
 use crate::backend::{Backend, Upkeep};
+use crate::batch::SignInBatches;
 use crate::conns::{Lane, Loan, WriterTurns};
 use crate::exec::{self, Arg, Connection, ms, text};
 
@@ -27,6 +28,8 @@ pub struct SqlStore<B: Backend> {
     /// The backend's background upkeep (SQLite's checkpoints), stopped with the store's
     /// last clone or by [`Self::close`].
     upkeep: Option<Arc<Upkeep>>,
+    /// Group commit of sign-ins, when the backend writes them that way (SQLite).
+    pub(crate) sign_ins: Option<Arc<SignInBatches<B>>>,
     backend: PhantomData<fn() -> B>,
 }
 
@@ -43,11 +46,13 @@ impl<B: Backend> SqlStore<B> {
         let upkeep = opened
             .upkeep
             .map(|start| Arc::new(Upkeep::spawn(start(WriterTurns(writer.clone())))));
+        let sign_ins = SignInBatches::new(writer.clone());
         Ok(Self {
             pool,
             readers,
             writer,
             upkeep,
+            sign_ins,
             backend: PhantomData,
         })
     }
@@ -113,6 +118,7 @@ impl<B: Backend> Clone for SqlStore<B> {
             readers: self.readers.clone(),
             writer: self.writer.clone(),
             upkeep: self.upkeep.clone(),
+            sign_ins: self.sign_ins.clone(),
             backend: PhantomData,
         }
     }

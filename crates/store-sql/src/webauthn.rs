@@ -217,7 +217,10 @@ impl<B: Backend> SqlStore<B> {
             Arg::Text(ended.detail.as_deref()),
             Arg::Bool(s.user_verified),
         ];
-        self.write_at_once(sql, &args).await
+        match &self.sign_ins {
+            Some(batches) => Ok(batches.write(&args).await),
+            None => self.write_at_once(sql, &args).await,
+        }
     }
 }
 

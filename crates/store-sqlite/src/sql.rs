@@ -73,6 +73,31 @@ macro_rules! live_at_2 {
 }
 
 /// The statements.
+/// A sign-in's statements (`Sql::finish_authentication_body`): its transaction is
+/// `finish_authentication_at_once` alone, or one group commit's.
+macro_rules! finish_authentication_body {
+    () => {
+        "         INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2);
+         UPDATE credentials
+            SET sign_count = $6, backup_state = $7, uv_initialized = (uv_initialized OR $8), last_used_at = $9
+          WHERE id = $3 AND user_id = $4 AND sign_count = $5;
+         INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
+                               idle_timeout_ms, client_addr, credential_id, user_verified)
+              SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3, $32 WHERE changes() = 1;
+         INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+              SELECT $18, $19, $20, $21, $22, $23, $24 WHERE changes() = 1;
+         INSERT INTO spent_ceremonies (id, expires_at) SELECT $1, $2 WHERE changes() = 0;
+         INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
+              SELECT $25, $26, $27, $28, $29, $30, $31
+               WHERE EXISTS (SELECT 1 FROM session_ends_pending WHERE user_id = $4);
+         UPDATE sessions SET revoked_at = $9
+          WHERE revoked_at IS NULL
+            AND credential_id IN (SELECT credential_id FROM session_ends_pending WHERE user_id = $4);
+         DELETE FROM session_ends_pending WHERE user_id = $4;
+         "
+    };
+}
+
 pub(crate) static SQL: Sql = Sql {
     begin: "BEGIN IMMEDIATE",
     rollback: "ROLLBACK",
@@ -298,27 +323,8 @@ pub(crate) static SQL: Sql = Sql {
     // event); if the audit event was not written, the ceremony's id is inserted a second time,
     // whose unique key stops the batch before COMMIT and the caller rolls back. A spent
     // ceremony stops it at the first statement.
-    finish_authentication_at_once: Some(
-        "BEGIN IMMEDIATE;
-         INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2);
-         UPDATE credentials
-            SET sign_count = $6, backup_state = $7, uv_initialized = (uv_initialized OR $8), last_used_at = $9
-          WHERE id = $3 AND user_id = $4 AND sign_count = $5;
-         INSERT INTO sessions (id, token_hash, user_id, kind, created_at, last_seen_at, expires_at,
-                               idle_timeout_ms, client_addr, credential_id, user_verified)
-              SELECT $10, $11, $4, $12, $13, $14, $15, $16, $17, $3, $32 WHERE changes() = 1;
-         INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
-              SELECT $18, $19, $20, $21, $22, $23, $24 WHERE changes() = 1;
-         INSERT INTO spent_ceremonies (id, expires_at) SELECT $1, $2 WHERE changes() = 0;
-         INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
-              SELECT $25, $26, $27, $28, $29, $30, $31
-               WHERE EXISTS (SELECT 1 FROM session_ends_pending WHERE user_id = $4);
-         UPDATE sessions SET revoked_at = $9
-          WHERE revoked_at IS NULL
-            AND credential_id IN (SELECT credential_id FROM session_ends_pending WHERE user_id = $4);
-         DELETE FROM session_ends_pending WHERE user_id = $4;
-         COMMIT",
-    ),
+    finish_authentication_at_once: Some(concat!("BEGIN IMMEDIATE;", finish_authentication_body!(), "COMMIT")),
+    finish_authentication_body: Some(finish_authentication_body!()),
 
     // One statement, so the figures come from one read snapshot and add up. The key figures
     // are one pass over credentials_report_idx in user order (a covering index: no key row is

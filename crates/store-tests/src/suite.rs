@@ -59,8 +59,9 @@ pub use strengths::{session_records_user_verification, strength_crud, strength_u
 pub use webauthn::{
     ceremony_store_and_purge, credential_rename_delete_flag, credential_round_trip, credential_unique_across_users,
     finish_authentication_cancelled, finish_authentication_race, finish_authentication_refusals,
-    finish_authentication_updates, finish_registration_once, flag_possible_clone_race, flag_possible_clone_rules,
-    revoke_credential_sessions, revoke_sessions_of_removed_keys, sign_count_race, user_delete_cascades_webauthn,
+    finish_authentication_together, finish_authentication_updates, finish_registration_once, flag_possible_clone_race,
+    flag_possible_clone_rules, revoke_credential_sessions, revoke_sessions_of_removed_keys, sign_count_race,
+    user_delete_cascades_webauthn,
 };
 
 /// Asserts `r` is `Conflict(rule)`.
@@ -118,6 +119,7 @@ pub const CASES: &[&str] = &[
     "finish_authentication_updates",
     "finish_authentication_refusals",
     "finish_authentication_race",
+    "finish_authentication_together",
     "sign_count_race",
     "revoke_credential_sessions",
     "revoke_sessions_of_removed_keys",

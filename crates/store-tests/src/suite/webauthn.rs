@@ -562,6 +562,75 @@ pub async fn finish_authentication_race(s: &Stores) {
     assert_eq!(signins, 1);
 }
 
+/// Sign-ins finishing together (SQLite writes those that wait for the writer in one
+/// transaction: group commit). Each good one is written whole; one that fails in their midst
+/// (a replayed ceremony) fails alone, with its own error, and takes nobody with it.
+pub async fn finish_authentication_together(s: &Stores) {
+    let mut keys = Vec::new();
+    for i in 0..5 {
+        let u = new_user(s, &format!("together-{i}")).await;
+        keys.push(registered(s, u.id, 10).await);
+    }
+    let other = new_user(s, "together-replay").await;
+    let other_key = registered(s, other.id, 10).await;
+    let replayed = started_authentication(s, None).await;
+    authenticate(s, replayed.id, &other_key, 10, 11).await.unwrap();
+    for round in 1..=2_u32 {
+        let mut c = Vec::new();
+        for _ in 0..5 {
+            c.push(started_authentication(s, None).await);
+        }
+        let (old, new) = (9 + round, 10 + round);
+        let (r0, r1, r2, r3, r4, replay) = tokio::join!(
+            authenticate(s, c[0].id, &keys[0], old, new),
+            authenticate(s, c[1].id, &keys[1], old, new),
+            authenticate(s, c[2].id, &keys[2], old, new),
+            authenticate(s, c[3].id, &keys[3], old, new),
+            authenticate(s, c[4].id, &keys[4], old, new),
+            // Round 1 replays a spent ceremony; round 2 has no failure in it.
+            async {
+                if round == 1 {
+                    authenticate(s, replayed.id, &other_key, 11, 12).await.map(|_| ())
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        for (i, r) in [r0, r1, r2, r3, r4].into_iter().enumerate() {
+            let session = r.unwrap_or_else(|e| panic!("round {round}: sign-in {i} failed: {e:?}"));
+            assert!(
+                s.sessions
+                    .find_live_session(&session.token_hash, at(2 * MINUTE))
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "round {round}: sign-in {i}'s session"
+            );
+        }
+        if round == 1 {
+            assert_conflict(replay, "ceremony_used");
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(stored(s, &k.id).await.sign_count, new, "round {round}: key {i}");
+            assert_eq!(
+                s.sessions
+                    .list_user_sessions(k.user_id, at(2 * MINUTE))
+                    .await
+                    .unwrap()
+                    .len(),
+                round as usize
+            );
+        }
+        assert_eq!(
+            stored(s, &other_key.id).await.sign_count,
+            11,
+            "the replay wrote nothing"
+        );
+        let signins = audit_actions(s).await.iter().filter(|a| *a == "auth.webauthn").count();
+        assert_eq!(signins, 1 + 5 * round as usize, "round {round}: one event per sign-in");
+    }
+}
+
 /// Two concurrent assertions of one key in two ceremonies, both read at the same counter:
 /// the compare-and-swap lets exactly one through (bad input 38: no lost update); the loser
 /// wrote nothing and its ceremony remains.

@@ -85,6 +85,7 @@ conformance!(
     finish_authentication_updates,
     finish_authentication_refusals,
     finish_authentication_race,
+    finish_authentication_together,
     sign_count_race,
     revoke_credential_sessions,
     revoke_sessions_of_removed_keys,
