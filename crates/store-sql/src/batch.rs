@@ -46,9 +46,12 @@ pub(crate) enum OwnedArg {
 }
 
 impl OwnedArg {
-    /// `arg`, owned; `None` for the list kinds, which a sign-in does not bind.
+    /// `arg`, owned; `None` for the list kinds, which a sign-in does not bind, and for a key
+    /// holding a NUL (alone, such a statement is not run and matches nothing; in a batch it
+    /// would skip the others' statements: the steps answer it instead).
     pub(crate) fn of(arg: &Arg<'_>) -> Option<Self> {
         Some(match arg {
+            Arg::Key(Some(v)) if v.contains('\0') => return None,
             Arg::Key(v) => Self::Key(v.map(str::to_owned)),
             Arg::Text(v) => Self::Text(v.map(str::to_owned)),
             Arg::Int(v) => Self::Int(*v),
@@ -237,6 +240,12 @@ fn renumber(sql: &str, by: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::renumber;
+
+    #[test]
+    fn a_key_holding_a_nul_is_not_batched() {
+        assert!(super::OwnedArg::of(&crate::exec::Arg::Key(Some("a\0b"))).is_none());
+        assert!(super::OwnedArg::of(&crate::exec::Arg::Key(Some("ab"))).is_some());
+    }
 
     #[test]
     fn parameters_are_renumbered_and_nothing_else_changes() {
