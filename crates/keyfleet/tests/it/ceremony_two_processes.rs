@@ -5,10 +5,10 @@
 use keyfleet_webauthn_testkey::TestKey;
 use serde_json::{Value, json};
 
-use crate::http::{self, json_post};
-use crate::process::{Scratch, Server, run_ok};
+use crate::http;
+use crate::process::{Scratch, Server, admin};
 
-const ORIGIN: &str = "http://localhost:8080";
+const ORIGIN: &str = http::DEFAULT_ORIGIN;
 
 fn pg() -> (
     tokio::runtime::Runtime,
@@ -24,16 +24,11 @@ fn pg() -> (
 }
 
 fn post(s: &Server, path: &str, cookie: Option<&str>, body: &Value) -> http::Response {
-    let mut headers = vec![("Origin", ORIGIN)];
-    if let Some(c) = cookie {
-        headers.push(("Cookie", c));
-    }
-    json_post(s.addr, path, &headers, body)
+    http::browser_post(s.addr, path, cookie, body)
 }
 
 fn ok(r: &http::Response, status: u16) -> Value {
-    assert_eq!(r.status, status, "{}", r.body);
-    r.json()
+    r.expect(status)
 }
 
 #[test]
@@ -42,12 +37,7 @@ fn a_ceremony_started_on_one_process_finishes_on_another() {
     let (rt, url, db) = pg();
     let a = Server::start(&dir.0, &url, &[]);
     let b = Server::start(&dir.0, &url, &[]);
-    let cli = |args: &[&str]| {
-        let mut all = vec!["admin"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["--database-url", &url]);
-        run_ok(&dir.0, &all, &[])
-    };
+    let cli = |args: &[&str]| admin(&dir.0, &url, args);
     cli(&[
         "create-user",
         "--username",

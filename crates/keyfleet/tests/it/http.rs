@@ -23,6 +23,12 @@ impl Response {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
+    /// The body as JSON, once the status is `status`.
+    pub fn expect(&self, status: u16) -> serde_json::Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        self.json()
+    }
+
     /// `name=value` of the Set-Cookie header.
     pub fn cookie(&self) -> String {
         self.header("set-cookie")
@@ -95,4 +101,17 @@ pub fn json_post(addr: SocketAddr, path: &str, extra: &[(&str, &str)], body: &se
     let mut headers = vec![("Content-Type", "application/json")];
     headers.extend_from_slice(extra);
     request(addr, "POST", path, &headers, Some(&body.to_string()))
+}
+
+/// The origin `keyfleet serve` accepts when none is configured.
+pub const DEFAULT_ORIGIN: &str = "http://localhost:8080";
+
+/// POSTs `body` as a page of [`DEFAULT_ORIGIN`] does (its `Origin` header), with the session
+/// `cookie` if any.
+pub fn browser_post(addr: SocketAddr, path: &str, cookie: Option<&str>, body: &serde_json::Value) -> Response {
+    let mut headers = vec![("Origin", DEFAULT_ORIGIN)];
+    if let Some(c) = cookie {
+        headers.push(("Cookie", c));
+    }
+    json_post(addr, path, &headers, body)
 }

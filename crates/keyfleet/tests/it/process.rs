@@ -62,6 +62,14 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Like [`run`], asserting success; returns standard output.
+/// `keyfleet admin ARGS --database-url URL`, which must succeed; its stdout.
+pub fn admin(dir: &Path, database_url: &str, args: &[&str]) -> String {
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--database-url", database_url]);
+    run_ok(dir, &all, &[])
+}
+
 pub fn run_ok(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = run(dir, args, env);
     assert!(
