@@ -72,7 +72,6 @@ macro_rules! live_at_2 {
     };
 }
 
-/// The statements.
 /// A sign-in's statements (`Sql::finish_authentication_body`): its transaction is
 /// `finish_authentication_at_once` alone, or one group commit's.
 macro_rules! finish_authentication_body {
@@ -98,6 +97,7 @@ macro_rules! finish_authentication_body {
     };
 }
 
+/// The statements.
 pub(crate) static SQL: Sql = Sql {
     begin: "BEGIN IMMEDIATE",
     rollback: "ROLLBACK",

@@ -61,7 +61,6 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().expect("run keyfleet")
 }
 
-/// Like [`run`], asserting success; returns standard output.
 /// `keyfleet admin ARGS --database-url URL`, which must succeed; its stdout.
 pub fn admin(dir: &Path, database_url: &str, args: &[&str]) -> String {
     let mut all = vec!["admin"];
@@ -70,6 +69,7 @@ pub fn admin(dir: &Path, database_url: &str, args: &[&str]) -> String {
     run_ok(dir, &all, &[])
 }
 
+/// Like [`run`], asserting success; returns standard output.
 pub fn run_ok(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = run(dir, args, env);
     assert!(
