@@ -36,6 +36,37 @@ macro_rules! embed_migrations {
     };
 }
 
+/// The migrator of a keyfleet store's `migrations/`. The SQLite and PostgreSQL stores keep
+/// their directories in step, file name for file name (each in its own SQL), so this one list
+/// serves both; each store's test checks it against its own directory with
+/// [`assert_matches_directory`]. A new migration is one line here and one file in each store.
+#[macro_export]
+macro_rules! store_migrations {
+    () => {
+        $crate::embed_migrations![
+            "0001_identity.sql",
+            "0002_credentials.sql",
+            "0003_session_ends.sql",
+            "0004_jobs.sql",
+            "0005_reports.sql",
+            "0006_spent_ceremonies.sql",
+            "0007_metadata.sql",
+            "0008_policies.sql",
+            "0009_authentication_strengths.sql",
+            "0010_metadata_use.sql",
+            "0011_scim.sql",
+            "0012_oidc.sql",
+            "0013_group_rules.sql",
+            "0014_onbehalf_options.sql",
+            "0015_oidc_protocol.sql",
+            "0016_oidc_consent.sql",
+            "0017_mail_outbox.sql",
+            "0018_connector.sql",
+            "0019_master_keys.sql",
+        ]
+    };
+}
+
 /// Embedded migration files, as `(file name, SQL)`.
 pub type Files = &'static [(&'static str, &'static str)];
 

@@ -60,27 +60,7 @@ use crate::lists::{decode_list, encode_list};
 
 /// The migrations in `migrations/`, embedded at build time (a test checks the list against
 /// the directory).
-static MIGRATOR: std::sync::LazyLock<Migrator> = keyfleet_store_sql::embed_migrations![
-    "0001_identity.sql",
-    "0002_credentials.sql",
-    "0003_session_ends.sql",
-    "0004_jobs.sql",
-    "0005_reports.sql",
-    "0006_spent_ceremonies.sql",
-    "0007_metadata.sql",
-    "0008_policies.sql",
-    "0009_authentication_strengths.sql",
-    "0010_metadata_use.sql",
-    "0011_scim.sql",
-    "0012_oidc.sql",
-    "0013_group_rules.sql",
-    "0014_onbehalf_options.sql",
-    "0015_oidc_protocol.sql",
-    "0016_oidc_consent.sql",
-    "0017_mail_outbox.sql",
-    "0018_connector.sql",
-    "0019_master_keys.sql",
-];
+static MIGRATOR: std::sync::LazyLock<Migrator> = keyfleet_store_sql::store_migrations!();
 
 /// How long a statement waits for another connection's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
