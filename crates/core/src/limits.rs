@@ -14,7 +14,7 @@
 //! Only failures are written ([`RateLimitStore::hit`](keyfleet_domain::store::RateLimitStore::hit));
 //! the attempts being evaluated are counted in the process ([`InFlight`]), and an attempt is
 //! evaluated only while the failures stored plus those in flight stay under the limit
-//! ([`admit_sign_in`], [`admit_token`]). In one process (SQLite's case, and one instance on
+//! ([`begin_sign_in`], [`admit_token`]). In one process (SQLite's case, and one instance on
 //! PostgreSQL) that still lets at most the limit be evaluated however many requests race;
 //! several instances sharing PostgreSQL can each evaluate up to the limit at the same instant
 //! (at most `instances × limit` per window).
@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use keyfleet_domain::Timestamp;
+use keyfleet_domain::policy::FailureWindow;
 use keyfleet_domain::store::{Reservation, StoreResult};
 
 use crate::{CoreError, Ctx};
@@ -310,39 +311,97 @@ pub async fn admit_token<'a>(ctx: &Ctx<'a>, addr: &str) -> Result<Admitted<'a>, 
     admit(ctx, format!("token:fail:{addr}"), limit, "slow_down").await
 }
 
-/// Admits a sign-in verification from `addr` under its failure limit, as [`admit_token`]
-/// does: nothing is written unless the sign-in fails ([`Admitted::failed`]).
-pub async fn admit_sign_in<'a>(ctx: &Ctx<'a>, addr: &str) -> Result<Admitted<'a>, CoreError> {
+/// Begins the admission of a sign-in verification from `addr` under its failure limit, as
+/// [`admit_token`] admits: the verify step reads the stored failures with the key
+/// ([`keyfleet_domain::policy::PolicyStore::sign_in_read`]), then [`Pending::admit`]
+/// decides; a request that reads no key decides with [`Pending::peek_and_admit`]. Nothing is
+/// written unless the sign-in fails ([`Admitted::failed`]).
+pub fn begin_sign_in<'a>(ctx: &Ctx<'a>, addr: &str) -> Pending<'a> {
     let limit = ctx.config.limits.sign_in.failures_per_address;
-    admit(ctx, format!("signin:fail:{addr}"), limit, "too_many_attempts").await
+    Pending::begin(ctx, format!("signin:fail:{addr}"), limit, "too_many_attempts")
 }
 
 /// Admits an attempt on `key` while the failures stored in the window plus the attempts on
 /// `key` being evaluated in this process stay under `limit`; `Limited` with `code` otherwise.
 async fn admit<'a>(ctx: &Ctx<'a>, key: String, limit: u32, code: &'static str) -> Result<Admitted<'a>, CoreError> {
-    let limits = ctx.config.limits;
-    let window = ms(limits.window);
-    let in_flight = &ctx.core.attempts;
-    let since = in_flight.snapshot(&key);
-    let stored = match ctx.stores.rate_limits.peek(&key, ctx.now, window).await {
-        Ok(n) => n,
-        Err(e) => {
-            in_flight.abandon(&key);
-            return Err(e.into());
-        }
-    };
-    if !in_flight.admit(&key, since, stored, limit) {
-        return Err(CoreError::Limited {
+    Pending::begin(ctx, key, limit, code).peek_and_admit(ctx).await
+}
+
+/// An admission begun: this process's finished failures on the key are noted, and the
+/// failures stored in the window are to be read (they may be read with other data, as a
+/// sign-in reads them with its key). Dropped undecided, it takes no place.
+#[must_use = "decide with admit() or peek_and_admit()"]
+#[derive(Debug)]
+pub struct Pending<'a> {
+    in_flight: &'a InFlight,
+    key: String,
+    window: i64,
+    limit: u32,
+    code: &'static str,
+    retry_after_s: u64,
+    since: u64,
+    decided: bool,
+}
+
+impl<'a> Pending<'a> {
+    fn begin(ctx: &Ctx<'a>, key: String, limit: u32, code: &'static str) -> Self {
+        let in_flight = &ctx.core.attempts;
+        let since = in_flight.snapshot(&key);
+        Pending {
+            in_flight,
+            window: ms(ctx.config.limits.window),
+            retry_after_s: ctx.config.limits.window.as_secs().max(1),
+            key,
+            limit,
             code,
-            retry_after_s: limits.window.as_secs().max(1),
-        });
+            since,
+            decided: false,
+        }
     }
-    Ok(Admitted {
-        in_flight,
-        key,
-        window,
-        done: false,
-    })
+
+    /// What to read the stored failures of, at `now` (read after this admission began).
+    pub fn failures(&self, now: Timestamp) -> FailureWindow<'_> {
+        FailureWindow {
+            key: &self.key,
+            now,
+            window_ms: self.window,
+        }
+    }
+
+    /// Admits the attempt when `stored` (the failures read from the store since the
+    /// admission began) plus the failures this process finished since plus the attempts
+    /// being evaluated stay under the limit; `Limited` otherwise.
+    pub fn admit(mut self, stored: u32) -> Result<Admitted<'a>, CoreError> {
+        self.decided = true;
+        let key = std::mem::take(&mut self.key);
+        if !self.in_flight.admit(&key, self.since, stored, self.limit) {
+            return Err(CoreError::Limited {
+                code: self.code,
+                retry_after_s: self.retry_after_s,
+            });
+        }
+        Ok(Admitted {
+            in_flight: self.in_flight,
+            key,
+            window: self.window,
+            done: false,
+        })
+    }
+
+    /// Reads the stored failures (one read) and decides as [`Pending::admit`].
+    pub async fn peek_and_admit(self, ctx: &Ctx<'_>) -> Result<Admitted<'a>, CoreError> {
+        // A store error drops `self` undecided: the admission is abandoned.
+        let stored = ctx.stores.rate_limits.peek(&self.key, ctx.now, self.window).await?;
+        self.admit(stored)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.decided {
+            self.in_flight.abandon(&self.key);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -749,6 +749,28 @@ pub enum SignInLookup {
     Found(Box<SignInRead>),
 }
 
+/// A failure count read with a sign-in's key ([`PolicyStore::sign_in_read`]): the count
+/// [`crate::store::RateLimitStore::peek`] would answer for `key` at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureWindow<'a> {
+    /// The rate-limit key (the client address's sign-in failures).
+    pub key: &'a str,
+    /// The time of the attempt.
+    pub now: Timestamp,
+    /// The window's length.
+    pub window_ms: i64,
+}
+
+/// The verify step's one read ([`PolicyStore::sign_in_read`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInReading {
+    /// The failures counted in the current window of the [`FailureWindow`] asked for (0 when
+    /// it has passed or none is stored).
+    pub failures: u32,
+    /// The ceremony and the key.
+    pub lookup: SignInLookup,
+}
+
 /// The policies that apply at one sign-in, read in one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignInPolicies {
@@ -776,10 +798,17 @@ pub trait PolicyStore: Send + Sync {
     /// The policies that target `user` (through their groups), and whether the model
     /// `aaguid` is marked compromised: one statement, a sign-in's one read for its policy.
     async fn sign_in_policies(&self, user: UserId, aaguid: &Aaguid) -> StoreResult<SignInPolicies>;
-    /// The verify step's one read: whether the ceremony `ceremony` was spent, and the key
-    /// `credential_id`, its owner, the policies that target the owner, whether the key's
-    /// model is marked compromised and the owner's groups, in one statement.
-    async fn sign_in_read(&self, credential_id: &[u8], ceremony: CeremonyId) -> StoreResult<SignInLookup>;
+    /// The verify step's one read: the failures counted on `failures` (as
+    /// [`crate::store::RateLimitStore::peek`] counts them), whether the ceremony `ceremony`
+    /// was spent, and the key `credential_id`, its owner, the policies that target the
+    /// owner, whether the key's model is marked compromised and the owner's groups, in one
+    /// statement.
+    async fn sign_in_read(
+        &self,
+        credential_id: &[u8],
+        ceremony: CeremonyId,
+        failures: FailureWindow<'_>,
+    ) -> StoreResult<SignInReading>;
 }
 
 #[cfg(test)]

@@ -4,13 +4,16 @@
 use async_trait::async_trait;
 use keyfleet_domain::audit::NewAuditEvent;
 use keyfleet_domain::ids::{CeremonyId, PolicyId};
-use keyfleet_domain::policy::{Policy, PolicyStore, SignInLookup, SignInPolicies, SignInRead, Targets};
+use keyfleet_domain::policy::{
+    FailureWindow, Policy, PolicyStore, SignInLookup, SignInPolicies, SignInRead, SignInReading, Targets,
+};
 use keyfleet_domain::report::Aaguid;
 use keyfleet_domain::store::StoreResult;
 use keyfleet_domain::{StoreError, UserId};
 
 use crate::backend::Backend;
-use crate::exec::{self, Arg, Connection, bytes, key, ms, text};
+use crate::exec::{self, Arg, Connection, bytes, int, key, ms, text};
+use crate::rate_limit::count;
 use crate::rows;
 use crate::store::{SqlStore, audit_and_commit, one_row};
 
@@ -157,34 +160,56 @@ impl<B: Backend> PolicyStore for SqlStore<B> {
         policies_of::<B>(&found)
     }
 
-    async fn sign_in_read(&self, credential_id: &[u8], ceremony: CeremonyId) -> StoreResult<SignInLookup> {
+    async fn sign_in_read(
+        &self,
+        credential_id: &[u8],
+        ceremony: CeremonyId,
+        failures: FailureWindow<'_>,
+    ) -> StoreResult<SignInReading> {
         let ceremony = ceremony.to_string();
+        // A failure key holding a NUL counts nothing, as `peek` answers for it; bound as NULL
+        // it matches no row, and the key is still read (a NUL key would stop the statement).
+        let failure_key = if crate::nul::has_nul(failures.key) {
+            Arg::Key(None)
+        } else {
+            key(failures.key)
+        };
         let found = exec::all::<B>(
             &mut *self.conn().await?,
             B::POLICY_SQL.sign_in_read,
-            &[bytes(credential_id), key(&ceremony)],
+            &[
+                bytes(credential_id),
+                key(&ceremony),
+                failure_key,
+                ms(failures.now),
+                int(failures.window_ms),
+            ],
         )
         .await?;
-        // The statement answers at least one row (the spent flag), the key's columns NULL
-        // when there is no such key.
+        // The statement answers at least one row (the spent flag and the failure count), the
+        // key's columns NULL when there is no such key.
         let first = found
             .first()
             .ok_or_else(|| StoreError::Corrupt("the sign-in read answered no row".into()))?;
+        let failures = <B::Db as exec::Driver>::int(first, "failures")
+            .map_err(|e| StoreError::Corrupt(format!("failures: {e}")))?
+            .map_or(0, count);
+        let reading = |lookup| Ok(SignInReading { failures, lookup });
         let spent: Option<bool> = <B::Db as exec::Driver>::boolean(first, "ceremony_spent")
             .map_err(|e| StoreError::Corrupt(format!("ceremony_spent: {e}")))?;
         if spent.unwrap_or(false) {
-            return Ok(SignInLookup::Spent);
+            return reading(SignInLookup::Spent);
         }
         let owner: Option<String> =
             <B::Db as exec::Driver>::text(first, "u_id").map_err(|e| StoreError::Corrupt(format!("u_id: {e}")))?;
         if owner.is_none() {
-            return Ok(SignInLookup::UnknownKey);
+            return reading(SignInLookup::UnknownKey);
         }
         let groups: Option<String> = <B::Db as exec::Driver>::text(first, "member_of")
             .map_err(|e| StoreError::Corrupt(format!("member_of: {e}")))?;
         let groups: Vec<String> = serde_json::from_str(groups.as_deref().unwrap_or("[]"))
             .map_err(|e| StoreError::Corrupt(format!("member_of: {e}")))?;
-        Ok(SignInLookup::Found(Box::new(SignInRead {
+        reading(SignInLookup::Found(Box::new(SignInRead {
             credential: rows::credential::<B>(first)?,
             owner: rows::user::<B>(first, "u_")?,
             policies: policies_of::<B>(&found)?,

@@ -173,13 +173,36 @@ struct FinishRequest {
 
 /// Finishes a sign-in from `client_addr`: `body` is the request as sent
 /// (`{ceremonyId, credential}`). The attempt is admitted under the address's failure limit
-/// before anything is verified (`limits::admit_sign_in`); only a failure is written for it.
+/// before anything is verified (`limits::begin_sign_in`), on the failures read with the key;
+/// only a failure is written for it.
 pub async fn finish(ctx: &Ctx<'_>, body: serde_json::Value, client_addr: &str) -> Result<SignedIn, CeremonyError> {
-    let attempt = match limits::admit_sign_in(ctx, client_addr).await {
-        Ok(a) => a,
-        Err(e) => return Err(limited(ctx, e).await?),
+    let pending = limits::begin_sign_in(ctx, client_addr);
+    let (attempt, outcome) = match read_request(ctx, body) {
+        Ok((body, ceremony)) => {
+            let response = &body.credential;
+            // One read: the address's failures, whether the ceremony is spent, and the key
+            // with all a sign-in needs of it. A store error leaves the attempt unadmitted.
+            let reading = ctx
+                .stores
+                .policies
+                .sign_in_read(&response.raw_id.0, ceremony.id, pending.failures(ctx.now))
+                .await?;
+            let attempt = match pending.admit(reading.failures) {
+                Ok(a) => a,
+                Err(e) => return Err(limited(ctx, e).await?),
+            };
+            let outcome = finish_read(ctx, &ceremony, response, client_addr, reading.lookup).await;
+            (attempt, outcome)
+        }
+        Err(unread) => {
+            let attempt = match pending.peek_and_admit(ctx).await {
+                Ok(a) => a,
+                Err(e) => return Err(limited(ctx, e).await?),
+            };
+            (attempt, Err(refuse_unread(ctx, unread).await?))
+        }
     };
-    match finish_admitted(ctx, body, client_addr).await {
+    match outcome {
         Ok(done) => {
             attempt.succeeded();
             Ok(done)
@@ -193,54 +216,83 @@ pub async fn finish(ctx: &Ctx<'_>, body: serde_json::Value, client_addr: &str) -
     }
 }
 
-async fn finish_admitted(ctx: &Ctx<'_>, raw: serde_json::Value, client_addr: &str) -> Result<SignedIn, CeremonyError> {
+/// A finish request that names no sign-in ceremony of this server.
+enum Unread {
+    /// The body has the wrong shape (A1); the ceremony id, if it has one, is still spent.
+    Shape {
+        refusal: CeremonyError,
+        ceremony_id: Option<String>,
+    },
+    /// The id does not open as a sealed sign-in ceremony.
+    Sealed { ceremony_id: String },
+}
+
+/// The request and its ceremony, opened without a store (the id is the ceremony, sealed).
+fn read_request(ctx: &Ctx<'_>, raw: serde_json::Value) -> Result<(FinishRequest, Ceremony), Unread> {
     // Read in two steps so that a body of the wrong shape (A1) still consumes its ceremony.
     let ceremony_id = raw.get("ceremonyId").and_then(|v| v.as_str()).map(str::to_owned);
-    let body: FinishRequest = match serde_json::from_value(raw) {
-        Ok(body) => body,
-        Err(e) => {
-            let refusal = invalid_shape(&e);
+    let body: FinishRequest = serde_json::from_value(raw).map_err(|e| Unread::Shape {
+        refusal: invalid_shape(&e),
+        ceremony_id,
+    })?;
+    // One that does not open (forged, tampered, another server's, a registration's) names
+    // no ceremony.
+    match ctx.config.ceremonies.seal_key.open(&body.ceremony_id) {
+        Some(ceremony) => Ok((body, ceremony)),
+        None => Err(Unread::Sealed {
+            ceremony_id: body.ceremony_id,
+        }),
+    }
+}
+
+fn unknown_ceremony() -> CeremonyError {
+    CeremonyError::new(
+        FailureClass::Rejected,
+        "unknown_ceremony",
+        "no such ceremony; it was used, or it expired",
+    )
+}
+
+/// The refusal of an admitted request that names no sign-in ceremony (`Ok` is the refusal;
+/// `Err` a store failure).
+async fn refuse_unread(ctx: &Ctx<'_>, unread: Unread) -> Result<CeremonyError, CeremonyError> {
+    match unread {
+        Unread::Shape { refusal, ceremony_id } => {
             if let Some(id) = ceremony_id {
                 abandon(ctx, &id, refusal.code).await?;
             }
-            return Err(refusal);
+            Ok(refusal)
         }
-    };
-    let response = &body.credential;
-    let unknown = || {
-        CeremonyError::new(
-            FailureClass::Rejected,
-            "unknown_ceremony",
-            "no such ceremony; it was used, or it expired",
-        )
-    };
-    // The id is the ceremony, sealed: one that does not open (forged, tampered, another
-    // server's, a registration's) names no ceremony.
-    let Some(ceremony) = ctx.config.ceremonies.seal_key.open(&body.ceremony_id) else {
-        // A registration's id is not spent here (it is not this ceremony's to spend).
-        let registration = match body.ceremony_id.parse::<keyfleet_domain::ids::CeremonyId>() {
-            Ok(id) => ctx.stores.ceremonies.get_ceremony(id).await?,
-            Err(_) => None,
-        };
-        return Err(match registration {
-            Some(_) => CeremonyError::new(FailureClass::Rejected, "ceremony_mismatch", "not a sign-in ceremony"),
-            None => unknown(),
-        });
-    };
-    // One read: whether the ceremony is spent, and the key with all a sign-in needs of it.
-    // A spent one is answered like one never issued, before anything is evaluated (the
+        Unread::Sealed { ceremony_id } => {
+            // A registration's id is not spent here (it is not this ceremony's to spend).
+            let registration = match ceremony_id.parse::<keyfleet_domain::ids::CeremonyId>() {
+                Ok(id) => ctx.stores.ceremonies.get_ceremony(id).await?,
+                Err(_) => None,
+            };
+            Ok(match registration {
+                Some(_) => CeremonyError::new(FailureClass::Rejected, "ceremony_mismatch", "not a sign-in ceremony"),
+                None => unknown_ceremony(),
+            })
+        }
+    }
+}
+
+/// Finishes an admitted sign-in whose ceremony opened and whose key was read.
+async fn finish_read(
+    ctx: &Ctx<'_>,
+    ceremony: &Ceremony,
+    response: &AuthenticationResponseJSON,
+    client_addr: &str,
+    lookup: SignInLookup,
+) -> Result<SignedIn, CeremonyError> {
+    // A spent ceremony is answered like one never issued, before anything is evaluated (the
     // finishing transaction would refuse it anyway: this is the answer, not the guard).
-    let read = match ctx
-        .stores
-        .policies
-        .sign_in_read(&response.raw_id.0, ceremony.id)
-        .await?
-    {
-        SignInLookup::Spent => return Err(unknown()),
+    let read = match lookup {
+        SignInLookup::Spent => return Err(unknown_ceremony()),
         SignInLookup::UnknownKey => None,
         SignInLookup::Found(read) => Some(*read),
     };
-    match verify_and_sign_in(ctx, &ceremony, response, client_addr, read).await {
+    match verify_and_sign_in(ctx, ceremony, response, client_addr, read).await {
         Ok(done) => Ok(done),
         Err((e, target)) => {
             ctx.stores

@@ -86,6 +86,14 @@ async fn failed_sign_ins_lock_out_the_address_not_the_others(b: Backend) {
             .iter()
             .any(|e| e.detail.as_deref().is_some_and(|d| d.contains("rate_limited")))
     );
+    // A request that names no ceremony (forged id, wrong shape) is refused the same way,
+    // before it is looked at.
+    for (id, credential) in [("forged", cred.clone()), (c.id.as_str(), json!({"id": 7}))] {
+        let r = verify_from(&app, attacker, id, credential).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.json()["code"], "too_many_attempts");
+    }
+    assert_eq!(snapshot(&app, &[user.id]).await, before);
     // The same ceremony still finishes from another address.
     let r = verify_from(&app, "10.3.3.3:4000", &c.id, cred).await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));

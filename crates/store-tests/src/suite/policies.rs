@@ -4,8 +4,8 @@ use keyfleet_domain::audit::{Action, Target};
 use keyfleet_domain::ids::PolicyId;
 use keyfleet_domain::metadata::{EntrySource, MetadataBlob, MetadataEntry};
 use keyfleet_domain::policy::{
-    Attestation, Enforcement, KeyRestrictions, PasskeyTypes, Policy, PolicySettings, SignInLookup, Targets,
-    UserVerification,
+    Attestation, Enforcement, FailureWindow, KeyRestrictions, PasskeyTypes, Policy, PolicySettings, SignInLookup,
+    Targets, UserVerification,
 };
 use keyfleet_domain::store::Stores;
 use keyfleet_domain::{GroupId, Timestamp};
@@ -286,7 +286,7 @@ pub async fn policy_sign_in_read(s: &Stores) {
         let mut key = credential(owner.id);
         key.aaguid = [model; 16];
         register(s, &key).await;
-        let SignInLookup::Found(read) = s.policies.sign_in_read(&key.id, fresh_ceremony()).await.unwrap() else {
+        let SignInLookup::Found(read) = read_key(s, &key.id, fresh_ceremony()).await else {
             panic!("the key is stored");
         };
         assert_eq!(read.credential, key);
@@ -307,7 +307,7 @@ pub async fn policy_sign_in_read(s: &Stores) {
     }
     let unspent = fresh_ceremony();
     assert_eq!(
-        s.policies.sign_in_read(&[7; 16], unspent).await.unwrap(),
+        read_key(s, &[7; 16], unspent).await,
         SignInLookup::UnknownKey,
         "an unknown key"
     );
@@ -318,10 +318,10 @@ pub async fn policy_sign_in_read(s: &Stores) {
     let spent = fresh_ceremony();
     assert!(s.ceremonies.spend_ceremony(spent, at(MINUTE)).await.unwrap());
     for id in [&key.id[..], &[7; 16]] {
-        assert_eq!(s.policies.sign_in_read(id, spent).await.unwrap(), SignInLookup::Spent);
+        assert_eq!(read_key(s, id, spent).await, SignInLookup::Spent);
     }
     assert!(matches!(
-        s.policies.sign_in_read(&key.id, unspent).await.unwrap(),
+        read_key(s, &key.id, unspent).await,
         SignInLookup::Found(read) if read.credential == key
     ));
     let dave = user("dave");
@@ -331,10 +331,72 @@ pub async fn policy_sign_in_read(s: &Stores) {
         .unwrap();
     let key = credential(dave.id);
     register(s, &key).await;
-    let SignInLookup::Found(read) = s.policies.sign_in_read(&key.id, unspent).await.unwrap() else {
+    let SignInLookup::Found(read) = read_key(s, &key.id, unspent).await else {
         panic!("dave's key is stored");
     };
     assert!(read.groups.is_empty(), "no group: an empty list");
+
+    // The failures on the address's key come with every answer, counted as `peek` counts
+    // them: in the window, 0 once it has passed, 0 for a key never hit or holding a NUL.
+    let window = 10 * MINUTE;
+    let limit_key = "signin:fail:192.0.2.7";
+    for _ in 0..3 {
+        s.rate_limits.hit(limit_key, at(MINUTE), window).await.unwrap();
+    }
+    s.rate_limits
+        .hit("signin:fail:192.0.2.8", at(MINUTE), window)
+        .await
+        .unwrap();
+    for (now, expected) in [
+        (at(2 * MINUTE), 3),
+        (at(MINUTE + window - 1), 3),
+        (at(MINUTE + window), 0),
+    ] {
+        let failures = FailureWindow {
+            key: limit_key,
+            now,
+            window_ms: window,
+        };
+        assert_eq!(s.rate_limits.peek(limit_key, now, window).await.unwrap(), expected);
+        for (id, ceremony, kind) in [
+            (&key.id[..], unspent, "found"),
+            (&[7; 16][..], unspent, "unknown key"),
+            (&key.id[..], spent, "spent"),
+        ] {
+            let reading = s.policies.sign_in_read(id, ceremony, failures).await.unwrap();
+            assert_eq!(reading.failures, expected, "{kind} at {now:?}");
+            assert_eq!(
+                reading.lookup,
+                read_key(s, id, ceremony).await,
+                "{kind}: the same lookup"
+            );
+        }
+    }
+    for never in ["signin:fail:192.0.2.9", "signin:fail:192.0.2.7\0"] {
+        let failures = FailureWindow {
+            key: never,
+            now: at(2 * MINUTE),
+            window_ms: window,
+        };
+        let reading = s.policies.sign_in_read(&key.id, unspent, failures).await.unwrap();
+        assert_eq!(reading.failures, 0, "{never:?}");
+        assert!(
+            matches!(reading.lookup, SignInLookup::Found(ref r) if r.credential == key),
+            "{never:?}"
+        );
+    }
+}
+
+/// The sign-in's read of `id` under `ceremony`, with a failure key nothing was counted on.
+pub(crate) async fn read_key(s: &Stores, id: &[u8], ceremony: keyfleet_domain::ids::CeremonyId) -> SignInLookup {
+    let failures = FailureWindow {
+        key: "signin:fail:203.0.113.250",
+        now: at(MINUTE),
+        window_ms: MINUTE,
+    };
+    let reading = s.policies.sign_in_read(id, ceremony, failures).await.unwrap();
+    assert_eq!(reading.failures, 0, "nothing counted on the key");
+    reading.lookup
 }
 
 fn fresh_ceremony() -> keyfleet_domain::ids::CeremonyId {
