@@ -12,6 +12,13 @@ mod hint;
 mod mds;
 mod verify;
 
+/// mimalloc instead of glibc's malloc: under a full sign-in load glibc's allocation and
+/// free paths (fast-bin consolidation on every larger request, arena locks) took about a
+/// tenth of the server's samples; mimalloc's thread-local free lists cost a fraction of that
+/// (docs/performance.md, "One read at the verify step, and mimalloc").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// keyfleet: FIDO2 security keys for a whole organisation.
 #[derive(Debug, Parser)]
 #[command(name = "keyfleet", version, about)]
