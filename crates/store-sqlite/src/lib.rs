@@ -80,7 +80,8 @@ const WRITE_WAIT: Duration = Duration::from_secs(10);
 const SYNCHRONOUS: SqliteSynchronous = SqliteSynchronous::Normal;
 
 /// The size, in bytes, a WAL file is cut back to when it starts again (64 MiB: it stays
-/// near 4 MiB at any load, see `checkpoints`; this only bounds what a long read left).
+/// under about 40 MiB at any load, see `checkpoints`; this only bounds what a long read
+/// left).
 const JOURNAL_SIZE_LIMIT: &str = "67108864";
 
 /// Every keyfleet store trait on one SQLite database.
