@@ -67,7 +67,7 @@ pub(crate) static POLICY_SQL: PolicySql = PolicySql {
     ),
     // The same, joined to the key and its owner: one row per targeting policy (or one with
     // NULL policy columns), each carrying the key (`c.*`, read by name) and its owner (`u_`).
-    // The spent flag and the failure count (as `peek` counts it) are the one row every
+    // The spent flag and the failure count (`peek`'s own statement) are the one row every
     // answer has; the key, its owner and their policies join to it (no key: one row, NULL
     // but for those two; `u.id` NULL targets no policy).
     sign_in_read: concat!(
@@ -79,8 +79,9 @@ pub(crate) static POLICY_SQL: PolicySql = PolicySql {
            (SELECT json_group_array(g.name ORDER BY g.name_key, g.id)
               FROM user_groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = u.id) AS member_of
          FROM (SELECT EXISTS (SELECT 1 FROM spent_ceremonies WHERE id = $2) AS ceremony_spent,
-                      (SELECT CASE WHEN $4 - r.window_start >= $5 THEN 0 ELSE r.count END
-                         FROM rate_limits r WHERE r.key = $3) AS failures) s
+                      (",
+        keyfleet_store_sql::failures_in_window!("$3", "$4", "$5"),
+        ") AS failures) s
          LEFT JOIN (credentials c JOIN users u ON u.id = c.user_id) ON c.id = $1
          LEFT JOIN policies p ON u.id IS NOT NULL AND ",
         targets_user!("u.id"),

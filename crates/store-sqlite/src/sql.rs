@@ -306,7 +306,7 @@ pub(crate) static SQL: Sql = Sql {
               count = CASE WHEN $2 - rate_limits.window_start >= $3 THEN 1 ELSE rate_limits.count + 1 END,
               window_start = CASE WHEN $2 - rate_limits.window_start >= $3 THEN $2 ELSE rate_limits.window_start END
           RETURNING count",
-    peek: "SELECT CASE WHEN $2 - window_start >= $3 THEN 0 ELSE count END FROM rate_limits WHERE key = $1",
+    peek: keyfleet_store_sql::failures_in_window!("$1", "$2", "$3"),
     clear: "DELETE FROM rate_limits WHERE key = $1",
     reserve: "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
               ON CONFLICT (key) DO UPDATE SET
