@@ -16,7 +16,7 @@
 //!   counter moved by a concurrent sign-in, a deleted key) rolls the whole batch back, and
 //!   every sign-in of it answers `false`: its caller then runs the steps on its own, which
 //!   either write it (the innocent ones) or name what went wrong (the failing one). A batch of
-//!   one runs `finish_authentication_at_once`, as before group commit.
+//!   one is `finish_authentication_at_once`'s statement, as before group commit.
 //! - The runner is a task of its own: a caller that stops waiting (its request dropped)
 //!   neither cancels nor splits a batch; its sign-in is written or not with the others.
 
@@ -51,7 +51,7 @@ impl OwnedArg {
     /// would skip the others' statements: the steps answer it instead).
     pub(crate) fn of(arg: &Arg<'_>) -> Option<Self> {
         Some(match arg {
-            Arg::Key(Some(v)) if v.contains('\0') => return None,
+            Arg::Key(Some(v)) if crate::nul::has_nul(v) => return None,
             Arg::Key(v) => Self::Key(v.map(str::to_owned)),
             Arg::Text(v) => Self::Text(v.map(str::to_owned)),
             Arg::Int(v) => Self::Int(*v),
@@ -89,8 +89,6 @@ struct Queue {
 pub(crate) struct SignInBatches<B: Backend> {
     queue: Mutex<Queue>,
     writer: Lane<B>,
-    /// `finish_authentication_at_once`: a batch of one.
-    alone: &'static str,
     body: &'static str,
     /// The script for `n + 1` sign-ins, made on first use.
     scripts: [OnceLock<String>; MAX_BATCH],
@@ -99,14 +97,10 @@ pub(crate) struct SignInBatches<B: Backend> {
 impl<B: Backend> SignInBatches<B> {
     /// Group commit on `writer`, when the backend has a sign-in body for it.
     pub(crate) fn new(writer: Lane<B>) -> Option<Arc<Self>> {
-        let (alone, body) = (
-            B::SQL.finish_authentication_at_once?,
-            B::SQL.finish_authentication_body?,
-        );
+        let body = B::SQL.finish_authentication_body?;
         Some(Arc::new(Self {
             queue: Mutex::new(Queue::default()),
             writer,
-            alone,
             body,
             scripts: std::array::from_fn(|_| OnceLock::new()),
         }))
@@ -162,11 +156,7 @@ impl<B: Backend> SignInBatches<B> {
                         .iter()
                         .flat_map(|j| j.args.iter().map(OwnedArg::borrowed))
                         .collect();
-                    let sql = if jobs.len() == 1 {
-                        self.alone
-                    } else {
-                        self.script(jobs.len())
-                    };
+                    let sql = self.script(jobs.len());
                     conn.unsettled();
                     let written = exec::execute::<B>(&mut conn, sql, &args).await.is_ok();
                     if !written {
@@ -186,7 +176,7 @@ impl<B: Backend> SignInBatches<B> {
     }
 
     /// `BEGIN IMMEDIATE`, `n` bodies (the `k`th one's `$i` renumbered `$(i + k × PARAMS)`),
-    /// `COMMIT`.
+    /// `COMMIT`: for one, the text of `finish_authentication_at_once`.
     fn script(&self, n: usize) -> &str {
         self.scripts[n - 1].get_or_init(|| {
             let mut sql = String::from("BEGIN IMMEDIATE;");
@@ -254,5 +244,8 @@ mod tests {
             "INSERT INTO t VALUES ($65, $96); SELECT '$' WHERE x = $74;"
         );
         assert_eq!(renumber("no parameters", 32), "no parameters");
+        // A batch of one is the body as written (`finish_authentication_at_once`'s text).
+        let body = "INSERT INTO t VALUES ($1, $2); UPDATE t SET a = $32 WHERE b = $10;";
+        assert_eq!(renumber(body, 0), body);
     }
 }
