@@ -335,6 +335,7 @@ async fn admit<'a>(ctx: &Ctx<'a>, key: String, limit: u32, code: &'static str) -
 pub struct Pending<'a> {
     in_flight: &'a InFlight,
     key: String,
+    now: Timestamp,
     window: i64,
     limit: u32,
     code: &'static str,
@@ -349,6 +350,7 @@ impl<'a> Pending<'a> {
         let since = in_flight.snapshot(&key);
         Pending {
             in_flight,
+            now: ctx.now,
             window: ms(ctx.config.limits.window),
             retry_after_s: ctx.config.limits.window.as_secs().max(1),
             key,
@@ -359,11 +361,12 @@ impl<'a> Pending<'a> {
         }
     }
 
-    /// What to read the stored failures of, at `now` (read after this admission began).
-    pub fn failures(&self, now: Timestamp) -> FailureWindow<'_> {
+    /// What to read the stored failures of (read after this admission began), at the
+    /// attempt's time.
+    pub fn failures(&self) -> FailureWindow<'_> {
         FailureWindow {
             key: &self.key,
-            now,
+            now: self.now,
             window_ms: self.window,
         }
     }
@@ -391,7 +394,7 @@ impl<'a> Pending<'a> {
     /// Reads the stored failures (one read) and decides as [`Pending::admit`].
     pub async fn peek_and_admit(self, ctx: &Ctx<'_>) -> Result<Admitted<'a>, CoreError> {
         // A store error drops `self` undecided: the admission is abandoned.
-        let stored = ctx.stores.rate_limits.peek(&self.key, ctx.now, self.window).await?;
+        let stored = ctx.stores.rate_limits.peek(&self.key, self.now, self.window).await?;
         self.admit(stored)
     }
 }

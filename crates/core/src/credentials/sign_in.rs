@@ -185,7 +185,7 @@ pub async fn finish(ctx: &Ctx<'_>, body: serde_json::Value, client_addr: &str) -
             let reading = ctx
                 .stores
                 .policies
-                .sign_in_read(&response.raw_id.0, ceremony.id, pending.failures(ctx.now))
+                .sign_in_read(&response.raw_id.0, ceremony.id, pending.failures())
                 .await?;
             let attempt = match pending.admit(reading.failures) {
                 Ok(a) => a,
