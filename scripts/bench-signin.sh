@@ -54,6 +54,9 @@ export KEYFLEET_LOG_LEVEL=${KEYFLEET_LOG_LEVEL:-warn}
 export KEYFLEET_SHUTDOWN_GRACE_SECONDS=5
 # A load generator is one client address; the per-address start limit would stop it.
 export KEYFLEET_SIGNIN_STARTS_PER_ADDRESS_PER_MINUTE=0
+# The failure limit counts the attempts in flight as possible failures (core::limits), so more
+# than its default 30 workers on one address would be refused before any attempt failed.
+export KEYFLEET_SIGNIN_FAILURES_PER_ADDRESS=100000
 unset RUST_LOG KEYFLEET_CONFIG KEYFLEET_DATABASE_URL KEYFLEET_LISTEN KEYFLEET_ORIGINS KEYFLEET_RP_ID
 
 log() { printf '==> %s\n' "$*" >&2; }
