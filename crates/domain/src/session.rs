@@ -107,7 +107,7 @@ pub fn open(
     let absolute = now.plus(lifetimes.absolute);
     let expires_at = cap.map_or(absolute, |c| c.min(absolute));
     let session = Session {
-        id: SessionId::new_random(rng),
+        id: SessionId::new_time_ordered(now, rng),
         token_hash: token_hash(&token),
         user_id,
         kind,

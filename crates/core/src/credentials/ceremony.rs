@@ -71,7 +71,9 @@ pub fn new_ceremony(
     now: Timestamp,
 ) -> Ceremony {
     Ceremony {
-        id: CeremonyId::new_random(&mut OsRng),
+        // Time-ordered: a sign-in's id is recorded as spent when it ends, in an index it then
+        // joins at the end (`spent_ceremonies`).
+        id: CeremonyId::new_time_ordered(now, &mut OsRng),
         kind,
         challenge: new_challenge(),
         user_id: user,
