@@ -36,8 +36,9 @@
 //! and SQLite checkpoints when a process closes the database's last connection.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -110,30 +111,26 @@ pub enum RoundError {
 pub struct DatabaseFile(Arc<File>);
 
 impl DatabaseFile {
-    /// The descriptor for the database file at `path`, opened (read-only) on first use, or
-    /// when the file at `path` is no longer the one opened before (deleted and created again:
-    /// the old descriptor stays open, as a connection may still hold the old file).
+    /// The descriptor for the database file at `path`, opened (read-only) on first use of
+    /// that file. Files are told apart by device and inode, not by path: a file deleted and
+    /// created again at the same path is another file (the old one's descriptor stays open,
+    /// and keeps its inode from being reused, as a connection may still hold it).
     ///
     /// Errors: the file cannot be found or opened.
     pub fn open(path: &Path) -> std::io::Result<Self> {
         use std::os::unix::fs::MetadataExt as _;
-        static OPEN: OnceLock<Mutex<HashMap<PathBuf, Arc<File>>>> = OnceLock::new();
-        let path = path.canonicalize()?;
+        /// Device and inode.
+        type FileId = (u64, u64);
+        static OPEN: OnceLock<Mutex<HashMap<FileId, Arc<File>>>> = OnceLock::new();
+        let meta = std::fs::metadata(path)?;
         let mut open = OPEN
             .get_or_init(Mutex::default)
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let now = std::fs::metadata(&path)?;
-        if let Some(file) = open.get(&path) {
-            let then = file.metadata()?;
-            if (then.dev(), then.ino()) == (now.dev(), now.ino()) {
-                return Ok(Self(Arc::clone(file)));
-            }
-            // The old descriptor is kept (leaked), never closed: see the type's documentation.
-            std::mem::forget(Arc::clone(file));
-        }
-        let file = Arc::new(File::open(&path)?);
-        open.insert(path, Arc::clone(&file));
+        let file = match open.entry((meta.dev(), meta.ino())) {
+            Entry::Occupied(e) => Arc::clone(e.get()),
+            Entry::Vacant(e) => Arc::clone(e.insert(Arc::new(File::open(path)?))),
+        };
         Ok(Self(file))
     }
 
