@@ -68,6 +68,9 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()>;
     /// A user by id.
     async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// The users among `ids` that exist, in no particular order (one query per 500 ids; the
+    /// names on a page of a listing).
+    async fn get_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
     /// A user by canonical username.
     async fn find_user_by_username(&self, username: &Username) -> StoreResult<Option<User>>;
     /// A user by WebAuthn user handle.
@@ -211,6 +214,9 @@ pub trait ClientStore: Send + Sync {
 pub trait CredentialStore: Send + Sync {
     /// A credential by id, whoever owns it.
     async fn get_credential(&self, id: &[u8]) -> StoreResult<Option<Credential>>;
+    /// The credentials among `ids` that exist, whoever owns them, in no particular order (one
+    /// query per 500 ids; the keys named on a page of a listing).
+    async fn get_credentials(&self, ids: &[&[u8]]) -> StoreResult<Vec<Credential>>;
     /// The user's credentials, oldest first.
     async fn list_user_credentials(&self, user: UserId) -> StoreResult<Vec<Credential>>;
     /// Sets the nickname (validated by the caller). `NotFound` unless `user` owns `id`.

@@ -87,6 +87,7 @@ pub(crate) static SQL: Sql = Sql {
                                      role, user_handle, created_at, updated_at)
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     user_by_id: concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
+    users_by_ids: concat!("SELECT ", user_columns!(), " FROM users WHERE id IN ({})"),
     user_by_username: concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1"),
     user_by_handle: concat!("SELECT ", user_columns!(), " FROM users WHERE user_handle = $1"),
     // ILIKE folds case by the database's rules (beyond ASCII, unlike SQLite's LIKE).
@@ -228,6 +229,7 @@ pub(crate) static SQL: Sql = Sql {
                                                  last_used_at, possibly_cloned)
                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     credential_by_id: concat!("SELECT ", credential_columns!(), " FROM credentials WHERE id = $1"),
+    credentials_by_ids: concat!("SELECT ", credential_columns!(), " FROM credentials WHERE id IN ({})"),
     list_user_credentials: concat!(
         "SELECT ",
         credential_columns!(),

@@ -137,6 +137,8 @@ pub struct Sql {
     pub insert_user: &'static str,
     /// A user by id.
     pub user_by_id: &'static str,
+    /// Users by id; the store puts the ids' parameters (`$1, $2, …`) in place of `{}`.
+    pub users_by_ids: &'static str,
     /// A user by username.
     pub user_by_username: &'static str,
     /// A user by user handle.
@@ -264,6 +266,8 @@ pub struct Sql {
     pub insert_credential: &'static str,
     /// A credential by id.
     pub credential_by_id: &'static str,
+    /// Credentials by id; the store puts the ids' parameters in place of `{}`.
+    pub credentials_by_ids: &'static str,
     /// A user's credentials, oldest first: user.
     pub list_user_credentials: &'static str,
     /// Renames a user's credential: id, user, nickname.

@@ -91,6 +91,19 @@ impl<B: Backend> UserStore for SqlStore<B> {
         self.one_user(B::SQL.user_by_id, &[key(&id.to_string())]).await
     }
 
+    async fn get_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(crate::shipments::IN_LIST_MAX) {
+            let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+            let args: Vec<Arg<'_>> = ids.iter().map(|i| key(i)).collect();
+            let sql = B::SQL
+                .users_by_ids
+                .replace("{}", &crate::shipments::placeholders(1, ids.len()));
+            found.extend(self.users(&sql, &args, "").await?);
+        }
+        Ok(found)
+    }
+
     async fn find_user_by_username(&self, username: &Username) -> StoreResult<Option<User>> {
         self.one_user(B::SQL.user_by_username, &[key(username.as_str())]).await
     }

@@ -110,6 +110,21 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
         row.map(|r| rows::credential::<B>(&r)).transpose()
     }
 
+    async fn get_credentials(&self, ids: &[&[u8]]) -> StoreResult<Vec<Credential>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(crate::shipments::IN_LIST_MAX) {
+            let args: Vec<Arg<'_>> = chunk.iter().map(|id| bytes(id)).collect();
+            let sql = B::SQL
+                .credentials_by_ids
+                .replace("{}", &crate::shipments::placeholders(1, chunk.len()));
+            let rows = exec::all::<B>(&mut *self.conn().await?, &sql, &args).await?;
+            for r in &rows {
+                found.push(rows::credential::<B>(r)?);
+            }
+        }
+        Ok(found)
+    }
+
     async fn list_user_credentials(&self, user: UserId) -> StoreResult<Vec<Credential>> {
         let user = user.to_string();
         let args = [key(&user)];

@@ -396,6 +396,17 @@ pub async fn groups_and_members_batched(s: &Stores) {
         Some(&users[1])
     );
     assert!(s.groups.list_members_of_groups(&[]).await.unwrap().is_empty());
+
+    // Users by id, as the audit log's pages name them: the ones that exist, whole; more ids
+    // than one statement binds are read in several.
+    let gone = UserId::new_random(&mut OsRng);
+    let mut found = s.users.get_users(&[users[2].id, gone, users[0].id]).await.unwrap();
+    found.sort_by(|x, y| x.username.as_str().cmp(y.username.as_str()));
+    assert_eq!(found, [users[0].clone(), users[2].clone()]);
+    let mut many: Vec<UserId> = (0..1_200).map(|_| UserId::new_random(&mut OsRng)).collect();
+    many.push(users[1].id);
+    assert_eq!(s.users.get_users(&many).await.unwrap(), [users[1].clone()]);
+    assert!(s.users.get_users(&[]).await.unwrap().is_empty());
 }
 
 /// The connector's work on orders: an order with what it asks round-trips; claims are

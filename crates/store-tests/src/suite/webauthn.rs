@@ -148,6 +148,16 @@ pub async fn credential_round_trip(s: &Stores) {
     );
     assert_eq!(stored(s, &first.id).await, first);
     assert_eq!(s.credentials.get_credential(&[9; 16]).await.unwrap(), None);
+    let mut both = s
+        .credentials
+        .get_credentials(&[&full.id, &[9; 16], &first.id])
+        .await
+        .unwrap();
+    both.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = vec![first.clone(), full.clone()];
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(both, expected, "the keys that exist, every field, in one batch");
+    assert!(s.credentials.get_credentials(&[]).await.unwrap().is_empty());
     assert_eq!(
         s.credentials.list_user_credentials(u.id).await.unwrap(),
         [first.clone(), full.clone()],
