@@ -7,6 +7,7 @@ mod issue9;
 mod jobs;
 mod mail;
 mod metadata;
+mod statements;
 
 mod auth_tap;
 mod bad_input;
