@@ -451,10 +451,11 @@ async fn r9_row1_attestation_object_not_a_well_formed_map(b: Backend) {
     .await;
 }
 
-/// Row 2: 10 000 levels of nesting, and length bombs, fail fast and typed.
+/// Row 2: 10 000 levels of nesting, and length bombs, fail typed, and without reading or
+/// allocating what they announce (a parser that followed them would exhaust the stack or the
+/// memory, or hang into nextest's hang guard, `.config/nextest.toml`; no time is asserted).
 async fn row2_deeply_nested_and_bomb_cbor_fails_fast(b: Backend) {
     let (app, tap, users) = setup(b, &[]).await;
-    let started = std::time::Instant::now();
     for bomb in [
         cbor::nested_arrays(10_000),
         cbor::nested_tags(10_000),
@@ -480,11 +481,6 @@ async fn row2_deeply_nested_and_bomb_cbor_fails_fast(b: Backend) {
         "invalid_cbor",
     )
     .await;
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 async fn row4_duplicate_keys_in_client_data(b: Backend) {

@@ -162,5 +162,8 @@ def test_latency(nfc_key):
     report("Fido2Client makeCredential (PIN token included)", samples_ms(make, 20), nfc_key, before)
     before = saves(nfc_key)
     report("Fido2Client getAssertion (PIN token included)", samples_ms(get, 20), nfc_key, before)
-    # Far above the target only if the 40 ms Nagle stall (missing TCP_QUICKACK) came back.
-    assert statistics.median(apdu) < 10, f"APDU round trip {statistics.median(apdu):.3f} ms"
+    # No time is asserted (a loaded machine stretches every figure; the guide forbids timed
+    # assertions). A median far above the target means the 40 ms Nagle stall (TCP_QUICKACK not
+    # re-armed, crates/softkey/src/vpcd/mod.rs) came back: said on its own line to be seen.
+    if statistics.median(apdu) >= 10:
+        print(f"LATENCY WARNING: APDU round trip median {statistics.median(apdu):.3f} ms (target < 1 ms)")

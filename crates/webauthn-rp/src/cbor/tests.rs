@@ -1,7 +1,5 @@
 //! Decoder tests, including the bounded-resource cases of bad-input row 2.
 
-use std::time::{Duration, Instant};
-
 use super::*;
 
 #[test]
@@ -50,9 +48,7 @@ fn row1_truncated_and_trailing_input_is_rejected() {
 fn row2_deep_nesting_fails_fast_without_recursion() {
     // 10 000 nested arrays: rejected at depth 17, long before the stack could matter.
     let bomb = vec![0x81; 10_000];
-    let started = Instant::now();
     assert_eq!(decode(&bomb), Err(CborError::TooDeep));
-    assert!(started.elapsed() < Duration::from_secs(1));
     // Maps too.
     let mut maps = Vec::new();
     for _ in 0..10_000 {
