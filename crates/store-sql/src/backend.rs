@@ -312,10 +312,6 @@ pub struct Sql {
 
     /// Appends an audit event: at, actor, action, target, outcome, request_id, detail.
     pub insert_audit: &'static str,
-    /// A page of audit events, newest first: actor, target, exact action, action prefix,
-    /// since, until, before_id, actor-or-target, request_id, limit (each filter NULL when
-    /// unused).
-    pub list_audit: &'static str,
     /// One audit event: id.
     pub get_audit: &'static str,
 

@@ -21,7 +21,7 @@
 //! let stores = Stores::from_store(SqliteStore::connect("sqlite://keyfleet.db").await?);
 //! ```
 
-mod audit;
+pub mod audit;
 mod backend;
 mod batch;
 mod clients;

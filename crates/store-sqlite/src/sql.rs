@@ -288,18 +288,6 @@ pub(crate) static SQL: Sql = Sql {
     insert_audit: "INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
                    VALUES ($1, $2, $3, $4, $5, $6, $7)",
     // A prefix is compared with substr: LIKE is case-insensitive and treats '_' as a wildcard.
-    list_audit: "SELECT id, at, actor, action, target, outcome, request_id, detail FROM audit_events
-                 WHERE ($1 IS NULL OR actor = $1)
-                   AND ($2 IS NULL OR target = $2)
-                   AND ($3 IS NULL OR action = $3)
-                   AND ($4 IS NULL OR substr(action, 1, length($4)) = $4)
-                   AND ($5 IS NULL OR at >= $5)
-                   AND ($6 IS NULL OR at < $6)
-                   AND ($7 IS NULL OR id < $7)
-                   AND ($8 IS NULL OR actor = $8 OR target = $8)
-                   AND ($9 IS NULL OR request_id = $9)
-                 ORDER BY id DESC
-                 LIMIT $10",
     get_audit: "SELECT id, at, actor, action, target, outcome, request_id, detail FROM audit_events WHERE id = $1",
 
     // Every SET expression sees the row as it was before this statement.
