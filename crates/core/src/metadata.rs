@@ -8,6 +8,7 @@
 //! transaction. Any refusal leaves the last good BLOB as it was and is audited as
 //! `metadata.refused` with its reason: the alarm (checklist bad input 24).
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use keyfleet_domain::Timestamp;
@@ -513,24 +514,44 @@ pub struct ModelFacts {
 /// The metadata facts of each of these models that has an entry (for keys the caller already
 /// may see: their names, icons and compromise flags). No permission of its own.
 pub async fn models(ctx: &Ctx<'_>, aaguids: &[Aaguid]) -> StoreResult<Vec<(Aaguid, ModelFacts)>> {
-    let mut out: Vec<(Aaguid, ModelFacts)> = Vec::new();
+    let mut wanted: Vec<Aaguid> = Vec::new();
     for aaguid in aaguids {
-        if *aaguid == [0; 16] || out.iter().any(|(a, _)| a == aaguid) {
-            continue;
+        if *aaguid != [0; 16] && !wanted.contains(aaguid) {
+            wanted.push(*aaguid);
         }
-        if let Some(e) = ctx.stores.metadata.metadata_entry(aaguid).await? {
-            out.push((
-                *aaguid,
+    }
+    let mut found = entries_of(ctx, &wanted).await?;
+    // In the order asked, one query for all of them.
+    Ok(wanted
+        .into_iter()
+        .filter_map(|aaguid| {
+            let e = found.remove(&aaguid)?;
+            Some((
+                aaguid,
                 ModelFacts {
                     description: e.description,
                     icon: e.icon.filter(|i| safe_icon(i)),
                     status: e.status,
                     compromised: e.compromised,
                 },
-            ));
-        }
+            ))
+        })
+        .collect())
+}
+
+/// The entries of `aaguids` that have one, by AAGUID, read in one query.
+async fn entries_of(ctx: &Ctx<'_>, aaguids: &[Aaguid]) -> StoreResult<HashMap<Aaguid, MetadataEntry>> {
+    if aaguids.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(out)
+    Ok(ctx
+        .stores
+        .metadata
+        .metadata_entries(aaguids)
+        .await?
+        .into_iter()
+        .map(|e| (e.aaguid, e))
+        .collect())
 }
 
 /// An icon a page may put in `<img src>`: a base64 `data:` URL of a raster image (PNG, JPEG,
@@ -580,15 +601,19 @@ pub async fn compromised_in_use(
             &counted
         }
     };
+    let in_use: Vec<&keyfleet_domain::report::ModelCount> =
+        counts.iter().filter(|c| c.keys > 0 && c.aaguid != [0; 16]).collect();
+    let aaguids: Vec<Aaguid> = in_use.iter().map(|c| c.aaguid).collect();
+    let entries = entries_of(ctx, &aaguids).await?;
     let mut out = Vec::new();
-    for c in counts.iter().filter(|c| c.keys > 0 && c.aaguid != [0; 16]) {
-        if let Some(e) = ctx.stores.metadata.metadata_entry(&c.aaguid).await?
+    for c in in_use {
+        if let Some(e) = entries.get(&c.aaguid)
             && e.compromised
         {
             out.push(CompromisedModel {
                 aaguid: c.aaguid,
-                description: e.description,
-                status: e.status.unwrap_or_default(),
+                description: e.description.clone(),
+                status: e.status.clone().unwrap_or_default(),
                 keys: c.keys,
             });
         }

@@ -375,6 +375,8 @@ pub async fn key_standing(
     }
     let eff = effective(ctx, user).await?;
     let mut flags = CompromisedCache::default();
+    let aaguids: Vec<Aaguid> = keys.iter().map(|k| k.aaguid).collect();
+    flags.prefetch(ctx, &aaguids).await?;
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
         let compromised = flags.get(ctx, &k.aaguid).await?;
@@ -387,6 +389,22 @@ pub async fn key_standing(
 struct CompromisedCache(HashMap<Aaguid, bool>);
 
 impl CompromisedCache {
+    /// Reads the flags of every one of `aaguids` not known yet, in one query.
+    async fn prefetch(&mut self, ctx: &Ctx<'_>, aaguids: &[Aaguid]) -> Result<(), StoreError> {
+        let mut wanted: Vec<Aaguid> = aaguids.iter().filter(|a| !self.0.contains_key(*a)).copied().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let found = ctx.stores.metadata.metadata_entries(&wanted).await?;
+        for aaguid in wanted {
+            let compromised = found.iter().any(|e| e.aaguid == aaguid && e.compromised);
+            self.0.insert(aaguid, compromised);
+        }
+        Ok(())
+    }
+
     async fn get(&mut self, ctx: &Ctx<'_>, aaguid: &Aaguid) -> Result<bool, StoreError> {
         if let Some(v) = self.0.get(aaguid) {
             return Ok(*v);

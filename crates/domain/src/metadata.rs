@@ -107,6 +107,9 @@ pub trait MetadataStore: Send + Sync {
     async fn metadata_blob_raw(&self) -> StoreResult<Option<Vec<u8>>>;
     /// The entry for `aaguid`.
     async fn metadata_entry(&self, aaguid: &Aaguid) -> StoreResult<Option<MetadataEntry>>;
+    /// The entries for those of `aaguids` that have one, in no particular order (one query
+    /// per 500 AAGUIDs; the models on a page).
+    async fn metadata_entries(&self, aaguids: &[Aaguid]) -> StoreResult<Vec<MetadataEntry>>;
     /// Every entry, by AAGUID.
     async fn list_metadata_entries(&self) -> StoreResult<Vec<MetadataEntry>>;
     /// The validators of the last good BLOB's download (empty before the first one).

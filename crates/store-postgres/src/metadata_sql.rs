@@ -28,6 +28,11 @@ pub(crate) static METADATA_SQL: MetadataSql = MetadataSql {
     blob: "SELECT no, next_update, entry_count, imported_at, verified_at, revocation FROM metadata_blob WHERE id = 1",
     blob_raw: "SELECT blob FROM metadata_blob WHERE id = 1",
     entry: concat!("SELECT ", entry_columns!(), " FROM metadata_entries WHERE aaguid = $1"),
+    entries: concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM metadata_entries WHERE aaguid IN ({})"
+    ),
     list_entries: concat!("SELECT ", entry_columns!(), " FROM metadata_entries ORDER BY aaguid"),
     validators: "SELECT etag, last_modified FROM metadata_fetch WHERE id = 1",
     set_validators: "INSERT INTO metadata_fetch (id, etag, last_modified) VALUES (1, $1, $2)

@@ -31,6 +31,8 @@ pub struct MetadataSql {
     pub blob_raw: &'static str,
     /// An entry by AAGUID.
     pub entry: &'static str,
+    /// Entries by AAGUID; the store puts the AAGUIDs' parameters in place of `{}`.
+    pub entries: &'static str,
     /// Every entry by AAGUID.
     pub list_entries: &'static str,
     /// The download validators: `etag`, `last_modified`.
@@ -96,6 +98,21 @@ impl<B: Backend> MetadataStore for SqlStore<B> {
     async fn metadata_entry(&self, aaguid: &Aaguid) -> StoreResult<Option<MetadataEntry>> {
         let found = exec::optional::<B>(&mut *self.conn().await?, B::METADATA_SQL.entry, &[bytes(aaguid)]).await?;
         found.as_ref().map(rows::metadata_entry::<B>).transpose()
+    }
+
+    async fn metadata_entries(&self, aaguids: &[Aaguid]) -> StoreResult<Vec<MetadataEntry>> {
+        let mut found = Vec::with_capacity(aaguids.len());
+        for chunk in aaguids.chunks(crate::shipments::IN_LIST_MAX) {
+            let args: Vec<Arg<'_>> = chunk.iter().map(|a| bytes(a)).collect();
+            let sql = B::METADATA_SQL
+                .entries
+                .replace("{}", &crate::shipments::placeholders(1, chunk.len()));
+            let rows = exec::all::<B>(&mut *self.conn().await?, &sql, &args).await?;
+            for r in &rows {
+                found.push(rows::metadata_entry::<B>(r)?);
+            }
+        }
+        Ok(found)
     }
 
     async fn list_metadata_entries(&self) -> StoreResult<Vec<MetadataEntry>> {

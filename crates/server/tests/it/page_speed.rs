@@ -40,7 +40,7 @@ use crate::statements::{self, Tally};
 on_both_stores!(every_page_reads_a_bounded_part_of_10000_users_and_30000_keys);
 
 /// Statements one page may run (the session's lookup and touch included).
-const MAX_STATEMENTS: u64 = 24;
+const MAX_STATEMENTS: u64 = 16;
 /// Rows one page may read: a page of 50 people with their keys, and room to spare; any table of
 /// the fleet read whole is at least 10 000.
 const MAX_ROWS: u64 = 500;

@@ -68,6 +68,14 @@ pub async fn metadata_import_and_lookup(s: &Stores) {
         assert_eq!(s.metadata.metadata_entry(&e.aaguid).await.unwrap().as_ref(), Some(e));
     }
     assert_eq!(s.metadata.metadata_entry(&[9; 16]).await.unwrap(), None);
+    let mut batch = s.metadata.metadata_entries(&[[3; 16], [9; 16], [2; 16]]).await.unwrap();
+    batch.sort_by_key(|e| e.aaguid);
+    assert_eq!(
+        batch,
+        [entries[0].clone(), entries[2].clone()],
+        "those that have an entry, whole"
+    );
+    assert!(s.metadata.metadata_entries(&[]).await.unwrap().is_empty());
     let listed = s.metadata.list_metadata_entries().await.unwrap();
     let order: Vec<u8> = listed.iter().map(|e| e.aaguid[0]).collect();
     assert_eq!(order, [1, 2, 3], "by AAGUID");
