@@ -482,56 +482,57 @@ pub async fn preview(
 const PREVIEW_PAGE: u32 = 500;
 
 /// Compares, for each person the proposed policy targets, which keys are usable under the
-/// policies in force and under them with the proposal (replacing `replacing`).
+/// policies in force and under them with the proposal (replacing `replacing`). People are
+/// taken a page of [`PREVIEW_PAGE`] at a time, with their keys, groups and the keys' models
+/// read for the whole page in one query each: the preview of a policy for everyone costs a
+/// few statements per 500 people, not two per person, and holds one page in memory.
 async fn preview_of(ctx: &Ctx<'_>, proposed: &Policy, replacing: Option<PolicyId>) -> Result<Preview, CoreError> {
     let current = all_policies(ctx).await?;
     let mut next: Vec<Policy> = current.iter().filter(|p| Some(p.id) != replacing).cloned().collect();
     next.push(proposed.clone());
-    let candidates = targeted_users(ctx, proposed).await?;
-    let mut flags = CompromisedCache::default();
-    let mut out = Preview::default();
-    let mut by_model: BTreeMap<Aaguid, usize> = BTreeMap::new();
-    for user in candidates {
-        let keys = ctx.stores.credentials.list_user_credentials(user.id).await?;
-        if keys.is_empty() {
-            continue;
-        }
-        let groups: Vec<GroupId> = ctx
-            .stores
-            .groups
-            .list_user_groups(user.id)
-            .await?
-            .into_iter()
-            .map(|g| g.id)
-            .collect();
-        if !proposed.targets(&groups) {
-            continue;
-        }
-        let combine = |ps: &[Policy]| {
-            let applying: Vec<Policy> = ps.iter().filter(|p| p.targets(&groups)).cloned().collect();
-            EffectivePolicy::combine(&applying)
-        };
-        let (before, after) = (combine(&current), combine(&next));
-        let (mut usable_before, mut usable_after) = (0, 0);
-        for k in &keys {
-            let facts = KeyFacts::of(k, flags.get(ctx, &k.aaguid).await?);
-            let was = !k.possibly_cloned && before.stored_key_allowed(&facts).is_ok();
-            let will = !k.possibly_cloned && after.stored_key_allowed(&facts).is_ok();
-            usable_before += usize::from(was);
-            usable_after += usize::from(will);
-            if was && !will {
-                out.credentials_refused += 1;
-                *by_model.entry(k.aaguid).or_default() += 1;
+    let mut run = PreviewRun {
+        proposed,
+        current: &current,
+        next: &next,
+        flags: CompromisedCache::default(),
+        out: Preview::default(),
+        by_model: BTreeMap::new(),
+    };
+    let page_size = usize::try_from(PREVIEW_PAGE).unwrap_or(usize::MAX);
+    match &proposed.include {
+        Targets::Groups(groups) => {
+            let mut users: BTreeMap<String, User> = BTreeMap::new();
+            for g in groups {
+                for u in ctx.stores.groups.list_members(*g).await? {
+                    users.insert(u.username.as_str().to_owned(), u);
+                }
+            }
+            let users: Vec<User> = users.into_values().collect();
+            for page in users.chunks(page_size) {
+                run.page(ctx, page).await?;
             }
         }
-        if usable_before > 0 && usable_after == 0 {
-            out.users_left_without_usable_key.push(StrandedUser {
-                id: user.id,
-                username: user.username.as_str().to_owned(),
-                keys: keys.len(),
-            });
+        Targets::All => {
+            let mut after = None;
+            loop {
+                let page = ctx
+                    .stores
+                    .users
+                    .list_users(&UserQuery {
+                        search: None,
+                        after: after.clone(),
+                        limit: PREVIEW_PAGE,
+                    })
+                    .await?;
+                run.page(ctx, &page).await?;
+                if page.len() < page_size {
+                    break;
+                }
+                after = page.last().map(|u| u.username.as_str().to_owned());
+            }
         }
     }
+    let PreviewRun { mut out, by_model, .. } = run;
     let mut models: Vec<ModelRefused> = by_model
         .into_iter()
         .map(|(aaguid, credentials_refused)| ModelRefused {
@@ -548,41 +549,68 @@ async fn preview_of(ctx: &Ctx<'_>, proposed: &Policy, replacing: Option<PolicyId
     Ok(out)
 }
 
-/// The people a policy includes (exclusions are checked per person): every user, or the
-/// members of its groups.
-async fn targeted_users(ctx: &Ctx<'_>, p: &Policy) -> Result<Vec<User>, CoreError> {
-    match &p.include {
-        Targets::Groups(groups) => {
-            let mut users: BTreeMap<String, User> = BTreeMap::new();
-            for g in groups {
-                for u in ctx.stores.groups.list_members(*g).await? {
-                    users.insert(u.username.as_str().to_owned(), u);
+/// A preview being counted, page by page.
+struct PreviewRun<'a> {
+    proposed: &'a Policy,
+    current: &'a [Policy],
+    next: &'a [Policy],
+    flags: CompromisedCache,
+    out: Preview,
+    by_model: BTreeMap<Aaguid, usize>,
+}
+
+impl PreviewRun<'_> {
+    /// Counts one page of people, in the page's order (by username).
+    async fn page(&mut self, ctx: &Ctx<'_>, users: &[User]) -> Result<(), CoreError> {
+        let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        let mut keys_of: HashMap<UserId, Vec<Credential>> = HashMap::new();
+        for k in ctx.stores.credentials.list_credentials_of_users(&ids).await? {
+            keys_of.entry(k.user_id).or_default().push(k);
+        }
+        if keys_of.is_empty() {
+            return Ok(());
+        }
+        let holders: Vec<UserId> = ids.iter().copied().filter(|id| keys_of.contains_key(id)).collect();
+        let mut groups_of: HashMap<UserId, Vec<GroupId>> = HashMap::new();
+        for (user, group) in ctx.stores.groups.list_groups_of_users(&holders).await? {
+            groups_of.entry(user).or_default().push(group.id);
+        }
+        let aaguids: Vec<Aaguid> = keys_of.values().flatten().map(|k| k.aaguid).collect();
+        self.flags.prefetch(ctx, &aaguids).await?;
+        for user in users {
+            let Some(keys) = keys_of.get(&user.id) else {
+                continue;
+            };
+            let groups = groups_of.get(&user.id).map(Vec::as_slice).unwrap_or_default();
+            if !self.proposed.targets(groups) {
+                continue;
+            }
+            let combine = |ps: &[Policy]| {
+                let applying: Vec<Policy> = ps.iter().filter(|p| p.targets(groups)).cloned().collect();
+                EffectivePolicy::combine(&applying)
+            };
+            let (before, after) = (combine(self.current), combine(self.next));
+            let (mut usable_before, mut usable_after) = (0, 0);
+            for k in keys {
+                let facts = KeyFacts::of(k, self.flags.get(ctx, &k.aaguid).await?);
+                let was = !k.possibly_cloned && before.stored_key_allowed(&facts).is_ok();
+                let will = !k.possibly_cloned && after.stored_key_allowed(&facts).is_ok();
+                usable_before += usize::from(was);
+                usable_after += usize::from(will);
+                if was && !will {
+                    self.out.credentials_refused += 1;
+                    *self.by_model.entry(k.aaguid).or_default() += 1;
                 }
             }
-            Ok(users.into_values().collect())
-        }
-        Targets::All => {
-            let mut users = Vec::new();
-            let mut after = None;
-            loop {
-                let page = ctx
-                    .stores
-                    .users
-                    .list_users(&UserQuery {
-                        search: None,
-                        after: after.clone(),
-                        limit: PREVIEW_PAGE,
-                    })
-                    .await?;
-                let full = page.len() == usize::try_from(PREVIEW_PAGE).unwrap_or(usize::MAX);
-                after = page.last().map(|u| u.username.as_str().to_owned());
-                users.extend(page);
-                if !full {
-                    break;
-                }
+            if usable_before > 0 && usable_after == 0 {
+                self.out.users_left_without_usable_key.push(StrandedUser {
+                    id: user.id,
+                    username: user.username.as_str().to_owned(),
+                    keys: keys.len(),
+                });
             }
-            Ok(users)
         }
+        Ok(())
     }
 }
 

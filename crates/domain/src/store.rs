@@ -219,6 +219,9 @@ pub trait CredentialStore: Send + Sync {
     async fn get_credentials(&self, ids: &[&[u8]]) -> StoreResult<Vec<Credential>>;
     /// The user's credentials, oldest first.
     async fn list_user_credentials(&self, user: UserId) -> StoreResult<Vec<Credential>>;
+    /// The credentials of each of `users`, by user, oldest first (one query per 500 users; a
+    /// page of people walked through).
+    async fn list_credentials_of_users(&self, users: &[UserId]) -> StoreResult<Vec<Credential>>;
     /// Sets the nickname (validated by the caller). `NotFound` unless `user` owns `id`.
     async fn rename_credential(
         &self,

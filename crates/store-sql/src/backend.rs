@@ -270,6 +270,9 @@ pub struct Sql {
     pub credentials_by_ids: &'static str,
     /// A user's credentials, oldest first: user.
     pub list_user_credentials: &'static str,
+    /// Several users' credentials, by user, oldest first; the store puts the users'
+    /// parameters in place of `{}`.
+    pub credentials_of_users: &'static str,
     /// Renames a user's credential: id, user, nickname.
     pub rename_credential: &'static str,
     /// Deletes a user's credential: id, user.

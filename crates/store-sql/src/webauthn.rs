@@ -132,6 +132,22 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
         found.iter().map(rows::credential::<B>).collect()
     }
 
+    async fn list_credentials_of_users(&self, users: &[UserId]) -> StoreResult<Vec<Credential>> {
+        let mut found = Vec::new();
+        for chunk in users.chunks(crate::shipments::IN_LIST_MAX) {
+            let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+            let args: Vec<Arg<'_>> = ids.iter().map(|i| key(i)).collect();
+            let sql = B::SQL
+                .credentials_of_users
+                .replace("{}", &crate::shipments::placeholders(1, ids.len()));
+            let rows = exec::all::<B>(&mut *self.conn().await?, &sql, &args).await?;
+            for r in &rows {
+                found.push(rows::credential::<B>(r)?);
+            }
+        }
+        Ok(found)
+    }
+
     async fn rename_credential(
         &self,
         user: UserId,

@@ -256,6 +256,11 @@ pub(crate) static SQL: Sql = Sql {
         credential_columns!(),
         " FROM credentials WHERE user_id = $1 ORDER BY created_at, id"
     ),
+    credentials_of_users: concat!(
+        "SELECT ",
+        credential_columns!(),
+        " FROM credentials WHERE user_id IN ({}) ORDER BY user_id, created_at, id"
+    ),
     rename_credential: "UPDATE credentials SET nickname = $3 WHERE id = $1 AND user_id = $2",
     delete_credential: "DELETE FROM credentials WHERE id = $1 AND user_id = $2",
     mark_removed_key: "INSERT INTO session_ends_pending (user_id, credential_id)

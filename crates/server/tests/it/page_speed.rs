@@ -21,7 +21,7 @@
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use keyfleet_core::reports::EXPORT_BATCH;
 use keyfleet_domain::audit::Action;
 use keyfleet_domain::user::{Role, Username};
@@ -33,7 +33,7 @@ use keyfleet_store_tests::sqlite::TempSqlite;
 use rand_core::OsRng;
 
 use crate::big_fleet::{self, Placeholders, USERS};
-use crate::harness::{Backend, TestApp};
+use crate::harness::{Auth, Backend, TestApp};
 use crate::on_both_stores;
 use crate::statements::{self, Tally};
 
@@ -289,6 +289,33 @@ async fn every_page_reads_a_bounded_part_of_10000_users_and_30000_keys(b: Backen
         rows: USERS as u64 + 1 + MAX_ROWS,
     };
     measure(export, &mut times, statements::take(), export_bounds);
+
+    // The lock-out preview of a policy for everyone that blocks one model: every person with
+    // a key is looked at, 500 at a time, their keys, groups and models read in one query each
+    // per page (a few statements per page of people, not two per person).
+    let preview = "/api/v1/policies/preview";
+    let body = serde_json::json!({
+        "policy": {"name": "No NFC key", "includeGroups": ["all"], "keyRestrictions": {"enforcement": "block", "aaguids": [nfc]}}
+    });
+    let post = || app.call(Method::POST, preview, Auth::Cookie(&admin_cookie), Some(body.clone()));
+    let r = post().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let refused = r.json()["credentialsRefused"].as_u64().unwrap();
+    assert!(refused > 1_000, "the fleet's keys of that model: {}", r.json());
+    statements::take();
+    let mut times = Vec::with_capacity(EXPORT_SAMPLES);
+    for _ in 0..EXPORT_SAMPLES {
+        let t = Instant::now();
+        let r = post().await;
+        times.push(t.elapsed());
+        assert_eq!(r.json()["credentialsRefused"].as_u64(), Some(refused));
+    }
+    let pages = (USERS as u64 + 1).div_ceil(500);
+    let preview_bounds = Tally {
+        statements: MAX_STATEMENTS + 4 * pages,
+        rows: USERS as u64 + 1 + seeded.keys as u64 + MAX_ROWS,
+    };
+    measure(preview, &mut times, statements::take(), preview_bounds);
 
     eprintln!("{report}");
     assert!(

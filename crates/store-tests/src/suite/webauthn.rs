@@ -170,10 +170,37 @@ pub async fn credential_round_trip(s: &Stores) {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(s.credentials.count_credentials().await.unwrap(), 2);
+    // Several users' keys at once, each user's oldest first: a second owner's key, and users
+    // with none or who do not exist, among 1 200 ids (three statements).
+    let other = new_user(s, "cred-bob").await;
+    let mut bobs = credential(other.id);
+    bobs.created_at = at(MINUTE);
+    register(s, &bobs).await;
+    let mut ids: Vec<UserId> = (0..1_198).map(|_| UserId::new_random(&mut OsRng)).collect();
+    ids.insert(17, u.id);
+    ids.push(other.id);
+    let listed = s.credentials.list_credentials_of_users(&ids).await.unwrap();
+    let of = |owner: UserId| {
+        listed
+            .iter()
+            .filter(|c| c.user_id == owner)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(u.id), [first.clone(), full.clone()], "oldest first, every field");
+    assert_eq!(of(other.id), [bobs]);
+    assert_eq!(listed.len(), 3);
+    assert!(s.credentials.list_credentials_of_users(&[]).await.unwrap().is_empty());
+    assert_eq!(s.credentials.count_credentials().await.unwrap(), 3);
     assert_eq!(
         audit_actions(s).await,
-        ["user.create", "credential.register", "credential.register"]
+        [
+            "user.create",
+            "credential.register",
+            "credential.register",
+            "user.create",
+            "credential.register"
+        ]
     );
 }
 
