@@ -111,11 +111,11 @@ pub trait GroupStore: Send + Sync {
     async fn list_members(&self, group: GroupId) -> StoreResult<Vec<User>>;
     /// The groups a user belongs to, ordered by name.
     async fn list_user_groups(&self, user: UserId) -> StoreResult<Vec<Group>>;
-    /// The groups of each of `users` (one query; a page of a list): `(user, group)` pairs,
-    /// by user, then group name.
+    /// The groups of each of `users` (one query per 500 users; a page of a list):
+    /// `(user, group)` pairs, by user, then group name.
     async fn list_groups_of_users(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Group)>>;
-    /// The members of each of `groups` (one query): `(group, user)` pairs, by group, then
-    /// username.
+    /// The members of each of `groups` (one query per 500 groups): `(group, user)` pairs, by
+    /// group, then username.
     async fn list_members_of_groups(&self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, User)>>;
 }
 

@@ -101,18 +101,9 @@ impl<B: Backend> MetadataStore for SqlStore<B> {
     }
 
     async fn metadata_entries(&self, aaguids: &[Aaguid]) -> StoreResult<Vec<MetadataEntry>> {
-        let mut found = Vec::with_capacity(aaguids.len());
-        for chunk in aaguids.chunks(crate::shipments::IN_LIST_MAX) {
-            let args: Vec<Arg<'_>> = chunk.iter().map(|a| bytes(a)).collect();
-            let sql = B::METADATA_SQL
-                .entries
-                .replace("{}", &crate::shipments::placeholders(1, chunk.len()));
-            let rows = exec::all::<B>(&mut *self.conn().await?, &sql, &args).await?;
-            for r in &rows {
-                found.push(rows::metadata_entry::<B>(r)?);
-            }
-        }
-        Ok(found)
+        let args: Vec<Arg<'_>> = aaguids.iter().map(|a| bytes(a)).collect();
+        self.all_in(B::METADATA_SQL.entries, &args, rows::metadata_entry::<B>)
+            .await
     }
 
     async fn list_metadata_entries(&self) -> StoreResult<Vec<MetadataEntry>> {

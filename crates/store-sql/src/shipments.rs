@@ -443,10 +443,6 @@ async fn insert_mail<B: Backend>(conn: &mut exec::Connection<B>, mail: &NewMail)
     Ok(())
 }
 
-/// The most ids one `IN (…)` list binds; longer lists are read in chunks of this many (far
-/// below SQLite's 32 766 and PostgreSQL's 65 535 parameters).
-pub(crate) const IN_LIST_MAX: usize = 500;
-
 /// `$first, $first+1, …` for `n` parameters.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)

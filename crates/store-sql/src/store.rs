@@ -13,6 +13,7 @@ use crate::backend::{Backend, Upkeep};
 use crate::batch::SignInBatches;
 use crate::conns::{Lane, Loan, WriterTurns};
 use crate::exec::{self, Arg, Connection, ms, text};
+use crate::shipments::placeholders;
 
 /// A transaction of backend `B`'s database.
 pub(crate) type Tx<B> = crate::conns::Tx<B>;
@@ -32,6 +33,10 @@ pub struct SqlStore<B: Backend> {
     pub(crate) sign_ins: Option<Arc<SignInBatches<B>>>,
     backend: PhantomData<fn() -> B>,
 }
+
+/// The most ids one `IN (…)` list binds; longer lists are read in chunks of this many (far
+/// below SQLite's 32 766 and PostgreSQL's 65 535 parameters).
+pub(crate) const IN_LIST_MAX: usize = 500;
 
 impl<B: Backend> SqlStore<B> {
     /// Opens the database at `url` as the backend does (creating, configuring, migrating).
@@ -87,6 +92,26 @@ impl<B: Backend> SqlStore<B> {
     /// A connection from the pool, for statements outside a transaction.
     pub(crate) async fn conn(&self) -> StoreResult<Loan<B>> {
         self.readers.acquire().await
+    }
+
+    /// The rows `template` reads for `ids`, each mapped by `row`: `template`'s `{}` becomes
+    /// the ids' parameters (`$1, $2, …`), [`IN_LIST_MAX`] ids per statement. Nothing is read
+    /// for no ids.
+    pub(crate) async fn all_in<T>(
+        &self,
+        template: &str,
+        ids: &[Arg<'_>],
+        row: impl Fn(&exec::DbRow<B>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(IN_LIST_MAX) {
+            let sql = template.replace("{}", &placeholders(1, chunk.len()));
+            let rows = exec::all::<B>(&mut *self.conn().await?, &sql, chunk).await?;
+            for r in &rows {
+                found.push(row(r)?);
+            }
+        }
+        Ok(found)
     }
 
     /// Runs a write that is its own transaction in one round trip (a batch holding its

@@ -92,16 +92,10 @@ impl<B: Backend> UserStore for SqlStore<B> {
     }
 
     async fn get_users(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(crate::shipments::IN_LIST_MAX) {
-            let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
-            let args: Vec<Arg<'_>> = ids.iter().map(|i| key(i)).collect();
-            let sql = B::SQL
-                .users_by_ids
-                .replace("{}", &crate::shipments::placeholders(1, ids.len()));
-            found.extend(self.users(&sql, &args, "").await?);
-        }
-        Ok(found)
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let args: Vec<Arg<'_>> = ids.iter().map(|i| key(i)).collect();
+        self.all_in(B::SQL.users_by_ids, &args, |r| rows::user::<B>(r, ""))
+            .await
     }
 
     async fn find_user_by_username(&self, username: &Username) -> StoreResult<Option<User>> {
@@ -223,35 +217,21 @@ impl<B: Backend> GroupStore for SqlStore<B> {
     }
 
     async fn list_groups_of_users(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Group)>> {
-        if users.is_empty() {
-            return Ok(Vec::new());
-        }
         let ids: Vec<String> = users.iter().map(ToString::to_string).collect();
         let args: Vec<Arg<'_>> = ids.iter().map(|i| key(i)).collect();
-        let sql = B::DIRECTORY_SQL
-            .groups_of_users
-            .replace("{}", &crate::shipments::placeholders(1, ids.len()));
-        let found = exec::all::<B>(&mut *self.conn().await?, &sql, &args).await?;
-        found
-            .iter()
-            .map(|r| Ok((rows::parsed::<B, UserId>(r, "m_user_id")?, rows::group::<B>(r)?)))
-            .collect()
+        self.all_in(B::DIRECTORY_SQL.groups_of_users, &args, |r| {
+            Ok((rows::parsed::<B, UserId>(r, "m_user_id")?, rows::group::<B>(r)?))
+        })
+        .await
     }
 
     async fn list_members_of_groups(&self, groups: &[GroupId]) -> StoreResult<Vec<(GroupId, User)>> {
-        if groups.is_empty() {
-            return Ok(Vec::new());
-        }
         let ids: Vec<String> = groups.iter().map(ToString::to_string).collect();
         let args: Vec<Arg<'_>> = ids.iter().map(|i| key(i)).collect();
-        let sql = B::DIRECTORY_SQL
-            .members_of_groups
-            .replace("{}", &crate::shipments::placeholders(1, ids.len()));
-        let found = exec::all::<B>(&mut *self.conn().await?, &sql, &args).await?;
-        found
-            .iter()
-            .map(|r| Ok((rows::parsed::<B, GroupId>(r, "m_group_id")?, rows::user::<B>(r, "u_")?)))
-            .collect()
+        self.all_in(B::DIRECTORY_SQL.members_of_groups, &args, |r| {
+            Ok((rows::parsed::<B, GroupId>(r, "m_group_id")?, rows::user::<B>(r, "u_")?))
+        })
+        .await
     }
 }
 

@@ -111,18 +111,9 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
     }
 
     async fn get_credentials(&self, ids: &[&[u8]]) -> StoreResult<Vec<Credential>> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(crate::shipments::IN_LIST_MAX) {
-            let args: Vec<Arg<'_>> = chunk.iter().map(|id| bytes(id)).collect();
-            let sql = B::SQL
-                .credentials_by_ids
-                .replace("{}", &crate::shipments::placeholders(1, chunk.len()));
-            let rows = exec::all::<B>(&mut *self.conn().await?, &sql, &args).await?;
-            for r in &rows {
-                found.push(rows::credential::<B>(r)?);
-            }
-        }
-        Ok(found)
+        let args: Vec<Arg<'_>> = ids.iter().map(|id| bytes(id)).collect();
+        self.all_in(B::SQL.credentials_by_ids, &args, rows::credential::<B>)
+            .await
     }
 
     async fn list_user_credentials(&self, user: UserId) -> StoreResult<Vec<Credential>> {
@@ -133,19 +124,10 @@ impl<B: Backend> CredentialStore for SqlStore<B> {
     }
 
     async fn list_credentials_of_users(&self, users: &[UserId]) -> StoreResult<Vec<Credential>> {
-        let mut found = Vec::new();
-        for chunk in users.chunks(crate::shipments::IN_LIST_MAX) {
-            let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
-            let args: Vec<Arg<'_>> = ids.iter().map(|i| key(i)).collect();
-            let sql = B::SQL
-                .credentials_of_users
-                .replace("{}", &crate::shipments::placeholders(1, ids.len()));
-            let rows = exec::all::<B>(&mut *self.conn().await?, &sql, &args).await?;
-            for r in &rows {
-                found.push(rows::credential::<B>(r)?);
-            }
-        }
-        Ok(found)
+        let ids: Vec<String> = users.iter().map(ToString::to_string).collect();
+        let args: Vec<Arg<'_>> = ids.iter().map(|i| key(i)).collect();
+        self.all_in(B::SQL.credentials_of_users, &args, rows::credential::<B>)
+            .await
     }
 
     async fn rename_credential(
