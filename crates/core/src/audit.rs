@@ -269,11 +269,12 @@ pub async fn list(ctx: &Ctx<'_>, principal: &Principal, mut query: AuditQuery) -
         events.truncate(limit as usize);
         events.last().map_or(0, |e| e.id)
     });
+    let details: Vec<Option<serde_json::Value>> = events.iter().map(parsed_detail).collect();
     let mut names = Names::default();
-    names.prefetch(ctx, &events).await?;
+    names.prefetch(ctx, &events, &details).await?;
     let mut entries = Vec::with_capacity(events.len());
-    for event in events {
-        entries.push(names.entry(ctx, event).await?);
+    for (event, detail) in events.into_iter().zip(details) {
+        entries.push(names.entry(ctx, event, detail.as_ref()).await?);
     }
     Ok(AuditPage { entries, next_before })
 }
@@ -311,7 +312,8 @@ pub async fn get(ctx: &Ctx<'_>, principal: &Principal, id: i64) -> Result<AuditE
         .detail
         .as_deref()
         .and_then(|d| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(d).ok());
-    let entry = names.entry(ctx, event).await?;
+    let value = parsed_detail(&event);
+    let entry = names.entry(ctx, event, value.as_ref()).await?;
     let mut fields = Vec::new();
     for (key, value) in detail.into_iter().flatten() {
         let (reference, name) = match (key.as_str(), value.as_str()) {
@@ -393,87 +395,85 @@ struct Names {
 }
 
 impl Names {
-    /// Reads the names of every user and key `events` name in one query each (per 500), so a
-    /// page costs the same few statements whatever it shows; [`Names::entry`] then finds them
+    /// Reads the names of every user and key `events` name in one query each (per 500; none
+    /// when there are none), so a page costs the same few statements whatever it shows; [`Names::entry`] then finds them
     /// here. Groups, clients and strengths, few on any page, are read as entries name them.
-    async fn prefetch(&mut self, ctx: &Ctx<'_>, events: &[AuditEvent]) -> Result<(), CoreError> {
+    /// `details` are the events' details, parsed ([`parsed_detail`]), in the same order.
+    async fn prefetch(
+        &mut self,
+        ctx: &Ctx<'_>,
+        events: &[AuditEvent],
+        details: &[Option<serde_json::Value>],
+    ) -> Result<(), CoreError> {
         let mut users: Vec<(String, UserId)> = Vec::new();
         let mut keys: Vec<(String, Vec<u8>)> = Vec::new();
-        for event in events {
+        for (event, detail) in events.iter().zip(details) {
             for reference in std::iter::once(event.actor.as_str()).chain(event.target.as_deref()) {
-                if let Some(("user", id)) = reference.split_once(':')
-                    && let Ok(id) = id.parse::<UserId>()
+                if let Some(id) = user_of(reference)
                     && !self.seen.contains_key(reference)
                 {
                     users.push((reference.to_owned(), id));
                 }
             }
-            let detail = event
-                .detail
-                .as_deref()
-                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
             if let Some(detail) = detail
-                && detail.get("nickname").and_then(|n| n.as_str()).is_none()
-                && let Some(id) = detail.get("credentialId").and_then(|c| c.as_str())
+                && nickname(detail).is_none()
+                && let Some(id) = key_id(detail)
                 && let Some(raw) = unb64(id)
             {
-                keys.push((format!("key:{id}"), raw));
+                keys.push((key_reference(id), raw));
             }
         }
-        if !users.is_empty() {
-            let mut ids: Vec<UserId> = users.iter().map(|(_, id)| *id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let found: HashMap<UserId, String> = ctx
-                .stores
-                .users
-                .get_users(&ids)
-                .await?
-                .into_iter()
-                .map(|u| (u.id, u.username.as_str().to_owned()))
-                .collect();
-            for (reference, id) in users {
-                self.seen.insert(reference, found.get(&id).cloned());
-            }
+        let mut ids: Vec<UserId> = users.iter().map(|(_, id)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found: HashMap<UserId, String> = ctx
+            .stores
+            .users
+            .get_users(&ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.username.as_str().to_owned()))
+            .collect();
+        for (reference, id) in users {
+            self.seen.insert(reference, found.get(&id).cloned());
         }
-        if !keys.is_empty() {
-            let mut ids: Vec<&[u8]> = keys.iter().map(|(_, raw)| raw.as_slice()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let found: HashMap<Vec<u8>, String> = ctx
-                .stores
-                .credentials
-                .get_credentials(&ids)
-                .await?
-                .into_iter()
-                .map(|c| (c.id, c.nickname))
-                .collect();
-            for (reference, raw) in keys {
-                self.seen.insert(reference, found.get(&raw).cloned());
-            }
+        let mut ids: Vec<&[u8]> = keys.iter().map(|(_, raw)| raw.as_slice()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found: HashMap<Vec<u8>, String> = ctx
+            .stores
+            .credentials
+            .get_credentials(&ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.nickname))
+            .collect();
+        for (reference, raw) in keys {
+            self.seen.insert(reference, found.get(&raw).cloned());
         }
         Ok(())
     }
 
-    /// An event with the names of its actor, target and key.
-    async fn entry(&mut self, ctx: &Ctx<'_>, event: AuditEvent) -> Result<AuditEntry, CoreError> {
-        let detail = event
-            .detail
-            .as_deref()
-            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+    /// An event with the names of its actor, target and key; `detail` is its detail, parsed.
+    async fn entry(
+        &mut self,
+        ctx: &Ctx<'_>,
+        event: AuditEvent,
+        detail: Option<&serde_json::Value>,
+    ) -> Result<AuditEntry, CoreError> {
         let actor_name = self.of(ctx, &event.actor).await?;
         let actor_gone = actor_name.is_none() && named_kind(&event.actor).is_some();
         let (target_name, target_gone) = match &event.target {
             Some(t) => match self.of(ctx, t).await? {
                 Some(name) => (Some(name), false),
                 None => match named_kind(t) {
-                    Some(kind) => (recorded_name(kind, detail.as_ref()), true),
+                    Some(kind) => (recorded_name(kind, detail), true),
                     None => (None, false),
                 },
             },
             None => (None, false),
         };
-        let key_nickname = self.key_nickname(ctx, detail.as_ref()).await?;
+        let key_nickname = self.key_nickname(ctx, detail).await?;
         Ok(AuditEntry {
             event,
             actor_name,
@@ -489,14 +489,14 @@ impl Names {
             return Ok(name.clone());
         }
         let name = match reference.split_once(':') {
-            Some(("user", id)) => match id.parse::<UserId>() {
-                Ok(id) => ctx
+            Some(("user", _)) => match user_of(reference) {
+                Some(id) => ctx
                     .stores
                     .users
                     .get_user(id)
                     .await?
                     .map(|u| u.username.as_str().to_owned()),
-                Err(_) => None,
+                None => None,
             },
             Some(("group", id)) => match id.parse::<GroupId>() {
                 Ok(id) => ctx.stores.groups.get_group(id).await?.map(|g| g.name),
@@ -518,13 +518,13 @@ impl Names {
         let Some(detail) = detail else {
             return Ok(None);
         };
-        if let Some(n) = detail.get("nickname").and_then(|n| n.as_str()) {
+        if let Some(n) = nickname(detail) {
             return Ok(Some(n.to_owned()));
         }
-        let Some(id) = detail.get("credentialId").and_then(|c| c.as_str()) else {
+        let Some(id) = key_id(detail) else {
             return Ok(None);
         };
-        let reference = format!("key:{id}");
+        let reference = key_reference(id);
         if let Some(name) = self.seen.get(&reference) {
             return Ok(name.clone());
         }
@@ -535,6 +535,34 @@ impl Names {
         self.seen.insert(reference, name.clone());
         Ok(name)
     }
+}
+
+/// An event's detail as JSON; `None` when it has none or it is not JSON.
+fn parsed_detail(event: &AuditEvent) -> Option<serde_json::Value> {
+    event.detail.as_deref().and_then(|d| serde_json::from_str(d).ok())
+}
+
+/// The user a reference names (`user:ID`), if it names one.
+fn user_of(reference: &str) -> Option<UserId> {
+    match reference.split_once(':') {
+        Some(("user", id)) => id.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The key nickname a detail recorded.
+fn nickname(detail: &serde_json::Value) -> Option<&str> {
+    detail.get("nickname")?.as_str()
+}
+
+/// The key id (base64url) a detail names.
+fn key_id(detail: &serde_json::Value) -> Option<&str> {
+    detail.get("credentialId")?.as_str()
+}
+
+/// How [`Names`] remembers the nickname of the key with this id.
+fn key_reference(id: &str) -> String {
+    format!("key:{id}")
 }
 
 /// The kinds of reference that name something with a name: users, groups, clients and

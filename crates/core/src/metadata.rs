@@ -539,11 +539,9 @@ pub async fn models(ctx: &Ctx<'_>, aaguids: &[Aaguid]) -> StoreResult<Vec<(Aagui
         .collect())
 }
 
-/// The entries of `aaguids` that have one, by AAGUID, read in one query.
-async fn entries_of(ctx: &Ctx<'_>, aaguids: &[Aaguid]) -> StoreResult<HashMap<Aaguid, MetadataEntry>> {
-    if aaguids.is_empty() {
-        return Ok(HashMap::new());
-    }
+/// The entries of `aaguids` that have one, by AAGUID, read in one query (per 500; none for
+/// no AAGUIDs).
+pub(crate) async fn entries_of(ctx: &Ctx<'_>, aaguids: &[Aaguid]) -> StoreResult<HashMap<Aaguid, MetadataEntry>> {
     Ok(ctx
         .stores
         .metadata

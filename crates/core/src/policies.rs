@@ -394,13 +394,9 @@ impl CompromisedCache {
         let mut wanted: Vec<Aaguid> = aaguids.iter().filter(|a| !self.0.contains_key(*a)).copied().collect();
         wanted.sort_unstable();
         wanted.dedup();
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        let found = ctx.stores.metadata.metadata_entries(&wanted).await?;
+        let found = crate::metadata::entries_of(ctx, &wanted).await?;
         for aaguid in wanted {
-            let compromised = found.iter().any(|e| e.aaguid == aaguid && e.compromised);
-            self.0.insert(aaguid, compromised);
+            self.0.insert(aaguid, found.get(&aaguid).is_some_and(|e| e.compromised));
         }
         Ok(())
     }

@@ -442,11 +442,3 @@ async fn insert_mail<B: Backend>(conn: &mut exec::Connection<B>, mail: &NewMail)
     exec::execute::<B>(conn, B::SHIPMENT_SQL.insert_mail, &args).await?;
     Ok(())
 }
-
-/// `$first, $first+1, …` for `n` parameters.
-pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}

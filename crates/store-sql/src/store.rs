@@ -13,7 +13,6 @@ use crate::backend::{Backend, Upkeep};
 use crate::batch::SignInBatches;
 use crate::conns::{Lane, Loan, WriterTurns};
 use crate::exec::{self, Arg, Connection, ms, text};
-use crate::shipments::placeholders;
 
 /// A transaction of backend `B`'s database.
 pub(crate) type Tx<B> = crate::conns::Tx<B>;
@@ -37,6 +36,11 @@ pub struct SqlStore<B: Backend> {
 /// The most ids one `IN (…)` list binds; longer lists are read in chunks of this many (far
 /// below SQLite's 32 766 and PostgreSQL's 65 535 parameters).
 pub(crate) const IN_LIST_MAX: usize = 500;
+
+/// `$1, $2, …` for `n` parameters.
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
 
 impl<B: Backend> SqlStore<B> {
     /// Opens the database at `url` as the backend does (creating, configuring, migrating).
@@ -105,7 +109,7 @@ impl<B: Backend> SqlStore<B> {
     ) -> StoreResult<Vec<T>> {
         let mut found = Vec::new();
         for chunk in ids.chunks(IN_LIST_MAX) {
-            let sql = template.replace("{}", &placeholders(1, chunk.len()));
+            let sql = template.replace("{}", &placeholders(chunk.len()));
             let rows = exec::all::<B>(&mut *self.conn().await?, &sql, chunk).await?;
             for r in &rows {
                 found.push(row(r)?);
