@@ -48,7 +48,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc {
         key: "origins",
         default: "http://localhost:8080",
-        help: "Comma-separated exact origins allowed in WebAuthn client data and Origin headers. http:// only for localhost.",
+        help: "Comma-separated exact origins allowed in WebAuthn client data and Origin headers. http:// only for localhost. Unset, with rp_id localhost: http://localhost:PORT, PORT being listen's.",
     },
     SettingDoc {
         key: "issuer",
@@ -617,7 +617,12 @@ impl Settings {
                 "expected a domain name such as localhost or example.com (no scheme, port or path)",
             ));
         }
-        let origins = parse_origins(&raw.get("origins").0, &rp_id).map_err(|r| raw.invalid("origins", r))?;
+        // Unset, the origin follows the listen port (`--listen 127.0.0.1:9000` is reached at
+        // http://localhost:9000): the browser's origin must match, and the banner names it.
+        let origins = match raw.values.get("origins") {
+            None if rp_id == "localhost" && listen.port() != 0 => vec![format!("http://localhost:{}", listen.port())],
+            _ => parse_origins(&raw.get("origins").0, &rp_id).map_err(|r| raw.invalid("origins", r))?,
+        };
         let issuer = match raw.values.get("issuer") {
             Some((v, _)) => parse_origin(v).map_err(|r| raw.invalid("issuer", r))?.0,
             None => origins[0].clone(),

@@ -174,3 +174,25 @@ fn docs_list_every_setting() {
         assert!(doc.contains(&var), "docs/configuration.md lacks {var}");
     }
 }
+
+#[test]
+fn the_default_origin_follows_the_listen_port() {
+    let s = Settings::resolve(&Overrides::default(), &env(&[("KEYFLEET_LISTEN", "127.0.0.1:9000")])).unwrap();
+    assert_eq!(s.origins, vec!["http://localhost:9000".to_owned()]);
+    assert_eq!(s.issuer, "http://localhost:9000");
+    // Set, the origins are taken as given; another RP ID needs them set.
+    let s = Settings::resolve(
+        &Overrides::default(),
+        &env(&[
+            ("KEYFLEET_LISTEN", "127.0.0.1:9000"),
+            ("KEYFLEET_ORIGINS", "http://localhost:8080"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.origins, vec!["http://localhost:8080".to_owned()]);
+    let e = err(&[("KEYFLEET_LISTEN", "127.0.0.1:9000"), ("KEYFLEET_RP_ID", "example.com")]);
+    assert!(e.contains("origins"), "{e}");
+    // Port 0 (a port picked at bind time) keeps the documented default.
+    let s = Settings::resolve(&Overrides::default(), &env(&[("KEYFLEET_LISTEN", "127.0.0.1:0")])).unwrap();
+    assert_eq!(s.origins, vec!["http://localhost:8080".to_owned()]);
+}

@@ -56,7 +56,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: keyfleet-loadgen --addr HOST:PORT --keyfleet PATH --database-url URL \
-[--origin http://localhost:8080] [--users N (default: concurrency)] [--concurrency 16] \
+[--origin URL (default: http://localhost:PORT of --addr)] [--users N (default: concurrency)] [--concurrency 16] \
 [--duration 20] [--warmup 3] [--prefix lg] [--rate SIGN_INS_PER_SECOND] [--mode signin|code|exchange|refresh|client_credentials] [--codes N (exchange: per worker, default 2000)]";
 
 fn parse_args() -> Result<Args, String> {
@@ -76,14 +76,16 @@ fn parse_args() -> Result<Args, String> {
             .map_or(Ok(d), |v| v.parse().map_err(|_| format!("--{k}: not a number: {v}")))
     };
     let concurrency = usize::try_from(num("concurrency", 16)?).map_err(|e| e.to_string())?;
+    let addr: SocketAddr = req("addr")?.parse().map_err(|e| format!("--addr: {e}"))?;
     Ok(Args {
-        addr: req("addr")?.parse().map_err(|e| format!("--addr: {e}"))?,
+        addr,
         keyfleet: req("keyfleet")?,
         database_url: req("database-url")?,
+        // keyfleet's own default: its origins unset, http://localhost on the port it listens on.
         origin: get
             .get("origin")
             .cloned()
-            .unwrap_or_else(|| "http://localhost:8080".into()),
+            .unwrap_or_else(|| format!("http://localhost:{}", addr.port())),
         users: usize::try_from(num("users", concurrency as u64)?).map_err(|e| e.to_string())?,
         concurrency,
         duration: Duration::from_secs(num("duration", 20)?),
