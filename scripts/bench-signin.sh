@@ -29,7 +29,7 @@
 #
 # Needs: curl, psql (PostgreSQL part). Binds 127.0.0.1 only; the server, the scratch
 # directory and the database are removed on exit. One JSON line per run on stdout (the
-# loadgen's), progress on stderr.
+# loadgen's, with the store and the machine gauge added), progress on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -102,6 +102,14 @@ free_port() {
   die "no free port found"
 }
 
+# gauge: the machine's speed just before a run, as raw ECDSA P-256 verifies per second on one
+# core (`openssl speed`, 1 s; null without openssl). The machine's speed moves by a third
+# within an hour (docs/performance.md): a rate is compared with others through this figure.
+gauge() {
+  command -v openssl >/dev/null || { echo null; return; }
+  openssl speed -seconds 1 ecdsap256 2>/dev/null | awk '/nistp256/ { v = $NF } END { print (v == "" ? "null" : int(v)) }'
+}
+
 # run LABEL DATABASE_URL: one server, one loadgen run per concurrency (fresh users each run).
 run() {
   local label=$1 url=$2 port c
@@ -121,10 +129,12 @@ run() {
     sleep 0.02
   done
   for c in $CONCURRENCY; do
-    log "$label: $c concurrent workers, ${DURATION} s (+${WARMUP} s warm-up)"
+    local g
+    g=$(gauge)
+    log "$label: $c concurrent workers, ${DURATION} s (+${WARMUP} s warm-up); machine gauge: $g P-256 verifies/s on one core"
     "$LOADGEN" --addr "127.0.0.1:$port" --keyfleet "$BIN" --database-url "$url" \
       --concurrency "$c" --duration "$DURATION" --warmup "$WARMUP" --prefix "$label-c$c-" --rate "$RATE" --mode "$MODE" --codes "$CODES" |
-      sed "s/^{/{\"store\":\"$label\",/"
+      sed "s/^{/{\"store\":\"$label\",\"gaugeP256VerifiesPerSecond\":$g,/"
   done
   stop_server
 }

@@ -16,7 +16,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# Absolute: the bench binary runs in its crate's directory and writes under it.
+export CARGO_TARGET_DIR="$(realpath -m "${CARGO_TARGET_DIR:-$ROOT/target}")"
 OUT="$CARGO_TARGET_DIR/bench-verify"
 VENV="$OUT/venv"
 PY_WEBAUTHN_VERSION="${PY_WEBAUTHN_VERSION:-3.0.1}"
