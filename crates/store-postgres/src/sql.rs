@@ -304,19 +304,23 @@ pub(crate) static SQL: Sql = Sql {
               WHERE key = $1 AND count > 0 AND $2 - window_start < $3 AND async_commit.v = 'off'",
     // Not in the sign-in's transaction: its row lock would be held until that commit, so
     // every sign-in from one address (an office behind one NAT) would wait for the last.
-    // A sign-in in one statement, one round trip, its own transaction. The removed keys'
-    // sessions are found through sessions_credential_idx (`= ANY (ARRAY(…))`, never a scan
-    // of every session: the pending list is nearly always empty). Each step feeds the
+    // A sign-in in one statement, one round trip, its own transaction. Each step feeds the
     // next (no counter swap, no session; no session, no audit event), and the final division
     // fails the whole statement, so it changes nothing, unless the audit event was written; a
     // spent ceremony fails it at once (unique key).
-    // `EXISTS (SELECT 1 FROM pending)` in `ended` is a one-time filter: with nothing pending
-    // (nearly always) the sessions are not looked at. Without it, a plan made while the
-    // sessions table was small scanned every session on every sign-in (auto_explain during a
-    // benchmark, 5 December 2026: the sign-in's rate fell as sessions accumulated).
+    // Only the common case: a user with sessions pending an end (a key of theirs removed
+    // since, `session_ends_pending`, nearly always empty) writes nothing here, and the steps
+    // end those sessions. Ending them in this statement (an UPDATE of sessions, a DELETE and a
+    // second audit INSERT that nearly never touch a row) cost PostgreSQL's executor as much
+    // to set up on every sign-in as the rest of the statement (perf, 5 December 2026). The
+    // pending check reads the statement's snapshot, as the steps' read does. The removed-key
+    // event's parameters ($25–$31) are left to the steps.
     finish_authentication_body: None,
     finish_authentication_at_once: Some(
-        "WITH spent AS (INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) RETURNING 1),
+        "WITH spent AS (
+                  INSERT INTO spent_ceremonies (id, expires_at)
+                  SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM session_ends_pending WHERE user_id = $4)
+               RETURNING 1),
               swapped AS (
                   UPDATE credentials
                      SET sign_count = $6, backup_state = $7, uv_initialized = (uv_initialized OR $8),
@@ -331,24 +335,8 @@ pub(crate) static SQL: Sql = Sql {
               audited AS (
                   INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
                   SELECT $18, $19, $20, $21, $22, $23, $24 FROM opened
-               RETURNING 1),
-              pending AS (SELECT credential_id FROM session_ends_pending WHERE user_id = $4),
-              ended AS (
-                  UPDATE sessions SET revoked_at = $9
-                   WHERE credential_id = ANY (ARRAY(SELECT credential_id FROM pending))
-                     AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM opened) AND EXISTS (SELECT 1 FROM pending)
-               RETURNING 1),
-              cleared AS (
-                  DELETE FROM session_ends_pending WHERE user_id = $4 AND EXISTS (SELECT 1 FROM opened)
-               RETURNING 1),
-              noted AS (
-                  INSERT INTO audit_events (at, actor, action, target, outcome, request_id, detail)
-                  SELECT $25, $26, $27, $28, $29, $30, $31
-                   WHERE EXISTS (SELECT 1 FROM pending) AND EXISTS (SELECT 1 FROM opened)
                RETURNING 1)
-              SELECT 1 / (SELECT count(*) FROM audited)::int AS ok,
-                     (SELECT count(*) FROM ended) + (SELECT count(*) FROM cleared) + (SELECT count(*) FROM noted)
-                         AS extra",
+              SELECT 1 / (EXISTS (SELECT 1 FROM audited))::int AS ok",
     ),
 
     // One statement, so the figures come from one snapshot and add up. The key figures are

@@ -341,7 +341,9 @@ pub struct Sql {
     /// writes everything or nothing: anything short of a whole success (a spent ceremony, a
     /// moved counter, a missing key) is an error that leaves nothing written (the caller
     /// sends `ROLLBACK` on the same connection, in case the statements began a transaction),
-    /// and the caller then runs the steps, which say precisely what went wrong.
+    /// and the caller then runs the steps, which say precisely what went wrong. A statement
+    /// may also leave a rare case to the steps the same way (PostgreSQL's leaves a user with
+    /// sessions pending an end), which then write it.
     pub finish_authentication_at_once: Option<&'static str>,
     /// The statements of `finish_authentication_at_once` without its `BEGIN` and `COMMIT`
     /// (the same parameters, `$1` to `$32`), for group commit ([`crate::batch`]): the
