@@ -14,7 +14,7 @@
 #
 # Knobs (environment): BIN_DIR ($CARGO_TARGET_DIR/release or target/bench/release),
 #   CONCURRENCY ("1 4 16"), DURATION (20), WARMUP (3), POSTGRES_ADMIN_URL
-#   (postgres://postgres@127.0.0.1:5432/postgres; SKIP_POSTGRES=1 skips), KEYFLEET_LOG_LEVEL
+#   (postgres://postgres@127.0.0.1:5432/postgres; SKIP_POSTGRES=1 skips; SKIP_SQLITE=1 skips SQLite), KEYFLEET_LOG_LEVEL
 #   (server; default warn, so logging does not dominate), RATE (open loop: sign-ins started per
 #   second over all workers, latency counted from each sign-in's due time; default: closed
 #   loop, back to back), SEED_USERS (ballast users of 3 keys each written into the database
@@ -140,7 +140,7 @@ run() {
 }
 
 log "$(nproc) cores; $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-run sqlite "sqlite://$SCRATCH/keyfleet.db"
+[[ ${SKIP_SQLITE:-0} == 1 ]] || run sqlite "sqlite://$SCRATCH/keyfleet.db"
 
 if [[ $SKIP_POSTGRES != 1 ]]; then
   command -v psql >/dev/null || die "psql is required (or SKIP_POSTGRES=1)"
