@@ -77,8 +77,9 @@ export class Keyfleet {
     Object.assign(env, {
       KEYFLEET_DATABASE_URL: `sqlite://${path.join(k.dir, 'keyfleet.db')}`,
       KEYFLEET_MASTER_KEY: randomBytes(32).toString('base64'),
-      KEYFLEET_RP_ID: 'localhost',
-      KEYFLEET_ORIGINS: k.origin,
+      // A first start (no username) is a newcomer's: RP ID and origin left to their defaults,
+      // the origin following the port (checked against the banner below).
+      ...(username ? { KEYFLEET_RP_ID: 'localhost', KEYFLEET_ORIGINS: k.origin } : {}),
       KEYFLEET_LOG_FORMAT: 'json',
       ...extraEnv,
     });
@@ -111,6 +112,8 @@ export class Keyfleet {
       const banner = fs.readFileSync(k.logFile, 'utf8').match(/temporary access pass \(it is shown only now\):\s+(\S+)/);
       assert.ok(banner, `no setup TAP in the start-up banner:\n${k.logTail()}`);
       k.setupTap = banner[1];
+      const open = fs.readFileSync(k.logFile, 'utf8').match(/Open (\S+)\/login/);
+      assert.equal(open?.[1], k.origin, `the banner names another address than the one served:\n${k.logTail()}`);
     }
     return k;
   }
