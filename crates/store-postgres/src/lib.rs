@@ -122,6 +122,11 @@ impl Backend for PgBackend {
         error::is_invalid_text(e.code().as_deref())
     }
 
+    fn is_no_transaction(_: &dyn DatabaseError) -> bool {
+        // A ROLLBACK outside a transaction is a warning (25P01), not an error.
+        false
+    }
+
     fn bind_texts<'q>(q: Bound<'q, Postgres>, items: &'q [String]) -> Bound<'q, Postgres> {
         q.bind(items)
     }

@@ -64,6 +64,10 @@ pub trait Backend: Sized + Send + Sync + 'static {
     /// Whether `e` is the database refusing text it cannot hold (a NUL character).
     fn is_invalid_text(e: &dyn DatabaseError) -> bool;
 
+    /// Whether `e` is a `ROLLBACK` refused because no transaction was open (SQLite refuses
+    /// it; PostgreSQL only warns): nothing was left to roll back.
+    fn is_no_transaction(e: &dyn DatabaseError) -> bool;
+
     /// Binds a list of texts as this database stores one.
     fn bind_texts<'q>(q: Bound<'q, Self::Db>, items: &'q [String]) -> Bound<'q, Self::Db>;
 

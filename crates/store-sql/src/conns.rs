@@ -237,13 +237,15 @@ impl<B: Backend> Drop for Loan<B> {
     }
 }
 
-/// Rolls back whatever transaction is open on `conn` (harmless when none is); `false` when
-/// that failed twice, and the connection, in a state nobody knows, must be closed. The first
-/// try can fail for a reason that is not its own: the answer of a statement whose future was
-/// dropped (PostgreSQL reads it before the next one's).
+/// Rolls back whatever transaction is open on `conn` (none open counts as done:
+/// [`exec::roll_back`]); `false` when that failed twice, and the connection, in a state
+/// nobody knows, must be closed. The first try can fail for a reason that is not its own:
+/// the answer of a statement whose future was dropped (PostgreSQL reads it before the next
+/// one's). Closing is not free on SQLite: a new connection to an in-memory database opens
+/// another, empty one.
 async fn roll_back<B: Backend>(conn: &mut Connection<B>) -> bool {
     for _ in 0..2 {
-        if exec::execute::<B>(conn, B::SQL.rollback, &[]).await.is_ok() {
+        if exec::roll_back::<B>(conn).await {
             return true;
         }
     }

@@ -244,6 +244,20 @@ pub async fn execute<B: Backend>(conn: &mut Connection<B>, sql: &str, args: &[Ar
     Ok(B::rows_affected(&done))
 }
 
+/// Rolls back whatever transaction is open on `conn`: `true` once none is, rolled back or
+/// none open (SQLite refuses a `ROLLBACK` then: a write cut short before its `BEGIN`, or
+/// after its `COMMIT`, left nothing open).
+pub async fn roll_back<B: Backend>(conn: &mut Connection<B>) -> bool {
+    let Ok(Some(q)) = bind::<B>(B::SQL.rollback, &[]) else {
+        return false;
+    };
+    match B::Db::execute(conn, q).await {
+        Ok(_) => true,
+        Err(sqlx::Error::Database(e)) => B::is_no_transaction(e.as_ref()),
+        Err(_) => false,
+    }
+}
+
 /// Runs `sql` on `conn`; its first row, if any.
 pub async fn optional<B: Backend>(
     conn: &mut Connection<B>,
