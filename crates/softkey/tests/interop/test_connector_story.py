@@ -67,11 +67,17 @@ def smtp():
     controller.stop()
 
 
-def fresh_postgres_database():
-    """A new, empty database on the test PostgreSQL server; its URL."""
+@pytest.fixture
+def postgres_database():
+    """A new, empty database on the test PostgreSQL server (its URL), dropped afterwards."""
     name = "kf_connector_" + uuid.uuid4().hex[:12]
     subprocess.run(["psql", postgres_url("test"), "-q", "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    return postgres_url(name)
+    yield postgres_url(name)
+    subprocess.run(
+        ["psql", postgres_url("test"), "-q", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+        check=True,
+        capture_output=True,
+    )
 
 
 def wait_for(what, check, seconds=120):
@@ -84,12 +90,12 @@ def wait_for(what, check, seconds=120):
         time.sleep(0.2)
 
 
-def test_an_order_ships_registers_and_mails_the_pin_once_across_two_instances(smtp, parcels):
+def test_an_order_ships_registers_and_mails_the_pin_once_across_two_instances(smtp, parcels, postgres_database):
     controller, mailbox = smtp
     factory = Factory(serve_args=("--ship-after-seconds", "1"), name="connector-factory")
     servers = []
     try:
-        db = fresh_postgres_database()
+        db = postgres_database
         # The factory's token is stored encrypted under the master key, not configured.
         stored = subprocess.run(
             [KEYFLEET, "admin", "set-secret", "--name", "factory_token"],
