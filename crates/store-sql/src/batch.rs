@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 
 use crate::backend::Backend;
 use crate::conns::Lane;
-use crate::exec::{self, Arg};
+use crate::exec::Arg;
 
 /// The most sign-ins one transaction takes (SQLite binds at most 32 766 parameters; a
 /// sign-in has [`PARAMS`]).
@@ -156,14 +156,7 @@ impl<B: Backend> SignInBatches<B> {
                         .iter()
                         .flat_map(|j| j.args.iter().map(OwnedArg::borrowed))
                         .collect();
-                    let sql = self.script(jobs.len());
-                    conn.unsettled();
-                    let written = exec::execute::<B>(&mut conn, sql, &args).await.is_ok();
-                    if !written {
-                        let _ = exec::execute::<B>(&mut conn, B::SQL.rollback, &[]).await;
-                    }
-                    conn.settled();
-                    written
+                    conn.write_at_once(self.script(jobs.len()), &args).await
                 }
                 // The turn did not come (the store closed, a write held it too long): the
                 // steps say so, each for itself.

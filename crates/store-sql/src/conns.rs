@@ -206,6 +206,19 @@ impl<B: Backend> Loan<B> {
     pub fn settled(&mut self) {
         self.open_tx = false;
     }
+
+    /// Runs `sql`, a write that is its own transaction (a batch holding its `BEGIN …
+    /// COMMIT`, or one statement): `false` when it failed, rolled back. A rollback that
+    /// fails leaves the loan unsettled, so its drop tries again or closes the connection
+    /// rather than lending it with a transaction perhaps still open.
+    pub async fn write_at_once(&mut self, sql: &str, args: &[exec::Arg<'_>]) -> bool {
+        self.unsettled();
+        let done = exec::execute::<B>(self, sql, args).await.is_ok();
+        if done || roll_back::<B>(self).await {
+            self.settled();
+        }
+        done
+    }
 }
 
 impl<B: Backend> Drop for Loan<B> {

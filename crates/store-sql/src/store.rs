@@ -124,14 +124,7 @@ impl<B: Backend> SqlStore<B> {
     /// name the failure. Whatever the batch began is undone before the connection is lent
     /// again, even if this future is dropped half way.
     pub(crate) async fn write_at_once(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<bool> {
-        let mut conn = self.write_conn().await?;
-        conn.unsettled();
-        let done = exec::execute::<B>(&mut conn, sql, args).await.is_ok();
-        if !done {
-            exec::execute::<B>(&mut conn, B::SQL.rollback, &[]).await.ok();
-        }
-        conn.settled();
-        Ok(done)
+        Ok(self.write_conn().await?.write_at_once(sql, args).await)
     }
 
     /// Runs one statement that writes, outside a transaction; how many rows it changed.
