@@ -308,12 +308,13 @@ pub async fn get(ctx: &Ctx<'_>, principal: &Principal, id: i64) -> Result<AuditE
     authorize(ctx, principal, Permission::ReadAudit).await?;
     let event = ctx.stores.audit.get(id).await?.ok_or(CoreError::NotFound)?;
     let mut names = Names::default();
-    let detail = event
-        .detail
-        .as_deref()
-        .and_then(|d| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(d).ok());
-    let value = parsed_detail(&event);
-    let entry = names.entry(ctx, event, value.as_ref()).await?;
+    let parsed = parsed_detail(&event);
+    let entry = names.entry(ctx, event, parsed.as_ref()).await?;
+    // The fields of a detail that is a JSON object.
+    let detail = match parsed {
+        Some(serde_json::Value::Object(map)) => Some(map),
+        _ => None,
+    };
     let mut fields = Vec::new();
     for (key, value) in detail.into_iter().flatten() {
         let (reference, name) = match (key.as_str(), value.as_str()) {
